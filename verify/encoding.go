@@ -1,0 +1,219 @@
+package verify
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io/fs"
+	"math"
+	"sort"
+)
+
+// manifestMagic opens every canonical encoding; the digit is the version.
+const manifestMagic = "SNAPMAN1"
+
+// Encode returns the canonical encoding of a valid manifest: big-endian
+// integers, length-prefixed strings, labels sorted by key, dirs and files in
+// path order. Equal manifests encode to equal bytes, and Decode accepts only
+// canonical bytes, so Encode(Decode(b)) == b.
+func (m *Manifest) Encode() ([]byte, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	size := len(manifestMagic) + 64
+	for _, d := range m.Dirs {
+		size += 8 + len(d.Path)
+	}
+	for _, f := range m.Files {
+		size += 24 + len(f.Path) + len(f.Chunks)*(4+DigestSize)
+	}
+	if size > MaxManifestSize {
+		return nil, fmt.Errorf("%w: manifest encoding of %d bytes", ErrTooLarge, size)
+	}
+	e := encoder{buf: make([]byte, 0, size)}
+	e.buf = append(e.buf, manifestMagic...)
+	e.meta(&m.Meta)
+	e.u32(m.ChunkSize)
+	e.u32(uint32(len(m.Dirs)))
+	for _, d := range m.Dirs {
+		e.str(d.Path)
+		e.u32(uint32(d.Mode))
+	}
+	e.u32(uint32(len(m.Files)))
+	for i := range m.Files {
+		e.file(&m.Files[i])
+	}
+	return e.buf, nil
+}
+
+type encoder struct{ buf []byte }
+
+func (e *encoder) u32(v uint32) { e.buf = binary.BigEndian.AppendUint32(e.buf, v) }
+func (e *encoder) u64(v uint64) { e.buf = binary.BigEndian.AppendUint64(e.buf, v) }
+func (e *encoder) str(s string) { e.u32(uint32(len(s))); e.buf = append(e.buf, s...) }
+
+func (e *encoder) meta(m *Meta) {
+	e.u64(m.Term)
+	e.u64(m.Index)
+	e.str(m.Engine)
+	e.u64(uint64(m.CreatedUnixNano))
+	keys := make([]string, 0, len(m.Labels))
+	for k := range m.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	e.u32(uint32(len(keys)))
+	for _, k := range keys {
+		e.str(k)
+		e.str(m.Labels[k])
+	}
+}
+
+func (e *encoder) file(f *File) {
+	e.str(f.Path)
+	e.u64(uint64(f.Size))
+	e.u32(uint32(f.Mode))
+	e.u32(uint32(f.LinkTo + 1))
+	e.u32(uint32(len(f.Chunks)))
+	for _, c := range f.Chunks {
+		e.u32(c.Length)
+		e.buf = append(e.buf, c.Digest[:]...)
+	}
+}
+
+// Decode parses and validates a canonical encoding. It checks every count
+// against the bytes that remain before allocating, and rejects anything
+// that is not exactly what Encode would produce.
+func Decode(b []byte) (*Manifest, error) {
+	if len(b) > MaxManifestSize {
+		return nil, fmt.Errorf("%w: manifest of %d bytes", ErrTooLarge, len(b))
+	}
+	d := decoder{buf: b}
+	if string(d.bytes(len(manifestMagic))) != manifestMagic {
+		return nil, fmt.Errorf("%w: not a manifest (bad magic)", ErrBadManifest)
+	}
+	m := &Manifest{}
+	d.meta(&m.Meta)
+	m.ChunkSize = d.u32()
+	m.Dirs = make([]Dir, d.count(MaxDirs, 8))
+	for i := range m.Dirs {
+		m.Dirs[i] = Dir{Path: d.str(MaxPathLen), Mode: fs.FileMode(d.u32())}
+	}
+	m.Files = make([]File, d.count(MaxFiles, 24))
+	for i := range m.Files {
+		d.file(&m.Files[i], i)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.buf) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadManifest, len(d.buf))
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// DecodeVerified decodes b after checking that its digest is id.
+func DecodeVerified(id Digest, b []byte) (*Manifest, error) {
+	if err := CheckDigest("manifest", id, Sum(b)); err != nil {
+		return nil, err
+	}
+	return Decode(b)
+}
+
+// decoder reads big-endian fields; after the first error every read returns
+// zero values and the error sticks.
+type decoder struct {
+	buf []byte
+	err error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: "+format, append([]any{ErrBadManifest}, args...)...)
+	}
+	d.buf = nil
+}
+
+func (d *decoder) bytes(n int) []byte {
+	if d.err != nil || n < 0 || n > len(d.buf) {
+		d.fail("truncated")
+		return nil
+	}
+	b := d.buf[:n]
+	d.buf = d.buf[n:]
+	return b
+}
+
+func (d *decoder) u32() uint32 {
+	b := d.bytes(4)
+	if b == nil {
+		return 0
+	}
+	return binary.BigEndian.Uint32(b)
+}
+
+func (d *decoder) u64() uint64 {
+	b := d.bytes(8)
+	if b == nil {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+func (d *decoder) str(max int) string {
+	n := d.u32()
+	if int64(n) > int64(max) {
+		d.fail("string of %d bytes, at most %d", n, max)
+		return ""
+	}
+	return string(d.bytes(int(n)))
+}
+
+// count reads an element count, bounded by max and by the bytes left given
+// that every element takes at least minSize bytes.
+func (d *decoder) count(max, minSize int) int {
+	n := d.u32()
+	if int64(n) > int64(max) || int64(n)*int64(minSize) > int64(len(d.buf)) {
+		d.fail("count %d exceeds limit or remaining input", n)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) meta(m *Meta) {
+	m.Term = d.u64()
+	m.Index = d.u64()
+	m.Engine = d.str(MaxEngineLen)
+	m.CreatedUnixNano = int64(d.u64())
+	n := d.count(MaxLabels, 8)
+	if n == 0 {
+		return
+	}
+	m.Labels = make(map[string]string, n)
+	prev := ""
+	for i := 0; i < n && d.err == nil; i++ {
+		k, v := d.str(MaxLabelLen), d.str(MaxLabelLen)
+		if i > 0 && k <= prev {
+			d.fail("labels out of order or duplicate at %q", k)
+		}
+		m.Labels[k], prev = v, k
+	}
+}
+
+func (d *decoder) file(f *File, i int) {
+	f.Path = d.str(MaxPathLen)
+	size := d.u64()
+	if size > math.MaxInt64 {
+		d.fail("file %d size %d", i, size)
+	}
+	f.Size = int64(size)
+	f.Mode = fs.FileMode(d.u32())
+	f.LinkTo = int(d.u32()) - 1
+	f.Chunks = make([]Chunk, d.count(MaxTotalChunks, 4+DigestSize))
+	for j := range f.Chunks {
+		f.Chunks[j].Length = d.u32()
+		copy(f.Chunks[j].Digest[:], d.bytes(DigestSize))
+	}
+}

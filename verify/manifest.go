@@ -1,0 +1,294 @@
+package verify
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+)
+
+// Limits on what a manifest may describe. A decoder checks them before it
+// allocates, so a hostile manifest cannot make a client exhaust memory.
+const (
+	MaxPathLen     = 4096
+	MaxFiles       = 1 << 20
+	MaxDirs        = 1 << 20
+	MaxLabels      = 64
+	MaxLabelLen    = 4096
+	MaxEngineLen   = 64
+	MinChunkSize   = 4 << 10
+	MaxChunkSize   = 3 << 20 // a chunk plus framing stays under gRPC's 4 MiB default
+	MaxFileSize    = 1 << 42 // 4 TiB
+	MaxTotalChunks = 1 << 24
+	// MaxManifestSize bounds a manifest's canonical encoding.
+	MaxManifestSize = 1 << 30
+)
+
+// Manifest describes one checkpoint: metadata, chunking parameters, and every
+// directory and file of its tree. Its canonical encoding (Encode) is hashed to
+// give the snapshot ID.
+type Manifest struct {
+	Meta      Meta
+	ChunkSize uint32
+	// Dirs lists every directory below the root, sorted by path. Each file's
+	// parent directories must be listed.
+	Dirs []Dir
+	// Files lists every regular file, sorted by path.
+	Files []File
+}
+
+// Meta is what a checkpoint reflects and where it came from.
+type Meta struct {
+	Term            uint64
+	Index           uint64
+	Engine          string
+	CreatedUnixNano int64
+	Labels          map[string]string
+}
+
+// Dir is a directory of the tree.
+type Dir struct {
+	Path string
+	Mode fs.FileMode // permission bits only
+}
+
+// File is a regular file of the tree.
+type File struct {
+	Path string
+	Size int64
+	Mode fs.FileMode // permission bits only
+	// LinkTo is -1, or the index of an earlier file that is the same inode on
+	// the source (a hard link). That file has LinkTo -1 and the same content.
+	LinkTo int
+	Chunks []Chunk
+}
+
+// Chunk is a run of a file's bytes, identified by the SHA-256 of those bytes.
+type Chunk struct {
+	Length uint32
+	Digest Digest
+}
+
+// Offsets returns the byte offset of each chunk of f.
+func (f *File) Offsets() []int64 {
+	offs := make([]int64, len(f.Chunks))
+	var off int64
+	for i, c := range f.Chunks {
+		offs[i] = off
+		off += int64(c.Length)
+	}
+	return offs
+}
+
+// ID returns the snapshot ID: the digest of the canonical encoding.
+func (m *Manifest) ID() (Digest, error) {
+	b, err := m.Encode()
+	if err != nil {
+		return Digest{}, err
+	}
+	return Sum(b), nil
+}
+
+// TotalBytes returns the sum of file sizes, counting each hard-link group once.
+func (m *Manifest) TotalBytes() int64 {
+	var n int64
+	for i := range m.Files {
+		if m.Files[i].LinkTo < 0 {
+			n += m.Files[i].Size
+		}
+	}
+	return n
+}
+
+// Sort puts Dirs and Files in canonical order and fixes LinkTo indexes to
+// match. Call it after building a manifest, before Validate or Encode.
+func (m *Manifest) Sort() {
+	sort.Slice(m.Dirs, func(i, j int) bool { return m.Dirs[i].Path < m.Dirs[j].Path })
+	targets := make([]string, len(m.Files))
+	for i, f := range m.Files {
+		if f.LinkTo >= 0 && f.LinkTo < len(m.Files) {
+			targets[i] = m.Files[f.LinkTo].Path
+		}
+	}
+	order := make([]int, len(m.Files))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return m.Files[order[a]].Path < m.Files[order[b]].Path })
+	sorted := make([]File, len(m.Files))
+	sortedTargets := make([]string, len(m.Files))
+	for newIdx, oldIdx := range order {
+		sorted[newIdx] = m.Files[oldIdx]
+		sortedTargets[newIdx] = targets[oldIdx]
+	}
+	m.Files = sorted
+	m.relink(sortedTargets)
+}
+
+// relink points every member of a hard-link group at the group's first path.
+func (m *Manifest) relink(targets []string) {
+	index := make(map[string]int, len(m.Files))
+	for i := range m.Files {
+		index[m.Files[i].Path] = i
+	}
+	leader := make(map[int]int) // any member -> first member
+	for i := range m.Files {
+		m.Files[i].LinkTo = -1
+		if targets[i] == "" {
+			continue
+		}
+		j, ok := index[targets[i]]
+		if !ok {
+			continue
+		}
+		a, b := root(leader, i), root(leader, j)
+		if a == b {
+			continue
+		}
+		if a < b {
+			leader[b] = a
+		} else {
+			leader[a] = b
+		}
+	}
+	for i := range m.Files {
+		if r := root(leader, i); r != i {
+			m.Files[i].LinkTo = r
+		}
+	}
+}
+
+func root(parent map[int]int, i int) int {
+	for {
+		p, ok := parent[i]
+		if !ok {
+			return i
+		}
+		i = p
+	}
+}
+
+// Validate checks every rule a manifest must keep: bounds, clean unique paths
+// in canonical order, parent directories listed, chunk lengths that add up to
+// each file's size, and hard links that point at an identical earlier file.
+func (m *Manifest) Validate() error {
+	if err := m.validateHeader(); err != nil {
+		return err
+	}
+	dirs, err := m.validateDirs()
+	if err != nil {
+		return err
+	}
+	return m.validateFiles(dirs)
+}
+
+func (m *Manifest) validateHeader() error {
+	if m.ChunkSize < MinChunkSize || m.ChunkSize > MaxChunkSize {
+		return fmt.Errorf("%w: chunk size %d outside [%d, %d]", ErrBadManifest, m.ChunkSize, MinChunkSize, MaxChunkSize)
+	}
+	if len(m.Meta.Engine) > MaxEngineLen {
+		return fmt.Errorf("%w: engine name longer than %d", ErrTooLarge, MaxEngineLen)
+	}
+	if len(m.Meta.Labels) > MaxLabels {
+		return fmt.Errorf("%w: %d labels, at most %d", ErrTooLarge, len(m.Meta.Labels), MaxLabels)
+	}
+	for k, v := range m.Meta.Labels {
+		if len(k) > MaxLabelLen || len(v) > MaxLabelLen {
+			return fmt.Errorf("%w: label %.40q longer than %d", ErrTooLarge, k, MaxLabelLen)
+		}
+	}
+	if len(m.Dirs) > MaxDirs || len(m.Files) > MaxFiles {
+		return fmt.Errorf("%w: %d dirs, %d files", ErrTooLarge, len(m.Dirs), len(m.Files))
+	}
+	return nil
+}
+
+func (m *Manifest) validateDirs() (map[string]bool, error) {
+	dirs := make(map[string]bool, len(m.Dirs))
+	for i, d := range m.Dirs {
+		if err := ValidatePath(d.Path); err != nil {
+			return nil, fmt.Errorf("dir %d: %w", i, err)
+		}
+		if i > 0 && m.Dirs[i-1].Path >= d.Path {
+			return nil, fmt.Errorf("%w: dir %q out of order or duplicate", ErrBadManifest, d.Path)
+		}
+		if parent := path.Dir(d.Path); parent != "." && !dirs[parent] {
+			return nil, fmt.Errorf("%w: parent of dir %q not listed", ErrBadManifest, d.Path)
+		}
+		if d.Mode&^fs.ModePerm != 0 {
+			return nil, fmt.Errorf("%w: dir %q has mode %o beyond permission bits", ErrBadManifest, d.Path, uint32(d.Mode))
+		}
+		dirs[d.Path] = true
+	}
+	return dirs, nil
+}
+
+func (m *Manifest) validateFiles(dirs map[string]bool) error {
+	total := 0
+	for i := range m.Files {
+		f := &m.Files[i]
+		if err := ValidatePath(f.Path); err != nil {
+			return fmt.Errorf("file %d: %w", i, err)
+		}
+		if i > 0 && m.Files[i-1].Path >= f.Path {
+			return fmt.Errorf("%w: file %q out of order or duplicate", ErrBadManifest, f.Path)
+		}
+		if dirs[f.Path] {
+			return fmt.Errorf("%w: %q is both a file and a directory", ErrBadManifest, f.Path)
+		}
+		if parent := path.Dir(f.Path); parent != "." && !dirs[parent] {
+			return fmt.Errorf("%w: parent of file %q not listed", ErrBadManifest, f.Path)
+		}
+		if f.Mode&^fs.ModePerm != 0 {
+			return fmt.Errorf("%w: file %q has mode %o beyond permission bits", ErrBadManifest, f.Path, uint32(f.Mode))
+		}
+		total += len(f.Chunks)
+		if total > MaxTotalChunks {
+			return fmt.Errorf("%w: more than %d chunks", ErrTooLarge, MaxTotalChunks)
+		}
+		if err := m.validateFile(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) validateFile(i int) error {
+	f := &m.Files[i]
+	if f.Size < 0 || f.Size > MaxFileSize {
+		return fmt.Errorf("%w: file %q size %d", ErrTooLarge, f.Path, f.Size)
+	}
+	var sum int64
+	for j, c := range f.Chunks {
+		if c.Length == 0 || c.Length > m.ChunkSize {
+			return fmt.Errorf("%w: file %q chunk %d length %d", ErrBadManifest, f.Path, j, c.Length)
+		}
+		sum += int64(c.Length)
+	}
+	if sum != f.Size {
+		return fmt.Errorf("%w: file %q chunks add up to %d, size is %d", ErrBadManifest, f.Path, sum, f.Size)
+	}
+	if f.LinkTo == -1 {
+		return nil
+	}
+	if f.LinkTo < 0 || f.LinkTo >= i {
+		return fmt.Errorf("%w: file %q links to index %d", ErrBadManifest, f.Path, f.LinkTo)
+	}
+	t := &m.Files[f.LinkTo]
+	if t.LinkTo != -1 || !sameChunks(t.Chunks, f.Chunks) || t.Mode != f.Mode {
+		return fmt.Errorf("%w: file %q links to %q, which is not an identical group leader", ErrBadManifest, f.Path, t.Path)
+	}
+	return nil
+}
+
+func sameChunks(a, b []Chunk) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
