@@ -1,0 +1,63 @@
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+GO       ?= go
+BIN      := bin/snapsync
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+# Packages the tests need from Debian: RocksDB's ldb and db_bench.
+DEB_DEPS := rocksdb-tools
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build bin/snapsync
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/snapsync
+
+.PHONY: deps
+deps: ## Install what the tests need (rocksdb-tools) if it is missing
+	@if ! command -v ldb >/dev/null || ! command -v db_bench >/dev/null; then \
+		echo "installing $(DEB_DEPS)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_DEPS) >/dev/null; \
+	fi
+
+.PHONY: test
+test: deps ## Install test deps, then run every test with the race detector
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+.PHONY: demo
+demo: ## The main job: make a Pebble DB, serve it, install it on a follower, print what happened
+	$(GO) run ./cmd/snapsync demo
+
+.PHONY: bench
+bench: deps ## Benchmarks, measured side by side with baselines (see README)
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target briefly
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./verify
+	$(GO) test -run '^$$' -fuzz FuzzValidatePath -fuzztime 15s ./verify
+
+.PHONY: proto
+proto: ## Regenerate protobuf code with the tools pinned in go.mod
+	$(GO) tool buf generate
+
+.PHONY: check-proto
+check-proto: proto ## Regenerate and fail if the committed code differs
+	git diff --exit-code -- proto/gen
+
+.PHONY: lint
+lint: ## go vet, gofmt, buf lint and buf format
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) tool buf lint
+	$(GO) tool buf format -d --exit-code
+
+.PHONY: clean
+clean: ## Remove build output
+	rm -rf bin
