@@ -1,0 +1,166 @@
+package swap
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// MaxJournalSize bounds the journal read from disk before it is decoded.
+const MaxJournalSize = 8 << 10
+
+const (
+	journalMagic   = "snapsync-swap-journal"
+	journalVersion = 1
+)
+
+// Mode is how a replace moves the trees.
+type Mode uint8
+
+// The modes of a replace.
+const (
+	// ModeExchange swaps dest and staged with one atomic exchange; the old
+	// tree ends at staged's path.
+	ModeExchange Mode = iota + 1
+	// ModeRename renames staged to dest, which did not exist.
+	ModeRename
+	// ModePair renames dest to a sibling old path, then staged to dest.
+	ModePair
+)
+
+var modeNames = [...]string{ModeExchange: "exchange", ModeRename: "rename", ModePair: "pair"}
+
+// String returns the mode's name as written in the journal.
+func (m Mode) String() string {
+	if m == 0 || int(m) >= len(modeNames) {
+		return fmt.Sprintf("Mode(%d)", m)
+	}
+	return modeNames[m]
+}
+
+func parseMode(s string) (Mode, bool) {
+	for m, name := range modeNames {
+		if m != 0 && s == name {
+			return Mode(m), true
+		}
+	}
+	return 0, false
+}
+
+// Journal is what a replace records before the swap becomes visible, with
+// every path absolute. Recover reads it back through ReadJournal.
+type Journal struct {
+	Mode   Mode
+	Dest   string // the destination directory
+	Staged string // where the new tree was staged
+	// Old is where the old tree is once the replace has rolled forward: Staged
+	// for ModeExchange, a sibling of Dest for ModePair, "" for ModeRename.
+	Old      string
+	StagedID FileID // the staged root directory
+	DestID   FileID // the old root at Dest; zero for ModeRename
+
+	path string // the journal file itself
+}
+
+// record is the journal on disk: paths are slash-separated and relative to
+// the root, dest's parent directory; Journal is the journal file's own path,
+// from which Recover finds the root again.
+type record struct {
+	Version  int    `json:"version"`
+	Mode     string `json:"mode"`
+	Journal  string `json:"journal"`
+	Dest     string `json:"dest"`
+	Staged   string `json:"staged"`
+	Old      string `json:"old,omitempty"`
+	StagedID FileID `json:"staged_id"`
+	DestID   FileID `json:"dest_id"`
+}
+
+// encode renders r as three lines: magic and version, the JSON record, and
+// the SHA-256 of the first two lines.
+func (r *record) encode() ([]byte, error) {
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("marshal journal: %w", err)
+	}
+	b := fmt.Appendf(nil, "%s %d\n%s\n", journalMagic, journalVersion, body)
+	sum := verify.Sum(b)
+	return fmt.Appendf(b, "sha256 %s\n", sum), nil
+}
+
+// decodeRecord parses and validates an untrusted journal.
+func decodeRecord(b []byte) (*record, error) {
+	bad := func(why string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrBadJournal, fmt.Sprintf(why, args...))
+	}
+	if len(b) > MaxJournalSize {
+		return nil, bad("%d bytes, more than %d", len(b), MaxJournalSize)
+	}
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	if len(lines) != 4 || len(lines[3]) != 0 {
+		return nil, bad("not three lines")
+	}
+	if string(lines[0]) != fmt.Sprintf("%s %d\n", journalMagic, journalVersion) {
+		return nil, bad("unknown header %q", strings.TrimSpace(string(lines[0])))
+	}
+	if err := checkSum(lines); err != nil {
+		return nil, bad("%v", err)
+	}
+	r := new(record)
+	dec := json.NewDecoder(bytes.NewReader(lines[1]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(r); err != nil {
+		return nil, bad("decode: %v", err)
+	}
+	if dec.More() {
+		return nil, bad("trailing data after record")
+	}
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func checkSum(lines [][]byte) error {
+	sumHex, ok := strings.CutPrefix(strings.TrimSuffix(string(lines[2]), "\n"), "sha256 ")
+	if !ok {
+		return errors.New("no checksum line")
+	}
+	want, err := hex.DecodeString(sumHex)
+	if err != nil || len(want) != verify.DigestSize {
+		return errors.New("malformed checksum")
+	}
+	got := verify.Sum(append(append([]byte(nil), lines[0]...), lines[1]...))
+	if !bytes.Equal(want, got[:]) {
+		return errors.New("checksum mismatch")
+	}
+	return nil
+}
+
+// toJournal resolves r against root, the directory that holds dest.
+func (r *record) toJournal(root string) Journal {
+	abs := func(p string) string {
+		if p == "" {
+			return ""
+		}
+		return filepath.Join(root, filepath.FromSlash(p))
+	}
+	mode, _ := parseMode(r.Mode) // validated
+	j := Journal{
+		Mode: mode, Dest: abs(r.Dest), Staged: abs(r.Staged), Old: abs(r.Old),
+		StagedID: r.StagedID, DestID: r.DestID,
+	}
+	if mode == ModeExchange {
+		j.Old = j.Staged
+	}
+	return j
+}

@@ -1,0 +1,64 @@
+package swap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+)
+
+// ReadJournal reads and validates the journal at journalPath without acting on
+// it; ok is false when there is none. Its paths are resolved against the root
+// the journal names relative to its own location, so a journal cannot name a
+// path outside the directory that holds it (or, for a journal in a staging
+// directory, the directory that holds that).
+func ReadJournal(ctx context.Context, journalPath string, o Options) (j Journal, ok bool, err error) {
+	o = o.ensureDefaults()
+	if ctx.Err() != nil {
+		return Journal{}, false, context.Cause(ctx)
+	}
+	abs, err := filepath.Abs(journalPath)
+	if err != nil {
+		return Journal{}, false, fmt.Errorf("journal: %w", err)
+	}
+	b, ok, err := readBounded(o.FS, abs)
+	if err != nil || !ok {
+		return Journal{}, false, err
+	}
+	r, err := decodeRecord(b)
+	if err != nil {
+		return Journal{}, false, fmt.Errorf("%s: %w", abs, err)
+	}
+	root, ok := strings.CutSuffix(filepath.ToSlash(abs), "/"+r.Journal)
+	if !ok {
+		return Journal{}, false, fmt.Errorf("%w: %s: records itself at %q", ErrBadJournal, abs, r.Journal)
+	}
+	if root == "" {
+		root = "/"
+	}
+	j = r.toJournal(filepath.FromSlash(root))
+	j.path = abs
+	return j, true, nil
+}
+
+// readBounded reads a regular file of at most MaxJournalSize bytes; ok is
+// false when nothing is at p.
+func readBounded(fsys FS, p string) (b []byte, ok bool, err error) {
+	fi, err := fsys.Lstat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("journal: %w", err)
+	case !fi.Mode().IsRegular():
+		return nil, false, fmt.Errorf("%w: %s is not a regular file", ErrBadJournal, p)
+	case fi.Size() > MaxJournalSize:
+		return nil, false, fmt.Errorf("%w: %s has %d bytes, more than %d", ErrBadJournal, p, fi.Size(), MaxJournalSize)
+	}
+	if b, err = fsys.ReadFile(p); err != nil {
+		return nil, false, fmt.Errorf("read journal: %w", err)
+	}
+	return b, true, nil
+}

@@ -1,0 +1,128 @@
+package swap
+
+import (
+	"context"
+	"fmt"
+)
+
+// Outcome is what Recover did.
+type Outcome int
+
+// The outcomes of Recover.
+const (
+	// Nothing: there was no journal, so no replace was interrupted.
+	Nothing Outcome = iota
+	// RolledForward: the new tree is at dest; the old one (if any) at
+	// Journal.Old.
+	RolledForward
+	// RolledBack: the old tree (or nothing, if dest did not exist) is at
+	// dest; the staged tree is still at Journal.Staged unless it was lost.
+	RolledBack
+)
+
+// String returns "nothing", "rolled-forward" or "rolled-back".
+func (o Outcome) String() string {
+	switch o {
+	case Nothing:
+		return "nothing"
+	case RolledForward:
+		return "rolled-forward"
+	case RolledBack:
+		return "rolled-back"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// Recover inspects the journal at journalPath, if present, and the identities
+// of the trees at dest, staged and the old path, then completes (rolls
+// forward) or undoes (rolls back) an interrupted Replace so that dest is
+// whole, fsyncs the parents and removes the journal. No journal: Nothing.
+// A bad journal (ErrBadJournal) or a disk state the journal cannot explain
+// (ErrConflict) is reported and nothing is touched. Recover is idempotent: an
+// interrupted Recover is finished by the next one. Call ReadJournal first to
+// learn where the trees go.
+func Recover(ctx context.Context, journalPath string, o Options) (Outcome, error) {
+	o = o.ensureDefaults()
+	j, ok, err := ReadJournal(ctx, journalPath, o)
+	if err != nil || !ok {
+		return Nothing, err
+	}
+	ob, err := observe(o.FS, j)
+	if err != nil {
+		return Nothing, err
+	}
+	act, err := decide(j, ob)
+	if err != nil {
+		return Nothing, err
+	}
+	if err := o.hook("before-recover"); err != nil {
+		return Nothing, err
+	}
+	if act.from != "" {
+		if err := o.FS.Rename(act.from, act.to); err != nil {
+			return Nothing, fmt.Errorf("recover %s: %w", act.outcome, err)
+		}
+	}
+	if err := finish(o, j, j.path, "before-recover-cleanup", ""); err != nil {
+		return Nothing, err
+	}
+	o.Logger.Info().Str("dest", j.Dest).Str("mode", j.Mode.String()).Str("outcome", act.outcome.String()).
+		Msg("recovered interrupted replace")
+	return act.outcome, nil
+}
+
+// observed holds the identities found at the journal's paths; zero means
+// nothing is there.
+type observed struct{ dest, staged, old FileID }
+
+func observe(fsys FS, j Journal) (observed, error) {
+	var ob observed
+	var err error
+	if ob.dest, _, err = lstatID(fsys, j.Dest); err != nil {
+		return ob, fmt.Errorf("dest: %w", err)
+	}
+	if ob.staged, _, err = lstatID(fsys, j.Staged); err != nil {
+		return ob, fmt.Errorf("staged: %w", err)
+	}
+	if j.Mode == ModePair {
+		if ob.old, _, err = lstatID(fsys, j.Old); err != nil {
+			return ob, fmt.Errorf("old: %w", err)
+		}
+	}
+	return ob, nil
+}
+
+// action is what Recover does: at most one rename, then the cleanup.
+type action struct {
+	outcome  Outcome
+	from, to string
+}
+
+// decide picks the action by identity, never by name: the tree at dest is
+// the new one, the old one, or missing (only between the renames of the
+// pair, or when there was no dest); anything else is a conflict.
+func decide(j Journal, ob observed) (action, error) {
+	switch {
+	case ob.dest == j.StagedID:
+		return action{outcome: RolledForward}, nil
+	case !j.DestID.IsZero() && ob.dest == j.DestID:
+		return action{outcome: RolledBack}, nil
+	case ob.dest.IsZero() && j.Mode == ModeRename:
+		return action{outcome: RolledBack}, nil
+	case ob.dest.IsZero() && j.Mode == ModePair && ob.old == j.DestID:
+		if ob.staged == j.StagedID {
+			return action{outcome: RolledForward, from: j.Staged, to: j.Dest}, nil
+		}
+		return action{outcome: RolledBack, from: j.Old, to: j.Dest}, nil
+	}
+	return action{}, fmt.Errorf("%w: mode %s: dest %s is %s, staged %s is %s, old %s is %s (journal: staged %s, dest %s)",
+		ErrConflict, j.Mode, j.Dest, idOrMissing(ob.dest), j.Staged, idOrMissing(ob.staged),
+		j.Old, idOrMissing(ob.old), j.StagedID, j.DestID)
+}
+
+func idOrMissing(id FileID) string {
+	if id.IsZero() {
+		return "missing"
+	}
+	return id.String()
+}

@@ -1,0 +1,59 @@
+package swap
+
+import (
+	"io/fs"
+	"strings"
+)
+
+// wrapFS runs every operation of an FS through around, which receives a
+// one-line description of the operation ("rename a b") and the operation.
+type wrapFS struct {
+	fs     FS
+	around func(op string, args []string, do func() error) error
+}
+
+var _ FS = (*wrapFS)(nil)
+
+func opLine(op string, args []string) string {
+	return op + " " + strings.Join(args, " ")
+}
+
+func (w *wrapFS) Lstat(path string) (fi fs.FileInfo, err error) {
+	err = w.around("lstat", []string{path}, func() error {
+		fi, err = w.fs.Lstat(path)
+		return err
+	})
+	return fi, err
+}
+
+func (w *wrapFS) ReadFile(path string) (b []byte, err error) {
+	err = w.around("read-file", []string{path}, func() error {
+		b, err = w.fs.ReadFile(path)
+		return err
+	})
+	return b, err
+}
+
+func (w *wrapFS) WriteFile(path string, data []byte) error {
+	return w.around("write-file", []string{path}, func() error { return w.fs.WriteFile(path, data) })
+}
+
+func (w *wrapFS) Rename(oldpath, newpath string) error {
+	return w.around("rename", []string{oldpath, newpath}, func() error { return w.fs.Rename(oldpath, newpath) })
+}
+
+func (w *wrapFS) Exchange(a, b string) error {
+	return w.around("exchange", []string{a, b}, func() error { return w.fs.Exchange(a, b) })
+}
+
+func (w *wrapFS) Remove(path string) error {
+	return w.around("remove", []string{path}, func() error { return w.fs.Remove(path) })
+}
+
+func (w *wrapFS) RemoveAll(path string) error {
+	return w.around("remove-all", []string{path}, func() error { return w.fs.RemoveAll(path) })
+}
+
+func (w *wrapFS) SyncDir(path string) error {
+	return w.around("sync-dir", []string{path}, func() error { return w.fs.SyncDir(path) })
+}
