@@ -1,0 +1,129 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// Config configures a Server. The zero value of every field but Source and
+// WorkDir means its default; EnsureDefaults fills them in.
+type Config struct {
+	// Source yields checkpoints. Required. The server does not close it.
+	Source Source
+	// WorkDir holds owned checkpoints, manifests, lease state and the digest
+	// cache. Required. It must be on the same filesystem as a pebble: source's
+	// DB, so that checkpoints are hard links rather than copies.
+	WorkDir string
+	// ChunkSize is the manifest chunk size in bytes. Default
+	// chunker.DefaultChunkSize (1 MiB); within [verify.MinChunkSize,
+	// verify.MaxChunkSize].
+	ChunkSize int
+	// LeaseTTL is the lease granted when a client asks for none. Default 2m.
+	LeaseTTL time.Duration
+	// MaxLeaseTTL caps the TTL a client may ask for. Default 1h.
+	MaxLeaseTTL time.Duration
+	// ReuseWithin: CreateSnapshot reuses the newest held checkpoint younger
+	// than this whose index is high enough, instead of making a new one.
+	// Default 30s; negative: never reuse.
+	ReuseWithin time.Duration
+	// MaxStreams caps concurrent FetchChunks streams; one more is refused
+	// with ResourceExhausted. Default 16.
+	MaxStreams int
+	// MaxChunksPerRequest caps the chunks one FetchChunks request may name.
+	// Default 1<<20.
+	MaxChunksPerRequest int
+	// RateLimit caps wire bytes per second across all streams. Default 0:
+	// unlimited.
+	RateLimit int64
+	// Compression is used when a client says COMPRESSION_UNSPECIFIED.
+	// Default CompressionAuto.
+	Compression Compression
+	// HashParallel is how many files are hashed at once when building a
+	// manifest. Default runtime.GOMAXPROCS(0).
+	HashParallel int
+	// SweepInterval is how often expired leases and their checkpoints are
+	// removed. Default 10s.
+	SweepInterval time.Duration
+	// DigestCacheChunks bounds the chunk digests the digest cache keeps (and
+	// persists, about 36 bytes each). Default 1<<20 (1 TiB of 1 MiB chunks).
+	DigestCacheChunks int
+	// Logger receives structured logs. Default: the zero Logger, which
+	// discards everything.
+	Logger zerolog.Logger
+}
+
+// Defaults that EnsureDefaults applies.
+const (
+	DefaultLeaseTTL            = 2 * time.Minute
+	DefaultMaxLeaseTTL         = time.Hour
+	DefaultReuseWithin         = 30 * time.Second
+	DefaultMaxStreams          = 16
+	DefaultMaxChunksPerRequest = 1 << 20
+	DefaultSweepInterval       = 10 * time.Second
+	DefaultDigestCacheChunks   = 1 << 20
+)
+
+// EnsureDefaults sets every zero field that has a default.
+func (c *Config) EnsureDefaults() {
+	setDefault(&c.ChunkSize, chunker.DefaultChunkSize)
+	setDefault(&c.LeaseTTL, DefaultLeaseTTL)
+	setDefault(&c.MaxLeaseTTL, DefaultMaxLeaseTTL)
+	setDefault(&c.ReuseWithin, DefaultReuseWithin)
+	setDefault(&c.MaxStreams, DefaultMaxStreams)
+	setDefault(&c.MaxChunksPerRequest, DefaultMaxChunksPerRequest)
+	setDefault(&c.HashParallel, runtime.GOMAXPROCS(0))
+	setDefault(&c.SweepInterval, DefaultSweepInterval)
+	setDefault(&c.DigestCacheChunks, DefaultDigestCacheChunks)
+}
+
+func setDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}
+
+// Validate reports every problem with c at once, each wrapping ErrBadConfig.
+// Call it after EnsureDefaults.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrBadConfig}, args...)...))
+	}
+	if c.Source == nil {
+		bad("Source is required")
+	}
+	if c.WorkDir == "" {
+		bad("WorkDir is required")
+	}
+	if c.ChunkSize < verify.MinChunkSize || c.ChunkSize > verify.MaxChunkSize {
+		bad("ChunkSize %d outside [%d, %d]", c.ChunkSize, verify.MinChunkSize, verify.MaxChunkSize)
+	}
+	if c.LeaseTTL <= 0 || c.MaxLeaseTTL <= 0 || c.LeaseTTL > c.MaxLeaseTTL {
+		bad("LeaseTTL %v must be positive and at most MaxLeaseTTL %v", c.LeaseTTL, c.MaxLeaseTTL)
+	}
+	if c.MaxStreams <= 0 {
+		bad("MaxStreams %d must be positive", c.MaxStreams)
+	}
+	if c.MaxChunksPerRequest <= 0 {
+		bad("MaxChunksPerRequest %d must be positive", c.MaxChunksPerRequest)
+	}
+	if c.RateLimit < 0 {
+		bad("RateLimit %d must not be negative", c.RateLimit)
+	}
+	if !c.Compression.valid() {
+		bad("unknown Compression %v", c.Compression)
+	}
+	if c.HashParallel <= 0 || c.SweepInterval <= 0 || c.DigestCacheChunks <= 0 {
+		bad("HashParallel %d, SweepInterval %v and DigestCacheChunks %d must be positive",
+			c.HashParallel, c.SweepInterval, c.DigestCacheChunks)
+	}
+	return errors.Join(errs...)
+}

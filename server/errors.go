@@ -1,0 +1,60 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"connectrpc.com/connect"
+)
+
+// Sentinel errors; match them with errors.Is. The handlers map them to
+// Connect codes in one place, toConnect.
+var (
+	ErrUnknownSnapshot = errors.New("server: unknown snapshot")
+	ErrUnknownLease    = errors.New("server: unknown or expired lease")
+	ErrBadRequest      = errors.New("server: bad request")
+	ErrTooManyStreams  = errors.New("server: too many concurrent streams")
+	ErrMinIndex        = errors.New("server: checkpoint does not reach the requested index")
+	ErrChanged         = errors.New("server: checkpoint file changed")
+	ErrUnsupportedFile = errors.New("server: unsupported file in checkpoint")
+	ErrBadSource       = errors.New("server: bad source")
+	ErrBadConfig       = errors.New("server: bad config")
+	ErrWorkDirLocked   = errors.New("server: work dir in use by another server")
+	ErrClosed          = errors.New("server: closed")
+)
+
+// codeOf returns the Connect code a client sees for err.
+func codeOf(err error) connect.Code {
+	switch {
+	case errors.Is(err, ErrUnknownSnapshot), errors.Is(err, ErrUnknownLease):
+		return connect.CodeNotFound
+	case errors.Is(err, ErrBadRequest):
+		return connect.CodeInvalidArgument
+	case errors.Is(err, ErrTooManyStreams):
+		return connect.CodeResourceExhausted
+	case errors.Is(err, ErrMinIndex):
+		return connect.CodeFailedPrecondition
+	case errors.Is(err, ErrChanged):
+		return connect.CodeDataLoss
+	case errors.Is(err, ErrClosed):
+		return connect.CodeUnavailable
+	case errors.Is(err, context.Canceled):
+		return connect.CodeCanceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.CodeDeadlineExceeded
+	}
+	return connect.CodeInternal
+}
+
+// toConnect turns an error from the server's core into a *connect.Error: the
+// one place where errors are mapped to codes.
+func toConnect(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	return connect.NewError(codeOf(err), err)
+}
