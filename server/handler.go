@@ -1,0 +1,141 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"connectrpc.com/connect"
+
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// manifestPage is the size of a GetManifest page.
+const manifestPage = 1 << 20
+
+// handler adapts the Server to the generated Connect interface; every error
+// leaves it through toConnect.
+type handler struct{ s *Server }
+
+var _ snapsyncv1connect.SnapshotServiceHandler = (*handler)(nil)
+
+func (h *handler) CreateSnapshot(ctx context.Context, req *connect.Request[snapsyncv1.CreateSnapshotRequest]) (*connect.Response[snapsyncv1.CreateSnapshotResponse], error) {
+	s := h.s
+	if err := s.enter(); err != nil {
+		return nil, toConnect(err)
+	}
+	defer s.wg.Done()
+	start := time.Now()
+	e, l, reused, err := s.create(ctx, req.Msg.GetMinIndex(), s.leaseTTL(req.Msg.GetLeaseTtlMs()))
+	if err != nil {
+		s.log.Warn().Err(err).Str("client", req.Msg.GetClient()).Str("peer", req.Peer().Addr).Msg("create snapshot")
+		return nil, toConnect(err)
+	}
+	s.log.Info().Str("snapshot", e.id.Short()).Str("client", req.Msg.GetClient()).Str("peer", req.Peer().Addr).
+		Bool("reused", reused).Uint64("index", e.man.Meta.Index).Int("files", len(e.man.Files)).
+		Int64("bytes", e.man.TotalBytes()).Dur("duration", time.Since(start)).Msg("snapshot leased")
+	return connect.NewResponse(&snapsyncv1.CreateSnapshotResponse{Snapshot: snapshotInfo(e), Lease: leaseMsg(l)}), nil
+}
+
+// leaseTTL turns a requested TTL in milliseconds into the one granted.
+func (s *Server) leaseTTL(ms uint32) time.Duration {
+	if ms == 0 {
+		return s.cfg.LeaseTTL
+	}
+	return min(time.Duration(ms)*time.Millisecond, s.cfg.MaxLeaseTTL)
+}
+
+func snapshotInfo(e *entry) *snapsyncv1.SnapshotInfo {
+	m := e.man
+	return &snapsyncv1.SnapshotInfo{
+		SnapshotId: e.id[:], Term: m.Meta.Term, Index: m.Meta.Index, Engine: m.Meta.Engine,
+		CreatedUnixNano: m.Meta.CreatedUnixNano, Labels: m.Meta.Labels,
+		FileCount: uint64(len(m.Files)), TotalBytes: uint64(m.TotalBytes()),
+		ChunkSize: m.ChunkSize, ManifestSize: uint64(len(e.enc)),
+	}
+}
+
+func leaseMsg(l *lease) *snapsyncv1.Lease {
+	return &snapsyncv1.Lease{LeaseId: l.id, ExpiresUnixNano: l.expires.UnixNano()}
+}
+
+func (h *handler) GetManifest(ctx context.Context, req *connect.Request[snapsyncv1.GetManifestRequest], stream *connect.ServerStream[snapsyncv1.GetManifestResponse]) error {
+	s := h.s
+	if err := s.enter(); err != nil {
+		return toConnect(err)
+	}
+	defer s.wg.Done()
+	id, err := parseID(req.Msg.GetSnapshotId())
+	if err != nil {
+		return toConnect(err)
+	}
+	e, err := s.reg.acquire(id, time.Now())
+	if err != nil {
+		return toConnect(err)
+	}
+	defer func() { s.removeTrees(s.reg.finish(e, time.Now())) }()
+	total := uint64(len(e.enc))
+	for off := 0; off < len(e.enc); off += manifestPage {
+		if err := ctx.Err(); err != nil {
+			return toConnect(context.Cause(ctx))
+		}
+		page := e.enc[off:min(off+manifestPage, len(e.enc))]
+		if err := stream.Send(&snapsyncv1.GetManifestResponse{Offset: uint64(off), Data: page, TotalSize: total}); err != nil {
+			return toConnect(fmt.Errorf("send manifest page: %w", err))
+		}
+	}
+	return nil
+}
+
+func parseID(b []byte) (verify.Digest, error) {
+	id, err := verify.DigestFromBytes(b)
+	if err != nil {
+		return id, fmt.Errorf("%w: snapshot_id: %w", ErrBadRequest, err)
+	}
+	return id, nil
+}
+
+func (h *handler) FetchChunks(ctx context.Context, req *connect.Request[snapsyncv1.FetchChunksRequest], stream *connect.ServerStream[snapsyncv1.FetchChunksResponse]) error {
+	s := h.s
+	if err := s.enter(); err != nil {
+		return toConnect(err)
+	}
+	defer s.wg.Done()
+	return toConnect(s.fetch(ctx, req, stream.Send))
+}
+
+func (h *handler) RenewLease(_ context.Context, req *connect.Request[snapsyncv1.RenewLeaseRequest]) (*connect.Response[snapsyncv1.RenewLeaseResponse], error) {
+	s := h.s
+	if err := s.enter(); err != nil {
+		return nil, toConnect(err)
+	}
+	defer s.wg.Done()
+	if req.Msg.GetLeaseId() == "" {
+		return nil, toConnect(fmt.Errorf("%w: lease_id is empty", ErrBadRequest))
+	}
+	ttl := time.Duration(0) // keep the lease's own TTL
+	if ms := req.Msg.GetLeaseTtlMs(); ms > 0 {
+		ttl = s.leaseTTL(ms)
+	}
+	l, err := s.reg.renew(req.Msg.GetLeaseId(), nil, ttl, time.Now())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&snapsyncv1.RenewLeaseResponse{Lease: leaseMsg(&l)}), nil
+}
+
+// ReleaseLease gives a lease back; releasing a lease already gone succeeds.
+func (h *handler) ReleaseLease(_ context.Context, req *connect.Request[snapsyncv1.ReleaseLeaseRequest]) (*connect.Response[snapsyncv1.ReleaseLeaseResponse], error) {
+	s := h.s
+	if err := s.enter(); err != nil {
+		return nil, toConnect(err)
+	}
+	defer s.wg.Done()
+	if req.Msg.GetLeaseId() == "" {
+		return nil, toConnect(fmt.Errorf("%w: lease_id is empty", ErrBadRequest))
+	}
+	s.removeTrees(s.reg.release(req.Msg.GetLeaseId(), time.Now()))
+	return connect.NewResponse(&snapsyncv1.ReleaseLeaseResponse{}), nil
+}

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// leaseIDLen is the length of a lease ID: 16 random bytes in hex.
+const leaseIDLen = 32
+
+// lease holds a checkpoint until it expires or is released.
+type lease struct {
+	id      string
+	ent     *entry
+	ttl     time.Duration
+	expires time.Time
+}
+
+func newLeaseID() string {
+	var b [leaseIDLen / 2]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
+	return hex.EncodeToString(b[:])
+}
+
+// grantLocked adds a new lease on e and persists e's state.
+func (r *registry) grantLocked(e *entry, ttl time.Duration, now time.Time) (*lease, error) {
+	l := &lease{id: newLeaseID(), ent: e, ttl: ttl, expires: now.Add(ttl)}
+	e.leases[l.id] = l
+	r.leases[l.id] = l
+	if err := r.writeState(e); err != nil {
+		delete(e.leases, l.id)
+		delete(r.leases, l.id)
+		return nil, err
+	}
+	return l, nil
+}
+
+// renew extends the unexpired lease id by ttl (0: its own TTL) from now. If
+// want is not nil the lease must hold it.
+func (r *registry) renew(id string, want *entry, ttl time.Duration, now time.Time) (lease, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.leases[id]
+	if !ok || !now.Before(l.expires) {
+		return lease{}, fmt.Errorf("%w %.12s", ErrUnknownLease, id)
+	}
+	if want != nil && l.ent != want {
+		return lease{}, fmt.Errorf("%w: lease %.12s holds snapshot %s, not %s", ErrBadRequest, id, l.ent.id.Short(), want.id.Short())
+	}
+	if ttl > 0 {
+		l.ttl = ttl
+	}
+	l.expires = now.Add(l.ttl)
+	if err := r.writeState(l.ent); err != nil {
+		return lease{}, err
+	}
+	return *l, nil
+}
+
+// release gives lease id back; a lease already gone is not an error. It
+// returns the tree to remove if nothing holds its checkpoint any more.
+func (r *registry) release(id string, now time.Time) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.leases[id]
+	if !ok {
+		return nil
+	}
+	delete(r.leases, id)
+	delete(l.ent.leases, id)
+	if len(l.ent.leases) > 0 || l.ent.active > 0 {
+		r.writeStateLogged(l.ent)
+	}
+	return r.collectLocked(l.ent, now)
+}

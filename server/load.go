@@ -1,0 +1,171 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// load restores the checkpoints persisted in the work dir that an unexpired
+// lease still holds, and removes everything else: expired or unreadable
+// state, leftovers of interrupted writes, and checkpoint trees that no state
+// names (a crash between making a checkpoint and recording it).
+func (s *Server) load(now time.Time) error {
+	names, err := os.ReadDir(s.stateDir)
+	if err != nil {
+		return fmt.Errorf("read state dir: %w", err)
+	}
+	keep := make(map[string]bool)
+	for _, n := range names {
+		name := n.Name()
+		id, err := verify.ParseDigest(strings.TrimSuffix(name, stateExt))
+		switch {
+		case strings.HasSuffix(name, tmpSuffix):
+			s.removeLogged(filepath.Join(s.stateDir, name))
+		case !strings.HasSuffix(name, stateExt):
+			continue
+		case err != nil:
+			s.log.Warn().Str("file", name).Msg("unexpected file in state dir")
+		default:
+			s.loadOne(id, now, keep)
+		}
+	}
+	s.removeOrphanManifests(names)
+	return s.removeOrphanTrees(keep)
+}
+
+// loadOne restores one checkpoint or removes its state.
+func (s *Server) loadOne(id verify.Digest, now time.Time, keep map[string]bool) {
+	e, err := s.readEntry(id, now)
+	if err != nil {
+		s.log.Warn().Err(err).Str("snapshot", id.Short()).Msg("dropping persisted checkpoint")
+		if err := s.reg.removeState(id); err != nil {
+			s.log.Warn().Err(err).Str("snapshot", id.Short()).Msg("remove checkpoint state")
+		}
+		return
+	}
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	s.reg.byID[id] = e
+	for lid, l := range e.leases {
+		if _, dup := s.reg.leases[lid]; dup {
+			delete(e.leases, lid)
+			continue
+		}
+		s.reg.leases[lid] = l
+	}
+	s.reg.writeStateLogged(e)
+	keep[e.dir] = true
+	s.log.Info().Str("snapshot", id.Short()).Str("dir", e.dir).Int("leases", len(e.leases)).Msg("checkpoint restored")
+}
+
+// readEntry reads and checks one checkpoint's state, manifest and tree.
+func (s *Server) readEntry(id verify.Digest, now time.Time) (*entry, error) {
+	b, err := readBounded(s.reg.statePath(id), maxStateSize)
+	if err != nil {
+		return nil, err
+	}
+	st, err := decodeState(b, id, s.cpDir)
+	if err != nil {
+		return nil, err
+	}
+	e := &entry{dir: st.Dir, owned: st.Owned, leases: make(map[string]*lease)}
+	for _, l := range st.Leases {
+		if exp := time.Unix(0, l.ExpiresUnixNano); now.Before(exp) {
+			e.leases[l.ID] = &lease{id: l.ID, ent: e, ttl: time.Duration(l.TTLMillis) * time.Millisecond, expires: exp}
+		}
+	}
+	if len(e.leases) == 0 {
+		return nil, errors.New("every lease expired")
+	}
+	enc, err := readBounded(s.reg.manifestPath(id), verify.MaxManifestSize)
+	if err != nil {
+		return nil, err
+	}
+	m, err := verify.DecodeVerified(id, enc)
+	if err != nil {
+		return nil, err
+	}
+	stats, err := statFiles(st.Dir, m)
+	if err != nil {
+		return nil, err
+	}
+	e.built = &built{man: m, enc: enc, id: id, stats: stats}
+	return e, nil
+}
+
+// statFiles checks that every file of m is in the tree at root with its
+// size, and returns their stat keys.
+func statFiles(root string, m *verify.Manifest) ([]fileKey, error) {
+	stats := make([]fileKey, len(m.Files))
+	for i, f := range m.Files {
+		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(f.Path)))
+		if err != nil {
+			return nil, err
+		}
+		if !fi.Mode().IsRegular() || fi.Size() != f.Size {
+			return nil, fmt.Errorf("%w: %q is %v of %d bytes, want a regular file of %d", ErrChanged, f.Path, fi.Mode().Type(), fi.Size(), f.Size)
+		}
+		if stats[i], err = statKey(fi, m.ChunkSize); err != nil {
+			return nil, err
+		}
+	}
+	return stats, nil
+}
+
+// readBounded reads a file of at most limit bytes.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s exceeds %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+// removeOrphanManifests removes manifests whose checkpoint was not restored.
+func (s *Server) removeOrphanManifests(names []os.DirEntry) {
+	for _, n := range names {
+		id, err := verify.ParseDigest(strings.TrimSuffix(n.Name(), manifestExt))
+		if !strings.HasSuffix(n.Name(), manifestExt) || err != nil {
+			continue
+		}
+		if _, ok := s.reg.byID[id]; !ok {
+			s.removeLogged(filepath.Join(s.stateDir, n.Name()))
+		}
+	}
+}
+
+// removeOrphanTrees removes checkpoint trees no restored state names.
+func (s *Server) removeOrphanTrees(keep map[string]bool) error {
+	names, err := os.ReadDir(s.cpDir)
+	if err != nil {
+		return fmt.Errorf("read checkpoints dir: %w", err)
+	}
+	for _, n := range names {
+		if p := filepath.Join(s.cpDir, n.Name()); !keep[p] {
+			s.log.Info().Str("dir", p).Msg("removing orphaned checkpoint")
+			s.removeTrees([]string{p})
+		}
+	}
+	return nil
+}
+
+func (s *Server) removeLogged(path string) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.log.Warn().Err(err).Str("file", path).Msg("remove leftover")
+	}
+}

@@ -1,0 +1,39 @@
+package server
+
+import (
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// bufferPools recycle what a stream needs per chunk: a raw buffer, a buffer
+// for its zstd frame, and an encoder. Their number is bounded by MaxStreams,
+// so memory is chunk size times streams (invariant 5).
+type bufferPools struct {
+	bufs     sync.Pool // *[]byte
+	encoders sync.Pool // *zstd.Encoder
+}
+
+// buf returns a buffer of at least n bytes.
+func (p *bufferPools) buf(n int) *[]byte {
+	if b, ok := p.bufs.Get().(*[]byte); ok && cap(*b) >= n {
+		return b
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+func (p *bufferPools) putBuf(b *[]byte) { p.bufs.Put(b) }
+
+// encoder returns a single-threaded zstd encoder at its fastest level.
+func (p *bufferPools) encoder() (*zstd.Encoder, error) {
+	if e, ok := p.encoders.Get().(*zstd.Encoder); ok {
+		return e, nil
+	}
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+}
+
+func (p *bufferPools) putEncoder(e *zstd.Encoder) { p.encoders.Put(e) }
+
+// frameBound is room for a zstd frame of n input bytes, even incompressible.
+func frameBound(n int) int { return n + n/128 + 1024 }

@@ -1,0 +1,213 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+
+	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
+)
+
+// Work dir layout.
+const (
+	checkpointsDirName = "checkpoints"
+	stateDirName       = "state"
+	digestCacheName    = "digests.cache"
+	lockName           = "LOCK"
+)
+
+// Message bounds: a request is a few ranges; nothing sent exceeds 4 MiB, so
+// stock gRPC clients work with their default limits.
+const (
+	maxRequestBytes = 4 << 20
+	maxSendBytes    = 4 << 20
+)
+
+// Server serves the checkpoints of one Source over the Connect
+// SnapshotService.
+type Server struct {
+	cfg      Config
+	log      zerolog.Logger
+	cpDir    string
+	stateDir string
+	lock     *os.File
+	reg      *registry
+	cache    *digestCache
+	streams  chan struct{} // semaphore of FetchChunks streams
+	limiter  *rate.Limiter // nil: unlimited
+	bufs     bufferPools
+	counters counters
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup // sweeper, builds, handlers
+
+	mu     sync.Mutex // guards closed and flight
+	closed bool
+	flight *flight
+}
+
+// counters are cumulative figures for Stats.
+type counters struct {
+	chunksRaw, chunksZstd, bytesRead, bytesSent atomic.Int64
+}
+
+// New opens the work dir (locking it against a second server), restores the
+// checkpoints an unexpired lease holds, removes expired and orphaned ones,
+// and starts the sweeper.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	work, err := filepath.Abs(cfg.WorkDir)
+	if err != nil {
+		return nil, fmt.Errorf("work dir: %w", err)
+	}
+	cfg.WorkDir = work
+	s := &Server{
+		cfg: cfg, log: cfg.Logger.With().Str("component", "server").Logger(),
+		cpDir: filepath.Join(work, checkpointsDirName), stateDir: filepath.Join(work, stateDirName),
+		streams: make(chan struct{}, cfg.MaxStreams),
+	}
+	if cfg.RateLimit > 0 {
+		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(cfg.ChunkSize*2, maxSendBytes))
+	}
+	if err := s.open(ctx); err != nil {
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	s.wg.Add(1)
+	go s.sweepLoop()
+	return s, nil
+}
+
+// open prepares the work dir and restores its state.
+func (s *Server) open(ctx context.Context) error {
+	for _, d := range []string{s.cfg.WorkDir, s.cpDir, s.stateDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("create work dir: %w", err)
+		}
+	}
+	lock, err := lockDir(filepath.Join(s.cfg.WorkDir, lockName))
+	if err != nil {
+		return err
+	}
+	s.lock = lock
+	s.reg = newRegistry(s.stateDir, s.log)
+	s.cache = newDigestCache(filepath.Join(s.cfg.WorkDir, digestCacheName), s.cfg.DigestCacheChunks)
+	if err := s.cache.load(); err != nil {
+		s.log.Warn().Err(err).Msg("digest cache unreadable; starting empty")
+	}
+	if err := ctx.Err(); err != nil {
+		s.lock.Close()
+		return context.Cause(ctx)
+	}
+	if err := s.load(time.Now()); err != nil {
+		s.lock.Close()
+		return err
+	}
+	return nil
+}
+
+// Handler returns the Connect handler of SnapshotService, on its own mux.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(snapsyncv1connect.NewSnapshotServiceHandler(&handler{s: s},
+		// Chunks are compressed by the server itself; Connect's gzip would
+		// cost 15x the throughput.
+		connect.WithCompression("gzip", nil, nil),
+		connect.WithReadMaxBytes(maxRequestBytes),
+		connect.WithSendMaxBytes(maxSendBytes),
+	))
+	return mux
+}
+
+// Close stops the sweeper, ends running streams and waits for them and for
+// checkpoints being built, then saves the digest cache. Leased checkpoints
+// stay on disk for the next server. It does not close the Source.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel(ErrClosed)
+	s.wg.Wait()
+	return errors.Join(s.cache.save(), s.lock.Close())
+}
+
+// enter registers a handler or build with Close; it fails once closed.
+func (s *Server) enter() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.wg.Add(1)
+	return nil
+}
+
+// Stats are cumulative figures, for tests and monitoring.
+type Stats struct {
+	Checkpoints  int   // checkpoints held now
+	Leases       int   // leases held now
+	DigestHits   int64 // files whose chunks came from the digest cache
+	DigestMisses int64 // files hashed
+	ChunksRaw    int64 // chunks sent raw
+	ChunksZstd   int64 // chunks sent zstd-compressed
+	BytesRead    int64 // chunk bytes read from checkpoint files
+	BytesSent    int64 // chunk bytes on the wire
+}
+
+// Stats returns the server's figures so far.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		ChunksRaw: s.counters.chunksRaw.Load(), ChunksZstd: s.counters.chunksZstd.Load(),
+		BytesRead: s.counters.bytesRead.Load(), BytesSent: s.counters.bytesSent.Load(),
+	}
+	st.Checkpoints, st.Leases = s.reg.counts()
+	st.DigestHits, st.DigestMisses = s.cache.counts()
+	return st
+}
+
+// sweepLoop removes expired checkpoints every SweepInterval until Close.
+func (s *Server) sweepLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.removeTrees(s.reg.sweep(time.Now()))
+		}
+	}
+}
+
+// removeTrees deletes owned checkpoint trees; it refuses any path that is not
+// directly in the checkpoints dir.
+func (s *Server) removeTrees(dirs []string) {
+	for _, d := range dirs {
+		if filepath.Dir(d) != s.cpDir {
+			s.log.Error().Str("dir", d).Msg("refusing to remove a tree outside the checkpoints dir")
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			s.log.Warn().Err(err).Str("dir", d).Msg("remove checkpoint")
+		}
+	}
+}

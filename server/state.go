@@ -1,0 +1,121 @@
+package server
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// On disk, each checkpoint has two files in the state directory, named by
+// its ID: ID.manifest (the canonical encoding) and ID.json (where the tree is,
+// whether the server owns it, and its leases). The JSON is written last and
+// removed first, so a checkpoint without one is an orphan.
+const (
+	stateVersion   = 1
+	manifestExt    = ".manifest"
+	stateExt       = ".json"
+	maxStateSize   = 1 << 20
+	maxStateLeases = 4096
+)
+
+type stateJSON struct {
+	Version int         `json:"version"`
+	ID      string      `json:"id"`
+	Dir     string      `json:"dir"`
+	Owned   bool        `json:"owned"`
+	Leases  []leaseJSON `json:"leases"`
+}
+
+type leaseJSON struct {
+	ID              string `json:"id"`
+	TTLMillis       int64  `json:"ttl_ms"`
+	ExpiresUnixNano int64  `json:"expires_unix_nano"`
+}
+
+func (r *registry) statePath(id verify.Digest) string {
+	return filepath.Join(r.stateDir, id.String()+stateExt)
+}
+
+func (r *registry) manifestPath(id verify.Digest) string {
+	return filepath.Join(r.stateDir, id.String()+manifestExt)
+}
+
+func (r *registry) writeManifest(e *entry) error {
+	return writeFileAtomic(r.manifestPath(e.id), e.enc)
+}
+
+// writeState persists e's state; callers hold r.mu.
+func (r *registry) writeState(e *entry) error {
+	st := stateJSON{Version: stateVersion, ID: e.id.String(), Dir: e.dir, Owned: e.owned}
+	for _, l := range e.leases {
+		st.Leases = append(st.Leases, leaseJSON{ID: l.id, TTLMillis: l.ttl.Milliseconds(), ExpiresUnixNano: l.expires.UnixNano()})
+	}
+	slices.SortFunc(st.Leases, func(a, b leaseJSON) int { return strings.Compare(a.ID, b.ID) })
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state of %s: %w", e.id.Short(), err)
+	}
+	return writeFileAtomic(r.statePath(e.id), b)
+}
+
+// writeStateLogged persists e's state where a failure only costs a lease
+// that reappears after a restart (it then expires again).
+func (r *registry) writeStateLogged(e *entry) {
+	if err := r.writeState(e); err != nil {
+		r.log.Warn().Err(err).Str("snapshot", e.id.Short()).Msg("persist lease state")
+	}
+}
+
+// removeState removes the JSON first: without it the manifest is an orphan.
+func (r *registry) removeState(id verify.Digest) error {
+	return errors.Join(removeFile(r.statePath(id)), removeFile(r.manifestPath(id)))
+}
+
+// decodeState parses and checks a state file read from disk (untrusted):
+// the ID must be the one its name says, the tree an absolute clean path (for
+// an owned checkpoint, a direct child of checkpoints, so the server never
+// deletes anything else), and the leases well-formed and bounded.
+func decodeState(b []byte, want verify.Digest, checkpoints string) (*stateJSON, error) {
+	if len(b) > maxStateSize {
+		return nil, fmt.Errorf("state of %d bytes exceeds %d", len(b), maxStateSize)
+	}
+	var st stateJSON
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("decode state: %w", err)
+	}
+	switch {
+	case st.Version != stateVersion:
+		return nil, fmt.Errorf("state version %d, want %d", st.Version, stateVersion)
+	case st.ID != want.String():
+		return nil, fmt.Errorf("state names snapshot %.12q, file is %s", st.ID, want.Short())
+	case !filepath.IsAbs(st.Dir) || filepath.Clean(st.Dir) != st.Dir:
+		return nil, fmt.Errorf("state dir %q is not absolute and clean", st.Dir)
+	case st.Owned && filepath.Dir(st.Dir) != checkpoints:
+		return nil, fmt.Errorf("owned state dir %q is not in %s", st.Dir, checkpoints)
+	case len(st.Leases) > maxStateLeases:
+		return nil, fmt.Errorf("%d leases exceed %d", len(st.Leases), maxStateLeases)
+	}
+	seen := make(map[string]bool, len(st.Leases))
+	for _, l := range st.Leases {
+		if !validLeaseID(l.ID) || seen[l.ID] || l.TTLMillis <= 0 || l.TTLMillis > int64(100*365*24*time.Hour/time.Millisecond) {
+			return nil, fmt.Errorf("bad lease %.40q (ttl %d ms)", l.ID, l.TTLMillis)
+		}
+		seen[l.ID] = true
+	}
+	return &st, nil
+}
+
+func validLeaseID(id string) bool {
+	if len(id) != leaseIDLen {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil && strings.ToLower(id) == id
+}
