@@ -12,8 +12,9 @@ import (
 // record the exact order (WithLogging) and inject a crash between any two
 // operations (WithHook).
 type FS interface {
-	// Lstat describes path without following a final symlink.
-	Lstat(path string) (fs.FileInfo, error)
+	// Lstat describes path without following a final symlink; a missing path
+	// is an error wrapping fs.ErrNotExist.
+	Lstat(path string) (Info, error)
 	// ReadFile returns the content of path.
 	ReadFile(path string) ([]byte, error)
 	// WriteFile creates or truncates path, writes data and fsyncs the file.
@@ -32,19 +33,33 @@ type FS interface {
 	SyncDir(path string) error
 }
 
-// FileID identifies a file or directory on one machine: its device and inode.
-// Recover tells trees apart by FileID, never by name.
+// Info is what Lstat reports of a path.
+type Info struct {
+	ID   FileID
+	Mode fs.FileMode // type bits and permissions, as fs.FileInfo.Mode
+	Size int64
+}
+
+// FileID identifies a file or directory on one machine: its device, its inode
+// and, where the filesystem records it (statx STATX_BTIME on ext4, xfs,
+// btrfs), its birth time, which tells a reused inode number apart. Recover
+// tells trees apart by FileID, never by name.
 type FileID struct {
-	Dev uint64 `json:"dev"`
-	Ino uint64 `json:"ino"`
+	Dev   uint64 `json:"dev"`
+	Ino   uint64 `json:"ino"`
+	Birth int64  `json:"birth,omitempty"` // nanoseconds since the epoch; 0 when unknown
 }
 
 // IsZero reports whether id is the zero FileID, which names no file.
 func (id FileID) IsZero() bool { return id == FileID{} }
 
-// String formats id as "dev:ino".
+// String formats id as "dev:ino" or "dev:ino@birth".
 func (id FileID) String() string {
-	return strconv.FormatUint(id.Dev, 10) + ":" + strconv.FormatUint(id.Ino, 10)
+	s := strconv.FormatUint(id.Dev, 10) + ":" + strconv.FormatUint(id.Ino, 10)
+	if id.Birth != 0 {
+		s += "@" + strconv.FormatInt(id.Birth, 10)
+	}
+	return s
 }
 
 // OS returns the FS of the operating system.
@@ -54,7 +69,7 @@ type osFS struct{}
 
 var _ FS = osFS{}
 
-func (osFS) Lstat(path string) (fs.FileInfo, error)   { return os.Lstat(path) }
+func (osFS) Lstat(path string) (Info, error)          { return lstat(path) }
 func (osFS) ReadFile(path string) ([]byte, error)     { return os.ReadFile(path) }
 func (osFS) Rename(oldpath, newpath string) error     { return os.Rename(oldpath, newpath) }
 func (osFS) Remove(path string) error                 { return os.Remove(path) }
@@ -95,19 +110,15 @@ func syncDir(path string) (err error) {
 	return nil
 }
 
-// lstatID returns the FileID of path, or the zero FileID and no error when
+// lstatInfo returns what is at path; ok is false, with no error, when
 // nothing is there.
-func lstatID(fsys FS, path string) (FileID, fs.FileInfo, error) {
-	fi, err := fsys.Lstat(path)
+func lstatInfo(fsys FS, path string) (info Info, ok bool, err error) {
+	info, err = fsys.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return FileID{}, nil, nil
+		return Info{}, false, nil
 	}
 	if err != nil {
-		return FileID{}, nil, err
+		return Info{}, false, err
 	}
-	id, err := fileID(fi)
-	if err != nil {
-		return FileID{}, nil, fmt.Errorf("identify %s: %w", path, err)
-	}
-	return id, fi, nil
+	return info, true, nil
 }

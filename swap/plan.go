@@ -59,28 +59,28 @@ func (r *replacement) rel(what, p string) (string, error) {
 // identify looks at staged, dest, the journal and the old path, records the
 // identities of the trees, and picks the mode.
 func (r *replacement) identify(dest, staged string) error {
-	sid, sfi, err := lstatID(r.fs, staged)
+	si, ok, err := lstatInfo(r.fs, staged)
 	switch {
 	case err != nil:
 		return fmt.Errorf("staged: %w", err)
-	case sfi == nil || !sfi.IsDir():
+	case !ok || !si.Mode.IsDir():
 		return fmt.Errorf("%w: staged %s is not a directory", ErrBadLayout, staged)
 	}
-	did, dfi, err := lstatID(r.fs, dest)
+	di, destExists, err := lstatInfo(r.fs, dest)
 	switch {
 	case err != nil:
 		return fmt.Errorf("dest: %w", err)
-	case dfi != nil && !dfi.IsDir():
+	case destExists && !di.Mode.IsDir():
 		return fmt.Errorf("%w: dest %s is not a directory", ErrBadLayout, dest)
 	}
-	if _, jfi, err := lstatID(r.fs, r.journalPath); err != nil {
+	if _, ok, err := lstatInfo(r.fs, r.journalPath); err != nil {
 		return fmt.Errorf("journal: %w", err)
-	} else if jfi != nil {
+	} else if ok {
 		return fmt.Errorf("%w: %s", ErrPending, r.journalPath)
 	}
-	r.rec.StagedID, r.rec.DestID = sid, did
+	r.rec.StagedID, r.rec.DestID = si.ID, di.ID
 	switch {
-	case dfi == nil:
+	case !destExists:
 		r.rec.Mode = ModeRename.String()
 	case r.o.Journaled:
 		return r.usePair()
@@ -96,9 +96,9 @@ func (r *replacement) usePair() error {
 	r.rec.Mode = ModePair.String()
 	r.rec.Old = "." + r.rec.Dest + ".swap-old"
 	old := filepath.Join(r.root, r.rec.Old)
-	if _, fi, err := lstatID(r.fs, old); err != nil {
+	if _, ok, err := lstatInfo(r.fs, old); err != nil {
 		return fmt.Errorf("old path: %w", err)
-	} else if fi != nil {
+	} else if ok {
 		return fmt.Errorf("%w: old path %s exists", ErrBadLayout, old)
 	}
 	return nil

@@ -52,10 +52,10 @@ func readBounded(fsys FS, p string) (b []byte, ok bool, err error) {
 		return nil, false, nil
 	case err != nil:
 		return nil, false, fmt.Errorf("journal: %w", err)
-	case !fi.Mode().IsRegular():
+	case !fi.Mode.IsRegular():
 		return nil, false, fmt.Errorf("%w: %s is not a regular file", ErrBadJournal, p)
-	case fi.Size() > MaxJournalSize:
-		return nil, false, fmt.Errorf("%w: %s has %d bytes, more than %d", ErrBadJournal, p, fi.Size(), MaxJournalSize)
+	case fi.Size > MaxJournalSize:
+		return nil, false, fmt.Errorf("%w: %s has %d bytes, more than %d", ErrBadJournal, p, fi.Size, MaxJournalSize)
 	}
 	if b, err = fsys.ReadFile(p); err != nil {
 		return nil, false, fmt.Errorf("read journal: %w", err)

@@ -77,17 +77,19 @@ type observed struct{ dest, staged, old FileID }
 
 func observe(fsys FS, j Journal) (observed, error) {
 	var ob observed
-	var err error
-	if ob.dest, _, err = lstatID(fsys, j.Dest); err != nil {
-		return ob, fmt.Errorf("dest: %w", err)
-	}
-	if ob.staged, _, err = lstatID(fsys, j.Staged); err != nil {
-		return ob, fmt.Errorf("staged: %w", err)
-	}
-	if j.Mode == ModePair {
-		if ob.old, _, err = lstatID(fsys, j.Old); err != nil {
-			return ob, fmt.Errorf("old: %w", err)
+	paths := []struct {
+		what, path string
+		id         *FileID
+	}{{"dest", j.Dest, &ob.dest}, {"staged", j.Staged, &ob.staged}, {"old", j.Old, &ob.old}}
+	for _, p := range paths {
+		if p.what == "old" && j.Mode != ModePair {
+			continue // the old path is staged's (exchange) or none (rename)
 		}
+		info, _, err := lstatInfo(fsys, p.path)
+		if err != nil {
+			return ob, fmt.Errorf("%s: %w", p.what, err)
+		}
+		*p.id = info.ID
 	}
 	return ob, nil
 }

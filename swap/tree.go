@@ -78,6 +78,6 @@ func removeTree(ctx context.Context, fsys FS, path string) error {
 // isNotDir reports whether path exists and is not a directory, which
 // RemoveTree removes like any other entry.
 func isNotDir(fsys FS, path string) bool {
-	fi, err := fsys.Lstat(path)
-	return err == nil && !fi.IsDir()
+	info, err := fsys.Lstat(path)
+	return err == nil && !info.Mode.IsDir()
 }

@@ -1,9 +1,6 @@
 package swap
 
-import (
-	"io/fs"
-	"strings"
-)
+import "strings"
 
 // wrapFS runs every operation of an FS through around, which receives a
 // one-line description of the operation ("rename a b") and the operation.
@@ -18,12 +15,12 @@ func opLine(op string, args []string) string {
 	return op + " " + strings.Join(args, " ")
 }
 
-func (w *wrapFS) Lstat(path string) (fi fs.FileInfo, err error) {
+func (w *wrapFS) Lstat(path string) (info Info, err error) {
 	err = w.around("lstat", []string{path}, func() error {
-		fi, err = w.fs.Lstat(path)
+		info, err = w.fs.Lstat(path)
 		return err
 	})
-	return fi, err
+	return info, err
 }
 
 func (w *wrapFS) ReadFile(path string) (b []byte, err error) {
