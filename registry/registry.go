@@ -1,0 +1,169 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/snapsync/snapsync/server"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// ErrRejected wraps every reason a registration is refused.
+var ErrRejected = errors.New("registry: checkpoint rejected")
+
+// Config configures a Source.
+type Config struct {
+	// Root is the directory every registered or command-made checkpoint must
+	// be under. Required.
+	Root string
+	// Command, if set, is run when no registered checkpoint reaches a
+	// request's index; see Command's doc for its protocol. Default: none.
+	Command []string
+	// CommandTimeout bounds one run of Command. Default 5m.
+	CommandTimeout time.Duration
+	// Engine names the DB engine for manifests. Default "rocksdb".
+	Engine string
+	// Logger receives structured logs. Default: discard.
+	Logger zerolog.Logger
+}
+
+// Source serves registered checkpoints. It is safe for concurrent use.
+type Source struct {
+	cfg  Config
+	root string // Root, absolute and with symlinks resolved
+	// mu guards newest. Checkpoint holds it for reading while it links a
+	// tree, so Register never deletes a tree that is being linked.
+	mu sync.RWMutex
+	// newest is the newest registered checkpoint; older ones are deleted
+	// when a newer one arrives.
+	newest *entry
+}
+
+type entry struct {
+	dir  string
+	meta verify.Meta
+}
+
+var _ server.Source = (*Source)(nil)
+
+// New returns a Source rooted at cfg.Root, which must exist.
+func New(cfg Config) (*Source, error) {
+	if cfg.Root == "" {
+		return nil, fmt.Errorf("%w: registry root is required", server.ErrBadSource)
+	}
+	root, err := filepath.EvalSymlinks(cfg.Root)
+	if err == nil {
+		root, err = filepath.Abs(root)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: registry root: %w", server.ErrBadSource, err)
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = 5 * time.Minute
+	}
+	if cfg.Engine == "" {
+		cfg.Engine = "rocksdb"
+	}
+	s := &Source{cfg: cfg, root: root}
+	s.load()
+	return s, nil
+}
+
+func (s *Source) meta(term, index uint64, labels map[string]string) verify.Meta {
+	return verify.Meta{Term: term, Index: index, Engine: s.cfg.Engine,
+		CreatedUnixNano: time.Now().UnixNano(), Labels: maps.Clone(labels)}
+}
+
+// Register offers the checkpoint at dir, reflecting term and index. It must
+// be a directory under Root holding only directories and regular files, and
+// newer than what is registered (a lower or equal index is refused). The
+// previously newest checkpoint is deleted: the server serves from its own
+// hard-linked copies.
+func (s *Source) Register(ctx context.Context, dir string, term, index uint64, labels map[string]string) error {
+	abs, err := s.validate(ctx, dir)
+	if err != nil {
+		return err
+	}
+	meta := s.meta(term, index, labels)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.newest
+	if old != nil && index <= old.meta.Index {
+		return fmt.Errorf("%w: index %d is not beyond the registered %d", ErrRejected, index, old.meta.Index)
+	}
+	e := &entry{dir: abs, meta: meta}
+	if err := s.save(e); err != nil {
+		return err
+	}
+	s.newest = e
+	s.cfg.Logger.Info().Str("dir", abs).Uint64("term", term).Uint64("index", index).Msg("checkpoint registered")
+	if old != nil && old.dir != abs {
+		if err := os.RemoveAll(old.dir); err != nil {
+			s.cfg.Logger.Warn().Err(err).Str("dir", old.dir).Msg("remove superseded checkpoint")
+		}
+	}
+	return nil
+}
+
+// validate resolves dir and checks it is a plain tree under Root.
+func (s *Source) validate(ctx context.Context, dir string) (string, error) {
+	if !filepath.IsAbs(dir) {
+		return "", fmt.Errorf("%w: %q is not an absolute path", ErrRejected, dir)
+	}
+	abs, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	rel, err := filepath.Rel(s.root, abs)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("%w: %s is not under the allowed root %s", ErrRejected, dir, s.root)
+	}
+	if err := plainTree(ctx, abs); err != nil {
+		return "", err
+	}
+	return abs, nil
+}
+
+// Checkpoint hard-links the newest registered checkpoint reaching minIndex
+// into dir (running Command first if none does) and returns it as owned.
+func (s *Source) Checkpoint(ctx context.Context, dir string, minIndex uint64) (server.Checkpoint, error) {
+	if e := s.current(); (e == nil || e.meta.Index < minIndex) && len(s.cfg.Command) > 0 {
+		if err := s.runCommand(ctx, minIndex); err != nil {
+			return server.Checkpoint{}, err
+		}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e := s.newest
+	if e == nil {
+		return server.Checkpoint{}, fmt.Errorf("%w: no checkpoint registered", server.ErrMinIndex)
+	}
+	if e.meta.Index < minIndex {
+		return server.Checkpoint{}, fmt.Errorf("%w: newest registered checkpoint has index %d, want at least %d",
+			server.ErrMinIndex, e.meta.Index, minIndex)
+	}
+	if err := linkTree(ctx, e.dir, dir); err != nil {
+		return server.Checkpoint{}, err
+	}
+	meta := e.meta
+	meta.Labels = maps.Clone(e.meta.Labels)
+	return server.Checkpoint{Dir: dir, Meta: meta, Owned: true}, nil
+}
+
+func (s *Source) current() *entry {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.newest
+}
+
+// Close releases nothing: registered checkpoints stay for the next start.
+func (s *Source) Close() error { return nil }

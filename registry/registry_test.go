@@ -1,0 +1,195 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/snapsync/snapsync/server"
+)
+
+// makeCheckpoint writes a small checkpoint-like tree under root.
+func makeCheckpoint(tb testing.TB, root, name string) string {
+	tb.Helper()
+	dir := filepath.Join(root, name)
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	for _, f := range []string{"CURRENT", "000001.sst", "sub/000002.sst"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(name+f), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func newSource(tb testing.TB, cfg Config) *Source {
+	tb.Helper()
+	if cfg.Root == "" {
+		cfg.Root = tb.TempDir()
+	}
+	s, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func TestRegisterRejects(t *testing.T) {
+	t.Parallel()
+	s := newSource(t, Config{})
+	outside := makeCheckpoint(t, t.TempDir(), "elsewhere")
+	good := makeCheckpoint(t, s.root, "ok")
+	withLink := makeCheckpoint(t, s.root, "symlinked")
+	if err := os.Symlink("/etc/passwd", filepath.Join(withLink, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(s.root, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	escape := filepath.Join(s.root, "escape")
+	if err := os.Symlink(outside, escape); err != nil {
+		t.Fatal(err)
+	}
+	testCases := []struct {
+		name string
+		dir  string
+	}{
+		{"relative", "ok"},
+		{"outside root", outside},
+		{"root itself", s.root},
+		{"dotdot", filepath.Join(s.root, "..", filepath.Base(outside))},
+		{"symlink escaping root", escape},
+		{"symlink inside", withLink},
+		{"empty", empty},
+		{"missing", filepath.Join(s.root, "missing")},
+		{"a file", filepath.Join(good, "CURRENT")},
+	}
+	for _, tc := range testCases {
+		if err := s.Register(context.Background(), tc.dir, 1, 10, nil); !errors.Is(err, ErrRejected) {
+			t.Errorf("%s: Register(%q) = %v, want ErrRejected", tc.name, tc.dir, err)
+		}
+	}
+	if err := s.Register(context.Background(), good, 1, 10, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Register(context.Background(), makeCheckpoint(t, s.root, "older"), 1, 10, nil); !errors.Is(err, ErrRejected) {
+		t.Errorf("registering an index that is not newer: %v", err)
+	}
+}
+
+func TestCheckpointLinksNewestAndSupersedes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newSource(t, Config{})
+	work := t.TempDir()
+	if _, err := s.Checkpoint(ctx, filepath.Join(work, "none"), 0); !errors.Is(err, server.ErrMinIndex) {
+		t.Fatalf("no registration: %v", err)
+	}
+	first := makeCheckpoint(t, s.root, "c1")
+	if err := s.Register(ctx, first, 2, 100, map[string]string{"node": "om1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Checkpoint(ctx, filepath.Join(work, "x"), 101); !errors.Is(err, server.ErrMinIndex) {
+		t.Fatalf("min index beyond registered: %v", err)
+	}
+	ck, err := s.Checkpoint(ctx, filepath.Join(work, "a"), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ck.Owned || ck.Meta.Index != 100 || ck.Meta.Term != 2 || ck.Meta.Labels["node"] != "om1" {
+		t.Fatalf("checkpoint %+v", ck)
+	}
+	if !sameInode(t, filepath.Join(first, "sub/000002.sst"), filepath.Join(ck.Dir, "sub/000002.sst")) {
+		t.Fatal("checkpoint is not hard-linked to the registered tree")
+	}
+	second := makeCheckpoint(t, s.root, "c2")
+	if err := s.Register(ctx, second, 2, 150, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(first); !os.IsNotExist(err) {
+		t.Fatalf("superseded checkpoint not removed: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(ck.Dir, "CURRENT")); err != nil || string(b) != "c1CURRENT" {
+		t.Fatalf("the server's linked copy lost its data: %q %v", b, err)
+	}
+	// A restarted source remembers the newest registration.
+	again := newSource(t, Config{Root: s.root})
+	if ck, err := again.Checkpoint(ctx, filepath.Join(work, "b"), 150); err != nil || ck.Meta.Index != 150 {
+		t.Fatalf("after restart: %+v %v", ck, err)
+	}
+}
+
+func sameInode(tb testing.TB, a, b string) bool {
+	tb.Helper()
+	fa, err := os.Stat(a)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fb, err := os.Stat(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fa.Sys().(*syscall.Stat_t).Ino == fb.Sys().(*syscall.Stat_t).Ino
+}
+
+// script writes an executable shell script and returns its path.
+func script(tb testing.TB, body string) string {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), "make-checkpoint")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+func TestCommand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	testCases := []struct {
+		name    string
+		body    string
+		wantErr error
+	}{
+		{"makes a checkpoint", `d="$SNAPSYNC_CHECKPOINT_ROOT/ck-$SNAPSYNC_MIN_INDEX"; mkdir -p "$d" && echo data > "$d/CURRENT" &&
+printf '{"dir":"%s","term":4,"index":%s}' "$d" "$SNAPSYNC_MIN_INDEX"`, nil},
+		{"fails", "echo cannot checkpoint >&2; exit 3", ErrRejected},
+		{"prints garbage", "echo not json", ErrRejected},
+		{"prints unknown fields", `echo '{"dir":"/x","term":1,"index":9,"extra":1}'`, ErrRejected},
+		{"names a dir outside the root", `d=$(mktemp -d); echo x > $d/f; printf '{"dir":"%s","term":1,"index":50}' $d`, ErrRejected},
+		{"index too low", `d="$SNAPSYNC_CHECKPOINT_ROOT/low"; mkdir -p "$d" && echo x > "$d/f" && printf '{"dir":"%s","term":1,"index":3}' "$d"`, server.ErrMinIndex},
+	}
+	for _, tc := range testCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSource(t, Config{Command: []string{script(t, tc.body)}})
+			ck, err := s.Checkpoint(ctx, filepath.Join(t.TempDir(), "ck"), 50)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("got %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || ck.Meta.Index != 50 || ck.Meta.Term != 4 {
+				t.Fatalf("got %+v, %v", ck, err)
+			}
+		})
+	}
+}
+
+func ExampleSource_Register() {
+	root, _ := os.MkdirTemp("", "ckpts")
+	defer os.RemoveAll(root)
+	src, _ := New(Config{Root: root})
+	dir := filepath.Join(root, "om.db-checkpoint-1042")
+	_ = os.MkdirAll(dir, 0o755)
+	_ = os.WriteFile(filepath.Join(dir, "CURRENT"), []byte("MANIFEST-000001\n"), 0o644)
+	err := src.Register(context.Background(), dir, 3, 1042, nil)
+	fmt.Println(err)
+	// Output: <nil>
+}

@@ -1,0 +1,72 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// stateFile, in Root, remembers the newest registration across restarts.
+const stateFile = ".snapsync-registry.json"
+
+type state struct {
+	Dir             string            `json:"dir"`
+	Term            uint64            `json:"term"`
+	Index           uint64            `json:"index"`
+	CreatedUnixNano int64             `json:"created_unix_nano"`
+	Labels          map[string]string `json:"labels,omitempty"`
+}
+
+// save writes e to the state file: tmp, fsync, rename.
+func (s *Source) save(e *entry) error {
+	b, err := json.Marshal(state{Dir: e.dir, Term: e.meta.Term, Index: e.meta.Index,
+		CreatedUnixNano: e.meta.CreatedUnixNano, Labels: e.meta.Labels})
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(s.root, stateFile)
+	f, err := os.CreateTemp(s.root, stateFile+".tmp*")
+	if err != nil {
+		return fmt.Errorf("save registry state: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name()) // best effort: a stray temp file is harmless
+		return fmt.Errorf("save registry state: %w", err)
+	}
+	return nil
+}
+
+// load restores the newest registration if its directory still validates;
+// a missing file is no registration, a bad one is logged and ignored.
+func (s *Source) load() {
+	b, err := os.ReadFile(filepath.Join(s.root, stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	var st state
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err == nil {
+		_, err = s.validate(context.Background(), st.Dir)
+	}
+	if err != nil {
+		s.cfg.Logger.Warn().Err(err).Msg("ignoring saved registry state")
+		return
+	}
+	s.newest = &entry{dir: st.Dir, meta: s.meta(st.Term, st.Index, st.Labels)}
+	s.newest.meta.CreatedUnixNano = st.CreatedUnixNano
+}
