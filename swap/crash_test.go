@@ -5,20 +5,36 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 // replaceCase is one path through Replace.
 type replaceCase struct {
-	name      string
-	withDest  bool
-	journaled bool
+	name       string
+	withDest   bool
+	journaled  bool
+	noExchange bool // the FS reports the exchange unsupported: Replace falls back to the pair
 }
 
 var replaceCases = []replaceCase{
 	{name: "exchange", withDest: true},
 	{name: "rename", withDest: false},
 	{name: "pair", withDest: true, journaled: true},
+	{name: "exchange-unsupported", withDest: true, noExchange: true},
+}
+
+// options returns the Options of rc's Replace over fsys.
+func (rc replaceCase) options(fsys FS) Options {
+	if rc.noExchange {
+		fsys = WithHook(fsys, func(op string) error {
+			if strings.HasPrefix(op, "exchange ") {
+				return fmt.Errorf("exchange: %w", ErrExchangeUnsupported)
+			}
+			return nil
+		})
+	}
+	return Options{FS: fsys, Journaled: rc.journaled}
 }
 
 // countOps returns how many FS operations a clean Replace, and a Recover
@@ -26,8 +42,7 @@ var replaceCases = []replaceCase{
 func countOps(tb testing.TB, rc replaceCase, k int) (replaceOps, recoverOps int) {
 	tb.Helper()
 	l := setupCase(tb, rc)
-	_, err := Replace(context.Background(), l.dest, l.staged, l.journal,
-		Options{FS: crashFS(OS(), k, &replaceOps), Journaled: rc.journaled})
+	_, err := Replace(context.Background(), l.dest, l.staged, l.journal, rc.options(crashFS(OS(), k, &replaceOps)))
 	if (err != nil) != (k > 0) {
 		tb.Fatalf("replace with crash at %d: %v", k, err)
 	}
@@ -72,7 +87,7 @@ func crashAndRecover(t *testing.T, rc replaceCase, k, rk int) {
 	l := setupCase(t, rc)
 	ctx := context.Background()
 	var ops int
-	_, err := Replace(ctx, l.dest, l.staged, l.journal, Options{FS: crashFS(OS(), k, &ops), Journaled: rc.journaled})
+	_, err := Replace(ctx, l.dest, l.staged, l.journal, rc.options(crashFS(OS(), k, &ops)))
 	if !errors.Is(err, errCrash) {
 		t.Fatalf("replace: got %v, want the crash", err)
 	}
@@ -128,7 +143,7 @@ func checkRecovered(t *testing.T, rc replaceCase, l layout, outcome Outcome, had
 }
 
 func oldPathFor(rc replaceCase, l layout) string {
-	if rc.journaled {
+	if rc.journaled || rc.noExchange {
 		return filepath.Join(l.base, ".db.swap-old")
 	}
 	return l.staged
@@ -149,7 +164,7 @@ func replaceAgain(t *testing.T, rc replaceCase, l layout) {
 		writeTree(t, l.staged, thirdTree)
 		want = "third"
 	}
-	if _, err := Replace(ctx, l.dest, l.staged, l.journal, Options{Journaled: rc.journaled}); err != nil {
+	if _, err := Replace(ctx, l.dest, l.staged, l.journal, rc.options(OS())); err != nil {
 		t.Fatalf("second replace: %v", err)
 	}
 	if got := treeName(readTree(t, l.dest)); got != want {
