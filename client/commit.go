@@ -1,0 +1,118 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/snapsync/snapsync/swap"
+)
+
+// Commit swaps the staged snapshot in: Dest becomes the new tree in one
+// atomic step, the old tree is removed (or kept, Config.KeepOld), and the
+// staging area is removed. It recovers an interrupted swap first; when that
+// recovery finishes an earlier Commit, its result is returned. Nothing
+// staged: ErrNotStaged.
+func Commit(ctx context.Context, cfg Config) (Result, error) {
+	start := time.Now()
+	if err := setup(&cfg); err != nil {
+		return Result{}, err
+	}
+	l := newLayout(&cfg)
+	unlock, err := lockArea(l)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
+	res, err := commitLocked(ctx, &cfg, l)
+	res.Duration = time.Since(start)
+	return res, err
+}
+
+func commitLocked(ctx context.Context, cfg *Config, l layout) (Result, error) {
+	st, res, err := recoverLocked(ctx, cfg, l)
+	if err != nil || res != nil {
+		return deref(res), err
+	}
+	if st == nil || st.Phase != phaseStaged {
+		return Result{}, ErrNotStaged
+	}
+	sid, err := lstatID(l.stage)
+	if err != nil || sid != st.Staged {
+		return Result{}, fmt.Errorf("%w: %s is not the tree that was staged (%v)", ErrStaging, l.stage, err)
+	}
+	if st.Old, err = lstatID(l.dest); err != nil {
+		return Result{}, fmt.Errorf("identify %s: %w", l.dest, err)
+	}
+	st.Phase = phaseSwapping
+	if err := writeState(l, st); err != nil {
+		return Result{}, err
+	}
+	old, err := swap.Replace(ctx, l.dest, l.stage, l.journal, swap.Options{Hook: cfg.Hook, Logger: cfg.Logger})
+	if err != nil {
+		if !errors.Is(err, swap.ErrInterrupted) { // nothing moved
+			st.Phase, st.Old = phaseStaged, fileID{}
+			if werr := writeState(l, st); werr != nil {
+				cfg.Logger.Warn().Err(werr).Msg("save state")
+			}
+		}
+		return Result{}, fmt.Errorf("swap: %w", err)
+	}
+	return afterSwap(ctx, cfg, l, st, old)
+}
+
+// afterSwap removes (or keeps) the old tree and the staging area once the
+// new tree is at Dest.
+func afterSwap(ctx context.Context, cfg *Config, l layout, st *state, old string) (Result, error) {
+	if old != "" {
+		if err := disposeOld(ctx, cfg, l, old); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := callHook(cfg.Hook, "old-removed"); err != nil {
+		return Result{}, err
+	}
+	if err := swap.RemoveTree(ctx, l.root); err != nil {
+		return Result{}, fmt.Errorf("remove staging area: %w", err)
+	}
+	if err := callHook(cfg.Hook, "done"); err != nil {
+		return Result{}, err
+	}
+	cfg.Logger.Info().Str("snapshot", st.id().Short()).Str("dest", l.dest).Msg("installed")
+	return st.result(), nil
+}
+
+// disposeOld removes the old tree, or keeps it at Dest+".old-UNIX".
+func disposeOld(ctx context.Context, cfg *Config, l layout, old string) error {
+	if !cfg.KeepOld {
+		if err := swap.RemoveTree(ctx, old); err != nil {
+			return fmt.Errorf("remove old tree: %w", err)
+		}
+		return nil
+	}
+	now := time.Now()
+	kept := l.keptOld(now.Unix())
+	if _, err := os.Lstat(kept); err == nil {
+		kept = l.keptOld(now.UnixNano())
+	}
+	if err := os.Rename(old, kept); err != nil {
+		return fmt.Errorf("keep old tree: %w", err)
+	}
+	if err := syncDir(filepath.Dir(kept)); err != nil {
+		return err
+	}
+	if filepath.Dir(old) != filepath.Dir(kept) {
+		return syncDir(filepath.Dir(old))
+	}
+	return nil
+}
+
+func deref(r *Result) Result {
+	if r == nil {
+		return Result{}
+	}
+	return *r
+}

@@ -1,0 +1,174 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+)
+
+// Config tunes an install. The zero value with Dest set is ready to use once
+// EnsureDefaults has run (every entry point runs it).
+type Config struct {
+	// Dest is the database directory to create or replace. Required.
+	Dest string
+	// StagingDir is the staging area. It must be a direct child of Dest's
+	// parent directory, so it is on the same filesystem and the swap is a
+	// rename. Default: filepath.Join(filepath.Dir(Dest), ".snapsync-"+filepath.Base(Dest)).
+	StagingDir string
+	// Streams is the number of parallel FetchChunks streams. Default: 4.
+	Streams int
+	// ChunkRetries is how many times a chunk that fails verification is
+	// fetched again before the install fails with ErrVerify. Default: 3.
+	ChunkRetries int
+	// MaxAttempts bounds the attempts of one stream, with exponential backoff,
+	// on a dropped connection, Unavailable or ResourceExhausted; a call that
+	// receives a verified chunk resets the count. Default: 8.
+	MaxAttempts int
+	// RetryWait is the first backoff between attempts; it grows 2x per attempt
+	// up to 30x. Default: 250ms.
+	RetryWait time.Duration
+	// ChunksPerRequest bounds the chunks named by one FetchChunks call; larger
+	// plans are split into successive calls. Default: 4096.
+	ChunksPerRequest int
+	// LeaseTTL is the lease asked of the server; it is renewed at a third of
+	// the granted TTL while fetching. Default: 0 (the server's default).
+	LeaseTTL time.Duration
+	// Compression is what the client asks the server to do with chunks.
+	// Default: COMPRESSION_UNSPECIFIED (the server decides).
+	Compression snapsyncv1.Compression
+	// KeepOld keeps the replaced database at Dest+".old-UNIX" instead of
+	// removing it. Default: false.
+	KeepOld bool
+	// Immutable reports whether a file of the current database (a
+	// slash-separated path relative to Dest) never changes in place, so that
+	// it may be hard-linked into the staged tree when its whole content matches.
+	// Default: names ending in ".sst" or ".blob".
+	Immutable func(path string) bool
+	// HTTPClient carries the RPCs. Default: an h2c client (unencrypted HTTP/2
+	// only, 16 MiB flow-control windows) that does not ask for gzip.
+	HTTPClient *http.Client
+	// Hook is called at the fault points listed in the package documentation;
+	// an error it returns aborts the install there. Default: nil (none).
+	Hook func(point string) error
+	// Progress, when set, receives the install's progress, from one goroutine.
+	// Default: nil.
+	Progress func(Progress)
+	// Logger receives the install's log. Default: the zero Logger (disabled).
+	Logger zerolog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultStreams          = 4
+	DefaultChunkRetries     = 3
+	DefaultMaxAttempts      = 8
+	DefaultRetryWait        = 250 * time.Millisecond
+	DefaultChunksPerRequest = 4096
+)
+
+// EnsureDefaults fills in the defaults of unset fields and makes Dest and
+// StagingDir absolute.
+func (c *Config) EnsureDefaults() {
+	if c.Dest != "" {
+		if abs, err := filepath.Abs(c.Dest); err == nil {
+			c.Dest = abs
+		} // else Validate reports the relative path it cannot use
+	}
+	if c.StagingDir == "" && c.Dest != "" {
+		c.StagingDir = filepath.Join(filepath.Dir(c.Dest), ".snapsync-"+filepath.Base(c.Dest))
+	}
+	if c.StagingDir != "" {
+		if abs, err := filepath.Abs(c.StagingDir); err == nil {
+			c.StagingDir = abs
+		} // else Validate reports it
+	}
+	setDefault(&c.Streams, DefaultStreams)
+	setDefault(&c.ChunkRetries, DefaultChunkRetries)
+	setDefault(&c.MaxAttempts, DefaultMaxAttempts)
+	setDefault(&c.RetryWait, DefaultRetryWait)
+	setDefault(&c.ChunksPerRequest, DefaultChunksPerRequest)
+	if c.Immutable == nil {
+		c.Immutable = DefaultImmutable
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = NewHTTPClient()
+	}
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// Validate reports every problem of the configuration at once, each wrapped
+// in ErrConfig.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	switch {
+	case c.Dest == "":
+		bad("Dest is required")
+	case !filepath.IsAbs(c.Dest):
+		bad("Dest %q is not absolute", c.Dest)
+	case filepath.Dir(c.Dest) == c.Dest:
+		bad("Dest %q is a filesystem root", c.Dest)
+	}
+	if c.Dest != "" && c.StagingDir != "" {
+		if filepath.Dir(c.StagingDir) != filepath.Dir(c.Dest) || c.StagingDir == c.Dest {
+			bad("StagingDir %q must be another entry of Dest's parent %q", c.StagingDir, filepath.Dir(c.Dest))
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"Streams", c.Streams}, {"ChunkRetries", c.ChunkRetries}, {"MaxAttempts", c.MaxAttempts}, {"ChunksPerRequest", c.ChunksPerRequest}} {
+		if f.v < 0 {
+			bad("%s is negative (%d)", f.name, f.v)
+		}
+	}
+	if c.Streams > 256 {
+		bad("Streams %d exceeds 256", c.Streams)
+	}
+	if c.RetryWait < 0 || c.LeaseTTL < 0 {
+		bad("negative RetryWait or LeaseTTL")
+	}
+	if c.LeaseTTL > 0 && (c.LeaseTTL < time.Millisecond || c.LeaseTTL.Milliseconds() > int64(^uint32(0))) {
+		bad("LeaseTTL %v out of range", c.LeaseTTL)
+	}
+	if _, ok := snapsyncv1.Compression_name[int32(c.Compression)]; !ok {
+		bad("unknown Compression %d", c.Compression)
+	}
+	return errors.Join(errs...)
+}
+
+// DefaultImmutable accepts the files Pebble and RocksDB never change in place:
+// SSTs and blob files.
+func DefaultImmutable(p string) bool {
+	ext := path.Ext(p)
+	return ext == ".sst" || ext == ".blob"
+}
+
+// ParseCompression maps "auto" (or ""), "zstd" and "none" (or "raw") to the
+// Compression a client asks for.
+func ParseCompression(s string) (snapsyncv1.Compression, error) {
+	switch strings.ToLower(s) {
+	case "", "auto":
+		return snapsyncv1.Compression_COMPRESSION_UNSPECIFIED, nil
+	case "zstd":
+		return snapsyncv1.Compression_COMPRESSION_ZSTD, nil
+	case "none", "raw":
+		return snapsyncv1.Compression_COMPRESSION_NONE, nil
+	}
+	return 0, fmt.Errorf("%w: compression %q: want auto, zstd or none", ErrConfig, s)
+}

@@ -1,0 +1,33 @@
+package client
+
+import "errors"
+
+// Sentinel errors; match them with errors.Is. An error of a failed install
+// wraps one of them and, where there is one, the cause (a *verify.MismatchError,
+// a *connect.Error, an *fs.PathError...).
+var (
+	// ErrConfig reports a Config that Validate refuses.
+	ErrConfig = errors.New("client: bad config")
+	// ErrVerify reports a chunk that still failed verification (digest,
+	// length or decoding) after Config.ChunkRetries re-fetches.
+	ErrVerify = errors.New("client: verification failed")
+	// ErrServer reports a server that broke the protocol: a manifest that does
+	// not match its ID or is invalid, a chunk that was not asked for, a
+	// summary that contradicts the request, or an RPC error that is not worth
+	// retrying.
+	ErrServer = errors.New("client: server error")
+	// ErrUnavailable reports a server still unreachable (or refusing more
+	// streams) after Config.MaxAttempts attempts.
+	ErrUnavailable = errors.New("client: server unavailable")
+	// ErrStaging reports a staging area that cannot be used as found: a
+	// garbage state file, an entry of the wrong type, a tree whose identity
+	// does not match the state.
+	ErrStaging = errors.New("client: bad staging area")
+	// ErrBusy reports another install holding the staging area's lock.
+	ErrBusy = errors.New("client: staging area in use")
+	// ErrNotStaged reports a Commit with no complete staged snapshot.
+	ErrNotStaged = errors.New("client: nothing staged")
+	// ErrRecoverNeeded reports a swap journal left by an interrupted Commit:
+	// Recover (or Install, or Commit) must run before Prepare.
+	ErrRecoverNeeded = errors.New("client: interrupted swap, run Recover")
+)

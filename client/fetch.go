@@ -1,0 +1,172 @@
+package client
+
+import (
+	"context"
+	"fmt"
+
+	"connectrpc.com/connect"
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/errgroup"
+
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// fetcher fetches jobs from the server over parallel FetchChunks streams.
+type fetcher struct {
+	rpc       snapsyncv1connect.SnapshotServiceClient
+	id        verify.Digest
+	leaseID   string
+	cfg       *Config
+	st        *stager
+	chunkSize uint32
+}
+
+// run splits jobs into cfg.Streams contiguous parts balanced by bytes and
+// fetches each part on its own stream.
+func (f *fetcher) run(ctx context.Context, jobs []*job) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for n, part := range splitJobs(jobs, f.cfg.Streams) {
+		g.Go(func() error { return f.stream(gctx, n, part) })
+	}
+	return g.Wait()
+}
+
+// splitJobs cuts jobs, in order, into at most n runs of about equal bytes.
+func splitJobs(jobs []*job, n int) [][]*job {
+	var total int64
+	for _, j := range jobs {
+		total += int64(j.length)
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	share := (total + int64(n) - 1) / int64(n)
+	var parts [][]*job
+	start, acc := 0, int64(0)
+	for i, j := range jobs {
+		acc += int64(j.length)
+		if acc >= share && len(parts) < n-1 {
+			parts = append(parts, jobs[start:i+1])
+			start, acc = i+1, 0
+		}
+	}
+	if start < len(jobs) {
+		parts = append(parts, jobs[start:])
+	}
+	return parts
+}
+
+// stream fetches its jobs, in calls of at most ChunksPerRequest chunks, with
+// retries; memory is one message and one decoded chunk.
+func (f *fetcher) stream(ctx context.Context, n int, pending []*job) error {
+	dec, err := newDecoder(f.chunkSize)
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	buf := make([]byte, f.chunkSize)
+	what := fmt.Sprintf("fetch stream %d", n)
+	return newRetrier(f.cfg).do(ctx, what, func(ctx context.Context) (bool, error) {
+		progress := false
+		for len(pending) > 0 {
+			batch := pending[:min(len(pending), f.cfg.ChunksPerRequest)]
+			placed, err := f.call(ctx, batch, dec, buf)
+			progress = progress || placed > 0
+			pending = undone(pending)
+			if err != nil {
+				return progress, err
+			}
+		}
+		return progress, nil
+	})
+}
+
+func undone(jobs []*job) []*job {
+	out := jobs[:0]
+	for _, j := range jobs {
+		if !j.done {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// call makes one FetchChunks call for batch and places what arrives. It
+// returns the number of chunks placed. A chunk that fails verification is
+// left pending (and fails the install after ChunkRetries); a chunk the call
+// did not ask for, or sends twice, is a protocol violation.
+func (f *fetcher) call(ctx context.Context, batch []*job, dec *zstd.Decoder, buf []byte) (int, error) {
+	want := make(map[target]*job, len(batch))
+	for _, j := range batch {
+		want[j.targets[0]] = j
+	}
+	req := connect.NewRequest(&snapsyncv1.FetchChunksRequest{
+		SnapshotId: f.id[:], Ranges: chunkRanges(batch), Compression: f.cfg.Compression, LeaseId: f.leaseID,
+	})
+	stream, err := f.rpc.FetchChunks(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	defer stream.Close() // the stream's error, if any, is read below
+	placed := 0
+	for stream.Receive() {
+		msg := stream.Msg()
+		t := target{file: int(msg.GetFileIndex()), chunk: int(msg.GetChunkIndex())}
+		j := want[t]
+		if j == nil {
+			return placed, fmt.Errorf("%w: chunk %d of file %d was not asked for or came twice", ErrServer, t.chunk, t.file)
+		}
+		delete(want, t)
+		f.st.ctr.fetched.Add(int64(len(msg.GetData())))
+		ok, err := f.accept(ctx, msg, j, dec, buf)
+		if err != nil {
+			return placed, err
+		}
+		if ok {
+			placed++
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return placed, err
+	}
+	if len(want) > 0 {
+		return placed, fmt.Errorf("%w: %d of %d chunks missing", errIncomplete, len(want), len(batch))
+	}
+	return placed, nil
+}
+
+// accept verifies a chunk and writes it into place; false when it failed
+// verification and will be asked for again.
+func (f *fetcher) accept(ctx context.Context, msg *snapsyncv1.FetchChunksResponse, j *job, dec *zstd.Decoder, buf []byte) (bool, error) {
+	data, err := checkChunk(dec, msg, j, buf)
+	if err != nil {
+		j.failures++
+		if j.failures > f.cfg.ChunkRetries {
+			return false, fmt.Errorf("%w: chunk %d of file %d, %d attempts: %w",
+				ErrVerify, msg.GetChunkIndex(), msg.GetFileIndex(), j.failures, err)
+		}
+		f.cfg.Logger.Warn().Err(err).Int("failures", j.failures).Msg("chunk failed verification, fetching it again")
+		return false, nil
+	}
+	return true, f.st.put(ctx, j, data)
+}
+
+// chunkRanges names the jobs' representative chunks, merging runs of
+// consecutive chunks of one file.
+func chunkRanges(jobs []*job) []*snapsyncv1.ChunkRange {
+	var out []*snapsyncv1.ChunkRange
+	for _, j := range jobs {
+		t := j.targets[0]
+		if n := len(out); n > 0 {
+			last := out[n-1]
+			if int(last.FileIndex) == t.file && int(last.FirstChunk+last.ChunkCount) == t.chunk {
+				last.ChunkCount++
+				continue
+			}
+		}
+		out = append(out, &snapsyncv1.ChunkRange{FileIndex: uint32(t.file), FirstChunk: uint32(t.chunk), ChunkCount: 1})
+	}
+	return out
+}

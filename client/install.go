@@ -1,0 +1,145 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/snapsync/snapsync/swap"
+)
+
+// Install makes Dest a verified copy of a snapshot reflecting at least
+// minIndex, fetched from the sidecar at from (a base URL such as
+// http://127.0.0.1:7600): Recover, then Prepare, then Commit, holding the
+// staging area's lock throughout. On error Dest is the old tree, whole, and
+// running Install again resumes.
+func Install(ctx context.Context, from string, minIndex uint64, cfg Config) (Result, error) {
+	start := time.Now()
+	if err := setup(&cfg); err != nil {
+		return Result{}, err
+	}
+	l := newLayout(&cfg)
+	unlock, err := lockArea(l)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
+	if _, _, err := recoverLocked(ctx, &cfg, l); err != nil {
+		return Result{}, err
+	}
+	if _, err := prepareLocked(ctx, from, minIndex, &cfg, l); err != nil {
+		return Result{}, err
+	}
+	res, err := commitLocked(ctx, &cfg, l)
+	res.Duration = time.Since(start)
+	return res, err
+}
+
+// Recover finishes or undoes a swap that an interrupted Commit left (package
+// swap's journal), then finishes that Commit's cleanup if the new tree is in
+// place. Dest is whole before and after. With nothing to recover it does
+// nothing.
+func Recover(ctx context.Context, cfg Config) error {
+	if err := setup(&cfg); err != nil {
+		return err
+	}
+	l := newLayout(&cfg)
+	unlock, err := lockArea(l)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, _, err = recoverLocked(ctx, &cfg, l)
+	return err
+}
+
+// Abort gives the staging area back: with keep, what is staged stays for a
+// later Prepare to resume (or find complete); without, the staging area is
+// removed. An interrupted swap is recovered first.
+func Abort(ctx context.Context, cfg Config, keep bool) error {
+	if err := setup(&cfg); err != nil {
+		return err
+	}
+	l := newLayout(&cfg)
+	unlock, err := lockArea(l)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, _, err := recoverLocked(ctx, &cfg, l); err != nil || keep {
+		return err
+	}
+	if err := swap.RemoveTree(ctx, l.root); err != nil {
+		return fmt.Errorf("remove staging area: %w", err)
+	}
+	return nil
+}
+
+// recoverLocked runs swap.Recover on the journal, then settles the state.
+func recoverLocked(ctx context.Context, cfg *Config, l layout) (*state, *Result, error) {
+	out, err := swap.Recover(ctx, l.journal, swap.Options{Hook: cfg.Hook, Logger: cfg.Logger})
+	if err != nil {
+		return nil, nil, fmt.Errorf("recover swap: %w", err)
+	}
+	if out != swap.Nothing {
+		cfg.Logger.Info().Str("outcome", out.String()).Msg("recovered an interrupted swap")
+	}
+	return settle(ctx, cfg, l)
+}
+
+// settle reads the state and makes it true to the disk, telling trees apart
+// by identity: if the staged tree is at Dest, the swap happened and its
+// cleanup is finished (the result is returned); if a swap began but did not
+// happen, the state goes back to staged. An unreadable state is discarded:
+// the data stays, reused only where its hash matches.
+func settle(ctx context.Context, cfg *Config, l layout) (*state, *Result, error) {
+	st, err := readState(l)
+	if errors.Is(err, ErrStaging) {
+		cfg.Logger.Warn().Err(err).Msg("discarding unreadable state")
+		if rerr := os.Remove(l.state); rerr != nil {
+			return nil, nil, fmt.Errorf("remove state: %w", rerr)
+		}
+		return nil, nil, nil
+	}
+	if err != nil || st == nil || st.Phase == phaseFetching {
+		return st, nil, err
+	}
+	did, err := lstatID(l.dest)
+	if err != nil {
+		return nil, nil, fmt.Errorf("identify %s: %w", l.dest, err)
+	}
+	if did == st.Staged {
+		res, err := afterSwap(ctx, cfg, l, st, locateOld(l, st.Old))
+		return nil, &res, err
+	}
+	if sid, err := lstatID(l.stage); err != nil || sid != st.Staged {
+		cfg.Logger.Warn().Err(err).Msg("staged tree missing or replaced, discarding state")
+		if rerr := os.Remove(l.state); rerr != nil {
+			return nil, nil, fmt.Errorf("remove state: %w", rerr)
+		}
+		return nil, nil, nil
+	}
+	if st.Phase == phaseSwapping {
+		st.Phase, st.Old = phaseStaged, fileID{}
+		if err := writeState(l, st); err != nil {
+			return nil, nil, err
+		}
+	}
+	return st, nil, nil
+}
+
+// locateOld finds the tree that was at Dest before the swap, by identity,
+// where package swap leaves it.
+func locateOld(l layout, old fileID) string {
+	if old.isZero() {
+		return ""
+	}
+	for _, p := range []string{l.stage, l.pairOld()} {
+		if id, err := lstatID(p); err == nil && id == old {
+			return p
+		}
+	}
+	return ""
+}

@@ -1,0 +1,167 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// layout names the paths of an install: the destination and the entries of
+// the staging area (see the package documentation).
+type layout struct {
+	dest     string
+	root     string // the staging area
+	stage    string
+	prev     string
+	state    string
+	manifest string
+	journal  string
+	lock     string
+}
+
+func newLayout(cfg *Config) layout {
+	r := cfg.StagingDir
+	return layout{
+		dest:     cfg.Dest,
+		root:     r,
+		stage:    filepath.Join(r, "stage"),
+		prev:     filepath.Join(r, "prev"),
+		state:    filepath.Join(r, "state.json"),
+		manifest: filepath.Join(r, "manifest.bin"),
+		journal:  filepath.Join(r, "swap.journal"),
+		lock:     filepath.Join(r, "lock"),
+	}
+}
+
+// pairOld is where package swap's journaled pair of renames puts the old tree.
+func (l layout) pairOld() string {
+	return filepath.Join(filepath.Dir(l.dest), "."+filepath.Base(l.dest)+".swap-old")
+}
+
+// keptOld is where KeepOld keeps the replaced tree.
+func (l layout) keptOld(unix int64) string {
+	return l.dest + ".old-" + strconv.FormatInt(unix, 10)
+}
+
+// join returns the path of the manifest path rel below root. It re-checks rel,
+// so no path that escapes root is ever formed, whatever the caller.
+func join(root, rel string) (string, error) {
+	if err := verify.ValidatePath(rel); err != nil {
+		return "", err
+	}
+	return filepath.Join(root, filepath.FromSlash(rel)), nil
+}
+
+// openNoFollow opens p, refusing to follow a symlink at its last element;
+// the parents are directories the install created and checked (makeDirs).
+func openNoFollow(p string, flag int, perm fs.FileMode) (*os.File, error) {
+	return os.OpenFile(p, flag|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, perm)
+}
+
+// makeDirs creates root and every directory of m below it, parents first,
+// owner-writable until the tree is finished. An entry in the way that is not
+// a real directory (a file, a symlink) is removed: below root everything is
+// the install's own.
+func makeDirs(root string, m *verify.Manifest) error {
+	if err := ensureDir(root); err != nil {
+		return err
+	}
+	for _, d := range m.Dirs {
+		p, err := join(root, d.Path)
+		if err != nil {
+			return err
+		}
+		if err := ensureDir(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ensureDir(p string) error {
+	fi, err := os.Lstat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("stat %s: %w", p, err)
+	case fi.IsDir():
+		return os.Chmod(p, 0o700|fi.Mode().Perm())
+	default:
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("remove %s in the way: %w", p, err)
+		}
+	}
+	if err := os.Mkdir(p, 0o700); err != nil {
+		return fmt.Errorf("mkdir %s: %w", p, err)
+	}
+	return nil
+}
+
+// lockArea creates the staging area if needed and takes its lock, which the
+// returned function releases. Another holder: ErrBusy.
+func lockArea(l layout) (unlock func(), err error) {
+	if err := os.Mkdir(l.root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("create staging area: %w", err)
+	}
+	if fi, err := os.Lstat(l.root); err != nil {
+		return nil, fmt.Errorf("stat staging area: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("%w: %s is not a directory", ErrStaging, l.root)
+	}
+	f, err := openNoFollow(l.lock, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		_ = f.Close() // the lock error is the one to report
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrBusy, l.root)
+		}
+		return nil, fmt.Errorf("lock %s: %w", l.lock, err)
+	}
+	return func() { _ = f.Close() /* closing releases the flock; nothing was written */ }, nil
+}
+
+// fileID is a file's identity on this machine.
+type fileID struct {
+	Dev uint64 `json:"dev"`
+	Ino uint64 `json:"ino"`
+}
+
+func (id fileID) isZero() bool { return id == fileID{} }
+
+func idOf(fi fs.FileInfo) fileID {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}
+	}
+	return fileID{Dev: uint64(st.Dev), Ino: st.Ino}
+}
+
+// lstatID returns the identity of p, zero when nothing is there.
+func lstatID(p string) (fileID, error) {
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fileID{}, nil
+	}
+	if err != nil {
+		return fileID{}, err
+	}
+	return idOf(fi), nil
+}
+
+// nlink returns the hard-link count of a file.
+func nlink(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}

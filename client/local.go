@@ -1,0 +1,188 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// localFile is a file of a local tree (the current database or an earlier
+// staging) with the chunks of its content at the manifest's chunk size.
+type localFile struct {
+	rel      string // slash-separated, relative to its tree
+	path     string
+	fromDest bool
+	info     fs.FileInfo
+	chunks   []verify.Chunk
+}
+
+// chunkLoc is where a chunk's bytes are found locally.
+type chunkLoc struct {
+	file *localFile
+	off  int64
+}
+
+// contentKey identifies a whole file's content by its size and chunk list.
+type contentKey struct {
+	size int64
+	sum  verify.Digest
+}
+
+func contentOf(chunks []verify.Chunk, size int64) contentKey {
+	b := make([]byte, 0, len(chunks)*(4+verify.DigestSize))
+	for _, c := range chunks {
+		b = append(b, byte(c.Length>>24), byte(c.Length>>16), byte(c.Length>>8), byte(c.Length))
+		b = append(b, c.Digest[:]...)
+	}
+	return contentKey{size: size, sum: verify.Sum(b)}
+}
+
+// localIndex finds local copies of chunks and of whole files, by content.
+type localIndex struct {
+	byDigest  map[verify.Digest]chunkLoc
+	byContent map[contentKey][]*localFile
+	files     int
+	bytes     int64
+}
+
+// localTree is a directory whose files may hold reusable content.
+type localTree struct {
+	root     string
+	fromDest bool
+}
+
+// indexTrees hashes every regular file of the trees (symlinks and other
+// entries are skipped, missing trees are empty) and indexes the chunks that
+// need holds. A file that cannot be read is skipped: reuse is opportunistic,
+// and every reused byte is checked again when it is copied.
+func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need map[verify.Digest]bool, log zerolog.Logger) (*localIndex, error) {
+	var files []*localFile
+	for _, t := range trees {
+		found, err := listTree(t)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, found...)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, f := range files {
+		g.Go(func() error {
+			chunks, _, err := chunker.HashFile(gctx, f.path, chunkSize)
+			if err != nil {
+				if gctx.Err() != nil {
+					return context.Cause(gctx)
+				}
+				log.Debug().Err(err).Str("path", f.path).Msg("skip local file")
+				return nil
+			}
+			f.chunks = chunks
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return buildIndex(files, need), nil
+}
+
+func buildIndex(files []*localFile, need map[verify.Digest]bool) *localIndex {
+	x := &localIndex{byDigest: make(map[verify.Digest]chunkLoc), byContent: make(map[contentKey][]*localFile)}
+	for _, f := range files {
+		if f.chunks == nil && f.info.Size() > 0 {
+			continue // unreadable
+		}
+		x.files++
+		x.bytes += f.info.Size()
+		var off int64
+		for _, c := range f.chunks {
+			if _, seen := x.byDigest[c.Digest]; !seen && need[c.Digest] {
+				x.byDigest[c.Digest] = chunkLoc{file: f, off: off}
+			}
+			off += int64(c.Length)
+		}
+		k := contentOf(f.chunks, f.info.Size())
+		x.byContent[k] = append(x.byContent[k], f)
+	}
+	return x
+}
+
+// listTree lists the regular files below t.root.
+func listTree(t localTree) ([]*localFile, error) {
+	var files []*localFile
+	err := filepath.WalkDir(t.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // the tree, or an entry of it, is gone
+			}
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(t.root, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, &localFile{rel: filepath.ToSlash(rel), path: p, fromDest: t.fromDest, info: info})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", t.root, err)
+	}
+	return files, nil
+}
+
+// readChunk reads the chunk at loc into buf[:length] and checks it against
+// want; a local copy that changed since it was hashed is refused.
+func readChunk(loc chunkLoc, want verify.Digest, length uint32, buf []byte) ([]byte, error) {
+	f, err := openNoFollow(loc.file.path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := buf[:length]
+	if _, err := f.ReadAt(b, loc.off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s shrank: %w", loc.file.path, io.ErrUnexpectedEOF)
+		}
+		return nil, err
+	}
+	if err := verify.CheckDigest(fmt.Sprintf("local chunk at %d of %s", loc.off, loc.file.path), want, verify.Sum(b)); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// bufPool hands out chunk buffers of one size.
+type bufPool struct {
+	size int
+	pool sync.Pool
+}
+
+func newBufPool(size int) *bufPool {
+	p := &bufPool{size: size}
+	p.pool.New = func() any { b := make([]byte, size); return &b }
+	return p
+}
+
+func (p *bufPool) get() *[]byte  { return p.pool.Get().(*[]byte) }
+func (p *bufPool) put(b *[]byte) { p.pool.Put(b) }

@@ -1,0 +1,271 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
+	"github.com/snapsync/snapsync/swap"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// flushWorkers is the number of goroutines fsyncing completed files.
+const flushWorkers = 2
+
+// reuseWorkers is the number of goroutines copying local chunks.
+const reuseWorkers = 2
+
+// Prepare fetches, verifies and stages a snapshot reflecting at least
+// minIndex from the sidecar at from (a base URL such as
+// http://127.0.0.1:7600), leaving Dest untouched. It resumes what an earlier
+// attempt staged, reuses what Dest holds, and returns at once when a snapshot
+// that satisfies minIndex is already staged, so calling it again is safe. A
+// swap journal left by an interrupted Commit makes it fail with
+// ErrRecoverNeeded.
+func Prepare(ctx context.Context, from string, minIndex uint64, cfg Config) (Prepared, error) {
+	start := time.Now()
+	if err := setup(&cfg); err != nil {
+		return Prepared{}, err
+	}
+	l := newLayout(&cfg)
+	unlock, err := lockArea(l)
+	if err != nil {
+		return Prepared{}, err
+	}
+	defer unlock()
+	p, err := prepareLocked(ctx, from, minIndex, &cfg, l)
+	p.Duration = time.Since(start)
+	return p, err
+}
+
+func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Config, l layout) (Prepared, error) {
+	if _, err := os.Lstat(l.journal); err == nil {
+		return Prepared{}, fmt.Errorf("%w: %s", ErrRecoverNeeded, l.journal)
+	}
+	st, _, err := settle(ctx, cfg, l)
+	if err != nil {
+		return Prepared{}, err
+	}
+	if st != nil && st.Phase == phaseStaged && st.Index >= minIndex {
+		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
+	}
+	rpc := newRPC(cfg.HTTPClient, from)
+	g, err := createSnapshot(ctx, rpc, minIndex, cfg)
+	if err != nil {
+		return Prepared{}, err
+	}
+	defer releaseLease(ctx, rpc, g, cfg.Logger)
+	cfg.Logger.Info().Str("snapshot", g.id.Short()).Uint64("index", g.info.GetIndex()).
+		Uint64("bytes", g.info.GetTotalBytes()).Msg("snapshot granted")
+	if st != nil && st.Phase == phaseStaged && st.id() == g.id {
+		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
+	}
+	m, st, err := openSnapshot(ctx, rpc, g, cfg, l, st)
+	if err != nil {
+		return Prepared{}, err
+	}
+	if err := callHook(cfg.Hook, "manifest-fetched"); err != nil {
+		return Prepared{}, err
+	}
+	renew := startRenewer(ctx, rpc, g, cfg)
+	defer renew.Stop()
+	return stageSnapshot(ctx, &fetcher{rpc: rpc, id: g.id, leaseID: g.leaseID, cfg: cfg, chunkSize: m.ChunkSize}, m, st, cfg, l)
+}
+
+// openSnapshot resumes the staging of the granted snapshot, or starts it
+// afresh, keeping the data of a different earlier one in prev/.
+func openSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, cfg *Config, l layout, st *state) (*verify.Manifest, *state, error) {
+	if st != nil && st.id() == g.id {
+		m, _, err := readManifest(l, g.id)
+		if err == nil {
+			cfg.Logger.Info().Str("snapshot", g.id.Short()).Msg("resuming")
+			return m, st, nil
+		}
+		cfg.Logger.Warn().Err(err).Msg("staged manifest unusable, fetching it again")
+	}
+	if err := rotate(ctx, l); err != nil {
+		return nil, nil, err
+	}
+	m, b, err := fetchManifest(ctx, rpc, g, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := writeAtomic(l.manifest, b); err != nil {
+		return nil, nil, err
+	}
+	st = &state{Version: stateVersion, SnapshotID: g.id.String(), Phase: phaseFetching,
+		Term: m.Meta.Term, Index: m.Meta.Index, Files: len(m.Files), BytesTotal: m.TotalBytes()}
+	if err := writeState(l, st); err != nil {
+		return nil, nil, err
+	}
+	return m, st, nil
+}
+
+// rotate keeps the data of an earlier staging as a source of reusable chunks:
+// stage/ becomes prev/, unless prev/ already holds more.
+func rotate(ctx context.Context, l layout) error {
+	for _, p := range []string{l.state, l.manifest} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+	}
+	if _, err := os.Lstat(l.stage); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Lstat(l.prev); err == nil {
+		if treeBytes(l.prev) >= treeBytes(l.stage) {
+			return swap.RemoveTree(ctx, l.stage)
+		}
+		if err := swap.RemoveTree(ctx, l.prev); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(l.stage, l.prev); err != nil {
+		return fmt.Errorf("keep earlier staging: %w", err)
+	}
+	return syncDir(l.root)
+}
+
+// treeBytes is the size of the regular files below root (errors count as 0).
+func treeBytes(root string) int64 {
+	var n int64
+	_ = filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error { // a partial count is fine
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// stageSnapshot plans, fetches and finishes stage/, then marks it staged.
+func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *state, cfg *Config, l layout) (_ Prepared, err error) {
+	ctr := &counters{}
+	ctr.setPhase("plan")
+	rep := startReporter(cfg.Progress, ctr, len(m.Files), m.TotalBytes())
+	defer rep.Stop()
+	defer func() {
+		if err != nil && st.Phase == phaseFetching { // keep this attempt's figures for the install's result
+			st.BytesFetched += ctr.fetched.Load()
+			st.BytesReused += ctr.reused.Load()
+			if werr := writeState(l, st); werr != nil {
+				cfg.Logger.Warn().Err(werr).Msg("save state")
+			}
+		}
+	}()
+	s, pool, err := planStage(ctx, m, cfg, l, ctr)
+	if err != nil {
+		return Prepared{}, err
+	}
+	f.st = s
+	if err := s.run(ctx, f, pool); err != nil {
+		return Prepared{}, err
+	}
+	ctr.setPhase("finish")
+	if err := s.finish(ctx, rootModeFor(l.dest)); err != nil {
+		return Prepared{}, err
+	}
+	return markStaged(l, st, ctr, cfg)
+}
+
+// planStage creates stage/'s directories, finds what is staged and what is
+// local, and plans the rest.
+func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, ctr *counters) (*stager, *bufPool, error) {
+	pool := newBufPool(int(m.ChunkSize))
+	if err := makeDirs(l.stage, m); err != nil {
+		return nil, nil, err
+	}
+	done, complete, err := scanStage(ctx, l.stage, m, pool)
+	if err != nil {
+		return nil, nil, err
+	}
+	trees := []localTree{{root: l.dest, fromDest: true}, {root: l.prev}}
+	idx, err := indexTrees(ctx, trees, int(m.ChunkSize), neededDigests(m, done, complete), cfg.Logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &stager{root: l.stage, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64)}
+	s.plan = makePlan(m, done, complete, idx, cfg.Immutable, func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p })
+	ctr.done.Store(s.plan.stagedBytes)
+	cfg.Logger.Info().Int("files", len(m.Files)).Int64("total", m.TotalBytes()).
+		Int64("staged", s.plan.stagedBytes).Int64("placed", s.plan.placedBytes).
+		Int64("reuse", s.plan.reuseBytes()).Int64("fetch", s.plan.fetchBytes()).
+		Int("local_files", idx.files).Msg("plan")
+	return s, pool, nil
+}
+
+// run places whole files, then copies, fetches and flushes at once.
+func (s *stager) run(ctx context.Context, f *fetcher, pool *bufPool) error {
+	if err := s.prepareFiles(ctx); err != nil {
+		return err
+	}
+	s.ctr.done.Add(s.plan.placedBytes)
+	s.ctr.reused.Add(s.plan.placedBytes)
+	s.ctr.setPhase("fetch")
+	g, gctx := errgroup.WithContext(ctx)
+	for range flushWorkers {
+		g.Go(func() error { return s.flushWorker(gctx) })
+	}
+	g.Go(func() error {
+		defer close(s.flush)
+		for _, i := range s.plan.ready {
+			if err := s.fileDone(gctx, i); err != nil {
+				return err
+			}
+		}
+		return s.produce(gctx, f, pool)
+	})
+	return g.Wait()
+}
+
+// produce copies the reusable chunks while fetching the others, then fetches
+// what turned out not to be reusable after all.
+func (s *stager) produce(ctx context.Context, f *fetcher, pool *bufPool) error {
+	var missed []*job
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		missed, err = s.reuse(gctx, s.plan.reuse, pool, reuseWorkers)
+		return err
+	})
+	g.Go(func() error { return f.run(gctx, s.plan.fetch) })
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return f.run(ctx, missed)
+}
+
+// markStaged records that stage/ is complete, with its identity.
+func markStaged(l layout, st *state, ctr *counters, cfg *Config) (Prepared, error) {
+	id, err := lstatID(l.stage)
+	if err != nil || id.isZero() {
+		return Prepared{}, fmt.Errorf("%w: identify %s: %v", ErrStaging, l.stage, err)
+	}
+	st.Phase, st.Staged = phaseStaged, id
+	st.BytesFetched += ctr.fetched.Load()
+	st.BytesReused += ctr.reused.Load()
+	if err := writeState(l, st); err != nil {
+		return Prepared{}, err
+	}
+	if err := callHook(cfg.Hook, "staged"); err != nil {
+		return Prepared{}, err
+	}
+	cfg.Logger.Info().Str("snapshot", st.id().Short()).Int64("fetched", st.BytesFetched).
+		Int64("reused", st.BytesReused).Msg("staged")
+	return Prepared{Result: st.result()}, nil
+}
+
+// setup fills in the defaults and validates cfg.
+func setup(cfg *Config) error {
+	cfg.EnsureDefaults()
+	return cfg.Validate()
+}

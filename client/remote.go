@@ -1,0 +1,167 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/rs/zerolog"
+
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// grant is a snapshot the server made (or reused) for this install, and the
+// lease that holds it.
+type grant struct {
+	id      verify.Digest
+	info    *snapsyncv1.SnapshotInfo
+	leaseID string
+	ttl     time.Duration // as granted; 0 when unknown
+}
+
+// createSnapshot asks for a checkpoint reflecting at least minIndex and checks
+// the server's answer before anything relies on it.
+func createSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, minIndex uint64, cfg *Config) (grant, error) {
+	var g grant
+	req := &snapsyncv1.CreateSnapshotRequest{MinIndex: minIndex, LeaseTtlMs: uint32(cfg.LeaseTTL.Milliseconds()), Client: "snapsync client"}
+	err := newRetrier(cfg).do(ctx, "create snapshot", func(ctx context.Context) (bool, error) {
+		resp, err := rpc.CreateSnapshot(ctx, connect.NewRequest(req))
+		if err != nil {
+			return false, err
+		}
+		g, err = checkGrant(resp.Msg, minIndex)
+		return false, err
+	})
+	return g, err
+}
+
+func checkGrant(resp *snapsyncv1.CreateSnapshotResponse, minIndex uint64) (grant, error) {
+	info := resp.GetSnapshot()
+	id, err := verify.DigestFromBytes(info.GetSnapshotId())
+	if err != nil {
+		return grant{}, fmt.Errorf("%w: snapshot ID: %w", ErrServer, err)
+	}
+	switch {
+	case info.GetManifestSize() == 0 || info.GetManifestSize() > verify.MaxManifestSize:
+		return grant{}, fmt.Errorf("%w: manifest size %d", ErrServer, info.GetManifestSize())
+	case info.GetIndex() < minIndex:
+		return grant{}, fmt.Errorf("%w: snapshot at index %d, asked for at least %d", ErrServer, info.GetIndex(), minIndex)
+	}
+	g := grant{id: id, info: info, leaseID: resp.GetLease().GetLeaseId()}
+	if exp := resp.GetLease().GetExpiresUnixNano(); exp > 0 {
+		g.ttl = max(time.Until(time.Unix(0, exp)), 0)
+	}
+	return g, nil
+}
+
+// fetchManifest reads the manifest's pages, checking offsets and sizes as
+// they come (growing the buffer only as bytes arrive, never on the server's
+// word alone), and decodes it only once its digest matches the ID.
+func fetchManifest(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, cfg *Config) (*verify.Manifest, []byte, error) {
+	var b []byte
+	err := newRetrier(cfg).do(ctx, "get manifest", func(ctx context.Context) (bool, error) {
+		var err error
+		b, err = readManifestPages(ctx, rpc, g)
+		return false, err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := verify.DecodeVerified(g.id, b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: manifest: %w", ErrServer, err)
+	}
+	if m.Meta.Index != g.info.GetIndex() || m.Meta.Term != g.info.GetTerm() {
+		return nil, nil, fmt.Errorf("%w: manifest reflects term %d index %d, summary said %d/%d",
+			ErrServer, m.Meta.Term, m.Meta.Index, g.info.GetTerm(), g.info.GetIndex())
+	}
+	return m, b, nil
+}
+
+func readManifestPages(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant) ([]byte, error) {
+	stream, err := rpc.GetManifest(ctx, connect.NewRequest(&snapsyncv1.GetManifestRequest{SnapshotId: g.id[:]}))
+	if err != nil {
+		return nil, err
+	}
+	defer stream.Close() // the stream's error, if any, is read below
+	total := g.info.GetManifestSize()
+	b := make([]byte, 0, min(total, 16<<20))
+	for stream.Receive() {
+		page := stream.Msg()
+		switch {
+		case page.GetTotalSize() != total:
+			return nil, fmt.Errorf("%w: manifest page says total %d, summary said %d", ErrServer, page.GetTotalSize(), total)
+		case page.GetOffset() != uint64(len(b)):
+			return nil, fmt.Errorf("%w: manifest page at offset %d, want %d", ErrServer, page.GetOffset(), len(b))
+		case len(page.GetData()) == 0 || uint64(len(b))+uint64(len(page.GetData())) > total:
+			return nil, fmt.Errorf("%w: manifest page of %d bytes at %d of %d", ErrServer, len(page.GetData()), len(b), total)
+		}
+		b = append(b, page.GetData()...)
+	}
+	if err := stream.Err(); err != nil {
+		return nil, err
+	}
+	if uint64(len(b)) != total {
+		return nil, fmt.Errorf("%w: manifest %d of %d bytes", errIncomplete, len(b), total)
+	}
+	return b, nil
+}
+
+// renewer renews a lease in the background at a third of its TTL.
+type renewer struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startRenewer(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, cfg *Config) *renewer {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &renewer{cancel: cancel, done: make(chan struct{})}
+	if g.leaseID == "" || g.ttl <= 0 {
+		close(r.done)
+		return r
+	}
+	go func() {
+		defer close(r.done)
+		renewLoop(ctx, rpc, g, cfg.LeaseTTL, cfg.Logger)
+	}()
+	return r
+}
+
+func renewLoop(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, ask time.Duration, log zerolog.Logger) {
+	every := max(g.ttl/3, 50*time.Millisecond)
+	for sleep(ctx, every) == nil {
+		req := &snapsyncv1.RenewLeaseRequest{LeaseId: g.leaseID, LeaseTtlMs: uint32(ask.Milliseconds())}
+		resp, err := rpc.RenewLease(ctx, connect.NewRequest(req))
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn().Err(err).Msg("renew lease")
+			}
+			continue
+		}
+		if exp := resp.Msg.GetLease().GetExpiresUnixNano(); exp > 0 {
+			every = max(time.Until(time.Unix(0, exp))/3, 50*time.Millisecond)
+		}
+	}
+}
+
+// Stop stops renewing and waits for the renewer to exit.
+func (r *renewer) Stop() {
+	r.cancel()
+	<-r.done
+}
+
+// releaseLease gives the lease back, even when ctx is already cancelled: an
+// unreleased lease only holds the server's checkpoint until it expires.
+func releaseLease(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, log zerolog.Logger) {
+	if g.leaseID == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := rpc.ReleaseLease(ctx, connect.NewRequest(&snapsyncv1.ReleaseLeaseRequest{LeaseId: g.leaseID})); err != nil {
+		log.Debug().Err(err).Msg("release lease")
+	}
+}

@@ -1,0 +1,45 @@
+package client
+
+import (
+	"time"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// Result describes a finished install.
+type Result struct {
+	SnapshotID verify.Digest
+	Term       uint64
+	Index      uint64
+	// Files is the number of files of the installed tree.
+	Files int
+	// BytesTotal is the tree's size, each hard-link group counted once.
+	BytesTotal int64
+	// BytesFetched is what the chunks took on the wire (compressed where the
+	// server compressed), over every attempt of the install.
+	BytesFetched int64
+	// BytesReused is what was found locally: in the current database, in an
+	// earlier staging, or already staged by an interrupted attempt.
+	BytesReused int64
+	Duration    time.Duration
+}
+
+// Prepared describes a snapshot staged by Prepare, ready for Commit; its
+// Duration is Prepare's.
+type Prepared struct {
+	Result
+	// AlreadyStaged is true when the snapshot was staged by an earlier call
+	// and this one did nothing.
+	AlreadyStaged bool
+}
+
+// Progress is an install's advance, passed to Config.Progress.
+type Progress struct {
+	// Phase is "plan" (hashing local data), "fetch" or "finish".
+	Phase        string
+	Files        int
+	BytesTotal   int64
+	BytesDone    int64 // verified and in place: reused or fetched
+	BytesFetched int64 // on the wire
+	BytesReused  int64
+}

@@ -1,0 +1,211 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/rs/zerolog"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// stager writes verified content into stage/ and hands complete files to the
+// flushers.
+type stager struct {
+	root  string // stage/
+	plan  *plan
+	hook  func(string) error
+	ctr   *counters
+	flush chan int // leaders whose every chunk is in place
+	log   zerolog.Logger
+}
+
+// path returns the staged path of manifest file i.
+func (s *stager) path(i int) string {
+	p, err := join(s.root, s.plan.m.Files[i].Path)
+	if err != nil {
+		panic(err) // unreachable: the manifest's paths are validated
+	}
+	return p
+}
+
+// prepareFiles places whole files and creates (or keeps, resized) every file
+// written chunk by chunk, before any chunk is written.
+func (s *stager) prepareFiles(ctx context.Context) error {
+	for _, pl := range s.plan.place {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if err := s.placeFile(pl); err != nil {
+			return err
+		}
+	}
+	for _, i := range s.plan.create {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if err := createFile(s.path(i), s.plan.m.Files[i].Size); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// placeFile links or renames a whole local file into place, after checking it
+// is still the file that was hashed.
+func (s *stager) placeFile(pl placement) error {
+	dst := s.path(pl.file)
+	fi, err := os.Lstat(pl.src.path)
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", pl.src.path, err)
+	}
+	if !sameVersion(fi, pl.src.info) {
+		return fmt.Errorf("%w: %s changed while the install ran", ErrStaging, pl.src.path)
+	}
+	if err := removeEntry(dst); err != nil {
+		return err
+	}
+	if pl.link {
+		if err := os.Link(pl.src.path, dst); err != nil {
+			return fmt.Errorf("link %s: %w", pl.src.path, err)
+		}
+		return nil
+	}
+	if err := os.Rename(pl.src.path, dst); err != nil {
+		return fmt.Errorf("move %s: %w", pl.src.path, err)
+	}
+	pl.src.path = dst // chunks indexed in it are still there
+	return nil
+}
+
+// sameVersion reports whether two infos describe the same, unchanged file.
+func sameVersion(a, b fs.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime()) && a.Mode() == b.Mode()
+}
+
+// createFile makes p a writable regular file of size bytes, keeping what an
+// earlier attempt wrote in it.
+func createFile(p string, size int64) error {
+	if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o200 == 0 {
+		if err := os.Chmod(p, 0o600); err != nil {
+			return fmt.Errorf("chmod %s: %w", p, err)
+		}
+	}
+	f, err := openNoFollow(p, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", p, err)
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.Size() != size {
+		err = f.Truncate(size)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("size %s: %w", p, err)
+	}
+	return nil
+}
+
+// put writes the verified bytes of j to every place that needs them, then
+// hands the files it completed to the flushers.
+func (s *stager) put(ctx context.Context, j *job, data []byte) error {
+	for _, t := range j.targets {
+		if err := writeAt(s.path(t.file), data, s.plan.offs[t.file][t.chunk]); err != nil {
+			return err
+		}
+		if err := callHook(s.hook, "chunk-written"); err != nil {
+			return err
+		}
+		s.ctr.done.Add(int64(len(data)))
+		if s.plan.remaining[t.file].Add(-1) == 0 {
+			if err := s.fileDone(ctx, t.file); err != nil {
+				return err
+			}
+		}
+	}
+	j.done = true
+	return nil
+}
+
+func writeAt(p string, data []byte, off int64) error {
+	f, err := openNoFollow(p, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	_, err = f.WriteAt(data, off)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s at %d: %w", p, off, err)
+	}
+	return nil
+}
+
+// fileDone queues a complete file for fsync.
+func (s *stager) fileDone(ctx context.Context, i int) error {
+	select {
+	case s.flush <- i:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// flushWorker fsyncs complete files and gives them their mode, until the
+// queue is closed.
+func (s *stager) flushWorker(ctx context.Context) error {
+	for i := range s.flush {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if err := syncFile(s.path(i), &s.plan.m.Files[i]); err != nil {
+			return err
+		}
+		if err := callHook(s.hook, "file-synced"); err != nil {
+			return err
+		}
+		s.ctr.files.Add(1)
+	}
+	return nil
+}
+
+// syncFile checks a complete file's size, sets its mode and fsyncs it.
+func syncFile(p string, f *verify.File) error {
+	fh, err := openNoFollow(p, os.O_RDONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", p, err)
+	}
+	if fi.Size() != f.Size {
+		return fmt.Errorf("%w: staged %s is %d bytes, want %d", ErrStaging, f.Path, fi.Size(), f.Size)
+	}
+	if fi.Mode().Perm() != f.Mode {
+		if err := fh.Chmod(f.Mode); err != nil {
+			return fmt.Errorf("chmod %s: %w", p, err)
+		}
+	}
+	if err := fh.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", p, err)
+	}
+	return nil
+}
+
+// callHook calls hook at point, if set.
+func callHook(hook func(string) error, point string) error {
+	if hook == nil {
+		return nil
+	}
+	if err := hook(point); err != nil {
+		return fmt.Errorf("hook %s: %w", point, err)
+	}
+	return nil
+}

@@ -1,0 +1,218 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// stateVersion is the version of state.json this code writes and reads.
+const stateVersion = 1
+
+// maxStateSize bounds state.json before it is read.
+const maxStateSize = 64 << 10
+
+// Phases of a staging area.
+const (
+	phaseFetching = "fetching" // stage/ is being filled; resume from it
+	phaseStaged   = "staged"   // stage/ is complete and fsynced
+	phaseSwapping = "swapping" // Commit has started the swap
+)
+
+// state is state.json: what the staging area holds. It is read back from disk
+// and so is untrusted: decodeState checks every field.
+type state struct {
+	Version    int    `json:"version"`
+	SnapshotID string `json:"snapshot_id"`
+	Phase      string `json:"phase"`
+	Term       uint64 `json:"term"`
+	Index      uint64 `json:"index"`
+	Files      int    `json:"files"`
+	BytesTotal int64  `json:"bytes_total"`
+	// BytesFetched and BytesReused add up over every attempt.
+	BytesFetched int64 `json:"bytes_fetched"`
+	BytesReused  int64 `json:"bytes_reused"`
+	// Staged is the identity of stage/'s root, set once staged: Commit and
+	// Recover tell the trees apart by it, never by name.
+	Staged fileID `json:"staged"`
+	// Old is the identity of the tree at Dest when the swap began (zero if
+	// none), so that it is found again after a crash.
+	Old fileID `json:"old"`
+}
+
+// id returns the parsed snapshot ID.
+func (s *state) id() verify.Digest {
+	d, err := verify.ParseDigest(s.SnapshotID)
+	if err != nil {
+		return verify.Digest{} // decodeState has refused such a state
+	}
+	return d
+}
+
+// result returns what the state says about the snapshot.
+func (s *state) result() Result {
+	return Result{
+		SnapshotID: s.id(), Term: s.Term, Index: s.Index, Files: s.Files,
+		BytesTotal: s.BytesTotal, BytesFetched: s.BytesFetched, BytesReused: s.BytesReused,
+	}
+}
+
+func (s *state) encode() ([]byte, error) {
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode state: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// decodeState parses state.json strictly: one JSON object, known fields only,
+// every field in range.
+func decodeState(b []byte) (*state, error) {
+	if len(b) > maxStateSize {
+		return nil, fmt.Errorf("%w: state of %d bytes", ErrStaging, len(b))
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var s state
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%w: state: %v", ErrStaging, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: state: trailing data", ErrStaging)
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func (s *state) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: state: "+format, append([]any{ErrStaging}, args...)...)
+	}
+	if s.Version != stateVersion {
+		return bad("version %d, want %d", s.Version, stateVersion)
+	}
+	if _, err := verify.ParseDigest(s.SnapshotID); err != nil {
+		return bad("snapshot ID: %v", err)
+	}
+	switch s.Phase {
+	case phaseFetching:
+	case phaseStaged, phaseSwapping:
+		if s.Staged.isZero() {
+			return bad("phase %s without the staged tree's identity", s.Phase)
+		}
+	default:
+		return bad("unknown phase %q", s.Phase)
+	}
+	if s.Files < 0 || s.Files > verify.MaxFiles || s.BytesTotal < 0 || s.BytesFetched < 0 || s.BytesReused < 0 {
+		return bad("counts out of range")
+	}
+	return nil
+}
+
+// readState reads state.json; no file: nil, nil.
+func readState(l layout) (*state, error) {
+	b, err := readBounded(l.state, maxStateSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeState(b)
+}
+
+// writeState replaces state.json atomically and durably.
+func writeState(l layout, s *state) error {
+	b, err := s.encode()
+	if err != nil {
+		return err
+	}
+	return writeAtomic(l.state, b)
+}
+
+// readBounded reads a regular file of at most limit bytes, not following a
+// symlink.
+func readBounded(p string, limit int64) ([]byte, error) {
+	f, err := openNoFollow(p, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", p, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > limit {
+		return nil, fmt.Errorf("%w: %s is not a regular file of at most %d bytes", ErrStaging, p, limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: %s grew beyond %d bytes", ErrStaging, p, limit)
+	}
+	return b, nil
+}
+
+// writeAtomic writes p as tmp -> fsync -> rename -> fsync dir.
+func writeAtomic(p string, data []byte) (err error) {
+	tmp := p + ".tmp"
+	f, err := openNoFollow(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close() // the write error is the one to report
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close() // the sync error is the one to report
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// syncDir fsyncs a directory so its entries are durable.
+func syncDir(p string) error {
+	d, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("open dir %s: %w", p, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", p, err)
+	}
+	return nil
+}
+
+// readManifest reads manifest.bin back and checks it against the snapshot ID.
+func readManifest(l layout, id verify.Digest) (*verify.Manifest, []byte, error) {
+	b, err := readBounded(l.manifest, verify.MaxManifestSize)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: manifest: %w", ErrStaging, err)
+	}
+	m, err := verify.DecodeVerified(id, b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: manifest: %w", ErrStaging, err)
+	}
+	return m, b, nil
+}
