@@ -1,0 +1,146 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// TestLeaseLifecycle: an owned checkpoint lives while a lease holds it and is
+// removed, tree and state, when the lease expires or is released; renewing
+// keeps it.
+func TestLeaseLifecycle(t *testing.T) {
+	t.Parallel()
+	src := openPebble(t, 1<<20)
+	ts := startServer(t, Config{Source: src, ReuseWithin: -1, SweepInterval: 20 * time.Millisecond})
+	ctx := context.Background()
+	testCases := []struct {
+		name   string
+		ttlMs  uint32
+		act    func(t *testing.T, lease string)
+		remain bool // the checkpoint is still there after act
+	}{
+		{"expires", 300, func(t *testing.T, _ string) { time.Sleep(700 * time.Millisecond) }, false},
+		{"released", 60_000, func(t *testing.T, lease string) {
+			if _, err := ts.client.ReleaseLease(ctx, connect.NewRequest(&snapsyncv1.ReleaseLeaseRequest{LeaseId: lease})); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"renewed", 400, func(t *testing.T, lease string) {
+			for range 6 {
+				time.Sleep(150 * time.Millisecond)
+				res, err := ts.client.RenewLease(ctx, connect.NewRequest(&snapsyncv1.RenewLeaseRequest{LeaseId: lease}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if left := time.Until(time.Unix(0, res.Msg.GetLease().GetExpiresUnixNano())); left < 300*time.Millisecond {
+					t.Fatalf("renewed lease has %v left, want about the lease's 400ms TTL", left)
+				}
+			}
+		}, true},
+	}
+	for _, tc := range testCases { // in turn: concurrent creates would share one checkpoint
+		t.Run(tc.name, func(t *testing.T) {
+			res := ts.create(t, 0, tc.ttlMs)
+			id := verify.Digest(res.GetSnapshot().GetSnapshotId())
+			e := ts.entry(id)
+			if e == nil {
+				t.Fatal("not registered")
+			}
+			dir := e.dir
+			tc.act(t, res.GetLease().GetLeaseId())
+			_, dirErr := os.Stat(dir)
+			_, stateErr := os.Stat(ts.srv.reg.statePath(id))
+			_, manErr := ts.manifestBytes(id[:])
+			if got := dirErr == nil && stateErr == nil && manErr == nil; got != tc.remain {
+				t.Fatalf("remains %v (tree: %v, state: %v, manifest: %v), want %v", got, dirErr, stateErr, manErr, tc.remain)
+			}
+			if !tc.remain && codeOfErr(manErr) != connect.CodeNotFound {
+				t.Fatalf("GetManifest of a removed snapshot: %v, want NotFound", manErr)
+			}
+		})
+	}
+}
+
+// TestStreamRenewsLease: a stream that names a lease keeps it alive past its
+// TTL.
+func TestStreamRenewsLease(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]int{"a": 24 * testChunkSize})
+	src, err := NewDirSource(dir, verify.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1.5 MiB at 1 MiB/s: the stream outlives a 300ms lease several times.
+	ts := startServer(t, Config{Source: src, RateLimit: 1 << 20, SweepInterval: 20 * time.Millisecond, Compression: CompressionNone})
+	res := ts.create(t, 0, 300)
+	m := ts.manifest(t, res.GetSnapshot().GetSnapshotId())
+	if _, err := ts.fetch(context.Background(), t, m, &snapsyncv1.FetchChunksRequest{
+		SnapshotId: res.GetSnapshot().GetSnapshotId(), Ranges: allRanges(m), LeaseId: res.GetLease().GetLeaseId(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.client.RenewLease(context.Background(), connect.NewRequest(&snapsyncv1.RenewLeaseRequest{LeaseId: res.GetLease().GetLeaseId()})); err != nil {
+		t.Fatalf("lease lapsed during the stream: %v", err)
+	}
+}
+
+// TestRestart: a restarted server keeps serving an unexpired checkpoint under
+// the same ID and lease, and removes expired and orphaned ones at start.
+func TestRestart(t *testing.T) {
+	t.Parallel()
+	src := openPebble(t, 2<<20)
+	work := filepath.Join(t.TempDir(), "work")
+	cfg := Config{Source: src, WorkDir: work, ReuseWithin: -1}
+	ts := startServer(t, cfg)
+	kept := ts.create(t, 0, 60_000)
+	gone := ts.create(t, 0, 200)
+	goneDir := ts.entry(verify.Digest(gone.GetSnapshot().GetSnapshotId())).dir
+	ts.stop()
+	orphan := filepath.Join(work, checkpointsDirName, "123-orphan")
+	writeTree(t, orphan, map[string]int{"x": 10})
+	time.Sleep(300 * time.Millisecond) // the short lease expires while no server runs
+
+	ts = startServer(t, cfg)
+	id := kept.GetSnapshot().GetSnapshotId()
+	m := ts.manifest(t, id)
+	if _, err := ts.fetch(context.Background(), t, m, &snapsyncv1.FetchChunksRequest{
+		SnapshotId: id, Ranges: allRanges(m), LeaseId: kept.GetLease().GetLeaseId(),
+	}); err != nil {
+		t.Fatalf("fetch after restart: %v", err)
+	}
+	if _, err := ts.manifestBytes(gone.GetSnapshot().GetSnapshotId()); codeOfErr(err) != connect.CodeNotFound {
+		t.Errorf("expired snapshot after restart: %v, want NotFound", err)
+	}
+	for _, d := range []string{goneDir, orphan} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s still there after restart: %v", d, err)
+		}
+	}
+	if n := len(treeNames(t, filepath.Join(work, checkpointsDirName))); n != 1 {
+		t.Errorf("%d checkpoint trees, want 1", n)
+	}
+	if n := len(treeNames(t, filepath.Join(work, stateDirName))); n != 2 {
+		t.Errorf("%d state files, want 2 (json and manifest)", n)
+	}
+}
+
+// TestWorkDirLocked: two servers never share a work dir.
+func TestWorkDirLocked(t *testing.T) {
+	t.Parallel()
+	src := openPebble(t, 0)
+	ts := startServer(t, Config{Source: src})
+	_, err := New(context.Background(), Config{Source: src, WorkDir: ts.cfg.WorkDir})
+	if err == nil || !errors.Is(err, ErrWorkDirLocked) {
+		t.Fatalf("second server on the same work dir: %v, want ErrWorkDirLocked", err)
+	}
+}
