@@ -122,3 +122,15 @@ func lstatInfo(fsys FS, path string) (info Info, ok bool, err error) {
 	}
 	return info, true, nil
 }
+
+// Identify returns the FileID of the file or directory at path, not
+// following a final symlink. A caller records the staged root's FileID before
+// Replace; after a crash that left no journal, the tree whose FileID matches
+// tells whether the swap happened (dest) or not (staged).
+func Identify(path string) (FileID, error) {
+	info, err := lstat(path)
+	if err != nil {
+		return FileID{}, err
+	}
+	return info.ID, nil
+}

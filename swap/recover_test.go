@@ -38,42 +38,51 @@ func journalFor(tb testing.TB, l layout, mode Mode) {
 	}
 }
 
+// moves changes the disk by hand into a state to recover; old is the pair's
+// old path.
+type moves func(tb testing.TB, l layout, old string)
+
+func atDest(l layout, _ string) string   { return l.dest }
+func atStaged(l layout, _ string) string { return l.staged }
+func atOld(_ layout, old string) string  { return old }
+
+func renameMove(from, to func(layout, string) string) moves {
+	return func(tb testing.TB, l layout, old string) {
+		tb.Helper()
+		if err := os.Rename(from(l, old), to(l, old)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+func removeMove(what func(layout, string) string) moves {
+	return func(tb testing.TB, l layout, old string) {
+		tb.Helper()
+		if err := os.RemoveAll(what(l, old)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// foreignMove puts an unrelated tree at what.
+func foreignMove(what func(layout, string) string) moves {
+	return func(tb testing.TB, l layout, old string) {
+		tb.Helper()
+		writeTree(tb, what(l, old), thirdTree)
+	}
+}
+
+func exchanged(tb testing.TB, l layout, _ string) {
+	tb.Helper()
+	if err := OS().Exchange(l.staged, l.dest); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // TestRecoverStates builds every disk state an interrupted replace can leave,
 // and some it cannot, and checks what Recover makes of each.
 func TestRecoverStates(t *testing.T) {
 	t.Parallel()
-	type moves func(tb testing.TB, l layout, old string)
-	rename := func(from, to func(layout, string) string) moves {
-		return func(tb testing.TB, l layout, old string) {
-			tb.Helper()
-			if err := os.Rename(from(l, old), to(l, old)); err != nil {
-				tb.Fatal(err)
-			}
-		}
-	}
-	remove := func(what func(layout, string) string) moves {
-		return func(tb testing.TB, l layout, old string) {
-			tb.Helper()
-			if err := os.RemoveAll(what(l, old)); err != nil {
-				tb.Fatal(err)
-			}
-		}
-	}
-	foreign := func(what func(layout, string) string) moves {
-		return func(tb testing.TB, l layout, old string) {
-			tb.Helper()
-			writeTree(tb, what(l, old), thirdTree)
-		}
-	}
-	dest := func(l layout, _ string) string { return l.dest }
-	staged := func(l layout, _ string) string { return l.staged }
-	oldP := func(_ layout, old string) string { return old }
-	exchanged := func(tb testing.TB, l layout, _ string) {
-		tb.Helper()
-		if err := OS().Exchange(l.staged, l.dest); err != nil {
-			tb.Fatal(err)
-		}
-	}
 	testCases := []struct {
 		name     string
 		mode     Mode
@@ -84,20 +93,20 @@ func TestRecoverStates(t *testing.T) {
 	}{
 		{"exchange/not-started", ModeExchange, nil, RolledBack, nil, "old"},
 		{"exchange/done", ModeExchange, []moves{exchanged}, RolledForward, nil, "new"},
-		{"exchange/staged-lost-before", ModeExchange, []moves{remove(staged)}, RolledBack, nil, "old"},
-		{"exchange/dest-lost", ModeExchange, []moves{remove(dest)}, Nothing, ErrConflict, "missing"},
-		{"exchange/dest-foreign", ModeExchange, []moves{remove(dest), foreign(dest)}, Nothing, ErrConflict, "third"},
+		{"exchange/staged-lost-before", ModeExchange, []moves{removeMove(atStaged)}, RolledBack, nil, "old"},
+		{"exchange/dest-lost", ModeExchange, []moves{removeMove(atDest)}, Nothing, ErrConflict, "missing"},
+		{"exchange/dest-foreign", ModeExchange, []moves{removeMove(atDest), foreignMove(atDest)}, Nothing, ErrConflict, "third"},
 		{"rename/not-started", ModeRename, nil, RolledBack, nil, "missing"},
-		{"rename/done", ModeRename, []moves{rename(staged, dest)}, RolledForward, nil, "new"},
-		{"rename/staged-lost", ModeRename, []moves{remove(staged)}, RolledBack, nil, "missing"},
-		{"rename/dest-foreign", ModeRename, []moves{foreign(dest)}, Nothing, ErrConflict, "third"},
+		{"rename/done", ModeRename, []moves{renameMove(atStaged, atDest)}, RolledForward, nil, "new"},
+		{"rename/staged-lost", ModeRename, []moves{removeMove(atStaged)}, RolledBack, nil, "missing"},
+		{"rename/dest-foreign", ModeRename, []moves{foreignMove(atDest)}, Nothing, ErrConflict, "third"},
 		{"pair/not-started", ModePair, nil, RolledBack, nil, "old"},
-		{"pair/mid", ModePair, []moves{rename(dest, oldP)}, RolledForward, nil, "new"},
-		{"pair/mid-staged-lost", ModePair, []moves{rename(dest, oldP), remove(staged)}, RolledBack, nil, "old"},
-		{"pair/mid-staged-foreign", ModePair, []moves{rename(dest, oldP), remove(staged), foreign(staged)},
+		{"pair/mid", ModePair, []moves{renameMove(atDest, atOld)}, RolledForward, nil, "new"},
+		{"pair/mid-staged-lost", ModePair, []moves{renameMove(atDest, atOld), removeMove(atStaged)}, RolledBack, nil, "old"},
+		{"pair/mid-staged-foreign", ModePair, []moves{renameMove(atDest, atOld), removeMove(atStaged), foreignMove(atStaged)},
 			RolledBack, nil, "old"},
-		{"pair/done", ModePair, []moves{rename(dest, oldP), rename(staged, dest)}, RolledForward, nil, "new"},
-		{"pair/both-lost", ModePair, []moves{remove(dest)}, Nothing, ErrConflict, "missing"},
+		{"pair/done", ModePair, []moves{renameMove(atDest, atOld), renameMove(atStaged, atDest)}, RolledForward, nil, "new"},
+		{"pair/both-lost", ModePair, []moves{removeMove(atDest)}, Nothing, ErrConflict, "missing"},
 	}
 	for _, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {

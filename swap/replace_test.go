@@ -125,9 +125,16 @@ func TestReplaceSequence(t *testing.T) {
 			ctx := context.Background()
 			for i, next := range []tree{oldTree, newTree, thirdTree, oldTree} {
 				writeTree(t, l.staged, next)
+				stagedID, err := Identify(l.staged)
+				if err != nil {
+					t.Fatal(err)
+				}
 				old, err := Replace(ctx, l.dest, l.staged, l.journal, Options{Journaled: journaled})
 				if err != nil {
 					t.Fatalf("replace %d: %v", i, err)
+				}
+				if destID, err := Identify(l.dest); err != nil || destID != stagedID {
+					t.Fatalf("replace %d: dest is %s, %v; want the staged tree %s", i, destID, err, stagedID)
 				}
 				if got, want := treeName(readTree(t, l.dest)), treeName(next); got != want {
 					t.Fatalf("replace %d: dest is %s, want %s", i, got, want)
