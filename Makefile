@@ -34,9 +34,18 @@ test: deps ## Install test deps, then run every test with the race detector
 demo: ## The main job: make a Pebble DB, serve it, install it on a follower, print what happened
 	$(GO) run ./cmd/snapsync demo
 
+.PHONY: bench-deps
+bench-deps: deps ## Install the baselines the benchmarks compare against (rsync, zstd)
+	@if ! command -v rsync >/dev/null || ! command -v zstd >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq rsync zstd >/dev/null; \
+	fi
+
+BENCH_SIZE ?= 1GiB
 .PHONY: bench
-bench: deps ## Benchmarks, measured side by side with baselines (see README)
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+bench: bench-deps ## Benchmarks: hot paths, and a BENCH_SIZE install vs rsync and tar|zstd baselines
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $$(go list ./... | grep -v /e2e)
+	SNAPSYNC_BENCH_SIZE=$(BENCH_SIZE) $(GO) test -run '^$$' -bench Install -benchtime 3x -timeout 60m ./e2e
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target briefly
