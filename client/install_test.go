@@ -1,0 +1,124 @@
+package client
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/snapsync/snapsync/server"
+	"github.com/snapsync/snapsync/verify"
+)
+
+func TestInstallIntoEmptyDest(t *testing.T) {
+	t.Parallel()
+	leader := openLeader(t, 8<<20)
+	ts := startServer(t, server.Config{Source: leader}, "")
+	parent := t.TempDir()
+	dest := filepath.Join(parent, "db")
+	res, err := Install(context.Background(), ts.url, 0, testConfig(t, dest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSameDB(t, leader.DB(), dest)
+	if res.SnapshotID.IsZero() || res.Files == 0 || res.BytesTotal < 4<<20 {
+		t.Fatalf("result %+v", res)
+	}
+	if res.BytesReused != 0 || res.BytesFetched == 0 {
+		t.Fatalf("into an empty dest: fetched %d, reused %d", res.BytesFetched, res.BytesReused)
+	}
+	if got := entries(t, parent); !slices.Equal(got, []string{"db"}) {
+		t.Fatalf("parent holds %v, want only db", got)
+	}
+}
+
+func TestInstallOverOlderCopyFetchesLittle(t *testing.T) {
+	t.Parallel()
+	leader := openLeader(t, 16<<20)
+	ts := startServer(t, server.Config{Source: leader}, "")
+	dest := filepath.Join(t.TempDir(), "db")
+	first, err := Install(context.Background(), ts.url, 0, testConfig(t, dest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := readTree(t, dest)
+	writeData(t, leader, 2, 800<<10) // 5% new data
+	res, err := Install(context.Background(), ts.url, 0, testConfig(t, dest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSameDB(t, leader.DB(), dest)
+	var common int64 // content the old copy already held
+	for name, content := range readTree(t, dest) {
+		if before[name] == content && !strings.HasPrefix(content, "<") {
+			common += int64(len(content))
+		}
+	}
+	t.Logf("first: fetched %d; second: total %d, already held %d, fetched %d, reused %d",
+		first.BytesFetched, res.BytesTotal, common, res.BytesFetched, res.BytesReused)
+	if res.SnapshotID == first.SnapshotID {
+		t.Fatal("second install got the same snapshot")
+	}
+	if common < res.BytesTotal/2 {
+		t.Fatalf("the leader rewrote its files: only %d of %d bytes in common", common, res.BytesTotal)
+	}
+	if res.BytesReused < common || res.BytesFetched > res.BytesTotal-common {
+		t.Fatalf("fetched %d, reused %d of %d bytes, %d of them held locally", res.BytesFetched, res.BytesReused, res.BytesTotal, common)
+	}
+}
+
+func TestInstallKeepOld(t *testing.T) {
+	t.Parallel()
+	leader := openLeader(t, 2<<20)
+	ts := startServer(t, server.Config{Source: leader}, "")
+	parent := t.TempDir()
+	dest := filepath.Join(parent, "db")
+	if err := os.Mkdir(dest, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dest, "old-marker"), []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, dest)
+	cfg.KeepOld = true
+	if _, err := Install(context.Background(), ts.url, 0, cfg); err != nil {
+		t.Fatal(err)
+	}
+	checkSameDB(t, leader.DB(), dest)
+	names := entries(t, parent)
+	if len(names) != 2 || names[0] != "db" || !slices.ContainsFunc(names, func(n string) bool {
+		b, err := os.ReadFile(filepath.Join(parent, n, "old-marker"))
+		return err == nil && string(b) == "old"
+	}) {
+		t.Fatalf("parent holds %v, want db and the kept old tree", names)
+	}
+	if fi, err := os.Stat(dest); err != nil || fi.Mode().Perm() != 0o750 {
+		t.Fatalf("new root mode %v (%v), want the old root's 0750", fi.Mode(), err)
+	}
+}
+
+func TestInstallChecksAgainstManifest(t *testing.T) {
+	t.Parallel()
+	leader := openLeader(t, 4<<20)
+	ts := startServer(t, server.Config{Source: leader}, "")
+	dest := filepath.Join(t.TempDir(), "db")
+	cfg := testConfig(t, dest)
+	p, err := Prepare(context.Background(), ts.url, 0, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.EnsureDefaults()
+	l := newLayout(&cfg)
+	m, _, err := readManifest(l, p.SnapshotID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := verify.CheckDir(context.Background(), l.stage, m, 2); err != nil {
+		t.Fatalf("staged tree does not match its manifest: %v", err)
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Fatalf("Prepare touched dest: %v", err)
+	}
+}
