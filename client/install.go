@@ -26,8 +26,16 @@ func Install(ctx context.Context, from string, minIndex uint64, cfg Config) (Res
 		return Result{}, err
 	}
 	defer unlock()
-	if _, _, err := recoverLocked(ctx, &cfg, l); err != nil {
+	_, done, err := recoverLocked(ctx, &cfg, l)
+	if err != nil {
 		return Result{}, err
+	}
+	if done != nil && done.Index >= minIndex {
+		// An interrupted Commit put its snapshot in place and recovery
+		// finished it: that snapshot is the install asked for.
+		cfg.Logger.Info().Str("snapshot", done.SnapshotID.Short()).Msg("finished an interrupted install")
+		done.Duration = time.Since(start)
+		return *done, nil
 	}
 	if _, err := prepareLocked(ctx, from, minIndex, &cfg, l); err != nil {
 		return Result{}, err

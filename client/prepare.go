@@ -49,9 +49,17 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	if _, err := os.Lstat(l.journal); err == nil {
 		return Prepared{}, fmt.Errorf("%w: %s", ErrRecoverNeeded, l.journal)
 	}
-	st, _, err := settle(ctx, cfg, l)
+	st, done, err := settle(ctx, cfg, l)
 	if err != nil {
 		return Prepared{}, err
+	}
+	if done != nil {
+		cfg.Logger.Info().Str("snapshot", done.SnapshotID.Short()).Msg("finished an interrupted install")
+	}
+	// Finishing an interrupted Commit (here or in an earlier recovery
+	// under this lock) removes the staging area; this Prepare needs one.
+	if err := os.Mkdir(l.root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return Prepared{}, fmt.Errorf("create staging area: %w", err)
 	}
 	if st != nil && st.Phase == phaseStaged && st.Index >= minIndex {
 		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
