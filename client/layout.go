@@ -108,6 +108,10 @@ func ensureDir(p string) error {
 // lockArea creates the staging area if needed and takes its lock, which the
 // returned function releases. Another holder: ErrBusy.
 func lockArea(l layout) (unlock func(), err error) {
+	// The destination may be new, below directories that do not exist yet.
+	if err := os.MkdirAll(filepath.Dir(l.root), 0o755); err != nil {
+		return nil, fmt.Errorf("create parent of staging area: %w", err)
+	}
 	if err := os.Mkdir(l.root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("create staging area: %w", err)
 	}

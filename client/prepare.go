@@ -156,20 +156,11 @@ func treeBytes(root string) int64 {
 }
 
 // stageSnapshot plans, fetches and finishes stage/, then marks it staged.
-func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *state, cfg *Config, l layout) (_ Prepared, err error) {
+func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *state, cfg *Config, l layout) (Prepared, error) {
 	ctr := &counters{}
 	ctr.setPhase("plan")
 	rep := startReporter(cfg.Progress, ctr, len(m.Files), m.TotalBytes())
 	defer rep.Stop()
-	defer func() {
-		if err != nil && st.Phase == phaseFetching { // keep this attempt's figures for the install's result
-			st.BytesFetched += ctr.fetched.Load()
-			st.BytesReused += ctr.reused.Load()
-			if werr := writeState(l, st); werr != nil {
-				cfg.Logger.Warn().Err(werr).Msg("save state")
-			}
-		}
-	}()
 	s, pool, err := planStage(ctx, m, cfg, l, ctr)
 	if err != nil {
 		return Prepared{}, err
@@ -204,6 +195,7 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 	s := &stager{root: l.stage, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64)}
 	s.plan = makePlan(m, done, complete, idx, cfg.Immutable, func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p })
 	ctr.done.Store(s.plan.stagedBytes)
+	ctr.reused.Store(s.plan.stagedBytes) // staged by an interrupted attempt: held locally
 	cfg.Logger.Info().Int("files", len(m.Files)).Int64("total", m.TotalBytes()).
 		Int64("staged", s.plan.stagedBytes).Int64("placed", s.plan.placedBytes).
 		Int64("reuse", s.plan.reuseBytes()).Int64("fetch", s.plan.fetchBytes()).
@@ -259,8 +251,7 @@ func markStaged(l layout, st *state, ctr *counters, cfg *Config) (Prepared, erro
 		return Prepared{}, fmt.Errorf("%w: identify %s: %v", ErrStaging, l.stage, err)
 	}
 	st.Phase, st.Staged = phaseStaged, id
-	st.BytesFetched += ctr.fetched.Load()
-	st.BytesReused += ctr.reused.Load()
+	st.BytesFetched, st.BytesReused = ctr.fetched.Load(), ctr.reused.Load()
 	if err := writeState(l, st); err != nil {
 		return Prepared{}, err
 	}

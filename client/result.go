@@ -16,7 +16,7 @@ type Result struct {
 	// BytesTotal is the tree's size, each hard-link group counted once.
 	BytesTotal int64
 	// BytesFetched is what the chunks took on the wire (compressed where the
-	// server compressed), over every attempt of the install.
+	// server compressed) in the attempt that completed the staging.
 	BytesFetched int64
 	// BytesReused is what was found locally: in the current database, in an
 	// earlier staging, or already staged by an interrupted attempt.

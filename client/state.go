@@ -36,7 +36,9 @@ type state struct {
 	Index      uint64 `json:"index"`
 	Files      int    `json:"files"`
 	BytesTotal int64  `json:"bytes_total"`
-	// BytesFetched and BytesReused add up over every attempt.
+	// BytesFetched and BytesReused are the figures of the attempt that
+	// completed the staging; what an interrupted attempt staged counts as
+	// reused (a crash leaves no figures to add up).
 	BytesFetched int64 `json:"bytes_fetched"`
 	BytesReused  int64 `json:"bytes_reused"`
 	// Staged is the identity of stage/'s root, set once staged: Commit and
