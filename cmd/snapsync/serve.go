@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/spf13/cobra"
+
+	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/server"
+)
+
+type serveFlags struct {
+	listen      string
+	source      string
+	workDir     string
+	addrFile    string
+	chunkSize   int
+	leaseTTL    time.Duration
+	reuseWithin time.Duration
+	maxStreams  int
+	rateLimit   string
+	compression string
+}
+
+func newServeCommand(g *globals) *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve --source pebble:DIR|dir:DIR [--listen ADDR]",
+		Short: "Serve consistent checkpoints of a database to followers",
+		Long: `serve runs the leader-side sidecar. It makes consistent checkpoints of the source
+and streams them to followers as verified, resumable chunk streams.
+
+Sources:
+  pebble:DIR  open the Pebble DB at DIR (the sidecar owns it) and checkpoint it on demand
+  dir:DIR     an immutable checkpoint directory made by its owner (e.g. RocksDB's ldb checkpoint)`,
+		Example: "  snapsync serve --source pebble:/var/lib/app/db --listen 0.0.0.0:7600",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd, g, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:7600", "address to listen on")
+	fl.StringVar(&f.source, "source", "", "what to serve: pebble:DIR or dir:DIR (required)")
+	fl.StringVar(&f.workDir, "work-dir", "", "where checkpoints and lease state live (default: beside the source, DIR.snapsync)")
+	fl.StringVar(&f.addrFile, "addr-file", "", "write the bound address here once listening (for scripts and tests)")
+	fl.IntVar(&f.chunkSize, "chunk-size", chunker.DefaultChunkSize, "chunk size in bytes")
+	fl.DurationVar(&f.leaseTTL, "lease-ttl", 2*time.Minute, "default lease on a checkpoint")
+	fl.DurationVar(&f.reuseWithin, "reuse-within", 30*time.Second, "reuse a checkpoint younger than this")
+	fl.IntVar(&f.maxStreams, "max-streams", 16, "concurrent chunk streams")
+	fl.StringVar(&f.rateLimit, "rate-limit", "0", "wire bytes per second across all streams, e.g. 100MB (0: unlimited)")
+	fl.StringVar(&f.compression, "compression", "auto", "chunk compression: auto (where it pays), zstd, none")
+	return cmd
+}
+
+func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	cfg, err := f.config()
+	if err != nil {
+		return err
+	}
+	src, err := server.ParseSource(f.source, log)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	cfg.Source, cfg.Logger = src, log
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if f.addrFile != "" {
+		if err := writeFileAtomic(f.addrFile, []byte(ln.Addr().String())); err != nil {
+			return err
+		}
+	}
+	log.Info().Str("addr", ln.Addr().String()).Str("source", f.source).Str("work_dir", cfg.WorkDir).Msg("serving")
+	return server.Serve(ctx, ln, srv.Handler())
+}
+
+func (f *serveFlags) config() (server.Config, error) {
+	rate, err := humanize.ParseBytes(f.rateLimit)
+	if err != nil {
+		return server.Config{}, fmt.Errorf("--rate-limit: %w", err)
+	}
+	comp, err := server.ParseCompression(f.compression)
+	if err != nil {
+		return server.Config{}, fmt.Errorf("--compression: %w", err)
+	}
+	work := f.workDir
+	if work == "" {
+		_, dir, ok := strings.Cut(f.source, ":")
+		if !ok || dir == "" {
+			return server.Config{}, fmt.Errorf("--source %q: want pebble:DIR or dir:DIR", f.source)
+		}
+		work = filepath.Clean(dir) + ".snapsync"
+	}
+	return server.Config{
+		WorkDir: work, ChunkSize: f.chunkSize, LeaseTTL: f.leaseTTL, ReuseWithin: f.reuseWithin,
+		MaxStreams: f.maxStreams, RateLimit: int64(rate), Compression: comp,
+	}, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file and a rename.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return nil
+}

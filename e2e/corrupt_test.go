@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/snapsync/snapsync/internal/sampledb"
+)
+
+// TestCorruptionOnTheWire puts a bit-flipping proxy between client and
+// server: one flipped bit is detected and re-fetched and the install
+// succeeds; corruption on every transfer makes the install fail with a clear
+// error and leaves the old DB byte for byte as it was.
+func TestCorruptionOnTheWire(t *testing.T) {
+	t.Parallel()
+	leader := filepath.Join(t.TempDir(), "leader")
+	writePebble(t, leader, sampledb.Fill{Seed: 4, Bytes: 24 << 20})
+	want := pristine(t, leader)
+	srv := startServe(t, "pebble:"+leader, "--compression", "none")
+
+	t.Run("single flipped bit is re-fetched", func(t *testing.T) {
+		var flipped atomic.Bool
+		px := startProxy(t, srv.Addr, func(off int64) bool {
+			return off >= 8<<20 && flipped.CompareAndSwap(false, true)
+		})
+		dest := filepath.Join(t.TempDir(), "db")
+		res := install(t, px.URL(), dest)
+		if !flipped.Load() {
+			t.Fatal("the proxy flipped nothing; the test proves nothing")
+		}
+		t.Logf("install through one flipped bit: %+v", res)
+		comparePebble(t, want, dest)
+	})
+
+	t.Run("persistent corruption fails and keeps the old DB", func(t *testing.T) {
+		dest := filepath.Join(t.TempDir(), "db")
+		writePebble(t, dest, sampledb.Fill{Seed: 99, Bytes: 2 << 20}) // the follower's old DB
+		before := treeFiles(t, dest)
+		// Flip a bit in every 64 KiB the server sends, after the manifest.
+		px := startProxy(t, srv.Addr, func(off int64) bool { return off > 1<<20 && off%(64<<10) == 0 })
+		r := runSnapsync(context.Background(), nil, "install", "--from", px.URL(), "--dest", dest,
+			"--staging-dir", filepath.Join(t.TempDir(), "staging"))
+		if r.Err == nil {
+			t.Fatal("install through persistent corruption succeeded")
+		}
+		msg := lastLine(r.Stderr)
+		t.Logf("error line: %s", msg)
+		if !strings.HasPrefix(msg, "snapsync: ") {
+			t.Fatalf("last stderr line is not the error: %q", msg)
+		}
+		if diff := sameContent(before, treeFiles(t, dest)); diff != "" {
+			t.Fatalf("old DB changed: %s", diff)
+		}
+	})
+}

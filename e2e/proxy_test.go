@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// proxy is a TCP proxy on 127.0.0.1 that counts the bytes the server sends
+// and can flip bits in them, to put real corruption on a real connection.
+type proxy struct {
+	Addr string
+	ln   net.Listener
+	// fromServer counts bytes sent by the server to clients.
+	fromServer atomic.Int64
+	// flip decides, for the byte at absolute offset off of the server's
+	// output, whether to flip its lowest bit. nil: never.
+	flip func(off int64) bool
+	wg   sync.WaitGroup
+}
+
+func startProxy(tb testing.TB, target string, flip func(off int64) bool) *proxy {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &proxy{Addr: ln.Addr().String(), ln: ln, flip: flip}
+	p.wg.Add(1)
+	go p.accept(target)
+	tb.Cleanup(func() {
+		ln.Close()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *proxy) URL() string { return "http://" + p.Addr }
+
+func (p *proxy) accept(target string) {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.wg.Add(2)
+		go func() { defer p.wg.Done(); p.pipe(s, c, false) }()
+		go func() { defer p.wg.Done(); p.pipe(c, s, true) }()
+	}
+}
+
+// pipe copies src to dst; fromServer marks the direction to count and corrupt.
+func (p *proxy) pipe(dst, src net.Conn, fromServer bool) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && fromServer {
+			base := p.fromServer.Add(int64(n)) - int64(n)
+			if p.flip != nil {
+				for i := 0; i < n; i++ {
+					if p.flip(base + int64(i)) {
+						buf[i] ^= 1
+					}
+				}
+			}
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return // EOF or a closed connection: either way this direction is done
+		}
+	}
+}
