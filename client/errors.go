@@ -16,6 +16,10 @@ var (
 	// summary that contradicts the request, or an RPC error that is not worth
 	// retrying.
 	ErrServer = errors.New("client: server error")
+	// ErrMinIndex reports a server whose checkpoint does not reach the
+	// index asked for (it answered FailedPrecondition): the node may try
+	// again later, or another peer.
+	ErrMinIndex = errors.New("client: snapshot does not reach the index asked for")
 	// ErrUnavailable reports a server still unreachable (or refusing more
 	// streams) after Config.MaxAttempts attempts.
 	ErrUnavailable = errors.New("client: server unavailable")

@@ -29,6 +29,9 @@ func createSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceCl
 	req := &snapsyncv1.CreateSnapshotRequest{MinIndex: minIndex, LeaseTtlMs: uint32(cfg.LeaseTTL.Milliseconds()), Client: "snapsync client"}
 	err := newRetrier(cfg).do(ctx, "create snapshot", func(ctx context.Context) (bool, error) {
 		resp, err := rpc.CreateSnapshot(ctx, connect.NewRequest(req))
+		if connect.CodeOf(err) == connect.CodeFailedPrecondition {
+			return false, fmt.Errorf("%w: min index %d: %w", ErrMinIndex, minIndex, err)
+		}
 		if err != nil {
 			return false, err
 		}

@@ -81,10 +81,11 @@ func (r retrier) do(ctx context.Context, what string, attempt func(context.Conte
 }
 
 // rpcFailure wraps an error an attempt cannot recover from: a Connect error
-// the server returned is ErrServer; anything else is already wrapped.
+// the server returned is ErrServer; anything else (ErrMinIndex included) is
+// already wrapped.
 func rpcFailure(what string, err error) error {
 	var ce *connect.Error
-	if errors.As(err, &ce) {
+	if errors.As(err, &ce) && !errors.Is(err, ErrMinIndex) {
 		return fmt.Errorf("%s: %w: %w", what, ErrServer, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
