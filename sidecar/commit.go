@@ -1,0 +1,93 @@
+package sidecar
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/snapsync/snapsync/client"
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// commit swaps the prepared snapshot id into dest. Once begun the swap runs
+// to its end even if ctx is done (the caller then learns the outcome from
+// Status or a repeated Commit, which returns the same result).
+func (s *InstallService) commit(ctx context.Context, dest string, id verify.Digest) (client.Result, error) {
+	d, repeat, err := s.beginCommit(dest, id)
+	if err != nil {
+		return client.Result{}, err
+	}
+	if repeat != nil {
+		return *repeat, nil
+	}
+	type outcome struct {
+		res client.Result
+		err error
+	}
+	out := make(chan outcome, 1)
+	go func() {
+		defer s.wg.Done()
+		res, err := s.swap(d)
+		out <- outcome{res, err}
+	}()
+	select {
+	case o := <-out:
+		return o.res, o.err
+	case <-ctx.Done():
+		return client.Result{}, context.Cause(ctx)
+	}
+}
+
+// beginCommit checks that id is what is prepared for dest and moves it to
+// COMMITTING; for a Commit of what was just committed it returns that
+// result instead.
+func (s *InstallService) beginCommit(dest string, id verify.Digest) (*destState, *client.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, ErrClosed
+	}
+	d := s.dests[dest]
+	if d == nil {
+		return nil, nil, fmt.Errorf("%w for %s: call Prepare first", ErrNotPrepared, dest)
+	}
+	switch d.state {
+	case snapsyncv1.InstallState_INSTALL_STATE_PREPARING:
+		return nil, nil, fmt.Errorf("%w for %s: wait for its prepared snapshot", ErrPreparing, dest)
+	case snapsyncv1.InstallState_INSTALL_STATE_COMMITTING:
+		return nil, nil, fmt.Errorf("%w for %s", ErrCommitting, dest)
+	case snapsyncv1.InstallState_INSTALL_STATE_PREPARED:
+		if got := d.prepared.SnapshotID; got != id {
+			return nil, nil, fmt.Errorf("%w: %s is not prepared for %s (prepared: %s)", ErrUnknownSnapshot, id, dest, got)
+		}
+		d.state = snapsyncv1.InstallState_INSTALL_STATE_COMMITTING
+		s.wg.Add(1)
+		return d, nil, nil
+	}
+	if d.committed != nil && d.committed.SnapshotID == id {
+		return nil, d.committed, nil
+	}
+	if d.state == snapsyncv1.InstallState_INSTALL_STATE_FAILED {
+		return nil, nil, fmt.Errorf("%w for %s: the last Prepare failed: %w", ErrNotPrepared, dest, d.err)
+	}
+	return nil, nil, fmt.Errorf("%w for %s: call Prepare first", ErrNotPrepared, dest)
+}
+
+// swap runs client.Commit for d, in COMMITTING, and moves d to IDLE, or back
+// to PREPARED with the error (a repeated Commit recovers an interrupted swap).
+func (s *InstallService) swap(d *destState) (client.Result, error) {
+	log := s.log.With().Str("dest", d.path).Logger()
+	log.Info().Str("snapshot", d.prepared.SnapshotID.Short()).Msg("commit started")
+	res, err := client.Commit(s.ctx, s.clientConfig(d.path))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		d.state, d.err = snapsyncv1.InstallState_INSTALL_STATE_PREPARED, err
+		log.Warn().Err(err).Msg("commit failed")
+		return client.Result{}, err
+	}
+	d.state, d.run, d.prepared, d.committed, d.err = snapsyncv1.InstallState_INSTALL_STATE_IDLE, nil, nil, &res, nil
+	log.Info().Str("snapshot", res.SnapshotID.Short()).Uint64("term", res.Term).Uint64("index", res.Index).
+		Dur("duration", res.Duration).Msg("committed")
+	return res, nil
+}

@@ -1,0 +1,79 @@
+package sidecar
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/rs/zerolog"
+
+	"github.com/snapsync/snapsync/client"
+)
+
+// InstallConfig configures an InstallService.
+type InstallConfig struct {
+	// AllowedRoots are the directories a Prepare's dest must resolve strictly
+	// below (symlinks of its parent resolved); each must exist. Required.
+	AllowedRoots []string
+	// Client is the template of every install's client.Config: Streams,
+	// Compression, retries, LeaseTTL, KeepOld, HTTPClient, Hook... Dest,
+	// StagingDir and Progress must be unset (the service sets them per
+	// destination, the staging area beside it); Logger is replaced by
+	// Logger. Default: the client package's defaults, with one HTTPClient
+	// shared by every install.
+	Client client.Config
+	// Logger receives the service's log and every install's. Default: the
+	// zero Logger (disabled).
+	Logger zerolog.Logger
+}
+
+// Validate reports every problem of the configuration at once, each wrapped
+// in ErrBadConfig.
+func (c *InstallConfig) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrBadConfig}, args...)...))
+	}
+	if len(c.AllowedRoots) == 0 {
+		bad("AllowedRoots is required")
+	}
+	for _, r := range c.AllowedRoots {
+		if _, err := resolveRoot(r); err != nil {
+			bad("allowed root %q: %v", r, err)
+		}
+	}
+	if c.Client.Dest != "" || c.Client.StagingDir != "" || c.Client.Progress != nil {
+		bad("Client.Dest, Client.StagingDir and Client.Progress are set per destination and must be unset")
+	}
+	probe := c.Client
+	probe.Dest, probe.StagingDir, probe.Progress = "/probe/db", "", nil
+	probe.HTTPClient = nil // EnsureDefaults would make one only to check it
+	if err := probe.Validate(); err != nil {
+		bad("Client: %v", err)
+	}
+	return errors.Join(errs...)
+}
+
+// resolveRoot returns root absolute with its symlinks resolved, and checks
+// that it is a directory.
+func resolveRoot(root string) (string, error) {
+	if root == "" {
+		return "", errors.New("empty path")
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", err
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("%s is not a directory", abs)
+	}
+	return abs, nil
+}

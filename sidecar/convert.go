@@ -1,0 +1,33 @@
+package sidecar
+
+import (
+	"github.com/snapsync/snapsync/client"
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+)
+
+// progressMsg is an install's progress on the wire.
+func progressMsg(st snapsyncv1.InstallState, p client.Progress) *snapsyncv1.Progress {
+	return &snapsyncv1.Progress{
+		State: st, BytesTotal: u64(p.BytesTotal), BytesDone: u64(p.BytesDone),
+		BytesFetched: u64(p.BytesFetched), BytesReused: u64(p.BytesReused), FilesTotal: u64(int64(p.Files)),
+	}
+}
+
+// resultProgress is the progress of a finished Prepare: everything done.
+func resultProgress(st snapsyncv1.InstallState, r client.Result) *snapsyncv1.Progress {
+	return &snapsyncv1.Progress{
+		State: st, BytesTotal: u64(r.BytesTotal), BytesDone: u64(r.BytesTotal),
+		BytesFetched: u64(r.BytesFetched), BytesReused: u64(r.BytesReused), FilesTotal: u64(int64(r.Files)),
+	}
+}
+
+// infoMsg describes a staged or installed snapshot on the wire.
+func infoMsg(r client.Result) *snapsyncv1.SnapshotInfo {
+	return &snapsyncv1.SnapshotInfo{
+		SnapshotId: r.SnapshotID[:], Term: r.Term, Index: r.Index,
+		FileCount: uint64(max(r.Files, 0)), TotalBytes: u64(r.BytesTotal),
+	}
+}
+
+// u64 converts a count that is never negative.
+func u64(n int64) uint64 { return uint64(max(n, 0)) }

@@ -1,0 +1,64 @@
+package sidecar
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// stagingPrefix begins the name of a staging area (package client's default,
+// beside the destination); no destination may be one.
+const stagingPrefix = ".snapsync-"
+
+// roots are the allowed roots, absolute and with symlinks resolved.
+type roots []string
+
+// resolve checks a destination from a request and returns it absolute, with
+// its parent's symlinks resolved, so that one directory has one name: it
+// must be strictly below a root, its parent must exist, and it must not be
+// a symlink or a staging area. The returned path is what the service keys
+// its state machines by.
+func (rs roots) resolve(dest string) (string, error) {
+	if dest == "" {
+		return "", fmt.Errorf("%w: dest is required", ErrBadRequest)
+	}
+	if !filepath.IsAbs(dest) {
+		return "", fmt.Errorf("%w: dest %q is not an absolute path", ErrBadRequest, dest)
+	}
+	clean := filepath.Clean(dest)
+	base := filepath.Base(clean)
+	if clean == filepath.Dir(clean) || strings.HasPrefix(base, stagingPrefix) {
+		return "", fmt.Errorf("%w: dest %q cannot be a filesystem root or a staging area", ErrBadRequest, dest)
+	}
+	parent, err := filepath.EvalSymlinks(filepath.Dir(clean))
+	if err != nil {
+		return "", fmt.Errorf("%w: parent of dest %q: %w", ErrBadRequest, dest, err)
+	}
+	p := filepath.Join(parent, base)
+	if !rs.contain(p) {
+		return "", fmt.Errorf("%w: %s (allowed: %s)", ErrNotAllowed, p, strings.Join(rs, ", "))
+	}
+	fi, err := os.Lstat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return "", fmt.Errorf("%w: dest %s: %w", ErrBadRequest, p, err)
+	case !fi.IsDir():
+		return "", fmt.Errorf("%w: dest %s is not a directory (mode %v)", ErrBadRequest, p, fi.Mode())
+	}
+	return p, nil
+}
+
+// contain reports whether p is strictly below one of the roots.
+func (rs roots) contain(p string) bool {
+	for _, r := range rs {
+		rel, err := filepath.Rel(r, p)
+		if err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,130 @@
+package sidecar
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/snapsync/snapsync/client"
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+)
+
+// prepare returns the run a Prepare for dest follows: the running one when
+// it is from the same source and will reach minIndex, the finished one when
+// what it staged reaches minIndex, else a new one, which supersedes a running
+// Prepare from another source or for a lower index.
+func (s *InstallService) prepare(dest, source string, minIndex uint64) (*run, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, false, ErrClosed
+	}
+	d := s.dest(dest)
+	switch d.state {
+	case snapsyncv1.InstallState_INSTALL_STATE_COMMITTING:
+		return nil, false, fmt.Errorf("%w for %s", ErrCommitting, dest)
+	case snapsyncv1.InstallState_INSTALL_STATE_PREPARING:
+		if d.run.satisfies(source, minIndex) {
+			return d.run, true, nil
+		}
+		s.log.Info().Str("dest", dest).Str("old_source", d.run.source).Uint64("old_min_index", d.run.minIndex).
+			Str("source", source).Uint64("min_index", minIndex).Msg("prepare superseded")
+		d.run.cancel(fmt.Errorf("%w by a Prepare from %s with min_index %d", ErrSuperseded, source, minIndex))
+	case snapsyncv1.InstallState_INSTALL_STATE_PREPARED:
+		if d.prepared.Index >= minIndex {
+			return d.run, true, nil
+		}
+	}
+	return s.start(d, source, minIndex), false, nil
+}
+
+// start begins a Prepare in the background, after whatever the staging area
+// is still busy with. s.mu must be held.
+func (s *InstallService) start(d *destState, source string, minIndex uint64) *run {
+	ctx, cancel := context.WithCancelCause(s.ctx)
+	r := newRun(source, minIndex, cancel)
+	prev := d.tail
+	d.tail = r.done
+	d.run, d.state, d.prepared, d.err = r, snapsyncv1.InstallState_INSTALL_STATE_PREPARING, nil, nil
+	s.wg.Add(1)
+	go s.execute(ctx, d, r, prev)
+	return r
+}
+
+// execute runs r to its end and moves d on, unless r was superseded or
+// aborted, then releases r's followers.
+func (s *InstallService) execute(ctx context.Context, d *destState, r *run, prev <-chan struct{}) {
+	defer s.wg.Done()
+	log := s.log.With().Str("dest", d.path).Str("source", r.source).Uint64("min_index", r.minIndex).Logger()
+	log.Info().Msg("prepare started")
+	res, err := s.prepareAfter(ctx, d.path, r, prev)
+	if err != nil && ctx.Err() != nil {
+		err = context.Cause(ctx) // superseded, aborted or closed: say so, not "canceled"
+	}
+	r.res, r.err = res, err
+	s.mu.Lock()
+	if d.run == r {
+		if err != nil {
+			d.state, d.err = snapsyncv1.InstallState_INSTALL_STATE_FAILED, err
+		} else {
+			d.state, d.prepared = snapsyncv1.InstallState_INSTALL_STATE_PREPARED, &res
+		}
+	}
+	s.mu.Unlock()
+	close(r.done)
+	r.cancel(nil) // release the context's resources
+	if err != nil {
+		log.Warn().Err(err).Msg("prepare ended")
+		return
+	}
+	log.Info().Str("snapshot", res.SnapshotID.Short()).Uint64("index", res.Index).Int64("fetched", res.BytesFetched).
+		Int64("reused", res.BytesReused).Bool("already_staged", res.AlreadyStaged).Msg("prepared")
+}
+
+// prepareAfter waits for prev, then runs client.Prepare with r's progress.
+func (s *InstallService) prepareAfter(ctx context.Context, dest string, r *run, prev <-chan struct{}) (client.Prepared, error) {
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-ctx.Done():
+			return client.Prepared{}, context.Cause(ctx)
+		}
+	}
+	cfg := s.clientConfig(dest)
+	cfg.Progress = r.publish
+	return client.Prepare(ctx, r.source, r.minIndex, cfg)
+}
+
+// follow streams r's progress, skipping figures the stream is too slow for,
+// then the prepared snapshot or r's error. It returns when ctx is done; r
+// goes on.
+func follow(ctx context.Context, r *run, send func(*snapsyncv1.PrepareResponse) error) error {
+	var last client.Progress
+	first := true
+	for !r.finished() {
+		p, changed := r.latest()
+		if first || p != last {
+			msg := &snapsyncv1.PrepareResponse{Progress: progressMsg(snapsyncv1.InstallState_INSTALL_STATE_PREPARING, p)}
+			if err := send(msg); err != nil {
+				return fmt.Errorf("send progress: %w", err)
+			}
+			first, last = false, p
+		}
+		select {
+		case <-r.done:
+		case <-changed:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	if r.err != nil {
+		return r.err
+	}
+	msg := &snapsyncv1.PrepareResponse{
+		Progress: resultProgress(snapsyncv1.InstallState_INSTALL_STATE_PREPARED, r.res.Result),
+		Prepared: infoMsg(r.res.Result),
+	}
+	if err := send(msg); err != nil {
+		return fmt.Errorf("send prepared: %w", err)
+	}
+	return nil
+}

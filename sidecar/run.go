@@ -1,0 +1,63 @@
+package sidecar
+
+import (
+	"sync"
+
+	"github.com/snapsync/snapsync/client"
+)
+
+// run is one Prepare working in the background. Any number of Prepare
+// streams follow it: each reads the latest progress when it changes, so a
+// slow stream skips intermediate figures and never holds the fetch up.
+type run struct {
+	source   string
+	minIndex uint64
+	cancel   func(cause error)
+
+	done chan struct{} // closed once res and err are final
+	res  client.Prepared
+	err  error
+
+	mu       sync.Mutex // guards progress and changed
+	progress client.Progress
+	changed  chan struct{} // closed and replaced on every publish
+}
+
+func newRun(source string, minIndex uint64, cancel func(error)) *run {
+	return &run{source: source, minIndex: minIndex, cancel: cancel,
+		done: make(chan struct{}), changed: make(chan struct{})}
+}
+
+// publish records the latest progress and wakes every follower; it never
+// blocks on them.
+func (r *run) publish(p client.Progress) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.progress = p
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// latest returns the latest progress and a channel closed at the next
+// publish.
+func (r *run) latest() (client.Progress, <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.progress, r.changed
+}
+
+// finished reports whether the run has ended.
+func (r *run) finished() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// satisfies reports whether a Prepare from source for minIndex can join r
+// while r is running: same source, and an index r's will reach.
+func (r *run) satisfies(source string, minIndex uint64) bool {
+	return r.source == source && minIndex <= r.minIndex
+}

@@ -1,0 +1,80 @@
+package sidecar
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/snapsync/snapsync/client"
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+)
+
+// abort stops a running Prepare for dest, waits for it, and gives the
+// staging area back (or keeps it), leaving dest IDLE.
+func (s *InstallService) abort(ctx context.Context, dest string, keep bool) (err error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	d := s.dest(dest)
+	if d.state == snapsyncv1.InstallState_INSTALL_STATE_COMMITTING {
+		s.mu.Unlock()
+		return fmt.Errorf("%w for %s", ErrCommitting, dest)
+	}
+	if d.state == snapsyncv1.InstallState_INSTALL_STATE_PREPARING {
+		d.run.cancel(fmt.Errorf("%w by Abort (keep_staging=%t)", ErrAborted, keep))
+	}
+	prev, done := d.tail, make(chan struct{})
+	d.tail = done
+	d.run, d.state, d.prepared, d.err = nil, snapsyncv1.InstallState_INSTALL_STATE_IDLE, nil, nil
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if err != nil && d.tail == done {
+			d.err = err
+		}
+		s.mu.Unlock()
+		go func() { // never let the next operation start before prev ends
+			if prev != nil {
+				<-prev
+			}
+			close(done)
+			s.wg.Done()
+		}()
+	}()
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	s.log.Info().Str("dest", dest).Bool("keep_staging", keep).Msg("abort")
+	return client.Abort(ctx, s.clientConfig(dest), keep)
+}
+
+// status reports where dest stands.
+func (s *InstallService) status(dest string) *snapsyncv1.StatusResponse {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dests[dest]
+	if d == nil {
+		return &snapsyncv1.StatusResponse{Progress: &snapsyncv1.Progress{State: snapsyncv1.InstallState_INSTALL_STATE_IDLE}}
+	}
+	resp := &snapsyncv1.StatusResponse{}
+	switch {
+	case d.prepared != nil:
+		resp.Progress = resultProgress(d.state, d.prepared.Result)
+		resp.Prepared = infoMsg(d.prepared.Result)
+	case d.run != nil:
+		p, _ := d.run.latest()
+		resp.Progress = progressMsg(d.state, p)
+	default:
+		resp.Progress = &snapsyncv1.Progress{State: d.state}
+	}
+	if d.err != nil {
+		resp.Error = d.err.Error()
+	}
+	return resp
+}
