@@ -92,3 +92,7 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 	l.log.Error().Msgf(format, args...)
 	panic(fmt.Sprintf("pebble: "+format, args...))
 }
+
+// PebbleLogger returns a pebble.Logger that writes to log, Pebble's chatty
+// info at debug level, for callers that open Pebble DBs of their own.
+func PebbleLogger(log zerolog.Logger) pebble.Logger { return pebbleLogger{log} }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -35,6 +37,9 @@ into a follower directory, checks every key and value, then writes 5% more data 
 leader and installs again to show that only the difference travels.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("log-level") {
+				g.logLevel = "warn" // the demo tells its own story on stdout
+			}
 			return runDemo(cmd.Context(), g, f)
 		},
 	}
@@ -67,12 +72,20 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 }
 
 type demo struct {
-	out io.Writer
-	log zerolog.Logger
-	dir string
+	out  io.Writer
+	log  zerolog.Logger
+	dir  string
+	step int
 }
 
-func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.out, format+"\n", args...) }
+// say prints the next numbered step of the story.
+func (d *demo) say(format string, args ...any) {
+	d.step++
+	fmt.Fprintf(d.out, "%d. "+format+"\n", append([]any{d.step}, args...)...)
+}
+
+// detail prints an indented line under the current step.
+func (d *demo) detail(format string, args ...any) { fmt.Fprintf(d.out, "   "+format+"\n", args...) }
 
 func (d *demo) run(ctx context.Context, size int64) error {
 	leaderDir, followerDir := filepath.Join(d.dir, "leader", "db"), filepath.Join(d.dir, "follower", "db")
@@ -81,7 +94,7 @@ func (d *demo) run(ctx context.Context, size int64) error {
 		return err
 	}
 	defer src.Close()
-	d.say("1. writing %s of sample data into the leader's Pebble DB at %s", humanize.IBytes(uint64(size)), leaderDir)
+	d.say("writing %s of sample data into the leader's Pebble DB at %s", humanize.IBytes(uint64(size)), leaderDir)
 	if _, err := sampledb.Write(ctx, src.DB(), sampledb.Fill{Seed: 1, Bytes: size}); err != nil {
 		return err
 	}
@@ -90,21 +103,52 @@ func (d *demo) run(ctx context.Context, size int64) error {
 		return err
 	}
 	defer stop()
-	d.say("2. serving it at %s", url)
-	if err := d.install(ctx, url, followerDir, "3. full install"); err != nil {
+	d.say("serving it at %s (a checkpoint per install, chunked, zstd, SHA-256 per chunk)", url)
+	if err := d.interrupted(ctx, url, followerDir); err != nil {
+		return err
+	}
+	if err := d.install(ctx, url, followerDir, "resuming: install again into "+followerDir); err != nil {
 		return err
 	}
 	if err := d.check(ctx, src.DB(), followerDir); err != nil {
 		return err
 	}
-	d.say("5. writing 5%% more data on the leader")
+	d.say("writing 5%% more data on the leader")
 	if _, err := sampledb.Write(ctx, src.DB(), sampledb.Fill{Seed: 2, Bytes: size / 20}); err != nil {
 		return err
 	}
-	if err := d.install(ctx, url, followerDir, "6. incremental install"); err != nil {
+	if err := d.install(ctx, url, followerDir, "incremental install into "+followerDir+" (only the difference travels)"); err != nil {
 		return err
 	}
 	return d.check(ctx, src.DB(), followerDir)
+}
+
+// interrupted starts an install and cancels it half-way, as a crash or a
+// dropped link would stop it: the follower's directory is left untouched.
+func (d *demo) interrupted(ctx context.Context, url, dest string) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	halfway := errors.New("the demo stopped the install half-way")
+	var fetched int64
+	cfg := client.Config{Dest: dest, Logger: d.log, Progress: func(p client.Progress) {
+		if p.BytesTotal > 0 && p.BytesDone > p.BytesTotal/2 {
+			fetched = p.BytesFetched
+			cancel(halfway)
+		}
+	}}
+	d.say("installing into %s, interrupted half-way", dest)
+	_, err := client.Install(ctx, url, 0, cfg)
+	switch {
+	case err == nil:
+		d.detail("the install finished before it could be interrupted")
+		return nil
+	case !errors.Is(err, halfway):
+		return err
+	}
+	_, statErr := os.Stat(dest)
+	d.detail("stopped after %s on the wire; %s exists: %v (the old DB, or none, until the atomic swap)",
+		humanize.IBytes(uint64(fetched)), dest, statErr == nil)
+	return nil
 }
 
 func (d *demo) serve(ctx context.Context, src server.Source, work string) (string, func(), error) {
@@ -131,16 +175,23 @@ func (d *demo) serve(ctx context.Context, src server.Source, work string) (strin
 }
 
 func (d *demo) install(ctx context.Context, url, dest, title string) error {
+	d.say("%s", title)
 	res, err := client.Install(ctx, url, 0, client.Config{Dest: dest, Logger: d.log})
 	if err != nil {
 		return err
 	}
-	d.say("%s into %s:", title, dest)
-	return printSummary(d.out, dest, res)
+	var b strings.Builder
+	if err := printSummary(&b, dest, res); err != nil {
+		return err
+	}
+	for line := range strings.Lines(b.String()) {
+		d.detail("%s", strings.TrimSpace(line))
+	}
+	return nil
 }
 
 func (d *demo) check(ctx context.Context, leader *pebble.DB, dest string) error {
-	follower, err := pebble.Open(dest, &pebble.Options{})
+	follower, err := pebble.Open(dest, &pebble.Options{Logger: server.PebbleLogger(d.log)})
 	if err != nil {
 		return fmt.Errorf("open installed DB: %w", err)
 	}
@@ -149,6 +200,6 @@ func (d *demo) check(ctx context.Context, leader *pebble.DB, dest string) error 
 	if err != nil {
 		return err
 	}
-	d.say("   verified: the follower opens with Pebble and all %d keys and values equal the leader's", n)
+	d.detail("verified: the follower opens with Pebble and all %d keys and values equal the leader's", n)
 	return nil
 }
