@@ -86,14 +86,7 @@ func (n *Node) AppliedIndex() uint64 { return n.fsm.index.Load() }
 
 // LastInstall returns the last snapshot install that went through the
 // sidecar's Commit, if any since Start.
-func (n *Node) LastInstall() (InstallReport, bool) {
-	n.fsm.reportMu.Lock()
-	defer n.fsm.reportMu.Unlock()
-	if n.fsm.report == nil {
-		return InstallReport{}, false
-	}
-	return *n.fsm.report, true
-}
+func (n *Node) LastInstall() (InstallReport, bool) { return n.fsm.lastInstall() }
 
 // notLeader returns ErrNotLeader naming the leader, when known.
 func (n *Node) notLeader() error {

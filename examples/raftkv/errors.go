@@ -17,6 +17,9 @@ var (
 	// ErrInstall reports a snapshot install through the sidecar that did not
 	// bring the DB to the pointer's index.
 	ErrInstall = errors.New("raftkv: snapshot install")
+	// ErrCorrupt reports stored data (the Raft log, the applied index) that
+	// does not parse.
+	ErrCorrupt = errors.New("raftkv: corrupt stored data")
 	// ErrClosed is returned by calls on a node that has shut down.
 	ErrClosed = errors.New("raftkv: node shut down")
 )

@@ -29,6 +29,7 @@ type fsm struct {
 	st *store       // nil only when an install could not reopen the DB
 
 	term, index atomic.Uint64 // what st reflects
+	registered  atomic.Uint64 // the highest index registered with the sidecar since Start
 
 	reportMu sync.Mutex
 	report   *InstallReport // the last committed install, if any
@@ -81,12 +82,14 @@ func (f *fsm) Apply(l *raft.Log) any {
 // Snapshot makes a Pebble checkpoint in a fresh directory; the returned
 // snapshot registers it with the sidecar and persists only a pointer to it.
 // Raft calls Snapshot between Applies, so the checkpoint reflects exactly the
-// recorded index.
+// recorded index. With nothing applied, or nothing since the last checkpoint
+// the sidecar took (it refuses an index not beyond its newest), the snapshot
+// is the pointer alone.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	term, index := f.term.Load(), f.index.Load()
 	snap := &pointerSnapshot{f: f, ptr: Pointer{SidecarURL: f.peerURL, Term: term, Index: index}}
-	if index == 0 {
-		return snap, nil // nothing applied: a follower has nothing to fetch
+	if index == 0 || index <= f.registered.Load() {
+		return snap, nil
 	}
 	dir := filepath.Join(f.ckptDir, fmt.Sprintf("%020d-%d", index, time.Now().UnixNano()))
 	f.mu.RLock()

@@ -65,6 +65,16 @@ func (f *fsm) Restore(rc io.ReadCloser) (err error) {
 	return nil
 }
 
+// lastInstall returns the last install that went through Commit, if any.
+func (f *fsm) lastInstall() (InstallReport, bool) {
+	f.reportMu.Lock()
+	defer f.reportMu.Unlock()
+	if f.report == nil {
+		return InstallReport{}, false
+	}
+	return *f.report, true
+}
+
 // install runs Prepare, then the swap, and checks the DB it got.
 func (f *fsm) install(ctx context.Context, p Pointer) (InstallReport, error) {
 	start := time.Now()
@@ -149,13 +159,15 @@ func (f *fsm) swap(ctx context.Context, info *snapsyncv1.SnapshotInfo) error {
 	if err != nil {
 		return f.reopen(fmt.Errorf("close before commit: %w", err))
 	}
-	_, err = f.sidecar.Commit(ctx, connect.NewRequest(&snapsyncv1.CommitRequest{
+	resp, err := f.sidecar.Commit(ctx, connect.NewRequest(&snapsyncv1.CommitRequest{
 		Dest: f.dbDir, SnapshotId: info.GetSnapshotId(),
 	}))
 	if err != nil {
-		err = fmt.Errorf("commit: %w", err)
+		return f.reopen(fmt.Errorf("commit: %w", err))
 	}
-	return f.reopen(err)
+	got := resp.Msg.GetSnapshot()
+	f.log.Info().Uint64("term", got.GetTerm()).Uint64("index", got.GetIndex()).Msg("snapshot committed")
+	return f.reopen(nil)
 }
 
 // reopen opens the DB directory again and reads the index it reflects,

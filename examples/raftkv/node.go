@@ -25,6 +25,7 @@ type Node struct {
 	cfg    Config
 	raft   *raft.Raft
 	trans  *raft.NetworkTransport
+	logs   *logStore
 	fsm    *fsm
 	cancel context.CancelCauseFunc
 
@@ -34,9 +35,8 @@ type Node struct {
 
 // Start opens the node's DB and starts Raft. With cfg.Bootstrap and no state
 // yet it bootstraps a cluster of itself; otherwise it waits for a leader to
-// add it (AddVoter) or, if it was a member, rejoins. The Raft log is kept in
-// memory: a restarted node gets it again from the leader, as entries or as a
-// snapshot, and skips what its DB already reflects.
+// add it (AddVoter) or, if it was a member, rejoins with the Raft log and
+// votes it kept in DataDir/raft; entries its DB already reflects are skipped.
 func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -82,12 +82,14 @@ func (n *Node) startRaft() error {
 	if err != nil {
 		return fmt.Errorf("raft snapshot store: %w", err)
 	}
-	logs := raft.NewInmemStore()
-	rc := raftConfig(&n.cfg, logw)
-	if err := n.bootstrap(rc, logs, snaps); err != nil {
+	if n.logs, err = openLogStore(filepath.Join(raftDir(n.cfg.DataDir), "log"), n.cfg.Logger); err != nil {
 		return err
 	}
-	r, err := raft.NewRaft(rc, n.fsm, logs, logs, snaps, trans)
+	rc := raftConfig(&n.cfg, logw)
+	if err := n.bootstrap(rc, snaps); err != nil {
+		return err
+	}
+	r, err := raft.NewRaft(rc, n.fsm, n.logs, n.logs, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
@@ -97,18 +99,18 @@ func (n *Node) startRaft() error {
 
 // bootstrap makes a one-node cluster of n when asked and n has no state: no
 // Raft state and nothing applied in its DB.
-func (n *Node) bootstrap(rc *raft.Config, logs *raft.InmemStore, snaps raft.SnapshotStore) error {
+func (n *Node) bootstrap(rc *raft.Config, snaps raft.SnapshotStore) error {
 	if !n.cfg.Bootstrap || n.AppliedIndex() > 0 {
 		return nil
 	}
-	has, err := raft.HasExistingState(logs, logs, snaps)
+	has, err := raft.HasExistingState(n.logs, n.logs, snaps)
 	if err != nil || has {
 		return err
 	}
 	servers := raft.Configuration{Servers: []raft.Server{{
 		Suffrage: raft.Voter, ID: rc.LocalID, Address: n.trans.LocalAddr(),
 	}}}
-	if err := raft.BootstrapCluster(rc, logs, logs, snaps, n.trans, servers); err != nil {
+	if err := raft.BootstrapCluster(rc, n.logs, n.logs, snaps, n.trans, servers); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	return nil
@@ -129,7 +131,7 @@ func raftConfig(cfg *Config, logw *raftLog) *raft.Config {
 	return rc
 }
 
-// raftDir is where a node's Raft snapshot pointers live.
+// raftDir is where a node's Raft log (in log/) and snapshot pointers live.
 func raftDir(dataDir string) string { return filepath.Join(dataDir, "raft") }
 
 // Shutdown stops Raft, abandons an install under way (the sidecar keeps what
@@ -143,6 +145,9 @@ func (n *Node) Shutdown() error {
 		}
 		if n.trans != nil {
 			errs = append(errs, n.trans.Close())
+		}
+		if n.logs != nil {
+			errs = append(errs, n.logs.close())
 		}
 		if n.fsm != nil {
 			errs = append(errs, n.fsm.close())

@@ -68,6 +68,7 @@ func (s *pointerSnapshot) register(ctx context.Context) error {
 		return fmt.Errorf("register checkpoint %s: %w", s.dir, err)
 	}
 	s.registered = true
+	s.f.registered.Store(s.ptr.Index)
 	s.f.log.Info().Uint64("index", s.ptr.Index).Uint32("registered", resp.Msg.GetRegistered()).
 		Msg("checkpoint registered")
 	return nil
