@@ -34,38 +34,56 @@ func BenchmarkInstall(b *testing.B) {
 }
 
 // benchCheckpoint makes (once per size, cached under the temp dir) a settled
-// Pebble DB and a checkpoint of it that every contender copies.
+// Pebble DB of at least SNAPSYNC_BENCH_SIZE on disk (default 1GiB) and a
+// checkpoint of it that every contender copies.
 func benchCheckpoint(b *testing.B) string {
 	b.Helper()
-	size := int64(1 << 30)
+	size := uint64(1 << 30)
 	if s := os.Getenv("SNAPSYNC_BENCH_SIZE"); s != "" {
 		n, err := humanize.ParseBytes(s)
 		if err != nil {
 			b.Fatalf("SNAPSYNC_BENCH_SIZE: %v", err)
 		}
-		size = int64(n)
+		size = n
 	}
-	root := filepath.Join(os.TempDir(), "snapsync-bench-"+strconv.FormatInt(size, 10))
-	ckpt := filepath.Join(root, "checkpoint")
-	if _, err := os.Stat(filepath.Join(ckpt, "CURRENT")); err == nil {
+	root := filepath.Join(os.TempDir(), "snapsync-bench-"+strconv.FormatUint(size, 10))
+	ckpt, ready := filepath.Join(root, "checkpoint"), filepath.Join(root, "ready")
+	if _, err := os.Stat(ready); err == nil {
 		return ckpt
 	}
 	if err := os.RemoveAll(root); err != nil {
 		b.Fatal(err)
 	}
-	db, err := pebble.Open(filepath.Join(root, "db"), &pebble.Options{})
+	db, err := pebble.Open(filepath.Join(root, "db"), &pebble.Options{Logger: quietPebble{}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := sampledb.Write(context.Background(), db, sampledb.Fill{Seed: 1, Bytes: size}); err != nil {
+	// Values compress about 2:1 inside the SSTs: write until the DB holds
+	// size bytes on disk.
+	for seed := uint64(1); db.Metrics().DiskSpaceUsage() < size; seed++ {
+		if _, err := sampledb.Write(context.Background(), db, sampledb.Fill{Seed: seed, Bytes: int64(size / 4)}); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Flush(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.Checkpoint(ckpt, pebble.WithFlushedWAL()); err != nil {
 		b.Fatal(err)
 	}
-	if err := db.Checkpoint(ckpt); err != nil {
+	if err := os.WriteFile(ready, nil, 0o644); err != nil {
 		b.Fatal(err)
 	}
 	return ckpt
 }
+
+// quietPebble drops Pebble's own logs.
+type quietPebble struct{}
+
+func (quietPebble) Infof(string, ...any)         {}
+func (quietPebble) Errorf(string, ...any)        {}
+func (quietPebble) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
 
 func treeSize(b *testing.B, dir string) int64 {
 	b.Helper()
