@@ -1,0 +1,185 @@
+package client
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// flipProxy is a TCP proxy on 127.0.0.1 in front of an h2c server. It reads
+// the server's HTTP/2 frames, follows the Connect envelopes inside each
+// stream's DATA frames, and flips one bit in the middle of the chunk bytes of
+// the FetchChunksResponse messages that corrupt selects (numbered from 0 in
+// the order they pass). Everything else passes unchanged, so the corruption
+// reaches the client's verification and nothing else.
+type flipProxy struct {
+	url     string
+	target  string
+	corrupt func(n int64) bool
+	chunks  atomic.Int64 // chunk messages seen
+	flipped atomic.Int64
+}
+
+func startFlipProxy(tb testing.TB, target string, corrupt func(n int64) bool) *flipProxy {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &flipProxy{url: "http://" + ln.Addr().String(), target: strings.TrimPrefix(target, "http://"), corrupt: corrupt}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() { defer wg.Done(); p.serve(c) }()
+		}
+	}()
+	tb.Cleanup(func() {
+		_ = ln.Close() // ends the accept loop
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close() // ends the connection's copies
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return p
+}
+
+// serve forwards one connection: requests unchanged, responses frame by frame.
+func (p *flipProxy) serve(client net.Conn) {
+	defer client.Close()
+	srv, err := net.Dial("tcp", p.target)
+	if err != nil {
+		return
+	}
+	defer srv.Close()
+	go func() {
+		_, _ = io.Copy(srv, client) // ends when either side closes
+		_ = srv.Close()
+	}()
+	streams := make(map[uint32]*envelopeScanner)
+	hdr := make([]byte, 9)
+	for {
+		if _, err := io.ReadFull(srv, hdr); err != nil {
+			return
+		}
+		n := int(hdr[0])<<16 | int(hdr[1])<<8 | int(hdr[2])
+		typ, flags, id := hdr[3], hdr[4], binary.BigEndian.Uint32(hdr[5:])&0x7fffffff
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(srv, payload); err != nil {
+			return
+		}
+		const frameData, flagPadded = 0, 0x8
+		if typ == frameData && flags&flagPadded == 0 {
+			s := streams[id]
+			if s == nil {
+				s = &envelopeScanner{p: p}
+				streams[id] = s
+			}
+			s.scan(payload)
+		}
+		if _, err := client.Write(append(hdr, payload...)); err != nil {
+			return
+		}
+	}
+}
+
+// envelopeScanner follows the Connect envelopes (flags byte, 4-byte length,
+// message) of one HTTP/2 stream across its DATA frames.
+type envelopeScanner struct {
+	p      *flipProxy
+	prefix []byte // envelope prefix bytes seen so far
+	flags  byte
+	size   int    // current message's length
+	pos    int    // offset in the current message
+	head   []byte // the message's first bytes, to find its chunk data
+	flipAt int    // offset to flip; -1 none; -2 not decided yet
+}
+
+// headLen is enough of a FetchChunksResponse to reach its data field.
+const headLen = 32
+
+func (s *envelopeScanner) scan(b []byte) {
+	for len(b) > 0 {
+		if s.pos == s.size && len(s.prefix) < 5 { // between messages
+			s.prefix = append(s.prefix, b[0])
+			b = b[1:]
+			if len(s.prefix) == 5 {
+				s.flags, s.size = s.prefix[0], int(binary.BigEndian.Uint32(s.prefix[1:]))
+				s.pos, s.head, s.flipAt = 0, s.head[:0], -2
+			}
+			continue
+		}
+		n := min(len(b), s.size-s.pos)
+		if s.flipAt == -2 {
+			n = min(n, headLen-len(s.head))
+			s.head = append(s.head, b[:n]...)
+			if len(s.head) == headLen || s.pos+n == s.size {
+				s.flipAt = s.decide()
+			}
+		}
+		if s.flipAt >= s.pos && s.flipAt < s.pos+n {
+			b[s.flipAt-s.pos] ^= 0x10
+			s.p.flipped.Add(1)
+		}
+		s.pos += n
+		b = b[n:]
+		if s.pos == s.size {
+			s.prefix = s.prefix[:0]
+		}
+	}
+}
+
+// decide returns the offset of the bit to flip in the current message: the
+// middle of a chunk message's data if corrupt selects it, else -1.
+func (s *envelopeScanner) decide() int {
+	const endStream = 0x2
+	if s.flags&endStream != 0 {
+		return -1
+	}
+	b, off := s.head, 0
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return -1
+		}
+		b, off = b[n:], off+n
+		if num == 4 && typ == protowire.BytesType { // FetchChunksResponse.data
+			size, n := protowire.ConsumeVarint(b)
+			if n < 0 || size == 0 {
+				return -1
+			}
+			if !s.p.corrupt(s.p.chunks.Add(1) - 1) {
+				return -1
+			}
+			return off + n + int(size)/2
+		}
+		if typ != protowire.VarintType {
+			return -1 // not a FetchChunksResponse
+		}
+		_, n = protowire.ConsumeVarint(b)
+		if n < 0 {
+			return -1
+		}
+		b, off = b[n:], off+n
+	}
+	return -1
+}
