@@ -59,7 +59,13 @@ func openLeader(tb testing.TB, size int64) *server.PebbleSource {
 			tb.Error(err)
 		}
 	})
-	if _, err := sampledb.Write(context.Background(), src.DB(), sampledb.Fill{Seed: 1, Bytes: size}); err != nil {
+	ctx := context.Background()
+	if _, err := sampledb.Write(ctx, src.DB(), sampledb.Fill{Seed: 1, Bytes: size}); err != nil {
+		tb.Fatal(err)
+	}
+	// Settle the LSM, so that no background compaction makes the next
+	// checkpoint's files differ from this one's.
+	if err := src.DB().Compact(ctx, sampledb.Key(1, 0)[:12], sampledb.Key(2, 0)[:12], true); err != nil {
 		tb.Fatal(err)
 	}
 	return src
