@@ -16,17 +16,18 @@ import (
 // the server's HTTP/2 frames, follows the Connect envelopes inside each
 // stream's DATA frames, and flips one bit in the middle of the chunk bytes of
 // the FetchChunksResponse messages that corrupt selects (numbered from 0 in
-// the order they pass). Everything else passes unchanged, so the corruption
+// the order they pass, and told whether the message is zstd-encoded). Everything else passes unchanged, so the corruption
 // reaches the client's verification and nothing else.
 type flipProxy struct {
 	url     string
 	target  string
-	corrupt func(n int64) bool
+	corrupt func(n int64, zstd bool) bool
 	chunks  atomic.Int64 // chunk messages seen
+	zstd    atomic.Int64 // of them, zstd-encoded
 	flipped atomic.Int64
 }
 
-func startFlipProxy(tb testing.TB, target string, corrupt func(n int64) bool) *flipProxy {
+func startFlipProxy(tb testing.TB, target string, corrupt func(n int64, zstd bool) bool) *flipProxy {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -156,6 +157,7 @@ func (s *envelopeScanner) decide() int {
 		return -1
 	}
 	b, off := s.head, 0
+	zstd := false
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -167,7 +169,10 @@ func (s *envelopeScanner) decide() int {
 			if n < 0 || size == 0 {
 				return -1
 			}
-			if !s.p.corrupt(s.p.chunks.Add(1) - 1) {
+			if zstd {
+				s.p.zstd.Add(1)
+			}
+			if !s.p.corrupt(s.p.chunks.Add(1)-1, zstd) {
 				return -1
 			}
 			return off + n + int(size)/2
@@ -175,10 +180,11 @@ func (s *envelopeScanner) decide() int {
 		if typ != protowire.VarintType {
 			return -1 // not a FetchChunksResponse
 		}
-		_, n = protowire.ConsumeVarint(b)
+		v, n := protowire.ConsumeVarint(b)
 		if n < 0 {
 			return -1
 		}
+		zstd = zstd || (num == 3 && v == 2) // encoding: ENCODING_ZSTD
 		b, off = b[n:], off+n
 	}
 	return -1
