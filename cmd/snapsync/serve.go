@@ -4,15 +4,15 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/snapsync/snapsync/chunker"
 	"github.com/snapsync/snapsync/server"
+	"github.com/snapsync/snapsync/sidecar"
 )
 
 type serveFlags struct {
@@ -26,36 +26,49 @@ type serveFlags struct {
 	maxStreams  int
 	rateLimit   string
 	compression string
+	sourceFlags
+	localFlags
 }
 
 func newServeCommand(g *globals) *cobra.Command {
 	f := &serveFlags{}
 	cmd := &cobra.Command{
-		Use:   "serve --source pebble:DIR|dir:DIR [--listen ADDR]",
-		Short: "Serve consistent checkpoints of a database to followers",
-		Long: `serve runs the leader-side sidecar. It makes consistent checkpoints of the source
-and streams them to followers as verified, resumable chunk streams.
+		Use:   "serve --source pebble:DIR|dir:DIR|registry:ROOT|exec:PATH [--listen ADDR] [--local-listen ADDR]",
+		Short: "Run the sidecar: serve checkpoints to peers, and the local install API to its node",
+		Long: `serve runs the sidecar. On --listen it serves consistent checkpoints of the source to
+other sidecars as verified, resumable chunk streams (SnapshotService). On --local-listen,
+for its own node only, it serves the two-phase install API (InstallService: Prepare,
+Commit, Abort, Status) and, for registry: and exec: sources, RegistryService. Both
+listeners also serve gRPC health and reflection.
 
 Sources:
-  pebble:DIR  open the Pebble DB at DIR (the sidecar owns it) and checkpoint it on demand
-  dir:DIR     an immutable checkpoint directory made by its owner (e.g. RocksDB's ldb checkpoint)`,
-		Example: "  snapsync serve --source pebble:/var/lib/app/db --listen 0.0.0.0:7600",
-		Args:    cobra.NoArgs,
+  pebble:DIR     open the Pebble DB at DIR (the sidecar owns it) and checkpoint it on demand
+  dir:DIR        an immutable checkpoint directory made by its owner (e.g. RocksDB's ldb checkpoint)
+  registry:ROOT  checkpoints the node makes under ROOT and registers over the local API;
+                 with --checkpoint-command, that command makes one when none is new enough
+  exec:PATH      PATH makes a checkpoint on demand under WORK-DIR/incoming and prints
+                 {"dir": ..., "term": N, "index": N} (needs --work-dir)`,
+		Example: `  snapsync serve --source pebble:/var/lib/app/db --listen 0.0.0.0:7600
+  snapsync serve --source registry:/var/lib/om/checkpoints --listen 0.0.0.0:7600 \
+      --local-listen unix:/run/snapsync.sock --allow-dest /var/lib/om`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, g, f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.listen, "listen", "127.0.0.1:7600", "address to listen on")
-	fl.StringVar(&f.source, "source", "", "what to serve: pebble:DIR or dir:DIR (required)")
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:7600", "address to serve peers on")
+	fl.StringVar(&f.source, "source", "", "what to serve: pebble:DIR, dir:DIR, registry:ROOT or exec:PATH (required)")
 	fl.StringVar(&f.workDir, "work-dir", "", "where checkpoints and lease state live (default: beside the source, DIR.snapsync)")
-	fl.StringVar(&f.addrFile, "addr-file", "", "write the bound address here once listening (for scripts and tests)")
+	fl.StringVar(&f.addrFile, "addr-file", "", "write the bound peer address here once listening (for scripts and tests)")
 	fl.IntVar(&f.chunkSize, "chunk-size", chunker.DefaultChunkSize, "chunk size in bytes")
 	fl.DurationVar(&f.leaseTTL, "lease-ttl", 2*time.Minute, "default lease on a checkpoint")
 	fl.DurationVar(&f.reuseWithin, "reuse-within", 30*time.Second, "reuse a checkpoint younger than this")
 	fl.IntVar(&f.maxStreams, "max-streams", 16, "concurrent chunk streams")
 	fl.StringVar(&f.rateLimit, "rate-limit", "0", "wire bytes per second across all streams, e.g. 100MB (0: unlimited)")
 	fl.StringVar(&f.compression, "compression", "auto", "chunk compression: auto (where it pays), zstd, none")
+	f.sourceFlags.add(fl)
+	f.localFlags.add(fl)
 	return cmd
 }
 
@@ -69,7 +82,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	src, err := server.ParseSource(f.source, log)
+	src, reg, err := f.openSource(f.source, cfg.WorkDir, log)
 	if err != nil {
 		return err
 	}
@@ -80,6 +93,11 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		return err
 	}
 	defer srv.Close()
+	local, err := f.openLocal(reg, log)
+	if err != nil {
+		return err
+	}
+	defer local.Close()
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -89,8 +107,13 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 			return err
 		}
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("source", f.source).Str("work_dir", cfg.WorkDir).Msg("serving")
-	return server.Serve(ctx, ln, srv.Handler())
+	log.Info().Str("addr", ln.Addr().String()).Str("source", f.source).Str("work_dir", cfg.WorkDir).Msg("serving peers")
+	g2, gctx := errgroup.WithContext(ctx)
+	g2.Go(func() error { return server.Serve(gctx, ln, sidecar.PeerHandler(srv.Handler())) })
+	if local.ln != nil {
+		g2.Go(func() error { return server.Serve(gctx, local.ln, local.handler) })
+	}
+	return g2.Wait()
 }
 
 func (f *serveFlags) config() (server.Config, error) {
@@ -102,13 +125,9 @@ func (f *serveFlags) config() (server.Config, error) {
 	if err != nil {
 		return server.Config{}, fmt.Errorf("--compression: %w", err)
 	}
-	work := f.workDir
-	if work == "" {
-		_, dir, ok := strings.Cut(f.source, ":")
-		if !ok || dir == "" {
-			return server.Config{}, fmt.Errorf("--source %q: want pebble:DIR or dir:DIR", f.source)
-		}
-		work = filepath.Clean(dir) + ".snapsync"
+	work, err := defaultWorkDir(f.workDir, f.source)
+	if err != nil {
+		return server.Config{}, err
 	}
 	return server.Config{
 		WorkDir: work, ChunkSize: f.chunkSize, LeaseTTL: f.leaseTTL, ReuseWithin: f.reuseWithin,

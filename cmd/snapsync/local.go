@@ -1,0 +1,103 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+
+	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/registry"
+	"github.com/snapsync/snapsync/sidecar"
+)
+
+// localFlags configure the node-facing listener.
+type localFlags struct {
+	localListen      string
+	localAddrFile    string
+	allowDest        []string
+	allowNonLoopback bool
+	installStreams   int
+	keepOld          bool
+}
+
+func (f *localFlags) add(fl *pflag.FlagSet) {
+	fl.StringVar(&f.localListen, "local-listen", "",
+		"serve the node's local API (install, registry) here: 127.0.0.1:PORT or unix:/path.sock (default: off)")
+	fl.StringVar(&f.localAddrFile, "local-addr-file", "", "write the bound local address here once listening")
+	fl.StringSliceVar(&f.allowDest, "allow-dest", nil,
+		"directory under which the local API may install databases (repeatable); enables InstallService")
+	fl.BoolVar(&f.allowNonLoopback, "local-allow-non-loopback", false,
+		"let --local-listen bind a non-loopback address (the local API then reaches the network)")
+	fl.IntVar(&f.installStreams, "install-streams", 4, "parallel chunk streams of each local install")
+	fl.BoolVar(&f.keepOld, "keep-old", false, "local installs keep the replaced database at DIR.old-UNIXTIME")
+}
+
+// localAPI is the node-facing listener and what it serves; the zero value
+// (no --local-listen) serves nothing.
+type localAPI struct {
+	ln      net.Listener
+	handler http.Handler
+	install *sidecar.InstallService
+}
+
+// openLocal starts listening for the node when --local-listen is set:
+// InstallService when --allow-dest names where it may install,
+// RegistryService when the source is a registry.
+func (f *localFlags) openLocal(reg *registry.Source, log zerolog.Logger) (*localAPI, error) {
+	api := &localAPI{}
+	if f.localListen == "" {
+		if len(f.allowDest) > 0 {
+			return nil, errors.New("--allow-dest needs --local-listen: the install API is served only there")
+		}
+		return api, nil
+	}
+	var regSvc *sidecar.RegistryService
+	if reg != nil {
+		regSvc = sidecar.NewRegistryService(reg)
+	}
+	if len(f.allowDest) > 0 {
+		svc, err := sidecar.NewInstallService(sidecar.InstallConfig{
+			AllowedRoots: f.allowDest,
+			Client:       client.Config{Streams: f.installStreams, KeepOld: f.keepOld, Hook: crashHook()},
+			Logger:       log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("install service: %w", err)
+		}
+		api.install = svc
+	}
+	if api.install == nil && regSvc == nil {
+		return nil, errors.New("--local-listen serves nothing: give --allow-dest (installs) or a registry: or exec: source")
+	}
+	ln, err := sidecar.Listen(f.localListen, f.allowNonLoopback)
+	if err != nil {
+		api.Close()
+		return nil, err
+	}
+	api.ln, api.handler = ln, sidecar.LocalHandler(api.install, regSvc)
+	if f.localAddrFile != "" {
+		addr := ln.Addr().String()
+		if ln.Addr().Network() == "unix" {
+			addr = "unix:" + addr
+		}
+		if err := writeFileAtomic(f.localAddrFile, []byte(addr)); err != nil {
+			api.Close()
+			return nil, err
+		}
+	}
+	log.Info().Str("addr", ln.Addr().String()).Bool("install", api.install != nil).Bool("registry", regSvc != nil).
+		Msg("serving the local API")
+	return api, nil
+}
+
+// Close stops the install service's background work; the listener is
+// closed by the HTTP server that serves it.
+func (a *localAPI) Close() {
+	if a.install != nil {
+		_ = a.install.Close() // it only stops running Prepares; what is staged stays
+	}
+}
