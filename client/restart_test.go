@@ -1,0 +1,125 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/snapsync/snapsync/server"
+)
+
+// killableServer is a real server whose death is abrupt: kill closes every
+// connection at once, mid-stream, then closes the server; start brings a new
+// one up on the same address over the same work dir, as a restarted sidecar.
+type killableServer struct {
+	tb   testing.TB
+	cfg  server.Config
+	addr string
+	mu   sync.Mutex
+	srv  *server.Server
+	hs   *http.Server
+	done chan error
+}
+
+func startKillable(tb testing.TB, cfg server.Config) *killableServer {
+	tb.Helper()
+	cfg.WorkDir = filepath.Join(tb.TempDir(), "work")
+	cfg.ChunkSize = testChunkSize
+	cfg.Logger = testLogger(tb)
+	k := &killableServer{tb: tb, cfg: cfg, addr: "127.0.0.1:0"}
+	if err := k.start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(k.kill)
+	return k
+}
+
+func (k *killableServer) url() string { return "http://" + k.addr }
+
+func (k *killableServer) start() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	srv, err := server.New(context.Background(), k.cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := listen(k.addr)
+	if err != nil {
+		return errors.Join(err, srv.Close())
+	}
+	k.addr = ln.Addr().String()
+	k.srv, k.hs, k.done = srv, server.NewHTTPServer(srv.Handler()), make(chan error, 1)
+	go func(hs *http.Server, done chan error) { done <- hs.Serve(ln) }(k.hs, k.done)
+	return nil
+}
+
+// kill drops every connection, then closes the server; a no-op when down.
+func (k *killableServer) kill() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.srv == nil {
+		return
+	}
+	if err := k.hs.Close(); err != nil {
+		k.tb.Errorf("close http server: %v", err)
+	}
+	if err := <-k.done; !errors.Is(err, http.ErrServerClosed) {
+		k.tb.Errorf("serve: %v", err)
+	}
+	if err := k.srv.Close(); err != nil {
+		k.tb.Errorf("close server: %v", err)
+	}
+	k.srv = nil
+}
+
+// TestServerDiesMidStream kills the server while chunks stream and brings it
+// back on the same address after a while: the client's streams retry with
+// backoff, carry on from the chunks they lacked, and the install succeeds.
+func TestServerDiesMidStream(t *testing.T) {
+	t.Parallel()
+	leader := openLeader(t, 6<<20)
+	k := startKillable(t, server.Config{Source: leader, Compression: server.CompressionNone, RateLimit: 16 << 20})
+	dest := filepath.Join(t.TempDir(), "db")
+	cfg := testConfig(t, dest)
+	cfg.RetryWait, cfg.MaxAttempts = 40*time.Millisecond, 8
+	var once sync.Once
+	restarted := make(chan error, 1)
+	var killedAt int64
+	cfg.Progress = func(p Progress) {
+		if p.BytesFetched < p.BytesTotal/3 {
+			return
+		}
+		once.Do(func() {
+			killedAt = p.BytesFetched
+			k.kill()
+			go func() {
+				time.Sleep(300 * time.Millisecond)
+				restarted <- k.start()
+			}()
+		})
+	}
+	res, err := Install(context.Background(), k.url(), 0, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-restarted:
+		if err != nil {
+			t.Fatalf("restart: %v", err)
+		}
+	default:
+		t.Fatal("the install finished before the server was killed and restarted")
+	}
+	checkSameDB(t, leader.DB(), dest)
+	t.Logf("killed after %d bytes; fetched %d of %d in all", killedAt, res.BytesFetched, res.BytesTotal)
+	if killedAt == 0 || killedAt >= res.BytesTotal {
+		t.Fatalf("killed after %d of %d bytes: not mid-stream", killedAt, res.BytesTotal)
+	}
+	if res.BytesFetched > res.BytesTotal*11/10 {
+		t.Fatalf("fetched %d bytes for %d: the retries fetched again what had arrived", res.BytesFetched, res.BytesTotal)
+	}
+}
