@@ -62,7 +62,7 @@ func makePlan(m *verify.Manifest, done [][]bool, complete []bool, idx *localInde
 	immutable func(string) bool, stagePath func(int) string) *plan {
 	p := &plan{m: m, offs: make([][]int64, len(m.Files)), remaining: make([]atomic.Int64, len(m.Files))}
 	staged := stagedChunks(m, done, stagePath)
-	used := make(map[*localFile]bool)
+	used := make(map[fileID]bool) // local inodes already placed
 	jobs := make(map[verify.Digest]*job)
 	for i := range m.Files {
 		f := &m.Files[i]
@@ -75,7 +75,7 @@ func makePlan(m *verify.Manifest, done [][]bool, complete []bool, idx *localInde
 			continue
 		}
 		if src, link := wholeMatch(f, idx, used, immutable); src != nil {
-			used[src] = true
+			used[idOf(src.info)] = true
 			p.place = append(p.place, placement{file: i, src: src, link: link})
 			p.ready = append(p.ready, i)
 			p.placedBytes += f.Size
@@ -141,15 +141,16 @@ func stagedChunks(m *verify.Manifest, done [][]bool, stagePath func(int) string)
 // wholeMatch finds a local file with exactly f's content that can be placed
 // whole: an immutable file of the current database with f's mode (hard-linked,
 // so its mode must already be right), or a file of an earlier staging that no
-// other name shares (renamed). Each local file is placed at most once, so the
-// staged tree has the leader's hard-link groups and no others.
-func wholeMatch(f *verify.File, idx *localIndex, used map[*localFile]bool, immutable func(string) bool) (*localFile, bool) {
+// other name shares (renamed). Each local inode is placed at most once,
+// whatever the names it has, so the staged tree has the leader's hard-link
+// groups and no others.
+func wholeMatch(f *verify.File, idx *localIndex, used map[fileID]bool, immutable func(string) bool) (*localFile, bool) {
 	if f.Size == 0 || idx == nil {
 		return nil, false
 	}
 	for _, c := range idx.byContent[contentOf(f.Chunks, f.Size)] {
 		switch {
-		case used[c]:
+		case used[idOf(c.info)]:
 		case c.fromDest && immutable(c.rel) && c.info.Mode().Perm() == f.Mode:
 			return c, true
 		case !c.fromDest && nlink(c.info) == 1:
