@@ -14,7 +14,7 @@ import (
 // writePebble adds data to the Pebble DB at dir (creating it) and closes it.
 func writePebble(tb testing.TB, dir string, fills ...sampledb.Fill) {
 	tb.Helper()
-	db, err := pebble.Open(dir, &pebble.Options{})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble{}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func writePebble(tb testing.TB, dir string, fills ...sampledb.Fill) {
 func comparePebble(tb testing.TB, wantDir, gotDir string) int {
 	tb.Helper()
 	open := func(dir string) *pebble.DB {
-		db, err := pebble.Open(dir, &pebble.Options{})
+		db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble{}})
 		if err != nil {
 			tb.Fatalf("open %s: %v", dir, err)
 		}
