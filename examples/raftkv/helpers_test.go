@@ -34,7 +34,7 @@ func testLogger(tb testing.TB, name string) zerolog.Logger {
 		w.done = true
 		w.mu.Unlock()
 	})
-	out := zerolog.ConsoleWriter{Out: w, NoColor: true, TimeFormat: "15:04:05.000"}
+	out := zerolog.ConsoleWriter{Out: w, NoColor: true, TimeFormat: "15:04:05"}
 	return zerolog.New(out).Level(zerolog.InfoLevel).With().Timestamp().Str("node", name).Logger()
 }
 

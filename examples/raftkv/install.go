@@ -25,8 +25,10 @@ type InstallReport struct {
 	// Term and Index are what the installed DB reflects (at least
 	// Pointer.Index: the sidecar may serve a newer checkpoint).
 	Term, Index uint64
-	// Progress is Prepare's last progress report: bytes total, fetched over
-	// the network and reused from what the node already had.
+	// BytesTotal, BytesFetched, BytesReused and Files are from Prepare's last
+	// progress report: the snapshot's size, the bytes received over the
+	// network (compressed, as on the wire), the bytes reused from what the
+	// node already had, and the snapshot's file count.
 	BytesTotal, BytesFetched, BytesReused, Files uint64
 	// Prepare is how long fetching and staging took; Total adds the swap and
 	// the reopen.
