@@ -1,0 +1,96 @@
+package sidecar
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// testRoots makes a root holding a directory, a file and a symlink out of it,
+// next to an outside directory.
+func testRoots(tb testing.TB) (roots, string) {
+	tb.Helper()
+	base := tb.TempDir()
+	root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
+	for _, d := range []string{filepath.Join(root, "dir"), outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "file"), nil, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "out")); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(root, "dir"), filepath.Join(base, "alias")); err != nil {
+		tb.Fatal(err)
+	}
+	return roots{root}, base
+}
+
+func TestResolveDest(t *testing.T) {
+	t.Parallel()
+	rs, base := testRoots(t)
+	root := rs[0]
+	testCases := []struct {
+		dest, want string
+		err        error
+	}{
+		{root + "/db", root + "/db", nil},
+		{root + "/dir", root + "/dir", nil},
+		{root + "/dir/db/", root + "/dir/db", nil},
+		{base + "/alias/db", root + "/dir/db", nil}, // one directory, one name
+		{root + "/./dir/../db", root + "/db", nil},
+		{root, "", ErrNotAllowed},
+		{root + "/..", "", ErrNotAllowed},
+		{root + "/out/db", "", ErrNotAllowed},
+		{base + "/outside/db", "", ErrNotAllowed},
+		{root + "/out", "", ErrBadRequest}, // a symlink
+		{root + "/file", "", ErrBadRequest},
+		{root + "/missing/db", "", ErrBadRequest},
+		{root + "/.snapsync-db", "", ErrBadRequest},
+		{"db", "", ErrBadRequest},
+		{"", "", ErrBadRequest},
+		{"/", "", ErrBadRequest},
+	}
+	for _, tc := range testCases {
+		got, err := rs.resolve(tc.dest)
+		if !errors.Is(err, tc.err) || got != tc.want {
+			t.Errorf("resolve(%q) = %q, %v; want %q, %v", tc.dest, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// FuzzResolveDest: whatever the path, resolve either refuses it or returns
+// an absolute, clean path strictly below the root that is not a symlink.
+func FuzzResolveDest(f *testing.F) {
+	rs, base := testRoots(f)
+	root := rs[0]
+	for _, s := range []string{"db", "dir/db", "../outside/db", "out/db", "dir/../../x", ".snapsync-x", "", "out"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rel string) {
+		for _, dest := range []string{filepath.Join(root, rel), root + "/" + rel, base + "/" + rel, rel} {
+			got, err := rs.resolve(dest)
+			if err != nil {
+				if !errors.Is(err, ErrBadRequest) && !errors.Is(err, ErrNotAllowed) {
+					t.Fatalf("resolve(%q): unclassified error %v", dest, err)
+				}
+				continue
+			}
+			if !filepath.IsAbs(got) || filepath.Clean(got) != got || !strings.HasPrefix(got, root+"/") {
+				t.Fatalf("resolve(%q) = %q: not clean and below %s", dest, got, root)
+			}
+			real, err := filepath.EvalSymlinks(filepath.Dir(got))
+			if err != nil || (real != root && !strings.HasPrefix(real, root+"/")) {
+				t.Fatalf("resolve(%q) = %q whose parent is really %q (%v)", dest, got, real, err)
+			}
+			if fi, err := os.Lstat(got); err == nil && !fi.IsDir() {
+				t.Fatalf("resolve(%q) = %q, which is not a directory", dest, got)
+			}
+		}
+	})
+}
