@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,26 +100,39 @@ func startServer(tb testing.TB, cfg server.Config, addr string) *testServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, ln, srv.Handler()) }()
+	stop := serveUntilCleanup(tb, ln, srv.Handler())
 	ts := &testServer{url: "http://" + ln.Addr().String(), addr: ln.Addr().String()}
-	stopped := false
 	ts.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			tb.Logf("serve: %v", err)
-		}
+		stop()
 		if err := srv.Close(); err != nil {
 			tb.Errorf("close server: %v", err)
 		}
 	}
 	tb.Cleanup(ts.stop)
 	return ts
+}
+
+// serveUntilCleanup serves h on ln (h2c, as server.Serve does) until the
+// returned stop or the test's end, whichever comes first. Stopping is abrupt:
+// a graceful HTTP/2 shutdown may wait a second for a client that already left.
+func serveUntilCleanup(tb testing.TB, ln net.Listener, h http.Handler) (stop func()) {
+	tb.Helper()
+	hs := server.NewHTTPServer(h)
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ln) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			if err := hs.Close(); err != nil {
+				tb.Errorf("close http server: %v", err)
+			}
+			if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+				tb.Errorf("serve: %v", err)
+			}
+		})
+	}
+	tb.Cleanup(stop)
+	return stop
 }
 
 // listen retries briefly: a port just released may still be busy.

@@ -17,8 +17,12 @@ import (
 // running Install again resumes.
 func Install(ctx context.Context, from string, minIndex uint64, cfg Config) (Result, error) {
 	start := time.Now()
+	ownClient := cfg.HTTPClient == nil
 	if err := setup(&cfg); err != nil {
 		return Result{}, err
+	}
+	if ownClient { // its connections would idle on until they time out
+		defer cfg.HTTPClient.CloseIdleConnections()
 	}
 	l := newLayout(&cfg)
 	unlock, err := lockArea(l)

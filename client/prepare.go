@@ -31,8 +31,12 @@ const reuseWorkers = 2
 // ErrRecoverNeeded.
 func Prepare(ctx context.Context, from string, minIndex uint64, cfg Config) (Prepared, error) {
 	start := time.Now()
+	ownClient := cfg.HTTPClient == nil
 	if err := setup(&cfg); err != nil {
 		return Prepared{}, err
+	}
+	if ownClient { // its connections would idle on until they time out
+		defer cfg.HTTPClient.CloseIdleConnections()
 	}
 	l := newLayout(&cfg)
 	unlock, err := lockArea(l)
