@@ -49,7 +49,7 @@ func buildSidecar() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("snapsync serve --help: %w\n%s", err, help)
 	}
-	for _, flag := range []string{"--local-listen", "--local-addr-file", "--allow-dest", "registry:"} {
+	for _, flag := range []string{"--local-listen", "--local-addr-file", "--allow-dest", "--engine", "registry:"} {
 		if !bytes.Contains(help, []byte(flag)) {
 			return "", fmt.Errorf("%w: snapsync serve has no %s", errNoLocalAPI, flag)
 		}
@@ -94,7 +94,7 @@ func startSidecar(tb testing.TB, name, dataDir string) *sidecarProc {
 		}
 	}
 	peerFile, localFile := filepath.Join(work, "peer.addr"), filepath.Join(work, "local.addr")
-	cmd := exec.Command(bin, "serve", "--log-format", "json",
+	cmd := exec.Command(bin, "serve", "--log-format", "json", "--engine", "pebble",
 		"--source", "registry:"+ckpt, "--work-dir", filepath.Join(work, "work"),
 		"--listen", "127.0.0.1:0", "--addr-file", peerFile,
 		"--local-listen", "127.0.0.1:0", "--local-addr-file", localFile,

@@ -25,13 +25,38 @@ type api struct {
 
 // status is the body of GET /status.
 type status struct {
-	ID           string                `json:"id"`
-	RaftAddr     string                `json:"raft_addr"`
-	IsLeader     bool                  `json:"is_leader"`
-	LeaderID     string                `json:"leader_id"`
-	LeaderAddr   string                `json:"leader_addr"`
-	AppliedIndex uint64                `json:"applied_index"`
-	LastInstall  *raftkv.InstallReport `json:"last_install,omitempty"`
+	ID           string         `json:"id"`
+	RaftAddr     string         `json:"raft_addr"`
+	IsLeader     bool           `json:"is_leader"`
+	LeaderID     string         `json:"leader_id"`
+	LeaderAddr   string         `json:"leader_addr"`
+	AppliedIndex uint64         `json:"applied_index"`
+	LastInstall  *installStatus `json:"last_install,omitempty"`
+}
+
+// installStatus is the last snapshot install that went through the
+// sidecar's Commit, as GET /status shows it.
+type installStatus struct {
+	PointerSidecar string `json:"pointer_sidecar"`
+	PointerIndex   uint64 `json:"pointer_index"`
+	SnapshotID     string `json:"snapshot_id"`
+	Term           uint64 `json:"term"`
+	Index          uint64 `json:"index"`
+	BytesTotal     uint64 `json:"bytes_total"`
+	BytesFetched   uint64 `json:"bytes_fetched"`
+	BytesReused    uint64 `json:"bytes_reused"`
+	Files          uint64 `json:"files"`
+	Prepare        string `json:"prepare"`
+	Total          string `json:"total"`
+}
+
+func newInstallStatus(r raftkv.InstallReport) *installStatus {
+	return &installStatus{
+		PointerSidecar: r.Pointer.SidecarURL, PointerIndex: r.Pointer.Index, SnapshotID: r.SnapshotID,
+		Term: r.Term, Index: r.Index, BytesTotal: r.BytesTotal, BytesFetched: r.BytesFetched,
+		BytesReused: r.BytesReused, Files: r.Files,
+		Prepare: r.Prepare.Round(time.Millisecond).String(), Total: r.Total.Round(time.Millisecond).String(),
+	}
 }
 
 // newAPI returns the routes of the HTTP API.
@@ -109,7 +134,7 @@ func (a *api) status(w http.ResponseWriter, _ *http.Request) {
 		LeaderID: id, LeaderAddr: addr, AppliedIndex: a.node.AppliedIndex(),
 	}
 	if rep, ok := a.node.LastInstall(); ok {
-		s.LastInstall = &rep
+		s.LastInstall = newInstallStatus(rep)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)

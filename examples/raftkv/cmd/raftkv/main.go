@@ -86,8 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}).
-		Level(level).With().Timestamp().Str("node", o.cfg.ID).Logger()
+	out := zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: !isTerminal(stderr)}
+	log := zerolog.New(out).Level(level).With().Timestamp().Str("node", o.cfg.ID).Logger()
 	o.cfg.Logger = log
 	node, err := raftkv.Start(ctx, o.cfg)
 	if err != nil {
@@ -129,6 +129,16 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 		return fmt.Errorf("serve http: %w", err)
 	}
 	return nil
+}
+
+// isTerminal reports whether w is a terminal, where the log has colors.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // writeFileAtomic writes s to path through a temporary file and a rename,
