@@ -14,6 +14,7 @@ import (
 // running requests once its context is done.
 const (
 	http2Window       = 16 << 20
+	http2MaxFrame     = 1 << 20
 	readHeaderTimeout = 10 * time.Second
 	shutdownGrace     = 5 * time.Second
 )
@@ -31,6 +32,7 @@ func NewHTTPServer(h http.Handler) *http.Server {
 		HTTP2: &http.HTTP2Config{
 			MaxReceiveBufferPerStream:     http2Window,
 			MaxReceiveBufferPerConnection: http2Window,
+			MaxReadFrameSize:              http2MaxFrame,
 		},
 	}
 }

@@ -12,10 +12,12 @@ import (
 
 // globals are the flags every command shares.
 type globals struct {
-	logLevel  string
-	logFormat string
-	stdout    io.Writer
-	stderr    io.Writer
+	logLevel   string
+	logFormat  string
+	cpuProfile string
+	profile    *os.File
+	stdout     io.Writer
+	stderr     io.Writer
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -30,13 +32,21 @@ Every flag can also be set from the environment: --lease-ttl is SNAPSYNC_LEASE_T
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return bindEnv(cmd.Flags())
+			if err := bindEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			return g.startProfile()
 		},
+		PersistentPostRun: func(*cobra.Command, []string) { g.stopProfile() },
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: auto (console on a terminal, else JSON), console, json")
+	root.PersistentFlags().StringVar(&g.cpuProfile, "cpu-profile", "", "write a Go CPU profile here (for performance work)")
+	if err := root.PersistentFlags().MarkHidden("cpu-profile"); err != nil {
+		panic(err) // a programming error: the flag is defined just above
+	}
 	root.AddCommand(newServeCommand(g), newInstallCommand(g), newDemoCommand(g), newVersionCommand(g))
 	return root
 }
