@@ -27,7 +27,7 @@ func (s *InstallService) commit(ctx context.Context, dest string, id verify.Dige
 	out := make(chan outcome, 1)
 	go func() {
 		defer s.wg.Done()
-		res, err := s.swap(d)
+		res, err := s.swap(d, id)
 		out <- outcome{res, err}
 	}()
 	select {
@@ -75,9 +75,9 @@ func (s *InstallService) beginCommit(dest string, id verify.Digest) (*destState,
 
 // swap runs client.Commit for d, in COMMITTING, and moves d to IDLE, or back
 // to PREPARED with the error (a repeated Commit recovers an interrupted swap).
-func (s *InstallService) swap(d *destState) (client.Result, error) {
-	log := s.log.With().Str("dest", d.path).Logger()
-	log.Info().Str("snapshot", d.prepared.SnapshotID.Short()).Msg("commit started")
+func (s *InstallService) swap(d *destState, id verify.Digest) (client.Result, error) {
+	log := s.log.With().Str("dest", d.path).Str("snapshot", id.Short()).Logger()
+	log.Info().Msg("commit started")
 	res, err := client.Commit(s.ctx, s.clientConfig(d.path))
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -87,7 +87,7 @@ func (s *InstallService) swap(d *destState) (client.Result, error) {
 		return client.Result{}, err
 	}
 	d.state, d.run, d.prepared, d.committed, d.err = snapsyncv1.InstallState_INSTALL_STATE_IDLE, nil, nil, &res, nil
-	log.Info().Str("snapshot", res.SnapshotID.Short()).Uint64("term", res.Term).Uint64("index", res.Index).
+	log.Info().Uint64("term", res.Term).Uint64("index", res.Index).
 		Dur("duration", res.Duration).Msg("committed")
 	return res, nil
 }

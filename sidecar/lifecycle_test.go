@@ -231,4 +231,11 @@ func TestAbort(t *testing.T) {
 		t.Fatal("abort left the staging area or made the destination")
 	}
 	wantError(t, commitErr(l.client, dest, info.GetSnapshotId()), connect.CodeFailedPrecondition, "nothing prepared")
+	fresh := filepath.Join(l.root, "fresh")
+	if _, err := l.client.Abort(context.Background(), connect.NewRequest(&snapsyncv1.AbortRequest{Dest: fresh, KeepStaging: true})); err != nil {
+		t.Fatalf("abort with nothing staged: %v", err)
+	}
+	if ents, err := os.ReadDir(l.root); err != nil || len(ents) != 0 {
+		t.Fatalf("abort with nothing staged left %v (%v)", ents, err)
+	}
 }

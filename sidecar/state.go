@@ -2,7 +2,10 @@ package sidecar
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/snapsync/snapsync/client"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
@@ -50,8 +53,13 @@ func (s *InstallService) abort(ctx context.Context, dest string, keep bool) (err
 			return context.Cause(ctx)
 		}
 	}
+	cfg := s.clientConfig(dest)
+	cfg.EnsureDefaults()
+	if _, err := os.Lstat(cfg.StagingDir); errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing staged, no swap to recover
+	}
 	s.log.Info().Str("dest", dest).Bool("keep_staging", keep).Msg("abort")
-	return client.Abort(ctx, s.clientConfig(dest), keep)
+	return client.Abort(ctx, cfg, keep)
 }
 
 // status reports where dest stands.
