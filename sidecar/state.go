@@ -14,38 +14,11 @@ import (
 // abort stops a running Prepare for dest, waits for it, and gives the
 // staging area back (or keeps it), leaving dest IDLE.
 func (s *InstallService) abort(ctx context.Context, dest string, keep bool) (err error) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
+	d, prev, done, err := s.beginAbort(dest, keep)
+	if err != nil {
+		return err
 	}
-	d := s.dest(dest)
-	if d.state == snapsyncv1.InstallState_INSTALL_STATE_COMMITTING {
-		s.mu.Unlock()
-		return fmt.Errorf("%w for %s", ErrCommitting, dest)
-	}
-	if d.state == snapsyncv1.InstallState_INSTALL_STATE_PREPARING {
-		d.run.cancel(fmt.Errorf("%w by Abort (keep_staging=%t)", ErrAborted, keep))
-	}
-	prev, done := d.tail, make(chan struct{})
-	d.tail = done
-	d.run, d.state, d.prepared, d.err = nil, snapsyncv1.InstallState_INSTALL_STATE_IDLE, nil, nil
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		if err != nil && d.tail == done {
-			d.err = err
-		}
-		s.mu.Unlock()
-		go func() { // never let the next operation start before prev ends
-			if prev != nil {
-				<-prev
-			}
-			close(done)
-			s.wg.Done()
-		}()
-	}()
+	defer func() { s.endAbort(d, prev, done, err) }()
 	if prev != nil {
 		select {
 		case <-prev:
@@ -60,6 +33,45 @@ func (s *InstallService) abort(ctx context.Context, dest string, keep bool) (err
 	}
 	s.log.Info().Str("dest", dest).Bool("keep_staging", keep).Msg("abort")
 	return client.Abort(ctx, cfg, keep)
+}
+
+// beginAbort cancels a running Prepare and moves dest to IDLE at once; the
+// abort is the staging area's next operation, after prev.
+func (s *InstallService) beginAbort(dest string, keep bool) (d *destState, prev <-chan struct{}, done chan struct{}, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, nil, ErrClosed
+	}
+	d = s.dest(dest)
+	if d.state == snapsyncv1.InstallState_INSTALL_STATE_COMMITTING {
+		return nil, nil, nil, fmt.Errorf("%w for %s", ErrCommitting, dest)
+	}
+	if d.state == snapsyncv1.InstallState_INSTALL_STATE_PREPARING {
+		d.run.cancel(fmt.Errorf("%w by Abort (keep_staging=%t)", ErrAborted, keep))
+	}
+	prev, done = d.tail, make(chan struct{})
+	d.tail = done
+	d.run, d.state, d.prepared, d.err = nil, snapsyncv1.InstallState_INSTALL_STATE_IDLE, nil, nil
+	s.wg.Add(1)
+	return d, prev, done, nil
+}
+
+// endAbort records err unless another operation followed, and releases the
+// next operation once prev has ended too.
+func (s *InstallService) endAbort(d *destState, prev <-chan struct{}, done chan struct{}, err error) {
+	s.mu.Lock()
+	if err != nil && d.tail == done {
+		d.err = err
+	}
+	s.mu.Unlock()
+	go func() { // an abort cut short by its caller still waits for prev
+		if prev != nil {
+			<-prev
+		}
+		close(done)
+		s.wg.Done()
+	}()
 }
 
 // status reports where dest stands.
