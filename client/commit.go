@@ -75,7 +75,7 @@ func afterSwap(ctx context.Context, cfg *Config, l layout, st *state, old string
 	if err := callHook(cfg.Hook, "old-removed"); err != nil {
 		return Result{}, err
 	}
-	if err := swap.RemoveTree(ctx, l.root); err != nil {
+	if err := removeTree(ctx, l.root); err != nil {
 		return Result{}, fmt.Errorf("remove staging area: %w", err)
 	}
 	if err := callHook(cfg.Hook, "done"); err != nil {
@@ -88,7 +88,7 @@ func afterSwap(ctx context.Context, cfg *Config, l layout, st *state, old string
 // disposeOld removes the old tree, or keeps it at Dest+".old-UNIX".
 func disposeOld(ctx context.Context, cfg *Config, l layout, old string) error {
 	if !cfg.KeepOld {
-		if err := swap.RemoveTree(ctx, old); err != nil {
+		if err := removeTree(ctx, old); err != nil {
 			return fmt.Errorf("remove old tree: %w", err)
 		}
 		return nil

@@ -83,7 +83,7 @@ func Abort(ctx context.Context, cfg Config, keep bool) error {
 	if _, _, err := recoverLocked(ctx, &cfg, l); err != nil || keep {
 		return err
 	}
-	if err := swap.RemoveTree(ctx, l.root); err != nil {
+	if err := removeTree(ctx, l.root); err != nil {
 		return fmt.Errorf("remove staging area: %w", err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/snapsync/snapsync/swap"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -168,4 +170,23 @@ func nlink(fi fs.FileInfo) uint64 {
 		return uint64(st.Nlink)
 	}
 	return 1
+}
+
+// removeTree removes the tree at p, never what a symlink at p points to:
+// swap.RemoveTree lists p's target, so a symlink (or any other non-directory)
+// at p is removed as an entry instead. Nothing there: nothing to do.
+func removeTree(ctx context.Context, p string) error {
+	fi, err := os.Lstat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("stat %s: %w", p, err)
+	case fi.IsDir():
+		return swap.RemoveTree(ctx, p)
+	}
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("remove %s: %w", p, err)
+	}
+	return syncDir(filepath.Dir(p))
 }

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
-	"github.com/snapsync/snapsync/swap"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -133,9 +132,9 @@ func rotate(ctx context.Context, l layout) error {
 	}
 	if _, err := os.Lstat(l.prev); err == nil {
 		if treeBytes(l.prev) >= treeBytes(l.stage) {
-			return swap.RemoveTree(ctx, l.stage)
+			return removeTree(ctx, l.stage)
 		}
-		if err := swap.RemoveTree(ctx, l.prev); err != nil {
+		if err := removeTree(ctx, l.prev); err != nil {
 			return err
 		}
 	}
