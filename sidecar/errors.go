@@ -52,7 +52,7 @@ func codeOf(err error) connect.Code {
 		return connect.CodePermissionDenied
 	case errors.Is(err, ErrUnknownSnapshot):
 		return connect.CodeNotFound
-	case errors.Is(err, ErrNotPrepared), errors.Is(err, ErrPreparing), errors.Is(err, ErrCommitting),
+	case errors.Is(err, ErrNotPrepared), errors.Is(err, ErrPreparing), errors.Is(err, ErrCommitting), errors.Is(err, client.ErrMinIndex),
 		errors.Is(err, client.ErrNotStaged), errors.Is(err, client.ErrRecoverNeeded), errors.Is(err, client.ErrStaging):
 		return connect.CodeFailedPrecondition
 	case errors.Is(err, ErrSuperseded), errors.Is(err, ErrAborted), errors.Is(err, client.ErrBusy):

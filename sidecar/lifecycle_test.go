@@ -80,6 +80,15 @@ func TestCommitRefusals(t *testing.T) {
 		t.Fatalf("commit returned %v", got)
 	}
 	checkSameDB(t, leader.DB(), dest)
+
+	// A leader whose checkpoint cannot reach min_index: FAILED, saying so.
+	other := filepath.Join(l.root, "other")
+	_, err = startPrepare(t, c, p.url, 100, other).finish()
+	wantError(t, err, connect.CodeFailedPrecondition, "does not reach")
+	if st := status(t, c, other); st.GetProgress().GetState() != snapsyncv1.InstallState_INSTALL_STATE_FAILED ||
+		!strings.Contains(st.GetError(), "does not reach") {
+		t.Fatalf("status after a prepare the leader cannot serve: %v", st)
+	}
 }
 
 // TestBadRequests: destinations outside the allowed roots, malformed
