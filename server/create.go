@@ -136,7 +136,7 @@ func (s *Server) makeCheckpoint(ctx context.Context, minIndex uint64) (*entry, e
 	cp, err := s.cfg.Source.Checkpoint(ctx, dir, minIndex)
 	if err != nil {
 		s.removeTrees([]string{dir}) // a partial checkpoint, if any
-		return nil, fmt.Errorf("make checkpoint: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
 	if cp.Owned && filepath.Clean(cp.Dir) != dir {
 		return nil, fmt.Errorf("%w: owned checkpoint at %s, not at %s", ErrBadSource, cp.Dir, dir)

@@ -15,6 +15,10 @@ var (
 	ErrBadRequest      = errors.New("server: bad request")
 	ErrTooManyStreams  = errors.New("server: too many concurrent streams")
 	ErrMinIndex        = errors.New("server: checkpoint does not reach the requested index")
+	// ErrCheckpoint wraps a source's failure to make a checkpoint (a
+	// checkpoint command that fails or prints garbage, a DB error): the
+	// caller gets FailedPrecondition, not a code it would retry at once.
+	ErrCheckpoint      = errors.New("server: source could not make a checkpoint")
 	ErrChanged         = errors.New("server: checkpoint file changed")
 	ErrUnsupportedFile = errors.New("server: unsupported file in checkpoint")
 	ErrBadSource       = errors.New("server: bad source")
@@ -42,6 +46,8 @@ func codeOf(err error) connect.Code {
 		return connect.CodeCanceled
 	case errors.Is(err, context.DeadlineExceeded):
 		return connect.CodeDeadlineExceeded
+	case errors.Is(err, ErrCheckpoint):
+		return connect.CodeFailedPrecondition
 	}
 	return connect.CodeInternal
 }

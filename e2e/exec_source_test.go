@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/snapsync/snapsync/internal/sampledb"
+)
+
+// TestExecSource serves checkpoints a command makes on demand (exec:), as a
+// node that owns its DB would: the command copies a closed Pebble DB into a
+// fresh directory under SNAPSYNC_CHECKPOINT_ROOT and prints its term and
+// index. An install with --min-index gets it, term and index included; a
+// command that fails or prints garbage fails the install with a clear error
+// and leaves the destination as it was.
+func TestExecSource(t *testing.T) {
+	t.Parallel()
+	leader := filepath.Join(t.TempDir(), "leader")
+	writePebble(t, leader, sampledb.Fill{Seed: 21, Bytes: 6 << 20})
+	good := writeScript(t, `d="$SNAPSYNC_CHECKPOINT_ROOT/ckpt-$$"
+cp -a "`+leader+`" "$d"
+printf '{"dir": "%s", "term": 3, "index": %d}\n' "$d" $((SNAPSYNC_MIN_INDEX + 10))`)
+	srv := startServe(t, "exec:"+good, "--engine", "pebble")
+	dest := filepath.Join(t.TempDir(), "db")
+	res := install(t, srv.URL, dest, "--min-index", "500")
+	if res.Term != 3 || res.Index != 510 {
+		t.Fatalf("installed term %d index %d, want 3 and 510", res.Term, res.Index)
+	}
+	comparePebble(t, leader, dest)
+
+	for _, tc := range []struct{ name, body, want string }{
+		{"fails", "echo disk full >&2; exit 2", "disk full"},
+		{"prints garbage", "echo hello", "no valid JSON"},
+		{"index too low", `d="$SNAPSYNC_CHECKPOINT_ROOT/low"; mkdir -p "$d"; echo x > "$d/f"; echo "{\"dir\": \"$d\", \"term\": 1, \"index\": 1}"`, "index"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startServe(t, "registry:"+t.TempDir(), "--checkpoint-command", writeScript(t, tc.body))
+			before := treeFiles(t, dest)
+			r := runSnapsync(t.Context(), nil, "install", "--from", srv.URL, "--dest", dest, "--min-index", "500")
+			if r.Err == nil {
+				t.Fatal("install succeeded")
+			}
+			// Logs go to stderr too; the error is its last line.
+			if line := lastLine(r.Stderr); !strings.HasPrefix(line, "snapsync: ") || !strings.Contains(line, tc.want) {
+				t.Fatalf("stderr %q: want an error line naming %q", r.Stderr, tc.want)
+			}
+			if diff := sameContent(before, treeFiles(t, dest)); diff != "" {
+				t.Fatalf("the failed install changed the destination: %s", diff)
+			}
+		})
+	}
+}
+
+// writeScript writes an executable sh script with body and returns its path.
+func writeScript(tb testing.TB, body string) string {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), "make-checkpoint")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\nset -e\n"+body+"\n"), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
