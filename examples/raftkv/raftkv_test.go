@@ -45,54 +45,69 @@ func TestClusterCatchUpThroughSnapsync(t *testing.T) {
 	ctx := sidecarContext(t)
 	nodes := startCluster(ctx, t)
 	writeKeys(ctx, t, nodes, 0, keysBefore)
-	leader := waitConverged(t, nodes)
+	waitConverged(t, nodes)
 
 	f := follower(nodes)
-	behind := f.node.AppliedIndex()
-	f.cfg.RaftAddr = f.node.RaftAddr() // the leader knows it there
-	if err := f.node.Shutdown(); err != nil {
-		t.Fatal(err)
-	}
-	f.node = nil
-	t.Logf("%s cut off at applied index %d", f.cfg.ID, behind)
-
+	behind := cutOff(t, f)
 	writeKeys(ctx, t, nodes, keysBefore, keysBefore+keysWhile)
 	first := compactLogs(ctx, t, nodes)
 	if first <= behind+1 {
 		t.Fatalf("leader's log starts at %d: not compacted past the follower's %d", first, behind)
 	}
 
-	start := time.Now()
-	f.node = startTestNode(t, f.cfg)
-	leader = leaderOf(nodes)
-	target := leader.node.AppliedIndex()
-	waitApplied(t, f.node, target)
-	catchUp := time.Since(start)
-
-	// Restore records its report just after the reopened DB shows its index.
-	eventually(t, 5*time.Second, "the follower caught up without an install through its sidecar",
-		func() bool { _, ok := f.node.LastInstall(); return ok })
-	rep, _ := f.node.LastInstall()
-	if rep.Pointer.Index <= behind || rep.Index < rep.Pointer.Index || rep.BytesFetched == 0 {
-		t.Fatalf("install %+v: want a pointer beyond %d, an index at least the pointer's, bytes fetched", rep, behind)
-	}
-	t.Logf("CATCH-UP: %s from index %d to %d in %v after restart; install (Prepare+Commit+reopen) %v, "+
-		"Prepare %v; fetched %d bytes of %d (%d reused) in %d files; leader log starts at %d",
-		f.cfg.ID, behind, target, catchUp.Round(time.Millisecond), rep.Total.Round(time.Millisecond),
-		rep.Prepare.Round(time.Millisecond), rep.BytesFetched, rep.BytesTotal, rep.BytesReused, rep.Files, first)
-
+	catchUp(t, nodes, f, behind, first)
+	leader := waitLeader(t, nodes)
 	for _, n := range nodes {
 		if n != leader {
 			sameData(t, leader.node, n.node)
 		}
 	}
 	writeKeys(ctx, t, nodes, keysBefore+keysWhile, keysBefore+keysWhile+keysAfter)
-	waitApplied(t, f.node, leaderOf(nodes).node.AppliedIndex())
+	waitApplied(t, f.node, waitLeader(t, nodes).node.AppliedIndex())
 	for i := keysBefore + keysWhile; i < keysBefore+keysWhile+keysAfter; i++ {
 		if v, err := f.node.Get(testKey(i)); err != nil || !bytes.Equal(v, testValue(i)) {
 			t.Fatalf("after catch-up, %s: %q, %v", testKey(i), v, err)
 		}
 	}
+}
+
+// cutOff shuts f down, keeping its data and Raft address (the leader knows
+// it there), and returns the index it had applied.
+func cutOff(tb testing.TB, f *testNode) uint64 {
+	tb.Helper()
+	behind := f.node.AppliedIndex()
+	f.cfg.RaftAddr = f.node.RaftAddr()
+	if err := f.node.Shutdown(); err != nil {
+		tb.Fatal(err)
+	}
+	f.node = nil
+	tb.Logf("%s cut off at applied index %d", f.cfg.ID, behind)
+	return behind
+}
+
+// catchUp restarts f on its data and waits until it has applied what the
+// leader has; it checks that this went through an install by the sidecars
+// and logs how long it took and how many bytes moved.
+func catchUp(tb testing.TB, nodes []*testNode, f *testNode, behind, leaderFirst uint64) {
+	tb.Helper()
+	start := time.Now()
+	f.node = startTestNode(tb, f.cfg)
+	target := waitLeader(tb, nodes).node.AppliedIndex()
+	waitApplied(tb, f.node, target)
+	took := time.Since(start)
+
+	// Restore records its report just after the reopened DB shows its index.
+	eventually(tb, 5*time.Second, "the follower caught up without an install through its sidecar",
+		func() bool { _, ok := f.node.LastInstall(); return ok })
+	rep, _ := f.node.LastInstall()
+	if rep.Pointer.Index <= behind || rep.Index < rep.Pointer.Index || rep.BytesFetched == 0 {
+		tb.Fatalf("install %+v: want a pointer beyond %d, an index at least the pointer's, bytes fetched", rep, behind)
+	}
+	tb.Logf("CATCH-UP: %s from index %d to %d in %v after restart; install (Prepare+Commit+reopen) %v, "+
+		"Prepare %v; fetched %d bytes of %d (%d reused) in %d files; leader log starts at %d",
+		f.cfg.ID, behind, target, took.Round(time.Millisecond), rep.Total.Round(time.Millisecond),
+		rep.Prepare.Round(time.Millisecond), rep.BytesFetched, rep.BytesTotal, rep.BytesReused, rep.Files,
+		leaderFirst)
 }
 
 // startCluster starts three sidecars, bootstraps node 0 and adds the others.
@@ -108,7 +123,7 @@ func startCluster(ctx context.Context, tb testing.TB) []*testNode {
 			ID: id, DataDir: dataDir, Bootstrap: i == 0,
 			SidecarPeerURL: sc.PeerURL, SidecarLocalURL: sc.LocalURL,
 			SnapshotThreshold: 1024, SnapshotInterval: 250 * time.Millisecond, TrailingLogs: 128,
-			RaftTimeout: 500 * time.Millisecond, Logger: testLogger(tb, id),
+			RaftTimeout: time.Second, Logger: testLogger(tb, id),
 		}}
 	}
 	nodes[0].node = startTestNode(tb, nodes[0].cfg)
@@ -175,20 +190,24 @@ func follower(nodes []*testNode) *testNode {
 	return nil
 }
 
-// waitConverged waits until every running node has applied what the leader
-// has, and returns the leader.
-func waitConverged(tb testing.TB, nodes []*testNode) *testNode {
+// waitLeader waits for a running node to lead, and returns it.
+func waitLeader(tb testing.TB, nodes []*testNode) *testNode {
 	tb.Helper()
-	l := leaderOf(nodes)
-	if l == nil {
-		tb.Fatal("no leader")
-	}
+	var l *testNode
+	eventually(tb, clusterWait, "no leader", func() bool { l = leaderOf(nodes); return l != nil })
+	return l
+}
+
+// waitConverged waits until every running node has applied what the leader
+// has.
+func waitConverged(tb testing.TB, nodes []*testNode) {
+	tb.Helper()
+	index := waitLeader(tb, nodes).node.AppliedIndex()
 	for _, n := range nodes {
 		if n.node != nil {
-			waitApplied(tb, n.node, l.node.AppliedIndex())
+			waitApplied(tb, n.node, index)
 		}
 	}
-	return l
 }
 
 // waitApplied waits until n has applied index.
@@ -211,11 +230,7 @@ func compactLogs(ctx context.Context, tb testing.TB, nodes []*testNode) uint64 {
 			tb.Fatalf("snapshot %s: %v", n.cfg.ID, err)
 		}
 	}
-	l := leaderOf(nodes)
-	if l == nil {
-		tb.Fatal("no leader")
-	}
-	first, err := l.node.logs.FirstIndex()
+	first, err := waitLeader(tb, nodes).node.logs.FirstIndex()
 	if err != nil {
 		tb.Fatal(err)
 	}
