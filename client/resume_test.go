@@ -28,7 +28,7 @@ func TestResumeAfterCancel(t *testing.T) {
 	}
 	for _, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {
-			ts := startServer(t, server.Config{Source: tc.src, Compression: server.CompressionNone, RateLimit: 24 << 20}, "")
+			ts := startServer(t, server.Config{Source: tc.src, Compression: server.CompressionNone, RateLimit: 10 << 20}, "")
 			ctx := context.Background()
 			clean, err := Install(ctx, ts.url, 0, testConfig(t, filepath.Join(t.TempDir(), "clean")))
 			if err != nil {
