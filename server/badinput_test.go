@@ -93,16 +93,17 @@ func TestBadRequests(t *testing.T) {
 func TestStreamCap(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	writeTree(t, dir, map[string]int{"a": 40 * testChunkSize})
+	writeTree(t, dir, map[string]int{"a": 160 * testChunkSize})
 	src, err := NewDirSource(dir, verify.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 256 KiB/s: a 2.5 MiB request takes seconds, holding its stream.
+	// 256 KiB/s: a 10 MiB request, more than the limiter's 4 MiB burst,
+	// takes seconds, holding its stream.
 	ts := startServer(t, Config{Source: src, MaxStreams: 2, RateLimit: 256 << 10, Compression: CompressionNone})
 	res := ts.create(t, 0, 0)
 	req := &snapsyncv1.FetchChunksRequest{SnapshotId: res.GetSnapshot().GetSnapshotId(),
-		Ranges: []*snapsyncv1.ChunkRange{{FileIndex: 0, ChunkCount: 40}}}
+		Ranges: []*snapsyncv1.ChunkRange{{FileIndex: 0, ChunkCount: 160}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var open []*connect.ServerStreamForClient[snapsyncv1.FetchChunksResponse]

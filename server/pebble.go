@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -15,10 +16,11 @@ import (
 // Pebble DB cannot be opened by a second process, so whoever writes to it
 // does so through DB.
 type PebbleSource struct {
-	db     *pebble.DB
-	dir    string
-	metaFn MetaFunc
-	log    zerolog.Logger
+	db        *pebble.DB
+	dir       string
+	metaFn    MetaFunc
+	mustExist bool
+	log       zerolog.Logger
 }
 
 // MetaFunc reads what a checkpoint reflects (e.g. the Raft term and index the
@@ -33,14 +35,25 @@ type PebbleOption func(*PebbleSource)
 // it the term and index are 0 (unknown) and the engine is "pebble".
 func WithMeta(fn MetaFunc) PebbleOption { return func(s *PebbleSource) { s.metaFn = fn } }
 
-// OpenPebble opens (or creates) the Pebble DB at dir; the source owns it until
-// Close.
+// MustExist makes OpenPebble refuse a directory that holds no Pebble DB
+// instead of creating an empty one: what an operator who names a DB to serve
+// means.
+func MustExist() PebbleOption { return func(s *PebbleSource) { s.mustExist = true } }
+
+// OpenPebble opens (or, without MustExist, creates) the Pebble DB at dir; the
+// source owns it until Close.
 func OpenPebble(dir string, log zerolog.Logger, opts ...PebbleOption) (*PebbleSource, error) {
 	s := &PebbleSource{dir: dir, log: log.With().Str("source", "pebble:"+dir).Logger()}
 	for _, o := range opts {
 		o(s)
 	}
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{s.log}})
+	if s.mustExist {
+		// Pebble makes the directory before it finds no DB there.
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("%w: pebble %s: %w", ErrBadSource, dir, err)
+		}
+	}
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{s.log}, ErrorIfNotExists: s.mustExist})
 	if err != nil {
 		return nil, fmt.Errorf("%w: open pebble %s: %w", ErrBadSource, dir, err)
 	}

@@ -48,7 +48,7 @@ func ParseSource(spec string, log zerolog.Logger) (Source, error) {
 	}
 	switch kind {
 	case "pebble":
-		return OpenPebble(dir, log)
+		return OpenPebble(dir, log, MustExist())
 	case "dir":
 		return NewDirSource(dir, verify.Meta{})
 	}

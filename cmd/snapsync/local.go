@@ -44,16 +44,21 @@ type localAPI struct {
 	install *sidecar.InstallService
 }
 
+// validate checks the local flags before anything is opened.
+func (f *localFlags) validate() error {
+	if f.localListen == "" && len(f.allowDest) > 0 {
+		return errors.New("--allow-dest needs --local-listen: the install API is served only there")
+	}
+	return nil
+}
+
 // openLocal starts listening for the node when --local-listen is set:
 // InstallService when --allow-dest names where it may install,
 // RegistryService when the source is a registry.
 func (f *localFlags) openLocal(reg *registry.Source, log zerolog.Logger) (*localAPI, error) {
 	api := &localAPI{}
-	if f.localListen == "" {
-		if len(f.allowDest) > 0 {
-			return nil, errors.New("--allow-dest needs --local-listen: the install API is served only there")
-		}
-		return api, nil
+	if err := f.validate(); err != nil || f.localListen == "" {
+		return api, err
 	}
 	var regSvc *sidecar.RegistryService
 	if reg != nil {

@@ -24,6 +24,9 @@ func TestCommandLines(t *testing.T) {
 		{"install bad compression", []string{"install", "--from", "http://127.0.0.1:1", "--dest", "/nonexistent/x", "--compression", "lz4"}, "", "--compression"},
 		{"serve without source", []string{"serve"}, "", "--source"},
 		{"serve unknown source", []string{"serve", "--source", "mysql:/x"}, "", "mysql"},
+		{"serve a missing pebble DB", []string{"serve", "--source", "pebble:/nonexistent/db", "--listen", "127.0.0.1:0"}, "", "no such file"},
+		{"exec source without work dir", []string{"serve", "--source", "exec:/bin/true"}, "", "needs --work-dir"},
+		{"allow-dest without local listener", []string{"serve", "--source", "dir:/nonexistent", "--allow-dest", "/tmp"}, "", "needs --local-listen"},
 		{"bad log level", []string{"install", "--from", "http://127.0.0.1:1", "--dest", "/nonexistent/x", "--log-level", "loud"}, "", "--log-level"},
 		{"unknown command", []string{"frobnicate"}, "", "unknown command"},
 	}

@@ -82,6 +82,9 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := f.localFlags.validate(); err != nil {
+		return err
+	}
 	src, reg, err := f.openSource(f.source, cfg.WorkDir, log)
 	if err != nil {
 		return err
