@@ -14,7 +14,7 @@ import (
 
 func TestInstallIntoEmptyDest(t *testing.T) {
 	t.Parallel()
-	leader := openLeader(t, 8<<20)
+	leader := openLeader(t, 4<<20)
 	ts := startServer(t, server.Config{Source: leader}, "")
 	parent := t.TempDir()
 	dest := filepath.Join(parent, "db")
@@ -23,7 +23,7 @@ func TestInstallIntoEmptyDest(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSameDB(t, leader.DB(), dest)
-	if res.SnapshotID.IsZero() || res.Files == 0 || res.BytesTotal < 4<<20 {
+	if res.SnapshotID.IsZero() || res.Files == 0 || res.BytesTotal < 2<<20 {
 		t.Fatalf("result %+v", res)
 	}
 	if res.BytesReused != 0 || res.BytesFetched == 0 {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -166,4 +167,27 @@ func TestMinIndexUnmet(t *testing.T) {
 	}
 	t.Logf("error: %v", err)
 	sameTree(t, before, readTree(t, dest))
+}
+
+// TestLeaseRenewed holds a short lease through a pause longer than its TTL
+// after the manifest is fetched (as a long plan would): the client's renewer
+// keeps the server from removing the checkpoint, and the install succeeds.
+func TestLeaseRenewed(t *testing.T) {
+	t.Parallel()
+	leader := openLeader(t, 1<<20)
+	const ttl = 300 * time.Millisecond
+	ts := startServer(t, server.Config{Source: leader, LeaseTTL: ttl, SweepInterval: 20 * time.Millisecond}, "")
+	dest := filepath.Join(t.TempDir(), "db")
+	cfg := testConfig(t, dest)
+	cfg.LeaseTTL = ttl
+	cfg.Hook = func(point string) error {
+		if point == "manifest-fetched" {
+			time.Sleep(4 * ttl)
+		}
+		return nil
+	}
+	if _, err := Install(context.Background(), ts.url, 0, cfg); err != nil {
+		t.Fatal(err)
+	}
+	checkSameDB(t, leader.DB(), dest)
 }

@@ -73,6 +73,8 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 		return Prepared{}, err
 	}
 	defer releaseLease(ctx, rpc, g, cfg.Logger)
+	renew := startRenewer(ctx, rpc, g, cfg) // from the grant on: the manifest and the plan take time too
+	defer renew.Stop()
 	cfg.Logger.Info().Str("snapshot", g.id.Short()).Uint64("index", g.info.GetIndex()).
 		Uint64("bytes", g.info.GetTotalBytes()).Msg("snapshot granted")
 	if st != nil && st.Phase == phaseStaged && st.id() == g.id {
@@ -85,8 +87,6 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	if err := callHook(cfg.Hook, "manifest-fetched"); err != nil {
 		return Prepared{}, err
 	}
-	renew := startRenewer(ctx, rpc, g, cfg)
-	defer renew.Stop()
 	return stageSnapshot(ctx, &fetcher{rpc: rpc, id: g.id, leaseID: g.leaseID, cfg: cfg, chunkSize: m.ChunkSize}, m, st, cfg, l)
 }
 
