@@ -191,3 +191,22 @@ func TestLeaseRenewed(t *testing.T) {
 	}
 	checkSameDB(t, leader.DB(), dest)
 }
+
+// TestSuccessiveCalls: a plan larger than ChunksPerRequest is fetched in
+// successive calls, each within the server's cap.
+func TestSuccessiveCalls(t *testing.T) {
+	t.Parallel()
+	leader := openLeader(t, 2<<20)
+	ts := startServer(t, server.Config{Source: leader, MaxChunksPerRequest: 3}, "")
+	dest := filepath.Join(t.TempDir(), "db")
+	cfg := testConfig(t, dest)
+	cfg.ChunksPerRequest, cfg.Streams = 3, 2
+	res, err := Install(context.Background(), ts.url, 0, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.BytesTotal < 10*testChunkSize {
+		t.Fatalf("only %d bytes: too few chunks to need several calls", res.BytesTotal)
+	}
+	checkSameDB(t, leader.DB(), dest)
+}
