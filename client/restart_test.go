@@ -3,6 +3,9 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/snapsync/snapsync/server"
+	"github.com/snapsync/snapsync/verify"
 )
 
 // killableServer is a real server whose death is abrupt: kill closes every
@@ -81,8 +85,13 @@ func (k *killableServer) kill() {
 // backoff, carry on from the chunks they lacked, and the install succeeds.
 func TestServerDiesMidStream(t *testing.T) {
 	t.Parallel()
-	leader := openLeader(t, 6<<20)
-	k := startKillable(t, server.Config{Source: leader, Compression: server.CompressionNone, RateLimit: 8 << 20})
+	root := randomTree(t, 10, 1<<20)
+	src, err := server.NewDirSource(root, verify.Meta{Index: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 8 MiB/s after the server's 4 MiB burst: the kill, past 5 MiB, is mid-stream.
+	k := startKillable(t, server.Config{Source: src, Compression: server.CompressionNone, RateLimit: 8 << 20})
 	dest := filepath.Join(t.TempDir(), "db")
 	cfg := testConfig(t, dest)
 	cfg.RetryWait, cfg.MaxAttempts = 40*time.Millisecond, 8
@@ -90,7 +99,7 @@ func TestServerDiesMidStream(t *testing.T) {
 	restarted := make(chan error, 1)
 	var killedAt int64
 	cfg.Progress = func(p Progress) {
-		if p.BytesFetched < p.BytesTotal/4 {
+		if p.BytesFetched < 5<<20 {
 			return
 		}
 		once.Do(func() {
@@ -114,7 +123,7 @@ func TestServerDiesMidStream(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the server was never killed and restarted")
 	}
-	checkSameDB(t, leader.DB(), dest)
+	sameTree(t, readTree(t, root), readTree(t, dest))
 	t.Logf("killed after %d bytes; fetched %d of %d in all", killedAt, res.BytesFetched, res.BytesTotal)
 	if killedAt == 0 || killedAt >= res.BytesTotal {
 		t.Fatalf("killed after %d of %d bytes: not mid-stream", killedAt, res.BytesTotal)
@@ -122,4 +131,22 @@ func TestServerDiesMidStream(t *testing.T) {
 	if res.BytesFetched > res.BytesTotal*11/10 {
 		t.Fatalf("fetched %d bytes for %d: the retries fetched again what had arrived", res.BytesFetched, res.BytesTotal)
 	}
+}
+
+// randomTree writes n files of size random bytes below a new directory and
+// returns it.
+func randomTree(tb testing.TB, n, size int) string {
+	tb.Helper()
+	root := filepath.Join(tb.TempDir(), "tree")
+	rng := rand.NewChaCha8([32]byte{byte(n), byte(size)})
+	for i := range n {
+		b := make([]byte, size)
+		_, _ = rng.Read(b) // ChaCha8.Read never fails
+		p := filepath.Join(root, fmt.Sprintf("d%d", i%3), fmt.Sprintf("%06d.sst", i))
+		mkdirAll(tb, filepath.Dir(p))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return root
 }
