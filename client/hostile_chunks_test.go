@@ -146,6 +146,9 @@ func TestHostileChunks(t *testing.T) {
 		{"streamed zstd bomb", eachChunk(func(_ int64, _ int, m *chunkMsg) []*chunkMsg {
 			return one(withData(m, snapsyncv1.Encoding_ENCODING_ZSTD, streamedBomb))
 		}), ErrVerify, false},
+		{"message over the read limit", eachChunk(func(_ int64, _ int, m *chunkMsg) []*chunkMsg {
+			return one(withData(m, m.Encoding, make([]byte, maxMessage+1)))
+		}), ErrServer, false},
 		{"raw bytes labelled zstd", eachChunk(func(_ int64, _ int, m *chunkMsg) []*chunkMsg {
 			return one(withData(m, snapsyncv1.Encoding_ENCODING_ZSTD, m.Data))
 		}), ErrVerify, false},

@@ -16,7 +16,8 @@ import (
 var errIncomplete = errors.New("client: stream ended early")
 
 // retryable reports whether err is worth another attempt: a transport
-// failure, a server that is restarting or busy, or a stream cut short.
+// failure, a server that is restarting or busy (as it says itself), or a
+// stream cut short.
 func retryable(err error) bool {
 	if errors.Is(err, errIncomplete) {
 		return true
@@ -24,6 +25,9 @@ func retryable(err error) bool {
 	var ce *connect.Error
 	if !errors.As(err, &ce) {
 		return false
+	}
+	if ce.Code() == connect.CodeResourceExhausted && !connect.IsWireError(ce) {
+		return false // a message over our read limit: the server broke the protocol
 	}
 	switch ce.Code() {
 	case connect.CodeUnavailable, connect.CodeResourceExhausted, connect.CodeAborted,
