@@ -59,22 +59,16 @@ func withData(m *chunkMsg, enc snapsyncv1.Encoding, data []byte) *chunkMsg {
 	return &chunkMsg{FileIndex: m.FileIndex, ChunkIndex: m.ChunkIndex, Encoding: enc, Data: data}
 }
 
-func zstdOf(tb testing.TB, b []byte, streamed bool) []byte {
+// streamedZstd compresses b as a stream, so the frame header does not say
+// how large the content is.
+func streamedZstd(tb testing.TB, b []byte) []byte {
 	tb.Helper()
-	if !streamed {
-		enc, err := zstd.NewWriter(nil)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		defer enc.Close()
-		return enc.EncodeAll(b, nil)
-	}
 	var buf bytes.Buffer
 	enc, err := zstd.NewWriter(&buf)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for off := 0; off < len(b); off += 1 << 20 { // no content size in the frame header
+	for off := 0; off < len(b); off += 1 << 20 {
 		if _, err := enc.Write(b[off:min(off+1<<20, len(b))]); err != nil {
 			tb.Fatal(err)
 		}
@@ -94,8 +88,13 @@ func zstdOf(tb testing.TB, b []byte, streamed bool) []byte {
 // staging area, and a failed install leaves Dest as it was.
 func TestHostileChunks(t *testing.T) {
 	t.Parallel()
-	bomb := zstdOf(t, make([]byte, 64<<20), false)
-	streamedBomb := zstdOf(t, make([]byte, 64<<20), true)
+	zenc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zenc.Close()
+	bomb := zenc.EncodeAll(make([]byte, 64<<20), nil)
+	streamedBomb := streamedZstd(t, make([]byte, 64<<20))
 	garbage := bytes.Repeat([]byte{0x28, 0xb5, 0x2f, 0xfd, 0xff}, 100) // zstd magic, then nonsense
 	testCases := []struct {
 		name     string
@@ -132,13 +131,13 @@ func TestHostileChunks(t *testing.T) {
 		{"zstd of wrong bytes", eachChunk(func(_ int64, _ int, m *chunkMsg) []*chunkMsg {
 			b := bytes.Clone(m.Data)
 			b[0] ^= 1
-			return one(withData(m, snapsyncv1.Encoding_ENCODING_ZSTD, zstdOf(t, b, false)))
+			return one(withData(m, snapsyncv1.Encoding_ENCODING_ZSTD, zenc.EncodeAll(b, nil)))
 		}), ErrVerify, true},
 		{"zstd garbage", eachChunk(func(_ int64, _ int, m *chunkMsg) []*chunkMsg {
 			return one(withData(m, snapsyncv1.Encoding_ENCODING_ZSTD, garbage))
 		}), ErrVerify, false},
 		{"zstd one byte too long", eachChunk(func(_ int64, _ int, m *chunkMsg) []*chunkMsg {
-			return one(withData(m, snapsyncv1.Encoding_ENCODING_ZSTD, zstdOf(t, append(bytes.Clone(m.Data), 0), false)))
+			return one(withData(m, snapsyncv1.Encoding_ENCODING_ZSTD, zenc.EncodeAll(append(bytes.Clone(m.Data), 0), nil)))
 		}), ErrVerify, false},
 		{"zstd bomb", eachChunk(func(_ int64, _ int, m *chunkMsg) []*chunkMsg {
 			return one(withData(m, snapsyncv1.Encoding_ENCODING_ZSTD, bomb))

@@ -14,9 +14,14 @@ import (
 // largest size a manifest allows plus framing, like gRPC's 4 MiB default.
 const maxMessage = 4 << 20
 
-// flowWindow is the HTTP/2 receive window, per stream and per connection:
-// wide enough that one stream is not throttled by round trips.
-const flowWindow = 16 << 20
+// The HTTP/2 receive windows bound what the server may send ahead of what the
+// client has verified and written: the bytes a killed install fetches again.
+// Two chunks a stream keep a stream busy across a round trip (4 streams x
+// 2 MiB / 50 ms of RTT is 160 MB/s); the connection's window caps the total.
+const (
+	streamWindow     = 2 << 20
+	connectionWindow = 8 << 20
+)
 
 // maxFrame is the largest HTTP/2 frame the server may send: a whole chunk
 // travels in a frame or two instead of 64 of the default 16 KiB, which cuts
@@ -24,7 +29,7 @@ const flowWindow = 16 << 20
 const maxFrame = 1 << 20
 
 // NewHTTPClient returns the default HTTP client: unencrypted HTTP/2 (h2c) only,
-// 16 MiB flow-control windows, no transparent gzip.
+// 2 MiB flow-control windows a stream and 8 MiB a connection, no transparent gzip.
 func NewHTTPClient() *http.Client {
 	protos := new(http.Protocols)
 	protos.SetUnencryptedHTTP2(true)
@@ -34,8 +39,8 @@ func NewHTTPClient() *http.Client {
 		DialContext:        (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		IdleConnTimeout:    90 * time.Second,
 		HTTP2: &http.HTTP2Config{
-			MaxReceiveBufferPerStream:     flowWindow,
-			MaxReceiveBufferPerConnection: flowWindow,
+			MaxReceiveBufferPerStream:     streamWindow,
+			MaxReceiveBufferPerConnection: connectionWindow,
 			MaxReadFrameSize:              maxFrame,
 			SendPingTimeout:               15 * time.Second,
 			PingTimeout:                   15 * time.Second,
