@@ -44,7 +44,7 @@ func SyncTree(ctx context.Context, root string) error {
 
 // RemoveTree removes the tree at path, entry by entry of its top directory so
 // that a cancelled context stops it between entries, then fsyncs its parent.
-// A missing path is no error.
+// A missing path is no error; a symlink at path is removed, not followed.
 func RemoveTree(ctx context.Context, path string) error {
 	return removeTree(ctx, OS(), path)
 }
@@ -53,7 +53,12 @@ func removeTree(ctx context.Context, fsys FS, path string) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
-	entries, err := os.ReadDir(path)
+	var entries []os.DirEntry
+	var err error
+	// A symlink at path is removed itself; what it points to is not ours.
+	if fi, lerr := os.Lstat(path); lerr == nil && fi.IsDir() {
+		entries, err = os.ReadDir(path)
+	}
 	if err != nil && !os.IsNotExist(err) && !isNotDir(fsys, path) {
 		return fmt.Errorf("list %s: %w", path, err)
 	}

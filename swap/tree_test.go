@@ -67,3 +67,30 @@ func TestRemoveTreeCancelled(t *testing.T) {
 		t.Fatal("cancelled removal removed something")
 	}
 }
+
+// TestRemoveTreeSymlink: a symlink at the path is removed, never what it
+// points to.
+func TestRemoveTreeSymlink(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	if err := os.MkdirAll(filepath.Join(target, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "sub", "keep"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveTree(context.Background(), link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(link); !os.IsNotExist(err) {
+		t.Fatalf("link still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(target, "sub", "keep")); err != nil {
+		t.Fatalf("RemoveTree went through the symlink: %v", err)
+	}
+}
