@@ -42,6 +42,7 @@ func Install(ctx context.Context, from string, minIndex uint64, cfg Config) (Res
 		return *done, nil
 	}
 	if _, err := prepareLocked(ctx, from, minIndex, &cfg, l); err != nil {
+		l.dropIfEmpty()
 		return Result{}, err
 	}
 	res, err := commitLocked(ctx, &cfg, l)

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,5 +122,28 @@ func TestInstallChecksAgainstManifest(t *testing.T) {
 	}
 	if _, err := os.Stat(dest); !os.IsNotExist(err) {
 		t.Fatalf("Prepare touched dest: %v", err)
+	}
+}
+
+// TestFailedInstallLeavesNoTrace: an install that never reaches a server
+// fails with ErrUnavailable and leaves no staging area beside Dest.
+func TestFailedInstallLeavesNoTrace(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	if err := ln.Close(); err != nil { // nothing listens there now
+		t.Fatal(err)
+	}
+	parent := t.TempDir()
+	cfg := testConfig(t, filepath.Join(parent, "db"))
+	cfg.MaxAttempts = 2
+	if _, err := Install(context.Background(), url, 0, cfg); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("got %v, want ErrUnavailable", err)
+	}
+	if got := entries(t, parent); len(got) != 0 {
+		t.Fatalf("parent holds %v after a failed install, want nothing", got)
 	}
 }

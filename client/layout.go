@@ -190,3 +190,26 @@ func removeTree(ctx context.Context, p string) error {
 	}
 	return syncDir(filepath.Dir(p))
 }
+
+// dropIfEmpty removes the staging area when a failed Prepare left nothing in
+// it worth resuming (only the lock, perhaps an empty stage/), so that an
+// install that never reached the server leaves no trace beside Dest. Called
+// with the lock held.
+func (l layout) dropIfEmpty() {
+	entries, err := os.ReadDir(l.root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		switch e.Name() {
+		case filepath.Base(l.lock):
+		case filepath.Base(l.stage):
+			if sub, err := os.ReadDir(l.stage); err != nil || len(sub) > 0 {
+				return
+			}
+		default:
+			return
+		}
+	}
+	_ = os.RemoveAll(l.root) // best effort: a leftover empty area is harmless
+}

@@ -44,6 +44,9 @@ func Prepare(ctx context.Context, from string, minIndex uint64, cfg Config) (Pre
 	}
 	defer unlock()
 	p, err := prepareLocked(ctx, from, minIndex, &cfg, l)
+	if err != nil {
+		l.dropIfEmpty()
+	}
 	p.Duration = time.Since(start)
 	return p, err
 }
