@@ -47,10 +47,18 @@ bench: bench-deps ## Benchmarks: hot paths, and a BENCH_SIZE install vs rsync an
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $$(go list ./... | grep -v /e2e)
 	SNAPSYNC_BENCH_SIZE=$(BENCH_SIZE) $(GO) test -run '^$$' -bench Install -benchtime 3x -timeout 60m ./e2e
 
+FUZZTIME ?= 15s
+# Every fuzz target, as package:Target; seeds are committed under testdata/fuzz.
+FUZZ_TARGETS := ./verify:FuzzDecode ./verify:FuzzValidatePath ./client:FuzzDecodeState ./client:FuzzDecodeChunk \
+	./swap:FuzzDecodeRecord ./swap:FuzzDecodeSealedBody ./server:FuzzDecodeDigestCache ./server:FuzzDecodeState \
+	./sidecar:FuzzResolveDest ./examples/raftkv:FuzzDecodeCommand ./examples/raftkv:FuzzDecodeLog \
+	./examples/raftkv:FuzzDecodePointer
 .PHONY: fuzz
-fuzz: ## Run each fuzz target briefly
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./verify
-	$(GO) test -run '^$$' -fuzz FuzzValidatePath -fuzztime 15s ./verify
+fuzz: ## Run each fuzz target for FUZZTIME (default 15s)
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
 
 .PHONY: proto
 proto: ## Regenerate protobuf code with the tools pinned in go.mod
