@@ -33,7 +33,7 @@ printf '{"dir": "%s", "term": 3, "index": %d}\n' "$d" $((SNAPSYNC_MIN_INDEX + 10
 	for _, tc := range []struct{ name, body, want string }{
 		{"fails", "echo disk full >&2; exit 2", "disk full"},
 		{"prints garbage", "echo hello", "no valid JSON"},
-		{"index too low", `d="$SNAPSYNC_CHECKPOINT_ROOT/low"; mkdir -p "$d"; echo x > "$d/f"; echo "{\"dir\": \"$d\", \"term\": 1, \"index\": 1}"`, "index"},
+		{"index too low", `d="$SNAPSYNC_CHECKPOINT_ROOT/low"; mkdir -p "$d"; echo x > "$d/MANIFEST-000001"; echo "{\"dir\": \"$d\", \"term\": 1, \"index\": 1}"`, "index"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startServe(t, "registry:"+t.TempDir(), "--checkpoint-command", writeScript(t, tc.body))

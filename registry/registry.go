@@ -130,7 +130,41 @@ func (s *Source) validate(ctx context.Context, dir string) (string, error) {
 	if err := plainTree(ctx, abs); err != nil {
 		return "", err
 	}
+	if !holdsDB(abs) {
+		return "", fmt.Errorf("%w: %s is not a checkpoint: no MANIFEST-* file in it or in a directory directly below it",
+			ErrRejected, dir)
+	}
 	return abs, nil
+}
+
+// holdsDB reports whether dir, or a directory directly below it (an Ozone
+// Manager's checkpoint holds om.db/ beside its snapshot DBs), holds a
+// RocksDB or Pebble DB: a regular file MANIFEST-*, which both engines write.
+func holdsDB(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), "MANIFEST-") {
+			return true
+		}
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		sub, err := os.ReadDir(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		for _, f := range sub {
+			if f.Type().IsRegular() && strings.HasPrefix(f.Name(), "MANIFEST-") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Checkpoint hard-links the newest registered checkpoint reaching minIndex

@@ -19,7 +19,7 @@ func makeCheckpoint(tb testing.TB, root, name string) string {
 	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	for _, f := range []string{"CURRENT", "000001.sst", "sub/000002.sst"} {
+	for _, f := range []string{"CURRENT", "MANIFEST-000001", "000001.sst", "sub/000002.sst"} {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte(name+f), 0o644); err != nil {
 			tb.Fatal(err)
 		}
@@ -156,13 +156,13 @@ func TestCommand(t *testing.T) {
 		body    string
 		wantErr error
 	}{
-		{"makes a checkpoint", `d="$SNAPSYNC_CHECKPOINT_ROOT/ck-$SNAPSYNC_MIN_INDEX"; mkdir -p "$d" && echo data > "$d/CURRENT" &&
+		{"makes a checkpoint", `d="$SNAPSYNC_CHECKPOINT_ROOT/ck-$SNAPSYNC_MIN_INDEX"; mkdir -p "$d" && echo data > "$d/CURRENT" && echo m > "$d/MANIFEST-000001" &&
 printf '{"dir":"%s","term":4,"index":%s}' "$d" "$SNAPSYNC_MIN_INDEX"`, nil},
 		{"fails", "echo cannot checkpoint >&2; exit 3", ErrRejected},
 		{"prints garbage", "echo not json", ErrRejected},
 		{"prints unknown fields", `echo '{"dir":"/x","term":1,"index":9,"extra":1}'`, ErrRejected},
 		{"names a dir outside the root", `d=$(mktemp -d); echo x > $d/f; printf '{"dir":"%s","term":1,"index":50}' $d`, ErrRejected},
-		{"index too low", `d="$SNAPSYNC_CHECKPOINT_ROOT/low"; mkdir -p "$d" && echo x > "$d/f" && printf '{"dir":"%s","term":1,"index":3}' "$d"`, server.ErrMinIndex},
+		{"index too low", `d="$SNAPSYNC_CHECKPOINT_ROOT/low"; mkdir -p "$d" && echo x > "$d/MANIFEST-000001" && printf '{"dir":"%s","term":1,"index":3}' "$d"`, server.ErrMinIndex},
 	}
 	for _, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,7 +189,36 @@ func ExampleSource_Register() {
 	dir := filepath.Join(root, "om.db-checkpoint-1042")
 	_ = os.MkdirAll(dir, 0o755)
 	_ = os.WriteFile(filepath.Join(dir, "CURRENT"), []byte("MANIFEST-000001\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "MANIFEST-000001"), []byte("m"), 0o644)
 	err := src.Register(context.Background(), dir, 3, 1042, nil)
 	fmt.Println(err)
 	// Output: <nil>
+}
+
+// TestRegisterOMTree: an Ozone Manager's checkpoint holds its DB one level
+// down (om.db/) beside snapshot DBs; a tree with no DB anywhere near the top
+// is refused.
+func TestRegisterOMTree(t *testing.T) {
+	t.Parallel()
+	s := newSource(t, Config{})
+	om := filepath.Join(s.root, "om-ckpt")
+	noDB := filepath.Join(s.root, "no-db")
+	for _, f := range []string{
+		filepath.Join(om, "om.db", "MANIFEST-000004"), filepath.Join(om, "om.db", "000001.sst"),
+		filepath.Join(om, "db.snapshots", "checkpointState", "snap1", "MANIFEST-000002"),
+		filepath.Join(noDB, "deep", "deeper", "MANIFEST-000001"),
+	} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Register(context.Background(), noDB, 1, 5, nil); !errors.Is(err, ErrRejected) {
+		t.Fatalf("a tree with no DB near its top: %v, want ErrRejected", err)
+	}
+	if err := s.Register(context.Background(), om, 1, 5, nil); err != nil {
+		t.Fatalf("an OM checkpoint tree: %v", err)
+	}
 }

@@ -98,7 +98,8 @@ func TestRegisterRefusals(t *testing.T) {
 	mkTree(t, good, map[string]string{"000001.sst": "data", "MANIFEST-000001": "m"})
 	mkTree(t, filepath.Join(outside, "ck"), map[string]string{"000001.sst": "data"})
 	mkTree(t, filepath.Join(ckRoot, "empty"), map[string]string{"sub/": ""})
-	mkTree(t, filepath.Join(ckRoot, "older"), map[string]string{"000002.sst": "x"})
+	mkTree(t, filepath.Join(ckRoot, "older"), map[string]string{"000002.sst": "x", "MANIFEST-000002": "m"})
+	mkTree(t, filepath.Join(ckRoot, "nodb"), map[string]string{"000003.sst": "x", "sub/notes.txt": "y"})
 	mkTree(t, filepath.Join(ckRoot, "withlink"), map[string]string{"000001.sst": "data"})
 	mustSymlink(t, "/etc/hostname", filepath.Join(ckRoot, "withlink", "000002.sst"))
 	mustSymlink(t, filepath.Join(outside, "ck"), filepath.Join(ckRoot, "escape"))
@@ -119,6 +120,7 @@ func TestRegisterRefusals(t *testing.T) {
 		{"missing", filepath.Join(ckRoot, "missing"), 200, "no such file"},
 		{"a file", filepath.Join(ckRoot, "file"), 200, "not a directory"},
 		{"no files", filepath.Join(ckRoot, "empty"), 200, "not a checkpoint"},
+		{"no DB in it", filepath.Join(ckRoot, "nodb"), 200, "not a checkpoint: no MANIFEST"},
 		{"holds a symlink", filepath.Join(ckRoot, "withlink"), 200, "not a directory or regular file"},
 		{"not newer", filepath.Join(ckRoot, "older"), 100, "not beyond the registered 100"},
 	}
