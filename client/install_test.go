@@ -147,3 +147,19 @@ func TestFailedInstallLeavesNoTrace(t *testing.T) {
 		t.Fatalf("parent holds %v after a failed install, want nothing", got)
 	}
 }
+
+// TestBadSourceURL: a base URL that could never reach a sidecar is a config
+// error at once, not something to retry.
+func TestBadSourceURL(t *testing.T) {
+	t.Parallel()
+	for _, from := range []string{"127.0.0.1:7600", "leader:7600", "ftp://leader:7600", "http://", "", "http//leader"} {
+		parent := t.TempDir()
+		_, err := Install(context.Background(), from, 0, testConfig(t, filepath.Join(parent, "db")))
+		if !errors.Is(err, ErrConfig) {
+			t.Errorf("Install from %q: %v, want ErrConfig", from, err)
+		}
+		if got := entries(t, parent); len(got) != 0 {
+			t.Errorf("Install from %q left %v", from, got)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -52,6 +53,9 @@ func Prepare(ctx context.Context, from string, minIndex uint64, cfg Config) (Pre
 }
 
 func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Config, l layout) (Prepared, error) {
+	if err := checkSource(from); err != nil {
+		return Prepared{}, err
+	}
 	if _, err := os.Lstat(l.journal); err == nil {
 		return Prepared{}, fmt.Errorf("%w: %s", ErrRecoverNeeded, l.journal)
 	}
@@ -273,4 +277,14 @@ func markStaged(l layout, st *state, ctr *counters, cfg *Config) (Prepared, erro
 func setup(cfg *Config) error {
 	cfg.EnsureDefaults()
 	return cfg.Validate()
+}
+
+// checkSource refuses a base URL that could never reach a sidecar, before
+// any retry: it must be http:// or https:// with a host.
+func checkSource(from string) error {
+	u, err := url.Parse(from)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w: source URL %q: want http://HOST:PORT or https://HOST:PORT", ErrConfig, from)
+	}
+	return nil
 }
