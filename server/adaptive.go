@@ -83,6 +83,22 @@ func (c *chooser) compressed(raw, out int, d time.Duration) {
 	}
 }
 
+// cached records a chunk whose verdict came from the frame cache (out bytes
+// for raw; out == raw when compression did not pay): it counts toward the
+// file's run of poor chunks and the ratio like a compression, but costs no
+// CPU, so the compression cost estimate is left alone.
+func (c *chooser) cached(raw, out int) {
+	if raw == 0 {
+		return
+	}
+	if pays(raw, out) {
+		c.poorRun = 0
+	} else {
+		c.poorRun++
+	}
+	c.ratio.add(min(float64(out)/float64(raw), 1))
+}
+
 // sent records sending wire bytes in d (rate limiter wait included).
 func (c *chooser) sent(wire int, d time.Duration) {
 	if wire == 0 {

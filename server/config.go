@@ -54,6 +54,10 @@ type Config struct {
 	// DigestCacheChunks bounds the chunk digests the digest cache keeps (and
 	// persists, about 36 bytes each). Default 1<<20 (1 TiB of 1 MiB chunks).
 	DigestCacheChunks int
+	// FrameCacheBytes bounds the cache of zstd frames shared by every
+	// stream, so followers fetching the same chunks compress each once.
+	// Default 64 MiB; negative: no cache.
+	FrameCacheBytes int64
 	// Logger receives structured logs. Default: the zero Logger, which
 	// discards everything.
 	Logger zerolog.Logger
@@ -68,6 +72,7 @@ const (
 	DefaultMaxChunksPerRequest = 1 << 20
 	DefaultSweepInterval       = 10 * time.Second
 	DefaultDigestCacheChunks   = 1 << 20
+	DefaultFrameCacheBytes     = 64 << 20
 )
 
 // EnsureDefaults sets every zero field that has a default.
@@ -81,6 +86,7 @@ func (c *Config) EnsureDefaults() {
 	setDefault(&c.HashParallel, runtime.GOMAXPROCS(0))
 	setDefault(&c.SweepInterval, DefaultSweepInterval)
 	setDefault(&c.DigestCacheChunks, DefaultDigestCacheChunks)
+	setDefault(&c.FrameCacheBytes, DefaultFrameCacheBytes)
 }
 
 func setDefault[T comparable](field *T, def T) {

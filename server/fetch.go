@@ -13,6 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/verify"
 )
 
 // fetch serves one FetchChunks request: the chunks it names, in its order,
@@ -182,7 +183,7 @@ func (cs *chunkStream) chunk(ctx context.Context, fi, j int, off int64) error {
 		}
 		return fmt.Errorf("read chunk %d of %q: %w", j, cs.e.man.Files[fi].Path, err)
 	}
-	data, encoding := cs.encode(buf)
+	data, encoding := cs.encode(buf, cs.e.man.Files[fi].Chunks[j].Digest)
 	start := time.Now()
 	if l := cs.s.limiter; l != nil {
 		if err := l.WaitN(ctx, len(data)); err != nil {
@@ -198,18 +199,29 @@ func (cs *chunkStream) chunk(ctx context.Context, fi, j int, off int64) error {
 	return nil
 }
 
-// encode returns buf as a zstd frame where the chooser wants one and it pays,
-// else buf itself.
-func (cs *chunkStream) encode(buf []byte) ([]byte, snapsyncv1.Encoding) {
+// encode returns buf (whose digest is d) as a zstd frame where the chooser
+// wants one and it pays, else buf itself. A frame another stream made for
+// the same content is reused from the server's frame cache.
+func (cs *chunkStream) encode(buf []byte, d verify.Digest) ([]byte, snapsyncv1.Encoding) {
 	if !cs.choose.try(cs.fi) {
 		return buf, snapsyncv1.Encoding_ENCODING_RAW
+	}
+	if frame, ok := cs.s.frames.get(d); ok {
+		if frame == nil {
+			cs.choose.cached(len(buf), len(buf))
+			return buf, snapsyncv1.Encoding_ENCODING_RAW
+		}
+		cs.choose.cached(len(buf), len(frame))
+		return frame, snapsyncv1.Encoding_ENCODING_ZSTD
 	}
 	start := time.Now()
 	*cs.out = cs.enc.EncodeAll(buf, (*cs.out)[:0])
 	cs.choose.compressed(len(buf), len(*cs.out), time.Since(start))
 	if !pays(len(buf), len(*cs.out)) {
+		cs.s.frames.put(d, nil)
 		return buf, snapsyncv1.Encoding_ENCODING_RAW
 	}
+	cs.s.frames.put(d, *cs.out)
 	return *cs.out, snapsyncv1.Encoding_ENCODING_ZSTD
 }
 

@@ -43,6 +43,7 @@ type Server struct {
 	lock     *os.File
 	reg      *registry
 	cache    *digestCache
+	frames   *frameCache   // nil: off
 	streams  chan struct{} // semaphore of FetchChunks streams
 	limiter  *rate.Limiter // nil: unlimited
 	bufs     bufferPools
@@ -105,6 +106,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	s.lock = lock
 	s.reg = newRegistry(s.stateDir, s.log)
+	s.frames = newFrameCache(s.cfg.FrameCacheBytes)
 	s.cache = newDigestCache(filepath.Join(s.cfg.WorkDir, digestCacheName), s.cfg.DigestCacheChunks)
 	if err := s.cache.load(); err != nil {
 		s.log.Warn().Err(err).Msg("digest cache unreadable; starting empty")
@@ -166,6 +168,8 @@ type Stats struct {
 	Leases       int   // leases held now
 	DigestHits   int64 // files whose chunks came from the digest cache
 	DigestMisses int64 // files hashed
+	FrameHits    int64 // chunks whose zstd frame (or verdict) came from the frame cache
+	FrameMisses  int64 // chunks compressed
 	ChunksRaw    int64 // chunks sent raw
 	ChunksZstd   int64 // chunks sent zstd-compressed
 	BytesRead    int64 // chunk bytes read from checkpoint files
@@ -180,6 +184,7 @@ func (s *Server) Stats() Stats {
 	}
 	st.Checkpoints, st.Leases = s.reg.counts()
 	st.DigestHits, st.DigestMisses = s.cache.counts()
+	st.FrameHits, st.FrameMisses = s.frames.counts()
 	return st
 }
 

@@ -26,6 +26,7 @@ type serveFlags struct {
 	maxStreams  int
 	rateLimit   string
 	compression string
+	frameCache  string
 	sourceFlags
 	localFlags
 }
@@ -67,6 +68,7 @@ Sources:
 	fl.IntVar(&f.maxStreams, "max-streams", 16, "concurrent chunk streams")
 	fl.StringVar(&f.rateLimit, "rate-limit", "0", "wire bytes per second across all streams, e.g. 100MB (0: unlimited)")
 	fl.StringVar(&f.compression, "compression", "auto", "chunk compression: auto (where it pays), zstd, none")
+	fl.StringVar(&f.frameCache, "frame-cache", "64MiB", "memory for zstd frames shared by followers fetching the same chunks (0: off)")
 	f.sourceFlags.add(fl)
 	f.localFlags.add(fl)
 	return cmd
@@ -128,13 +130,21 @@ func (f *serveFlags) config() (server.Config, error) {
 	if err != nil {
 		return server.Config{}, fmt.Errorf("--compression: %w", err)
 	}
+	frames, err := humanize.ParseBytes(f.frameCache)
+	if err != nil {
+		return server.Config{}, fmt.Errorf("--frame-cache: %w", err)
+	}
+	frameBytes := int64(frames)
+	if frameBytes == 0 {
+		frameBytes = -1 // the server's "off"
+	}
 	work, err := defaultWorkDir(f.workDir, f.source)
 	if err != nil {
 		return server.Config{}, err
 	}
 	return server.Config{
 		WorkDir: work, ChunkSize: f.chunkSize, LeaseTTL: f.leaseTTL, ReuseWithin: f.reuseWithin,
-		MaxStreams: f.maxStreams, RateLimit: int64(rate), Compression: comp,
+		MaxStreams: f.maxStreams, RateLimit: int64(rate), Compression: comp, FrameCacheBytes: frameBytes,
 	}, nil
 }
 
