@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -103,6 +105,12 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		return err
 	}
 	defer local.Close()
+	return f.serve(ctx, srv, local, log)
+}
+
+// serve listens for peers and serves both listeners until ctx is done or
+// one of them fails.
+func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *localAPI, log zerolog.Logger) error {
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -112,13 +120,13 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 			return err
 		}
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("source", f.source).Str("work_dir", cfg.WorkDir).Msg("serving peers")
-	g2, gctx := errgroup.WithContext(ctx)
-	g2.Go(func() error { return server.Serve(gctx, ln, sidecar.PeerHandler(srv.Handler())) })
+	log.Info().Str("addr", ln.Addr().String()).Str("source", f.source).Msg("serving peers")
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return server.Serve(gctx, ln, sidecar.PeerHandler(srv.Handler())) })
 	if local.ln != nil {
-		g2.Go(func() error { return server.Serve(gctx, local.ln, local.handler) })
+		g.Go(func() error { return server.Serve(gctx, local.ln, local.handler) })
 	}
-	return g2.Wait()
+	return g.Wait()
 }
 
 func (f *serveFlags) config() (server.Config, error) {
