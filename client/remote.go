@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,7 +30,7 @@ func createSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceCl
 	req := &snapsyncv1.CreateSnapshotRequest{MinIndex: minIndex, LeaseTtlMs: uint32(cfg.LeaseTTL.Milliseconds()), Client: "snapsync client"}
 	err := newRetrier(cfg).do(ctx, "create snapshot", func(ctx context.Context) (bool, error) {
 		resp, err := rpc.CreateSnapshot(ctx, connect.NewRequest(req))
-		if connect.CodeOf(err) == connect.CodeFailedPrecondition {
+		if isMinIndex(err) {
 			return false, fmt.Errorf("%w: min index %d: %w", ErrMinIndex, minIndex, err)
 		}
 		if err != nil {
@@ -167,4 +168,18 @@ func releaseLease(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClie
 	if _, err := rpc.ReleaseLease(ctx, connect.NewRequest(&snapsyncv1.ReleaseLeaseRequest{LeaseId: g.leaseID})); err != nil {
 		log.Debug().Err(err).Msg("release lease")
 	}
+}
+
+// reasonKey and reasonMinIndex are the server's error metadata (package
+// server's ReasonKey and ReasonMinIndex) for "no checkpoint reaches the
+// index": other FailedPrecondition errors, such as a source that failed to
+// make a checkpoint, are not ErrMinIndex.
+const (
+	reasonKey      = "Snapsync-Reason"
+	reasonMinIndex = "min-index"
+)
+
+func isMinIndex(err error) bool {
+	var ce *connect.Error
+	return errors.As(err, &ce) && ce.Code() == connect.CodeFailedPrecondition && ce.Meta().Get(reasonKey) == reasonMinIndex
 }

@@ -30,10 +30,13 @@ printf '{"dir": "%s", "term": 3, "index": %d}\n' "$d" $((SNAPSYNC_MIN_INDEX + 10
 	}
 	comparePebble(t, leader, dest)
 
-	for _, tc := range []struct{ name, body, want string }{
-		{"fails", "echo disk full >&2; exit 2", "disk full"},
-		{"prints garbage", "echo hello", "no valid JSON"},
-		{"index too low", `d="$SNAPSYNC_CHECKPOINT_ROOT/low"; mkdir -p "$d"; echo x > "$d/MANIFEST-000001"; echo "{\"dir\": \"$d\", \"term\": 1, \"index\": 1}"`, "index"},
+	for _, tc := range []struct {
+		name, body, want string
+		minIndex         bool // the error says no checkpoint reaches the index
+	}{
+		{"fails", "echo disk full >&2; exit 2", "disk full", false},
+		{"prints garbage", "echo hello", "no valid JSON", false},
+		{"index too low", `d="$SNAPSYNC_CHECKPOINT_ROOT/low"; mkdir -p "$d"; echo x > "$d/MANIFEST-000001"; echo "{\"dir\": \"$d\", \"term\": 1, \"index\": 1}"`, "index", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startServe(t, "registry:"+t.TempDir(), "--checkpoint-command", writeScript(t, tc.body))
@@ -43,8 +46,12 @@ printf '{"dir": "%s", "term": 3, "index": %d}\n' "$d" $((SNAPSYNC_MIN_INDEX + 10
 				t.Fatal("install succeeded")
 			}
 			// Logs go to stderr too; the error is its last line.
-			if line := lastLine(r.Stderr); !strings.HasPrefix(line, "snapsync: ") || !strings.Contains(line, tc.want) {
+			line := lastLine(r.Stderr)
+			if !strings.HasPrefix(line, "snapsync: ") || !strings.Contains(line, tc.want) {
 				t.Fatalf("stderr %q: want an error line naming %q", r.Stderr, tc.want)
+			}
+			if got := strings.Contains(line, "does not reach the index"); got != tc.minIndex {
+				t.Fatalf("error %q: says the index is not reached: %v, want %v", line, got, tc.minIndex)
 			}
 			if diff := sameContent(before, treeFiles(t, dest)); diff != "" {
 				t.Fatalf("the failed install changed the destination: %s", diff)

@@ -52,6 +52,16 @@ func codeOf(err error) connect.Code {
 	return connect.CodeInternal
 }
 
+// ReasonKey is the error metadata (a gRPC trailer) that tells apart the
+// FailedPrecondition errors a client acts on differently: ReasonMinIndex, no
+// checkpoint reaches the index asked for (ask another sidecar);
+// ReasonCheckpoint, the source failed to make one (try again later).
+const (
+	ReasonKey        = "Snapsync-Reason"
+	ReasonMinIndex   = "min-index"
+	ReasonCheckpoint = "checkpoint-failed"
+)
+
 // toConnect turns an error from the server's core into a *connect.Error: the
 // one place where errors are mapped to codes.
 func toConnect(err error) error {
@@ -62,5 +72,12 @@ func toConnect(err error) error {
 	if errors.As(err, &ce) {
 		return err
 	}
-	return connect.NewError(codeOf(err), err)
+	ce = connect.NewError(codeOf(err), err)
+	switch {
+	case errors.Is(err, ErrMinIndex):
+		ce.Meta().Set(ReasonKey, ReasonMinIndex)
+	case errors.Is(err, ErrCheckpoint):
+		ce.Meta().Set(ReasonKey, ReasonCheckpoint)
+	}
+	return ce
 }
