@@ -95,7 +95,7 @@ func (d *demo) run(ctx context.Context, size int64) error {
 	}
 	defer src.Close()
 	d.say("writing %s of sample data into the leader's Pebble DB at %s", humanize.IBytes(uint64(size)), leaderDir)
-	if _, err := sampledb.Write(ctx, src.DB(), sampledb.Fill{Seed: 1, Bytes: size}); err != nil {
+	if err := write(ctx, src.DB(), 1, size); err != nil {
 		return err
 	}
 	url, stop, err := d.serve(ctx, src, filepath.Join(d.dir, "leader", "work"))
@@ -114,7 +114,7 @@ func (d *demo) run(ctx context.Context, size int64) error {
 		return err
 	}
 	d.say("writing 5%% more data on the leader")
-	if _, err := sampledb.Write(ctx, src.DB(), sampledb.Fill{Seed: 2, Bytes: size / 20}); err != nil {
+	if err := write(ctx, src.DB(), 2, size/20); err != nil {
 		return err
 	}
 	if err := d.install(ctx, url, followerDir, "incremental install into "+followerDir+" (only the difference travels)"); err != nil {
@@ -123,16 +123,31 @@ func (d *demo) run(ctx context.Context, size int64) error {
 	return d.check(ctx, src.DB(), followerDir)
 }
 
+// write adds about size bytes of sample data under seed's keys, then
+// compacts just that key range, as a DB at rest would be: background
+// compactions would otherwise rewrite the files between one checkpoint and
+// the next, and the story would be about compaction, not about snapsync.
+func write(ctx context.Context, db *pebble.DB, seed uint64, size int64) error {
+	if _, err := sampledb.Write(ctx, db, sampledb.Fill{Seed: seed, Bytes: size}); err != nil {
+		return err
+	}
+	start, end := sampledb.Key(seed, 0)[:12], sampledb.Key(seed+1, 0)[:12] // "key-" + seed
+	if err := db.Compact(ctx, start, end, true); err != nil {
+		return fmt.Errorf("compact sample data: %w", err)
+	}
+	return nil
+}
+
 // interrupted starts an install and cancels it half-way, as a crash or a
 // dropped link would stop it: the follower's directory is left untouched.
 func (d *demo) interrupted(ctx context.Context, url, dest string) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	halfway := errors.New("the demo stopped the install half-way")
-	var fetched int64
+	var at client.Progress
 	cfg := client.Config{Dest: dest, Logger: d.log, Progress: func(p client.Progress) {
 		if p.BytesTotal > 0 && p.BytesDone > p.BytesTotal/2 {
-			fetched = p.BytesFetched
+			at = p
 			cancel(halfway)
 		}
 	}}
@@ -146,8 +161,8 @@ func (d *demo) interrupted(ctx context.Context, url, dest string) error {
 		return err
 	}
 	_, statErr := os.Stat(dest)
-	d.detail("stopped after %s on the wire; %s exists: %v (the old DB, or none, until the atomic swap)",
-		humanize.IBytes(uint64(fetched)), dest, statErr == nil)
+	d.detail("stopped with %d%% staged (%s on the wire); %s exists: %v (the old DB, or none, until the atomic swap)",
+		100*at.BytesDone/at.BytesTotal, humanize.IBytes(uint64(at.BytesFetched)), dest, statErr == nil)
 	return nil
 }
 
