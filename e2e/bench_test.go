@@ -54,7 +54,7 @@ func benchCheckpoint(b *testing.B) string {
 	if err := os.RemoveAll(root); err != nil {
 		b.Fatal(err)
 	}
-	db, err := pebble.Open(filepath.Join(root, "db"), &pebble.Options{Logger: quietPebble{}})
+	db, err := pebble.Open(filepath.Join(root, "db"), &pebble.Options{Logger: quietPebble()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,13 +77,6 @@ func benchCheckpoint(b *testing.B) string {
 	}
 	return ckpt
 }
-
-// quietPebble drops Pebble's own logs.
-type quietPebble struct{}
-
-func (quietPebble) Infof(string, ...any)         {}
-func (quietPebble) Errorf(string, ...any)        {}
-func (quietPebble) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
 
 func treeSize(b *testing.B, dir string) int64 {
 	b.Helper()

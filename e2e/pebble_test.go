@@ -7,14 +7,16 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/server"
 )
 
 // writePebble adds data to the Pebble DB at dir (creating it) and closes it.
 func writePebble(tb testing.TB, dir string, fills ...sampledb.Fill) {
 	tb.Helper()
-	db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble{}})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -26,11 +28,15 @@ func writePebble(tb testing.TB, dir string, fills ...sampledb.Fill) {
 	}
 }
 
+// quietPebble drops Pebble's own logs (server.PebbleLogger sends its info
+// to a logger's debug level; this logger keeps nothing).
+func quietPebble() pebble.Logger { return server.PebbleLogger(zerolog.Nop()) }
+
 // comparePebble opens both DBs and fails unless every key and value is equal.
 func comparePebble(tb testing.TB, wantDir, gotDir string) int {
 	tb.Helper()
 	open := func(dir string) *pebble.DB {
-		db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble{}})
+		db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble()})
 		if err != nil {
 			tb.Fatalf("open %s: %v", dir, err)
 		}

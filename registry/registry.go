@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -145,26 +146,24 @@ func holdsDB(dir string) bool {
 	if err != nil {
 		return false
 	}
-	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), "MANIFEST-") {
-			return true
-		}
+	if hasManifest(entries) {
+		return true
 	}
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
 		}
-		sub, err := os.ReadDir(filepath.Join(dir, e.Name()))
-		if err != nil {
-			continue
-		}
-		for _, f := range sub {
-			if f.Type().IsRegular() && strings.HasPrefix(f.Name(), "MANIFEST-") {
-				return true
-			}
+		if sub, err := os.ReadDir(filepath.Join(dir, e.Name())); err == nil && hasManifest(sub) {
+			return true
 		}
 	}
 	return false
+}
+
+func hasManifest(entries []os.DirEntry) bool {
+	return slices.ContainsFunc(entries, func(e os.DirEntry) bool {
+		return e.Type().IsRegular() && strings.HasPrefix(e.Name(), "MANIFEST-")
+	})
 }
 
 // Checkpoint hard-links the newest registered checkpoint reaching minIndex
