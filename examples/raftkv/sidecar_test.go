@@ -37,11 +37,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildSidecar builds cmd/snapsync and checks that its serve command has the
+// buildSidecar builds cmd/snapsync in the snapsync module (two levels up:
+// this example is a module of its own) and checks that its serve command has the
 // node-facing local API.
 func buildSidecar() (string, error) {
 	bin := filepath.Join(binDir, "snapsync")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/snapsync/snapsync/cmd/snapsync").CombinedOutput()
+	build := exec.Command("go", "build", "-o", bin, "./cmd/snapsync")
+	build.Dir = filepath.Join("..", "..")
+	out, err := build.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build cmd/snapsync: %w\n%s", err, out)
 	}
