@@ -90,12 +90,16 @@ type installOutput struct {
 	Seconds      float64 `json:"seconds"`
 }
 
-func printJSON(w io.Writer, r client.Result) error {
-	return json.NewEncoder(w).Encode(installOutput{
+func newInstallOutput(r client.Result) installOutput {
+	return installOutput{
 		SnapshotID: r.SnapshotID.String(), Term: r.Term, Index: r.Index, Files: r.Files,
 		BytesTotal: r.BytesTotal, BytesFetched: r.BytesFetched, BytesReused: r.BytesReused,
 		Seconds: r.Duration.Seconds(),
-	})
+	}
+}
+
+func printJSON(w io.Writer, r client.Result) error {
+	return json.NewEncoder(w).Encode(newInstallOutput(r))
 }
 
 func printSummary(w io.Writer, dest string, r client.Result) error {
