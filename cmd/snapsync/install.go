@@ -41,7 +41,7 @@ On any error DIR is left as it was; running install again resumes.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.from, "from", "", "base URL of the serving sidecar, e.g. http://127.0.0.1:7600 (required)")
 	fl.StringVar(&f.dest, "dest", "", "database directory to create or replace (required)")
-	fl.StringVar(&f.staging, "staging-dir", "", "staging area, same filesystem as --dest (default: beside it, .snapsync-NAME)")
+	fl.StringVar(&f.staging, "staging-dir", "", "staging area: must be a direct child of --dest's parent directory, other than --dest (default: .snapsync-NAME there)")
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
 	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database at DIR.old-UNIXTIME")

@@ -22,6 +22,8 @@ func TestCommandLines(t *testing.T) {
 		{"install help", []string{"install", "--help"}, "--dest", ""},
 		{"demo help", []string{"demo", "--help"}, "--size", ""},
 		{"install without flags", []string{"install"}, "", `required flag(s) "dest", "from" not set`},
+		{"install staging outside dest's parent", []string{"install", "--from", "http://127.0.0.1:1", "--dest", "/nonexistent/a/db", "--staging-dir", "/nonexistent/b/.staging"}, "", "must be another entry of Dest's parent"},
+		{"install staging inside dest", []string{"install", "--from", "http://127.0.0.1:1", "--dest", "/nonexistent/a/db", "--staging-dir", "/nonexistent/a/db/.staging"}, "", "must be another entry of Dest's parent"},
 		{"install bad compression", []string{"install", "--from", "http://127.0.0.1:1", "--dest", "/nonexistent/x", "--compression", "lz4"}, "", "--compression"},
 		{"serve without source", []string{"serve"}, "", "--source"},
 		{"serve unknown source", []string{"serve", "--source", "mysql:/x"}, "", "mysql"},
