@@ -31,8 +31,5 @@ func writeFileSync(path string, data []byte, perm os.FileMode) error {
 	_, werr := f.Write(data)
 	serr := f.Sync()
 	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return errors.Join(werr, serr, cerr) // each a *PathError naming path
 }
