@@ -70,10 +70,10 @@ func join(root, rel string) (string, error) {
 
 // makeDirs creates root and every directory of m below it, parents first,
 // owner-writable until the tree is finished. An entry in the way that is not
-// a real directory (a file, a symlink) is removed: below root everything is
-// the install's own.
-func makeDirs(root string, m *verify.Manifest) error {
-	if err := ensureDir(root); err != nil {
+// a real directory (a file, a symlink) is removed through fsys: below root
+// everything is the install's own.
+func makeDirs(fsys durable.FS, root string, m *verify.Manifest) error {
+	if err := ensureDir(fsys, root); err != nil {
 		return err
 	}
 	for _, d := range m.Dirs {
@@ -81,14 +81,14 @@ func makeDirs(root string, m *verify.Manifest) error {
 		if err != nil {
 			return err
 		}
-		if err := ensureDir(p); err != nil {
+		if err := ensureDir(fsys, p); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func ensureDir(p string) error {
+func ensureDir(fsys durable.FS, p string) error {
 	fi, err := os.Lstat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -97,7 +97,7 @@ func ensureDir(p string) error {
 	case fi.IsDir():
 		return os.Chmod(p, 0o700|fi.Mode().Perm())
 	default:
-		if err := os.Remove(p); err != nil {
+		if err := fsys.Remove(p); err != nil {
 			return fmt.Errorf("remove %s in the way: %w", p, err)
 		}
 	}

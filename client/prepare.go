@@ -191,7 +191,7 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *stat
 // local, and plans the rest.
 func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, ctr *counters) (*stager, *bufPool, error) {
 	pool := newBufPool(int(m.ChunkSize))
-	if err := makeDirs(l.stage, m); err != nil {
+	if err := makeDirs(l.fs, l.stage, m); err != nil {
 		return nil, nil, err
 	}
 	done, complete, err := scanStage(ctx, l.fs, l.stage, m, pool)
