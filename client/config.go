@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 )
 
@@ -63,6 +64,10 @@ type Config struct {
 	Progress func(Progress)
 	// Logger receives the install's log. Default: the zero Logger (disabled).
 	Logger zerolog.Logger
+
+	// fs, when set, carries the install's durable file operations, so that a
+	// test of this package records their order. Default: durable.OS().
+	fs durable.StageFS
 }
 
 // Defaults of Config.

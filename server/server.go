@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,7 +41,7 @@ type Server struct {
 	log      zerolog.Logger
 	cpDir    string
 	stateDir string
-	lock     *os.File
+	lock     io.Closer
 	reg      *registry
 	cache    *digestCache
 	frames   *frameCache   // nil: off
