@@ -6,6 +6,10 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/jonboulle/clockwork"
+
+	"github.com/snapsync/snapsync/auth"
+	"github.com/snapsync/snapsync/internal/stall"
 
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 )
@@ -28,11 +32,34 @@ const (
 // the reads and frame handling per chunk.
 const maxFrame = 1 << 20
 
-// NewHTTPClient returns the default HTTP client: unencrypted HTTP/2 (h2c) only,
-// 2 MiB flow-control windows a stream and 8 MiB a connection, no transparent gzip.
-func NewHTTPClient() *http.Client {
+// HTTPOption configures NewHTTPClient.
+type HTTPOption func(*httpOptions)
+
+type httpOptions struct {
+	tls   *auth.ClientTLS
+	token *auth.Token
+}
+
+// WithTLS makes https:// sources use c: its CA bundle, its client certificate
+// (mutual TLS) and its allowed peer names. Without it https:// uses the
+// system roots and the host's name.
+func WithTLS(c *auth.ClientTLS) HTTPOption { return func(o *httpOptions) { o.tls = c } }
+
+// WithToken sends t as "Authorization: Bearer" on every call.
+func WithToken(t *auth.Token) HTTPOption { return func(o *httpOptions) { o.token = t } }
+
+// NewHTTPClient returns the HTTP client of installs: HTTP/2 only, over TLS
+// for https:// and unencrypted (h2c) for http://, 2 MiB flow-control windows
+// a stream and 8 MiB a connection, pings that find a dead peer within 30 s,
+// and no transparent gzip.
+func NewHTTPClient(opts ...HTTPOption) *http.Client {
+	var o httpOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	protos := new(http.Protocols)
 	protos.SetUnencryptedHTTP2(true)
+	protos.SetHTTP2(true)
 	tr := &http.Transport{
 		Protocols:          protos,
 		DisableCompression: true,
@@ -46,7 +73,26 @@ func NewHTTPClient() *http.Client {
 			PingTimeout:                   15 * time.Second,
 		},
 	}
-	return &http.Client{Transport: tr}
+	if o.tls != nil {
+		tr.DialTLSContext = o.tls.DialTLSContext
+	}
+	var rt http.RoundTripper = tr
+	if o.token != nil {
+		rt = auth.Bearer(rt, o.token)
+	}
+	return &http.Client{Transport: rt}
+}
+
+// withStall returns hc with every request bounded by progress: one whose
+// response brings nothing for limit fails with ErrStalled.
+func withStall(hc *http.Client, limit time.Duration, clock clockwork.Clock) *http.Client {
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c := *hc
+	c.Transport = &stall.Transport{Base: base, Limit: limit, Clock: clock}
+	return &c
 }
 
 // newRPC returns the Connect client for the sidecar at base. Connect's gzip is

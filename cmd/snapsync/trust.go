@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+
+	"github.com/snapsync/snapsync/auth"
+	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/server"
+)
+
+// trustFlags configure who a sidecar or an install talks to: TLS files, the
+// peer allow-list and the shared token. The same files serve both ways: a
+// serving sidecar presents its certificate to peers and, when its local API
+// prepares an install, to the peer it fetches from.
+type trustFlags struct {
+	tls        auth.TLSFiles
+	allowPeers []string
+	tokenFile  string
+}
+
+func (f *trustFlags) add(fl *pflag.FlagSet, serving bool) {
+	fl.StringVar(&f.tls.Cert, "tls-cert", "", "PEM certificate chain this side presents (reloaded when the file changes)")
+	fl.StringVar(&f.tls.Key, "tls-key", "", "PEM private key of --tls-cert")
+	ca := "PEM CA bundle that signs the server's certificate (default: the system roots)"
+	if serving {
+		ca = "PEM CA bundle that signs peers' certificates: clients must present one (mutual TLS); also verifies the peers this sidecar fetches from"
+	}
+	fl.StringVar(&f.tls.CA, "tls-ca", "", ca)
+	fl.StringSliceVar(&f.allowPeers, "allow-peer", nil,
+		"accept only peers whose certificate names this DNS name or URI (e.g. a SPIFFE ID); repeatable")
+	fl.StringVar(&f.tokenFile, "token-file", "", "file holding a shared bearer token (at least 16 bytes) every peer call carries")
+}
+
+// token loads --token-file, or returns nil without one.
+func (f *trustFlags) token() (*auth.Token, error) {
+	if f.tokenFile == "" {
+		return nil, nil
+	}
+	t, err := auth.LoadToken(f.tokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("--token-file: %w", err)
+	}
+	return t, nil
+}
+
+// httpClient returns the HTTP client an install fetches with: this side's
+// TLS files and allow-list for https:// peers, and the token.
+func (f *trustFlags) httpClient() (*http.Client, error) {
+	var opts []client.HTTPOption
+	if f.tls.Enabled() || len(f.allowPeers) > 0 {
+		c, err := auth.NewClientTLS(f.tls, f.allowPeers)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-*: %w", err)
+		}
+		opts = append(opts, client.WithTLS(c))
+	}
+	tok, err := f.token()
+	if err != nil {
+		return nil, err
+	}
+	if tok != nil {
+		opts = append(opts, client.WithToken(tok))
+	}
+	return client.NewHTTPClient(opts...), nil
+}
+
+// checkSourceURLs refuses an http:// source when TLS files are given: the
+// operator asked for TLS and would silently not get it.
+func (f *trustFlags) checkSourceURLs(urls ...string) error {
+	if !f.tls.Enabled() && len(f.allowPeers) == 0 {
+		return nil
+	}
+	for _, u := range urls {
+		if strings.HasPrefix(u, "http://") {
+			return fmt.Errorf("%s: TLS flags are given but the URL is http://; use https://", u)
+		}
+	}
+	return nil
+}
+
+// peerListener is how serve's peer listener is protected.
+type peerListener struct {
+	opts  []server.ServeOption
+	guard *auth.Guard
+}
+
+// errInsecure refuses to serve peers on a non-loopback address in the clear
+// and unauthenticated.
+var errInsecure = errors.New("refusing to serve peers in the clear and unauthenticated on a non-loopback address")
+
+// listener returns the protection of the peer listener bound at addr,
+// refusing a non-loopback address with neither TLS nor a token unless
+// insecure is set.
+func (f *trustFlags) listener(addr net.Addr, insecure bool, log zerolog.Logger) (peerListener, error) {
+	var pl peerListener
+	if len(f.allowPeers) > 0 && f.tls.CA == "" {
+		return pl, errors.New("--allow-peer needs --tls-ca: peers are named by their verified certificates")
+	}
+	tok, err := f.token()
+	if err != nil {
+		return pl, err
+	}
+	var st *auth.ServerTLS
+	if f.tls.Enabled() {
+		if st, err = auth.NewServerTLS(f.tls); err != nil {
+			return pl, fmt.Errorf("--tls-*: %w", err)
+		}
+		pl.opts = append(pl.opts, server.WithTLS(st.Config()))
+	}
+	if st == nil && tok == nil && !insecure && !isLoopback(addr) {
+		return pl, fmt.Errorf("%w (%s): give --tls-cert and --tls-key (with --tls-ca for mutual TLS), "+
+			"or --token-file, or --insecure to serve anyone who can reach it", errInsecure, addr)
+	}
+	if st == nil && tok == nil && !isLoopback(addr) {
+		log.Warn().Str("addr", addr.String()).Msg("--insecure: serving the DB in the clear to anyone who can reach this address")
+	}
+	pl.guard = &auth.Guard{Clients: st, AllowPeers: f.allowPeers, Token: tok, Log: log,
+		Exempt: func(p string) bool { return strings.HasPrefix(p, "/grpc.health.v1.Health/") }}
+	return pl, nil
+}
+
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
