@@ -11,18 +11,20 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/snapsync/snapsync/server"
+	dirsource "github.com/snapsync/snapsync/source/dir"
+	pebblesource "github.com/snapsync/snapsync/source/pebble"
 	"github.com/snapsync/snapsync/verify"
 )
 
 // checkpointSource makes a Pebble checkpoint of the leader and serves it as a
 // DirSource reflecting index, so every CreateSnapshot yields the same ID.
-func checkpointSource(tb testing.TB, leader *server.PebbleSource, index uint64) *server.DirSource {
+func checkpointSource(tb testing.TB, leader *pebblesource.Source, index uint64) *dirsource.Source {
 	tb.Helper()
 	dir := filepath.Join(tb.TempDir(), "checkpoint")
 	if err := leader.DB().Checkpoint(dir); err != nil {
 		tb.Fatal(err)
 	}
-	src, err := server.NewDirSource(dir, verify.Meta{Term: 2, Index: index, CreatedUnixNano: 1})
+	src, err := dirsource.New(dir, verify.Meta{Term: 2, Index: index, CreatedUnixNano: 1})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/source"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -16,7 +17,7 @@ import (
 // WorkDir means its default; EnsureDefaults fills them in.
 type Config struct {
 	// Source yields checkpoints. Required. The server does not close it.
-	Source Source
+	Source source.Source
 	// WorkDir holds owned checkpoints, manifests, lease state and the digest
 	// cache. Required. It must be on the same filesystem as a pebble: source's
 	// DB, so that checkpoints are hard links rather than copies.

@@ -1,5 +1,5 @@
 // Package server is the leader-side sidecar: it takes consistent checkpoints
-// from a Source, describes each one by a manifest whose digest is its snapshot
+// from a source.Source, describes each one by a manifest whose digest is its snapshot
 // ID, and serves manifests and chunks over the Connect SnapshotService.
 //
 // Checkpoints are held by leases persisted in a work directory, so a restarted

@@ -16,6 +16,7 @@ import (
 	"github.com/snapsync/snapsync/internal/sampledb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
+	pebblesource "github.com/snapsync/snapsync/source/pebble"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -28,9 +29,9 @@ func testLogger(tb testing.TB) zerolog.Logger {
 
 // openPebble opens a Pebble source at a fresh dir holding about size bytes of
 // sample data (values compress about 2:1).
-func openPebble(tb testing.TB, size int64) *PebbleSource {
+func openPebble(tb testing.TB, size int64) *pebblesource.Source {
 	tb.Helper()
-	src, err := OpenPebble(filepath.Join(tb.TempDir(), "db"), testLogger(tb))
+	src, err := pebblesource.Open(filepath.Join(tb.TempDir(), "db"), testLogger(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect"
 
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -76,7 +77,7 @@ func TestStreamRenewsLease(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]int{"a": 24 * testChunkSize})
-	src, err := NewDirSource(dir, verify.Meta{})
+	src, err := dirsource.New(dir, verify.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/snapsync/snapsync/client"
-	"github.com/snapsync/snapsync/registry"
 	"github.com/snapsync/snapsync/sidecar"
+	"github.com/snapsync/snapsync/source/registry"
 )
 
 // localFlags configure the node-facing listener.
