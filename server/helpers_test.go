@@ -236,11 +236,11 @@ func allRanges(m *verify.Manifest) []*snapsyncv1.ChunkRange {
 	return rs
 }
 
-// entry returns the registry entry of id, or nil.
+// entry returns the catalog entry of id, or nil.
 func (ts *testServer) entry(id verify.Digest) *entry {
-	ts.srv.reg.mu.Lock()
-	defer ts.srv.reg.mu.Unlock()
-	return ts.srv.reg.byID[id]
+	ts.srv.catalog.mu.Lock()
+	defer ts.srv.catalog.mu.Unlock()
+	return ts.srv.catalog.byID[id]
 }
 
 func codeOfErr(err error) connect.Code {

@@ -59,7 +59,7 @@ func TestLeaseLifecycle(t *testing.T) {
 			dir := e.dir
 			tc.act(t, res.GetLease().GetLeaseId())
 			_, dirErr := os.Stat(dir)
-			_, stateErr := os.Stat(ts.srv.reg.statePath(id))
+			_, stateErr := os.Stat(ts.srv.catalog.statePath(id))
 			_, manErr := ts.manifestBytes(id[:])
 			if got := dirErr == nil && stateErr == nil && manErr == nil; got != tc.remain {
 				t.Fatalf("remains %v (tree: %v, state: %v, manifest: %v), want %v", got, dirErr, stateErr, manErr, tc.remain)

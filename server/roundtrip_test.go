@@ -52,7 +52,7 @@ func TestCreateAndManifest(t *testing.T) {
 			}
 			e := ts.entry(verify.Digest(info.GetSnapshotId()))
 			if e == nil || e.owned != tc.owned {
-				t.Fatalf("registry entry %+v, want owned=%v", e, tc.owned)
+				t.Fatalf("catalog entry %+v, want owned=%v", e, tc.owned)
 			}
 			if err := verify.CheckDir(context.Background(), e.dir, m, 2); err != nil {
 				t.Fatalf("checkpoint dir does not match its manifest: %v", err)

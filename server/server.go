@@ -41,7 +41,7 @@ type Server struct {
 	cpDir    string
 	stateDir string
 	lock     *os.File
-	reg      *registry
+	catalog  *catalog
 	cache    *digestCache
 	frames   *frameCache   // nil: off
 	streams  chan struct{} // semaphore of FetchChunks streams
@@ -105,7 +105,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.lock = lock
-	s.reg = newRegistry(s.stateDir, s.log)
+	s.catalog = newCatalog(s.stateDir, s.log)
 	s.frames = newFrameCache(s.cfg.FrameCacheBytes)
 	s.cache = newDigestCache(filepath.Join(s.cfg.WorkDir, digestCacheName), s.cfg.DigestCacheChunks)
 	if err := s.cache.load(); err != nil {
@@ -182,7 +182,7 @@ func (s *Server) Stats() Stats {
 		ChunksRaw: s.counters.chunksRaw.Load(), ChunksZstd: s.counters.chunksZstd.Load(),
 		BytesRead: s.counters.bytesRead.Load(), BytesSent: s.counters.bytesSent.Load(),
 	}
-	st.Checkpoints, st.Leases = s.reg.counts()
+	st.Checkpoints, st.Leases = s.catalog.counts()
 	st.DigestHits, st.DigestMisses = s.cache.counts()
 	st.FrameHits, st.FrameMisses = s.frames.counts()
 	return st
@@ -198,7 +198,7 @@ func (s *Server) sweepLoop() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			s.removeTrees(s.reg.sweep(time.Now()))
+			s.removeTrees(s.catalog.sweep(time.Now()))
 		}
 	}
 }
