@@ -4,6 +4,7 @@ go 1.26.7
 
 require (
 	connectrpc.com/connect v1.21.1
+	github.com/jonboulle/clockwork v0.5.0
 	github.com/minio/sha256-simd v1.0.1
 	golang.org/x/sync v0.25.0
 	google.golang.org/protobuf v1.36.13-0.20261016172727-e9ee2a76ab8e

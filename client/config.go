@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/rs/zerolog"
 
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
@@ -63,6 +64,10 @@ type Config struct {
 	Progress func(Progress)
 	// Logger receives the install's log. Default: the zero Logger (disabled).
 	Logger zerolog.Logger
+	// Clock times the lease renewal and the backoff between attempts; a test
+	// passes a clockwork.FakeClock (the server's too) to move time instead of
+	// sleeping. Default: the real clock.
+	Clock clockwork.Clock
 }
 
 // Defaults of Config.
@@ -100,6 +105,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = NewHTTPClient()
+	}
+	if c.Clock == nil {
+		c.Clock = clockwork.NewRealClock()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/chunker"
@@ -62,6 +63,11 @@ type Config struct {
 	// Logger receives structured logs. Default: the zero Logger, which
 	// discards everything.
 	Logger zerolog.Logger
+	// Clock is the time leases are granted, renewed and expired by, and
+	// what drives the sweeper and a stream's lease renewal; a test passes a
+	// clockwork.FakeClock to move time instead of sleeping. Default: the
+	// real clock.
+	Clock clockwork.Clock
 }
 
 // Defaults that EnsureDefaults applies.
@@ -88,6 +94,9 @@ func (c *Config) EnsureDefaults() {
 	setDefault(&c.SweepInterval, DefaultSweepInterval)
 	setDefault(&c.DigestCacheChunks, DefaultDigestCacheChunks)
 	setDefault(&c.FrameCacheBytes, DefaultFrameCacheBytes)
+	if c.Clock == nil {
+		c.Clock = clockwork.NewRealClock()
+	}
 }
 
 func setDefault[T comparable](field *T, def T) {

@@ -61,7 +61,7 @@ func (s *Server) reuse(minIndex uint64, ttl time.Duration) (*entry, *lease, bool
 	if s.cfg.ReuseWithin < 0 {
 		return nil, nil, false
 	}
-	now := time.Now()
+	now := s.cfg.Clock.Now()
 	return s.catalog.reuse(now, now.Add(-s.cfg.ReuseWithin), minIndex, ttl)
 }
 
@@ -90,7 +90,7 @@ func (s *Server) leave(f *flight, w *waiter) {
 	l := w.lease
 	s.mu.Unlock()
 	if l != nil {
-		s.removeTrees(s.catalog.release(l.id, time.Now()))
+		s.removeTrees(s.catalog.release(l.id, s.cfg.Clock.Now()))
 	}
 }
 
@@ -115,7 +115,7 @@ func (s *Server) fly(f *flight, minIndex uint64) {
 			ws, ttls = append(ws, w), append(ttls, w.ttl)
 		}
 	}
-	got, leases, trees, err := s.catalog.add(e, ttls, time.Now())
+	got, leases, trees, err := s.catalog.add(e, ttls, s.cfg.Clock.Now())
 	if got != e && e.owned {
 		trees = append(trees, e.dir) // not needed: known already, or nobody waits
 	}

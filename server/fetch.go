@@ -31,11 +31,11 @@ func (s *Server) fetch(ctx context.Context, req *connect.Request[snapsyncv1.Fetc
 	default:
 		return fmt.Errorf("%w: %d running", ErrTooManyStreams, s.cfg.MaxStreams)
 	}
-	e, err := s.catalog.acquire(id, time.Now())
+	e, err := s.catalog.acquire(id, s.cfg.Clock.Now())
 	if err != nil {
 		return err
 	}
-	defer func() { s.removeTrees(s.catalog.finish(e, time.Now())) }()
+	defer func() { s.removeTrees(s.catalog.finish(e, s.cfg.Clock.Now())) }()
 	if _, err := checkRanges(e.man, req.Msg.GetRanges(), s.cfg.MaxChunksPerRequest); err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (s *Server) streamContext(ctx context.Context) (context.Context, func()) {
 // keepLease renews lease lid, which must hold e, now and every third of its
 // TTL until ctx ends or the returned stop is called.
 func (s *Server) keepLease(ctx context.Context, lid string, e *entry) (func(), error) {
-	l, err := s.catalog.renew(lid, e, 0, time.Now())
+	l, err := s.catalog.renew(lid, e, 0, s.cfg.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -89,14 +89,14 @@ func (s *Server) keepLease(ctx context.Context, lid string, e *entry) (func(), e
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(max(l.ttl/3, time.Millisecond))
+		t := s.cfg.Clock.NewTicker(max(l.ttl/3, time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
-				if _, err := s.catalog.renew(lid, e, 0, time.Now()); err != nil {
+			case <-t.Chan():
+				if _, err := s.catalog.renew(lid, e, 0, s.cfg.Clock.Now()); err != nil {
 					s.log.Warn().Err(err).Str("snapshot", e.id.Short()).Msg("renew lease during stream")
 					return
 				}

@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
+	"github.com/jonboulle/clockwork"
 	"github.com/klauspost/compress/zstd"
 	"github.com/rs/zerolog"
 
@@ -262,4 +265,37 @@ func treeNames(tb testing.TB, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// advance moves the server's fake clock by d once its sweeper waits on it,
+// and lets the sweeper run at the new time.
+func (ts *testServer) advance(tb testing.TB, d time.Duration) {
+	tb.Helper()
+	fc, ok := ts.cfg.Clock.(*clockwork.FakeClock)
+	if !ok {
+		tb.Fatal("advance needs a server with a clockwork.FakeClock")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := fc.BlockUntilContext(ctx, 1); err != nil { // the sweeper's ticker
+		tb.Fatalf("the sweeper never waited on the clock: %v", err)
+	}
+	fc.Advance(d)
+}
+
+// waitGone waits until the sweeper, woken by a clock move, has removed dir:
+// the wait is for another goroutine's work, not for time to pass.
+func (ts *testServer) waitGone(tb testing.TB, dir string) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s still there 10s after its lease expired", dir)
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"connectrpc.com/connect"
 	"github.com/rs/zerolog"
@@ -115,7 +114,7 @@ func (s *Server) open(ctx context.Context) error {
 		s.lock.Close()
 		return context.Cause(ctx)
 	}
-	if err := s.load(time.Now()); err != nil {
+	if err := s.load(s.cfg.Clock.Now()); err != nil {
 		s.lock.Close()
 		return err
 	}
@@ -191,14 +190,14 @@ func (s *Server) Stats() Stats {
 // sweepLoop removes expired checkpoints every SweepInterval until Close.
 func (s *Server) sweepLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.SweepInterval)
+	t := s.cfg.Clock.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-t.C:
-			s.removeTrees(s.catalog.sweep(time.Now()))
+		case <-t.Chan():
+			s.removeTrees(s.catalog.sweep(s.cfg.Clock.Now()))
 		}
 	}
 }
