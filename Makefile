@@ -9,6 +9,12 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 # Packages the tests need from Debian: RocksDB's ldb and db_bench.
 DEB_DEPS := rocksdb-tools
+# Developer tools (buf, protoc-gen-go, protoc-gen-connect-go, grpcurl) are
+# pinned in a module file of their own, so the library's go.mod stays free of
+# them.
+TOOL     := $(GO) tool -modfile=tools/go.mod
+# Modules of this repository: the library and the example cluster.
+MODULES  := . examples/raftkv
 
 .PHONY: help
 help: ## Show this help
@@ -28,7 +34,10 @@ deps: ## Install what the tests need (rocksdb-tools) if it is missing
 
 .PHONY: test
 test: deps ## Install test deps, then run every test with the race detector
-	$(GO) test -race -count=1 -timeout 30m ./...
+	@for m in $(MODULES); do \
+		echo "go test -race $$m/..."; \
+		$(GO) -C $$m test -race -count=1 -timeout 30m ./... || exit 1; \
+	done
 
 .PHONY: demo
 demo: ## The main job: make a Pebble DB, serve it, install it on a follower, print what happened
@@ -49,31 +58,39 @@ bench: bench-deps ## Benchmarks: hot paths, and a BENCH_SIZE install vs rsync an
 
 FUZZTIME ?= 15s
 # Every fuzz target, as package:Target; seeds are committed under testdata/fuzz.
+# A target in another module names its directory: examples/raftkv:Target.
 FUZZ_TARGETS := ./verify:FuzzDecode ./verify:FuzzValidatePath ./client:FuzzDecodeState ./client:FuzzDecodeChunk \
 	./swap:FuzzDecodeRecord ./swap:FuzzDecodeSealedBody ./server:FuzzDecodeDigestCache ./server:FuzzDecodeState \
-	./sidecar:FuzzResolveDest ./examples/raftkv:FuzzDecodeCommand ./examples/raftkv:FuzzDecodeLog \
-	./examples/raftkv:FuzzDecodePointer
+	./sidecar:FuzzResolveDest examples/raftkv:FuzzDecodeCommand examples/raftkv:FuzzDecodeLog \
+	examples/raftkv:FuzzDecodePointer
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 15s)
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $$t"; \
-		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+		pkg=$${t%%:*}; dir=.; \
+		case $$pkg in ./*) ;; *) dir=$$pkg; pkg=. ;; esac; \
+		$(GO) -C $$dir test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$$pkg" || exit 1; \
 	done
 
 .PHONY: proto
-proto: ## Regenerate protobuf code with the tools pinned in go.mod
-	$(GO) tool buf generate
+proto: ## Regenerate protobuf code with the tools pinned in tools/go.mod
+	$(TOOL) buf generate
 
 .PHONY: check-proto
 check-proto: proto ## Regenerate and fail if the committed code differs
 	git diff --exit-code -- proto/gen
+	@out=$$(git status --porcelain -- proto/gen); if [ -n "$$out" ]; then echo "untracked generated files:"; echo "$$out"; exit 1; fi
 
 .PHONY: lint
-lint: ## go vet, gofmt, buf lint and buf format
-	$(GO) vet ./...
+lint: ## go vet, gofmt, go mod tidy -diff, buf lint and buf format
+	@for m in $(MODULES); do \
+		echo "go vet and go mod tidy -diff in $$m"; \
+		$(GO) -C $$m vet ./... || exit 1; \
+		$(GO) -C $$m mod tidy -diff || exit 1; \
+	done
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
-	$(GO) tool buf lint
-	$(GO) tool buf format -d --exit-code
+	$(TOOL) buf lint
+	$(TOOL) buf format -d --exit-code
 
 .PHONY: clean
 clean: ## Remove build output

@@ -10,6 +10,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/internal/durable"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -74,7 +75,7 @@ func benchSetup(b *testing.B, size int, enc snapsyncv1.Encoding) (*fetcher, []*j
 	}
 	m := &verify.Manifest{ChunkSize: uint32(size), Files: []verify.File{file}}
 	root := filepath.Join(b.TempDir(), "stage")
-	if err := makeDirs(root, m); err != nil {
+	if err := makeDirs(durable.OS(), root, m); err != nil {
 		b.Fatal(err)
 	}
 	p := &plan{m: m, offs: [][]int64{file.Offsets()}, remaining: make([]atomic.Int64, 1)}

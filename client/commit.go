@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/swap"
 )
 
@@ -40,21 +41,21 @@ func commitLocked(ctx context.Context, cfg *Config, l layout) (Result, error) {
 	if st == nil || st.Phase != phaseStaged {
 		return Result{}, ErrNotStaged
 	}
-	sid, err := lstatID(l.stage)
-	if err != nil || sid != st.Staged {
+	sid, err := lstatID(l.fs, l.stage)
+	if err != nil || !sid.Same(st.Staged) {
 		return Result{}, fmt.Errorf("%w: %s is not the tree that was staged (%v)", ErrStaging, l.stage, err)
 	}
-	if st.Old, err = lstatID(l.dest); err != nil {
+	if st.Old, err = lstatID(l.fs, l.dest); err != nil {
 		return Result{}, fmt.Errorf("identify %s: %w", l.dest, err)
 	}
 	st.Phase = phaseSwapping
 	if err := writeState(l, st); err != nil {
 		return Result{}, err
 	}
-	old, err := swap.Replace(ctx, l.dest, l.stage, l.journal, swap.Options{Hook: cfg.Hook, Logger: cfg.Logger})
+	old, err := swap.Replace(ctx, l.dest, l.stage, l.journal, swap.Options{FS: l.fs, Hook: cfg.Hook, Logger: cfg.Logger})
 	if err != nil {
 		if !errors.Is(err, swap.ErrInterrupted) { // nothing moved
-			st.Phase, st.Old = phaseStaged, fileID{}
+			st.Phase, st.Old = phaseStaged, durable.FileID{}
 			if werr := writeState(l, st); werr != nil {
 				cfg.Logger.Warn().Err(werr).Msg("save state")
 			}
@@ -75,7 +76,7 @@ func afterSwap(ctx context.Context, cfg *Config, l layout, st *state, old string
 	if err := callHook(cfg.Hook, "old-removed"); err != nil {
 		return Result{}, err
 	}
-	if err := removeTree(ctx, l.root); err != nil {
+	if err := removeTree(ctx, l.fs, l.root); err != nil {
 		return Result{}, fmt.Errorf("remove staging area: %w", err)
 	}
 	if err := callHook(cfg.Hook, "done"); err != nil {
@@ -88,7 +89,7 @@ func afterSwap(ctx context.Context, cfg *Config, l layout, st *state, old string
 // disposeOld removes the old tree, or keeps it at Dest+".old-UNIX".
 func disposeOld(ctx context.Context, cfg *Config, l layout, old string) error {
 	if !cfg.KeepOld {
-		if err := removeTree(ctx, old); err != nil {
+		if err := removeTree(ctx, l.fs, old); err != nil {
 			return fmt.Errorf("remove old tree: %w", err)
 		}
 		return nil
@@ -98,14 +99,14 @@ func disposeOld(ctx context.Context, cfg *Config, l layout, old string) error {
 	if _, err := os.Lstat(kept); err == nil {
 		kept = l.keptOld(now.UnixNano())
 	}
-	if err := os.Rename(old, kept); err != nil {
+	if err := l.fs.Rename(old, kept); err != nil {
 		return fmt.Errorf("keep old tree: %w", err)
 	}
-	if err := syncDir(filepath.Dir(kept)); err != nil {
+	if err := l.fs.SyncDir(filepath.Dir(kept)); err != nil {
 		return err
 	}
 	if filepath.Dir(old) != filepath.Dir(kept) {
-		return syncDir(filepath.Dir(old))
+		return l.fs.SyncDir(filepath.Dir(old))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/rs/zerolog"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 )
 
@@ -68,6 +69,10 @@ type Config struct {
 	// passes a clockwork.FakeClock (the server's too) to move time instead of
 	// sleeping. Default: the real clock.
 	Clock clockwork.Clock
+
+	// fs, when set, carries the install's durable file operations, so that a
+	// test of this package records their order. Default: durable.OS().
+	fs durable.StageFS
 }
 
 // Defaults of Config.

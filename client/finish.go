@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/snapsync/snapsync/swap"
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -25,7 +25,7 @@ func (s *stager) finish(ctx context.Context, rootMode fs.FileMode) error {
 	if err := s.linkMembers(); err != nil {
 		return err
 	}
-	if err := pruneExtras(s.root, m); err != nil {
+	if err := pruneExtras(s.fs, s.root, m); err != nil {
 		return err
 	}
 	if err := checkStaged(s.root, m); err != nil {
@@ -34,7 +34,7 @@ func (s *stager) finish(ctx context.Context, rootMode fs.FileMode) error {
 	if err := setDirModes(s.root, m, rootMode); err != nil {
 		return err
 	}
-	if err := swap.SyncTree(ctx, s.root); err != nil {
+	if err := durable.SyncTree(ctx, s.fs, s.root); err != nil {
 		return fmt.Errorf("sync staged tree: %w", err)
 	}
 	return nil
@@ -55,10 +55,10 @@ func (s *stager) linkMembers() error {
 		if mfi, err := os.Lstat(member); err == nil && os.SameFile(lfi, mfi) {
 			continue
 		}
-		if err := removeEntry(member); err != nil {
+		if err := removeEntry(s.fs, member); err != nil {
 			return err
 		}
-		if err := os.Link(leader, member); err != nil {
+		if err := s.fs.Link(leader, member); err != nil {
 			return fmt.Errorf("link %s: %w", f.Path, err)
 		}
 	}
@@ -67,7 +67,7 @@ func (s *stager) linkMembers() error {
 
 // pruneExtras removes whatever stage/ holds that the manifest does not list
 // (left by an interrupted attempt) and refuses entries of the wrong type.
-func pruneExtras(root string, m *verify.Manifest) error {
+func pruneExtras(fsys durable.FS, root string, m *verify.Manifest) error {
 	want := make(map[string]bool, len(m.Dirs)+len(m.Files))
 	for _, d := range m.Dirs {
 		want[d.Path] = true
@@ -86,7 +86,7 @@ func pruneExtras(root string, m *verify.Manifest) error {
 		isDir, listed := want[filepath.ToSlash(rel)]
 		switch {
 		case !listed:
-			if err := removeEntry(p); err != nil {
+			if err := removeEntry(fsys, p); err != nil {
 				return err
 			}
 			if d.IsDir() {

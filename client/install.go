@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/swap"
 )
 
@@ -84,7 +84,7 @@ func Abort(ctx context.Context, cfg Config, keep bool) error {
 	if _, _, err := recoverLocked(ctx, &cfg, l); err != nil || keep {
 		return err
 	}
-	if err := removeTree(ctx, l.root); err != nil {
+	if err := removeTree(ctx, l.fs, l.root); err != nil {
 		return fmt.Errorf("remove staging area: %w", err)
 	}
 	return nil
@@ -92,7 +92,7 @@ func Abort(ctx context.Context, cfg Config, keep bool) error {
 
 // recoverLocked runs swap.Recover on the journal, then settles the state.
 func recoverLocked(ctx context.Context, cfg *Config, l layout) (*state, *Result, error) {
-	out, err := swap.Recover(ctx, l.journal, swap.Options{Hook: cfg.Hook, Logger: cfg.Logger})
+	out, err := swap.Recover(ctx, l.journal, swap.Options{FS: l.fs, Hook: cfg.Hook, Logger: cfg.Logger})
 	if err != nil {
 		return nil, nil, fmt.Errorf("recover swap: %w", err)
 	}
@@ -111,7 +111,7 @@ func settle(ctx context.Context, cfg *Config, l layout) (*state, *Result, error)
 	st, err := readState(l)
 	if errors.Is(err, ErrStaging) {
 		cfg.Logger.Warn().Err(err).Msg("discarding unreadable state")
-		if rerr := os.Remove(l.state); rerr != nil {
+		if rerr := l.fs.Remove(l.state); rerr != nil {
 			return nil, nil, fmt.Errorf("remove state: %w", rerr)
 		}
 		return nil, nil, nil
@@ -119,23 +119,23 @@ func settle(ctx context.Context, cfg *Config, l layout) (*state, *Result, error)
 	if err != nil || st == nil || st.Phase == phaseFetching {
 		return st, nil, err
 	}
-	did, err := lstatID(l.dest)
+	did, err := lstatID(l.fs, l.dest)
 	if err != nil {
 		return nil, nil, fmt.Errorf("identify %s: %w", l.dest, err)
 	}
-	if did == st.Staged {
+	if did.Same(st.Staged) {
 		res, err := afterSwap(ctx, cfg, l, st, locateOld(l, st.Old))
 		return nil, &res, err
 	}
-	if sid, err := lstatID(l.stage); err != nil || sid != st.Staged {
+	if sid, err := lstatID(l.fs, l.stage); err != nil || !sid.Same(st.Staged) {
 		cfg.Logger.Warn().Err(err).Msg("staged tree missing or replaced, discarding state")
-		if rerr := os.Remove(l.state); rerr != nil {
+		if rerr := l.fs.Remove(l.state); rerr != nil {
 			return nil, nil, fmt.Errorf("remove state: %w", rerr)
 		}
 		return nil, nil, nil
 	}
 	if st.Phase == phaseSwapping {
-		st.Phase, st.Old = phaseStaged, fileID{}
+		st.Phase, st.Old = phaseStaged, durable.FileID{}
 		if err := writeState(l, st); err != nil {
 			return nil, nil, err
 		}
@@ -145,12 +145,12 @@ func settle(ctx context.Context, cfg *Config, l layout) (*state, *Result, error)
 
 // locateOld finds the tree that was at Dest before the swap, by identity,
 // where package swap leaves it.
-func locateOld(l layout, old fileID) string {
-	if old.isZero() {
+func locateOld(l layout, old durable.FileID) string {
+	if old.IsZero() {
 		return ""
 	}
 	for _, p := range []string{l.stage, l.pairOld()} {
-		if id, err := lstatID(p); err == nil && id == old {
+		if id, err := lstatID(l.fs, p); err == nil && id.Same(old) {
 			return p
 		}
 	}

@@ -10,9 +10,7 @@ import (
 	"strconv"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/snapsync/snapsync/swap"
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -27,11 +25,19 @@ type layout struct {
 	manifest string
 	journal  string
 	lock     string
+	// fs carries the install's durable operations: state and journal
+	// writes, renames, removals, links and syncs of the staging area.
+	fs durable.StageFS
 }
 
 func newLayout(cfg *Config) layout {
 	r := cfg.StagingDir
+	fsys := cfg.fs
+	if fsys == nil {
+		fsys = durable.OS()
+	}
 	return layout{
+		fs:       fsys,
 		dest:     cfg.Dest,
 		root:     r,
 		stage:    filepath.Join(r, "stage"),
@@ -62,18 +68,12 @@ func join(root, rel string) (string, error) {
 	return filepath.Join(root, filepath.FromSlash(rel)), nil
 }
 
-// openNoFollow opens p, refusing to follow a symlink at its last element;
-// the parents are directories the install created and checked (makeDirs).
-func openNoFollow(p string, flag int, perm fs.FileMode) (*os.File, error) {
-	return os.OpenFile(p, flag|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, perm)
-}
-
 // makeDirs creates root and every directory of m below it, parents first,
 // owner-writable until the tree is finished. An entry in the way that is not
-// a real directory (a file, a symlink) is removed: below root everything is
-// the install's own.
-func makeDirs(root string, m *verify.Manifest) error {
-	if err := ensureDir(root); err != nil {
+// a real directory (a file, a symlink) is removed through fsys: below root
+// everything is the install's own.
+func makeDirs(fsys durable.FS, root string, m *verify.Manifest) error {
+	if err := ensureDir(fsys, root); err != nil {
 		return err
 	}
 	for _, d := range m.Dirs {
@@ -81,14 +81,14 @@ func makeDirs(root string, m *verify.Manifest) error {
 		if err != nil {
 			return err
 		}
-		if err := ensureDir(p); err != nil {
+		if err := ensureDir(fsys, p); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func ensureDir(p string) error {
+func ensureDir(fsys durable.FS, p string) error {
 	fi, err := os.Lstat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -97,7 +97,7 @@ func ensureDir(p string) error {
 	case fi.IsDir():
 		return os.Chmod(p, 0o700|fi.Mode().Perm())
 	default:
-		if err := os.Remove(p); err != nil {
+		if err := fsys.Remove(p); err != nil {
 			return fmt.Errorf("remove %s in the way: %w", p, err)
 		}
 	}
@@ -122,46 +122,27 @@ func lockArea(l layout) (unlock func(), err error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%w: %s is not a directory", ErrStaging, l.root)
 	}
-	f, err := openNoFollow(l.lock, os.O_RDWR|os.O_CREATE, 0o600)
+	c, err := durable.Lock(l.lock, 0o600)
+	if errors.Is(err, durable.ErrLocked) {
+		return nil, fmt.Errorf("%w: %s", ErrBusy, l.root)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open lock: %w", err)
+		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		_ = f.Close() // the lock error is the one to report
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s", ErrBusy, l.root)
-		}
-		return nil, fmt.Errorf("lock %s: %w", l.lock, err)
-	}
-	return func() { _ = f.Close() /* closing releases the flock; nothing was written */ }, nil
+	return func() { _ = c.Close() /* closing releases the flock; nothing was written */ }, nil
 }
 
-// fileID is a file's identity on this machine.
-type fileID struct {
-	Dev uint64 `json:"dev"`
-	Ino uint64 `json:"ino"`
-}
-
-func (id fileID) isZero() bool { return id == fileID{} }
-
-func idOf(fi fs.FileInfo) fileID {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileID{}
-	}
-	return fileID{Dev: uint64(st.Dev), Ino: st.Ino}
-}
-
-// lstatID returns the identity of p, zero when nothing is there.
-func lstatID(p string) (fileID, error) {
-	fi, err := os.Lstat(p)
+// lstatID returns the identity of p, with its birth time where the
+// filesystem records one, zero when nothing is there.
+func lstatID(fsys durable.FS, p string) (durable.FileID, error) {
+	info, err := fsys.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fileID{}, nil
+		return durable.FileID{}, nil
 	}
 	if err != nil {
-		return fileID{}, err
+		return durable.FileID{}, err
 	}
-	return idOf(fi), nil
+	return info.ID, nil
 }
 
 // nlink returns the hard-link count of a file.
@@ -172,10 +153,11 @@ func nlink(fi fs.FileInfo) uint64 {
 	return 1
 }
 
-// removeTree removes the tree at p, never what a symlink at p points to:
-// swap.RemoveTree lists p's target, so a symlink (or any other non-directory)
-// at p is removed as an entry instead. Nothing there: nothing to do.
-func removeTree(ctx context.Context, p string) error {
+// removeTree removes the tree at p through fsys, never what a symlink at p
+// points to: durable.RemoveTree lists p's target, so a symlink (or any other
+// non-directory) at p is removed as an entry instead. Nothing there: nothing
+// to do.
+func removeTree(ctx context.Context, fsys durable.FS, p string) error {
 	fi, err := os.Lstat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -183,12 +165,9 @@ func removeTree(ctx context.Context, p string) error {
 	case err != nil:
 		return fmt.Errorf("stat %s: %w", p, err)
 	case fi.IsDir():
-		return swap.RemoveTree(ctx, p)
+		return durable.RemoveTree(ctx, fsys, p)
 	}
-	if err := os.Remove(p); err != nil {
-		return fmt.Errorf("remove %s: %w", p, err)
-	}
-	return syncDir(filepath.Dir(p))
+	return durable.Remove(fsys, p)
 }
 
 // dropIfEmpty removes the staging area when a failed Prepare left nothing in
@@ -211,5 +190,5 @@ func (l layout) dropIfEmpty() {
 			return
 		}
 	}
-	_ = os.RemoveAll(l.root) // best effort: a leftover empty area is harmless
+	_ = l.fs.RemoveAll(l.root) // best effort: a leftover empty area is harmless
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -154,7 +155,7 @@ func listTree(t localTree) ([]*localFile, error) {
 // readChunk reads the chunk at loc into buf[:length] and checks it against
 // want; a local copy that changed since it was hashed is refused.
 func readChunk(loc chunkLoc, want verify.Digest, length uint32, buf []byte) ([]byte, error) {
-	f, err := openNoFollow(loc.file.path, os.O_RDONLY, 0)
+	f, err := durable.OpenNoFollow(loc.file.path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package client
 import (
 	"sync/atomic"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -62,7 +63,7 @@ func makePlan(m *verify.Manifest, done [][]bool, complete []bool, idx *localInde
 	immutable func(string) bool, stagePath func(int) string) *plan {
 	p := &plan{m: m, offs: make([][]int64, len(m.Files)), remaining: make([]atomic.Int64, len(m.Files))}
 	staged := stagedChunks(m, done, stagePath)
-	used := make(map[fileID]bool) // local inodes already placed
+	used := make(map[durable.FileID]bool) // local inodes already placed
 	jobs := make(map[verify.Digest]*job)
 	for i := range m.Files {
 		f := &m.Files[i]
@@ -75,7 +76,7 @@ func makePlan(m *verify.Manifest, done [][]bool, complete []bool, idx *localInde
 			continue
 		}
 		if src, link := wholeMatch(f, idx, used, immutable); src != nil {
-			used[idOf(src.info)] = true
+			used[durable.InfoID(src.info)] = true
 			p.place = append(p.place, placement{file: i, src: src, link: link})
 			p.ready = append(p.ready, i)
 			p.placedBytes += f.Size
@@ -144,13 +145,13 @@ func stagedChunks(m *verify.Manifest, done [][]bool, stagePath func(int) string)
 // other name shares (renamed). Each local inode is placed at most once,
 // whatever the names it has, so the staged tree has the leader's hard-link
 // groups and no others.
-func wholeMatch(f *verify.File, idx *localIndex, used map[fileID]bool, immutable func(string) bool) (*localFile, bool) {
+func wholeMatch(f *verify.File, idx *localIndex, used map[durable.FileID]bool, immutable func(string) bool) (*localFile, bool) {
 	if f.Size == 0 || idx == nil {
 		return nil, false
 	}
 	for _, c := range idx.byContent[contentOf(f.Chunks, f.Size)] {
 		switch {
-		case used[idOf(c.info)]:
+		case used[durable.InfoID(c.info)]:
 		case c.fromDest && immutable(c.rel) && c.info.Mode().Perm() == f.Mode:
 			return c, true
 		case !c.fromDest && nlink(c.info) == 1:

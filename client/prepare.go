@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -115,7 +116,7 @@ func openSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClie
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := writeAtomic(l.manifest, b); err != nil {
+	if err := durable.WriteFile(l.fs, l.manifest, b, 0o600); err != nil {
 		return nil, nil, err
 	}
 	st = &state{Version: stateVersion, SnapshotID: g.id.String(), Phase: phaseFetching,
@@ -130,7 +131,7 @@ func openSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClie
 // stage/ becomes prev/, unless prev/ already holds more.
 func rotate(ctx context.Context, l layout) error {
 	for _, p := range []string{l.state, l.manifest} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := l.fs.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", p, err)
 		}
 	}
@@ -139,16 +140,16 @@ func rotate(ctx context.Context, l layout) error {
 	}
 	if _, err := os.Lstat(l.prev); err == nil {
 		if treeBytes(l.prev) >= treeBytes(l.stage) {
-			return removeTree(ctx, l.stage)
+			return removeTree(ctx, l.fs, l.stage)
 		}
-		if err := removeTree(ctx, l.prev); err != nil {
+		if err := removeTree(ctx, l.fs, l.prev); err != nil {
 			return err
 		}
 	}
-	if err := os.Rename(l.stage, l.prev); err != nil {
+	if err := l.fs.Rename(l.stage, l.prev); err != nil {
 		return fmt.Errorf("keep earlier staging: %w", err)
 	}
-	return syncDir(l.root)
+	return l.fs.SyncDir(l.root)
 }
 
 // treeBytes is the size of the regular files below root (errors count as 0).
@@ -190,10 +191,10 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *stat
 // local, and plans the rest.
 func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, ctr *counters) (*stager, *bufPool, error) {
 	pool := newBufPool(int(m.ChunkSize))
-	if err := makeDirs(l.stage, m); err != nil {
+	if err := makeDirs(l.fs, l.stage, m); err != nil {
 		return nil, nil, err
 	}
-	done, complete, err := scanStage(ctx, l.stage, m, pool)
+	done, complete, err := scanStage(ctx, l.fs, l.stage, m, pool)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -202,7 +203,7 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &stager{root: l.stage, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64)}
+	s := &stager{root: l.stage, fs: l.fs, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64)}
 	s.plan = makePlan(m, done, complete, idx, cfg.Immutable, func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p })
 	ctr.done.Store(s.plan.stagedBytes)
 	ctr.reused.Store(s.plan.stagedBytes) // staged by an interrupted attempt: held locally
@@ -256,8 +257,8 @@ func (s *stager) produce(ctx context.Context, f *fetcher, pool *bufPool) error {
 
 // markStaged records that stage/ is complete, with its identity.
 func markStaged(l layout, st *state, ctr *counters, cfg *Config) (Prepared, error) {
-	id, err := lstatID(l.stage)
-	if err != nil || id.isZero() {
+	id, err := lstatID(l.fs, l.stage)
+	if err != nil || id.IsZero() {
 		return Prepared{}, fmt.Errorf("%w: identify %s: %v", ErrStaging, l.stage, err)
 	}
 	st.Phase, st.Staged = phaseStaged, id

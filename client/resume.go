@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -20,7 +21,7 @@ import (
 // complete (every chunk, and the exact size). An entry of the wrong type is
 // removed, and so is a partial file that shares its inode (a hard link from
 // elsewhere), since writing into it would write elsewhere too.
-func scanStage(ctx context.Context, stage string, m *verify.Manifest, pool *bufPool) (done [][]bool, complete []bool, err error) {
+func scanStage(ctx context.Context, fsys durable.FS, stage string, m *verify.Manifest, pool *bufPool) (done [][]bool, complete []bool, err error) {
 	done = make([][]bool, len(m.Files))
 	complete = make([]bool, len(m.Files))
 	g, gctx := errgroup.WithContext(ctx)
@@ -32,7 +33,7 @@ func scanStage(ctx context.Context, stage string, m *verify.Manifest, pool *bufP
 		}
 		g.Go(func() error {
 			var err error
-			done[i], complete[i], err = scanFile(gctx, stage, f, pool)
+			done[i], complete[i], err = scanFile(gctx, fsys, stage, f, pool)
 			return err
 		})
 	}
@@ -42,7 +43,7 @@ func scanStage(ctx context.Context, stage string, m *verify.Manifest, pool *bufP
 	return done, complete, nil
 }
 
-func scanFile(ctx context.Context, stage string, f *verify.File, pool *bufPool) ([]bool, bool, error) {
+func scanFile(ctx context.Context, fsys durable.FS, stage string, f *verify.File, pool *bufPool) ([]bool, bool, error) {
 	p, err := join(stage, f.Path)
 	if err != nil {
 		return nil, false, err
@@ -54,7 +55,7 @@ func scanFile(ctx context.Context, stage string, f *verify.File, pool *bufPool) 
 	case err != nil:
 		return nil, false, fmt.Errorf("stat staged %s: %w", f.Path, err)
 	case !fi.Mode().IsRegular():
-		return nil, false, removeEntry(p)
+		return nil, false, removeEntry(fsys, p)
 	}
 	done, all, err := hashStaged(ctx, p, f, pool)
 	if err != nil {
@@ -62,7 +63,7 @@ func scanFile(ctx context.Context, stage string, f *verify.File, pool *bufPool) 
 	}
 	all = all && fi.Size() == f.Size
 	if !all && nlink(fi) > 1 {
-		return nil, false, removeEntry(p)
+		return nil, false, removeEntry(fsys, p)
 	}
 	return done, all, nil
 }
@@ -70,7 +71,7 @@ func scanFile(ctx context.Context, stage string, f *verify.File, pool *bufPool) 
 // hashStaged reads the file at p chunk by chunk at f's boundaries and reports
 // which chunks hold the manifest's bytes.
 func hashStaged(ctx context.Context, p string, f *verify.File, pool *bufPool) (done []bool, all bool, err error) {
-	fh, err := openNoFollow(p, os.O_RDONLY, 0)
+	fh, err := durable.OpenNoFollow(p, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, false, fmt.Errorf("open staged %s: %w", f.Path, err)
 	}
@@ -97,8 +98,8 @@ func hashStaged(ctx context.Context, p string, f *verify.File, pool *bufPool) (d
 }
 
 // removeEntry removes whatever is at p, below the install's own staging area.
-func removeEntry(p string) error {
-	if err := os.RemoveAll(p); err != nil {
+func removeEntry(fsys durable.FS, p string) error {
+	if err := fsys.RemoveAll(p); err != nil {
 		return fmt.Errorf("remove %s: %w", p, err)
 	}
 	return nil

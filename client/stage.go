@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -15,6 +16,7 @@ import (
 // flushers.
 type stager struct {
 	root  string // stage/
+	fs    durable.StageFS
 	plan  *plan
 	hook  func(string) error
 	ctr   *counters
@@ -64,16 +66,16 @@ func (s *stager) placeFile(pl placement) error {
 	if !sameVersion(fi, pl.src.info) {
 		return fmt.Errorf("%w: %s changed while the install ran", ErrStaging, pl.src.path)
 	}
-	if err := removeEntry(dst); err != nil {
+	if err := removeEntry(s.fs, dst); err != nil {
 		return err
 	}
 	if pl.link {
-		if err := os.Link(pl.src.path, dst); err != nil {
+		if err := s.fs.Link(pl.src.path, dst); err != nil {
 			return fmt.Errorf("link %s: %w", pl.src.path, err)
 		}
 		return nil
 	}
-	if err := os.Rename(pl.src.path, dst); err != nil {
+	if err := s.fs.Rename(pl.src.path, dst); err != nil {
 		return fmt.Errorf("move %s: %w", pl.src.path, err)
 	}
 	pl.src.path = dst // chunks indexed in it are still there
@@ -93,7 +95,7 @@ func createFile(p string, size int64) error {
 			return fmt.Errorf("chmod %s: %w", p, err)
 		}
 	}
-	f, err := openNoFollow(p, os.O_WRONLY|os.O_CREATE, 0o600)
+	f, err := durable.OpenNoFollow(p, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", p, err)
 	}
@@ -132,7 +134,7 @@ func (s *stager) put(ctx context.Context, j *job, data []byte) error {
 }
 
 func writeAt(p string, data []byte, off int64) error {
-	f, err := openNoFollow(p, os.O_WRONLY, 0)
+	f, err := durable.OpenNoFollow(p, os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", p, err)
 	}
@@ -163,7 +165,7 @@ func (s *stager) flushWorker(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		if err := syncFile(s.path(i), &s.plan.m.Files[i]); err != nil {
+		if err := syncFile(s.fs, s.path(i), &s.plan.m.Files[i]); err != nil {
 			return err
 		}
 		if err := callHook(s.hook, "file-synced"); err != nil {
@@ -174,9 +176,10 @@ func (s *stager) flushWorker(ctx context.Context) error {
 	return nil
 }
 
-// syncFile checks a complete file's size, sets its mode and fsyncs it.
-func syncFile(p string, f *verify.File) error {
-	fh, err := openNoFollow(p, os.O_RDONLY, 0)
+// syncFile checks a complete file's size, sets its mode and fsyncs it
+// through fsys.
+func syncFile(fsys durable.StageFS, p string, f *verify.File) error {
+	fh, err := durable.OpenNoFollow(p, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", p, err)
 	}
@@ -193,7 +196,7 @@ func syncFile(p string, f *verify.File) error {
 			return fmt.Errorf("chmod %s: %w", p, err)
 		}
 	}
-	if err := fh.Sync(); err != nil {
+	if err := fsys.Sync(fh); err != nil {
 		return fmt.Errorf("sync %s: %w", p, err)
 	}
 	return nil

@@ -8,8 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -43,10 +43,10 @@ type state struct {
 	BytesReused  int64 `json:"bytes_reused"`
 	// Staged is the identity of stage/'s root, set once staged: Commit and
 	// Recover tell the trees apart by it, never by name.
-	Staged fileID `json:"staged"`
+	Staged durable.FileID `json:"staged"`
 	// Old is the identity of the tree at Dest when the swap began (zero if
 	// none), so that it is found again after a crash.
-	Old fileID `json:"old"`
+	Old durable.FileID `json:"old"`
 }
 
 // id returns the parsed snapshot ID.
@@ -111,7 +111,7 @@ func (s *state) validate() error {
 	switch s.Phase {
 	case phaseFetching:
 	case phaseStaged, phaseSwapping:
-		if s.Staged.isZero() {
+		if s.Staged.IsZero() {
 			return bad("phase %s without the staged tree's identity", s.Phase)
 		}
 	default:
@@ -141,13 +141,13 @@ func writeState(l layout, s *state) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(l.state, b)
+	return durable.WriteFile(l.fs, l.state, b, 0o600)
 }
 
 // readBounded reads a regular file of at most limit bytes, not following a
 // symlink.
 func readBounded(p string, limit int64) ([]byte, error) {
-	f, err := openNoFollow(p, os.O_RDONLY, 0)
+	f, err := durable.OpenNoFollow(p, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -167,43 +167,6 @@ func readBounded(p string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s grew beyond %d bytes", ErrStaging, p, limit)
 	}
 	return b, nil
-}
-
-// writeAtomic writes p as tmp -> fsync -> rename -> fsync dir.
-func writeAtomic(p string, data []byte) (err error) {
-	tmp := p + ".tmp"
-	f, err := openNoFollow(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close() // the write error is the one to report
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close() // the sync error is the one to report
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	return syncDir(filepath.Dir(p))
-}
-
-// syncDir fsyncs a directory so its entries are durable.
-func syncDir(p string) error {
-	d, err := os.Open(p)
-	if err != nil {
-		return fmt.Errorf("open dir %s: %w", p, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", p, err)
-	}
-	return nil
 }
 
 // readManifest reads manifest.bin back and checks it against the snapshot ID.

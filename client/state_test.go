@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
 func validState() *state {
 	return &state{Version: stateVersion, SnapshotID: verify.Sum([]byte("m")).String(), Phase: phaseStaged,
 		Term: 3, Index: 42, Files: 7, BytesTotal: 1 << 20, BytesFetched: 1000, BytesReused: 5,
-		Staged: fileID{Dev: 2049, Ino: 1234}, Old: fileID{Dev: 2049, Ino: 99}}
+		Staged: durable.FileID{Dev: 2049, Ino: 1234, Birth: 1700000000123456789}, Old: durable.FileID{Dev: 2049, Ino: 99}}
 }
 
 func TestStateRoundTrip(t *testing.T) {
@@ -51,7 +52,7 @@ func TestDecodeStateRejects(t *testing.T) {
 		{"bad snapshot ID", edit(`"snapshot_id": "`, `"snapshot_id": "zz`)},
 		{"short snapshot ID", edit(`"snapshot_id": "`+validState().SnapshotID, `"snapshot_id": "abcd`)},
 		{"unknown phase", edit(`"phase": "staged"`, `"phase": "done"`)},
-		{"staged without identity", edit("\"dev\": 2049,\n    \"ino\": 1234", "\"dev\": 0,\n    \"ino\": 0")},
+		{"staged without identity", edit("\"dev\": 2049,\n    \"ino\": 1234,\n    \"birth\": 1700000000123456789", "\"dev\": 0,\n    \"ino\": 0")},
 		{"negative files", edit(`"files": 7`, `"files": -1`)},
 		{"too many files", edit(`"files": 7`, `"files": 99999999999`)},
 		{"negative bytes", edit(`"bytes_total": 1048576`, `"bytes_total": -5`)},

@@ -40,16 +40,28 @@ func TestCorruptionOnTheWire(t *testing.T) {
 		writePebble(t, dest, sampledb.Fill{Seed: 99, Bytes: 2 << 20}) // the follower's old DB
 		before := treeFiles(t, dest)
 		// Flip a bit in every 64 KiB the server sends, after the manifest.
-		px := startProxy(t, srv.Addr, func(off int64) bool { return off > 1<<20 && off%(64<<10) == 0 })
+		var flips atomic.Int64
+		px := startProxy(t, srv.Addr, func(off int64) bool {
+			if off > 1<<20 && off%(64<<10) == 0 {
+				flips.Add(1)
+				return true
+			}
+			return false
+		})
+		// The staging area must be beside dest: anywhere else is a config
+		// error, which would fail the install before any chunk travels.
 		r := runSnapsync(context.Background(), nil, "install", "--from", px.URL(), "--dest", dest,
-			"--staging-dir", filepath.Join(t.TempDir(), "staging"))
+			"--staging-dir", filepath.Join(filepath.Dir(dest), "staging"))
 		if r.Err == nil {
 			t.Fatal("install through persistent corruption succeeded")
 		}
 		msg := lastLine(r.Stderr)
-		t.Logf("error line: %s", msg)
+		t.Logf("error line after %d flipped bits: %s", flips.Load(), msg)
 		if !strings.HasPrefix(msg, "snapsync: ") {
 			t.Fatalf("last stderr line is not the error: %q", msg)
+		}
+		if flips.Load() == 0 || !strings.Contains(msg, "verification failed") {
+			t.Fatalf("the install failed after %d flipped bits with %q, want a verification failure", flips.Load(), msg)
 		}
 		if diff := sameContent(before, treeFiles(t, dest)); diff != "" {
 			t.Fatalf("old DB changed: %s", diff)

@@ -15,14 +15,18 @@ import (
 )
 
 // TestIntegrationDocExample runs the grpcurl block of docs/INTEGRATION.md as
-// written, with the grpcurl pinned in go.mod, against a real leader sidecar
+// written, with the grpcurl pinned in tools/go.mod, against a real leader sidecar
 // (registry: source) and a real follower sidecar (local InstallService), and
 // checks that the follower ends up with the leader's checkpoint.
 func TestIntegrationDocExample(t *testing.T) {
 	t.Parallel()
 	script := docBlock(t, filepath.Join("..", "docs", "INTEGRATION.md"), "grpcurl-example")
 	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "grpcurl"), "github.com/fullstorydev/grpcurl/cmd/grpcurl")
+	tools, err := filepath.Abs(filepath.Join("..", "tools", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-modfile="+tools, "-o", filepath.Join(bin, "grpcurl"), "github.com/fullstorydev/grpcurl/cmd/grpcurl")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build grpcurl: %v\n%s", err, out)
 	}

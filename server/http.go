@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -12,15 +13,21 @@ import (
 // HTTP tuning: 16 MiB HTTP/2 windows keep a stream of 1 MiB chunks from
 // stalling on flow control; shutdownGrace bounds how long Serve waits for
 // running requests once its context is done.
+// A connection idle for pingAfter is pinged; one that does not answer
+// within pingTimeout is closed, so a dead peer does not hold a stream (and
+// its lease and stream slot) open.
 const (
 	http2Window       = 16 << 20
 	http2MaxFrame     = 1 << 20
 	readHeaderTimeout = 10 * time.Second
 	shutdownGrace     = 5 * time.Second
+	pingAfter         = 15 * time.Second
+	pingTimeout       = 15 * time.Second
 )
 
 // NewHTTPServer returns an http.Server for h that speaks HTTP/1.1 and
-// unencrypted HTTP/2 (h2c), with 16 MiB HTTP/2 receive windows.
+// unencrypted HTTP/2 (h2c), with 16 MiB HTTP/2 receive windows and pings
+// that find dead peers.
 func NewHTTPServer(h http.Handler) *http.Server {
 	var p http.Protocols
 	p.SetHTTP1(true)
@@ -33,15 +40,40 @@ func NewHTTPServer(h http.Handler) *http.Server {
 			MaxReceiveBufferPerStream:     http2Window,
 			MaxReceiveBufferPerConnection: http2Window,
 			MaxReadFrameSize:              http2MaxFrame,
+			SendPingTimeout:               pingAfter,
+			PingTimeout:                   pingTimeout,
 		},
 	}
+}
+
+// ServeOption configures one Serve.
+type ServeOption func(*http.Server, *net.Listener)
+
+// WithTLS serves over TLS with cfg (HTTP/2 negotiated by ALPN, and HTTP/1.1)
+// instead of in the clear.
+func WithTLS(cfg *tls.Config) ServeOption {
+	return func(srv *http.Server, ln *net.Listener) {
+		srv.TLSConfig = cfg
+		srv.Protocols.SetHTTP2(true)
+		srv.Protocols.SetUnencryptedHTTP2(false)
+		*ln = tls.NewListener(*ln, cfg)
+	}
+}
+
+// WithConnContext sets the function that derives each connection's context,
+// e.g. to carry the credentials of a unix socket's peer to the handler.
+func WithConnContext(f func(ctx context.Context, c net.Conn) context.Context) ServeOption {
+	return func(srv *http.Server, _ *net.Listener) { srv.ConnContext = f }
 }
 
 // Serve serves h on ln until ctx is done, then shuts down gracefully: it
 // stops accepting, waits up to a few seconds for running requests, and
 // closes the rest. It returns nil after a shutdown that ctx asked for.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ...ServeOption) error {
 	srv := NewHTTPServer(h)
+	for _, o := range opts {
+		o(srv, &ln)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -39,7 +40,7 @@ type Server struct {
 	log      zerolog.Logger
 	cpDir    string
 	stateDir string
-	lock     *os.File
+	lock     io.Closer
 	catalog  *catalog
 	cache    *digestCache
 	frames   *frameCache   // nil: off

@@ -3,6 +3,8 @@ package swap
 import (
 	"context"
 	"testing"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // BenchmarkReplace measures one whole replace, fsyncs included, in each mode:
@@ -25,7 +27,7 @@ func BenchmarkReplace(b *testing.B) {
 					b.Fatal(err)
 				}
 				if old != l.staged {
-					if err := OS().Rename(old, l.staged); err != nil {
+					if err := durable.OS().Rename(old, l.staged); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // replaceCase is one path through Replace.
@@ -25,9 +27,9 @@ var replaceCases = []replaceCase{
 }
 
 // options returns the Options of rc's Replace over fsys.
-func (rc replaceCase) options(fsys FS) Options {
+func (rc replaceCase) options(fsys durable.StageFS) Options {
 	if rc.noExchange {
-		fsys = WithHook(fsys, func(op string) error {
+		fsys = durable.WithHook(fsys, func(op string) error {
 			if strings.HasPrefix(op, "exchange ") {
 				return fmt.Errorf("exchange: %w", ErrExchangeUnsupported)
 			}
@@ -42,11 +44,11 @@ func (rc replaceCase) options(fsys FS) Options {
 func countOps(tb testing.TB, rc replaceCase, k int) (replaceOps, recoverOps int) {
 	tb.Helper()
 	l := setupCase(tb, rc)
-	_, err := Replace(context.Background(), l.dest, l.staged, l.journal, rc.options(crashFS(OS(), k, &replaceOps)))
+	_, err := Replace(context.Background(), l.dest, l.staged, l.journal, rc.options(crashFS(durable.OS(), k, &replaceOps)))
 	if (err != nil) != (k > 0) {
 		tb.Fatalf("replace with crash at %d: %v", k, err)
 	}
-	if _, err := Recover(context.Background(), l.journal, Options{FS: crashFS(OS(), 0, &recoverOps)}); err != nil {
+	if _, err := Recover(context.Background(), l.journal, Options{FS: crashFS(durable.OS(), 0, &recoverOps)}); err != nil {
 		tb.Fatalf("recover: %v", err)
 	}
 	return replaceOps, recoverOps
@@ -87,7 +89,7 @@ func crashAndRecover(t *testing.T, rc replaceCase, k, rk int) {
 	l := setupCase(t, rc)
 	ctx := context.Background()
 	var ops int
-	_, err := Replace(ctx, l.dest, l.staged, l.journal, rc.options(crashFS(OS(), k, &ops)))
+	_, err := Replace(ctx, l.dest, l.staged, l.journal, rc.options(crashFS(durable.OS(), k, &ops)))
 	if !errors.Is(err, errCrash) {
 		t.Fatalf("replace: got %v, want the crash", err)
 	}
@@ -97,7 +99,7 @@ func crashAndRecover(t *testing.T, rc replaceCase, k, rk int) {
 	}
 	if rk > 0 {
 		ops = 0
-		if _, err := Recover(ctx, l.journal, Options{FS: crashFS(OS(), rk, &ops)}); !errors.Is(err, errCrash) {
+		if _, err := Recover(ctx, l.journal, Options{FS: crashFS(durable.OS(), rk, &ops)}); !errors.Is(err, errCrash) {
 			t.Fatalf("recover with crash at op %d: got %v, want the crash", rk, err)
 		}
 	}
@@ -164,7 +166,7 @@ func replaceAgain(t *testing.T, rc replaceCase, l layout) {
 		writeTree(t, l.staged, thirdTree)
 		want = "third"
 	}
-	if _, err := Replace(ctx, l.dest, l.staged, l.journal, rc.options(OS())); err != nil {
+	if _, err := Replace(ctx, l.dest, l.staged, l.journal, rc.options(durable.OS())); err != nil {
 		t.Fatalf("second replace: %v", err)
 	}
 	if got := treeName(readTree(t, l.dest)); got != want {

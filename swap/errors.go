@@ -1,12 +1,16 @@
 package swap
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/snapsync/snapsync/internal/durable"
+)
 
 var (
 	// ErrExchangeUnsupported reports that the platform or filesystem cannot
 	// exchange two paths atomically; Replace falls back to a journaled pair of
-	// renames.
-	ErrExchangeUnsupported = errors.New("swap: atomic exchange unsupported")
+	// renames. It is durable.ErrExchangeUnsupported, which the FS reports.
+	ErrExchangeUnsupported = durable.ErrExchangeUnsupported
 	// ErrInterrupted wraps the error of a Replace that stopped after its journal
 	// became durable: the caller must run Recover before anything else.
 	ErrInterrupted = errors.New("swap: interrupted, run Recover")

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -44,7 +46,7 @@ func TestGolden(t *testing.T) {
 			}
 			writeTree(t, l.staged, newTree)
 			var log bytes.Buffer
-			o := Options{FS: WithLogging(OS(), &log, l.base), Journaled: tc.journaled, Hook: func(p string) error {
+			o := Options{FS: durable.WithLogging(durable.OS(), &log, l.base), Journaled: tc.journaled, Hook: func(p string) error {
 				fmt.Fprintf(&log, "hook %s\n", p)
 				if p == tc.abortAt {
 					return errCrash
@@ -53,7 +55,7 @@ func TestGolden(t *testing.T) {
 			}}
 			fmt.Fprintf(&log, "-- replace --\n")
 			old, err := Replace(context.Background(), l.dest, l.staged, l.journal, o)
-			fmt.Fprintf(&log, "=> old %q, err %v\n", relTo(l.base, old), errors.Is(err, ErrInterrupted))
+			fmt.Fprintf(&log, "=> old %q, err %v\n", relPath(l.base, old), errors.Is(err, ErrInterrupted))
 			if tc.abortAt != "" {
 				o.Hook = func(p string) error { fmt.Fprintf(&log, "hook %s\n", p); return nil }
 				fmt.Fprintf(&log, "-- recover --\n")
@@ -83,4 +85,16 @@ func checkGolden(tb testing.TB, path string, got []byte) {
 	if !bytes.Equal(got, want) {
 		tb.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
 	}
+}
+
+// relPath returns p relative to base, "" for "".
+func relPath(base, p string) string {
+	if p == "" {
+		return ""
+	}
+	r, err := filepath.Rel(base, p)
+	if err != nil {
+		return p
+	}
+	return filepath.ToSlash(r)
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // tree is the content of a directory tree: slash path -> file content; a
@@ -56,7 +58,7 @@ func writeTree(tb testing.TB, dir string, t tree) {
 		if strings.HasSuffix(p, "/") {
 			err = os.MkdirAll(full, 0o755)
 		} else {
-			err = writeFileSync(full, []byte(t[p]))
+			err = durable.OS().WriteFile(full, []byte(t[p]), 0o600)
 		}
 		if err != nil {
 			tb.Fatal(err)
@@ -115,8 +117,8 @@ var errCrash = errors.New("simulated crash")
 // crashFS fails the k-th operation of fsys and every one after it, as a
 // process that died there would never run them (k <= 0: never). It counts
 // operations in *n.
-func crashFS(fsys FS, k int, n *int) FS {
-	return WithHook(fsys, func(string) error {
+func crashFS(fsys durable.StageFS, k int, n *int) durable.StageFS {
+	return durable.WithHook(fsys, func(string) error {
 		*n++
 		if k > 0 && *n >= k {
 			return errCrash

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -38,7 +39,7 @@ func (r *record) validate() error {
 
 func (r *record) validatePaths(mode Mode, fail func(string, ...any)) {
 	named := []struct{ what, p string }{
-		{"journal", r.Journal}, {"journal tmp", r.Journal + tmpSuffix}, {"dest", r.Dest}, {"staged", r.Staged},
+		{"journal", r.Journal}, {"journal tmp", r.Journal + durable.TmpSuffix}, {"dest", r.Dest}, {"staged", r.Staged},
 	}
 	if mode == ModePair {
 		named = append(named, struct{ what, p string }{"old", r.Old})

@@ -4,13 +4,15 @@ import (
 	"fmt"
 
 	"github.com/rs/zerolog"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // Options tunes Replace and Recover. The zero value is ready to use.
 type Options struct {
 	// FS carries every file operation of a replace or a recovery.
-	// Default: OS().
-	FS FS
+	// Default: durable.OS().
+	FS durable.FS
 	// Journaled forces the journaled pair of renames even where an atomic
 	// exchange works (tests, or a filesystem known not to support it).
 	// Default: false (exchange, falling back to the pair when unsupported).
@@ -27,7 +29,7 @@ type Options struct {
 // ensureDefaults returns o with its defaults filled in.
 func (o Options) ensureDefaults() Options {
 	if o.FS == nil {
-		o.FS = OS()
+		o.FS = durable.OS()
 	}
 	return o
 }

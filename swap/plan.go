@@ -3,13 +3,15 @@ package swap
 import (
 	"fmt"
 	"path/filepath"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // replacement is one Replace in progress: its options, its root (dest's
 // parent), the journal record and the same record resolved to absolute paths.
 type replacement struct {
 	o           Options
-	fs          FS
+	fs          durable.FS
 	root        string
 	journalPath string
 	rec         record
@@ -114,19 +116,15 @@ func (r *replacement) switchToPair() error {
 	return r.writeJournal()
 }
 
-// writeJournal writes the record beside the journal, fsyncs it, renames it
-// into place and fsyncs the journal's directory.
+// writeJournal installs the record at the journal path atomically and
+// durably (durable.WriteFile).
 func (r *replacement) writeJournal() error {
 	b, err := r.rec.encode()
 	if err != nil {
 		return err
 	}
-	tmp := r.journalPath + tmpSuffix
-	if err := r.fs.WriteFile(tmp, b); err != nil {
+	if err := durable.WriteFile(r.fs, r.journalPath, b, 0o600); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
-	if err := r.fs.Rename(tmp, r.journalPath); err != nil {
-		return fmt.Errorf("install journal: %w", err)
-	}
-	return r.fs.SyncDir(filepath.Dir(r.journalPath))
+	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // ReadJournal reads and validates the journal at journalPath without acting on
@@ -45,7 +47,7 @@ func ReadJournal(ctx context.Context, journalPath string, o Options) (j Journal,
 
 // readBounded reads a regular file of at most MaxJournalSize bytes; ok is
 // false when nothing is at p.
-func readBounded(fsys FS, p string) (b []byte, ok bool, err error) {
+func readBounded(fsys durable.FS, p string) (b []byte, ok bool, err error) {
 	fi, err := fsys.Lstat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

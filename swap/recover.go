@@ -3,6 +3,8 @@ package swap
 import (
 	"context"
 	"fmt"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // Outcome is what Recover did.
@@ -75,7 +77,7 @@ func Recover(ctx context.Context, journalPath string, o Options) (Outcome, error
 // nothing is there.
 type observed struct{ dest, staged, old FileID }
 
-func observe(fsys FS, j Journal) (observed, error) {
+func observe(fsys durable.FS, j Journal) (observed, error) {
 	var ob observed
 	paths := []struct {
 		what, path string

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 func TestRecoverNoJournal(t *testing.T) {
@@ -26,7 +28,7 @@ func TestRecoverNoJournal(t *testing.T) {
 // swapping: the test then moves the trees by hand into the state to recover.
 func journalFor(tb testing.TB, l layout, mode Mode) {
 	tb.Helper()
-	r, err := planReplace(Options{FS: OS(), Journaled: mode == ModePair}, l.dest, l.staged, l.journal)
+	r, err := planReplace(Options{FS: durable.OS(), Journaled: mode == ModePair}, l.dest, l.staged, l.journal)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func foreignMove(what func(layout, string) string) moves {
 
 func exchanged(tb testing.TB, l layout, _ string) {
 	tb.Helper()
-	if err := OS().Exchange(l.staged, l.dest); err != nil {
+	if err := durable.OS().Exchange(l.staged, l.dest); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -141,7 +143,7 @@ func TestRecoverStates(t *testing.T) {
 
 func recordsBirth(tb testing.TB, dir string) bool {
 	tb.Helper()
-	info, err := OS().Lstat(dir)
+	info, err := durable.OS().Lstat(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}

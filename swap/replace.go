@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-)
 
-// tmpSuffix names the file a journal is written to before it is renamed into
-// place, so the journal appears whole or not at all.
-const tmpSuffix = ".tmp"
+	"github.com/snapsync/snapsync/internal/durable"
+)
 
 // Replace makes the tree at staged appear at dest in one atomic step and
 // returns where the old tree went: staged's path after an exchange, a sibling
@@ -120,7 +118,7 @@ func finish(o Options, j Journal, journalPath, before, after string) error {
 
 // syncParents fsyncs the directories whose entries a swap changed: dest's
 // parent (which also holds the old path of the pair) and staged's parent.
-func syncParents(fsys FS, j Journal) error {
+func syncParents(fsys durable.FS, j Journal) error {
 	dirs := []string{filepath.Dir(j.Dest)}
 	if d := filepath.Dir(j.Staged); d != dirs[0] {
 		dirs = append(dirs, d)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // TestReplaceRefuses checks Replace refuses a bad layout or a pending journal
@@ -60,7 +62,7 @@ func TestReplaceRefuses(t *testing.T) {
 			writeTree(t, l.staged, newTree)
 			tc.prepare(t, &l)
 			var log bytes.Buffer
-			o := Options{FS: WithLogging(OS(), &log, l.base), Journaled: tc.journaled}
+			o := Options{FS: durable.WithLogging(durable.OS(), &log, l.base), Journaled: tc.journaled}
 			_, err := Replace(context.Background(), l.dest, l.staged, l.journal, o)
 			if !errors.Is(err, tc.want) || errors.Is(err, ErrInterrupted) {
 				t.Fatalf("got %v, want %v", err, tc.want)
@@ -125,7 +127,7 @@ func TestReplaceSequence(t *testing.T) {
 			ctx := context.Background()
 			for i, next := range []tree{oldTree, newTree, thirdTree, oldTree} {
 				writeTree(t, l.staged, next)
-				stagedID, err := Identify(l.staged)
+				stagedID, err := durable.Identify(l.staged)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -133,7 +135,7 @@ func TestReplaceSequence(t *testing.T) {
 				if err != nil {
 					t.Fatalf("replace %d: %v", i, err)
 				}
-				if destID, err := Identify(l.dest); err != nil || destID != stagedID {
+				if destID, err := durable.Identify(l.dest); err != nil || destID != stagedID {
 					t.Fatalf("replace %d: dest is %s, %v; want the staged tree %s", i, destID, err, stagedID)
 				}
 				if got, want := treeName(readTree(t, l.dest)), treeName(next); got != want {
@@ -158,7 +160,7 @@ func TestReplaceSequence(t *testing.T) {
 func TestExchangeUnsupportedFallsBack(t *testing.T) {
 	t.Parallel()
 	l := setupCase(t, replaceCases[0])
-	noExchange := WithHook(OS(), func(op string) error {
+	noExchange := durable.WithHook(durable.OS(), func(op string) error {
 		if strings.HasPrefix(op, "exchange ") {
 			return fmt.Errorf("exchange: %w", ErrExchangeUnsupported)
 		}
@@ -166,7 +168,7 @@ func TestExchangeUnsupportedFallsBack(t *testing.T) {
 	})
 	var log bytes.Buffer
 	old, err := Replace(context.Background(), l.dest, l.staged, l.journal,
-		Options{FS: WithLogging(noExchange, &log, l.base)})
+		Options{FS: durable.WithLogging(noExchange, &log, l.base)})
 	if err != nil {
 		t.Fatal(err)
 	}

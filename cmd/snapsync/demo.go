@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ type demoFlags struct {
 	dir  string
 	size string
 	keep bool
+	json bool
 }
 
 func newDemoCommand(g *globals) *cobra.Command {
@@ -36,7 +38,8 @@ func newDemoCommand(g *globals) *cobra.Command {
 		Short: "Run the whole flow on a sample Pebble DB and print what happened",
 		Long: `demo makes a sample Pebble DB (the leader's), serves it on 127.0.0.1, installs it
 into a follower directory, checks every key and value, then writes 5% more data on the
-leader and installs again to show that only the difference travels.`,
+leader and installs again to show that only the difference travels.
+With --json the story goes to stderr and stdout holds the figures as one JSON object.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("log-level") {
@@ -48,6 +51,7 @@ leader and installs again to show that only the difference travels.`,
 	cmd.Flags().StringVar(&f.dir, "dir", "", "where to put the leader and follower DBs (default: a temporary directory)")
 	cmd.Flags().StringVar(&f.size, "size", "64MiB", "how much data the leader DB holds")
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the directories afterwards")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print the figures of each step as one JSON object (the story goes to stderr)")
 	return cmd
 }
 
@@ -70,14 +74,46 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 		}
 	}
 	d := &demo{out: g.stdout, log: log, dir: dir}
-	return d.run(ctx, int64(size))
+	if f.json {
+		d.out = g.stderr
+	}
+	if err := d.run(ctx, int64(size)); err != nil {
+		return err
+	}
+	if f.json {
+		return json.NewEncoder(g.stdout).Encode(d.report)
+	}
+	return nil
 }
 
 type demo struct {
-	out  io.Writer
-	log  zerolog.Logger
-	dir  string
-	step int
+	out    io.Writer
+	log    zerolog.Logger
+	dir    string
+	step   int
+	report demoReport
+}
+
+// demoReport is the --json shape: the figures of each step, with stable
+// field names, so that a test can check that each step did what it says.
+type demoReport struct {
+	Interrupted demoStop    `json:"interrupted"`
+	Resumed     demoInstall `json:"resumed"`
+	Incremental demoInstall `json:"incremental"`
+}
+
+// demoStop is where the interrupted install stopped.
+type demoStop struct {
+	Stopped      bool  `json:"stopped"` // false if it finished first
+	BytesTotal   int64 `json:"bytes_total"`
+	BytesStaged  int64 `json:"bytes_staged"` // verified and in place when stopped
+	BytesFetched int64 `json:"bytes_fetched"`
+}
+
+// demoInstall is a finished install and the keys checked after it.
+type demoInstall struct {
+	installOutput
+	KeysVerified int `json:"keys_verified"`
 }
 
 // say prints the next numbered step of the story.
@@ -109,20 +145,20 @@ func (d *demo) run(ctx context.Context, size int64) error {
 	if err := d.interrupted(ctx, url, followerDir); err != nil {
 		return err
 	}
-	if err := d.install(ctx, url, followerDir, "resuming: install again into "+followerDir); err != nil {
+	if err := d.install(ctx, url, followerDir, "resuming: install again into "+followerDir, &d.report.Resumed); err != nil {
 		return err
 	}
-	if err := d.check(ctx, src.DB(), followerDir); err != nil {
+	if err := d.check(ctx, src.DB(), followerDir, &d.report.Resumed); err != nil {
 		return err
 	}
 	d.say("writing 5%% more data on the leader")
 	if err := write(ctx, src.DB(), 2, size/20); err != nil {
 		return err
 	}
-	if err := d.install(ctx, url, followerDir, "incremental install into "+followerDir+" (only the difference travels)"); err != nil {
+	if err := d.install(ctx, url, followerDir, "incremental install into "+followerDir+" (only the difference travels)", &d.report.Incremental); err != nil {
 		return err
 	}
-	return d.check(ctx, src.DB(), followerDir)
+	return d.check(ctx, src.DB(), followerDir, &d.report.Incremental)
 }
 
 // write adds about size bytes of sample data under seed's keys, then
@@ -140,21 +176,18 @@ func write(ctx context.Context, db *pebble.DB, seed uint64, size int64) error {
 	return nil
 }
 
-// interrupted starts an install and cancels it half-way, as a crash or a
-// dropped link would stop it: the follower's directory is left untouched.
+// interrupted starts an install and stops it half-way through its chunks, as
+// a crash or a dropped link would: the follower's directory is left untouched.
+// The stop is counted in chunks written, not timed, so it happens however fast
+// the machine.
 func (d *demo) interrupted(ctx context.Context, url, dest string) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	halfway := errors.New("the demo stopped the install half-way")
-	var at client.Progress
-	cfg := client.Config{Dest: dest, Logger: d.log, Progress: func(p client.Progress) {
-		if p.BytesTotal > 0 && p.BytesDone > p.BytesTotal/2 {
-			at = p
-			cancel(halfway)
-		}
-	}}
+	stop := &halfwayHook{stagingDir: filepath.Join(filepath.Dir(dest), ".snapsync-"+filepath.Base(dest)), err: halfway}
+	var last client.Progress // written by the one progress goroutine, which ends before Install returns
+	cfg := client.Config{Dest: dest, Logger: d.log, Hook: stop.hook, Progress: func(p client.Progress) { last = p }}
 	d.say("installing into %s, interrupted half-way", dest)
 	_, err := client.Install(ctx, url, 0, cfg)
+	d.report.Interrupted = demoStop{Stopped: err != nil, BytesTotal: last.BytesTotal, BytesStaged: last.BytesDone, BytesFetched: last.BytesFetched}
 	switch {
 	case err == nil:
 		d.detail("the install finished before it could be interrupted")
@@ -163,8 +196,9 @@ func (d *demo) interrupted(ctx context.Context, url, dest string) error {
 		return err
 	}
 	_, statErr := os.Stat(dest)
-	d.detail("stopped with %d%% staged (%s on the wire); %s exists: %v (the old DB, or none, until the atomic swap)",
-		100*at.BytesDone/at.BytesTotal, humanize.IBytes(uint64(at.BytesFetched)), dest, statErr == nil)
+	d.detail("stopped with %s of %s staged (%s on the wire); %s exists: %v (the old DB, or none, until the atomic swap)",
+		humanize.IBytes(uint64(last.BytesDone)), humanize.IBytes(uint64(last.BytesTotal)),
+		humanize.IBytes(uint64(last.BytesFetched)), dest, statErr == nil)
 	return nil
 }
 
@@ -191,12 +225,13 @@ func (d *demo) serve(ctx context.Context, src source.Source, work string) (strin
 	return "http://" + ln.Addr().String(), stop, nil
 }
 
-func (d *demo) install(ctx context.Context, url, dest, title string) error {
+func (d *demo) install(ctx context.Context, url, dest, title string, report *demoInstall) error {
 	d.say("%s", title)
 	res, err := client.Install(ctx, url, 0, client.Config{Dest: dest, Logger: d.log})
 	if err != nil {
 		return err
 	}
+	report.installOutput = newInstallOutput(res)
 	var b strings.Builder
 	if err := printSummary(&b, dest, res); err != nil {
 		return err
@@ -207,7 +242,7 @@ func (d *demo) install(ctx context.Context, url, dest, title string) error {
 	return nil
 }
 
-func (d *demo) check(ctx context.Context, leader *pebble.DB, dest string) error {
+func (d *demo) check(ctx context.Context, leader *pebble.DB, dest string, report *demoInstall) error {
 	follower, err := pebble.Open(dest, &pebble.Options{Logger: pebblesource.Logger(d.log)})
 	if err != nil {
 		return fmt.Errorf("open installed DB: %w", err)
@@ -217,6 +252,7 @@ func (d *demo) check(ctx context.Context, leader *pebble.DB, dest string) error 
 	if err != nil {
 		return err
 	}
+	report.KeysVerified = n
 	d.detail("verified: the follower opens with Pebble and all %d keys and values equal the leader's", n)
 	return nil
 }

@@ -41,7 +41,7 @@ On any error DIR is left as it was; running install again resumes.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.from, "from", "", "base URL of the serving sidecar, e.g. http://127.0.0.1:7600 (required)")
 	fl.StringVar(&f.dest, "dest", "", "database directory to create or replace (required)")
-	fl.StringVar(&f.staging, "staging-dir", "", "staging area, same filesystem as --dest (default: beside it, .snapsync-NAME)")
+	fl.StringVar(&f.staging, "staging-dir", "", "staging area: must be a direct child of --dest's parent directory, other than --dest (default: .snapsync-NAME there)")
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
 	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database at DIR.old-UNIXTIME")
@@ -90,12 +90,16 @@ type installOutput struct {
 	Seconds      float64 `json:"seconds"`
 }
 
-func printJSON(w io.Writer, r client.Result) error {
-	return json.NewEncoder(w).Encode(installOutput{
+func newInstallOutput(r client.Result) installOutput {
+	return installOutput{
 		SnapshotID: r.SnapshotID.String(), Term: r.Term, Index: r.Index, Files: r.Files,
 		BytesTotal: r.BytesTotal, BytesFetched: r.BytesFetched, BytesReused: r.BytesReused,
 		Seconds: r.Duration.Seconds(),
-	})
+	}
+}
+
+func printJSON(w io.Writer, r client.Result) error {
+	return json.NewEncoder(w).Encode(newInstallOutput(r))
 }
 
 func printSummary(w io.Writer, dest string, r client.Result) error {

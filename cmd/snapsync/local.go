@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/sidecar"
 	"github.com/snapsync/snapsync/source/registry"
 )
@@ -89,7 +90,7 @@ func (f *localFlags) openLocal(reg *registry.Source, log zerolog.Logger) (*local
 		if ln.Addr().Network() == "unix" {
 			addr = "unix:" + addr
 		}
-		if err := writeFileAtomic(f.localAddrFile, []byte(addr)); err != nil {
+		if err := durable.WriteFile(durable.OS(), f.localAddrFile, []byte(addr), 0o644); err != nil {
 			api.Close()
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -21,6 +22,8 @@ func TestCommandLines(t *testing.T) {
 		{"install help", []string{"install", "--help"}, "--dest", ""},
 		{"demo help", []string{"demo", "--help"}, "--size", ""},
 		{"install without flags", []string{"install"}, "", `required flag(s) "dest", "from" not set`},
+		{"install staging outside dest's parent", []string{"install", "--from", "http://127.0.0.1:1", "--dest", "/nonexistent/a/db", "--staging-dir", "/nonexistent/b/.staging"}, "", "must be another entry of Dest's parent"},
+		{"install staging inside dest", []string{"install", "--from", "http://127.0.0.1:1", "--dest", "/nonexistent/a/db", "--staging-dir", "/nonexistent/a/db/.staging"}, "", "must be another entry of Dest's parent"},
 		{"install bad compression", []string{"install", "--from", "http://127.0.0.1:1", "--dest", "/nonexistent/x", "--compression", "lz4"}, "", "--compression"},
 		{"serve without source", []string{"serve"}, "", "--source"},
 		{"serve unknown source", []string{"serve", "--source", "mysql:/x"}, "", "mysql"},
@@ -48,20 +51,48 @@ func TestCommandLines(t *testing.T) {
 	}
 }
 
-// TestDemo runs the README's main job on a small DB: it must tell the whole
-// story and verify both installs key by key.
+// TestDemo runs the README's main job on a small DB and checks its figures,
+// not its titles: the first install must stop part-way, the second must
+// resume from what the first staged, and the incremental install must fetch
+// only a fraction of a full one. Both installs are verified key by key.
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"demo", "--size", "8MiB", "--dir", t.TempDir()}, &out, &errOut); err != nil {
-		t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	var out, story bytes.Buffer
+	if err := run(context.Background(), []string{"demo", "--size", "8MiB", "--json", "--dir", t.TempDir()}, &out, &story); err != nil {
+		t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), story.String())
 	}
-	if n := strings.Count(out.String(), "verified: the follower opens with Pebble"); n != 2 {
-		t.Fatalf("demo verified %d installs, want 2:\n%s", n, out.String())
+	t.Logf("demo --json: %s", out.String())
+	var r demoReport
+	dec := json.NewDecoder(&out)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("decode demo --json: %v", err)
 	}
-	for _, want := range []string{"interrupted half-way", "resuming", "incremental install"} {
-		if !strings.Contains(out.String(), want) {
-			t.Fatalf("demo output lacks %q:\n%s", want, out.String())
+	stop, res, inc := r.Interrupted, r.Resumed, r.Incremental
+	// A full install from nothing took what the two attempts fetched.
+	full := stop.BytesFetched + res.BytesFetched
+	checks := []struct {
+		ok   bool
+		what string
+	}{
+		{stop.Stopped, "the first install was not interrupted"},
+		{stop.BytesStaged > 0 && stop.BytesStaged < stop.BytesTotal, "the first install did not stop part-way (0 < staged < total)"},
+		{stop.BytesFetched > 0, "the first install fetched nothing before it stopped"},
+		{res.BytesTotal == stop.BytesTotal, "the resumed install is not of the same snapshot"},
+		{res.BytesFetched > 0, "the resumed install fetched nothing"},
+		{res.BytesReused >= res.BytesTotal/4, "the resumed install reused less than a quarter of the tree: it did not resume"},
+		{res.BytesFetched <= full*3/4, "the resumed install fetched more than 3/4 of a full install"},
+		{inc.BytesFetched > 0, "the incremental install fetched nothing"},
+		{inc.BytesReused >= inc.BytesTotal/4, "the incremental install reused less than a quarter of the tree"},
+		{inc.BytesFetched < full/2, "the incremental install fetched half a full install or more"},
+		{res.KeysVerified > 0 && inc.KeysVerified > res.KeysVerified, "the installs were not verified key by key, or the leader's new keys are missing"},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("%s: %+v\nfull install: %d bytes on the wire", c.what, r, full)
 		}
+	}
+	if n := strings.Count(story.String(), "verified: the follower opens with Pebble"); n != 2 {
+		t.Errorf("the story tells of %d verified installs, want 2:\n%s", n, story.String())
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/sidecar"
 )
@@ -116,7 +116,7 @@ func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *local
 		return fmt.Errorf("listen: %w", err)
 	}
 	if f.addrFile != "" {
-		if err := writeFileAtomic(f.addrFile, []byte(ln.Addr().String())); err != nil {
+		if err := durable.WriteFile(durable.OS(), f.addrFile, []byte(ln.Addr().String()), 0o644); err != nil {
 			return err
 		}
 	}
@@ -154,16 +154,4 @@ func (f *serveFlags) config() (server.Config, error) {
 		WorkDir: work, ChunkSize: f.chunkSize, LeaseTTL: f.leaseTTL, ReuseWithin: f.reuseWithin,
 		MaxStreams: f.maxStreams, RateLimit: int64(rate), Compression: comp, FrameCacheBytes: frameBytes,
 	}, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	return nil
 }

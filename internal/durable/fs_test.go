@@ -1,4 +1,4 @@
-package swap
+package durable
 
 import (
 	"bytes"
@@ -15,8 +15,10 @@ func TestExchange(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
 	a, b, f := filepath.Join(base, "a"), filepath.Join(base, "b"), filepath.Join(base, "f")
-	writeTree(t, a, oldTree)
-	writeTree(t, b, newTree)
+	mkdir(t, a)
+	mkdir(t, b)
+	writeFile(t, filepath.Join(a, "x"), "in a")
+	writeFile(t, filepath.Join(b, "x"), "in b")
 	writeFile(t, f, "plain file")
 	ids := func() (FileID, FileID) {
 		ia, erra := OS().Lstat(a)
@@ -33,14 +35,14 @@ func TestExchange(t *testing.T) {
 	if gotA, gotB := ids(); gotA != idB || gotB != idA {
 		t.Fatalf("ids after exchange %s %s, want %s %s", gotA, gotB, idB, idA)
 	}
-	if treeName(readTree(t, a)) != "new" || treeName(readTree(t, b)) != "old" {
+	if readFile(t, filepath.Join(a, "x")) != "in b" || readFile(t, filepath.Join(b, "x")) != "in a" {
 		t.Fatal("contents not exchanged")
 	}
 	if err := OS().Exchange(a, f); err != nil {
 		t.Fatalf("exchange dir and file: %v", err)
 	}
-	if got, err := os.ReadFile(a); err != nil || string(got) != "plain file" {
-		t.Fatalf("after exchange with a file: %q, %v", got, err)
+	if got := readFile(t, a); got != "plain file" {
+		t.Fatalf("after exchange with a file: %q", got)
 	}
 }
 
@@ -48,14 +50,15 @@ func TestExchangeMissing(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
 	a := filepath.Join(base, "a")
-	writeTree(t, a, thirdTree)
+	mkdir(t, a)
+	writeFile(t, filepath.Join(a, "x"), "third")
 	for _, pair := range [][2]string{{a, filepath.Join(base, "none")}, {filepath.Join(base, "none"), a}} {
 		err := OS().Exchange(pair[0], pair[1])
 		if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrExchangeUnsupported) {
 			t.Fatalf("exchange %s %s: got %v, want not-exist", pair[0], pair[1], err)
 		}
 	}
-	if treeName(readTree(t, a)) != "third" {
+	if readFile(t, filepath.Join(a, "x")) != "third" {
 		t.Fatal("failed exchange changed a")
 	}
 }
@@ -104,12 +107,14 @@ func TestLoggingAndHook(t *testing.T) {
 		return nil
 	})
 	steps := []func() error{
-		func() error { return fsys.WriteFile(p("x"), []byte("data")) },
+		func() error { return fsys.WriteFile(p("x"), []byte("data"), 0o600) },
 		func() error { _, err := fsys.ReadFile(p("x")); return err },
 		func() error { _, err := fsys.Lstat(p("x")); return err },
 		func() error { return fsys.SyncDir(base) },
 		func() error { return fsys.Rename(p("x"), p("z")) },
 		func() error { return fsys.Exchange(p("z"), base) },
+		func() error { return fsys.Link(p("z"), p("l")) },
+		func() error { return syncOpen(fsys, p("l")) },
 		func() error { return fsys.Remove(p("z")) },
 		func() error { return fsys.RemoveAll(p("none")) },
 		func() error { _, err := fsys.Lstat(p("none")); return err },
@@ -131,6 +136,8 @@ lstat x
 sync-dir .
 rename x z
 exchange z . -> error
+link z l
+sync l
 remove z
 remove-all none
 lstat none -> not-exist
@@ -139,4 +146,14 @@ sync-dir /proc/self/nonexistent-dir -> not-exist
 	if log.String() != want {
 		t.Fatalf("log:\n%s\nwant:\n%s", log.String(), want)
 	}
+}
+
+// syncOpen opens p and fsyncs it through fsys.
+func syncOpen(fsys StageFS, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return fsys.Sync(f)
 }

@@ -1,4 +1,4 @@
-package swap
+package durable
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 // are written relative to it ("." for base itself); a failed operation ends
 // its line with " -> not-exist" or " -> error". Lines from concurrent
 // operations do not interleave; write errors of w are ignored.
-func WithLogging(fsys FS, w io.Writer, base string) FS {
+func WithLogging(fsys StageFS, w io.Writer, base string) StageFS {
 	var mu sync.Mutex
 	around := func(op string, args []string, do func() error) error {
 		err := do()

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package swap
+package durable
 
 import "fmt"
 

@@ -1,15 +1,19 @@
-package swap
+package durable
 
-import "strings"
+import (
+	"io/fs"
+	"os"
+	"strings"
+)
 
-// wrapFS runs every operation of an FS through around, which receives a
-// one-line description of the operation ("rename a b") and the operation.
+// wrapFS runs every operation of a StageFS through around, which receives
+// the operation's name and paths ("rename", [a b]) and the operation.
 type wrapFS struct {
-	fs     FS
+	fs     StageFS
 	around func(op string, args []string, do func() error) error
 }
 
-var _ FS = (*wrapFS)(nil)
+var _ StageFS = (*wrapFS)(nil)
 
 func opLine(op string, args []string) string {
 	return op + " " + strings.Join(args, " ")
@@ -31,8 +35,8 @@ func (w *wrapFS) ReadFile(path string) (b []byte, err error) {
 	return b, err
 }
 
-func (w *wrapFS) WriteFile(path string, data []byte) error {
-	return w.around("write-file", []string{path}, func() error { return w.fs.WriteFile(path, data) })
+func (w *wrapFS) WriteFile(path string, data []byte, perm fs.FileMode) error {
+	return w.around("write-file", []string{path}, func() error { return w.fs.WriteFile(path, data, perm) })
 }
 
 func (w *wrapFS) Rename(oldpath, newpath string) error {
@@ -53,4 +57,12 @@ func (w *wrapFS) RemoveAll(path string) error {
 
 func (w *wrapFS) SyncDir(path string) error {
 	return w.around("sync-dir", []string{path}, func() error { return w.fs.SyncDir(path) })
+}
+
+func (w *wrapFS) Link(oldpath, newpath string) error {
+	return w.around("link", []string{oldpath, newpath}, func() error { return w.fs.Link(oldpath, newpath) })
+}
+
+func (w *wrapFS) Sync(f *os.File) error {
+	return w.around("sync", []string{f.Name()}, func() error { return w.fs.Sync(f) })
 }

@@ -1,10 +1,11 @@
 //go:build linux
 
-package swap
+package durable
 
 import (
 	"errors"
 	"io/fs"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,11 +21,28 @@ func lstat(path string) (Info, error) {
 	if err != nil {
 		return Info{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
 	}
+	return infoOf(&st), nil
+}
+
+// fstat identifies the open file f with statx on its descriptor.
+func fstat(f *os.File) (FileID, error) {
+	var st unix.Statx_t
+	err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &st)
+	if errors.Is(err, unix.ENOSYS) {
+		return fstatPortable(f)
+	}
+	if err != nil {
+		return FileID{}, &fs.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	}
+	return infoOf(&st).ID, nil
+}
+
+func infoOf(st *unix.Statx_t) Info {
 	id := FileID{Dev: unix.Mkdev(st.Dev_major, st.Dev_minor), Ino: st.Ino}
 	if st.Mask&unix.STATX_BTIME != 0 {
 		id.Birth = st.Btime.Sec*1e9 + int64(st.Btime.Nsec)
 	}
-	return Info{ID: id, Mode: fileMode(uint32(st.Mode)), Size: int64(st.Size)}, nil
+	return Info{ID: id, Mode: fileMode(uint32(st.Mode)), Size: int64(st.Size)}
 }
 
 // fileMode converts the st_mode bits of statx to an fs.FileMode.

@@ -1,0 +1,142 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/server"
+	dirsource "github.com/snapsync/snapsync/source/dir"
+	"github.com/snapsync/snapsync/verify"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// goldenTree is the checkpoint the golden install fetches: three files, one
+// of them a hard link, as an OM snapshot shares its SSTs.
+var goldenTree = map[string]string{
+	"CURRENT":                    "MANIFEST-000002\n",
+	"MANIFEST-000002":            "manifest of the golden tree",
+	"000003.sst":                 "table 3",
+	"db.snapshots/s1/000003.sst": "", // a hard link of 000003.sst
+}
+
+// TestGoldenInstall records, through the logging FS, the exact order of the
+// file operations of a small install from a real server, from the manifest
+// to the removal of the staging area, and compares it with
+// testdata/install.golden (pebble's testdata/checkpoint habit; go test -run
+// TestGolden -update rewrites it). Paths are relative to the test's base
+// directory: db is Dest, .snapsync-db the staging area. The fsyncs of files
+// that complete while chunks are fetched run in parallel: each run of them is
+// sorted.
+func TestGoldenInstall(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, server.Config{Source: goldenSource(t)}, "")
+	base := t.TempDir()
+	dest := filepath.Join(base, "db")
+	oldDest(t, dest)
+	var log lockedBuffer
+	cfg := testConfig(t, dest)
+	cfg.Streams = 1
+	cfg.fs = durable.WithLogging(durable.OS(), &log, base)
+	cfg.Hook = func(point string) error {
+		if point != "chunk-written" && point != "file-synced" { // points reached in parallel
+			fmt.Fprintf(&log, "hook %s\n", point)
+		}
+		return nil
+	}
+	res, err := Install(context.Background(), ts.url, 0, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&log, "=> %d files, %d bytes\n", res.Files, res.BytesTotal)
+	checkGolden(t, filepath.Join("testdata", "install.golden"), sortSyncRuns(log.String()))
+}
+
+// goldenSource serves goldenTree from a directory.
+func goldenSource(tb testing.TB) *dirsource.Source {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "checkpoint")
+	for _, p := range slices.Sorted(maps.Keys(goldenTree)) {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		var err error
+		if goldenTree[p] == "" {
+			err = os.Link(filepath.Join(dir, "000003.sst"), full)
+		} else {
+			err = os.WriteFile(full, []byte(goldenTree[p]), 0o644)
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	src, err := dirsource.New(dir, verify.Meta{Engine: "pebble", Term: 2, Index: 1, CreatedUnixNano: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return src
+}
+
+// sortSyncRuns sorts each run of consecutive "sync " lines of log.
+func sortSyncRuns(log string) []byte {
+	lines := strings.SplitAfter(log, "\n")
+	for i := 0; i < len(lines); {
+		j := i
+		for j < len(lines) && strings.HasPrefix(lines[j], "sync ") {
+			j++
+		}
+		slices.Sort(lines[i:j])
+		i = max(j, i+1)
+	}
+	return []byte(strings.Join(lines, ""))
+}
+
+// lockedBuffer is a bytes.Buffer the logging FS and the hook write to from
+// several goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+var _ io.Writer = (*lockedBuffer)(nil)
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func checkGolden(tb testing.TB, path string, got []byte) {
+	tb.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("%v (run go test -run TestGolden -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		tb.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}

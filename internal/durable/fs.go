@@ -1,0 +1,64 @@
+package durable
+
+import (
+	"io/fs"
+	"os"
+)
+
+// FS is the seam every file operation of a replace goes through, so a test can
+// record the exact order (WithLogging) and inject a crash between any two
+// operations (WithHook). Paths are absolute or relative to the working
+// directory; a later FS may resolve them below a directory handle instead.
+type FS interface {
+	// Lstat describes path without following a final symlink; a missing path
+	// is an error wrapping fs.ErrNotExist.
+	Lstat(path string) (Info, error)
+	// ReadFile returns the content of path.
+	ReadFile(path string) ([]byte, error)
+	// WriteFile creates or truncates path with perm, not following a symlink
+	// at it, writes data and fsyncs the file. It is not atomic: see WriteFile.
+	WriteFile(path string, data []byte, perm fs.FileMode) error
+	// Rename renames oldpath to newpath, replacing a file at newpath.
+	Rename(oldpath, newpath string) error
+	// Exchange atomically swaps the entries a and b, both of which must exist.
+	// It returns an error wrapping ErrExchangeUnsupported where the platform or
+	// filesystem cannot, having changed nothing.
+	Exchange(a, b string) error
+	// Remove removes a file or an empty directory.
+	Remove(path string) error
+	// RemoveAll removes path and everything below it; a missing path is no error.
+	RemoveAll(path string) error
+	// SyncDir opens the directory path and fsyncs it, making its entries durable.
+	SyncDir(path string) error
+}
+
+// StageFS is an FS that also carries what filling a staging area needs: hard
+// links, and the fsync of a file the caller wrote through its own handle.
+type StageFS interface {
+	FS
+	// Link makes newpath a hard link of oldpath.
+	Link(oldpath, newpath string) error
+	// Sync fsyncs the open file f, named by f.Name() in logs.
+	Sync(f *os.File) error
+}
+
+// OS returns the FS of the operating system.
+func OS() StageFS { return osFS{} }
+
+type osFS struct{}
+
+var _ StageFS = osFS{}
+
+func (osFS) Lstat(path string) (Info, error)      { return lstat(path) }
+func (osFS) ReadFile(path string) ([]byte, error) { return os.ReadFile(path) }
+func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+func (osFS) Remove(path string) error             { return os.Remove(path) }
+func (osFS) RemoveAll(path string) error          { return os.RemoveAll(path) }
+func (osFS) Exchange(a, b string) error           { return exchange(a, b) }
+func (osFS) SyncDir(path string) error            { return SyncDir(path) }
+func (osFS) Link(oldpath, newpath string) error   { return os.Link(oldpath, newpath) }
+func (osFS) Sync(f *os.File) error                { return f.Sync() }
+
+func (osFS) WriteFile(path string, data []byte, perm fs.FileMode) error {
+	return writeFileSync(path, data, perm)
+}

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package durable
+
+import "os"
+
+// lstat off Linux has no birth time to offer.
+func lstat(path string) (Info, error) { return lstatPortable(path) }
+
+// fstat off Linux has no birth time to offer.
+func fstat(f *os.File) (FileID, error) { return fstatPortable(f) }
