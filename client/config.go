@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/internal/durable"
@@ -64,6 +65,10 @@ type Config struct {
 	Progress func(Progress)
 	// Logger receives the install's log. Default: the zero Logger (disabled).
 	Logger zerolog.Logger
+	// Clock times the lease renewal and the backoff between attempts; a test
+	// passes a clockwork.FakeClock (the server's too) to move time instead of
+	// sleeping. Default: the real clock.
+	Clock clockwork.Clock
 
 	// fs, when set, carries the install's durable file operations, so that a
 	// test of this package records their order. Default: durable.OS().
@@ -105,6 +110,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = NewHTTPClient()
+	}
+	if c.Clock == nil {
+		c.Clock = clockwork.NewRealClock()
 	}
 }
 

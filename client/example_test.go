@@ -9,6 +9,7 @@ import (
 
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/server"
+	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -32,7 +33,7 @@ func ExampleInstall() {
 			panic(err)
 		}
 	}
-	src, err := server.NewDirSource(checkpoint, verify.Meta{Term: 1, Index: 100})
+	src, err := dirsource.New(checkpoint, verify.Meta{Term: 1, Index: 100})
 	if err != nil {
 		panic(err)
 	}

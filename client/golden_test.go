@@ -16,6 +16,7 @@ import (
 
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/server"
+	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -63,7 +64,7 @@ func TestGoldenInstall(t *testing.T) {
 }
 
 // goldenSource serves goldenTree from a directory.
-func goldenSource(tb testing.TB) *server.DirSource {
+func goldenSource(tb testing.TB) *dirsource.Source {
 	tb.Helper()
 	dir := filepath.Join(tb.TempDir(), "checkpoint")
 	for _, p := range slices.Sorted(maps.Keys(goldenTree)) {
@@ -81,7 +82,7 @@ func goldenSource(tb testing.TB) *server.DirSource {
 			tb.Fatal(err)
 		}
 	}
-	src, err := server.NewDirSource(dir, verify.Meta{Engine: "pebble", Term: 2, Index: 1, CreatedUnixNano: 1})
+	src, err := dirsource.New(dir, verify.Meta{Engine: "pebble", Term: 2, Index: 1, CreatedUnixNano: 1})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/snapsync/snapsync/server"
+	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -139,7 +140,7 @@ func modes(tb testing.TB, root string) map[string]fs.FileMode {
 func TestHardLinkGroups(t *testing.T) {
 	t.Parallel()
 	root := linkedTree(t)
-	src, err := server.NewDirSource(root, verify.Meta{Index: 4})
+	src, err := dirsource.New(root, verify.Meta{Index: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/snapsync/snapsync/internal/sampledb"
 	"github.com/snapsync/snapsync/server"
+	pebblesource "github.com/snapsync/snapsync/source/pebble"
 )
 
 // testChunkSize gives many chunks from a few MiB of data.
@@ -30,9 +31,9 @@ func testLogger(tb testing.TB) zerolog.Logger {
 
 // openLeader opens a Pebble source in a fresh dir holding about size bytes of
 // sample data written with seed 1.
-func openLeader(tb testing.TB, size int64) *server.PebbleSource {
+func openLeader(tb testing.TB, size int64) *pebblesource.Source {
 	tb.Helper()
-	src, err := server.OpenPebble(filepath.Join(tb.TempDir(), "leader"), testLogger(tb))
+	src, err := pebblesource.Open(filepath.Join(tb.TempDir(), "leader"), testLogger(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func openLeader(tb testing.TB, size int64) *server.PebbleSource {
 // leader's owner, then compacts the seed's keys so that no background
 // compaction rewrites the files later: each seed's keys are a range of their
 // own, so the next seed's files join the LSM without rewriting these.
-func writeData(tb testing.TB, src *server.PebbleSource, seed uint64, size int64) {
+func writeData(tb testing.TB, src *pebblesource.Source, seed uint64, size int64) {
 	tb.Helper()
 	ctx := context.Background()
 	if _, err := sampledb.Write(ctx, src.DB(), sampledb.Fill{Seed: seed, Bytes: size}); err != nil {

@@ -3,26 +3,30 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/snapsync/snapsync/server"
+	dirsource "github.com/snapsync/snapsync/source/dir"
+	pebblesource "github.com/snapsync/snapsync/source/pebble"
 	"github.com/snapsync/snapsync/verify"
 )
 
 // checkpointSource makes a Pebble checkpoint of the leader and serves it as a
 // DirSource reflecting index, so every CreateSnapshot yields the same ID.
-func checkpointSource(tb testing.TB, leader *server.PebbleSource, index uint64) *server.DirSource {
+func checkpointSource(tb testing.TB, leader *pebblesource.Source, index uint64) *dirsource.Source {
 	tb.Helper()
 	dir := filepath.Join(tb.TempDir(), "checkpoint")
 	if err := leader.DB().Checkpoint(dir); err != nil {
 		tb.Fatal(err)
 	}
-	src, err := server.NewDirSource(dir, verify.Meta{Term: 2, Index: index, CreatedUnixNano: 1})
+	src, err := dirsource.New(dir, verify.Meta{Term: 2, Index: index, CreatedUnixNano: 1})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -169,20 +173,32 @@ func TestMinIndexUnmet(t *testing.T) {
 	sameTree(t, before, readTree(t, dest))
 }
 
-// TestLeaseRenewed holds a short lease through a pause longer than its TTL
-// after the manifest is fetched (as a long plan would): the client's renewer
-// keeps the server from removing the checkpoint, and the install succeeds.
+// TestLeaseRenewed holds a lease through a pause of four TTLs after the
+// manifest is fetched (as a long plan would): the client's renewer keeps the
+// server from removing the checkpoint, and the install succeeds. Client and
+// server share a fake clock that the pause moves a third of a TTL at a time,
+// each time once the renewer and the server's sweeper wait on it again.
 func TestLeaseRenewed(t *testing.T) {
 	t.Parallel()
 	leader := openLeader(t, 1<<20)
-	const ttl = 300 * time.Millisecond
-	ts := startServer(t, server.Config{Source: leader, LeaseTTL: ttl, SweepInterval: 20 * time.Millisecond}, "")
+	const ttl = time.Minute
+	clock := clockwork.NewFakeClockAt(time.Now())
+	ts := startServer(t, server.Config{Source: leader, LeaseTTL: ttl, SweepInterval: 10 * time.Second, Clock: clock}, "")
 	dest := filepath.Join(t.TempDir(), "db")
 	cfg := testConfig(t, dest)
-	cfg.LeaseTTL = ttl
+	cfg.LeaseTTL, cfg.Clock = ttl, clock
 	cfg.Hook = func(point string) error {
-		if point == "manifest-fetched" {
-			time.Sleep(4 * ttl)
+		if point != "manifest-fetched" {
+			return nil
+		}
+		for range 12 {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := clock.BlockUntilContext(ctx, 2) // the renewer's timer and the sweeper's ticker
+			cancel()
+			if err != nil {
+				return fmt.Errorf("the renewer and the sweeper never both waited on the clock: %w", err)
+			}
+			clock.Advance(ttl / 3)
 		}
 		return nil
 	}

@@ -129,14 +129,17 @@ func startRenewer(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClie
 	}
 	go func() {
 		defer close(r.done)
-		renewLoop(ctx, rpc, g, cfg.LeaseTTL, cfg.Logger)
+		renewLoop(ctx, rpc, g, cfg)
 	}()
 	return r
 }
 
-func renewLoop(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, ask time.Duration, log zerolog.Logger) {
+// renewLoop renews g's lease, asking for cfg.LeaseTTL, at a third of what
+// is left of it, on cfg.Clock, until ctx is done.
+func renewLoop(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, cfg *Config) {
+	ask, log := cfg.LeaseTTL, cfg.Logger
 	every := max(g.ttl/3, 50*time.Millisecond)
-	for sleep(ctx, every) == nil {
+	for sleep(ctx, cfg.Clock, every) == nil {
 		req := &snapsyncv1.RenewLeaseRequest{LeaseId: g.leaseID, LeaseTtlMs: uint32(ask.Milliseconds())}
 		resp, err := rpc.RenewLease(ctx, connect.NewRequest(req))
 		if err != nil {
@@ -146,7 +149,7 @@ func renewLoop(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient,
 			continue
 		}
 		if exp := resp.Msg.GetLease().GetExpiresUnixNano(); exp > 0 {
-			every = max(time.Until(time.Unix(0, exp))/3, 50*time.Millisecond)
+			every = max(cfg.Clock.Until(time.Unix(0, exp))/3, 50*time.Millisecond)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/snapsync/snapsync/server"
+	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -86,7 +87,7 @@ func (k *killableServer) kill() {
 func TestServerDiesMidStream(t *testing.T) {
 	t.Parallel()
 	root := randomTree(t, 10, 1<<20)
-	src, err := server.NewDirSource(root, verify.Meta{Index: 1})
+	src, err := dirsource.New(root, verify.Meta{Index: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/snapsync/snapsync/server"
+	"github.com/snapsync/snapsync/source"
 )
 
 // TestResumeAfterCancel cancels an install half-way (from its Progress
@@ -21,7 +22,7 @@ func TestResumeAfterCancel(t *testing.T) {
 	leader := openLeader(t, 8<<20)
 	testCases := []struct {
 		name string
-		src  server.Source
+		src  source.Source
 	}{
 		{"same snapshot", checkpointSource(t, leader, 3)},
 		{"new snapshot of the same data", leader},

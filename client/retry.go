@@ -8,6 +8,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/cenkalti/backoff/v5"
+	"github.com/jonboulle/clockwork"
 	"github.com/rs/zerolog"
 )
 
@@ -40,13 +41,14 @@ func retryable(err error) bool {
 // retrier runs one attempt after another with exponential backoff until one
 // succeeds, one fails for good, or MaxAttempts fail in a row with no progress.
 type retrier struct {
-	max  int
-	wait time.Duration
-	log  zerolog.Logger
+	max   int
+	wait  time.Duration
+	log   zerolog.Logger
+	clock clockwork.Clock
 }
 
 func newRetrier(cfg *Config) retrier {
-	return retrier{max: cfg.MaxAttempts, wait: cfg.RetryWait, log: cfg.Logger}
+	return retrier{max: cfg.MaxAttempts, wait: cfg.RetryWait, log: cfg.Logger, clock: cfg.Clock}
 }
 
 // do runs attempt, which reports whether it made progress before failing.
@@ -78,7 +80,7 @@ func (r retrier) do(ctx context.Context, what string, attempt func(context.Conte
 		}
 		wait := b.NextBackOff()
 		r.log.Warn().Err(err).Str("op", what).Int("attempt", failures).Dur("wait", wait).Msg("retrying")
-		if err := sleep(ctx, wait); err != nil {
+		if err := sleep(ctx, r.clock, wait); err != nil {
 			return err
 		}
 	}
@@ -95,13 +97,17 @@ func rpcFailure(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
+// sleep waits d on clock (the real one if nil) or until ctx is done.
+func sleep(ctx context.Context, clock clockwork.Clock, d time.Duration) error {
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	t := clock.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return context.Cause(ctx)
-	case <-t.C:
+	case <-t.Chan():
 		return nil
 	}
 }

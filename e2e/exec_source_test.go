@@ -11,7 +11,7 @@ import (
 
 // TestExecSource serves checkpoints a command makes on demand (exec:), as a
 // node that owns its DB would: the command copies a closed Pebble DB into a
-// fresh directory under SNAPSYNC_CHECKPOINT_ROOT and prints its term and
+// fresh directory under SNAPSYNC_CMD_ROOT and prints its term and
 // index. An install with --min-index gets it, term and index included; a
 // command that fails or prints garbage fails the install with a clear error
 // and leaves the destination as it was.
@@ -19,9 +19,9 @@ func TestExecSource(t *testing.T) {
 	t.Parallel()
 	leader := filepath.Join(t.TempDir(), "leader")
 	writePebble(t, leader, sampledb.Fill{Seed: 21, Bytes: 6 << 20})
-	good := writeScript(t, `d="$SNAPSYNC_CHECKPOINT_ROOT/ckpt-$$"
+	good := writeScript(t, `d="$SNAPSYNC_CMD_ROOT/ckpt-$$"
 cp -a "`+leader+`" "$d"
-printf '{"dir": "%s", "term": 3, "index": %d}\n' "$d" $((SNAPSYNC_MIN_INDEX + 10))`)
+printf '{"dir": "%s", "term": 3, "index": %d}\n' "$d" $((SNAPSYNC_CMD_MIN_INDEX + 10))`)
 	srv := startServe(t, "exec:"+good, "--engine", "pebble")
 	dest := filepath.Join(t.TempDir(), "db")
 	res := install(t, srv.URL, dest, "--min-index", "500")
@@ -35,8 +35,8 @@ printf '{"dir": "%s", "term": 3, "index": %d}\n' "$d" $((SNAPSYNC_MIN_INDEX + 10
 		minIndex         bool // the error says no checkpoint reaches the index
 	}{
 		{"fails", "echo disk full >&2; exit 2", "disk full", false},
-		{"prints garbage", "echo hello", "no valid JSON", false},
-		{"index too low", `d="$SNAPSYNC_CHECKPOINT_ROOT/low"; mkdir -p "$d"; echo x > "$d/MANIFEST-000001"; echo "{\"dir\": \"$d\", \"term\": 1, \"index\": 1}"`, "index", true},
+		{"prints garbage", "echo hello", "not one JSON object", false},
+		{"index too low", `d="$SNAPSYNC_CMD_ROOT/low"; mkdir -p "$d"; echo x > "$d/MANIFEST-000001"; echo "{\"dir\": \"$d\", \"term\": 1, \"index\": 1}"`, "index", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startServe(t, "registry:"+t.TempDir(), "--checkpoint-command", writeScript(t, tc.body))

@@ -5,11 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
-// binary is the snapsync executable built once for all tests.
-var binary string
+// binary is the snapsync executable built once for all tests; crashBinary
+// is the same built with -tags crashhook, whose SNAPSYNC_CRASH_AT kills it at
+// a fault point (see withCrashHook).
+var binary, crashBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "snapsync-e2e-bin-")
@@ -17,14 +20,27 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "snapsync")
-	build := exec.Command("go", "build", "-o", binary, "github.com/snapsync/snapsync/cmd/snapsync")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build snapsync:", err)
-		os.Exit(1)
+	binary, crashBinary = filepath.Join(dir, "snapsync"), filepath.Join(dir, "snapsync-crashhook")
+	for bin, tags := range map[string]string{binary: "", crashBinary: "crashhook"} {
+		build := exec.Command("go", "build", "-tags", tags, "-o", bin, "github.com/snapsync/snapsync/cmd/snapsync")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build snapsync:", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// binaryFor returns the binary to run with env: crashBinary when env sets
+// SNAPSYNC_CRASH_AT, which the production build ignores.
+func binaryFor(env []string) string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "SNAPSYNC_CRASH_AT=") {
+			return crashBinary
+		}
+	}
+	return binary
 }

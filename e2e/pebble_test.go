@@ -10,7 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
-	"github.com/snapsync/snapsync/server"
+	pebblesource "github.com/snapsync/snapsync/source/pebble"
 )
 
 // writePebble adds data to the Pebble DB at dir (creating it) and closes it.
@@ -28,9 +28,9 @@ func writePebble(tb testing.TB, dir string, fills ...sampledb.Fill) {
 	}
 }
 
-// quietPebble drops Pebble's own logs (server.PebbleLogger sends its info
+// quietPebble drops Pebble's own logs (pebblesource.Logger sends its info
 // to a logger's debug level; this logger keeps nothing).
-func quietPebble() pebble.Logger { return server.PebbleLogger(zerolog.Nop()) }
+func quietPebble() pebble.Logger { return pebblesource.Logger(zerolog.Nop()) }
 
 // comparePebble opens both DBs and fails unless every key and value is equal.
 func comparePebble(tb testing.TB, wantDir, gotDir string) int {

@@ -95,7 +95,7 @@ type runResult struct {
 
 // runSnapsync runs the binary to completion with extra environment.
 func runSnapsync(ctx context.Context, env []string, args ...string) runResult {
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, binaryFor(env), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -86,7 +86,7 @@ func startFollowerSidecar(tb testing.TB, nodeDir string, env ...string) *followe
 	tb.Helper()
 	tmp := tb.TempDir()
 	localFile, peerFile := filepath.Join(tmp, "local"), filepath.Join(tmp, "peer")
-	cmd := exec.Command(binary, "serve", "--source", "registry:"+filepath.Join(tmp, "ckpts"),
+	cmd := exec.Command(binaryFor(env), "serve", "--source", "registry:"+filepath.Join(tmp, "ckpts"),
 		"--listen", "127.0.0.1:0", "--addr-file", peerFile, "--work-dir", filepath.Join(tmp, "work"),
 		"--local-listen", "127.0.0.1:0", "--local-addr-file", localFile, "--allow-dest", nodeDir,
 		"--log-format", "json")

@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/connect"
 
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -17,7 +18,7 @@ func TestBadRequests(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]int{"a": 5 * testChunkSize, "b": 100})
-	src, err := NewDirSource(dir, verify.Meta{Index: 10})
+	src, err := dirsource.New(dir, verify.Meta{Index: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestStreamCap(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]int{"a": 160 * testChunkSize})
-	src, err := NewDirSource(dir, verify.Meta{})
+	src, err := dirsource.New(dir, verify.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,9 +6,11 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/source"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -16,7 +18,7 @@ import (
 // WorkDir means its default; EnsureDefaults fills them in.
 type Config struct {
 	// Source yields checkpoints. Required. The server does not close it.
-	Source Source
+	Source source.Source
 	// WorkDir holds owned checkpoints, manifests, lease state and the digest
 	// cache. Required. It must be on the same filesystem as a pebble: source's
 	// DB, so that checkpoints are hard links rather than copies.
@@ -61,6 +63,11 @@ type Config struct {
 	// Logger receives structured logs. Default: the zero Logger, which
 	// discards everything.
 	Logger zerolog.Logger
+	// Clock is the time leases are granted, renewed and expired by, and
+	// what drives the sweeper and a stream's lease renewal; a test passes a
+	// clockwork.FakeClock to move time instead of sleeping. Default: the
+	// real clock.
+	Clock clockwork.Clock
 }
 
 // Defaults that EnsureDefaults applies.
@@ -87,6 +94,9 @@ func (c *Config) EnsureDefaults() {
 	setDefault(&c.SweepInterval, DefaultSweepInterval)
 	setDefault(&c.DigestCacheChunks, DefaultDigestCacheChunks)
 	setDefault(&c.FrameCacheBytes, DefaultFrameCacheBytes)
+	if c.Clock == nil {
+		c.Clock = clockwork.NewRealClock()
+	}
 }
 
 func setDefault[T comparable](field *T, def T) {

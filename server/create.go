@@ -12,7 +12,7 @@ import (
 
 // flight is one checkpoint being made. Callers that arrive meanwhile join it
 // instead of making another (singleflight); when it lands, each waiter whose
-// min_index it meets gets its own lease in the same registry update.
+// min_index it meets gets its own lease in the same catalog update.
 type flight struct {
 	done    chan struct{}
 	waiters map[*waiter]struct{}
@@ -61,8 +61,8 @@ func (s *Server) reuse(minIndex uint64, ttl time.Duration) (*entry, *lease, bool
 	if s.cfg.ReuseWithin < 0 {
 		return nil, nil, false
 	}
-	now := time.Now()
-	return s.reg.reuse(now, now.Add(-s.cfg.ReuseWithin), minIndex, ttl)
+	now := s.cfg.Clock.Now()
+	return s.catalog.reuse(now, now.Add(-s.cfg.ReuseWithin), minIndex, ttl)
 }
 
 // join adds a waiter to the flight in progress or starts one.
@@ -90,7 +90,7 @@ func (s *Server) leave(f *flight, w *waiter) {
 	l := w.lease
 	s.mu.Unlock()
 	if l != nil {
-		s.removeTrees(s.reg.release(l.id, time.Now()))
+		s.removeTrees(s.catalog.release(l.id, s.cfg.Clock.Now()))
 	}
 }
 
@@ -115,7 +115,7 @@ func (s *Server) fly(f *flight, minIndex uint64) {
 			ws, ttls = append(ws, w), append(ttls, w.ttl)
 		}
 	}
-	got, leases, trees, err := s.reg.register(e, ttls, time.Now())
+	got, leases, trees, err := s.catalog.add(e, ttls, s.cfg.Clock.Now())
 	if got != e && e.owned {
 		trees = append(trees, e.dir) // not needed: known already, or nobody waits
 	}

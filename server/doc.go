@@ -1,10 +1,12 @@
 // Package server is the leader-side sidecar: it takes consistent checkpoints
-// from a Source, describes each one by a manifest whose digest is its snapshot
-// ID, and serves manifests and chunks over the Connect SnapshotService.
+// from a source.Source, describes each one by a manifest whose digest is its
+// snapshot ID, and serves manifests and chunks over the Connect
+// SnapshotService.
 //
-// Checkpoints are held by leases persisted in a work directory, so a restarted
-// sidecar keeps serving them, and are removed when no lease holds them; chunk
-// digests are cached by inode so unchanged SSTs are hashed once.
+// Checkpoints are kept in a catalog and held by leases persisted in a work
+// directory, so a restarted sidecar keeps serving them, and are removed when
+// no lease holds them (lease time comes from Config.Clock); chunk digests are
+// cached by inode so unchanged SSTs are hashed once.
 //
 // Streams are capped, optionally rate limited, and compressed with zstd only
 // where compression pays for the stream at hand.

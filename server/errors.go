@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"connectrpc.com/connect"
+
+	"github.com/snapsync/snapsync/source"
 )
 
 // Sentinel errors; match them with errors.Is. The handlers map them to
@@ -14,17 +16,20 @@ var (
 	ErrUnknownLease    = errors.New("server: unknown or expired lease")
 	ErrBadRequest      = errors.New("server: bad request")
 	ErrTooManyStreams  = errors.New("server: too many concurrent streams")
-	ErrMinIndex        = errors.New("server: checkpoint does not reach the requested index")
+	// ErrMinIndex is source.ErrMinIndex: no checkpoint reaches the index
+	// asked for.
+	ErrMinIndex = source.ErrMinIndex
 	// ErrCheckpoint wraps a source's failure to make a checkpoint (a
 	// checkpoint command that fails or prints garbage, a DB error): the
 	// caller gets FailedPrecondition, not a code it would retry at once.
 	ErrCheckpoint      = errors.New("server: source could not make a checkpoint")
 	ErrChanged         = errors.New("server: checkpoint file changed")
 	ErrUnsupportedFile = errors.New("server: unsupported file in checkpoint")
-	ErrBadSource       = errors.New("server: bad source")
-	ErrBadConfig       = errors.New("server: bad config")
-	ErrWorkDirLocked   = errors.New("server: work dir in use by another server")
-	ErrClosed          = errors.New("server: closed")
+	// ErrBadSource is source.ErrBadSource.
+	ErrBadSource     = source.ErrBadSource
+	ErrBadConfig     = errors.New("server: bad config")
+	ErrWorkDirLocked = errors.New("server: work dir in use by another server")
+	ErrClosed        = errors.New("server: closed")
 )
 
 // codeOf returns the Connect code a client sees for err.

@@ -31,11 +31,11 @@ func (s *Server) fetch(ctx context.Context, req *connect.Request[snapsyncv1.Fetc
 	default:
 		return fmt.Errorf("%w: %d running", ErrTooManyStreams, s.cfg.MaxStreams)
 	}
-	e, err := s.reg.acquire(id, time.Now())
+	e, err := s.catalog.acquire(id, s.cfg.Clock.Now())
 	if err != nil {
 		return err
 	}
-	defer func() { s.removeTrees(s.reg.finish(e, time.Now())) }()
+	defer func() { s.removeTrees(s.catalog.finish(e, s.cfg.Clock.Now())) }()
 	if _, err := checkRanges(e.man, req.Msg.GetRanges(), s.cfg.MaxChunksPerRequest); err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (s *Server) streamContext(ctx context.Context) (context.Context, func()) {
 // keepLease renews lease lid, which must hold e, now and every third of its
 // TTL until ctx ends or the returned stop is called.
 func (s *Server) keepLease(ctx context.Context, lid string, e *entry) (func(), error) {
-	l, err := s.reg.renew(lid, e, 0, time.Now())
+	l, err := s.catalog.renew(lid, e, 0, s.cfg.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -89,14 +89,14 @@ func (s *Server) keepLease(ctx context.Context, lid string, e *entry) (func(), e
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(max(l.ttl/3, time.Millisecond))
+		t := s.cfg.Clock.NewTicker(max(l.ttl/3, time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
-				if _, err := s.reg.renew(lid, e, 0, time.Now()); err != nil {
+			case <-t.Chan():
+				if _, err := s.catalog.renew(lid, e, 0, s.cfg.Clock.Now()); err != nil {
 					s.log.Warn().Err(err).Str("snapshot", e.id.Short()).Msg("renew lease during stream")
 					return
 				}
@@ -178,7 +178,7 @@ func (cs *chunkStream) chunk(ctx context.Context, fi, j int, off int64) error {
 	buf := (*cs.raw)[:cs.e.man.Files[fi].Chunks[j].Length]
 	if _, err := f.ReadAt(buf, off); err != nil {
 		if errors.Is(err, io.EOF) {
-			cs.s.reg.markBroken(cs.e)
+			cs.s.catalog.markBroken(cs.e)
 			err = fmt.Errorf("%w: %s shrank", ErrChanged, cs.e.man.Files[fi].Path)
 		}
 		return fmt.Errorf("read chunk %d of %q: %w", j, cs.e.man.Files[fi].Path, err)
@@ -253,12 +253,12 @@ func (cs *chunkStream) open(fi int) (*os.File, error) {
 	path := filepath.Join(cs.e.dir, filepath.FromSlash(cs.e.man.Files[fi].Path))
 	f, err := openNoFollow(path)
 	if err != nil {
-		cs.s.reg.markBroken(cs.e)
+		cs.s.catalog.markBroken(cs.e)
 		return nil, fmt.Errorf("%w: %w", ErrChanged, err)
 	}
 	if err := checkUnchanged(f, cs.e.stats[fi]); err != nil {
 		f.Close()
-		cs.s.reg.markBroken(cs.e)
+		cs.s.catalog.markBroken(cs.e)
 		return nil, err
 	}
 	cs.f, cs.fi = f, fi

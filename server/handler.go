@@ -71,11 +71,11 @@ func (h *handler) GetManifest(ctx context.Context, req *connect.Request[snapsync
 	if err != nil {
 		return toConnect(err)
 	}
-	e, err := s.reg.acquire(id, time.Now())
+	e, err := s.catalog.acquire(id, s.cfg.Clock.Now())
 	if err != nil {
 		return toConnect(err)
 	}
-	defer func() { s.removeTrees(s.reg.finish(e, time.Now())) }()
+	defer func() { s.removeTrees(s.catalog.finish(e, s.cfg.Clock.Now())) }()
 	total := uint64(len(e.enc))
 	for off := 0; off < len(e.enc); off += manifestPage {
 		if err := ctx.Err(); err != nil {
@@ -119,7 +119,7 @@ func (h *handler) RenewLease(_ context.Context, req *connect.Request[snapsyncv1.
 	if ms := req.Msg.GetLeaseTtlMs(); ms > 0 {
 		ttl = s.leaseTTL(ms)
 	}
-	l, err := s.reg.renew(req.Msg.GetLeaseId(), nil, ttl, time.Now())
+	l, err := s.catalog.renew(req.Msg.GetLeaseId(), nil, ttl, s.cfg.Clock.Now())
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -136,6 +136,6 @@ func (h *handler) ReleaseLease(_ context.Context, req *connect.Request[snapsyncv
 	if req.Msg.GetLeaseId() == "" {
 		return nil, toConnect(fmt.Errorf("%w: lease_id is empty", ErrBadRequest))
 	}
-	s.removeTrees(s.reg.release(req.Msg.GetLeaseId(), time.Now()))
+	s.removeTrees(s.catalog.release(req.Msg.GetLeaseId(), s.cfg.Clock.Now()))
 	return connect.NewResponse(&snapsyncv1.ReleaseLeaseResponse{}), nil
 }

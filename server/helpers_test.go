@@ -7,15 +7,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
+	"github.com/jonboulle/clockwork"
 	"github.com/klauspost/compress/zstd"
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
+	pebblesource "github.com/snapsync/snapsync/source/pebble"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -28,9 +32,9 @@ func testLogger(tb testing.TB) zerolog.Logger {
 
 // openPebble opens a Pebble source at a fresh dir holding about size bytes of
 // sample data (values compress about 2:1).
-func openPebble(tb testing.TB, size int64) *PebbleSource {
+func openPebble(tb testing.TB, size int64) *pebblesource.Source {
 	tb.Helper()
-	src, err := OpenPebble(filepath.Join(tb.TempDir(), "db"), testLogger(tb))
+	src, err := pebblesource.Open(filepath.Join(tb.TempDir(), "db"), testLogger(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -235,11 +239,11 @@ func allRanges(m *verify.Manifest) []*snapsyncv1.ChunkRange {
 	return rs
 }
 
-// entry returns the registry entry of id, or nil.
+// entry returns the catalog entry of id, or nil.
 func (ts *testServer) entry(id verify.Digest) *entry {
-	ts.srv.reg.mu.Lock()
-	defer ts.srv.reg.mu.Unlock()
-	return ts.srv.reg.byID[id]
+	ts.srv.catalog.mu.Lock()
+	defer ts.srv.catalog.mu.Unlock()
+	return ts.srv.catalog.byID[id]
 }
 
 func codeOfErr(err error) connect.Code {
@@ -261,4 +265,37 @@ func treeNames(tb testing.TB, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// advance moves the server's fake clock by d once its sweeper waits on it,
+// and lets the sweeper run at the new time.
+func (ts *testServer) advance(tb testing.TB, d time.Duration) {
+	tb.Helper()
+	fc, ok := ts.cfg.Clock.(*clockwork.FakeClock)
+	if !ok {
+		tb.Fatal("advance needs a server with a clockwork.FakeClock")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := fc.BlockUntilContext(ctx, 1); err != nil { // the sweeper's ticker
+		tb.Fatalf("the sweeper never waited on the clock: %v", err)
+	}
+	fc.Advance(d)
+}
+
+// waitGone waits until the sweeper, woken by a clock move, has removed dir:
+// the wait is for another goroutine's work, not for time to pass.
+func (ts *testServer) waitGone(tb testing.TB, dir string) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s still there 10s after its lease expired", dir)
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -25,13 +25,13 @@ func newLeaseID() string {
 }
 
 // grantLocked adds a new lease on e and persists e's state.
-func (r *registry) grantLocked(e *entry, ttl time.Duration, now time.Time) (*lease, error) {
+func (c *catalog) grantLocked(e *entry, ttl time.Duration, now time.Time) (*lease, error) {
 	l := &lease{id: newLeaseID(), ent: e, ttl: ttl, expires: now.Add(ttl)}
 	e.leases[l.id] = l
-	r.leases[l.id] = l
-	if err := r.writeState(e); err != nil {
+	c.leases[l.id] = l
+	if err := c.writeState(e); err != nil {
 		delete(e.leases, l.id)
-		delete(r.leases, l.id)
+		delete(c.leases, l.id)
 		return nil, err
 	}
 	return l, nil
@@ -39,10 +39,10 @@ func (r *registry) grantLocked(e *entry, ttl time.Duration, now time.Time) (*lea
 
 // renew extends the unexpired lease id by ttl (0: its own TTL) from now. If
 // want is not nil the lease must hold it.
-func (r *registry) renew(id string, want *entry, ttl time.Duration, now time.Time) (lease, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	l, ok := r.leases[id]
+func (c *catalog) renew(id string, want *entry, ttl time.Duration, now time.Time) (lease, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.leases[id]
 	if !ok || !now.Before(l.expires) {
 		return lease{}, fmt.Errorf("%w %.12s", ErrUnknownLease, id)
 	}
@@ -53,7 +53,7 @@ func (r *registry) renew(id string, want *entry, ttl time.Duration, now time.Tim
 		l.ttl = ttl
 	}
 	l.expires = now.Add(l.ttl)
-	if err := r.writeState(l.ent); err != nil {
+	if err := c.writeState(l.ent); err != nil {
 		return lease{}, err
 	}
 	return *l, nil
@@ -61,17 +61,17 @@ func (r *registry) renew(id string, want *entry, ttl time.Duration, now time.Tim
 
 // release gives lease id back; a lease already gone is not an error. It
 // returns the tree to remove if nothing holds its checkpoint any more.
-func (r *registry) release(id string, now time.Time) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	l, ok := r.leases[id]
+func (c *catalog) release(id string, now time.Time) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.leases[id]
 	if !ok {
 		return nil
 	}
-	delete(r.leases, id)
+	delete(c.leases, id)
 	delete(l.ent.leases, id)
 	if len(l.ent.leases) > 0 || l.ent.active > 0 {
-		r.writeStateLogged(l.ent)
+		c.writeStateLogged(l.ent)
 	}
-	return r.collectLocked(l.ent, now)
+	return c.collectLocked(l.ent, now)
 }

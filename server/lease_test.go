@@ -9,62 +9,86 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/jonboulle/clockwork"
 
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
 )
 
 // TestLeaseLifecycle: an owned checkpoint lives while a lease holds it and is
-// removed, tree and state, when the lease expires or is released; renewing
-// keeps it.
+// removed, tree and state, by the sweeper once the lease expires, or at once
+// when it is released; renewing keeps it. Time is a fake clock: the test
+// moves it instead of sleeping.
 func TestLeaseLifecycle(t *testing.T) {
 	t.Parallel()
 	src := openPebble(t, 1<<20)
-	ts := startServer(t, Config{Source: src, ReuseWithin: -1, SweepInterval: 20 * time.Millisecond})
+	const ttl, sweep = time.Minute, 10 * time.Second
+	clock := clockwork.NewFakeClockAt(time.Now())
+	ts := startServer(t, Config{Source: src, ReuseWithin: -1, SweepInterval: sweep, Clock: clock})
 	ctx := context.Background()
+	renew := func(t *testing.T, lease string) {
+		t.Helper()
+		res, err := ts.client.RenewLease(ctx, connect.NewRequest(&snapsyncv1.RenewLeaseRequest{LeaseId: lease}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left := clock.Until(time.Unix(0, res.Msg.GetLease().GetExpiresUnixNano())); left != ttl {
+			t.Fatalf("renewed lease has %v left, want the lease's TTL %v", left, ttl)
+		}
+	}
 	testCases := []struct {
 		name   string
-		ttlMs  uint32
 		act    func(t *testing.T, lease string)
 		remain bool // the checkpoint is still there after act
 	}{
-		{"expires", 300, func(t *testing.T, _ string) { time.Sleep(700 * time.Millisecond) }, false},
-		{"released", 60_000, func(t *testing.T, lease string) {
+		{"held", func(t *testing.T, _ string) { ts.advance(t, ttl-time.Second) }, true},
+		{"expires", func(t *testing.T, _ string) { ts.advance(t, ttl) }, false},
+		{"released", func(t *testing.T, lease string) {
 			if _, err := ts.client.ReleaseLease(ctx, connect.NewRequest(&snapsyncv1.ReleaseLeaseRequest{LeaseId: lease})); err != nil {
 				t.Fatal(err)
 			}
 		}, false},
-		{"renewed", 400, func(t *testing.T, lease string) {
-			for range 6 {
-				time.Sleep(150 * time.Millisecond)
-				res, err := ts.client.RenewLease(ctx, connect.NewRequest(&snapsyncv1.RenewLeaseRequest{LeaseId: lease}))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if left := time.Until(time.Unix(0, res.Msg.GetLease().GetExpiresUnixNano())); left < 300*time.Millisecond {
-					t.Fatalf("renewed lease has %v left, want about the lease's 400ms TTL", left)
-				}
+		{"renewed", func(t *testing.T, lease string) {
+			for range 6 { // six times two thirds of the TTL: four TTLs in all
+				ts.advance(t, ttl*2/3)
+				renew(t, lease)
 			}
 		}, true},
+		{"renewed, then expires", func(t *testing.T, lease string) {
+			ts.advance(t, ttl/2)
+			renew(t, lease)
+			ts.advance(t, ttl)
+			if _, err := ts.client.RenewLease(ctx, connect.NewRequest(&snapsyncv1.RenewLeaseRequest{LeaseId: lease})); codeOfErr(err) != connect.CodeNotFound {
+				t.Fatalf("renewing an expired lease: %v, want NotFound", err)
+			}
+		}, false},
 	}
 	for _, tc := range testCases { // in turn: concurrent creates would share one checkpoint
 		t.Run(tc.name, func(t *testing.T) {
-			res := ts.create(t, 0, tc.ttlMs)
+			res := ts.create(t, 0, uint32(ttl.Milliseconds()))
 			id := verify.Digest(res.GetSnapshot().GetSnapshotId())
 			e := ts.entry(id)
 			if e == nil {
-				t.Fatal("not registered")
+				t.Fatal("not in the catalog")
 			}
-			dir := e.dir
 			tc.act(t, res.GetLease().GetLeaseId())
-			_, dirErr := os.Stat(dir)
-			_, stateErr := os.Stat(ts.srv.reg.statePath(id))
+			if !tc.remain {
+				ts.waitGone(t, e.dir)
+			}
+			_, dirErr := os.Stat(e.dir)
+			_, stateErr := os.Stat(ts.srv.catalog.statePath(id))
 			_, manErr := ts.manifestBytes(id[:])
 			if got := dirErr == nil && stateErr == nil && manErr == nil; got != tc.remain {
 				t.Fatalf("remains %v (tree: %v, state: %v, manifest: %v), want %v", got, dirErr, stateErr, manErr, tc.remain)
 			}
 			if !tc.remain && codeOfErr(manErr) != connect.CodeNotFound {
 				t.Fatalf("GetManifest of a removed snapshot: %v, want NotFound", manErr)
+			}
+			if tc.remain { // leave no lease to the next case
+				if _, err := ts.client.ReleaseLease(ctx, connect.NewRequest(&snapsyncv1.ReleaseLeaseRequest{LeaseId: res.GetLease().GetLeaseId()})); err != nil {
+					t.Fatal(err)
+				}
 			}
 		})
 	}
@@ -76,7 +100,7 @@ func TestStreamRenewsLease(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]int{"a": 24 * testChunkSize})
-	src, err := NewDirSource(dir, verify.Meta{})
+	src, err := dirsource.New(dir, verify.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +124,8 @@ func TestRestart(t *testing.T) {
 	t.Parallel()
 	src := openPebble(t, 2<<20)
 	work := filepath.Join(t.TempDir(), "work")
-	cfg := Config{Source: src, WorkDir: work, ReuseWithin: -1}
+	clock := clockwork.NewFakeClockAt(time.Now())
+	cfg := Config{Source: src, WorkDir: work, ReuseWithin: -1, Clock: clock}
 	ts := startServer(t, cfg)
 	kept := ts.create(t, 0, 60_000)
 	gone := ts.create(t, 0, 200)
@@ -108,7 +133,7 @@ func TestRestart(t *testing.T) {
 	ts.stop()
 	orphan := filepath.Join(work, checkpointsDirName, "123-orphan")
 	writeTree(t, orphan, map[string]int{"x": 10})
-	time.Sleep(300 * time.Millisecond) // the short lease expires while no server runs
+	clock.Advance(time.Second) // the short lease expires while no server runs
 
 	ts = startServer(t, cfg)
 	id := kept.GetSnapshot().GetSnapshotId()

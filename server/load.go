@@ -45,29 +45,29 @@ func (s *Server) loadOne(id verify.Digest, now time.Time, keep map[string]bool) 
 	e, err := s.readEntry(id, now)
 	if err != nil {
 		s.log.Warn().Err(err).Str("snapshot", id.Short()).Msg("dropping persisted checkpoint")
-		if err := s.reg.removeState(id); err != nil {
+		if err := s.catalog.removeState(id); err != nil {
 			s.log.Warn().Err(err).Str("snapshot", id.Short()).Msg("remove checkpoint state")
 		}
 		return
 	}
-	s.reg.mu.Lock()
-	defer s.reg.mu.Unlock()
-	s.reg.byID[id] = e
+	s.catalog.mu.Lock()
+	defer s.catalog.mu.Unlock()
+	s.catalog.byID[id] = e
 	for lid, l := range e.leases {
-		if _, dup := s.reg.leases[lid]; dup {
+		if _, dup := s.catalog.leases[lid]; dup {
 			delete(e.leases, lid)
 			continue
 		}
-		s.reg.leases[lid] = l
+		s.catalog.leases[lid] = l
 	}
-	s.reg.writeStateLogged(e)
+	s.catalog.writeStateLogged(e)
 	keep[e.dir] = true
 	s.log.Info().Str("snapshot", id.Short()).Str("dir", e.dir).Int("leases", len(e.leases)).Msg("checkpoint restored")
 }
 
 // readEntry reads and checks one checkpoint's state, manifest and tree.
 func (s *Server) readEntry(id verify.Digest, now time.Time) (*entry, error) {
-	b, err := readBounded(s.reg.statePath(id), maxStateSize)
+	b, err := readBounded(s.catalog.statePath(id), maxStateSize)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func (s *Server) readEntry(id verify.Digest, now time.Time) (*entry, error) {
 	if len(e.leases) == 0 {
 		return nil, errors.New("every lease expired")
 	}
-	enc, err := readBounded(s.reg.manifestPath(id), verify.MaxManifestSize)
+	enc, err := readBounded(s.catalog.manifestPath(id), verify.MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func (s *Server) removeOrphanManifests(names []os.DirEntry) {
 		if !strings.HasSuffix(n.Name(), manifestExt) || err != nil {
 			continue
 		}
-		if _, ok := s.reg.byID[id]; !ok {
+		if _, ok := s.catalog.byID[id]; !ok {
 			s.removeLogged(filepath.Join(s.stateDir, n.Name()))
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/source"
+	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -19,15 +21,15 @@ func TestCreateAndManifest(t *testing.T) {
 	t.Parallel()
 	testCases := []struct {
 		name   string
-		source func(t *testing.T) Source
+		source func(t *testing.T) source.Source
 		engine string
 		owned  bool
 	}{
-		{"pebble", func(t *testing.T) Source { return openPebble(t, 4<<20) }, "pebble", true},
-		{"dir", func(t *testing.T) Source {
+		{"pebble", func(t *testing.T) source.Source { return openPebble(t, 4<<20) }, "pebble", true},
+		{"dir", func(t *testing.T) source.Source {
 			dir := t.TempDir()
 			writeTree(t, dir, map[string]int{"CURRENT": 16, "OPTIONS-000005": 4000, "000007.sst": 300 << 10, "sub/000009.log": 0})
-			src, err := NewDirSource(dir, verify.Meta{Term: 3, Index: 42, Labels: map[string]string{"node": "om1"}})
+			src, err := dirsource.New(dir, verify.Meta{Term: 3, Index: 42, Labels: map[string]string{"node": "om1"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,7 +52,7 @@ func TestCreateAndManifest(t *testing.T) {
 			}
 			e := ts.entry(verify.Digest(info.GetSnapshotId()))
 			if e == nil || e.owned != tc.owned {
-				t.Fatalf("registry entry %+v, want owned=%v", e, tc.owned)
+				t.Fatalf("catalog entry %+v, want owned=%v", e, tc.owned)
 			}
 			if err := verify.CheckDir(context.Background(), e.dir, m, 2); err != nil {
 				t.Fatalf("checkpoint dir does not match its manifest: %v", err)
@@ -76,7 +78,7 @@ func TestManifestPages(t *testing.T) {
 		files[deep+name+strconv.Itoa(i)] = 0
 	}
 	writeTree(t, dir, files)
-	src, err := NewDirSource(dir, verify.Meta{})
+	src, err := dirsource.New(dir, verify.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +137,7 @@ func TestFetchSubranges(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]int{"a": 10*testChunkSize + 123, "b/c": 3 * testChunkSize})
-	src, err := NewDirSource(dir, verify.Meta{})
+	src, err := dirsource.New(dir, verify.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}

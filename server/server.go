@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"connectrpc.com/connect"
 	"github.com/rs/zerolog"
@@ -42,7 +41,7 @@ type Server struct {
 	cpDir    string
 	stateDir string
 	lock     io.Closer
-	reg      *registry
+	catalog  *catalog
 	cache    *digestCache
 	frames   *frameCache   // nil: off
 	streams  chan struct{} // semaphore of FetchChunks streams
@@ -106,7 +105,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.lock = lock
-	s.reg = newRegistry(s.stateDir, s.log)
+	s.catalog = newCatalog(s.stateDir, s.log)
 	s.frames = newFrameCache(s.cfg.FrameCacheBytes)
 	s.cache = newDigestCache(filepath.Join(s.cfg.WorkDir, digestCacheName), s.cfg.DigestCacheChunks)
 	if err := s.cache.load(); err != nil {
@@ -116,7 +115,7 @@ func (s *Server) open(ctx context.Context) error {
 		s.lock.Close()
 		return context.Cause(ctx)
 	}
-	if err := s.load(time.Now()); err != nil {
+	if err := s.load(s.cfg.Clock.Now()); err != nil {
 		s.lock.Close()
 		return err
 	}
@@ -183,7 +182,7 @@ func (s *Server) Stats() Stats {
 		ChunksRaw: s.counters.chunksRaw.Load(), ChunksZstd: s.counters.chunksZstd.Load(),
 		BytesRead: s.counters.bytesRead.Load(), BytesSent: s.counters.bytesSent.Load(),
 	}
-	st.Checkpoints, st.Leases = s.reg.counts()
+	st.Checkpoints, st.Leases = s.catalog.counts()
 	st.DigestHits, st.DigestMisses = s.cache.counts()
 	st.FrameHits, st.FrameMisses = s.frames.counts()
 	return st
@@ -192,14 +191,14 @@ func (s *Server) Stats() Stats {
 // sweepLoop removes expired checkpoints every SweepInterval until Close.
 func (s *Server) sweepLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.SweepInterval)
+	t := s.cfg.Clock.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-t.C:
-			s.removeTrees(s.reg.sweep(time.Now()))
+		case <-t.Chan():
+			s.removeTrees(s.catalog.sweep(s.cfg.Clock.Now()))
 		}
 	}
 }

@@ -39,20 +39,20 @@ type leaseJSON struct {
 	ExpiresUnixNano int64  `json:"expires_unix_nano"`
 }
 
-func (r *registry) statePath(id verify.Digest) string {
-	return filepath.Join(r.stateDir, id.String()+stateExt)
+func (c *catalog) statePath(id verify.Digest) string {
+	return filepath.Join(c.stateDir, id.String()+stateExt)
 }
 
-func (r *registry) manifestPath(id verify.Digest) string {
-	return filepath.Join(r.stateDir, id.String()+manifestExt)
+func (c *catalog) manifestPath(id verify.Digest) string {
+	return filepath.Join(c.stateDir, id.String()+manifestExt)
 }
 
-func (r *registry) writeManifest(e *entry) error {
-	return writeFileAtomic(r.manifestPath(e.id), e.enc)
+func (c *catalog) writeManifest(e *entry) error {
+	return writeFileAtomic(c.manifestPath(e.id), e.enc)
 }
 
-// writeState persists e's state; callers hold r.mu.
-func (r *registry) writeState(e *entry) error {
+// writeState persists e's state; callers hold c.mu.
+func (c *catalog) writeState(e *entry) error {
 	st := stateJSON{Version: stateVersion, ID: e.id.String(), Dir: e.dir, Owned: e.owned}
 	for _, l := range e.leases {
 		st.Leases = append(st.Leases, leaseJSON{ID: l.id, TTLMillis: l.ttl.Milliseconds(), ExpiresUnixNano: l.expires.UnixNano()})
@@ -62,20 +62,20 @@ func (r *registry) writeState(e *entry) error {
 	if err != nil {
 		return fmt.Errorf("encode state of %s: %w", e.id.Short(), err)
 	}
-	return writeFileAtomic(r.statePath(e.id), b)
+	return writeFileAtomic(c.statePath(e.id), b)
 }
 
 // writeStateLogged persists e's state where a failure only costs a lease
 // that reappears after a restart (it then expires again).
-func (r *registry) writeStateLogged(e *entry) {
-	if err := r.writeState(e); err != nil {
-		r.log.Warn().Err(err).Str("snapshot", e.id.Short()).Msg("persist lease state")
+func (c *catalog) writeStateLogged(e *entry) {
+	if err := c.writeState(e); err != nil {
+		c.log.Warn().Err(err).Str("snapshot", e.id.Short()).Msg("persist lease state")
 	}
 }
 
 // removeState removes the JSON first: without it the manifest is an orphan.
-func (r *registry) removeState(id verify.Digest) error {
-	return errors.Join(removeFile(r.statePath(id)), removeFile(r.manifestPath(id)))
+func (c *catalog) removeState(id verify.Digest) error {
+	return errors.Join(removeFile(c.statePath(id)), removeFile(c.manifestPath(id)))
 }
 
 // decodeState parses and checks a state file read from disk (untrusted):

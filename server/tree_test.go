@@ -14,6 +14,8 @@ import (
 
 	"github.com/snapsync/snapsync/internal/sampledb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	dirsource "github.com/snapsync/snapsync/source/dir"
+	pebblesource "github.com/snapsync/snapsync/source/pebble"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -98,7 +100,7 @@ func checkLinks(tb testing.TB, m *verify.Manifest, want map[string]string) {
 // and linked; a client fetching the group leaders gets every byte.
 func TestOzoneTree(t *testing.T) {
 	t.Parallel()
-	db, err := pebble.Open(filepath.Join(t.TempDir(), "live"), &pebble.Options{Logger: pebbleLogger{testLogger(t)}})
+	db, err := pebble.Open(filepath.Join(t.TempDir(), "live"), &pebble.Options{Logger: pebblesource.Logger(testLogger(t))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func TestOzoneTree(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	src, err := NewDirSource(root, verify.Meta{Index: 7})
+	src, err := dirsource.New(root, verify.Meta{Index: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +154,7 @@ func TestSymlinkSource(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "evil")); err != nil {
 		t.Fatal(err)
 	}
-	src, err := NewDirSource(dir, verify.Meta{})
+	src, err := dirsource.New(dir, verify.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func TestFileChangedUnderServer(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]int{"a": 3 * testChunkSize})
-	src, err := NewDirSource(dir, verify.Meta{})
+	src, err := dirsource.New(dir, verify.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}

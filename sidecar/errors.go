@@ -7,7 +7,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/snapsync/snapsync/client"
-	"github.com/snapsync/snapsync/registry"
+	"github.com/snapsync/snapsync/source/registry"
 )
 
 // Sentinel errors; match them with errors.Is. The handlers map them (and the

@@ -16,6 +16,7 @@ import (
 	"github.com/snapsync/snapsync/internal/sampledb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/server"
+	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -78,9 +79,9 @@ func copyTree(tb testing.TB, src, dst string) {
 }
 
 // dirSource returns a dir: source of ck reflecting term, index 42.
-func dirSource(tb testing.TB, ck string, term uint64) *server.DirSource {
+func dirSource(tb testing.TB, ck string, term uint64) *dirsource.Source {
 	tb.Helper()
-	src, err := server.NewDirSource(ck, verify.Meta{Term: term, Index: 42, Engine: "pebble", CreatedUnixNano: int64(term)})
+	src, err := dirsource.New(ck, verify.Meta{Term: term, Index: 42, Engine: "pebble", CreatedUnixNano: int64(term)})
 	if err != nil {
 		tb.Fatal(err)
 	}

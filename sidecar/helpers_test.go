@@ -21,6 +21,7 @@ import (
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	"github.com/snapsync/snapsync/server"
+	pebblesource "github.com/snapsync/snapsync/source/pebble"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -44,12 +45,12 @@ func (quietPebble) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)
 // openLeader opens a Pebble source in a fresh dir holding about size bytes of
 // sample data written with seed 1, each checkpoint reflecting term 3, index
 // 42.
-func openLeader(tb testing.TB, size int64) *server.PebbleSource {
+func openLeader(tb testing.TB, size int64) *pebblesource.Source {
 	tb.Helper()
 	meta := func(context.Context, *pebble.DB) (verify.Meta, error) {
 		return verify.Meta{Term: 3, Index: 42, Engine: "pebble"}, nil
 	}
-	src, err := server.OpenPebble(filepath.Join(tb.TempDir(), "leader"), testLogger(tb), server.WithMeta(meta))
+	src, err := pebblesource.Open(filepath.Join(tb.TempDir(), "leader"), testLogger(tb), pebblesource.WithMeta(meta))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
-	"github.com/snapsync/snapsync/registry"
 	"github.com/snapsync/snapsync/server"
+	"github.com/snapsync/snapsync/source/registry"
 )
 
 // postJSON posts body as Connect JSON to base+path and returns the status

@@ -7,7 +7,7 @@ import (
 
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
-	"github.com/snapsync/snapsync/registry"
+	"github.com/snapsync/snapsync/source/registry"
 )
 
 // RegistryService is the local RegistryService over a registry.Source: the

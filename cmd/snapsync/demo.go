@@ -20,6 +20,8 @@ import (
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/sampledb"
 	"github.com/snapsync/snapsync/server"
+	"github.com/snapsync/snapsync/source"
+	pebblesource "github.com/snapsync/snapsync/source/pebble"
 )
 
 type demoFlags struct {
@@ -125,7 +127,7 @@ func (d *demo) detail(format string, args ...any) { fmt.Fprintf(d.out, "   "+for
 
 func (d *demo) run(ctx context.Context, size int64) error {
 	leaderDir, followerDir := filepath.Join(d.dir, "leader", "db"), filepath.Join(d.dir, "follower", "db")
-	src, err := server.OpenPebble(leaderDir, d.log)
+	src, err := pebblesource.Open(leaderDir, d.log)
 	if err != nil {
 		return err
 	}
@@ -200,7 +202,7 @@ func (d *demo) interrupted(ctx context.Context, url, dest string) error {
 	return nil
 }
 
-func (d *demo) serve(ctx context.Context, src server.Source, work string) (string, func(), error) {
+func (d *demo) serve(ctx context.Context, src source.Source, work string) (string, func(), error) {
 	srv, err := server.New(ctx, server.Config{Source: src, WorkDir: work, ReuseWithin: time.Nanosecond, Logger: d.log})
 	if err != nil {
 		return "", nil, err
@@ -241,7 +243,7 @@ func (d *demo) install(ctx context.Context, url, dest, title string, report *dem
 }
 
 func (d *demo) check(ctx context.Context, leader *pebble.DB, dest string, report *demoInstall) error {
-	follower, err := pebble.Open(dest, &pebble.Options{Logger: server.PebbleLogger(d.log)})
+	follower, err := pebble.Open(dest, &pebble.Options{Logger: pebblesource.Logger(d.log)})
 	if err != nil {
 		return fmt.Errorf("open installed DB: %w", err)
 	}

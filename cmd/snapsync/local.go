@@ -11,8 +11,8 @@ import (
 
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/durable"
-	"github.com/snapsync/snapsync/registry"
 	"github.com/snapsync/snapsync/sidecar"
+	"github.com/snapsync/snapsync/source/registry"
 )
 
 // localFlags configure the node-facing listener.

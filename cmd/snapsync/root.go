@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	execsource "github.com/snapsync/snapsync/source/exec"
 )
 
 // globals are the flags every command shares.
@@ -28,7 +30,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		Long: `snapsync serves consistent RocksDB/Pebble checkpoints as resumable, compressed,
 SHA-256-verified chunk streams, and installs them on a follower with an atomic swap.
 
-Every flag can also be set from the environment: --lease-ttl is SNAPSYNC_LEASE_TTL.`,
+Every flag can also be set from the environment: --lease-ttl is SNAPSYNC_LEASE_TTL.
+SNAPSYNC_CMD_* is reserved for the checkpoint command's input and sets no flag.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -51,11 +54,16 @@ Every flag can also be set from the environment: --lease-ttl is SNAPSYNC_LEASE_T
 	return root
 }
 
-// bindEnv sets every flag not given on the command line from SNAPSYNC_<NAME>.
+// bindEnv sets every flag not given on the command line from its
+// environment variable (envName). Variables under execsource.EnvPrefix are
+// the checkpoint command's and are never read as flags.
 func bindEnv(fs *pflag.FlagSet) error {
 	var errs []string
 	fs.VisitAll(func(f *pflag.Flag) {
-		name := "SNAPSYNC_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := envName(f.Name)
+		if reservedEnv(name) {
+			return
+		}
 		v, ok := os.LookupEnv(name)
 		if !ok || f.Changed {
 			return
@@ -69,3 +77,13 @@ func bindEnv(fs *pflag.FlagSet) error {
 	}
 	return nil
 }
+
+// envName is the environment variable of flag --NAME: SNAPSYNC_NAME in upper
+// case, dashes as underscores.
+func envName(flag string) string {
+	return "SNAPSYNC_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// reservedEnv reports whether name is in the namespace the sidecar sets for
+// its checkpoint command, which no flag may take.
+func reservedEnv(name string) bool { return strings.HasPrefix(name, execsource.EnvPrefix) }

@@ -10,9 +10,16 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
-	"github.com/snapsync/snapsync/registry"
-	"github.com/snapsync/snapsync/server"
+	"github.com/snapsync/snapsync/source"
+	dirsource "github.com/snapsync/snapsync/source/dir"
+	execsource "github.com/snapsync/snapsync/source/exec"
+	pebblesource "github.com/snapsync/snapsync/source/pebble"
+	"github.com/snapsync/snapsync/source/registry"
+	"github.com/snapsync/snapsync/verify"
 )
+
+// sourceKinds is what --source accepts, for messages.
+const sourceKinds = "pebble:DIR, dir:DIR, registry:ROOT or exec:PATH"
 
 // sourceFlags configure the registry: and exec: sources.
 type sourceFlags struct {
@@ -24,62 +31,79 @@ type sourceFlags struct {
 func (f *sourceFlags) add(fl *pflag.FlagSet) {
 	fl.StringVar(&f.checkpointCommand, "checkpoint-command", "",
 		"registry: source: a program that makes a checkpoint when none registered is new enough")
-	fl.DurationVar(&f.commandTimeout, "checkpoint-timeout", 5*time.Minute, "how long one run of the checkpoint command may take")
+	fl.DurationVar(&f.commandTimeout, "checkpoint-timeout", execsource.DefaultTimeout, "how long one run of the checkpoint command may take")
 	fl.StringVar(&f.engine, "engine", "rocksdb", "registry: and exec: sources: the DB engine named in manifests")
 }
 
 // defaultWorkDir is --work-dir, or DIR.snapsync beside the source's
 // directory. An exec: source has no directory of its own: it needs
 // --work-dir.
-func defaultWorkDir(workDir, source string) (string, error) {
+func defaultWorkDir(workDir, spec string) (string, error) {
 	if workDir != "" {
 		return workDir, nil
 	}
-	kind, dir, ok := strings.Cut(source, ":")
+	kind, dir, ok := strings.Cut(spec, ":")
 	switch {
-	case source == "":
-		return "", fmt.Errorf("--source is required: pebble:DIR, dir:DIR, registry:ROOT or exec:PATH")
+	case spec == "":
+		return "", fmt.Errorf("--source is required: %s", sourceKinds)
 	case !ok || dir == "":
-		return "", fmt.Errorf("--source %q: want pebble:DIR, dir:DIR, registry:ROOT or exec:PATH", source)
+		return "", fmt.Errorf("--source %q: want %s", spec, sourceKinds)
 	case kind == "exec":
-		return "", fmt.Errorf("--source %s: an exec: source needs --work-dir", source)
+		return "", fmt.Errorf("--source %s: an exec: source needs --work-dir", spec)
 	}
 	return filepath.Clean(dir) + ".snapsync", nil
 }
 
-// openSource opens --source. For registry: and exec: it also returns the
-// registry, which the local listener's RegistryService registers into.
-func (f *sourceFlags) openSource(spec, workDir string, log zerolog.Logger) (server.Source, *registry.Source, error) {
-	kind, arg, _ := strings.Cut(spec, ":")
-	cfg := registry.Config{CommandTimeout: f.commandTimeout, Engine: f.engine,
-		Logger: log.With().Str("component", "registry").Logger()}
+// openSource opens the source spec names. For registry: and exec: it also
+// returns the registry, which the local listener's RegistryService registers
+// into.
+func (f *sourceFlags) openSource(spec, workDir string, log zerolog.Logger) (source.Source, *registry.Source, error) {
+	kind, arg, ok := strings.Cut(spec, ":")
+	if !ok || arg == "" {
+		return nil, nil, fmt.Errorf("%w: --source %q: want %s", source.ErrBadSource, spec, sourceKinds)
+	}
+	if f.checkpointCommand != "" && kind != "registry" {
+		return nil, nil, fmt.Errorf("--checkpoint-command needs a registry: source, not %s:", kind)
+	}
 	switch kind {
-	case "registry":
-		cfg.Root = arg
-		if err := os.MkdirAll(cfg.Root, 0o750); err != nil {
-			return nil, nil, fmt.Errorf("registry source: %w", err)
-		}
-		if f.checkpointCommand != "" {
-			cfg.Command = []string{f.checkpointCommand}
-		}
-	case "exec":
-		if f.checkpointCommand != "" {
-			return nil, nil, fmt.Errorf("--checkpoint-command: an exec: source is already a command")
-		}
-		cfg.Root, cfg.Command = filepath.Join(workDir, "incoming"), []string{arg}
-		if err := os.MkdirAll(cfg.Root, 0o750); err != nil {
-			return nil, nil, fmt.Errorf("exec source: %w", err)
-		}
-	default:
-		if f.checkpointCommand != "" {
-			return nil, nil, fmt.Errorf("--checkpoint-command needs a registry: source")
-		}
-		src, err := server.ParseSource(spec, log)
+	case "pebble":
+		src, err := pebblesource.Open(arg, log, pebblesource.MustExist())
 		return src, nil, err
+	case "dir":
+		src, err := dirsource.New(arg, verify.Meta{})
+		return src, nil, err
+	case "registry":
+		return f.openRegistry(arg, log)
+	case "exec":
+		src, err := execsource.New(execsource.Config{
+			Command: f.command(arg), Root: filepath.Join(workDir, "incoming"), Engine: f.engine,
+			Logger: log.With().Str("component", "exec").Logger(),
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		return src, src.Registry(), nil
+	}
+	return nil, nil, fmt.Errorf("%w: --source %q: unknown kind %q, want %s", source.ErrBadSource, spec, kind, sourceKinds)
+}
+
+// openRegistry opens a registry: source rooted at root, with
+// --checkpoint-command as its maker if set.
+func (f *sourceFlags) openRegistry(root string, log zerolog.Logger) (source.Source, *registry.Source, error) {
+	if err := os.MkdirAll(root, 0o750); err != nil {
+		return nil, nil, fmt.Errorf("registry source: %w", err)
+	}
+	cfg := registry.Config{Root: root, Engine: f.engine, Logger: log.With().Str("component", "registry").Logger()}
+	if f.checkpointCommand != "" {
+		cfg.Maker = f.command(f.checkpointCommand)
 	}
 	reg, err := registry.New(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	return reg, reg, nil
+}
+
+func (f *sourceFlags) command(path string) execsource.Command {
+	return execsource.Command{Args: []string{path}, Timeout: f.commandTimeout}
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/snapsync/snapsync/server"
+	"github.com/snapsync/snapsync/source"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -26,11 +26,10 @@ type Config struct {
 	// Root is the directory every registered or command-made checkpoint must
 	// be under. Required.
 	Root string
-	// Command, if set, is run when no registered checkpoint reaches a
-	// request's index; see Command's doc for its protocol. Default: none.
-	Command []string
-	// CommandTimeout bounds one run of Command. Default 5m.
-	CommandTimeout time.Duration
+	// Maker, if set, is asked for a checkpoint when no registered one
+	// reaches a request's index (package exec's Command runs a program).
+	// Default: none.
+	Maker Maker
 	// Engine names the DB engine for manifests. Default "rocksdb".
 	Engine string
 	// Logger receives structured logs. Default: discard.
@@ -54,22 +53,19 @@ type entry struct {
 	meta verify.Meta
 }
 
-var _ server.Source = (*Source)(nil)
+var _ source.Source = (*Source)(nil)
 
 // New returns a Source rooted at cfg.Root, which must exist.
 func New(cfg Config) (*Source, error) {
 	if cfg.Root == "" {
-		return nil, fmt.Errorf("%w: registry root is required", server.ErrBadSource)
+		return nil, fmt.Errorf("%w: registry root is required", source.ErrBadSource)
 	}
 	root, err := filepath.EvalSymlinks(cfg.Root)
 	if err == nil {
 		root, err = filepath.Abs(root)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: registry root: %w", server.ErrBadSource, err)
-	}
-	if cfg.CommandTimeout <= 0 {
-		cfg.CommandTimeout = 5 * time.Minute
+		return nil, fmt.Errorf("%w: registry root: %w", source.ErrBadSource, err)
 	}
 	if cfg.Engine == "" {
 		cfg.Engine = "rocksdb"
@@ -167,29 +163,30 @@ func hasManifest(entries []os.DirEntry) bool {
 }
 
 // Checkpoint hard-links the newest registered checkpoint reaching minIndex
-// into dir (running Command first if none does) and returns it as owned.
-func (s *Source) Checkpoint(ctx context.Context, dir string, minIndex uint64) (server.Checkpoint, error) {
-	if e := s.current(); (e == nil || e.meta.Index < minIndex) && len(s.cfg.Command) > 0 {
-		if err := s.runCommand(ctx, minIndex); err != nil {
-			return server.Checkpoint{}, err
+// into dir (asking Maker for one first if none does) and returns it as
+// owned.
+func (s *Source) Checkpoint(ctx context.Context, dir string, minIndex uint64) (source.Checkpoint, error) {
+	if e := s.current(); (e == nil || e.meta.Index < minIndex) && s.cfg.Maker != nil {
+		if err := s.make(ctx, minIndex); err != nil {
+			return source.Checkpoint{}, err
 		}
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	e := s.newest
 	if e == nil {
-		return server.Checkpoint{}, fmt.Errorf("%w: no checkpoint registered", server.ErrMinIndex)
+		return source.Checkpoint{}, fmt.Errorf("%w: no checkpoint registered", source.ErrMinIndex)
 	}
 	if e.meta.Index < minIndex {
-		return server.Checkpoint{}, fmt.Errorf("%w: newest registered checkpoint has index %d, want at least %d",
-			server.ErrMinIndex, e.meta.Index, minIndex)
+		return source.Checkpoint{}, fmt.Errorf("%w: newest registered checkpoint has index %d, want at least %d",
+			source.ErrMinIndex, e.meta.Index, minIndex)
 	}
 	if err := linkTree(ctx, e.dir, dir); err != nil {
-		return server.Checkpoint{}, err
+		return source.Checkpoint{}, err
 	}
 	meta := e.meta
 	meta.Labels = maps.Clone(e.meta.Labels)
-	return server.Checkpoint{Dir: dir, Meta: meta, Owned: true}, nil
+	return source.Checkpoint{Dir: dir, Meta: meta, Owned: true}, nil
 }
 
 func (s *Source) current() *entry {

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/snapsync/snapsync/server"
+	"github.com/snapsync/snapsync/source"
 )
 
 // makeCheckpoint writes a small checkpoint-like tree under root.
@@ -88,14 +88,14 @@ func TestCheckpointLinksNewestAndSupersedes(t *testing.T) {
 	ctx := context.Background()
 	s := newSource(t, Config{})
 	work := t.TempDir()
-	if _, err := s.Checkpoint(ctx, filepath.Join(work, "none"), 0); !errors.Is(err, server.ErrMinIndex) {
+	if _, err := s.Checkpoint(ctx, filepath.Join(work, "none"), 0); !errors.Is(err, source.ErrMinIndex) {
 		t.Fatalf("no registration: %v", err)
 	}
 	first := makeCheckpoint(t, s.root, "c1")
 	if err := s.Register(ctx, first, 2, 100, map[string]string{"node": "om1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Checkpoint(ctx, filepath.Join(work, "x"), 101); !errors.Is(err, server.ErrMinIndex) {
+	if _, err := s.Checkpoint(ctx, filepath.Join(work, "x"), 101); !errors.Is(err, source.ErrMinIndex) {
 		t.Fatalf("min index beyond registered: %v", err)
 	}
 	ck, err := s.Checkpoint(ctx, filepath.Join(work, "a"), 100)
@@ -138,50 +138,6 @@ func sameInode(tb testing.TB, a, b string) bool {
 	return fa.Sys().(*syscall.Stat_t).Ino == fb.Sys().(*syscall.Stat_t).Ino
 }
 
-// script writes an executable shell script and returns its path.
-func script(tb testing.TB, body string) string {
-	tb.Helper()
-	p := filepath.Join(tb.TempDir(), "make-checkpoint")
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	return p
-}
-
-func TestCommand(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	testCases := []struct {
-		name    string
-		body    string
-		wantErr error
-	}{
-		{"makes a checkpoint", `d="$SNAPSYNC_CHECKPOINT_ROOT/ck-$SNAPSYNC_MIN_INDEX"; mkdir -p "$d" && echo data > "$d/CURRENT" && echo m > "$d/MANIFEST-000001" &&
-printf '{"dir":"%s","term":4,"index":%s}' "$d" "$SNAPSYNC_MIN_INDEX"`, nil},
-		{"fails", "echo cannot checkpoint >&2; exit 3", ErrRejected},
-		{"prints garbage", "echo not json", ErrRejected},
-		{"prints unknown fields", `echo '{"dir":"/x","term":1,"index":9,"extra":1}'`, ErrRejected},
-		{"names a dir outside the root", `d=$(mktemp -d); echo x > $d/f; printf '{"dir":"%s","term":1,"index":50}' $d`, ErrRejected},
-		{"index too low", `d="$SNAPSYNC_CHECKPOINT_ROOT/low"; mkdir -p "$d" && echo x > "$d/MANIFEST-000001" && printf '{"dir":"%s","term":1,"index":3}' "$d"`, server.ErrMinIndex},
-	}
-	for _, tc := range testCases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			s := newSource(t, Config{Command: []string{script(t, tc.body)}})
-			ck, err := s.Checkpoint(ctx, filepath.Join(t.TempDir(), "ck"), 50)
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("got %v, want %v", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil || ck.Meta.Index != 50 || ck.Meta.Term != 4 {
-				t.Fatalf("got %+v, %v", ck, err)
-			}
-		})
-	}
-}
-
 func ExampleSource_Register() {
 	root, _ := os.MkdirTemp("", "ckpts")
 	defer os.RemoveAll(root)
@@ -220,5 +176,37 @@ func TestRegisterOMTree(t *testing.T) {
 	}
 	if err := s.Register(context.Background(), om, 1, 5, nil); err != nil {
 		t.Fatalf("an OM checkpoint tree: %v", err)
+	}
+}
+
+// makerFunc adapts a function to Maker.
+type makerFunc func(ctx context.Context, root string, minIndex uint64) (Made, error)
+
+func (f makerFunc) Make(ctx context.Context, root string, minIndex uint64) (Made, error) {
+	return f(ctx, root, minIndex)
+}
+
+// TestMaker: the maker is asked only when no registration reaches the index,
+// and what it makes is registered and checked like any registration.
+func TestMaker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	calls := 0
+	s := newSource(t, Config{Maker: makerFunc(func(_ context.Context, root string, minIndex uint64) (Made, error) {
+		calls++
+		if minIndex > 100 {
+			return Made{}, errors.New("cannot")
+		}
+		return Made{Dir: makeCheckpoint(t, root, fmt.Sprint("m", calls)), Term: 1, Index: 100}, nil
+	})})
+	work := t.TempDir()
+	if ck, err := s.Checkpoint(ctx, filepath.Join(work, "a"), 90); err != nil || ck.Meta.Index != 100 || calls != 1 {
+		t.Fatalf("first: %+v %v, %d calls", ck, err, calls)
+	}
+	if _, err := s.Checkpoint(ctx, filepath.Join(work, "b"), 100); err != nil || calls != 1 {
+		t.Fatalf("reached by the registration: %v, %d calls, want 1", err, calls)
+	}
+	if _, err := s.Checkpoint(ctx, filepath.Join(work, "c"), 101); !errors.Is(err, ErrRejected) || calls != 2 {
+		t.Fatalf("maker fails: %v, %d calls", err, calls)
 	}
 }

@@ -1,3 +1,5 @@
+//go:build crashhook
+
 package main
 
 import (
@@ -12,6 +14,9 @@ import (
 // SNAPSYNC_CRASH_AT=POINT (or POINT#N for its Nth occurrence) in the
 // environment, the process SIGKILLs itself when the install reaches that
 // point, exactly as a power cut or OOM kill would stop it. Unset: nil.
+//
+// Only a binary built with -tags crashhook has it (the e2e tests build one);
+// the production build's crashHook (nocrashhook.go) always returns nil.
 func crashHook() func(point string) error {
 	spec := os.Getenv("SNAPSYNC_CRASH_AT")
 	if spec == "" {

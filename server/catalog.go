@@ -10,7 +10,7 @@ import (
 	"github.com/snapsync/snapsync/verify"
 )
 
-// entry is one checkpoint the server serves.
+// entry is one checkpoint of the catalog.
 type entry struct {
 	*built
 	dir    string
@@ -32,10 +32,11 @@ func (e *entry) held(now time.Time) bool {
 	return false
 }
 
-// registry is the set of checkpoints and leases, persisted under stateDir
-// (see state.go). Every method takes the lock; disk writes happen under it so
-// the state on disk follows the order of changes.
-type registry struct {
+// catalog is the set of checkpoints the server serves and the leases that
+// hold them, persisted under stateDir (see state.go). Every method takes the
+// lock; disk writes happen under it so the state on disk follows the order of
+// changes.
+type catalog struct {
 	stateDir string
 	log      zerolog.Logger
 
@@ -44,17 +45,17 @@ type registry struct {
 	leases map[string]*lease
 }
 
-func newRegistry(stateDir string, log zerolog.Logger) *registry {
-	return &registry{stateDir: stateDir, log: log, byID: make(map[verify.Digest]*entry), leases: make(map[string]*lease)}
+func newCatalog(stateDir string, log zerolog.Logger) *catalog {
+	return &catalog{stateDir: stateDir, log: log, byID: make(map[verify.Digest]*entry), leases: make(map[string]*lease)}
 }
 
 // reuse grants a lease on the newest held, unbroken checkpoint made after
 // notBefore whose index is at least minIndex.
-func (r *registry) reuse(now, notBefore time.Time, minIndex uint64, ttl time.Duration) (*entry, *lease, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (c *catalog) reuse(now, notBefore time.Time, minIndex uint64, ttl time.Duration) (*entry, *lease, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var best *entry
-	for _, e := range r.byID {
+	for _, e := range c.byID {
 		if e.broken || !e.held(now) || e.man.Meta.Index < minIndex || e.created().Before(notBefore) {
 			continue
 		}
@@ -65,40 +66,40 @@ func (r *registry) reuse(now, notBefore time.Time, minIndex uint64, ttl time.Dur
 	if best == nil {
 		return nil, nil, false
 	}
-	l, err := r.grantLocked(best, ttl, now)
+	l, err := c.grantLocked(best, ttl, now)
 	if err != nil {
-		r.log.Warn().Err(err).Str("snapshot", best.id.Short()).Msg("reuse checkpoint")
+		c.log.Warn().Err(err).Str("snapshot", best.id.Short()).Msg("reuse checkpoint")
 		return nil, nil, false
 	}
 	return best, l, true
 }
 
-// register adds e (or finds the entry with the same ID) and grants one lease
+// add adds e (or finds the entry with the same ID) and grants one lease
 // per ttl; with no ttl it adds nothing. It returns the entry that holds the
 // leases, which is not e when the ID was already known, and the tree of a
 // broken entry it replaced, for the caller to remove.
-func (r *registry) register(e *entry, ttls []time.Duration, now time.Time) (*entry, []*lease, []string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (c *catalog) add(e *entry, ttls []time.Duration, now time.Time) (*entry, []*lease, []string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(ttls) == 0 {
 		return nil, nil, nil, nil
 	}
 	var trees []string
-	if old, ok := r.byID[e.id]; ok && !old.broken {
+	if old, ok := c.byID[e.id]; ok && !old.broken {
 		e = old
 	} else {
 		if ok {
-			trees = r.dropLocked(old)
+			trees = c.dropLocked(old)
 		}
-		if err := r.writeManifest(e); err != nil {
+		if err := c.writeManifest(e); err != nil {
 			return nil, nil, trees, err
 		}
 		e.leases = make(map[string]*lease)
-		r.byID[e.id] = e
+		c.byID[e.id] = e
 	}
 	leases := make([]*lease, 0, len(ttls))
 	for _, ttl := range ttls {
-		l, err := r.grantLocked(e, ttl, now)
+		l, err := c.grantLocked(e, ttl, now)
 		if err != nil {
 			return nil, nil, trees, err
 		}
@@ -109,10 +110,10 @@ func (r *registry) register(e *entry, ttls []time.Duration, now time.Time) (*ent
 
 // acquire returns the held entry id names and marks a stream reading it;
 // the caller calls finish when done.
-func (r *registry) acquire(id verify.Digest, now time.Time) (*entry, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e, ok := r.byID[id]
+func (c *catalog) acquire(id verify.Digest, now time.Time) (*entry, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byID[id]
 	if !ok || !e.held(now) {
 		return nil, fmt.Errorf("%w %s", ErrUnknownSnapshot, id.Short())
 	}
@@ -122,65 +123,65 @@ func (r *registry) acquire(id verify.Digest, now time.Time) (*entry, error) {
 
 // finish ends a stream on e; it returns the tree to remove if that was the
 // last thing holding e.
-func (r *registry) finish(e *entry, now time.Time) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (c *catalog) finish(e *entry, now time.Time) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	e.active--
-	return r.collectLocked(e, now)
+	return c.collectLocked(e, now)
 }
 
 // markBroken stops e from being reused after a file changed under it.
-func (r *registry) markBroken(e *entry) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (c *catalog) markBroken(e *entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	e.broken = true
 }
 
 // sweep drops expired leases and returns the owned trees of checkpoints no
 // lease or stream holds any more, which the caller removes.
-func (r *registry) sweep(now time.Time) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (c *catalog) sweep(now time.Time) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var trees []string
-	for _, e := range r.byID {
-		trees = append(trees, r.collectLocked(e, now)...)
+	for _, e := range c.byID {
+		trees = append(trees, c.collectLocked(e, now)...)
 	}
 	return trees
 }
 
 // collectLocked drops e's expired leases and, when nothing holds e, drops e
 // and returns its tree if owned.
-func (r *registry) collectLocked(e *entry, now time.Time) []string {
+func (c *catalog) collectLocked(e *entry, now time.Time) []string {
 	expired := false
 	for id, l := range e.leases {
 		if !now.Before(l.expires) {
 			delete(e.leases, id)
-			delete(r.leases, id)
+			delete(c.leases, id)
 			expired = true
 		}
 	}
 	if len(e.leases) > 0 || e.active > 0 {
 		if expired {
-			r.writeStateLogged(e)
+			c.writeStateLogged(e)
 		}
 		return nil
 	}
-	if r.byID[e.id] != e {
+	if c.byID[e.id] != e {
 		return nil // already dropped
 	}
-	return r.dropLocked(e)
+	return c.dropLocked(e)
 }
 
 // dropLocked forgets e and its state files; it returns e's tree if owned.
-func (r *registry) dropLocked(e *entry) []string {
-	delete(r.byID, e.id)
+func (c *catalog) dropLocked(e *entry) []string {
+	delete(c.byID, e.id)
 	for id := range e.leases {
-		delete(r.leases, id)
+		delete(c.leases, id)
 	}
-	if err := r.removeState(e.id); err != nil {
-		r.log.Warn().Err(err).Str("snapshot", e.id.Short()).Msg("remove checkpoint state")
+	if err := c.removeState(e.id); err != nil {
+		c.log.Warn().Err(err).Str("snapshot", e.id.Short()).Msg("remove checkpoint state")
 	}
-	r.log.Info().Str("snapshot", e.id.Short()).Bool("owned", e.owned).Str("dir", e.dir).Msg("checkpoint dropped")
+	c.log.Info().Str("snapshot", e.id.Short()).Bool("owned", e.owned).Str("dir", e.dir).Msg("checkpoint dropped")
 	if e.owned {
 		return []string{e.dir}
 	}
@@ -188,8 +189,8 @@ func (r *registry) dropLocked(e *entry) []string {
 }
 
 // counts returns how many checkpoints and leases are held.
-func (r *registry) counts() (checkpoints, leases int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.byID), len(r.leases)
+func (c *catalog) counts() (checkpoints, leases int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byID), len(c.leases)
 }

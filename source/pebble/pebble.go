@@ -1,4 +1,4 @@
-package server
+package pebble
 
 import (
 	"context"
@@ -6,17 +6,18 @@ import (
 	"os"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
+	pebbledb "github.com/cockroachdb/pebble/v2"
 	"github.com/rs/zerolog"
 
+	"github.com/snapsync/snapsync/source"
 	"github.com/snapsync/snapsync/verify"
 )
 
-// PebbleSource makes checkpoints of a Pebble DB it opened and owns: a live
+// Source makes checkpoints of a Pebble DB it opened and owns: a live
 // Pebble DB cannot be opened by a second process, so whoever writes to it
 // does so through DB.
-type PebbleSource struct {
-	db        *pebble.DB
+type Source struct {
+	db        *pebbledb.DB
 	dir       string
 	metaFn    MetaFunc
 	mustExist bool
@@ -26,67 +27,69 @@ type PebbleSource struct {
 // MetaFunc reads what a checkpoint reflects (e.g. the Raft term and index the
 // DB owner stores in the DB). It is called just before each checkpoint, so
 // the index it returns is a lower bound of what the checkpoint holds.
-type MetaFunc func(ctx context.Context, db *pebble.DB) (verify.Meta, error)
+type MetaFunc func(ctx context.Context, db *pebbledb.DB) (verify.Meta, error)
 
-// PebbleOption configures OpenPebble.
-type PebbleOption func(*PebbleSource)
+// Option configures Open.
+type Option func(*Source)
+
+var _ source.Source = (*Source)(nil)
 
 // WithMeta sets the function that reads each checkpoint's metadata. Without
 // it the term and index are 0 (unknown) and the engine is "pebble".
-func WithMeta(fn MetaFunc) PebbleOption { return func(s *PebbleSource) { s.metaFn = fn } }
+func WithMeta(fn MetaFunc) Option { return func(s *Source) { s.metaFn = fn } }
 
-// MustExist makes OpenPebble refuse a directory that holds no Pebble DB
+// MustExist makes Open refuse a directory that holds no Pebble DB
 // instead of creating an empty one: what an operator who names a DB to serve
 // means.
-func MustExist() PebbleOption { return func(s *PebbleSource) { s.mustExist = true } }
+func MustExist() Option { return func(s *Source) { s.mustExist = true } }
 
-// OpenPebble opens (or, without MustExist, creates) the Pebble DB at dir; the
+// Open opens (or, without MustExist, creates) the Pebble DB at dir; the
 // source owns it until Close.
-func OpenPebble(dir string, log zerolog.Logger, opts ...PebbleOption) (*PebbleSource, error) {
-	s := &PebbleSource{dir: dir, log: log.With().Str("source", "pebble:"+dir).Logger()}
+func Open(dir string, log zerolog.Logger, opts ...Option) (*Source, error) {
+	s := &Source{dir: dir, log: log.With().Str("source", "pebble:"+dir).Logger()}
 	for _, o := range opts {
 		o(s)
 	}
 	if s.mustExist {
 		// Pebble makes the directory before it finds no DB there.
 		if _, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("%w: pebble %s: %w", ErrBadSource, dir, err)
+			return nil, fmt.Errorf("%w: pebble %s: %w", source.ErrBadSource, dir, err)
 		}
 	}
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{s.log}, ErrorIfNotExists: s.mustExist})
+	db, err := pebbledb.Open(dir, &pebbledb.Options{Logger: pebbleLogger{s.log}, ErrorIfNotExists: s.mustExist})
 	if err != nil {
-		return nil, fmt.Errorf("%w: open pebble %s: %w", ErrBadSource, dir, err)
+		return nil, fmt.Errorf("%w: open pebble %s: %w", source.ErrBadSource, dir, err)
 	}
 	s.db = db
 	return s, nil
 }
 
 // DB returns the open database, for the caller to write through.
-func (s *PebbleSource) DB() *pebble.DB { return s.db }
+func (s *Source) DB() *pebbledb.DB { return s.db }
 
 // Checkpoint hard-links a consistent checkpoint of the DB (WAL flushed) into
 // dir.
-func (s *PebbleSource) Checkpoint(ctx context.Context, dir string, _ uint64) (Checkpoint, error) {
+func (s *Source) Checkpoint(ctx context.Context, dir string, _ uint64) (source.Checkpoint, error) {
 	meta := verify.Meta{Engine: "pebble"}
 	if s.metaFn != nil {
 		m, err := s.metaFn(ctx, s.db)
 		if err != nil {
-			return Checkpoint{}, fmt.Errorf("read checkpoint meta: %w", err)
+			return source.Checkpoint{}, fmt.Errorf("read checkpoint meta: %w", err)
 		}
 		meta = m
 	}
 	if err := ctx.Err(); err != nil {
-		return Checkpoint{}, context.Cause(ctx)
+		return source.Checkpoint{}, context.Cause(ctx)
 	}
 	meta.CreatedUnixNano = time.Now().UnixNano()
-	if err := s.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
-		return Checkpoint{}, fmt.Errorf("pebble checkpoint %s: %w", dir, err)
+	if err := s.db.Checkpoint(dir, pebbledb.WithFlushedWAL()); err != nil {
+		return source.Checkpoint{}, fmt.Errorf("pebble checkpoint %s: %w", dir, err)
 	}
-	return Checkpoint{Dir: dir, Meta: meta, Owned: true}, nil
+	return source.Checkpoint{Dir: dir, Meta: meta, Owned: true}, nil
 }
 
 // Close closes the DB.
-func (s *PebbleSource) Close() error {
+func (s *Source) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close pebble %s: %w", s.dir, err)
 	}
@@ -106,6 +109,6 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("pebble: "+format, args...))
 }
 
-// PebbleLogger returns a pebble.Logger that writes to log, Pebble's chatty
-// info at debug level, for callers that open Pebble DBs of their own.
-func PebbleLogger(log zerolog.Logger) pebble.Logger { return pebbleLogger{log} }
+// Logger returns a Pebble logger that writes to log, Pebble's chatty info at
+// debug level, for callers that open Pebble DBs of their own.
+func Logger(log zerolog.Logger) pebbledb.Logger { return pebbleLogger{log} }

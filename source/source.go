@@ -1,0 +1,41 @@
+package source
+
+import (
+	"context"
+	"errors"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// Sentinel errors of every source; match them with errors.Is.
+var (
+	// ErrBadSource reports a source that cannot be opened or used: a missing
+	// directory, a DB that will not open, an invalid configuration.
+	ErrBadSource = errors.New("source: bad source")
+	// ErrMinIndex reports that no checkpoint the source can give reaches the
+	// index asked for.
+	ErrMinIndex = errors.New("source: checkpoint does not reach the requested index")
+)
+
+// Checkpoint is a consistent, immutable directory tree and what it reflects.
+type Checkpoint struct {
+	// Dir is the root of the tree.
+	Dir string
+	// Meta is the term, index, engine and labels it reflects; the source sets
+	// CreatedUnixNano.
+	Meta verify.Meta
+	// Owned is true when the source made the tree at the directory the
+	// server named, so the server removes it once no lease holds it; false
+	// for a tree someone else owns, which the server never deletes.
+	Owned bool
+}
+
+// Source yields checkpoints.
+type Source interface {
+	// Checkpoint returns a checkpoint reflecting at least minIndex where the
+	// source can tell (else an error wrapping ErrMinIndex); an owned one is
+	// created at dir, which does not exist yet (its parent does).
+	Checkpoint(ctx context.Context, dir string, minIndex uint64) (Checkpoint, error)
+	// Close releases what the source holds (e.g. the DB it opened).
+	Close() error
+}
