@@ -54,6 +54,11 @@ type Config struct {
 	// it may be hard-linked into the staged tree when its whole content matches.
 	// Default: names ending in ".sst" or ".blob".
 	Immutable func(path string) bool
+	// StallTimeout bounds every RPC by progress: one whose response brings no
+	// headers, or fewer than 32 KiB of body, for this long fails the install
+	// with ErrStalled, keeping what is staged for the next run. A slow
+	// transfer that keeps moving is never cut. Default: 60s.
+	StallTimeout time.Duration
 	// HTTPClient carries the RPCs. Default: an h2c client (unencrypted HTTP/2
 	// only, 16 MiB flow-control windows) that does not ask for gzip.
 	HTTPClient *http.Client
@@ -82,6 +87,7 @@ const (
 	DefaultMaxAttempts      = 8
 	DefaultRetryWait        = 250 * time.Millisecond
 	DefaultChunksPerRequest = 4096
+	DefaultStallTimeout     = 60 * time.Second
 )
 
 // EnsureDefaults fills in the defaults of unset fields and makes Dest and
@@ -105,6 +111,7 @@ func (c *Config) EnsureDefaults() {
 	setDefault(&c.MaxAttempts, DefaultMaxAttempts)
 	setDefault(&c.RetryWait, DefaultRetryWait)
 	setDefault(&c.ChunksPerRequest, DefaultChunksPerRequest)
+	setDefault(&c.StallTimeout, DefaultStallTimeout)
 	if c.Immutable == nil {
 		c.Immutable = DefaultImmutable
 	}
@@ -153,8 +160,8 @@ func (c *Config) Validate() error {
 	if c.Streams > 256 {
 		bad("Streams %d exceeds 256", c.Streams)
 	}
-	if c.RetryWait < 0 || c.LeaseTTL < 0 {
-		bad("negative RetryWait or LeaseTTL")
+	if c.RetryWait < 0 || c.LeaseTTL < 0 || c.StallTimeout < 0 {
+		bad("negative RetryWait, LeaseTTL or StallTimeout")
 	}
 	if c.LeaseTTL > 0 && (c.LeaseTTL < time.Millisecond || c.LeaseTTL.Milliseconds() > int64(^uint32(0))) {
 		bad("LeaseTTL %v out of range", c.LeaseTTL)

@@ -1,6 +1,10 @@
 package client
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/snapsync/snapsync/internal/stall"
+)
 
 // Sentinel errors; match them with errors.Is. An error of a failed install
 // wraps one of them and, where there is one, the cause (a *verify.MismatchError,
@@ -23,6 +27,9 @@ var (
 	// ErrUnavailable reports a server still unreachable (or refusing more
 	// streams) after Config.MaxAttempts attempts.
 	ErrUnavailable = errors.New("client: server unavailable")
+	// ErrStalled reports a server that made no progress for
+	// Config.StallTimeout; the install fails at once, keeping what it staged.
+	ErrStalled = stall.ErrStalled
 	// ErrStaging reports a staging area that cannot be used as found: a
 	// garbage state file, an entry of the wrong type, a tree whose identity
 	// does not match the state.

@@ -75,7 +75,7 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	if st != nil && st.Phase == phaseStaged && st.Index >= minIndex {
 		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
 	}
-	rpc := newRPC(cfg.HTTPClient, from)
+	rpc := newRPC(withStall(cfg.HTTPClient, cfg.StallTimeout, cfg.Clock), from)
 	g, err := createSnapshot(ctx, rpc, minIndex, cfg)
 	if err != nil {
 		return Prepared{}, err

@@ -23,6 +23,9 @@ func retryable(err error) bool {
 	if errors.Is(err, errIncomplete) {
 		return true
 	}
+	if errors.Is(err, ErrStalled) {
+		return false // a peer that stalls once is not waited for again
+	}
 	var ce *connect.Error
 	if !errors.As(err, &ce) {
 		return false
