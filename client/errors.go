@@ -1,6 +1,9 @@
 package client
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors; match them with errors.Is. An error of a failed install
 // wraps one of them and, where there is one, the cause (a *verify.MismatchError,
@@ -27,6 +30,10 @@ var (
 	// garbage state file, an entry of the wrong type, a tree whose identity
 	// does not match the state.
 	ErrStaging = errors.New("client: bad staging area")
+	// ErrStagingUntrusted reports a staging area this process does not
+	// control alone (a symlink, another uid's, group- or world-writable); it
+	// is never used, followed or removed. It wraps ErrStaging.
+	ErrStagingUntrusted = fmt.Errorf("%w: not this process's own", ErrStaging)
 	// ErrBusy reports another install holding the staging area's lock.
 	ErrBusy = errors.New("client: staging area in use")
 	// ErrNotStaged reports a Commit with no complete staged snapshot.
