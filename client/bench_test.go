@@ -80,7 +80,7 @@ func benchSetup(b *testing.B, size int, enc snapsyncv1.Encoding) (*fetcher, []*j
 	}
 	p := &plan{m: m, offs: [][]int64{file.Offsets()}, remaining: make([]atomic.Int64, 1)}
 	p.remaining[0].Store(1 << 62) // never complete: nothing to flush
-	if err := createFile(filepath.Join(root, file.Path), file.Size); err != nil {
+	if err := createFile(durable.OS(), filepath.Join(root, file.Path), file.Size); err != nil {
 		b.Fatal(err)
 	}
 	cfg := &Config{ChunkRetries: 0}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -23,7 +22,7 @@ func Commit(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	l := newLayout(&cfg)
-	unlock, err := lockArea(l)
+	unlock, err := lockArea(&l)
 	if err != nil {
 		return Result{}, err
 	}
@@ -96,7 +95,7 @@ func disposeOld(ctx context.Context, cfg *Config, l layout, old string) error {
 	}
 	now := time.Now()
 	kept := l.keptOld(now.Unix())
-	if _, err := os.Lstat(kept); err == nil {
+	if _, err := l.fs.Lstat(kept); err == nil {
 		kept = l.keptOld(now.UnixNano())
 	}
 	if err := l.fs.Rename(old, kept); err != nil {

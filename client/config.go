@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"path"
 	"path/filepath"
@@ -75,10 +76,22 @@ type Config struct {
 	// sleeping. Default: the real clock.
 	Clock clockwork.Clock
 
-	// fs, when set, carries the install's durable file operations, so that a
-	// test of this package records their order. Default: durable.OS().
-	fs durable.StageFS
+	// FileModeMask is the umask applied to the permission bits the leader's
+	// manifest gives each installed file and directory. Whatever the mask,
+	// setuid, setgid and sticky bits are never set and world-write is
+	// always removed; a directory keeps at least owner rwx (so the install
+	// can finish it) and a file at least owner read. Default: 0o022 (zero
+	// means the default; 0o002 masks nothing more than world-write).
+	FileModeMask fs.FileMode
+
+	// wrapFS, when set, wraps the install's durable file operations (which
+	// resolve below a handle of Dest's parent), so that a test of this
+	// package records their order or stops them. Default: none.
+	wrapFS func(durable.StageFS) durable.StageFS
 }
+
+// DefaultFileModeMask is the default Config.FileModeMask.
+const DefaultFileModeMask fs.FileMode = 0o022
 
 // Defaults of Config.
 const (
@@ -93,6 +106,9 @@ const (
 // EnsureDefaults fills in the defaults of unset fields and makes Dest and
 // StagingDir absolute.
 func (c *Config) EnsureDefaults() {
+	if c.FileModeMask == 0 {
+		c.FileModeMask = DefaultFileModeMask
+	}
 	if c.Dest != "" {
 		if abs, err := filepath.Abs(c.Dest); err == nil {
 			c.Dest = abs
@@ -135,6 +151,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	if c.FileModeMask&^fs.ModePerm != 0 {
+		bad("FileModeMask %o has bits beyond 0777", uint32(c.FileModeMask))
 	}
 	switch {
 	case c.Dest == "":

@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/snapsync/snapsync/internal/stall"
 )
@@ -34,6 +35,10 @@ var (
 	// garbage state file, an entry of the wrong type, a tree whose identity
 	// does not match the state.
 	ErrStaging = errors.New("client: bad staging area")
+	// ErrStagingUntrusted reports a staging area this process does not
+	// control alone (a symlink, another uid's, group- or world-writable); it
+	// is never used, followed or removed. It wraps ErrStaging.
+	ErrStagingUntrusted = fmt.Errorf("%w: not this process's own", ErrStaging)
 	// ErrBusy reports another install holding the staging area's lock.
 	ErrBusy = errors.New("client: staging area in use")
 	// ErrNotStaged reports a Commit with no complete staged snapshot.

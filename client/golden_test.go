@@ -37,8 +37,8 @@ var goldenTree = map[string]string{
 // testdata/install.golden (pebble's testdata/checkpoint habit; go test -run
 // TestGolden -update rewrites it). Paths are relative to the test's base
 // directory: db is Dest, .snapsync-db the staging area. The fsyncs of files
-// that complete while chunks are fetched run in parallel: each run of them is
-// sorted.
+// that complete while chunks are fetched run in parallel, and so do the
+// lstats of the scan of stage/: each run of either is sorted.
 func TestGoldenInstall(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, server.Config{Source: goldenSource(t)}, "")
@@ -48,7 +48,7 @@ func TestGoldenInstall(t *testing.T) {
 	var log lockedBuffer
 	cfg := testConfig(t, dest)
 	cfg.Streams = 1
-	cfg.fs = durable.WithLogging(durable.OS(), &log, base)
+	cfg.wrapFS = func(fsys durable.StageFS) durable.StageFS { return durable.WithLogging(fsys, &log, base) }
 	cfg.Hook = func(point string) error {
 		if point != "chunk-written" && point != "file-synced" { // points reached in parallel
 			fmt.Fprintf(&log, "hook %s\n", point)
@@ -89,13 +89,16 @@ func goldenSource(tb testing.TB) *dirsource.Source {
 	return src
 }
 
-// sortSyncRuns sorts each run of consecutive "sync " lines of log.
+// sortSyncRuns sorts each run of consecutive "sync " lines, and each run of
+// consecutive "lstat " lines, of log.
 func sortSyncRuns(log string) []byte {
 	lines := strings.SplitAfter(log, "\n")
 	for i := 0; i < len(lines); {
 		j := i
-		for j < len(lines) && strings.HasPrefix(lines[j], "sync ") {
-			j++
+		for _, op := range []string{"sync ", "lstat "} {
+			for j < len(lines) && strings.HasPrefix(lines[j], op) && strings.HasPrefix(lines[i], op) {
+				j++
+			}
 		}
 		slices.Sort(lines[i:j])
 		i = max(j, i+1)

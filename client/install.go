@@ -25,7 +25,7 @@ func Install(ctx context.Context, from string, minIndex uint64, cfg Config) (Res
 		defer cfg.HTTPClient.CloseIdleConnections()
 	}
 	l := newLayout(&cfg)
-	unlock, err := lockArea(l)
+	unlock, err := lockArea(&l)
 	if err != nil {
 		return Result{}, err
 	}
@@ -59,7 +59,7 @@ func Recover(ctx context.Context, cfg Config) error {
 		return err
 	}
 	l := newLayout(&cfg)
-	unlock, err := lockArea(l)
+	unlock, err := lockArea(&l)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func Abort(ctx context.Context, cfg Config, keep bool) error {
 		return err
 	}
 	l := newLayout(&cfg)
-	unlock, err := lockArea(l)
+	unlock, err := lockArea(&l)
 	if err != nil {
 		return err
 	}

@@ -25,19 +25,25 @@ type layout struct {
 	manifest string
 	journal  string
 	lock     string
-	// fs carries the install's durable operations: state and journal
-	// writes, renames, removals, links and syncs of the staging area.
-	fs durable.StageFS
+	// fs carries the install's file operations below Dest's parent: state
+	// and journal writes, creates, mkdirs, chmods, renames, removals, links
+	// and syncs. Once lockArea has run, it resolves every path below a
+	// handle of that parent, following no symlink.
+	fs   durable.StageFS
+	wrap func(durable.StageFS) durable.StageFS
+	mask fs.FileMode // Config.FileModeMask
 }
 
 func newLayout(cfg *Config) layout {
 	r := cfg.StagingDir
-	fsys := cfg.fs
-	if fsys == nil {
-		fsys = durable.OS()
+	wrap := cfg.wrapFS
+	if wrap == nil {
+		wrap = func(f durable.StageFS) durable.StageFS { return f }
 	}
 	return layout{
-		fs:       fsys,
+		fs:       wrap(durable.OS()),
+		wrap:     wrap,
+		mask:     cfg.FileModeMask,
 		dest:     cfg.Dest,
 		root:     r,
 		stage:    filepath.Join(r, "stage"),
@@ -72,7 +78,7 @@ func join(root, rel string) (string, error) {
 // owner-writable until the tree is finished. An entry in the way that is not
 // a real directory (a file, a symlink) is removed through fsys: below root
 // everything is the install's own.
-func makeDirs(fsys durable.FS, root string, m *verify.Manifest) error {
+func makeDirs(fsys durable.StageFS, root string, m *verify.Manifest) error {
 	if err := ensureDir(fsys, root); err != nil {
 		return err
 	}
@@ -88,48 +94,103 @@ func makeDirs(fsys durable.FS, root string, m *verify.Manifest) error {
 	return nil
 }
 
-func ensureDir(fsys durable.FS, p string) error {
-	fi, err := os.Lstat(p)
+func ensureDir(fsys durable.StageFS, p string) error {
+	info, err := fsys.Lstat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return fmt.Errorf("stat %s: %w", p, err)
-	case fi.IsDir():
-		return os.Chmod(p, 0o700|fi.Mode().Perm())
+	case info.Mode.IsDir():
+		if info.Mode.Perm()&0o700 == 0o700 {
+			return nil
+		}
+		return fsys.Chmod(p, 0o700|info.Mode.Perm())
 	default:
 		if err := fsys.Remove(p); err != nil {
 			return fmt.Errorf("remove %s in the way: %w", p, err)
 		}
 	}
-	if err := os.Mkdir(p, 0o700); err != nil {
+	if err := fsys.Mkdir(p, 0o700); err != nil {
 		return fmt.Errorf("mkdir %s: %w", p, err)
 	}
 	return nil
 }
 
-// lockArea creates the staging area if needed and takes its lock, which the
-// returned function releases. Another holder: ErrBusy.
-func lockArea(l layout) (unlock func(), err error) {
+// lockArea opens a handle of Dest's parent (creating the parents of a new
+// Dest), from which l.fs resolves every path from then on, makes sure the
+// staging area is this process's own (ensureArea) and takes its lock, which
+// the returned function releases with the handle. Another holder: ErrBusy.
+func lockArea(l *layout) (unlock func(), err error) {
+	parent := filepath.Dir(l.root)
 	// The destination may be new, below directories that do not exist yet.
-	if err := os.MkdirAll(filepath.Dir(l.root), 0o755); err != nil {
+	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("create parent of staging area: %w", err)
 	}
-	if err := os.Mkdir(l.root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("create staging area: %w", err)
+	d, err := durable.OpenDir(parent)
+	if err != nil {
+		return nil, fmt.Errorf("open parent of staging area: %w", err)
 	}
-	if fi, err := os.Lstat(l.root); err != nil {
-		return nil, fmt.Errorf("stat staging area: %w", err)
-	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("%w: %s is not a directory", ErrStaging, l.root)
+	defer func() {
+		if err != nil {
+			_ = d.Close() // read-only handle; the error to report is err
+		}
+	}()
+	l.fs = l.wrap(durable.Beneath(d))
+	if err := ensureArea(*l); err != nil {
+		return nil, err
 	}
-	c, err := durable.Lock(l.lock, 0o600)
+	f, err := l.fs.OpenFile(l.lock, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock: %w", err)
+	}
+	c, err := durable.LockFile(f)
 	if errors.Is(err, durable.ErrLocked) {
 		return nil, fmt.Errorf("%w: %s", ErrBusy, l.root)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return func() { _ = c.Close() /* closing releases the flock; nothing was written */ }, nil
+	return func() {
+		_ = c.Close() // closing releases the flock; nothing was written
+		_ = d.Close() // a read-only handle
+	}, nil
+}
+
+// ensureArea creates the staging area with mode 0700 if it is missing, and
+// refuses one this process does not control: a symlink, not a directory,
+// owned by another uid, or group- or world-writable. Such an area is never
+// used, followed or removed: someone else made it, and what it holds is
+// theirs to explain.
+func ensureArea(l layout) error {
+	if err := l.fs.Mkdir(l.root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create staging area: %w", err)
+	}
+	info, err := l.fs.Lstat(l.root)
+	if err != nil {
+		return fmt.Errorf("stat staging area: %w", err)
+	}
+	return checkArea(l.root, info, os.Geteuid())
+}
+
+// checkArea refuses a staging area described by info that uid does not
+// control alone.
+func checkArea(root string, info durable.Info, uid int) error {
+	var why string
+	switch {
+	case info.Mode&fs.ModeSymlink != 0:
+		why = "is a symlink"
+	case !info.Mode.IsDir():
+		why = "is not a directory"
+	case uid >= 0 && int64(info.Uid) != int64(uid):
+		why = fmt.Sprintf("is owned by uid %d, not by this process's uid %d", info.Uid, uid)
+	case info.Mode.Perm()&0o022 != 0:
+		why = "is group- or world-writable"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: %s %s (owner uid %d, mode %v); it was not made by this install and is left untouched: "+
+		"remove it after checking what it holds, or choose another staging directory",
+		ErrStagingUntrusted, root, why, info.Uid, info.Mode)
 }
 
 // lstatID returns the identity of p, with its birth time where the
@@ -154,17 +215,16 @@ func nlink(fi fs.FileInfo) uint64 {
 }
 
 // removeTree removes the tree at p through fsys, never what a symlink at p
-// points to: durable.RemoveTree lists p's target, so a symlink (or any other
-// non-directory) at p is removed as an entry instead. Nothing there: nothing
-// to do.
+// points to: a symlink (or any other non-directory) at p is removed as an
+// entry. Nothing there: nothing to do.
 func removeTree(ctx context.Context, fsys durable.FS, p string) error {
-	fi, err := os.Lstat(p)
+	info, err := fsys.Lstat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
 		return fmt.Errorf("stat %s: %w", p, err)
-	case fi.IsDir():
+	case info.Mode.IsDir():
 		return durable.RemoveTree(ctx, fsys, p)
 	}
 	return durable.Remove(fsys, p)
@@ -175,7 +235,7 @@ func removeTree(ctx context.Context, fsys durable.FS, p string) error {
 // install that never reached the server leaves no trace beside Dest. Called
 // with the lock held.
 func (l layout) dropIfEmpty() {
-	entries, err := os.ReadDir(l.root)
+	entries, err := l.fs.ReadDir(l.root)
 	if err != nil {
 		return
 	}
@@ -183,7 +243,7 @@ func (l layout) dropIfEmpty() {
 		switch e.Name() {
 		case filepath.Base(l.lock):
 		case filepath.Base(l.stage):
-			if sub, err := os.ReadDir(l.stage); err != nil || len(sub) > 0 {
+			if sub, err := l.fs.ReadDir(l.stage); err != nil || len(sub) > 0 {
 				return
 			}
 		default:

@@ -19,13 +19,15 @@ var errCrash = errors.New("test: simulated crash")
 // crashAt returns an FS that fails the k-th durable operation and every one
 // after it, as a process that died there would never run them (k <= 0:
 // never), counting operations in n.
-func crashAt(k int64, n *atomic.Int64) durable.StageFS {
-	return durable.WithHook(durable.OS(), func(string) error {
-		if i := n.Add(1); k > 0 && i >= k {
-			return errCrash
-		}
-		return nil
-	})
+func crashAt(k int64, n *atomic.Int64) func(durable.StageFS) durable.StageFS {
+	return func(fsys durable.StageFS) durable.StageFS {
+		return durable.WithHook(fsys, func(string) error {
+			if i := n.Add(1); k > 0 && i >= k {
+				return errCrash
+			}
+			return nil
+		})
+	}
 }
 
 // TestCrashAtEveryOp stops an install at each of its durable operations in
@@ -34,12 +36,12 @@ func crashAt(k int64, n *atomic.Int64) durable.StageFS {
 func TestCrashAtEveryOp(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, server.Config{Source: goldenSource(t)}, "")
-	install := func(t *testing.T, fsys durable.StageFS) (string, map[string]string, error) {
+	install := func(t *testing.T, wrap func(durable.StageFS) durable.StageFS) (string, map[string]string, error) {
 		dest := filepath.Join(t.TempDir(), "db")
 		old := oldDest(t, dest)
 		cfg := testConfig(t, dest)
 		cfg.Streams = 1
-		cfg.fs = fsys
+		cfg.wrapFS = wrap
 		_, err := Install(context.Background(), ts.url, 0, cfg)
 		return dest, old, err
 	}

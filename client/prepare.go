@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -40,7 +39,7 @@ func Prepare(ctx context.Context, from string, minIndex uint64, cfg Config) (Pre
 		defer cfg.HTTPClient.CloseIdleConnections()
 	}
 	l := newLayout(&cfg)
-	unlock, err := lockArea(l)
+	unlock, err := lockArea(&l)
 	if err != nil {
 		return Prepared{}, err
 	}
@@ -57,7 +56,7 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	if err := checkSource(from); err != nil {
 		return Prepared{}, err
 	}
-	if _, err := os.Lstat(l.journal); err == nil {
+	if _, err := l.fs.Lstat(l.journal); err == nil {
 		return Prepared{}, fmt.Errorf("%w: %s", ErrRecoverNeeded, l.journal)
 	}
 	st, done, err := settle(ctx, cfg, l)
@@ -69,8 +68,8 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	}
 	// Finishing an interrupted Commit (here or in an earlier recovery
 	// under this lock) removes the staging area; this Prepare needs one.
-	if err := os.Mkdir(l.root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return Prepared{}, fmt.Errorf("create staging area: %w", err)
+	if err := ensureArea(l); err != nil {
+		return Prepared{}, err
 	}
 	if st != nil && st.Phase == phaseStaged && st.Index >= minIndex {
 		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
@@ -135,11 +134,11 @@ func rotate(ctx context.Context, l layout) error {
 			return fmt.Errorf("remove %s: %w", p, err)
 		}
 	}
-	if _, err := os.Lstat(l.stage); errors.Is(err, fs.ErrNotExist) {
+	if _, err := l.fs.Lstat(l.stage); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if _, err := os.Lstat(l.prev); err == nil {
-		if treeBytes(l.prev) >= treeBytes(l.stage) {
+	if _, err := l.fs.Lstat(l.prev); err == nil {
+		if treeBytes(l.fs, l.prev) >= treeBytes(l.fs, l.stage) {
 			return removeTree(ctx, l.fs, l.stage)
 		}
 		if err := removeTree(ctx, l.fs, l.prev); err != nil {
@@ -152,17 +151,25 @@ func rotate(ctx context.Context, l layout) error {
 	return l.fs.SyncDir(l.root)
 }
 
-// treeBytes is the size of the regular files below root (errors count as 0).
-func treeBytes(root string) int64 {
+// treeBytes is the size of the regular files below root, listed through
+// fsys (errors count as 0: a partial count is fine).
+func treeBytes(fsys durable.FS, root string) int64 {
+	entries, err := fsys.ReadDir(root)
+	if err != nil {
+		return 0
+	}
 	var n int64
-	_ = filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error { // a partial count is fine
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
+	for _, e := range entries {
+		p := filepath.Join(root, e.Name())
+		switch {
+		case e.IsDir():
+			n += treeBytes(fsys, p)
+		case e.Type().IsRegular():
+			if info, err := fsys.Lstat(p); err == nil {
+				n += info.Size
 			}
 		}
-		return nil
-	})
+	}
 	return n
 }
 
@@ -181,7 +188,7 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *stat
 		return Prepared{}, err
 	}
 	ctr.setPhase("finish")
-	if err := s.finish(ctx, rootModeFor(l.dest)); err != nil {
+	if err := s.finish(ctx, rootModeFor(l.fs, l.dest)); err != nil {
 		return Prepared{}, err
 	}
 	return markStaged(l, st, ctr, cfg)
@@ -203,7 +210,7 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &stager{root: l.stage, fs: l.fs, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64)}
+	s := &stager{root: l.stage, fs: l.fs, mask: l.mask, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64)}
 	s.plan = makePlan(m, done, complete, idx, cfg.Immutable, func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p })
 	ctr.done.Store(s.plan.stagedBytes)
 	ctr.reused.Store(s.plan.stagedBytes) // staged by an interrupted attempt: held locally

@@ -21,7 +21,7 @@ import (
 // complete (every chunk, and the exact size). An entry of the wrong type is
 // removed, and so is a partial file that shares its inode (a hard link from
 // elsewhere), since writing into it would write elsewhere too.
-func scanStage(ctx context.Context, fsys durable.FS, stage string, m *verify.Manifest, pool *bufPool) (done [][]bool, complete []bool, err error) {
+func scanStage(ctx context.Context, fsys durable.StageFS, stage string, m *verify.Manifest, pool *bufPool) (done [][]bool, complete []bool, err error) {
 	done = make([][]bool, len(m.Files))
 	complete = make([]bool, len(m.Files))
 	g, gctx := errgroup.WithContext(ctx)
@@ -43,26 +43,26 @@ func scanStage(ctx context.Context, fsys durable.FS, stage string, m *verify.Man
 	return done, complete, nil
 }
 
-func scanFile(ctx context.Context, fsys durable.FS, stage string, f *verify.File, pool *bufPool) ([]bool, bool, error) {
+func scanFile(ctx context.Context, fsys durable.StageFS, stage string, f *verify.File, pool *bufPool) ([]bool, bool, error) {
 	p, err := join(stage, f.Path)
 	if err != nil {
 		return nil, false, err
 	}
-	fi, err := os.Lstat(p)
+	info, err := fsys.Lstat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, false, nil
 	case err != nil:
 		return nil, false, fmt.Errorf("stat staged %s: %w", f.Path, err)
-	case !fi.Mode().IsRegular():
+	case !info.Mode.IsRegular():
 		return nil, false, removeEntry(fsys, p)
 	}
-	done, all, err := hashStaged(ctx, p, f, pool)
+	done, all, err := hashStaged(ctx, fsys, p, f, pool)
 	if err != nil {
 		return nil, false, err
 	}
-	all = all && fi.Size() == f.Size
-	if !all && nlink(fi) > 1 {
+	all = all && info.Size == f.Size
+	if !all && info.Nlink > 1 {
 		return nil, false, removeEntry(fsys, p)
 	}
 	return done, all, nil
@@ -70,8 +70,8 @@ func scanFile(ctx context.Context, fsys durable.FS, stage string, f *verify.File
 
 // hashStaged reads the file at p chunk by chunk at f's boundaries and reports
 // which chunks hold the manifest's bytes.
-func hashStaged(ctx context.Context, p string, f *verify.File, pool *bufPool) (done []bool, all bool, err error) {
-	fh, err := durable.OpenNoFollow(p, os.O_RDONLY, 0)
+func hashStaged(ctx context.Context, fsys durable.StageFS, p string, f *verify.File, pool *bufPool) (done []bool, all bool, err error) {
+	fh, err := fsys.OpenFile(p, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, false, fmt.Errorf("open staged %s: %w", f.Path, err)
 	}

@@ -17,6 +17,7 @@ import (
 type stager struct {
 	root  string // stage/
 	fs    durable.StageFS
+	mask  fs.FileMode // Config.FileModeMask
 	plan  *plan
 	hook  func(string) error
 	ctr   *counters
@@ -48,7 +49,7 @@ func (s *stager) prepareFiles(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		if err := createFile(s.path(i), s.plan.m.Files[i].Size); err != nil {
+		if err := createFile(s.fs, s.path(i), s.plan.m.Files[i].Size); err != nil {
 			return err
 		}
 	}
@@ -89,13 +90,13 @@ func sameVersion(a, b fs.FileInfo) bool {
 
 // createFile makes p a writable regular file of size bytes, keeping what an
 // earlier attempt wrote in it.
-func createFile(p string, size int64) error {
-	if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o200 == 0 {
-		if err := os.Chmod(p, 0o600); err != nil {
+func createFile(fsys durable.StageFS, p string, size int64) error {
+	if info, err := fsys.Lstat(p); err == nil && info.Mode.IsRegular() && info.Mode.Perm()&0o200 == 0 {
+		if err := fsys.Chmod(p, 0o600); err != nil {
 			return fmt.Errorf("chmod %s: %w", p, err)
 		}
 	}
-	f, err := durable.OpenNoFollow(p, os.O_WRONLY|os.O_CREATE, 0o600)
+	f, err := fsys.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", p, err)
 	}
@@ -116,7 +117,7 @@ func createFile(p string, size int64) error {
 // hands the files it completed to the flushers.
 func (s *stager) put(ctx context.Context, j *job, data []byte) error {
 	for _, t := range j.targets {
-		if err := writeAt(s.path(t.file), data, s.plan.offs[t.file][t.chunk]); err != nil {
+		if err := writeAt(s.fs, s.path(t.file), data, s.plan.offs[t.file][t.chunk]); err != nil {
 			return err
 		}
 		if err := callHook(s.hook, "chunk-written"); err != nil {
@@ -133,8 +134,8 @@ func (s *stager) put(ctx context.Context, j *job, data []byte) error {
 	return nil
 }
 
-func writeAt(p string, data []byte, off int64) error {
-	f, err := durable.OpenNoFollow(p, os.O_WRONLY, 0)
+func writeAt(fsys durable.StageFS, p string, data []byte, off int64) error {
+	f, err := fsys.OpenFile(p, os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", p, err)
 	}
@@ -165,7 +166,7 @@ func (s *stager) flushWorker(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		if err := syncFile(s.fs, s.path(i), &s.plan.m.Files[i]); err != nil {
+		if err := syncFile(s.fs, s.path(i), &s.plan.m.Files[i], s.mask); err != nil {
 			return err
 		}
 		if err := callHook(s.hook, "file-synced"); err != nil {
@@ -176,10 +177,10 @@ func (s *stager) flushWorker(ctx context.Context) error {
 	return nil
 }
 
-// syncFile checks a complete file's size, sets its mode and fsyncs it
-// through fsys.
-func syncFile(fsys durable.StageFS, p string, f *verify.File) error {
-	fh, err := durable.OpenNoFollow(p, os.O_RDONLY, 0)
+// syncFile checks a complete file's size, sets its mode (the manifest's,
+// masked: fileMode) on the open file and fsyncs it through fsys.
+func syncFile(fsys durable.StageFS, p string, f *verify.File, mask fs.FileMode) error {
+	fh, err := fsys.OpenFile(p, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", p, err)
 	}
@@ -191,8 +192,8 @@ func syncFile(fsys durable.StageFS, p string, f *verify.File) error {
 	if fi.Size() != f.Size {
 		return fmt.Errorf("%w: staged %s is %d bytes, want %d", ErrStaging, f.Path, fi.Size(), f.Size)
 	}
-	if fi.Mode().Perm() != f.Mode {
-		if err := fh.Chmod(f.Mode); err != nil {
+	if mode := fileMode(f.Mode, mask); fi.Mode().Perm() != mode {
+		if err := fh.Chmod(mode); err != nil {
 			return fmt.Errorf("chmod %s: %w", p, err)
 		}
 	}

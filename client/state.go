@@ -125,7 +125,7 @@ func (s *state) validate() error {
 
 // readState reads state.json; no file: nil, nil.
 func readState(l layout) (*state, error) {
-	b, err := readBounded(l.state, maxStateSize)
+	b, err := readBounded(l.fs, l.state, maxStateSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -146,8 +146,8 @@ func writeState(l layout, s *state) error {
 
 // readBounded reads a regular file of at most limit bytes, not following a
 // symlink.
-func readBounded(p string, limit int64) ([]byte, error) {
-	f, err := durable.OpenNoFollow(p, os.O_RDONLY, 0)
+func readBounded(fsys durable.StageFS, p string, limit int64) ([]byte, error) {
+	f, err := fsys.OpenFile(p, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func readBounded(p string, limit int64) ([]byte, error) {
 
 // readManifest reads manifest.bin back and checks it against the snapshot ID.
 func readManifest(l layout, id verify.Digest) (*verify.Manifest, []byte, error) {
-	b, err := readBounded(l.manifest, verify.MaxManifestSize)
+	b, err := readBounded(l.fs, l.manifest, verify.MaxManifestSize)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: manifest: %w", ErrStaging, err)
 	}

@@ -11,6 +11,9 @@ type Info struct {
 	ID   FileID
 	Mode fs.FileMode // type bits and permissions, as fs.FileInfo.Mode
 	Size int64
+	Uid  uint32 // the owner
+	// Nlink is the number of hard links; 1 where the platform does not say.
+	Nlink uint64
 }
 
 // FileID identifies a file or directory on one machine: its device, its inode

@@ -1,9 +1,14 @@
 package durable
 
 import (
+	"errors"
 	"io/fs"
 	"os"
+	"syscall"
 )
+
+// errSymlink reports a symlink where a directory was to be listed.
+var errSymlink = errors.New("is a symlink")
 
 // FS is the seam every file operation of a replace goes through, so a test can
 // record the exact order (WithLogging) and inject a crash between any two
@@ -30,6 +35,9 @@ type FS interface {
 	RemoveAll(path string) error
 	// SyncDir opens the directory path and fsyncs it, making its entries durable.
 	SyncDir(path string) error
+	// ReadDir lists the directory path, sorted by name, not following a
+	// symlink at path.
+	ReadDir(path string) ([]fs.DirEntry, error)
 }
 
 // StageFS is an FS that also carries what filling a staging area needs: hard
@@ -40,6 +48,12 @@ type StageFS interface {
 	Link(oldpath, newpath string) error
 	// Sync fsyncs the open file f, named by f.Name() in logs.
 	Sync(f *os.File) error
+	// OpenFile opens path like os.OpenFile, never following a symlink at it.
+	OpenFile(path string, flag int, perm fs.FileMode) (*os.File, error)
+	// Mkdir creates the directory path with perm (less the umask).
+	Mkdir(path string, perm fs.FileMode) error
+	// Chmod sets the permission bits of path, never following a symlink at it.
+	Chmod(path string, mode fs.FileMode) error
 }
 
 // OS returns the FS of the operating system.
@@ -58,6 +72,28 @@ func (osFS) Exchange(a, b string) error           { return exchange(a, b) }
 func (osFS) SyncDir(path string) error            { return SyncDir(path) }
 func (osFS) Link(oldpath, newpath string) error   { return os.Link(oldpath, newpath) }
 func (osFS) Sync(f *os.File) error                { return f.Sync() }
+
+func (osFS) Mkdir(path string, perm fs.FileMode) error { return os.Mkdir(path, perm) }
+
+func (osFS) ReadDir(path string) ([]fs.DirEntry, error) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, &fs.PathError{Op: "readdir", Path: path, Err: errSymlink}
+	}
+	return os.ReadDir(path)
+}
+
+func (osFS) OpenFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	return OpenNoFollow(path, flag, perm)
+}
+
+func (osFS) Chmod(path string, mode fs.FileMode) error {
+	f, err := OpenNoFollow(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Chmod(mode.Perm())
+}
 
 func (osFS) WriteFile(path string, data []byte, perm fs.FileMode) error {
 	return writeFileSync(path, data, perm)

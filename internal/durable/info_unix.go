@@ -19,7 +19,11 @@ func lstatPortable(path string) (Info, error) {
 	if id.IsZero() {
 		return Info{}, fmt.Errorf("lstat %s: no stat_t", path)
 	}
-	return Info{ID: id, Mode: fi.Mode(), Size: fi.Size()}, nil
+	info := Info{ID: id, Mode: fi.Mode(), Size: fi.Size(), Nlink: 1}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		info.Uid, info.Nlink = st.Uid, uint64(st.Nlink) //nolint:unconvert // narrower types on some platforms
+	}
+	return info, nil
 }
 
 // fstatPortable identifies f with fstat(2): device and inode, no birth time.

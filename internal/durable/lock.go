@@ -19,6 +19,13 @@ func Lock(path string, perm fs.FileMode) (io.Closer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
+	return LockFile(f)
+}
+
+// LockFile takes an exclusive flock on the open file f without waiting, as
+// Lock does, and closes f when it cannot.
+func LockFile(f *os.File) (io.Closer, error) {
+	path := f.Name()
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		_ = f.Close() // the lock error is the one to report
 		if errors.Is(err, unix.EWOULDBLOCK) {

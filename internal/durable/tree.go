@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 )
@@ -15,19 +14,7 @@ import (
 // included, is durable. Files are the caller's to fsync; symlinks are not
 // followed.
 func SyncTree(ctx context.Context, fsys FS, root string) error {
-	var dirs []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		if d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
+	dirs, err := listDirs(ctx, fsys, root, nil)
 	if err != nil {
 		return fmt.Errorf("walk %s: %w", root, err)
 	}
@@ -43,6 +30,27 @@ func SyncTree(ctx context.Context, fsys FS, root string) error {
 	return nil
 }
 
+// listDirs appends dir and every directory below it, parents first and in
+// lexical order, to dirs, listing through fsys (a symlink is not a directory).
+func listDirs(ctx context.Context, fsys FS, dir string, dirs []string) ([]string, error) {
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
+	dirs = append(dirs, dir)
+	entries, err := fsys.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if dirs, err = listDirs(ctx, fsys, filepath.Join(dir, e.Name()), dirs); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return dirs, nil
+}
+
 // RemoveTree removes the tree at path through fsys, entry by entry of its top
 // directory so that a cancelled context stops it between entries, then fsyncs
 // its parent. A missing path is no error; a symlink at path is removed, not
@@ -51,13 +59,13 @@ func RemoveTree(ctx context.Context, fsys FS, path string) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
-	var entries []os.DirEntry
+	var entries []fs.DirEntry
 	var err error
 	// A symlink at path is removed itself; what it points to is not ours.
-	if fi, lerr := os.Lstat(path); lerr == nil && fi.IsDir() {
-		entries, err = os.ReadDir(path)
+	if info, lerr := fsys.Lstat(path); lerr == nil && info.Mode.IsDir() {
+		entries, err = fsys.ReadDir(path)
 	}
-	if err != nil && !os.IsNotExist(err) && !isNotDir(fsys, path) {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !isNotDir(fsys, path) {
 		return fmt.Errorf("list %s: %w", path, err)
 	}
 	for _, e := range entries {

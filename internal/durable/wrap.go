@@ -1,6 +1,7 @@
 package durable
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -65,4 +66,29 @@ func (w *wrapFS) Link(oldpath, newpath string) error {
 
 func (w *wrapFS) Sync(f *os.File) error {
 	return w.around("sync", []string{f.Name()}, func() error { return w.fs.Sync(f) })
+}
+
+// ReadDir is not recorded: it changes nothing.
+func (w *wrapFS) ReadDir(path string) ([]fs.DirEntry, error) { return w.fs.ReadDir(path) }
+
+// OpenFile is recorded as "create" when flag has O_CREATE (it may add an
+// entry); other opens change no entry and are not recorded, so that the
+// order of concurrent chunk writes does not enter the log.
+func (w *wrapFS) OpenFile(path string, flag int, perm fs.FileMode) (f *os.File, err error) {
+	if flag&os.O_CREATE == 0 {
+		return w.fs.OpenFile(path, flag, perm)
+	}
+	err = w.around("create", []string{path}, func() error {
+		f, err = w.fs.OpenFile(path, flag, perm)
+		return err
+	})
+	return f, err
+}
+
+func (w *wrapFS) Mkdir(path string, perm fs.FileMode) error {
+	return w.around("mkdir", []string{path}, func() error { return w.fs.Mkdir(path, perm) })
+}
+
+func (w *wrapFS) Chmod(path string, mode fs.FileMode) error {
+	return w.around("chmod", []string{path, fmt.Sprintf("%04o", uint32(mode.Perm()))}, func() error { return w.fs.Chmod(path, mode) })
 }
