@@ -102,15 +102,17 @@ func checkpointPebble(tb testing.TB, dir, out string) {
 	}
 }
 
-// startSidecar runs `snapsync serve` with a local listener too, and returns
-// it with the local address once both listen.
+// startSidecar runs `snapsync serve` with a local listener too, on a unix
+// socket, and returns it with the socket's path once both listen.
 func startSidecar(tb testing.TB, source string, args ...string) (*serveProc, string) {
 	tb.Helper()
-	localFile := filepath.Join(tb.TempDir(), "local-addr")
-	p := startServe(tb, source, append([]string{"--local-listen", "127.0.0.1:0", "--local-addr-file", localFile}, args...)...)
+	dir := tb.TempDir()
+	localFile := filepath.Join(dir, "local-addr")
+	p := startServe(tb, source, append([]string{"--local-listen", "unix:" + filepath.Join(dir, "local.sock"),
+		"--local-addr-file", localFile}, args...)...)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if b, err := os.ReadFile(localFile); err == nil && len(b) > 0 {
-			return p, string(b)
+			return p, strings.TrimPrefix(string(b), "unix:")
 		}
 	}
 	tb.Fatalf("sidecar did not open its local listener:\n%s", p.logs.String())

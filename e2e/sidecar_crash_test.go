@@ -12,6 +12,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/snapsync/snapsync/auth"
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/sampledb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
@@ -85,11 +86,18 @@ type followerSidecar struct {
 func startFollowerSidecar(tb testing.TB, nodeDir string, env ...string) *followerSidecar {
 	tb.Helper()
 	tmp := tb.TempDir()
-	localFile, peerFile := filepath.Join(tmp, "local"), filepath.Join(tmp, "peer")
+	localFile, peerFile, tokenFile := filepath.Join(tmp, "local"), filepath.Join(tmp, "peer"), filepath.Join(tmp, "token")
+	if err := os.WriteFile(tokenFile, []byte("follower-local-token-0123456789"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	token, err := auth.LoadToken(tokenFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	cmd := exec.Command(binaryFor(env), "serve", "--source", "registry:"+filepath.Join(tmp, "ckpts"),
 		"--listen", "127.0.0.1:0", "--addr-file", peerFile, "--work-dir", filepath.Join(tmp, "work"),
-		"--local-listen", "127.0.0.1:0", "--local-addr-file", localFile, "--allow-dest", nodeDir,
-		"--log-format", "json")
+		"--local-listen", "127.0.0.1:0", "--local-addr-file", localFile, "--local-token-file", tokenFile,
+		"--allow-dest", nodeDir, "--log-format", "json")
 	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
@@ -103,7 +111,8 @@ func startFollowerSidecar(tb testing.TB, nodeDir string, env ...string) *followe
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if b, err := os.ReadFile(localFile); err == nil && len(b) > 0 {
 			return &followerSidecar{cmd: cmd,
-				local: snapsyncv1connect.NewInstallServiceClient(client.NewHTTPClient(), "http://"+string(b), connect.WithGRPC())}
+				local: snapsyncv1connect.NewInstallServiceClient(client.NewHTTPClient(client.WithToken(token)),
+					"http://"+string(b), connect.WithGRPC())}
 		}
 	}
 	tb.Fatal("the follower sidecar did not open its local listener")

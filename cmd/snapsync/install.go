@@ -21,6 +21,8 @@ type installFlags struct {
 	keepOld    bool
 	minIndex   uint64
 	compressed string
+	fetchFlags
+	trustFlags
 }
 
 func newInstallCommand(g *globals) *cobra.Command {
@@ -32,7 +34,9 @@ func newInstallCommand(g *globals) *cobra.Command {
 (and any interrupted earlier install) does not already hold, verifies every byte, stages
 the tree beside DIR and swaps it in atomically. DIR is created if it does not exist.
 On any error DIR is left as it was; running install again resumes.`,
-		Example: "  snapsync install --from http://leader:7600 --dest /var/lib/app/db --json",
+		Example: `  snapsync install --from http://leader:7600 --dest /var/lib/app/db --json
+  snapsync install --from https://om-0.om:7600 --dest /var/lib/app/db \
+      --tls-ca ca.pem --tls-cert me.pem --tls-key me.key --allow-peer spiffe://cluster/ns/ozone/sa/om`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runInstall(cmd, g, f)
@@ -47,6 +51,8 @@ On any error DIR is left as it was; running install again resumes.`,
 	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database at DIR.old-UNIXTIME")
 	fl.Uint64Var(&f.minIndex, "min-index", 0, "require a checkpoint reflecting at least this Raft index")
 	fl.StringVar(&f.compressed, "compression", "auto", "ask the server for chunk compression: auto, zstd, none")
+	f.fetchFlags.add(fl)
+	f.trustFlags.add(fl, false)
 	for _, name := range []string{"from", "dest"} {
 		if err := cmd.MarkFlagRequired(name); err != nil {
 			panic(err) // a programming error: the flag is defined just above
@@ -64,9 +70,19 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 	if err != nil {
 		return fmt.Errorf("--compression: %w", err)
 	}
+	if err := f.checkSourceURLs(f.from); err != nil {
+		return fmt.Errorf("--from %w", err)
+	}
+	hc, err := f.httpClient()
+	if err != nil {
+		return err
+	}
 	cfg := client.Config{
 		Dest: f.dest, StagingDir: f.staging, Streams: f.streams, KeepOld: f.keepOld,
-		Compression: comp, Logger: log, Hook: crashHook(),
+		Compression: comp, Logger: log, Hook: crashHook(), HTTPClient: hc,
+	}
+	if err := f.fetchFlags.apply(&cfg); err != nil {
+		return err
 	}
 	res, err := client.Install(cmd.Context(), f.from, f.minIndex, cfg)
 	if err != nil {

@@ -3,12 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
+	"github.com/snapsync/snapsync/auth"
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/sidecar"
@@ -23,6 +27,8 @@ type localFlags struct {
 	allowNonLoopback bool
 	installStreams   int
 	keepOld          bool
+	localTokenFile   string
+	localAllowUIDs   []uint
 }
 
 func (f *localFlags) add(fl *pflag.FlagSet) {
@@ -35,6 +41,10 @@ func (f *localFlags) add(fl *pflag.FlagSet) {
 		"let --local-listen bind a non-loopback address (the local API then reaches the network)")
 	fl.IntVar(&f.installStreams, "install-streams", 4, "parallel chunk streams of each local install")
 	fl.BoolVar(&f.keepOld, "keep-old", false, "local installs keep the replaced database at DIR.old-UNIXTIME")
+	fl.StringVar(&f.localTokenFile, "local-token-file", "",
+		"file holding the bearer token a node must present on a TCP --local-listen (required there)")
+	fl.UintSliceVar(&f.localAllowUIDs, "local-allow-uid", nil,
+		"uid that may call a unix-socket --local-listen besides the sidecar's own (repeatable; the socket is then 0666 and the uid is checked)")
 }
 
 // localAPI is the node-facing listener and what it serves; the zero value
@@ -47,19 +57,52 @@ type localAPI struct {
 
 // validate checks the local flags before anything is opened.
 func (f *localFlags) validate() error {
-	if f.localListen == "" && len(f.allowDest) > 0 {
+	unix := strings.HasPrefix(f.localListen, "unix:")
+	switch {
+	case f.localListen == "" && len(f.allowDest) > 0:
 		return errors.New("--allow-dest needs --local-listen: the install API is served only there")
+	case f.localListen != "" && !unix && f.localTokenFile == "":
+		return fmt.Errorf("--local-listen %s: %w: give --local-token-file", f.localListen, sidecar.ErrNoLocalToken)
+	case len(f.localAllowUIDs) > 0 && !unix:
+		return errors.New("--local-allow-uid needs a unix-socket --local-listen: uids are known only there")
 	}
 	return nil
+}
+
+// auth returns the local API's caller checks.
+func (f *localFlags) auth(log zerolog.Logger) (*sidecar.LocalAuth, error) {
+	a := &sidecar.LocalAuth{Log: log}
+	if len(f.localAllowUIDs) > 0 {
+		a.AllowUIDs = []uint32{uint32(os.Getuid())} //nolint:gosec // uids fit in 32 bits on Linux
+		for _, u := range f.localAllowUIDs {
+			if u > math.MaxUint32 {
+				return nil, fmt.Errorf("--local-allow-uid %d: not a uid", u)
+			}
+			a.AllowUIDs = append(a.AllowUIDs, uint32(u))
+		}
+	}
+	if f.localTokenFile != "" {
+		t, err := auth.LoadToken(f.localTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--local-token-file: %w", err)
+		}
+		a.Token = t
+	}
+	return a, nil
 }
 
 // openLocal starts listening for the node when --local-listen is set:
 // InstallService when --allow-dest names where it may install,
 // RegistryService when the source is a registry.
-func (f *localFlags) openLocal(reg *registry.Source, log zerolog.Logger) (*localAPI, error) {
+// installs is the template of its installs' client configuration.
+func (f *localFlags) openLocal(reg *registry.Source, installs client.Config, log zerolog.Logger) (*localAPI, error) {
 	api := &localAPI{}
 	if err := f.validate(); err != nil || f.localListen == "" {
 		return api, err
+	}
+	guard, err := f.auth(log)
+	if err != nil {
+		return nil, err
 	}
 	var regSvc *sidecar.RegistryService
 	if reg != nil {
@@ -68,7 +111,7 @@ func (f *localFlags) openLocal(reg *registry.Source, log zerolog.Logger) (*local
 	if len(f.allowDest) > 0 {
 		svc, err := sidecar.NewInstallService(sidecar.InstallConfig{
 			AllowedRoots: f.allowDest,
-			Client:       client.Config{Streams: f.installStreams, KeepOld: f.keepOld, Hook: crashHook()},
+			Client:       installs,
 			Logger:       log,
 		})
 		if err != nil {
@@ -84,7 +127,14 @@ func (f *localFlags) openLocal(reg *registry.Source, log zerolog.Logger) (*local
 		api.Close()
 		return nil, err
 	}
-	api.ln, api.handler = ln, sidecar.LocalHandler(api.install, regSvc)
+	if len(f.localAllowUIDs) > 0 {
+		// Other uids must be able to connect: the uid check is the gate.
+		if err := os.Chmod(strings.TrimPrefix(f.localListen, "unix:"), 0o666); err != nil {
+			api.Close()
+			return nil, errors.Join(fmt.Errorf("chmod the local socket: %w", err), ln.Close())
+		}
+	}
+	api.ln, api.handler = ln, guard.Wrap(sidecar.LocalHandler(api.install, regSvc))
 	if f.localAddrFile != "" {
 		addr := ln.Addr().String()
 		if ln.Addr().Network() == "unix" {

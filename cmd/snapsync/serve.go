@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -12,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/sidecar"
@@ -29,8 +32,11 @@ type serveFlags struct {
 	rateLimit   string
 	compression string
 	frameCache  string
+	insecure    bool
 	sourceFlags
 	localFlags
+	fetchFlags
+	trustFlags
 }
 
 func newServeCommand(g *globals) *cobra.Command {
@@ -71,8 +77,12 @@ Sources:
 	fl.StringVar(&f.rateLimit, "rate-limit", "0", "wire bytes per second across all streams, e.g. 100MB (0: unlimited)")
 	fl.StringVar(&f.compression, "compression", "auto", "chunk compression: auto (where it pays), zstd, none")
 	fl.StringVar(&f.frameCache, "frame-cache", "64MiB", "memory for zstd frames shared by followers fetching the same chunks (0: off)")
+	fl.BoolVar(&f.insecure, "insecure", false,
+		"serve peers on a non-loopback --listen without TLS or a token: anyone who reaches it can copy the DB")
 	f.sourceFlags.add(fl)
 	f.localFlags.add(fl)
+	f.fetchFlags.add(fl)
+	f.trustFlags.add(fl, true)
 	return cmd
 }
 
@@ -89,6 +99,13 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if err := f.localFlags.validate(); err != nil {
 		return err
 	}
+	installs, err := f.installTemplate(log)
+	if err != nil {
+		return err
+	}
+	if err := f.checkListen(); err != nil {
+		return err
+	}
 	src, reg, err := f.openSource(f.source, cfg.WorkDir, log)
 	if err != nil {
 		return err
@@ -100,7 +117,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		return err
 	}
 	defer srv.Close()
-	local, err := f.openLocal(reg, log)
+	local, err := f.openLocal(reg, installs, log)
 	if err != nil {
 		return err
 	}
@@ -115,6 +132,10 @@ func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *local
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	peer, err := f.listener(ln.Addr(), f.insecure, log)
+	if err != nil {
+		return errors.Join(err, ln.Close())
+	}
 	if f.addrFile != "" {
 		if err := durable.WriteFile(durable.OS(), f.addrFile, []byte(ln.Addr().String()), 0o644); err != nil {
 			return err
@@ -122,11 +143,41 @@ func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *local
 	}
 	log.Info().Str("addr", ln.Addr().String()).Str("source", f.source).Msg("serving peers")
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return server.Serve(gctx, ln, sidecar.PeerHandler(srv.Handler())) })
+	g.Go(func() error { return server.Serve(gctx, ln, peer.guard.Wrap(sidecar.PeerHandler(srv.Handler())), peer.opts...) })
 	if local.ln != nil {
-		g.Go(func() error { return server.Serve(gctx, local.ln, local.handler) })
+		g.Go(func() error {
+			return server.Serve(gctx, local.ln, local.handler, server.WithConnContext(sidecar.ConnContext))
+		})
 	}
 	return g.Wait()
+}
+
+// installTemplate is the client configuration of the local API's installs.
+func (f *serveFlags) installTemplate(log zerolog.Logger) (client.Config, error) {
+	hc, err := f.httpClient()
+	if err != nil {
+		return client.Config{}, err
+	}
+	cfg := client.Config{Streams: f.installStreams, KeepOld: f.keepOld, Hook: crashHook(), HTTPClient: hc, Logger: log}
+	return cfg, f.fetchFlags.apply(&cfg)
+}
+
+// checkListen refuses, before anything opens, a --listen whose host is not
+// loopback when the peer listener would be neither encrypted nor
+// authenticated. The bound address is checked again once listening.
+func (f *serveFlags) checkListen() error {
+	if f.insecure || f.tls.Enabled() || f.tokenFile != "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(f.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", f.listen, err)
+	}
+	if ip := net.ParseIP(host); strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("--listen %s: %w: give --tls-cert and --tls-key (with --tls-ca for mutual TLS), "+
+		"or --token-file, or --insecure to serve anyone who can reach it", f.listen, errInsecure)
 }
 
 func (f *serveFlags) config() (server.Config, error) {

@@ -34,6 +34,10 @@ type Config struct {
 	// SidecarLocalURL is the URL of this node's sidecar's local API
 	// (InstallService, RegistryService). Required.
 	SidecarLocalURL string
+	// SidecarToken is the bearer token the node presents to its sidecar's
+	// local API on TCP: the content of the file the sidecar was given as
+	// --local-token-file. Default: none (a sidecar on TCP refuses the node).
+	SidecarToken string
 	// Bootstrap makes the node bootstrap a one-node cluster of itself when it
 	// has no state yet; other nodes join through the leader's AddVoter.
 	// Default: false.
@@ -95,7 +99,11 @@ func (c *Config) EnsureDefaults() {
 		c.InstallTimeout = DefaultInstallTimeout
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		var rt http.RoundTripper = http.DefaultTransport.(*http.Transport).Clone()
+		if c.SidecarToken != "" {
+			rt = bearer{base: rt, header: "Bearer " + c.SidecarToken}
+		}
+		c.HTTPClient = &http.Client{Transport: rt}
 	}
 }
 
@@ -139,4 +147,16 @@ func checkURL(s string) error {
 		return fmt.Errorf("%q: no host", s)
 	}
 	return nil
+}
+
+// bearer presents the sidecar's local token on every call.
+type bearer struct {
+	base   http.RoundTripper
+	header string
+}
+
+func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", b.header)
+	return b.base.RoundTrip(req)
 }

@@ -22,7 +22,7 @@ func newSidecarFSM(tb testing.TB, name string) (*fsm, *sidecarProc) {
 	dataDir := filepath.Join(tb.TempDir(), name)
 	sc := startSidecar(tb, name, dataDir)
 	cfg := Config{
-		ID: name, DataDir: dataDir, SidecarPeerURL: sc.PeerURL, SidecarLocalURL: sc.LocalURL,
+		ID: name, DataDir: dataDir, SidecarPeerURL: sc.PeerURL, SidecarLocalURL: sc.LocalURL, SidecarToken: sc.Token,
 		Logger: testLogger(tb, name),
 	}
 	cfg.EnsureDefaults()

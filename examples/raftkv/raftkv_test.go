@@ -121,7 +121,7 @@ func startCluster(ctx context.Context, tb testing.TB) []*testNode {
 		sc := startSidecar(tb, id, dataDir)
 		nodes[i] = &testNode{sidecar: sc, cfg: Config{
 			ID: id, DataDir: dataDir, Bootstrap: i == 0,
-			SidecarPeerURL: sc.PeerURL, SidecarLocalURL: sc.LocalURL,
+			SidecarPeerURL: sc.PeerURL, SidecarLocalURL: sc.LocalURL, SidecarToken: sc.Token,
 			SnapshotThreshold: 1024, SnapshotInterval: 250 * time.Millisecond, TrailingLogs: 128,
 			RaftTimeout: time.Second, Logger: testLogger(tb, id),
 		}}

@@ -53,7 +53,7 @@ func buildSidecar() (string, error) {
 		return "", fmt.Errorf("snapsync serve --help: %w\n%s", err, help)
 	}
 	var missing []string
-	for _, flag := range []string{"--local-listen", "--local-addr-file", "--allow-dest", "--engine", "registry:"} {
+	for _, flag := range []string{"--local-listen", "--local-addr-file", "--local-token-file", "--allow-dest", "--engine", "registry:"} {
 		if !bytes.Contains(help, []byte(flag)) {
 			missing = append(missing, flag)
 		}
@@ -78,8 +78,8 @@ func sidecarBinary(tb testing.TB) string {
 
 // sidecarProc is one running `snapsync serve` process, a node's sidecar.
 type sidecarProc struct {
-	PeerURL, LocalURL string
-	log               *procLog
+	PeerURL, LocalURL, Token string
+	log                      *procLog
 }
 
 // startSidecar runs a sidecar for a node whose state lives in dataDir: it
@@ -95,10 +95,14 @@ func startSidecar(tb testing.TB, name, dataDir string) *sidecarProc {
 		}
 	}
 	peerFile, localFile := filepath.Join(work, "peer.addr"), filepath.Join(work, "local.addr")
+	tokenFile, token := filepath.Join(work, "local.token"), name+"-local-token-0123456789"
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
 	cmd := exec.Command(bin, "serve", "--log-format", "json", "--engine", "pebble",
 		"--source", "registry:"+ckpt, "--work-dir", filepath.Join(work, "work"),
 		"--listen", "127.0.0.1:0", "--addr-file", peerFile,
-		"--local-listen", "127.0.0.1:0", "--local-addr-file", localFile,
+		"--local-listen", "127.0.0.1:0", "--local-addr-file", localFile, "--local-token-file", tokenFile,
 		"--allow-dest", dataDir)
 	log := &procLog{tb: tb, name: name + "-sidecar"}
 	cmd.Stdout, cmd.Stderr = log, log
@@ -109,7 +113,7 @@ func startSidecar(tb testing.TB, name, dataDir string) *sidecarProc {
 	go func() { exited <- cmd.Wait() }()
 	tb.Cleanup(func() { stopProcess(tb, cmd, exited, log) })
 	peer, local := waitAddr(tb, peerFile, exited), waitAddr(tb, localFile, exited)
-	return &sidecarProc{PeerURL: "http://" + peer, LocalURL: "http://" + local, log: log}
+	return &sidecarProc{PeerURL: "http://" + peer, LocalURL: "http://" + local, Token: token, log: log}
 }
 
 // waitAddr waits for a process to write its address to path.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,8 +41,8 @@ var errUsage = errors.New("raftkv: usage")
 
 // options are the command's flags.
 type options struct {
-	httpAddr, httpAddrFile, join, logLevel string
-	cfg                                    raftkv.Config
+	httpAddr, httpAddrFile, join, logLevel, tokenFile string
+	cfg                                               raftkv.Config
 }
 
 // parse reads the flags into options.
@@ -58,6 +59,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.join, "join", "", "HTTP URL of the leader to join, e.g. http://127.0.0.1:8000 (default: bootstrap a new cluster)")
 	fs.StringVar(&o.cfg.SidecarPeerURL, "sidecar-peer", "", "peer-facing URL of this node's sidecar, put in snapshot pointers (required)")
 	fs.StringVar(&o.cfg.SidecarLocalURL, "sidecar-local", "", "URL of this node's sidecar's local API (required)")
+	fs.StringVar(&o.tokenFile, "sidecar-token-file", "", "file holding the token of the sidecar's local API (its --local-token-file)")
 	fs.Uint64Var(&o.cfg.SnapshotThreshold, "snapshot-threshold", raftkv.DefaultSnapshotThreshold, "log entries between snapshots")
 	fs.DurationVar(&o.cfg.SnapshotInterval, "snapshot-interval", raftkv.DefaultSnapshotInterval, "how often Raft checks the threshold")
 	fs.Uint64Var(&o.cfg.TrailingLogs, "trailing-logs", raftkv.DefaultTrailingLogs, "log entries kept after a snapshot")
@@ -73,6 +75,14 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, errUsage
 	}
 	o.cfg.Bootstrap = o.join == ""
+	if o.tokenFile != "" {
+		b, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "--sidecar-token-file: %v\n", err)
+			return nil, errUsage
+		}
+		o.cfg.SidecarToken = strings.TrimSpace(string(b))
+	}
 	return o, nil
 }
 
