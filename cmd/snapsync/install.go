@@ -37,7 +37,7 @@ On any error DIR is left as it was; running install again resumes.`,
 		Example: `  snapsync install --from http://leader:7600 --dest /var/lib/app/db --json
   snapsync install --from https://om-0.om:7600 --dest /var/lib/app/db \
       --tls-ca ca.pem --tls-cert me.pem --tls-key me.key --allow-peer spiffe://cluster/ns/ozone/sa/om`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runInstall(cmd, g, f)
 		},

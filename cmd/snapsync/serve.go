@@ -143,7 +143,9 @@ func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *local
 	}
 	log.Info().Str("addr", ln.Addr().String()).Str("source", f.source).Msg("serving peers")
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return server.Serve(gctx, ln, peer.guard.Wrap(sidecar.PeerHandler(srv.Handler())), peer.opts...) })
+	g.Go(func() error {
+		return server.Serve(gctx, ln, peer.guard.Wrap(sidecar.PeerHandler(srv.Handler())), peer.opts...)
+	})
 	if local.ln != nil {
 		g.Go(func() error {
 			return server.Serve(gctx, local.ln, local.handler, server.WithConnContext(sidecar.ConnContext))
