@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"github.com/snapsync/snapsync/internal/testpki"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -100,15 +101,15 @@ func (b *syncBuffer) String() string {
 func TestGuard(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ca, rogue := newCA(t, "cluster CA"), newCA(t, "rogue CA")
-	srvFiles := ca.files(t, dir, "server", x509.ExtKeyUsageServerAuth, "localhost", "127.0.0.1", "spiffe://cluster/ns/ozone/sa/om-0")
-	good := ca.files(t, dir, "om-1", x509.ExtKeyUsageClientAuth, "om-1.om.ozone.svc", "spiffe://cluster/ns/ozone/sa/om-1")
-	other := ca.files(t, dir, "om-9", x509.ExtKeyUsageClientAuth, "om-9.om.ozone.svc")
-	forged := rogue.files(t, dir, "forged", x509.ExtKeyUsageClientAuth, "om-1.om.ozone.svc")
+	ca, rogue := testpki.NewCA(t, "cluster CA"), testpki.NewCA(t, "rogue CA")
+	srvFiles := TLSFiles(ca.Files(t, dir, "server", x509.ExtKeyUsageServerAuth, "localhost", "127.0.0.1", "spiffe://cluster/ns/ozone/sa/om-0"))
+	good := TLSFiles(ca.Files(t, dir, "om-1", x509.ExtKeyUsageClientAuth, "om-1.om.ozone.svc", "spiffe://cluster/ns/ozone/sa/om-1"))
+	other := TLSFiles(ca.Files(t, dir, "om-9", x509.ExtKeyUsageClientAuth, "om-9.om.ozone.svc"))
+	forged := TLSFiles(rogue.Files(t, dir, "forged", x509.ExtKeyUsageClientAuth, "om-1.om.ozone.svc"))
 	tokenPath := filepath.Join(dir, "token")
-	writeFile(t, tokenPath, []byte("0123456789abcdef0123456789abcdef\n"))
+	testpki.WriteFile(t, tokenPath, []byte("0123456789abcdef0123456789abcdef\n"))
 	wrongPath := filepath.Join(dir, "wrong")
-	writeFile(t, wrongPath, []byte("ffffffffffffffffffffffffffffffff"))
+	testpki.WriteFile(t, wrongPath, []byte("ffffffffffffffffffffffffffffffff"))
 	tok, err := LoadToken(tokenPath)
 	if err != nil {
 		t.Fatal(err)
@@ -202,10 +203,10 @@ func TestGuard(t *testing.T) {
 func TestClientVerifiesServer(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ca, rogue := newCA(t, "cluster CA"), newCA(t, "rogue CA")
+	ca, rogue := testpki.NewCA(t, "cluster CA"), testpki.NewCA(t, "rogue CA")
 	spiffe := "spiffe://cluster/ns/ozone/sa/om-0"
-	real := ca.files(t, dir, "server", x509.ExtKeyUsageServerAuth, "om-0.om.ozone.svc", spiffe)
-	fake := rogue.files(t, dir, "fake", x509.ExtKeyUsageServerAuth, "127.0.0.1", spiffe)
+	real := TLSFiles(ca.Files(t, dir, "server", x509.ExtKeyUsageServerAuth, "om-0.om.ozone.svc", spiffe))
+	fake := TLSFiles(rogue.Files(t, dir, "fake", x509.ExtKeyUsageServerAuth, "127.0.0.1", spiffe))
 	testCases := []struct {
 		name    string
 		server  TLSFiles

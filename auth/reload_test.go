@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"github.com/snapsync/snapsync/internal/testpki"
 	"path/filepath"
 	"testing"
 
@@ -30,14 +31,14 @@ func servedSerial(tb testing.TB, base string, c *ClientTLS) string {
 func TestRotation(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ca := newCA(t, "cluster CA")
-	srv := ca.files(t, dir, "server", x509.ExtKeyUsageServerAuth, "localhost", "127.0.0.1")
+	ca := testpki.NewCA(t, "cluster CA")
+	srv := TLSFiles(ca.Files(t, dir, "server", x509.ExtKeyUsageServerAuth, "localhost", "127.0.0.1"))
 	st, err := NewServerTLS(srv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := serveGuarded(t, st, &Guard{Clients: st})
-	client := ca.files(t, dir, "client", x509.ExtKeyUsageClientAuth, "om-1")
+	client := TLSFiles(ca.Files(t, dir, "client", x509.ExtKeyUsageClientAuth, "om-1"))
 	ct, err := NewClientTLS(client, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -48,26 +49,26 @@ func TestRotation(t *testing.T) {
 
 	t.Run("server certificate", func(t *testing.T) {
 		before := servedSerial(t, base, ct)
-		c, k := ca.issue(t, x509.ExtKeyUsageServerAuth, "localhost", "127.0.0.1")
-		writeFile(t, srv.Key, k)
-		writeFile(t, srv.Cert, c)
+		c, k := ca.Issue(t, x509.ExtKeyUsageServerAuth, "localhost", "127.0.0.1")
+		testpki.WriteFile(t, srv.Key, k)
+		testpki.WriteFile(t, srv.Cert, c)
 		if after := servedSerial(t, base, ct); after == before {
 			t.Fatalf("still serving serial %s after the files changed", before)
 		}
 	})
 	t.Run("half-written file keeps the last good one", func(t *testing.T) {
 		before := servedSerial(t, base, ct)
-		writeFile(t, srv.Cert, []byte("-----BEGIN CERTIFICATE-----\ntorn"))
+		testpki.WriteFile(t, srv.Cert, []byte("-----BEGIN CERTIFICATE-----\ntorn"))
 		if after := servedSerial(t, base, ct); after != before {
 			t.Fatalf("serial changed to %s on a torn file", after)
 		}
-		c, k := ca.issue(t, x509.ExtKeyUsageServerAuth, "localhost", "127.0.0.1")
-		writeFile(t, srv.Key, k)
-		writeFile(t, srv.Cert, c)
+		c, k := ca.Issue(t, x509.ExtKeyUsageServerAuth, "localhost", "127.0.0.1")
+		testpki.WriteFile(t, srv.Key, k)
+		testpki.WriteFile(t, srv.Cert, c)
 	})
 	t.Run("client CA bundle", func(t *testing.T) {
-		next := newCA(t, "next CA")
-		nextClient := next.files(t, dir, "next-client", x509.ExtKeyUsageClientAuth, "om-1")
+		next := testpki.NewCA(t, "next CA")
+		nextClient := TLSFiles(next.Files(t, dir, "next-client", x509.ExtKeyUsageClientAuth, "om-1"))
 		nextClient.CA = srv.CA
 		nc, err := NewClientTLS(nextClient, nil)
 		if err != nil {
@@ -76,7 +77,7 @@ func TestRotation(t *testing.T) {
 		if _, err := call(t, base, whoProcedure, nc, nil); connect.CodeOf(err) != connect.CodeUnauthenticated {
 			t.Fatalf("a certificate of a CA not yet trusted: %v, want UNAUTHENTICATED", err)
 		}
-		writeFile(t, srv.CA, append(append([]byte{}, ca.pem...), next.pem...))
+		testpki.WriteFile(t, srv.CA, append(append([]byte{}, ca.PEM()...), next.PEM()...))
 		if _, err := call(t, base, whoProcedure, nc, nil); err != nil {
 			t.Fatalf("after adding its CA to the bundle: %v", err)
 		}
@@ -87,11 +88,11 @@ func TestConfigErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	short := filepath.Join(dir, "short")
-	writeFile(t, short, []byte("secret\n"))
+	testpki.WriteFile(t, short, []byte("secret\n"))
 	spaced := filepath.Join(dir, "spaced")
-	writeFile(t, spaced, []byte("0123456789 abcdef0123456789"))
+	testpki.WriteFile(t, spaced, []byte("0123456789 abcdef0123456789"))
 	garbage := filepath.Join(dir, "garbage")
-	writeFile(t, garbage, []byte("not pem"))
+	testpki.WriteFile(t, garbage, []byte("not pem"))
 	testCases := []struct {
 		name string
 		do   func() error

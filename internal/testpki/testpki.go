@@ -1,4 +1,7 @@
-package auth
+// Package testpki makes certificate authorities and certificates with
+// crypto/x509 for tests: real PEM files that real TLS servers and clients,
+// in-process or in a child process, load.
+package testpki
 
 import (
 	"crypto/ecdsa"
@@ -16,14 +19,18 @@ import (
 	"time"
 )
 
-// testCA is a certificate authority made for one test with crypto/x509.
-type testCA struct {
+// CA is a certificate authority made for one test.
+type CA struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
 	pem  []byte
 }
 
-func newCA(tb testing.TB, name string) *testCA {
+// PEM returns the CA's certificate, PEM-encoded: what a CA bundle holds.
+func (ca *CA) PEM() []byte { return ca.pem }
+
+// NewCA returns a new self-signed CA named name.
+func NewCA(tb testing.TB, name string) *CA {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -42,7 +49,7 @@ func newCA(tb testing.TB, name string) *testCA {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	return &CA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
 }
 
 func serial(tb testing.TB) *big.Int {
@@ -53,9 +60,10 @@ func serial(tb testing.TB) *big.Int {
 	return n
 }
 
-// issue returns the PEM certificate and key of a leaf naming names: a name
-// with "://" is a URI SAN, an IP an IP SAN, anything else a DNS SAN.
-func (ca *testCA) issue(tb testing.TB, usage x509.ExtKeyUsage, names ...string) (certPEM, keyPEM []byte) {
+// Issue returns the PEM certificate and key of a leaf for usage naming
+// names: a name with "://" is a URI SAN, an IP an IP SAN, anything else a
+// DNS SAN.
+func (ca *CA) Issue(tb testing.TB, usage x509.ExtKeyUsage, names ...string) (certPEM, keyPEM []byte) {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -64,7 +72,7 @@ func (ca *testCA) issue(tb testing.TB, usage x509.ExtKeyUsage, names ...string) 
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(tb), Subject: pkix.Name{CommonName: names[0]},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usages(usage),
 	}
 	for _, n := range names {
 		if u, err := url.Parse(n); err == nil && u.Scheme != "" && u.Host != "" {
@@ -87,20 +95,35 @@ func (ca *testCA) issue(tb testing.TB, usage x509.ExtKeyUsage, names ...string) 
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
 
-// files writes a leaf's certificate and key (and the CA bundle ca) under dir
-// as name.crt, name.key and ca.crt, and returns their paths.
-func (ca *testCA) files(tb testing.TB, dir, name string, usage x509.ExtKeyUsage, names ...string) TLSFiles {
+// Both is a usage for a certificate that serves and calls peers: server
+// and client authentication.
+const Both x509.ExtKeyUsage = -1
+
+func usages(u x509.ExtKeyUsage) []x509.ExtKeyUsage {
+	if u == Both {
+		return []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	}
+	return []x509.ExtKeyUsage{u}
+}
+
+// Files are the paths of a leaf's certificate and key and of its CA's
+// bundle.
+type Files struct{ Cert, Key, CA string }
+
+// Files writes a leaf's certificate and key (and the CA bundle) under dir as
+// name.crt, name.key and ca-name.crt, and returns their paths.
+func (ca *CA) Files(tb testing.TB, dir, name string, usage x509.ExtKeyUsage, names ...string) Files {
 	tb.Helper()
-	c, k := ca.issue(tb, usage, names...)
-	f := TLSFiles{Cert: filepath.Join(dir, name+".crt"), Key: filepath.Join(dir, name+".key"), CA: filepath.Join(dir, "ca-"+name+".crt")}
-	writeFile(tb, f.Cert, c)
-	writeFile(tb, f.Key, k)
-	writeFile(tb, f.CA, ca.pem)
+	c, k := ca.Issue(tb, usage, names...)
+	f := Files{Cert: filepath.Join(dir, name+".crt"), Key: filepath.Join(dir, name+".key"), CA: filepath.Join(dir, "ca-"+name+".crt")}
+	WriteFile(tb, f.Cert, c)
+	WriteFile(tb, f.Key, k)
+	WriteFile(tb, f.CA, ca.pem)
 	return f
 }
 
-// writeFile replaces path as a rotation does: a new file renamed over it.
-func writeFile(tb testing.TB, path string, data []byte) {
+// WriteFile replaces path as a rotation does: a new file renamed over it.
+func WriteFile(tb testing.TB, path string, data []byte) {
 	tb.Helper()
 	tmp := path + ".new"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
