@@ -101,7 +101,7 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 // afresh, keeping the data of a different earlier one in prev/.
 func openSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, cfg *Config, l layout, st *state) (*verify.Manifest, *state, error) {
 	if st != nil && st.id() == g.id {
-		m, _, err := readManifest(l, g.id)
+		m, err := readManifest(l, g.id)
 		if err == nil {
 			cfg.Logger.Info().Str("snapshot", g.id.Short()).Msg("resuming")
 			return m, st, nil
@@ -111,11 +111,8 @@ func openSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClie
 	if err := rotate(ctx, l); err != nil {
 		return nil, nil, err
 	}
-	m, b, err := fetchManifest(ctx, rpc, g, cfg)
+	m, err := fetchManifest(ctx, rpc, g, cfg, l.manifest)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := writeAtomic(l.manifest, b); err != nil {
 		return nil, nil, err
 	}
 	st = &state{Version: stateVersion, SnapshotID: g.id.String(), Phase: phaseFetching,

@@ -207,14 +207,10 @@ func syncDir(p string) error {
 }
 
 // readManifest reads manifest.bin back and checks it against the snapshot ID.
-func readManifest(l layout, id verify.Digest) (*verify.Manifest, []byte, error) {
-	b, err := readBounded(l.manifest, verify.MaxManifestSize)
+func readManifest(l layout, id verify.Digest) (*verify.Manifest, error) {
+	m, err := readManifestFile(l.manifest, id)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: manifest: %w", ErrStaging, err)
+		return nil, fmt.Errorf("%w: manifest: %w", ErrStaging, err)
 	}
-	m, err := verify.DecodeVerified(id, b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: manifest: %w", ErrStaging, err)
-	}
-	return m, b, nil
+	return m, nil
 }
