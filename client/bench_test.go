@@ -67,7 +67,7 @@ func benchSetup(b *testing.B, size int, enc snapsyncv1.Encoding) (*fetcher, []*j
 		}
 		d := verify.Sum(data)
 		file.Chunks = append(file.Chunks, verify.Chunk{Length: uint32(size), Digest: d})
-		jobs = append(jobs, &job{digest: d, length: uint32(size), targets: []target{{file: 0, chunk: k}}})
+		jobs = append(jobs, &job{digest: &d, length: uint32(size), targets: []target{{file: 0, chunk: k}}})
 		if enc == snapsyncv1.Encoding_ENCODING_ZSTD {
 			data = zw.EncodeAll(data, nil)
 		}
@@ -78,7 +78,7 @@ func benchSetup(b *testing.B, size int, enc snapsyncv1.Encoding) (*fetcher, []*j
 	if err := makeDirs(durable.OS(), root, m); err != nil {
 		b.Fatal(err)
 	}
-	p := &plan{m: m, offs: [][]int64{file.Offsets()}, remaining: make([]atomic.Int64, 1)}
+	p := &plan{m: m, remaining: make([]atomic.Int64, 1)}
 	p.remaining[0].Store(1 << 62) // never complete: nothing to flush
 	if err := createFile(durable.OS(), filepath.Join(root, file.Path), file.Size); err != nil {
 		b.Fatal(err)

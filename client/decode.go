@@ -59,7 +59,7 @@ func checkChunk(dec *zstd.Decoder, msg *snapsyncv1.FetchChunksResponse, j *job, 
 		return nil, err
 	}
 	what := fmt.Sprintf("chunk %d of file %d", msg.GetChunkIndex(), msg.GetFileIndex())
-	if err := verify.CheckDigest(what, j.digest, verify.Sum(data)); err != nil {
+	if err := verify.CheckDigest(what, *j.digest, verify.Sum(data)); err != nil {
 		return nil, err
 	}
 	return data, nil

@@ -143,11 +143,11 @@ func (f *fetcher) accept(ctx context.Context, msg *snapsyncv1.FetchChunksRespons
 	data, err := checkChunk(dec, msg, j, buf)
 	if err != nil {
 		j.failures++
-		if j.failures > f.cfg.ChunkRetries {
+		if int(j.failures) > f.cfg.ChunkRetries {
 			return false, fmt.Errorf("%w: chunk %d of file %d, %d attempts: %w",
 				ErrVerify, msg.GetChunkIndex(), msg.GetFileIndex(), j.failures, err)
 		}
-		f.cfg.Logger.Warn().Err(err).Int("failures", j.failures).Msg("chunk failed verification, fetching it again")
+		f.cfg.Logger.Warn().Err(err).Int32("failures", j.failures).Msg("chunk failed verification, fetching it again")
 		return false, nil
 	}
 	return true, f.st.put(ctx, j, data)

@@ -113,7 +113,7 @@ func TestInstallChecksAgainstManifest(t *testing.T) {
 	}
 	cfg.EnsureDefaults()
 	l := newLayout(&cfg)
-	m, _, err := readManifest(l, p.SnapshotID)
+	m, err := readManifest(l, p.SnapshotID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ type localTree struct {
 // entries are skipped, missing trees are empty) and indexes the chunks that
 // need holds. A file that cannot be read is skipped: reuse is opportunistic,
 // and every reused byte is checked again when it is copied.
-func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need map[verify.Digest]bool, log zerolog.Logger) (*localIndex, error) {
+func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need *digestSet, log zerolog.Logger) (*localIndex, error) {
 	var files []*localFile
 	for _, t := range trees {
 		found, err := listTree(t)
@@ -99,7 +99,7 @@ func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need map[
 	return buildIndex(files, need), nil
 }
 
-func buildIndex(files []*localFile, need map[verify.Digest]bool) *localIndex {
+func buildIndex(files []*localFile, need *digestSet) *localIndex {
 	x := &localIndex{byDigest: make(map[verify.Digest]chunkLoc), byContent: make(map[contentKey][]*localFile)}
 	for _, f := range files {
 		if f.chunks == nil && f.info.Size() > 0 {
@@ -109,7 +109,7 @@ func buildIndex(files []*localFile, need map[verify.Digest]bool) *localIndex {
 		x.bytes += f.info.Size()
 		var off int64
 		for _, c := range f.chunks {
-			if _, seen := x.byDigest[c.Digest]; !seen && need[c.Digest] {
+			if _, seen := x.byDigest[c.Digest]; !seen && need.has(&c.Digest) {
 				x.byDigest[c.Digest] = chunkLoc{file: f, off: off}
 			}
 			off += int64(c.Length)

@@ -14,16 +14,17 @@ type target struct{ file, chunk int }
 // or copied once, whatever the number of places it goes). Exactly one worker
 // owns a job at a time.
 type job struct {
-	digest verify.Digest
+	// digest points into the manifest, which outlives the plan.
+	digest *verify.Digest
 	length uint32
+	// failures counts verification failures, done marks the job complete.
+	failures int32
+	done     bool
 	// targets lists every place the content goes; the first is the
 	// representative the server is asked for.
 	targets []target
 	// src is a local copy (reuse jobs only).
-	src chunkLoc
-	// failures counts verification failures, done marks the job complete.
-	failures int
-	done     bool
+	src *chunkLoc
 }
 
 // bytes is what the job puts in place.
@@ -40,9 +41,19 @@ type placement struct {
 
 // plan says how each group leader of the manifest is made: already staged,
 // placed whole, or written chunk by chunk from reuse and fetch jobs.
+//
+// Memory (invariant 5 within verify's limits): on top of the manifest (36
+// bytes a chunk, about 100 bytes and the path a file), a fresh plan keeps per
+// distinct chunk a 56-byte job carved from a slab (its digest points into the
+// manifest), its first 16-byte target, a 64-bit key in the job index with
+// the map's slack, and a pointer in fetch or reuse: 81 bytes measured. Per
+// file it keeps 8 bytes of remaining and a list entry or two (a one-chunk
+// file, its chunk included, 73 bytes measured). No chunk offsets are kept:
+// chunk j of a file starts at j times the chunk size (verify's chunk shape).
+// While local trees are indexed, the needed digests take 36 bytes a chunk.
+// TestPlanMemory measures it; BenchmarkPlan reports it.
 type plan struct {
-	m    *verify.Manifest
-	offs [][]int64 // chunk offsets of files written chunk by chunk
+	m *verify.Manifest
 	// remaining counts, per leader, the chunks not yet in place.
 	remaining []atomic.Int64
 	create    []int // leaders created (or kept) and sized before writing
@@ -50,6 +61,9 @@ type plan struct {
 	ready     []int // leaders complete before any write: fsync and mode only
 	reuse     []*job
 	fetch     []*job
+	// jobSlab and targetSlab are where the next jobs are carved from.
+	jobSlab    []job
+	targetSlab []target
 	// stagedBytes were in place before this attempt; placedBytes are placed
 	// whole.
 	stagedBytes int64
@@ -61,10 +75,10 @@ type plan struct {
 // stagePath names a manifest file in stage/.
 func makePlan(m *verify.Manifest, done [][]bool, complete []bool, idx *localIndex,
 	immutable func(string) bool, stagePath func(int) string) *plan {
-	p := &plan{m: m, offs: make([][]int64, len(m.Files)), remaining: make([]atomic.Int64, len(m.Files))}
+	p := &plan{m: m, remaining: make([]atomic.Int64, len(m.Files))}
 	staged := stagedChunks(m, done, stagePath)
 	used := make(map[durable.FileID]bool) // local inodes already placed
-	jobs := make(map[verify.Digest]*job)
+	jobs := newJobIndex()
 	for i := range m.Files {
 		f := &m.Files[i]
 		switch {
@@ -92,23 +106,23 @@ func makePlan(m *verify.Manifest, done [][]bool, complete []bool, idx *localInde
 }
 
 // addChunks adds the chunks of leader i not yet staged to their jobs.
-func (p *plan) addChunks(i int, done []bool, jobs map[verify.Digest]*job, staged map[verify.Digest]chunkLoc, idx *localIndex) {
+func (p *plan) addChunks(i int, done []bool, jobs *jobIndex, staged map[verify.Digest]chunkLoc, idx *localIndex) {
 	f := &p.m.Files[i]
-	p.offs[i] = f.Offsets()
-	for j, c := range f.Chunks {
+	for j := range f.Chunks {
+		c := &f.Chunks[j]
 		if done != nil && done[j] {
 			p.stagedBytes += int64(c.Length)
 			continue
 		}
-		jb := jobs[c.Digest]
+		jb := jobs.get(&c.Digest)
 		if jb == nil {
-			jb = &job{digest: c.Digest, length: c.Length}
-			jobs[c.Digest] = jb
+			jb = p.newJob(&c.Digest, c.Length)
+			jobs.put(jb)
 			if loc, ok := staged[c.Digest]; ok {
-				jb.src = loc
+				jb.src = &loc
 				p.reuse = append(p.reuse, jb)
 			} else if loc, ok := idx.byDigest[c.Digest]; ok {
-				jb.src = loc
+				jb.src = &loc
 				p.reuse = append(p.reuse, jb)
 			} else {
 				p.fetch = append(p.fetch, jb)
@@ -117,6 +131,22 @@ func (p *plan) addChunks(i int, done []bool, jobs map[verify.Digest]*job, staged
 		jb.targets = append(jb.targets, target{file: i, chunk: j})
 		p.remaining[i].Add(1)
 	}
+}
+
+// slabSize is the number of jobs allocated at once.
+const slabSize = 1024
+
+// newJob returns a job carved from a slab, with room for one target in a
+// slab of targets: a job costs its size, not its allocation class, and no
+// allocation of its own.
+func (p *plan) newJob(d *verify.Digest, length uint32) *job {
+	if len(p.jobSlab) == 0 {
+		p.jobSlab, p.targetSlab = make([]job, slabSize), make([]target, slabSize)
+	}
+	j := &p.jobSlab[0]
+	j.digest, j.length, j.targets = d, length, p.targetSlab[0:0:1]
+	p.jobSlab, p.targetSlab = p.jobSlab[1:], p.targetSlab[1:]
+	return j
 }
 
 // stagedChunks indexes the chunks already in place in stage/, so content
@@ -161,16 +191,17 @@ func wholeMatch(f *verify.File, idx *localIndex, used map[durable.FileID]bool, i
 	return nil, false
 }
 
-// neededDigests returns the digests of every chunk not yet staged.
-func neededDigests(m *verify.Manifest, done [][]bool, complete []bool) map[verify.Digest]bool {
-	need := make(map[verify.Digest]bool)
+// neededDigests returns the digests of every chunk not yet staged (8 bytes
+// of key a chunk, and the map's slack).
+func neededDigests(m *verify.Manifest, done [][]bool, complete []bool) *digestSet {
+	need := newDigestSet()
 	for i := range m.Files {
 		if m.Files[i].LinkTo >= 0 || complete[i] {
 			continue
 		}
-		for j, c := range m.Files[i].Chunks {
+		for j := range m.Files[i].Chunks {
 			if done[i] == nil || !done[i][j] {
-				need[c.Digest] = true
+				need.add(&m.Files[i].Chunks[j].Digest)
 			}
 		}
 	}

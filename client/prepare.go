@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jonboulle/clockwork"
 	"io/fs"
 	"net/url"
 	"path/filepath"
@@ -74,7 +75,10 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	if st != nil && st.Phase == phaseStaged && st.Index >= minIndex {
 		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
 	}
-	rpc := newRPC(withStall(cfg.HTTPClient, cfg.StallTimeout, cfg.Clock), from)
+	// The stall watchdog runs on the real clock: its timers stay out of the
+	// waiters a test of leases counts on cfg.Clock (internal/stall's own
+	// tests move a fake clock).
+	rpc := newRPC(withStall(cfg.HTTPClient, cfg.StallTimeout, clockwork.NewRealClock()), from)
 	g, err := createSnapshot(ctx, rpc, minIndex, cfg)
 	if err != nil {
 		return Prepared{}, err
@@ -101,7 +105,7 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 // afresh, keeping the data of a different earlier one in prev/.
 func openSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, cfg *Config, l layout, st *state) (*verify.Manifest, *state, error) {
 	if st != nil && st.id() == g.id {
-		m, _, err := readManifest(l, g.id)
+		m, err := readManifest(l, g.id)
 		if err == nil {
 			cfg.Logger.Info().Str("snapshot", g.id.Short()).Msg("resuming")
 			return m, st, nil
@@ -111,11 +115,8 @@ func openSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClie
 	if err := rotate(ctx, l); err != nil {
 		return nil, nil, err
 	}
-	m, b, err := fetchManifest(ctx, rpc, g, cfg)
+	m, err := fetchManifest(ctx, rpc, g, cfg, l)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := durable.WriteFile(l.fs, l.manifest, b, 0o600); err != nil {
 		return nil, nil, err
 	}
 	st = &state{Version: stateVersion, SnapshotID: g.id.String(), Phase: phaseFetching,

@@ -61,59 +61,6 @@ func checkGrant(resp *snapsyncv1.CreateSnapshotResponse, minIndex uint64) (grant
 	return g, nil
 }
 
-// fetchManifest reads the manifest's pages, checking offsets and sizes as
-// they come (growing the buffer only as bytes arrive, never on the server's
-// word alone), and decodes it only once its digest matches the ID.
-func fetchManifest(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, cfg *Config) (*verify.Manifest, []byte, error) {
-	var b []byte
-	err := newRetrier(cfg).do(ctx, "get manifest", func(ctx context.Context) (bool, error) {
-		var err error
-		b, err = readManifestPages(ctx, rpc, g)
-		return false, err
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := verify.DecodeVerified(g.id, b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: manifest: %w", ErrServer, err)
-	}
-	if m.Meta.Index != g.info.GetIndex() || m.Meta.Term != g.info.GetTerm() {
-		return nil, nil, fmt.Errorf("%w: manifest reflects term %d index %d, summary said %d/%d",
-			ErrServer, m.Meta.Term, m.Meta.Index, g.info.GetTerm(), g.info.GetIndex())
-	}
-	return m, b, nil
-}
-
-func readManifestPages(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant) ([]byte, error) {
-	stream, err := rpc.GetManifest(ctx, connect.NewRequest(&snapsyncv1.GetManifestRequest{SnapshotId: g.id[:]}))
-	if err != nil {
-		return nil, err
-	}
-	defer stream.Close() // the stream's error, if any, is read below
-	total := g.info.GetManifestSize()
-	b := make([]byte, 0, min(total, 16<<20))
-	for stream.Receive() {
-		page := stream.Msg()
-		switch {
-		case page.GetTotalSize() != total:
-			return nil, fmt.Errorf("%w: manifest page says total %d, summary said %d", ErrServer, page.GetTotalSize(), total)
-		case page.GetOffset() != uint64(len(b)):
-			return nil, fmt.Errorf("%w: manifest page at offset %d, want %d", ErrServer, page.GetOffset(), len(b))
-		case len(page.GetData()) == 0 || uint64(len(b))+uint64(len(page.GetData())) > total:
-			return nil, fmt.Errorf("%w: manifest page of %d bytes at %d of %d", ErrServer, len(page.GetData()), len(b), total)
-		}
-		b = append(b, page.GetData()...)
-	}
-	if err := stream.Err(); err != nil {
-		return nil, err
-	}
-	if uint64(len(b)) != total {
-		return nil, fmt.Errorf("%w: manifest %d of %d bytes", errIncomplete, len(b), total)
-	}
-	return b, nil
-}
-
 // renewer renews a lease in the background at a third of its TTL.
 type renewer struct {
 	cancel context.CancelFunc

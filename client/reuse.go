@@ -23,7 +23,7 @@ func (s *stager) reuse(ctx context.Context, jobs []*job, pool *bufPool, workers 
 		g.Go(func() error {
 			buf := pool.get()
 			defer pool.put(buf)
-			data, err := readChunk(j.src, j.digest, j.length, *buf)
+			data, err := readChunk(*j.src, *j.digest, j.length, *buf)
 			if err != nil {
 				s.log.Debug().Err(err).Msg("local copy unusable, fetching instead")
 				mu.Lock()

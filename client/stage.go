@@ -117,7 +117,7 @@ func createFile(fsys durable.StageFS, p string, size int64) error {
 // hands the files it completed to the flushers.
 func (s *stager) put(ctx context.Context, j *job, data []byte) error {
 	for _, t := range j.targets {
-		if err := writeAt(s.fs, s.path(t.file), data, s.plan.offs[t.file][t.chunk]); err != nil {
+		if err := writeAt(s.fs, s.path(t.file), data, verify.Offset(s.plan.m.ChunkSize, t.chunk)); err != nil {
 			return err
 		}
 		if err := callHook(s.hook, "chunk-written"); err != nil {

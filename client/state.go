@@ -170,14 +170,10 @@ func readBounded(fsys durable.StageFS, p string, limit int64) ([]byte, error) {
 }
 
 // readManifest reads manifest.bin back and checks it against the snapshot ID.
-func readManifest(l layout, id verify.Digest) (*verify.Manifest, []byte, error) {
-	b, err := readBounded(l.fs, l.manifest, verify.MaxManifestSize)
+func readManifest(l layout, id verify.Digest) (*verify.Manifest, error) {
+	m, err := readManifestFile(l.fs, l.manifest, id)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: manifest: %w", ErrStaging, err)
+		return nil, fmt.Errorf("%w: manifest: %w", ErrStaging, err)
 	}
-	m, err := verify.DecodeVerified(id, b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: manifest: %w", ErrStaging, err)
-	}
-	return m, b, nil
+	return m, nil
 }

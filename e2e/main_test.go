@@ -15,6 +15,9 @@ import (
 var binary, crashBinary string
 
 func TestMain(m *testing.M) {
+	if out := os.Getenv(measureEnv); out != "" {
+		os.Exit(measureChild(out, os.Args[1:]))
+	}
 	dir, err := os.MkdirTemp("", "snapsync-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

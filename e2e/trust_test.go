@@ -128,4 +128,3 @@ func TestRefusesOpenNonLoopback(t *testing.T) {
 		t.Fatalf("serve on 0.0.0.0 without protection: %v\n%s", r.Err, r.Stderr)
 	}
 }
-

@@ -1,8 +1,11 @@
 package verify
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"sort"
@@ -19,6 +22,11 @@ func (m *Manifest) Encode() ([]byte, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
+	return m.encode()
+}
+
+// encode is Encode without Validate (tests craft invalid encodings with it).
+func (m *Manifest) encode() ([]byte, error) {
 	size := len(manifestMagic) + 64
 	for _, d := range m.Dirs {
 		size += 8 + len(d.Path)
@@ -87,26 +95,40 @@ func Decode(b []byte) (*Manifest, error) {
 	if len(b) > MaxManifestSize {
 		return nil, fmt.Errorf("%w: manifest of %d bytes", ErrTooLarge, len(b))
 	}
-	d := decoder{buf: b}
+	return DecodeReader(bytes.NewReader(b), int64(len(b)))
+}
+
+// DecodeReader decodes a canonical encoding of exactly size bytes read from
+// r, as Decode does, with buffers of bounded size: what it allocates is the
+// decoded manifest, and every count is checked against the bytes that remain
+// (and each file's chunk count against its size) before it is allocated.
+func DecodeReader(r io.Reader, size int64) (*Manifest, error) {
+	if size < 0 || size > MaxManifestSize {
+		return nil, fmt.Errorf("%w: manifest of %d bytes", ErrTooLarge, size)
+	}
+	d := decoder{r: bufio.NewReaderSize(io.LimitReader(r, size), 64<<10), left: size}
 	if string(d.bytes(len(manifestMagic))) != manifestMagic {
 		return nil, fmt.Errorf("%w: not a manifest (bad magic)", ErrBadManifest)
 	}
 	m := &Manifest{}
 	d.meta(&m.Meta)
 	m.ChunkSize = d.u32()
+	if d.err == nil && (m.ChunkSize < MinChunkSize || m.ChunkSize > MaxChunkSize) {
+		d.fail("chunk size %d outside [%d, %d]", m.ChunkSize, MinChunkSize, MaxChunkSize)
+	}
 	m.Dirs = make([]Dir, d.count(MaxDirs, 8))
 	for i := range m.Dirs {
 		m.Dirs[i] = Dir{Path: d.str(MaxPathLen), Mode: fs.FileMode(d.u32())}
 	}
 	m.Files = make([]File, d.count(MaxFiles, 24))
 	for i := range m.Files {
-		d.file(&m.Files[i], i)
+		d.file(&m.Files[i], i, m.ChunkSize)
 	}
 	if d.err != nil {
 		return nil, d.err
 	}
-	if len(d.buf) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadManifest, len(d.buf))
+	if d.left != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadManifest, d.left)
 	}
 	if err := m.Validate(); err != nil {
 		return nil, err
@@ -122,27 +144,40 @@ func DecodeVerified(id Digest, b []byte) (*Manifest, error) {
 	return Decode(b)
 }
 
-// decoder reads big-endian fields; after the first error every read returns
-// zero values and the error sticks.
+// decoder reads big-endian fields from r, of which left bytes remain; after
+// the first error every read returns zero values and the error sticks.
 type decoder struct {
-	buf []byte
-	err error
+	r      *bufio.Reader
+	left   int64
+	chunks int // read so far, across files
+	err    error
+	scr    [DigestSize]byte
 }
 
 func (d *decoder) fail(format string, args ...any) {
 	if d.err == nil {
 		d.err = fmt.Errorf("%w: "+format, append([]any{ErrBadManifest}, args...)...)
 	}
-	d.buf = nil
+	d.left = 0
 }
 
+// bytes returns the next n bytes, in a buffer of its own when n exceeds the
+// scratch array.
 func (d *decoder) bytes(n int) []byte {
-	if d.err != nil || n < 0 || n > len(d.buf) {
+	if d.err != nil || n < 0 || int64(n) > d.left {
 		d.fail("truncated")
 		return nil
 	}
-	b := d.buf[:n]
-	d.buf = d.buf[n:]
+	b := d.scr[:0]
+	if n > len(d.scr) {
+		b = make([]byte, n)
+	}
+	b = b[:n]
+	if _, err := io.ReadFull(d.r, b); err != nil {
+		d.fail("truncated: %v", err)
+		return nil
+	}
+	d.left -= int64(n)
 	return b
 }
 
@@ -175,7 +210,7 @@ func (d *decoder) str(max int) string {
 // that every element takes at least minSize bytes.
 func (d *decoder) count(max, minSize int) int {
 	n := d.u32()
-	if int64(n) > int64(max) || int64(n)*int64(minSize) > int64(len(d.buf)) {
+	if int64(n) > int64(max) || int64(n)*int64(minSize) > d.left {
 		d.fail("count %d exceeds limit or remaining input", n)
 		return 0
 	}
@@ -202,16 +237,29 @@ func (d *decoder) meta(m *Meta) {
 	}
 }
 
-func (d *decoder) file(f *File, i int) {
+// file reads file i. Its chunk count must be the one its size gives (every
+// chunk but the last is chunkSize long), checked before the chunks are
+// allocated, as is the total against MaxTotalChunks.
+func (d *decoder) file(f *File, i int, chunkSize uint32) {
 	f.Path = d.str(MaxPathLen)
 	size := d.u64()
-	if size > math.MaxInt64 {
+	switch {
+	case size > math.MaxInt64:
 		d.fail("file %d size %d", i, size)
+	case size > MaxFileSize && d.err == nil:
+		d.err = fmt.Errorf("%w: file %d size %d, at most %d", ErrTooLarge, i, size, int64(MaxFileSize))
+		d.left = 0
 	}
 	f.Size = int64(size)
 	f.Mode = fs.FileMode(d.u32())
 	f.LinkTo = int(d.u32()) - 1
-	f.Chunks = make([]Chunk, d.count(MaxTotalChunks, 4+DigestSize))
+	n := d.count(MaxTotalChunks-d.chunks, 4+DigestSize)
+	if want := ChunkCount(f.Size, chunkSize); d.err == nil && int64(n) != want {
+		d.fail("file %q of %d bytes has %d chunks, want %d of %d bytes", f.Path, f.Size, n, want, chunkSize)
+		return
+	}
+	d.chunks += n
+	f.Chunks = make([]Chunk, n)
 	for j := range f.Chunks {
 		f.Chunks[j].Length = d.u32()
 		copy(f.Chunks[j].Digest[:], d.bytes(DigestSize))

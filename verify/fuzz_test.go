@@ -15,6 +15,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(good)
 	f.Add(good[:40])
 	f.Add([]byte(manifestMagic))
+	f.Add(encodeUnchecked(f, func(m *Manifest) { oneByteChunks(&m.Files[2], 3) }))
+	f.Add(encodeUnchecked(f, func(m *Manifest) { shortFirst(&m.Files[0]); shortFirst(&m.Files[1]) }))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {

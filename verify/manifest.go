@@ -80,6 +80,10 @@ func (f *File) Offsets() []int64 {
 	return offs
 }
 
+// Offset returns the byte offset of chunk j of a file of a valid manifest
+// whose chunk size is chunkSize: every chunk before it is chunkSize long.
+func Offset(chunkSize uint32, j int) int64 { return int64(j) * int64(chunkSize) }
+
 // ID returns the snapshot ID: the digest of the canonical encoding.
 func (m *Manifest) ID() (Digest, error) {
 	b, err := m.Encode()
@@ -169,8 +173,9 @@ func root(parent map[int]int, i int) int {
 }
 
 // Validate checks every rule a manifest must keep: bounds, clean unique paths
-// in canonical order, parent directories listed, chunk lengths that add up to
-// each file's size, and hard links that point at an identical earlier file.
+// in canonical order, parent directories listed, chunks of exactly the chunk
+// size but each file's last (1..chunk size), so that they add up to the
+// file's size, and hard links that point at an identical earlier file.
 func (m *Manifest) Validate() error {
 	if err := m.validateHeader(); err != nil {
 		return err
@@ -258,15 +263,8 @@ func (m *Manifest) validateFile(i int) error {
 	if f.Size < 0 || f.Size > MaxFileSize {
 		return fmt.Errorf("%w: file %q size %d", ErrTooLarge, f.Path, f.Size)
 	}
-	var sum int64
-	for j, c := range f.Chunks {
-		if c.Length == 0 || c.Length > m.ChunkSize {
-			return fmt.Errorf("%w: file %q chunk %d length %d", ErrBadManifest, f.Path, j, c.Length)
-		}
-		sum += int64(c.Length)
-	}
-	if sum != f.Size {
-		return fmt.Errorf("%w: file %q chunks add up to %d, size is %d", ErrBadManifest, f.Path, sum, f.Size)
+	if err := m.checkChunkShape(f); err != nil {
+		return err
 	}
 	if f.LinkTo == -1 {
 		return nil
@@ -277,6 +275,39 @@ func (m *Manifest) validateFile(i int) error {
 	t := &m.Files[f.LinkTo]
 	if t.LinkTo != -1 || !sameChunks(t.Chunks, f.Chunks) || t.Mode != f.Mode {
 		return fmt.Errorf("%w: file %q links to %q, which is not an identical group leader", ErrBadManifest, f.Path, t.Path)
+	}
+	return nil
+}
+
+// ChunkCount is the number of chunks of a file of size bytes cut into
+// chunks of chunkSize bytes: every chunk but the last is exactly chunkSize,
+// the last 1..chunkSize, and an empty file has none.
+func ChunkCount(size int64, chunkSize uint32) int64 {
+	if size <= 0 || chunkSize == 0 {
+		return 0
+	}
+	return (size-1)/int64(chunkSize) + 1
+}
+
+// ChunkLength is the length of chunk j of a file of size bytes.
+func ChunkLength(size int64, chunkSize uint32, j int) uint32 {
+	return uint32(min(int64(chunkSize), size-int64(j)*int64(chunkSize)))
+}
+
+// checkChunkShape enforces the one shape a file's chunks may have, so that
+// the chunk count follows from the size (and memory from the data, not from
+// the manifest's say-so): every chunk but the last is exactly the chunk size,
+// the last 1..chunk size.
+func (m *Manifest) checkChunkShape(f *File) error {
+	if n := ChunkCount(f.Size, m.ChunkSize); int64(len(f.Chunks)) != n {
+		return fmt.Errorf("%w: file %q of %d bytes has %d chunks, want %d of %d bytes",
+			ErrBadManifest, f.Path, f.Size, len(f.Chunks), n, m.ChunkSize)
+	}
+	for j, c := range f.Chunks {
+		if want := ChunkLength(f.Size, m.ChunkSize, j); c.Length != want {
+			return fmt.Errorf("%w: file %q chunk %d is %d bytes, want %d (every chunk but the last is the chunk size %d)",
+				ErrBadManifest, f.Path, j, c.Length, want, m.ChunkSize)
+		}
 	}
 	return nil
 }

@@ -1,12 +1,14 @@
 package verify
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -123,6 +125,12 @@ func TestValidateRejects(t *testing.T) {
 		{"link to different", func(m *Manifest) { m.Files[1].Chunks[1].Digest[0] ^= 1 }, ErrBadManifest},
 		{"setuid mode", func(m *Manifest) { m.Files[2].Mode |= 1 << 23 }, ErrBadManifest},
 		{"tiny chunk size", func(m *Manifest) { m.ChunkSize = 1 }, ErrBadManifest},
+		{"short first chunk", func(m *Manifest) { shortFirst(&m.Files[0]); shortFirst(&m.Files[1]) }, ErrBadManifest},
+		{"one-byte chunks", func(m *Manifest) { oneByteChunks(&m.Files[2], 3) }, ErrBadManifest},
+		{"chunk beyond size", func(m *Manifest) {
+			m.Files[2].Chunks = []Chunk{{Length: m.ChunkSize, Digest: Sum(nil)}}
+		}, ErrBadManifest},
+		{"extra empty file chunk", func(m *Manifest) { m.Files[2].Chunks = []Chunk{{Length: 1}} }, ErrBadManifest},
 		{"long engine", func(m *Manifest) { m.Meta.Engine = strings.Repeat("x", MaxEngineLen+1) }, ErrTooLarge},
 	}
 	for _, tc := range testCases {
@@ -156,6 +164,10 @@ func TestDecodeRejects(t *testing.T) {
 		{"trailing", append(append([]byte{}, good...), 0)},
 		{"absurd dir count", patchU32(good, dirCountOffset(good), 0xFFFFFFFF)},
 		{"count beyond input", patchU32(good, dirCountOffset(good), 1000)},
+		{"one-byte chunks", encodeUnchecked(t, func(m *Manifest) { oneByteChunks(&m.Files[2], 5) })},
+		{"short first chunk", encodeUnchecked(t, func(m *Manifest) { shortFirst(&m.Files[0]); shortFirst(&m.Files[1]) })},
+		{"tiny chunk size", encodeUnchecked(t, func(m *Manifest) { m.ChunkSize = 0 })},
+		{"huge file", encodeUnchecked(t, func(m *Manifest) { m.Files[2].Size = 1 << 62 })},
 	}
 	for _, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,15 +182,88 @@ func TestDecodeRejects(t *testing.T) {
 // dirCountOffset finds the dir count in the sample encoding: magic, term,
 // index, engine, created, labels, chunk size.
 func dirCountOffset(b []byte) int {
-	d := decoder{buf: b[len(manifestMagic):]}
+	rest := b[len(manifestMagic):]
+	d := decoder{r: bufio.NewReader(bytes.NewReader(rest)), left: int64(len(rest))}
 	var m Meta
 	d.meta(&m)
 	d.u32()
-	return len(b) - len(d.buf)
+	return len(b) - int(d.left)
 }
 
 func patchU32(b []byte, off int, v uint32) []byte {
 	c := append([]byte{}, b...)
 	c[off], c[off+1], c[off+2], c[off+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 	return c
+}
+
+// shortFirst recuts f's chunks as a short first chunk and a full last one:
+// the same bytes, the wrong shape.
+func shortFirst(f *File) {
+	f.Chunks[0].Length, f.Chunks[1].Length = f.Chunks[1].Length, f.Chunks[0].Length
+}
+
+// oneByteChunks makes f a file of n one-byte chunks: its sizes add up, its
+// chunk count does not follow from its size.
+func oneByteChunks(f *File, n int) {
+	f.Size, f.Chunks = int64(n), make([]Chunk, n)
+	for j := range f.Chunks {
+		f.Chunks[j] = Chunk{Length: 1, Digest: Sum([]byte{byte(j)})}
+	}
+}
+
+// encodeUnchecked encodes the sample manifest after mutate, without the
+// validation Encode does, as a hostile peer would.
+func encodeUnchecked(tb testing.TB, mutate func(*Manifest)) []byte {
+	tb.Helper()
+	m := sampleManifest()
+	mutate(m)
+	b, err := m.encode()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func TestDecodeReaderMatchesDecode(t *testing.T) {
+	t.Parallel()
+	good, err := sampleManifest().Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := DecodeReader(bytes.NewReader(good), int64(len(good)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := m.Encode()
+	if err != nil || !bytes.Equal(again, good) {
+		t.Fatalf("round trip through DecodeReader: %v", err)
+	}
+	if _, err := DecodeReader(bytes.NewReader(good), int64(len(good))-1); err == nil {
+		t.Fatal("DecodeReader accepted a size shorter than the encoding")
+	}
+	if _, err := DecodeReader(bytes.NewReader(good), int64(len(good))+1); err == nil {
+		t.Fatal("DecodeReader accepted a size longer than the input")
+	}
+}
+
+// TestDecodeChunkCountBeforeAllocation: a file whose chunk count its size
+// does not allow is refused before its chunks are allocated, whatever the
+// count says.
+func TestDecodeChunkCountBeforeAllocation(t *testing.T) {
+	b := encodeUnchecked(t, func(m *Manifest) { oneByteChunks(&m.Files[2], 20000) })
+	allocs := testing.AllocsPerRun(5, func() {
+		if _, err := Decode(b); !errors.Is(err, ErrBadManifest) || !strings.Contains(err.Error(), "has 20000 chunks, want 1 of") {
+			t.Fatalf("Decode: %v", err)
+		}
+	})
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	if _, err := Decode(b); err == nil {
+		t.Fatal("accepted")
+	}
+	runtime.ReadMemStats(&ms)
+	if got := ms.TotalAlloc - before; got > 256<<10 {
+		t.Fatalf("refusing a 20000-chunk lie allocated %d bytes (%.0f allocs)", got, allocs)
+	}
 }

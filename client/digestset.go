@@ -1,0 +1,69 @@
+package client
+
+import (
+	"hash/maphash"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// digestKey reduces a digest to 64 bits with a per-process random seed, so a
+// peer that picks digests cannot pick collisions. Maps keyed by it cost 8
+// bytes of key per entry instead of 32.
+type digestKey struct{ seed maphash.Seed }
+
+func newDigestKey() digestKey { return digestKey{seed: maphash.MakeSeed()} }
+
+func (k digestKey) of(d *verify.Digest) uint64 { return maphash.Bytes(k.seed, d[:]) }
+
+// digestSet is a set of digests that may answer yes for a digest it does not
+// hold (a 64-bit keyed collision): its users confirm by the full digest, so
+// a false yes costs at most a local chunk indexed for nothing.
+type digestSet struct {
+	key digestKey
+	set map[uint64]struct{}
+}
+
+func newDigestSet() *digestSet {
+	return &digestSet{key: newDigestKey(), set: make(map[uint64]struct{})}
+}
+
+func (s *digestSet) add(d *verify.Digest) { s.set[s.key.of(d)] = struct{}{} }
+
+// has reports whether d may be in the set; a nil set holds everything.
+func (s *digestSet) has(d *verify.Digest) bool {
+	if s == nil {
+		return true
+	}
+	_, ok := s.set[s.key.of(d)]
+	return ok
+}
+
+// jobIndex finds the job of a digest: by its 64-bit key, confirmed against
+// the job's digest, with the full digest as key for the (practically never
+// seen) digests whose keys collide.
+type jobIndex struct {
+	key     digestKey
+	byKey   map[uint64]*job
+	collide map[verify.Digest]*job
+}
+
+func newJobIndex() *jobIndex {
+	return &jobIndex{key: newDigestKey(), byKey: make(map[uint64]*job), collide: make(map[verify.Digest]*job)}
+}
+
+func (x *jobIndex) get(d *verify.Digest) *job {
+	j := x.byKey[x.key.of(d)]
+	if j == nil || *j.digest == *d {
+		return j
+	}
+	return x.collide[*d]
+}
+
+func (x *jobIndex) put(j *job) {
+	k := x.key.of(j.digest)
+	if _, taken := x.byKey[k]; taken {
+		x.collide[*j.digest] = j
+		return
+	}
+	x.byKey[k] = j
+}
