@@ -190,3 +190,43 @@ func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
 	}
 	return true
 }
+
+// TestLinksMaskedModes: an SST the leader keeps group-writable is installed
+// 0644 under the default mask; a second install hard-links that file of Dest
+// (same inode) instead of copying it, because its mode is already the one the
+// install gives.
+func TestLinksMaskedModes(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "checkpoint")
+	mkdirAll(t, root)
+	sst := filepath.Join(root, "000007.sst")
+	if err := os.WriteFile(sst, []byte(strings.Repeat("sst bytes ", 3*testChunkSize/10)), 0o664); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sst, 0o664); err != nil { // past the test's umask
+		t.Fatal(err)
+	}
+	src, err := dirsource.New(root, verify.Meta{Index: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, server.Config{Source: src}, "")
+	dest := filepath.Join(t.TempDir(), "db")
+	var inodes []uint64
+	for range 2 {
+		if _, err := Install(context.Background(), ts.url, 0, testConfig(t, dest)); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(filepath.Join(dest, "000007.sst"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o644 {
+			t.Fatalf("installed %v, want 0644 (0664 masked by 022)", fi.Mode().Perm())
+		}
+		inodes = append(inodes, fi.Sys().(*syscall.Stat_t).Ino)
+	}
+	if inodes[0] != inodes[1] {
+		t.Fatalf("the second install copied the SST (inode %d, then %d) instead of linking it", inodes[0], inodes[1])
+	}
+}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"io/fs"
 	"sync/atomic"
 
 	"github.com/snapsync/snapsync/internal/durable"
@@ -73,8 +74,10 @@ type plan struct {
 // makePlan decides, by content only, where every leader's bytes come from.
 // done and complete describe stage/ (scanStage); idx the local trees;
 // stagePath names a manifest file in stage/.
+// mask is Config.FileModeMask: a file of Dest is linked only if it already
+// has the mode the install gives.
 func makePlan(m *verify.Manifest, done [][]bool, complete []bool, idx *localIndex,
-	immutable func(string) bool, stagePath func(int) string) *plan {
+	immutable func(string) bool, mask fs.FileMode, stagePath func(int) string) *plan {
 	p := &plan{m: m, remaining: make([]atomic.Int64, len(m.Files))}
 	staged := stagedChunks(m, done, stagePath)
 	used := make(map[durable.FileID]bool) // local inodes already placed
@@ -89,7 +92,7 @@ func makePlan(m *verify.Manifest, done [][]bool, complete []bool, idx *localInde
 			p.stagedBytes += f.Size
 			continue
 		}
-		if src, link := wholeMatch(f, idx, used, immutable); src != nil {
+		if src, link := wholeMatch(f, idx, used, immutable, mask); src != nil {
 			used[durable.InfoID(src.info)] = true
 			p.place = append(p.place, placement{file: i, src: src, link: link})
 			p.ready = append(p.ready, i)
@@ -170,19 +173,19 @@ func stagedChunks(m *verify.Manifest, done [][]bool, stagePath func(int) string)
 }
 
 // wholeMatch finds a local file with exactly f's content that can be placed
-// whole: an immutable file of the current database with f's mode (hard-linked,
-// so its mode must already be right), or a file of an earlier staging that no
+// whole: an immutable file of the current database with the mode f installs
+// with (hard-linked, so its mode must already be right), or a file of an earlier staging that no
 // other name shares (renamed). Each local inode is placed at most once,
 // whatever the names it has, so the staged tree has the leader's hard-link
 // groups and no others.
-func wholeMatch(f *verify.File, idx *localIndex, used map[durable.FileID]bool, immutable func(string) bool) (*localFile, bool) {
+func wholeMatch(f *verify.File, idx *localIndex, used map[durable.FileID]bool, immutable func(string) bool, mask fs.FileMode) (*localFile, bool) {
 	if f.Size == 0 || idx == nil {
 		return nil, false
 	}
 	for _, c := range idx.byContent[contentOf(f.Chunks, f.Size)] {
 		switch {
 		case used[durable.InfoID(c.info)]:
-		case c.fromDest && immutable(c.rel) && c.info.Mode().Perm() == f.Mode:
+		case c.fromDest && immutable(c.rel) && c.info.Mode().Perm() == fileMode(f.Mode, mask):
 			return c, true
 		case !c.fromDest && nlink(c.info) == 1:
 			return c, false

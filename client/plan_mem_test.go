@@ -52,7 +52,7 @@ func planMemory(m *verify.Manifest) (need, plan float64) {
 	needed = nil
 	base = heapInUse()
 	idx := &localIndex{byDigest: map[verify.Digest]chunkLoc{}, byContent: map[contentKey][]*localFile{}}
-	p := makePlan(m, done, complete, idx, func(string) bool { return false }, func(int) string { return "" })
+	p := makePlan(m, done, complete, idx, func(string) bool { return false }, DefaultFileModeMask, func(int) string { return "" })
 	afterPlan := heapInUse()
 	runtime.KeepAlive(p)
 	return float64(afterNeed-base) / float64(chunks), float64(afterPlan-base) / float64(chunks)

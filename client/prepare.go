@@ -212,7 +212,7 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 		return nil, nil, err
 	}
 	s := &stager{root: l.stage, fs: l.fs, mask: l.mask, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64)}
-	s.plan = makePlan(m, done, complete, idx, cfg.Immutable, func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p })
+	s.plan = makePlan(m, done, complete, idx, cfg.Immutable, cfg.FileModeMask, func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p })
 	ctr.done.Store(s.plan.stagedBytes)
 	ctr.reused.Store(s.plan.stagedBytes) // staged by an interrupted attempt: held locally
 	cfg.Logger.Info().Int("files", len(m.Files)).Int64("total", m.TotalBytes()).
