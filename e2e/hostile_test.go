@@ -491,13 +491,6 @@ func diffState(a, b map[string]string) string {
 	return ""
 }
 
-// hasFlag reports whether `snapsync CMD --help` lists flag.
-func hasFlag(tb testing.TB, cmd, flag string) bool {
-	tb.Helper()
-	r := runSnapsync(context.Background(), nil, cmd, "--help")
-	return strings.Contains(r.Stdout+r.Stderr, flag)
-}
-
 // BenchmarkHostileValidAtLimits plans a valid manifest of MaxTotalChunks
 // distinct chunks in 4096 files with the real binary and reports its peak
 // RSS. The peer refuses every chunk, so what is measured is the manifest and
