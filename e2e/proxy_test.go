@@ -17,7 +17,12 @@ type proxy struct {
 	// flip decides, for the byte at absolute offset off of the server's
 	// output, whether to flip its lowest bit. nil: never.
 	flip func(off int64) bool
-	wg   sync.WaitGroup
+	// stallAt, when positive, makes the proxy stop forwarding the server's
+	// bytes once it has forwarded that many, holding the connections open:
+	// a peer that stops answering without closing anything.
+	stallAt atomic.Int64
+	stalled chan struct{} // closed at cleanup, to release stalled pipes
+	wg      sync.WaitGroup
 }
 
 func startProxy(tb testing.TB, target string, flip func(off int64) bool) *proxy {
@@ -26,11 +31,12 @@ func startProxy(tb testing.TB, target string, flip func(off int64) bool) *proxy 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &proxy{Addr: ln.Addr().String(), ln: ln, flip: flip}
+	p := &proxy{Addr: ln.Addr().String(), ln: ln, flip: flip, stalled: make(chan struct{})}
 	p.wg.Add(1)
 	go p.accept(target)
 	tb.Cleanup(func() {
 		ln.Close()
+		close(p.stalled)
 		p.wg.Wait()
 	})
 	return p
@@ -63,6 +69,10 @@ func (p *proxy) pipe(dst, src net.Conn, fromServer bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
+		if at := p.stallAt.Load(); n > 0 && fromServer && at > 0 && p.fromServer.Load()+int64(n) > at {
+			<-p.stalled // hold the connection open, forwarding nothing more
+			return
+		}
 		if n > 0 && fromServer {
 			base := p.fromServer.Add(int64(n)) - int64(n)
 			if p.flip != nil {
