@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // stateFile, in Root, remembers the newest registration across restarts.
@@ -20,30 +22,15 @@ type state struct {
 	Labels          map[string]string `json:"labels,omitempty"`
 }
 
-// save writes e to the state file: tmp, fsync, rename.
+// save writes e to the state file durably (internal/durable: tmp, fsync,
+// rename, fsync the directory).
 func (s *Source) save(e *entry) error {
 	b, err := json.Marshal(state{Dir: e.dir, Term: e.meta.Term, Index: e.meta.Index,
 		CreatedUnixNano: e.meta.CreatedUnixNano, Labels: e.meta.Labels})
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(s.root, stateFile)
-	f, err := os.CreateTemp(s.root, stateFile+".tmp*")
-	if err != nil {
-		return fmt.Errorf("save registry state: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name()) // best effort: a stray temp file is harmless
+	if err := durable.WriteFile(durable.OS(), filepath.Join(s.root, stateFile), b, 0o600); err != nil {
 		return fmt.Errorf("save registry state: %w", err)
 	}
 	return nil
