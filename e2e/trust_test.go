@@ -2,13 +2,19 @@ package e2e
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"connectrpc.com/connect"
+
 	"github.com/snapsync/snapsync/internal/sampledb"
 	"github.com/snapsync/snapsync/internal/testpki"
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 )
 
 // TestMutualTLS serves a real Pebble DB over mutual TLS with a peer
@@ -127,4 +133,46 @@ func TestRefusesOpenNonLoopback(t *testing.T) {
 	if r.Err == nil || !strings.Contains(r.Stderr, "--insecure") || !strings.Contains(r.Stderr, "--tls-cert") {
 		t.Fatalf("serve on 0.0.0.0 without protection: %v\n%s", r.Err, r.Stderr)
 	}
+}
+
+// TestLocalPrepareOverMutualTLS: a follower sidecar given its own
+// certificate fetches, through the local API's Prepare, from a leader that
+// requires mutual TLS and allows only it; Commit installs the leader's DB.
+// The local API is a unix socket, checked by the caller's uid.
+func TestLocalPrepareOverMutualTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, "cluster CA")
+	leaderPKI := ca.Files(t, dir, "leader", testpki.Both, "127.0.0.1", "spiffe://cluster/om-0")
+	followerPKI := ca.Files(t, dir, "follower", testpki.Both, "spiffe://cluster/om-1")
+	tlsArgs := func(f testpki.Files, allow string) []string {
+		return []string{"--tls-cert", f.Cert, "--tls-key", f.Key, "--tls-ca", f.CA, "--allow-peer", allow}
+	}
+	db := filepath.Join(dir, "leader-db")
+	writePebble(t, db, sampledb.Fill{Seed: 33, Bytes: 4 << 20})
+	want := pristine(t, db)
+	leader := startServe(t, "pebble:"+db, tlsArgs(leaderPKI, "spiffe://cluster/om-1")...)
+
+	dest := filepath.Join(dir, "follower", "om.db")
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, sock := startSidecar(t, "registry:"+filepath.Join(dir, "follower-ckpts"),
+		append(tlsArgs(followerPKI, "spiffe://cluster/om-0"), "--allow-dest", filepath.Dir(dest))...)
+	local := snapsyncv1connect.NewInstallServiceClient(unixHTTPClient(sock), "http://local", connect.WithGRPC())
+	id := prepareVia(t.Context(), t, local, "https://"+leader.Addr, dest)
+	if _, err := local.Commit(t.Context(), connect.NewRequest(&snapsyncv1.CommitRequest{Dest: dest, SnapshotId: id})); err != nil {
+		t.Fatal(err)
+	}
+	comparePebble(t, want, dest)
+}
+
+// unixHTTPClient speaks h2c over the unix socket at path.
+func unixHTTPClient(path string) *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: &p,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		}}}
 }
