@@ -157,20 +157,13 @@ func checkPage(page *snapsyncv1.GetManifestResponse, got, total uint64) error {
 // readManifestFile decodes a staged manifest file after checking it against
 // id, reading it twice (hash, then decode) instead of holding it in memory.
 func readManifestFile(fsys durable.StageFS, p string, id verify.Digest) (*verify.Manifest, error) {
-	f, err := fsys.OpenFile(p, os.O_RDONLY, 0)
+	f, size, err := openBounded(fsys, p, verify.MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", p, err)
-	}
-	if !fi.Mode().IsRegular() || fi.Size() > verify.MaxManifestSize {
-		return nil, fmt.Errorf("%s is not a regular file of at most %d bytes", p, verify.MaxManifestSize)
-	}
 	h := sha256.New()
-	if err := readSpool(f, fi.Size(), h); err != nil {
+	if err := readSpool(f, size, h); err != nil {
 		return nil, err
 	}
 	if err := verify.CheckDigest("manifest", id, verify.Digest(h.Sum(nil))); err != nil {
@@ -179,5 +172,5 @@ func readManifestFile(fsys durable.StageFS, p string, id verify.Digest) (*verify
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("rewind %s: %w", p, err)
 	}
-	return verify.DecodeReader(f, fi.Size())
+	return verify.DecodeReader(f, size)
 }

@@ -144,21 +144,33 @@ func writeState(l layout, s *state) error {
 	return durable.WriteFile(l.fs, l.state, b, 0o600)
 }
 
+// openBounded opens a regular file of at most limit bytes, not following a
+// symlink, and returns it with its size.
+func openBounded(fsys durable.StageFS, p string, limit int64) (*os.File, int64, error) {
+	f, err := fsys.OpenFile(p, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close() // read-only: nothing to lose
+		return nil, 0, fmt.Errorf("stat %s: %w", p, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > limit {
+		_ = f.Close() // read-only: nothing to lose
+		return nil, 0, fmt.Errorf("%w: %s is not a regular file of at most %d bytes", ErrStaging, p, limit)
+	}
+	return f, fi.Size(), nil
+}
+
 // readBounded reads a regular file of at most limit bytes, not following a
 // symlink.
 func readBounded(fsys durable.StageFS, p string, limit int64) ([]byte, error) {
-	f, err := fsys.OpenFile(p, os.O_RDONLY, 0)
+	f, _, err := openBounded(fsys, p, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", p, err)
-	}
-	if !fi.Mode().IsRegular() || fi.Size() > limit {
-		return nil, fmt.Errorf("%w: %s is not a regular file of at most %d bytes", ErrStaging, p, limit)
-	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p, err)
