@@ -1,23 +1,23 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"github.com/snapsync/snapsync/internal/testpki"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"connectrpc.com/connect"
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/snapsync/snapsync/internal/testlog"
+	"github.com/snapsync/snapsync/internal/testpki"
 )
 
 const (
@@ -78,24 +78,6 @@ func call(tb testing.TB, base, procedure string, c *ClientTLS, tok *Token) (stri
 		return "", err
 	}
 	return res.Msg.GetValue(), nil
-}
-
-// syncBuffer is a log sink the server's goroutines write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestGuard(t *testing.T) {
@@ -168,7 +150,7 @@ func TestGuard(t *testing.T) {
 	for _, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var logs syncBuffer
+			var logs testlog.Buffer
 			g := &Guard{Clients: tc.tls, AllowPeers: tc.allow, Token: tc.token, Log: zerolog.New(&logs),
 				Exempt: func(p string) bool { return p == exemptProcedure }}
 			base := serveGuarded(t, tc.tls, g)

@@ -5,11 +5,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"github.com/snapsync/snapsync/internal/testpki"
 	"path/filepath"
 	"testing"
 
 	"connectrpc.com/connect"
+
+	"github.com/snapsync/snapsync/internal/testpki"
 )
 
 // servedSerial returns the serial number of the certificate the server at

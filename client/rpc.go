@@ -10,7 +10,6 @@ import (
 
 	"github.com/snapsync/snapsync/auth"
 	"github.com/snapsync/snapsync/internal/stall"
-
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 )
 

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/auth"
+	"github.com/snapsync/snapsync/internal/testlog"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	"github.com/snapsync/snapsync/server"
@@ -88,7 +88,7 @@ func TestLocalAuthUnixUID(t *testing.T) {
 	if err := os.Chmod(sock, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testlog.Buffer
 	serveLocal(t, ln, &LocalAuth{Log: zerolog.New(&logs)})
 
 	cl := snapsyncv1connect.NewInstallServiceClient(unixClient(sock), "http://local", connect.WithGRPC())
@@ -172,22 +172,4 @@ func TestLocalAuthTCPToken(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a log sink the server's goroutines write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
