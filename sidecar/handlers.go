@@ -31,7 +31,7 @@ func LocalHandler(install *InstallService, reg *RegistryService) http.Handler {
 		names = append(names, snapsyncv1connect.RegistryServiceName)
 	}
 	mountIntrospection(mux, names)
-	return mux
+	return rpcOnly(mux)
 }
 
 // PeerHandler serves the peer-facing API: peer (a server.Server's Handler,
@@ -41,7 +41,7 @@ func PeerHandler(peer http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/"+snapsyncv1connect.SnapshotServiceName+"/", peer)
 	mountIntrospection(mux, []string{snapsyncv1connect.SnapshotServiceName})
-	return mux
+	return rpcOnly(mux)
 }
 
 // mountIntrospection mounts gRPC health (SERVING for each name and for the
