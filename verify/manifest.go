@@ -9,9 +9,11 @@ import (
 
 // Limits on what a manifest may describe. A decoder checks them before it
 // allocates, so a hostile manifest cannot make a client exhaust memory.
-// MaxTotalChunks is 4 TiB of distinct data at the default 1 MiB chunk size
-// (hard links and repeated content do not count twice): a client plans that
-// many in under 1 GiB (e2e BenchmarkHostileValidAtLimits).
+// MaxTotalChunks is 4 TiB of data at the default 1 MiB chunk size, counted
+// over full entries: a hard link's entry has no chunks of its own and counts
+// only against MaxFiles, so 10,000 OM snapshots linking one om.db cost paths,
+// not chunks. A client plans MaxTotalChunks in under 1 GiB (e2e
+// BenchmarkHostileValidAtLimits).
 const (
 	MaxPathLen     = 4096
 	MaxFiles       = 1 << 20
