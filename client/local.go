@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
@@ -27,6 +28,9 @@ type localFile struct {
 	fromDest bool
 	info     fs.FileInfo
 	chunks   []verify.Chunk
+	// same is the first name of the same inode, whose chunks this one
+	// shares (it is not hashed again), or nil.
+	same *localFile
 }
 
 // chunkLoc is where a chunk's bytes are found locally.
@@ -54,8 +58,9 @@ func contentOf(chunks []verify.Chunk, size int64) contentKey {
 type localIndex struct {
 	byDigest  map[verify.Digest]chunkLoc
 	byContent map[contentKey][]*localFile
-	files     int
-	bytes     int64
+	files     int   // names indexed
+	bytes     int64 // of the distinct inodes indexed
+	hashed    int64 // inodes read and hashed: each once
 }
 
 // localTree is a directory whose files may hold reusable content.
@@ -66,8 +71,11 @@ type localTree struct {
 
 // indexTrees hashes every regular file of the trees (symlinks and other
 // entries are skipped, missing trees are empty) and indexes the chunks that
-// need holds. A file that cannot be read is skipped: reuse is opportunistic,
-// and every reused byte is checked again when it is copied.
+// need holds. Each local inode is hashed once, however many names it has in
+// Dest and earlier stagings (an OM's SST linked into every snapshot): its
+// other names share the first name's chunks. A file that cannot be read is
+// skipped: reuse is opportunistic, and every reused byte is checked again
+// when it is copied.
 func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need *digestSet, log zerolog.Logger) (*localIndex, error) {
 	var files []*localFile
 	for _, t := range trees {
@@ -77,10 +85,13 @@ func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need *dig
 		}
 		files = append(files, found...)
 	}
+	first := byInode(files)
+	var hashed atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, f := range files {
+	for _, f := range first {
 		g.Go(func() error {
+			hashed.Add(1)
 			chunks, _, err := chunker.HashFile(gctx, f.path, chunkSize)
 			if err != nil {
 				if gctx.Err() != nil {
@@ -96,28 +107,68 @@ func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need *dig
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return buildIndex(files, need), nil
+	for _, f := range files {
+		if f.same != nil {
+			f.chunks = f.same.chunks
+		}
+	}
+	x := buildIndex(files, need)
+	x.hashed = hashed.Load()
+	return x, nil
 }
 
+// byInode returns the first name of each distinct inode of files, and points
+// every later name's same at it. A file without inode information is its
+// own.
+func byInode(files []*localFile) []*localFile {
+	seen := make(map[durable.FileID]*localFile, len(files))
+	first := make([]*localFile, 0, len(files))
+	for _, f := range files {
+		id := durable.InfoID(f.info)
+		if g, ok := seen[id]; ok && !id.IsZero() {
+			f.same = g
+			continue
+		}
+		seen[id] = f
+		first = append(first, f)
+	}
+	return first
+}
+
+// buildIndex indexes each inode's chunks once, and every name by content.
 func buildIndex(files []*localFile, need *digestSet) *localIndex {
 	x := &localIndex{byDigest: make(map[verify.Digest]chunkLoc), byContent: make(map[contentKey][]*localFile)}
+	keys := make(map[*localFile]contentKey) // by an inode's first name
 	for _, f := range files {
 		if f.chunks == nil && f.info.Size() > 0 {
 			continue // unreadable
 		}
 		x.files++
-		x.bytes += f.info.Size()
-		var off int64
-		for _, c := range f.chunks {
-			if _, seen := x.byDigest[c.Digest]; !seen && need.has(&c.Digest) {
-				x.byDigest[c.Digest] = chunkLoc{file: f, off: off}
-			}
-			off += int64(c.Length)
+		first := f
+		if f.same != nil {
+			first = f.same
 		}
-		k := contentOf(f.chunks, f.info.Size())
+		k, ok := keys[first]
+		if !ok {
+			k = contentOf(f.chunks, f.info.Size())
+			keys[first] = k
+			x.bytes += f.info.Size()
+			x.indexChunks(f, need)
+		}
 		x.byContent[k] = append(x.byContent[k], f)
 	}
 	return x
+}
+
+// indexChunks records where each needed chunk of f is, unless known.
+func (x *localIndex) indexChunks(f *localFile, need *digestSet) {
+	var off int64
+	for _, c := range f.chunks {
+		if _, seen := x.byDigest[c.Digest]; !seen && need.has(&c.Digest) {
+			x.byDigest[c.Digest] = chunkLoc{file: f, off: off}
+		}
+		off += int64(c.Length)
+	}
 }
 
 // listTree lists the regular files below t.root.

@@ -87,7 +87,7 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	renew := startRenewer(ctx, rpc, g, cfg) // from the grant on: the manifest and the plan take time too
 	defer renew.Stop()
 	cfg.Logger.Info().Str("snapshot", g.id.Short()).Uint64("index", g.info.GetIndex()).
-		Uint64("bytes", g.info.GetTotalBytes()).Msg("snapshot granted")
+		Uint64("bytes", g.info.GetTotalBytes()).Uint64("manifest_bytes", g.info.GetManifestSize()).Msg("snapshot granted")
 	if st != nil && st.Phase == phaseStaged && st.id() == g.id {
 		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
 	}
@@ -218,7 +218,7 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 	cfg.Logger.Info().Int("files", len(m.Files)).Int64("total", m.TotalBytes()).
 		Int64("staged", s.plan.stagedBytes).Int64("placed", s.plan.placedBytes).
 		Int64("reuse", s.plan.reuseBytes()).Int64("fetch", s.plan.fetchBytes()).
-		Int("local_files", idx.files).Msg("plan")
+		Int("local_files", idx.files).Int64("local_hashed", idx.hashed).Msg("plan")
 	return s, pool, nil
 }
 

@@ -239,7 +239,7 @@ func encodeRaw(m *verify.Manifest) []byte {
 	u32 := func(v uint32) { b = be.BigEndian.AppendUint32(b, v) }
 	u64 := func(v uint64) { b = be.BigEndian.AppendUint64(b, v) }
 	str := func(s string) { u32(uint32(len(s))); b = append(b, s...) }
-	b = append(b, "SNAPMAN1"...)
+	b = append(b, "SNAPMAN2"...)
 	u64(m.Meta.Term)
 	u64(m.Meta.Index)
 	str(m.Meta.Engine)
@@ -254,9 +254,12 @@ func encodeRaw(m *verify.Manifest) []byte {
 	u32(uint32(len(m.Files)))
 	for _, f := range m.Files {
 		str(f.Path)
+		u32(uint32(f.LinkTo + 1))
+		if f.LinkTo >= 0 {
+			continue // a link entry: its group's first entry has the rest
+		}
 		u64(uint64(f.Size))
 		u32(uint32(f.Mode))
-		u32(uint32(f.LinkTo + 1))
 		u32(uint32(len(f.Chunks)))
 		for _, c := range f.Chunks {
 			u32(c.Length)

@@ -374,9 +374,9 @@ func withTrailingFile(m *verify.Manifest, size uint64, count uint32) []byte {
 	be.BigEndian.PutUint32(b[countAt-4:], uint32(len(m.Files)+1))
 	b = be.BigEndian.AppendUint32(b, 1)
 	b = append(b, 'z')
+	b = be.BigEndian.AppendUint32(b, 0) // a full entry, not a link
 	b = be.BigEndian.AppendUint64(b, size)
 	b = be.BigEndian.AppendUint32(b, 0o644)
-	b = be.BigEndian.AppendUint32(b, 0)
 	return be.BigEndian.AppendUint32(b, count)
 }
 

@@ -11,12 +11,23 @@ import (
 	"sort"
 )
 
+// ManifestVersion is the canonical encoding's format version: the digit
+// that ends manifestMagic. Version 2 encodes a later hard link of an inode
+// as its path and the index of the group's first entry, without a chunk list.
+const ManifestVersion = 2
+
 // manifestMagic opens every canonical encoding; the digit is the version.
-const manifestMagic = "SNAPMAN1"
+const manifestMagic = "SNAPMAN2"
+
+// magicPrefix is manifestMagic without its version digit.
+const magicPrefix = "SNAPMAN"
 
 // Encode returns the canonical encoding of a valid manifest: big-endian
 // integers, length-prefixed strings, labels sorted by key, dirs and files in
-// path order. Equal manifests encode to equal bytes, and Decode accepts only
+// path order. A file is a full entry (path, link 0, size, mode, chunk count,
+// chunks) or, for a later path of a hard-link group, a link entry (path, and
+// link = 1 + the index of the group's first entry), whose size, mode and
+// chunks are that entry's. Equal manifests encode to equal bytes, and Decode accepts only
 // canonical bytes, so Encode(Decode(b)) == b.
 func (m *Manifest) Encode() ([]byte, error) {
 	if err := m.Validate(); err != nil {
@@ -32,7 +43,10 @@ func (m *Manifest) encode() ([]byte, error) {
 		size += 8 + len(d.Path)
 	}
 	for _, f := range m.Files {
-		size += 24 + len(f.Path) + len(f.Chunks)*(4+DigestSize)
+		size += linkEntrySize + len(f.Path)
+		if f.LinkTo < 0 {
+			size += fullEntrySize - linkEntrySize + len(f.Chunks)*(4+DigestSize)
+		}
 	}
 	if size > MaxManifestSize {
 		return nil, fmt.Errorf("%w: manifest encoding of %d bytes", ErrTooLarge, size)
@@ -76,11 +90,21 @@ func (e *encoder) meta(m *Meta) {
 	}
 }
 
+// Sizes of a file entry without its path and chunks: a link entry is the
+// path's length and the link; a full entry adds size, mode and chunk count.
+const (
+	linkEntrySize = 8
+	fullEntrySize = 24
+)
+
 func (e *encoder) file(f *File) {
 	e.str(f.Path)
+	e.u32(uint32(f.LinkTo + 1))
+	if f.LinkTo >= 0 {
+		return
+	}
 	e.u64(uint64(f.Size))
 	e.u32(uint32(f.Mode))
-	e.u32(uint32(f.LinkTo + 1))
 	e.u32(uint32(len(f.Chunks)))
 	for _, c := range f.Chunks {
 		e.u32(c.Length)
@@ -107,8 +131,8 @@ func DecodeReader(r io.Reader, size int64) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: manifest of %d bytes", ErrTooLarge, size)
 	}
 	d := decoder{r: bufio.NewReaderSize(io.LimitReader(r, size), 64<<10), left: size}
-	if string(d.bytes(len(manifestMagic))) != manifestMagic {
-		return nil, fmt.Errorf("%w: not a manifest (bad magic)", ErrBadManifest)
+	if err := checkMagic(d.bytes(len(manifestMagic))); err != nil {
+		return nil, err
 	}
 	m := &Manifest{}
 	d.meta(&m.Meta)
@@ -120,9 +144,9 @@ func DecodeReader(r io.Reader, size int64) (*Manifest, error) {
 	for i := range m.Dirs {
 		m.Dirs[i] = Dir{Path: d.str(MaxPathLen), Mode: fs.FileMode(d.u32())}
 	}
-	m.Files = make([]File, d.count(MaxFiles, 24))
+	m.Files = make([]File, d.count(MaxFiles, linkEntrySize))
 	for i := range m.Files {
-		d.file(&m.Files[i], i, m.ChunkSize)
+		d.file(m.Files, i, m.ChunkSize)
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -134,6 +158,18 @@ func DecodeReader(r io.Reader, size int64) (*Manifest, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// checkMagic accepts the magic of this format version, and tells a manifest
+// of another version from bytes that are no manifest at all.
+func checkMagic(b []byte) error {
+	switch {
+	case string(b) == manifestMagic:
+		return nil
+	case len(b) == len(manifestMagic) && string(b[:len(magicPrefix)]) == magicPrefix && b[len(magicPrefix)] >= '1' && b[len(magicPrefix)] <= '9':
+		return &VersionError{Got: int(b[len(magicPrefix)] - '0'), Want: ManifestVersion}
+	}
+	return fmt.Errorf("%w: not a manifest (bad magic)", ErrBadManifest)
 }
 
 // DecodeVerified decodes b after checking that its digest is id.
@@ -237,11 +273,18 @@ func (d *decoder) meta(m *Meta) {
 	}
 }
 
-// file reads file i. Its chunk count must be the one its size gives (every
-// chunk but the last is chunkSize long), checked before the chunks are
-// allocated, as is the total against MaxTotalChunks.
-func (d *decoder) file(f *File, i int, chunkSize uint32) {
+// file reads file i of files: a link entry, or a full entry whose chunk
+// count must be the one its size gives (every chunk but the last is
+// chunkSize long), checked before the chunks are allocated, as is the total
+// against MaxTotalChunks.
+func (d *decoder) file(files []File, i int, chunkSize uint32) {
+	f := &files[i]
 	f.Path = d.str(MaxPathLen)
+	if link := d.u32(); link != 0 {
+		d.link(files, i, int64(link)-1)
+		return
+	}
+	f.LinkTo = -1
 	size := d.u64()
 	switch {
 	case size > math.MaxInt64:
@@ -252,7 +295,6 @@ func (d *decoder) file(f *File, i int, chunkSize uint32) {
 	}
 	f.Size = int64(size)
 	f.Mode = fs.FileMode(d.u32())
-	f.LinkTo = int(d.u32()) - 1
 	n := d.count(MaxTotalChunks-d.chunks, 4+DigestSize)
 	if want := ChunkCount(f.Size, chunkSize); d.err == nil && int64(n) != want {
 		d.fail("file %q of %d bytes has %d chunks, want %d of %d bytes", f.Path, f.Size, n, want, chunkSize)
@@ -264,4 +306,23 @@ func (d *decoder) file(f *File, i int, chunkSize uint32) {
 		f.Chunks[j].Length = d.u32()
 		copy(f.Chunks[j].Digest[:], d.bytes(DigestSize))
 	}
+}
+
+// link makes file i a hard link of the earlier full entry to: it shares that
+// entry's size, mode and chunk slice, so a link costs its path, not a copy
+// of the chunk list.
+func (d *decoder) link(files []File, i int, to int64) {
+	f := &files[i]
+	switch {
+	case d.err != nil:
+		return
+	case to >= int64(i):
+		d.fail("file %q links to index %d, not an earlier file", f.Path, to)
+		return
+	case files[to].LinkTo != -1:
+		d.fail("file %q links to %q, itself a link", f.Path, files[to].Path)
+		return
+	}
+	t := &files[to]
+	f.LinkTo, f.Size, f.Mode, f.Chunks = int(to), t.Size, t.Mode, t.Chunks
 }

@@ -36,3 +36,21 @@ func CheckDigest(what string, want, got Digest) error {
 	}
 	return nil
 }
+
+// VersionError reports a manifest in a format version this build does not
+// read. It matches ErrBadManifest.
+type VersionError struct {
+	Got  int // the manifest's version
+	Want int // the version this build reads and writes
+}
+
+func (e *VersionError) Error() string {
+	upgrade := "upgrade the peer"
+	if e.Got > e.Want {
+		upgrade = "upgrade this node"
+	}
+	return fmt.Sprintf("verify: manifest format version %d, this snapsync reads %d: %s", e.Got, e.Want, upgrade)
+}
+
+// Unwrap makes errors.Is(err, ErrBadManifest) hold.
+func (e *VersionError) Unwrap() error { return ErrBadManifest }

@@ -17,6 +17,15 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(manifestMagic))
 	f.Add(encodeUnchecked(f, func(m *Manifest) { oneByteChunks(&m.Files[2], 3) }))
 	f.Add(encodeUnchecked(f, func(m *Manifest) { shortFirst(&m.Files[0]); shortFirst(&m.Files[1]) }))
+	links, err := linksManifest().Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(links)
+	f.Add(encodeLinksUnchecked(f, func(m *Manifest) { m.Files[3].LinkTo = 2 }))
+	f.Add(encodeLinksUnchecked(f, func(m *Manifest) { m.Files[2].LinkTo = 2 }))
+	f.Add(encodeLinksUnchecked(f, func(m *Manifest) { m.Files[2].LinkTo = 1<<32 - 2 }))
+	f.Add(encodeLinksUnchecked(f, func(m *Manifest) { m.Files[3].Path = m.Files[2].Path }))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {
