@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/snapsync/snapsync/internal/durable"
@@ -44,14 +45,19 @@ func commitLocked(ctx context.Context, cfg *Config, l layout) (Result, error) {
 	if err != nil || !sid.Same(st.Staged) {
 		return Result{}, fmt.Errorf("%w: %s is not the tree that was staged (%v)", ErrStaging, l.stage, err)
 	}
-	if st.Old, err = lstatID(l.fs, l.dest); err != nil {
-		return Result{}, fmt.Errorf("identify %s: %w", l.dest, err)
+	if l.set && !slices.Equal(st.Replace, l.names) {
+		return Result{}, fmt.Errorf("%w: commit names %q, prepared with %q", ErrReplaceMismatch, l.names, st.Replace)
+	}
+	if !l.set {
+		if st.Old, err = lstatID(l.fs, l.dest); err != nil {
+			return Result{}, fmt.Errorf("identify %s: %w", l.dest, err)
+		}
 	}
 	st.Phase = phaseSwapping
 	if err := writeState(l, st); err != nil {
 		return Result{}, err
 	}
-	old, err := swap.Replace(ctx, l.dest, l.stage, l.journal, swap.Options{FS: l.fs, Hook: cfg.Hook, Logger: cfg.Logger})
+	old, err := swapIn(ctx, cfg, l)
 	if err != nil {
 		if !errors.Is(err, swap.ErrInterrupted) { // nothing moved
 			st.Phase, st.Old = phaseStaged, durable.FileID{}
@@ -62,6 +68,16 @@ func commitLocked(ctx context.Context, cfg *Config, l layout) (Result, error) {
 		return Result{}, fmt.Errorf("swap: %w", err)
 	}
 	return afterSwap(ctx, cfg, l, st, old)
+}
+
+// swapIn swaps stage/ in: the whole of Dest, or the listed entries of a set
+// install as one unit.
+func swapIn(ctx context.Context, cfg *Config, l layout) (string, error) {
+	o := swap.Options{FS: l.fs, Hook: cfg.Hook, Logger: cfg.Logger}
+	if l.set {
+		return swap.ReplaceSet(ctx, l.dest, l.stage, l.names, l.journal, o)
+	}
+	return swap.Replace(ctx, l.dest, l.stage, l.journal, o)
 }
 
 // afterSwap removes (or keeps) the old tree and the staging area once the

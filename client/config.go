@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,8 +25,22 @@ type Config struct {
 	Dest string
 	// StagingDir is the staging area. It must be a direct child of Dest's
 	// parent directory, so it is on the same filesystem and the swap is a
-	// rename. Default: filepath.Join(filepath.Dir(Dest), ".snapsync-"+filepath.Base(Dest)).
+	// rename; with Replace, a direct child of Dest (see SetStagingName).
+	// Default: filepath.Join(filepath.Dir(Dest), ".snapsync-"+filepath.Base(Dest)),
+	// or with Replace filepath.Join(Dest, SetStagingName).
 	StagingDir string
+	// Replace, when set, installs into Dest as a set of top-level entries
+	// instead of replacing Dest whole: each listed name in Dest is replaced
+	// by the snapshot's entry of that name, or removed if the snapshot has
+	// none, as one unit (package swap's ReplaceSet), and every other entry of
+	// Dest is left exactly as it is. The snapshot's top-level entries must
+	// all be listed (else ErrOutsideReplace, before any fetch). An Ozone
+	// Manager installs into its metadata directory with om.db and
+	// db.snapshots, keeping its VERSION and Ratis log. Commit must name the
+	// list Prepare staged with (else ErrReplaceMismatch). At most
+	// swap.MaxSetEntries names, each one path component.
+	// Default: nil (replace Dest whole).
+	Replace []string
 	// Streams is the number of parallel FetchChunks streams. Default: 4.
 	Streams int
 	// ChunkRetries is how many times a chunk that fails verification is
@@ -84,6 +99,10 @@ type Config struct {
 	// means the default; 0o002 masks nothing more than world-write).
 	FileModeMask fs.FileMode
 
+	// setArea aims at Dest's set staging area without a list (Recover and
+	// Abort of an interrupted set install; see setAreaConfig).
+	setArea bool
+
 	// wrapFS, when set, wraps the install's durable file operations (which
 	// resolve below a handle of Dest's parent), so that a test of this
 	// package records their order or stops them. Default: none.
@@ -116,6 +135,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.StagingDir == "" && c.Dest != "" {
 		c.StagingDir = filepath.Join(filepath.Dir(c.Dest), ".snapsync-"+filepath.Base(c.Dest))
+		if c.isSet() {
+			c.StagingDir = filepath.Join(c.Dest, SetStagingName)
+		}
 	}
 	if c.StagingDir != "" {
 		if abs, err := filepath.Abs(c.StagingDir); err == nil {
@@ -163,11 +185,16 @@ func (c *Config) Validate() error {
 	case filepath.Dir(c.Dest) == c.Dest:
 		bad("Dest %q is a filesystem root", c.Dest)
 	}
-	if c.Dest != "" && c.StagingDir != "" {
-		if filepath.Dir(c.StagingDir) != filepath.Dir(c.Dest) || c.StagingDir == c.Dest {
-			bad("StagingDir %q must be another entry of Dest's parent %q", c.StagingDir, filepath.Dir(c.Dest))
+	switch {
+	case c.Dest == "" || c.StagingDir == "":
+	case c.isSet():
+		if filepath.Dir(c.StagingDir) != c.Dest || slices.Contains(c.Replace, filepath.Base(c.StagingDir)) {
+			bad("StagingDir %q must be an entry of Dest %q that Replace does not list", c.StagingDir, c.Dest)
 		}
+	case filepath.Dir(c.StagingDir) != filepath.Dir(c.Dest) || c.StagingDir == c.Dest:
+		bad("StagingDir %q must be another entry of Dest's parent %q", c.StagingDir, filepath.Dir(c.Dest))
 	}
+	validateReplace(c.Replace, bad)
 	for _, f := range []struct {
 		name string
 		v    int
@@ -190,6 +217,9 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// isSet reports whether c installs a set of entries (Replace).
+func (c *Config) isSet() bool { return len(c.Replace) > 0 || c.setArea }
 
 // DefaultImmutable accepts the files Pebble and RocksDB never change in place:
 // SSTs and blob files.

@@ -54,9 +54,17 @@ func Install(ctx context.Context, from string, minIndex uint64, cfg Config) (Res
 // swap's journal), then finishes that Commit's cleanup if the new tree is in
 // place. Dest is whole before and after. With nothing to recover it does
 // nothing.
+//
+// Without Config.Replace it also recovers an interrupted set install found
+// in Dest (SetStagingName): the journal and the state hold its list.
 func Recover(ctx context.Context, cfg Config) error {
 	if err := setup(&cfg); err != nil {
 		return err
+	}
+	if set, ok := setAreaConfig(cfg); ok {
+		if err := Recover(ctx, set); err != nil {
+			return err
+		}
 	}
 	l := newLayout(&cfg)
 	unlock, err := lockArea(&l)
@@ -71,9 +79,17 @@ func Recover(ctx context.Context, cfg Config) error {
 // Abort gives the staging area back: with keep, what is staged stays for a
 // later Prepare to resume (or find complete); without, the staging area is
 // removed. An interrupted swap is recovered first.
+//
+// Without Config.Replace it does the same to the staging area of a set
+// install found in Dest (SetStagingName).
 func Abort(ctx context.Context, cfg Config, keep bool) error {
 	if err := setup(&cfg); err != nil {
 		return err
+	}
+	if set, ok := setAreaConfig(cfg); ok {
+		if err := Abort(ctx, set, keep); err != nil {
+			return err
+		}
 	}
 	l := newLayout(&cfg)
 	unlock, err := lockArea(&l)
@@ -119,12 +135,12 @@ func settle(ctx context.Context, cfg *Config, l layout) (*state, *Result, error)
 	if err != nil || st == nil || st.Phase == phaseFetching {
 		return st, nil, err
 	}
-	did, err := lstatID(l.fs, l.dest)
+	swapped, old, err := swappedIn(l, st)
 	if err != nil {
-		return nil, nil, fmt.Errorf("identify %s: %w", l.dest, err)
+		return nil, nil, err
 	}
-	if did.Same(st.Staged) {
-		res, err := afterSwap(ctx, cfg, l, st, locateOld(l, st.Old))
+	if swapped {
+		res, err := afterSwap(ctx, cfg, l, st, old)
 		return nil, &res, err
 	}
 	if sid, err := lstatID(l.fs, l.stage); err != nil || !sid.Same(st.Staged) {
@@ -141,6 +157,20 @@ func settle(ctx context.Context, cfg *Config, l layout) (*state, *Result, error)
 		}
 	}
 	return st, nil, nil
+}
+
+// swappedIn reports, by identity, whether the staged tree (or set) is in
+// Dest, and where the old one is.
+func swappedIn(l layout, st *state) (bool, string, error) {
+	if l.set {
+		in, err := setInPlace(l, st)
+		return in, l.setOld(), err
+	}
+	did, err := lstatID(l.fs, l.dest)
+	if err != nil {
+		return false, "", fmt.Errorf("identify %s: %w", l.dest, err)
+	}
+	return did.Same(st.Staged), locateOld(l, st.Old), nil
 }
 
 // locateOld finds the tree that was at Dest before the swap, by identity,

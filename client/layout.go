@@ -18,7 +18,9 @@ import (
 // the staging area (see the package documentation).
 type layout struct {
 	dest     string
-	root     string // the staging area
+	names    []string // Config.Replace: the entries of dest a set install replaces
+	set      bool     // a set install (Config.Replace), staged inside dest
+	root     string   // the staging area
 	stage    string
 	prev     string
 	state    string
@@ -45,6 +47,8 @@ func newLayout(cfg *Config) layout {
 		wrap:     wrap,
 		mask:     cfg.FileModeMask,
 		dest:     cfg.Dest,
+		names:    cfg.Replace,
+		set:      cfg.isSet(),
 		root:     r,
 		stage:    filepath.Join(r, "stage"),
 		prev:     filepath.Join(r, "prev"),
@@ -60,8 +64,12 @@ func (l layout) pairOld() string {
 	return filepath.Join(filepath.Dir(l.dest), "."+filepath.Base(l.dest)+".swap-old")
 }
 
-// keptOld is where KeepOld keeps the replaced tree.
+// keptOld is where KeepOld keeps the replaced tree: beside Dest, or for a
+// set install inside Dest (its old entries, on Dest's filesystem).
 func (l layout) keptOld(unix int64) string {
+	if l.set {
+		return filepath.Join(l.dest, ".snapsync-old-"+strconv.FormatInt(unix, 10))
+	}
 	return l.dest + ".old-" + strconv.FormatInt(unix, 10)
 }
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -72,7 +73,7 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	if err := ensureArea(l); err != nil {
 		return Prepared{}, err
 	}
-	if st != nil && st.Phase == phaseStaged && st.Index >= minIndex {
+	if st != nil && st.Phase == phaseStaged && st.Index >= minIndex && slices.Equal(st.Replace, l.names) {
 		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
 	}
 	// The stall watchdog runs on the real clock: its timers stay out of the
@@ -88,13 +89,17 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	defer renew.Stop()
 	cfg.Logger.Info().Str("snapshot", g.id.Short()).Uint64("index", g.info.GetIndex()).
 		Uint64("bytes", g.info.GetTotalBytes()).Uint64("manifest_bytes", g.info.GetManifestSize()).Msg("snapshot granted")
-	if st != nil && st.Phase == phaseStaged && st.id() == g.id {
+	if st != nil && st.Phase == phaseStaged && st.id() == g.id && slices.Equal(st.Replace, l.names) {
 		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
 	}
 	m, st, err := openSnapshot(ctx, rpc, g, cfg, l, st)
 	if err != nil {
 		return Prepared{}, err
 	}
+	if err := checkSet(m, l.names); err != nil {
+		return Prepared{}, err
+	}
+	st.Replace = l.names
 	if err := callHook(cfg.Hook, "manifest-fetched"); err != nil {
 		return Prepared{}, err
 	}
@@ -207,6 +212,12 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 		return nil, nil, err
 	}
 	trees := []localTree{{root: l.dest, fromDest: true}, {root: l.prev}}
+	if l.set { // only the listed entries of Dest: never the node's other files, nor the staging area
+		trees = []localTree{{root: l.prev}}
+		for _, n := range l.names {
+			trees = append(trees, localTree{root: filepath.Join(l.dest, n), fromDest: true})
+		}
+	}
 	idx, err := indexTrees(ctx, trees, int(m.ChunkSize), neededDigests(m, done, complete), cfg.Logger)
 	if err != nil {
 		return nil, nil, err
@@ -270,6 +281,11 @@ func markStaged(l layout, st *state, ctr *counters, cfg *Config) (Prepared, erro
 		return Prepared{}, fmt.Errorf("%w: identify %s: %v", ErrStaging, l.stage, err)
 	}
 	st.Phase, st.Staged = phaseStaged, id
+	if l.set {
+		if st.Entries, err = stagedEntries(l); err != nil {
+			return Prepared{}, err
+		}
+	}
 	st.BytesFetched, st.BytesReused = ctr.fetched.Load(), ctr.reused.Load()
 	if err := writeState(l, st); err != nil {
 		return Prepared{}, err

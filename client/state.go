@@ -8,8 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 
 	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/swap"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -47,6 +49,12 @@ type state struct {
 	// Old is the identity of the tree at Dest when the swap began (zero if
 	// none), so that it is found again after a crash.
 	Old durable.FileID `json:"old"`
+	// Replace is the list of a set install (Config.Replace) this staging was
+	// prepared with; Commit refuses another.
+	Replace []string `json:"replace,omitempty"`
+	// Entries are the identities of stage/'s top-level entries of a set
+	// install, set once staged: in Dest they show the set swap happened.
+	Entries []entryID `json:"entries,omitempty"`
 }
 
 // id returns the parsed snapshot ID.
@@ -116,6 +124,14 @@ func (s *state) validate() error {
 		}
 	default:
 		return bad("unknown phase %q", s.Phase)
+	}
+	if len(s.Replace) > swap.MaxSetEntries || len(s.Entries) > swap.MaxSetEntries {
+		return bad("replace list of %d names, %d entries", len(s.Replace), len(s.Entries))
+	}
+	for _, e := range s.Entries {
+		if !slices.Contains(s.Replace, e.Name) || e.ID.IsZero() {
+			return bad("entry %q not in the replace list, or without identity", e.Name)
+		}
 	}
 	if s.Files < 0 || s.Files > verify.MaxFiles || s.BytesTotal < 0 || s.BytesFetched < 0 || s.BytesReused < 0 {
 		return bad("counts out of range")

@@ -3,6 +3,7 @@ package sidecar
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/snapsync/snapsync/client"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
@@ -12,8 +13,12 @@ import (
 // commit swaps the prepared snapshot id into dest. Once begun the swap runs
 // to its end even if ctx is done (the caller then learns the outcome from
 // Status or a repeated Commit, which returns the same result).
-func (s *InstallService) commit(ctx context.Context, dest string, id verify.Digest) (client.Result, error) {
-	d, repeat, err := s.beginCommit(dest, id)
+//
+// replace, when given, must be the list the Prepare staged with
+// (client.ErrReplaceMismatch, FAILED_PRECONDITION, otherwise); the swap
+// always uses the prepared list.
+func (s *InstallService) commit(ctx context.Context, dest string, id verify.Digest, replace ...string) (client.Result, error) {
+	d, repeat, err := s.beginCommit(dest, id, replace)
 	if err != nil {
 		return client.Result{}, err
 	}
@@ -41,7 +46,7 @@ func (s *InstallService) commit(ctx context.Context, dest string, id verify.Dige
 // beginCommit checks that id is what is prepared for dest and moves it to
 // COMMITTING; for a Commit of what was just committed it returns that
 // result instead.
-func (s *InstallService) beginCommit(dest string, id verify.Digest) (*destState, *client.Result, error) {
+func (s *InstallService) beginCommit(dest string, id verify.Digest, replace []string) (*destState, *client.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -59,6 +64,9 @@ func (s *InstallService) beginCommit(dest string, id verify.Digest) (*destState,
 	case snapsyncv1.InstallState_INSTALL_STATE_PREPARED:
 		if got := d.prepared.SnapshotID; got != id {
 			return nil, nil, fmt.Errorf("%w: %s is not prepared for %s (prepared: %s)", ErrUnknownSnapshot, id, dest, got)
+		}
+		if len(replace) > 0 && !slices.Equal(replace, d.run.replace) {
+			return nil, nil, fmt.Errorf("%w: commit names %q for %s, prepared with %q", client.ErrReplaceMismatch, replace, dest, d.run.replace)
 		}
 		d.state = snapsyncv1.InstallState_INSTALL_STATE_COMMITTING
 		s.wg.Add(1)
@@ -78,7 +86,11 @@ func (s *InstallService) beginCommit(dest string, id verify.Digest) (*destState,
 func (s *InstallService) swap(d *destState, id verify.Digest) (client.Result, error) {
 	log := s.log.With().Str("dest", d.path).Str("snapshot", id.Short()).Logger()
 	log.Info().Msg("commit started")
-	res, err := client.Commit(s.ctx, s.clientConfig(d.path))
+	cfg := s.clientConfig(d.path)
+	if d.run != nil {
+		cfg.Replace = d.run.replace
+	}
+	res, err := client.Commit(s.ctx, cfg)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {

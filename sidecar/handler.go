@@ -25,7 +25,7 @@ func (s *InstallService) Prepare(ctx context.Context, req *connect.Request[snaps
 	if err != nil {
 		return toConnect(err)
 	}
-	r, joined, err := s.prepare(dest, source, req.Msg.GetMinIndex())
+	r, joined, err := s.prepare(dest, source, req.Msg.GetMinIndex(), req.Msg.GetReplace()...)
 	if err != nil {
 		return toConnect(err)
 	}
@@ -45,7 +45,7 @@ func (s *InstallService) Commit(ctx context.Context, req *connect.Request[snapsy
 	if err != nil {
 		return nil, toConnect(fmt.Errorf("%w: snapshot_id: %w", ErrBadRequest, err))
 	}
-	res, err := s.commit(ctx, dest, id)
+	res, err := s.commit(ctx, dest, id, req.Msg.GetReplace()...)
 	if err != nil {
 		return nil, toConnect(err)
 	}

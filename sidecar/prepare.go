@@ -3,6 +3,7 @@ package sidecar
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/snapsync/snapsync/client"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
@@ -12,7 +13,9 @@ import (
 // it is from the same source and will reach minIndex, the finished one when
 // what it staged reaches minIndex, else a new one, which supersedes a running
 // Prepare from another source or for a lower index.
-func (s *InstallService) prepare(dest, source string, minIndex uint64) (*run, bool, error) {
+// A Prepare with another replace list (PrepareRequest.replace) is a new
+// one too.
+func (s *InstallService) prepare(dest, source string, minIndex uint64, replace ...string) (*run, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -23,25 +26,26 @@ func (s *InstallService) prepare(dest, source string, minIndex uint64) (*run, bo
 	case snapsyncv1.InstallState_INSTALL_STATE_COMMITTING:
 		return nil, false, fmt.Errorf("%w for %s", ErrCommitting, dest)
 	case snapsyncv1.InstallState_INSTALL_STATE_PREPARING:
-		if d.run.satisfies(source, minIndex) {
+		if d.run.satisfies(source, minIndex, replace) {
 			return d.run, true, nil
 		}
 		s.log.Info().Str("dest", dest).Str("old_source", d.run.source).Uint64("old_min_index", d.run.minIndex).
 			Str("source", source).Uint64("min_index", minIndex).Msg("prepare superseded")
 		d.run.cancel(fmt.Errorf("%w by a Prepare from %s with min_index %d", ErrSuperseded, source, minIndex))
 	case snapsyncv1.InstallState_INSTALL_STATE_PREPARED:
-		if d.prepared.Index >= minIndex {
+		if d.prepared.Index >= minIndex && slices.Equal(d.run.replace, replace) {
 			return d.run, true, nil
 		}
 	}
-	return s.start(d, source, minIndex), false, nil
+	return s.start(d, source, minIndex, replace), false, nil
 }
 
 // start begins a Prepare in the background, after whatever the staging area
 // is still busy with. s.mu must be held.
-func (s *InstallService) start(d *destState, source string, minIndex uint64) *run {
+func (s *InstallService) start(d *destState, source string, minIndex uint64, replace []string) *run {
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	r := newRun(source, minIndex, cancel)
+	r.replace = replace
 	prev := d.tail
 	d.tail = r.done
 	d.run, d.state, d.prepared, d.err = r, snapsyncv1.InstallState_INSTALL_STATE_PREPARING, nil, nil
@@ -90,7 +94,7 @@ func (s *InstallService) prepareAfter(ctx context.Context, dest string, r *run, 
 		}
 	}
 	cfg := s.clientConfig(dest)
-	cfg.Progress = r.publish
+	cfg.Progress, cfg.Replace = r.publish, r.replace
 	return client.Prepare(ctx, r.source, r.minIndex, cfg)
 }
 

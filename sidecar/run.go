@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/snapsync/snapsync/client"
@@ -12,6 +13,7 @@ import (
 type run struct {
 	source   string
 	minIndex uint64
+	replace  []string // PrepareRequest.replace: the entries of dest a set install replaces
 	cancel   func(cause error)
 
 	done chan struct{} // closed once res and err are final
@@ -58,6 +60,6 @@ func (r *run) finished() bool {
 
 // satisfies reports whether a Prepare from source for minIndex can join r
 // while r is running: same source, and an index r's will reach.
-func (r *run) satisfies(source string, minIndex uint64) bool {
-	return r.source == source && minIndex <= r.minIndex
+func (r *run) satisfies(source string, minIndex uint64, replace []string) bool {
+	return r.source == source && minIndex <= r.minIndex && slices.Equal(r.replace, replace)
 }

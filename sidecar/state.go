@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/snapsync/snapsync/client"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
@@ -28,7 +29,9 @@ func (s *InstallService) abort(ctx context.Context, dest string, keep bool) (err
 	}
 	cfg := s.clientConfig(dest)
 	cfg.EnsureDefaults()
-	if _, err := os.Lstat(cfg.StagingDir); errors.Is(err, fs.ErrNotExist) {
+	_, err = os.Lstat(cfg.StagingDir)
+	_, serr := os.Lstat(filepath.Join(dest, client.SetStagingName)) // a set install's (client.Abort finds it)
+	if errors.Is(err, fs.ErrNotExist) && errors.Is(serr, fs.ErrNotExist) {
 		return nil // nothing staged, no swap to recover
 	}
 	s.log.Info().Str("dest", dest).Bool("keep_staging", keep).Msg("abort")

@@ -13,6 +13,14 @@
 // names every path relative to that root, so a journal that names a path
 // outside it is refused, never acted on.
 //
+// # Sets of entries
+//
+// ReplaceSet replaces a list of top-level entries of a directory as one unit
+// (an Ozone Manager's om.db and db.snapshots beside its VERSION and Ratis
+// log, which stay). Its journal (version 2) records the list and each
+// entry's old and new identity before anything moves; Recover rolls the set
+// forward only when every entry is in its new place, and back otherwise.
+//
 // # Hook points
 //
 // Options.Hook is called at these stable points; an error returned there aborts
@@ -22,6 +30,9 @@
 //	before-swap             Replace: the journal is durable; nothing has moved.
 //	mid-swap                Replace, journaled pair only: dest has moved to the
 //	                        old path; staged is not yet at dest (dest is missing).
+//	entry-moved             ReplaceSet: one more entry is in its new place (once
+//	                        per entry; mid-swap also comes between the renames
+//	                        of a journaled pair).
 //	after-swap              Replace: the new tree is at dest; parents not yet fsynced.
 //	before-cleanup          Replace: parents fsynced; the journal is still present.
 //	after-cleanup           Replace: the journal is removed and that removal fsynced.

@@ -18,6 +18,8 @@ const MaxJournalSize = 8 << 10
 const (
 	journalMagic   = "snapsync-swap-journal"
 	journalVersion = 1
+	// setJournalVersion is the version of a set's journal (ReplaceSet).
+	setJournalVersion = 2
 )
 
 // Mode is how a replace moves the trees.
@@ -64,6 +66,12 @@ type Journal struct {
 	Old      string
 	StagedID FileID // the staged root directory
 	DestID   FileID // the old root at Dest; zero for ModeRename
+	// Entries is set for the journal of a set (ReplaceSet): Dest is then the
+	// directory whose entries are replaced, Staged the directory the new
+	// entries were staged in, Old where the old entries are once the set has
+	// rolled forward (Staged after exchanges, the park directory after the
+	// journaled pairs), and StagedID and DestID are zero.
+	Entries []Entry
 
 	path string // the journal file itself
 }
@@ -88,46 +96,71 @@ func (r *record) encode() ([]byte, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(r)
+	return encodeJournal(journalVersion, r)
+}
+
+// encodeJournal renders v as the three lines of a journal of version.
+func encodeJournal(version int, v any) ([]byte, error) {
+	body, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("marshal journal: %w", err)
 	}
-	b := fmt.Appendf(nil, "%s %d\n%s\n", journalMagic, journalVersion, body)
+	b := fmt.Appendf(nil, "%s %d\n%s\n", journalMagic, version, body)
 	sum := verify.Sum(b)
 	return fmt.Appendf(b, "sha256 %s\n", sum), nil
 }
 
-// decodeRecord parses and validates an untrusted journal.
+// decodeRecord parses and validates an untrusted journal of a directory.
 func decodeRecord(b []byte) (*record, error) {
-	bad := func(why string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrBadJournal, fmt.Sprintf(why, args...))
-	}
-	if len(b) > MaxJournalSize {
-		return nil, bad("%d bytes, more than %d", len(b), MaxJournalSize)
-	}
-	lines := bytes.SplitAfter(b, []byte("\n"))
-	if len(lines) != 4 || len(lines[3]) != 0 {
-		return nil, bad("not three lines")
-	}
-	if string(lines[0]) != fmt.Sprintf("%s %d\n", journalMagic, journalVersion) {
-		return nil, bad("unknown header %q", strings.TrimSpace(string(lines[0])))
-	}
-	if err := checkSum(lines); err != nil {
-		return nil, bad("%v", err)
-	}
 	r := new(record)
-	dec := json.NewDecoder(bytes.NewReader(lines[1]))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(r); err != nil {
-		return nil, bad("decode: %v", err)
-	}
-	if dec.More() {
-		return nil, bad("trailing data after record")
+	if err := decodeJournal(b, journalVersion, r); err != nil {
+		return nil, err
 	}
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// journalVersionOf returns the version an untrusted journal's header names.
+func journalVersionOf(b []byte) int {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	for _, v := range []int{journalVersion, setJournalVersion} {
+		if string(line) == fmt.Sprintf("%s %d", journalMagic, v) {
+			return v
+		}
+	}
+	return 0
+}
+
+// decodeJournal checks the framing of an untrusted journal of version and
+// decodes its record into v, strictly (known fields only).
+func decodeJournal(b []byte, version int, v any) error {
+	bad := func(why string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrBadJournal, fmt.Sprintf(why, args...))
+	}
+	if len(b) > MaxJournalSize {
+		return bad("%d bytes, more than %d", len(b), MaxJournalSize)
+	}
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	if len(lines) != 4 || len(lines[3]) != 0 {
+		return bad("not three lines")
+	}
+	if string(lines[0]) != fmt.Sprintf("%s %d\n", journalMagic, version) {
+		return bad("unknown header %q", strings.TrimSpace(string(lines[0])))
+	}
+	if err := checkSum(lines); err != nil {
+		return bad("%v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(lines[1]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bad("decode: %v", err)
+	}
+	if dec.More() {
+		return bad("trailing data after record")
+	}
+	return nil
 }
 
 func checkSum(lines [][]byte) error {

@@ -29,20 +29,41 @@ func ReadJournal(ctx context.Context, journalPath string, o Options) (j Journal,
 	if err != nil || !ok {
 		return Journal{}, false, err
 	}
+	if journalVersionOf(b) == setJournalVersion {
+		j, err = readSetJournal(abs, b)
+	} else {
+		j, err = readDirJournal(abs, b)
+	}
+	if err != nil {
+		return Journal{}, false, err
+	}
+	j.path = abs
+	return j, true, nil
+}
+
+func readDirJournal(abs string, b []byte) (Journal, error) {
 	r, err := decodeRecord(b)
 	if err != nil {
-		return Journal{}, false, fmt.Errorf("%s: %w", abs, err)
+		return Journal{}, fmt.Errorf("%s: %w", abs, err)
 	}
-	root, ok := strings.CutSuffix(filepath.ToSlash(abs), "/"+r.Journal)
+	root, err := rootOf(abs, r.Journal)
+	if err != nil {
+		return Journal{}, err
+	}
+	return r.toJournal(root), nil
+}
+
+// rootOf returns the root a journal at abs that records itself at rel (slash
+// separated, relative to the root) names: abs less rel.
+func rootOf(abs, rel string) (string, error) {
+	root, ok := strings.CutSuffix(filepath.ToSlash(abs), "/"+rel)
 	if !ok {
-		return Journal{}, false, fmt.Errorf("%w: %s: records itself at %q", ErrBadJournal, abs, r.Journal)
+		return "", fmt.Errorf("%w: %s: records itself at %q", ErrBadJournal, abs, rel)
 	}
 	if root == "" {
 		root = "/"
 	}
-	j = r.toJournal(filepath.FromSlash(root))
-	j.path = abs
-	return j, true, nil
+	return filepath.FromSlash(root), nil
 }
 
 // readBounded reads a regular file of at most MaxJournalSize bytes; ok is

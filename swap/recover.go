@@ -49,6 +49,9 @@ func Recover(ctx context.Context, journalPath string, o Options) (Outcome, error
 	if err != nil || !ok {
 		return Nothing, err
 	}
+	if j.Entries != nil {
+		return recoverSet(o, j)
+	}
 	ob, err := observe(o.FS, j)
 	if err != nil {
 		return Nothing, err

@@ -19,6 +19,7 @@ type installFlags struct {
 	json       bool
 	streams    int
 	keepOld    bool
+	replace    []string
 	minIndex   uint64
 	compressed string
 	fetchFlags
@@ -49,6 +50,7 @@ On any error DIR is left as it was; running install again resumes.`,
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
 	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database at DIR.old-UNIXTIME")
+	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, leaving the rest (e.g. om.db,db.snapshots in an OM metadata dir); the staging area is then DIR/.snapsync-replace")
 	fl.Uint64Var(&f.minIndex, "min-index", 0, "require a checkpoint reflecting at least this Raft index")
 	fl.StringVar(&f.compressed, "compression", "auto", "ask the server for chunk compression: auto, zstd, none")
 	f.fetchFlags.add(fl)
@@ -78,7 +80,7 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 		return err
 	}
 	cfg := client.Config{
-		Dest: f.dest, StagingDir: f.staging, Streams: f.streams, KeepOld: f.keepOld,
+		Dest: f.dest, StagingDir: f.staging, Streams: f.streams, KeepOld: f.keepOld, Replace: f.replace,
 		Compression: comp, Logger: log, Hook: crashHook(), HTTPClient: hc,
 	}
 	if err := f.fetchFlags.apply(&cfg); err != nil {

@@ -94,7 +94,13 @@ type PrepareRequest struct {
 	// still in the leader's log).
 	MinIndex uint64 `protobuf:"varint,2,opt,name=min_index,json=minIndex,proto3" json:"min_index,omitempty"`
 	// The DB directory to replace on Commit; must be under an allowed root.
-	Dest          string `protobuf:"bytes,3,opt,name=dest,proto3" json:"dest,omitempty"`
+	Dest string `protobuf:"bytes,3,opt,name=dest,proto3" json:"dest,omitempty"`
+	// When set, dest is a directory holding more than the DB (an OM's
+	// metadata directory): Commit replaces only these top-level entries of it,
+	// as one unit, e.g. ["om.db", "db.snapshots"], and leaves every other
+	// entry alone. The snapshot's top-level entries must all be listed (else
+	// INVALID_ARGUMENT before any fetch). Each name is one path component.
+	Replace       []string `protobuf:"bytes,4,rep,name=replace,proto3" json:"replace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -148,6 +154,13 @@ func (x *PrepareRequest) GetDest() string {
 		return x.Dest
 	}
 	return ""
+}
+
+func (x *PrepareRequest) GetReplace() []string {
+	if x != nil {
+		return x.Replace
+	}
+	return nil
 }
 
 type Progress struct {
@@ -292,7 +305,10 @@ type CommitRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Dest  string                 `protobuf:"bytes,1,opt,name=dest,proto3" json:"dest,omitempty"`
 	// The snapshot Prepare staged; Commit refuses any other.
-	SnapshotId    []byte `protobuf:"bytes,2,opt,name=snapshot_id,json=snapshotId,proto3" json:"snapshot_id,omitempty"`
+	SnapshotId []byte `protobuf:"bytes,2,opt,name=snapshot_id,json=snapshotId,proto3" json:"snapshot_id,omitempty"`
+	// The replace list of the Prepare (PrepareRequest.replace). Empty: the
+	// prepared list. A different list is refused with FAILED_PRECONDITION.
+	Replace       []string `protobuf:"bytes,3,rep,name=replace,proto3" json:"replace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -337,6 +353,13 @@ func (x *CommitRequest) GetDest() string {
 func (x *CommitRequest) GetSnapshotId() []byte {
 	if x != nil {
 		return x.SnapshotId
+	}
+	return nil
+}
+
+func (x *CommitRequest) GetReplace() []string {
+	if x != nil {
+		return x.Replace
 	}
 	return nil
 }
@@ -698,12 +721,13 @@ var File_snapsync_v1_local_proto protoreflect.FileDescriptor
 
 const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\n" +
-	"\x17snapsync/v1/local.proto\x12\vsnapsync.v1\x1a\x1asnapsync/v1/snapshot.proto\"`\n" +
+	"\x17snapsync/v1/local.proto\x12\vsnapsync.v1\x1a\x1asnapsync/v1/snapshot.proto\"z\n" +
 	"\x0ePrepareRequest\x12\x1d\n" +
 	"\n" +
 	"source_url\x18\x01 \x01(\tR\tsourceUrl\x12\x1b\n" +
 	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\x12\x12\n" +
-	"\x04dest\x18\x03 \x01(\tR\x04dest\"\xe4\x01\n" +
+	"\x04dest\x18\x03 \x01(\tR\x04dest\x12\x18\n" +
+	"\areplace\x18\x04 \x03(\tR\areplace\"\xe4\x01\n" +
 	"\bProgress\x12/\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x19.snapsync.v1.InstallStateR\x05state\x12\x1f\n" +
 	"\vbytes_total\x18\x02 \x01(\x04R\n" +
@@ -716,11 +740,12 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"filesTotal\"{\n" +
 	"\x0fPrepareResponse\x121\n" +
 	"\bprogress\x18\x01 \x01(\v2\x15.snapsync.v1.ProgressR\bprogress\x125\n" +
-	"\bprepared\x18\x02 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\bprepared\"D\n" +
+	"\bprepared\x18\x02 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\bprepared\"^\n" +
 	"\rCommitRequest\x12\x12\n" +
 	"\x04dest\x18\x01 \x01(\tR\x04dest\x12\x1f\n" +
 	"\vsnapshot_id\x18\x02 \x01(\fR\n" +
-	"snapshotId\"G\n" +
+	"snapshotId\x12\x18\n" +
+	"\areplace\x18\x03 \x03(\tR\areplace\"G\n" +
 	"\x0eCommitResponse\x125\n" +
 	"\bsnapshot\x18\x01 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\bsnapshot\"E\n" +
 	"\fAbortRequest\x12\x12\n" +

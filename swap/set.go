@@ -1,0 +1,331 @@
+package swap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/snapsync/snapsync/internal/durable"
+)
+
+// ReplaceSet makes the entries names of dir what staged holds under the same
+// names, as one unit: each listed entry of dir is replaced by staged's entry
+// of that name, added when dir has none, or removed (moved out of dir) when
+// staged has none; every other entry of dir is left alone. It returns where
+// the old entries went: staged itself after exchanges, a park directory
+// beside staged (staged+".swap-old") after the journaled pairs, "" when
+// nothing moved. The caller removes or keeps them.
+//
+// dir is the root of a set replace: staged and the journal must lie below
+// it (the staging area inside dir, so every move is a rename on one
+// filesystem, whatever is mounted where), the journal at most one directory
+// down, and no listed name may hold either. Precondition: staged's entries
+// are complete and fsynced (see SyncTree).
+//
+// ReplaceSet writes the journal (the list, and each entry's old and new
+// identity) and fsyncs it before anything moves; then each entry moves in
+// turn: an exchange (renameat2 RENAME_EXCHANGE) where both exist, a rename
+// where one side is missing, or with Options.Journaled (or where the
+// exchange is unsupported) a rename of the old entry into the park directory
+// and of the new one into dir. Recover rolls the set forward only when every
+// entry is in its new place, and back otherwise, so dir holds the old set or
+// the new one, never a mix. An error wrapping ErrInterrupted means the
+// journal may be on disk: the caller must run Recover before anything else.
+func ReplaceSet(ctx context.Context, dir, staged string, names []string, journalPath string, o Options) (old string, err error) {
+	o = o.ensureDefaults()
+	if ctx.Err() != nil {
+		return "", context.Cause(ctx)
+	}
+	r, err := planSet(o, dir, staged, names, journalPath)
+	if err != nil || r == nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrInterrupted, err)
+		}
+	}()
+	if err := r.writeJournal(); err != nil {
+		return "", err
+	}
+	if err := r.swapEntries(ctx); err != nil {
+		return "", err
+	}
+	if err := finishSet(o, r.j, "before-cleanup", "after-cleanup", false); err != nil {
+		return "", err
+	}
+	o.Logger.Info().Str("dir", r.j.Dest).Str("mode", r.j.Mode.String()).Int("entries", len(r.j.Entries)).
+		Str("old", r.j.Old).Msg("replaced set")
+	return r.j.Old, nil
+}
+
+// setReplacement is one ReplaceSet in progress.
+type setReplacement struct {
+	o    Options
+	fs   durable.FS
+	root string
+	rec  setRecord
+	j    Journal
+}
+
+// planSet checks the layout and what is on disk; nil when no listed name
+// exists on either side (nothing to do).
+func planSet(o Options, dir, staged string, names []string, journalPath string) (*setReplacement, error) {
+	var err error
+	r := &setReplacement{o: o, fs: o.FS}
+	if r.root, err = filepath.Abs(dir); err != nil {
+		return nil, fmt.Errorf("dir: %w", err)
+	}
+	r.rec = setRecord{Version: setJournalVersion, Mode: ModeExchange.String()}
+	if r.rec.Staged, err = relTo(r.root, "staged", staged); err != nil {
+		return nil, err
+	}
+	if r.rec.Journal, err = relTo(r.root, "journal", journalPath); err != nil {
+		return nil, err
+	}
+	if err := r.identify(names); err != nil {
+		return nil, err
+	}
+	if len(r.rec.Entries) == 0 {
+		return nil, nil
+	}
+	if o.Journaled {
+		if err := r.usePair(); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.rec.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadLayout, err)
+	}
+	r.j = r.rec.toJournal(r.root)
+	r.j.path = filepath.Join(r.root, filepath.FromSlash(r.rec.Journal))
+	return r, nil
+}
+
+func relTo(root, what, p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("%w: %s %s is not below %s", ErrBadLayout, what, p, root)
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+// identify records each listed entry's identities, those both sides have
+// first (so that an unsupported exchange is met before anything moved),
+// and refuses a pending journal.
+func (r *setReplacement) identify(names []string) error {
+	if len(names) == 0 || len(names) > MaxSetEntries {
+		return fmt.Errorf("%w: %d names, want 1 to %d", ErrBadLayout, len(names), MaxSetEntries)
+	}
+	staged := filepath.Join(r.root, filepath.FromSlash(r.rec.Staged))
+	if si, ok, err := lstatInfo(r.fs, staged); err != nil {
+		return fmt.Errorf("staged: %w", err)
+	} else if !ok || !si.Mode.IsDir() {
+		return fmt.Errorf("%w: staged %s is not a directory", ErrBadLayout, staged)
+	}
+	for _, n := range names {
+		if strings.ContainsAny(n, `/\`) || !filepath.IsLocal(n) {
+			return fmt.Errorf("%w: name %q is not one path component", ErrBadLayout, n)
+		}
+		e := setEntry{Name: n}
+		for _, side := range []struct {
+			path string
+			id   *FileID
+		}{{filepath.Join(staged, n), &e.StagedID}, {filepath.Join(r.root, n), &e.DestID}} {
+			info, _, err := lstatInfo(r.fs, side.path)
+			if err != nil {
+				return fmt.Errorf("%s: %w", side.path, err)
+			}
+			*side.id = info.ID
+		}
+		if !e.StagedID.IsZero() || !e.DestID.IsZero() {
+			r.rec.Entries = append(r.rec.Entries, e)
+		}
+	}
+	slices.SortStableFunc(r.rec.Entries, func(a, b setEntry) int { return kindOrder(a) - kindOrder(b) })
+	journal := filepath.Join(r.root, filepath.FromSlash(r.rec.Journal))
+	if _, ok, err := lstatInfo(r.fs, journal); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	} else if ok {
+		return fmt.Errorf("%w: %s", ErrPending, journal)
+	}
+	return nil
+}
+
+// kindOrder puts the entries both sides have first, then the added, then the
+// removed ones.
+func kindOrder(e setEntry) int {
+	switch {
+	case !e.StagedID.IsZero() && !e.DestID.IsZero():
+		return 0
+	case !e.StagedID.IsZero():
+		return 1
+	}
+	return 2
+}
+
+// usePair switches the record to the journaled pairs, whose park directory
+// (staged+".swap-old") must be free.
+func (r *setReplacement) usePair() error {
+	r.rec.Mode = ModePair.String()
+	r.rec.Old = r.rec.Staged + ".swap-old"
+	park := filepath.Join(r.root, filepath.FromSlash(r.rec.Old))
+	if _, ok, err := lstatInfo(r.fs, park); err != nil {
+		return fmt.Errorf("old path: %w", err)
+	} else if ok {
+		return fmt.Errorf("%w: old path %s exists", ErrBadLayout, park)
+	}
+	return nil
+}
+
+func (r *setReplacement) writeJournal() error {
+	b, err := r.rec.encode()
+	if err != nil {
+		return err
+	}
+	if err := durable.WriteFile(r.fs, r.j.path, b, 0o600); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	return nil
+}
+
+// swapEntries moves every entry in journal order, between the hooks
+// before-swap and after-swap, with entry-moved after each entry.
+func (r *setReplacement) swapEntries(ctx context.Context) error {
+	if err := r.o.hook("before-swap"); err != nil {
+		return err
+	}
+	if err := r.moveAll(ctx); err != nil {
+		return err
+	}
+	return r.o.hook("after-swap")
+}
+
+func (r *setReplacement) moveAll(ctx context.Context) error {
+	if r.j.Mode == ModePair {
+		if err := r.makePark(); err != nil {
+			return err
+		}
+	}
+	for i, e := range r.j.Entries {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		err := r.moveEntry(e)
+		if i == 0 && r.j.Mode == ModeExchange && errors.Is(err, ErrExchangeUnsupported) {
+			r.o.Logger.Info().Err(err).Msg("exchange unsupported: journaled renames")
+			if err := r.switchToPair(); err != nil {
+				return err
+			}
+			return r.moveAll(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		if err := r.o.hook("entry-moved"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// switchToPair rewrites the journal for the journaled pairs, when the first
+// exchange (before anything moved) turned out unsupported.
+func (r *setReplacement) switchToPair() error {
+	if err := r.usePair(); err != nil {
+		return err
+	}
+	r.j = r.rec.toJournal(r.root)
+	r.j.path = filepath.Join(r.root, filepath.FromSlash(r.rec.Journal))
+	return r.writeJournal()
+}
+
+// makePark creates the park directory of the pairs, durably.
+func (r *setReplacement) makePark() error {
+	m, ok := r.fs.(interface {
+		Mkdir(path string, perm fs.FileMode) error
+	})
+	if !ok {
+		return fmt.Errorf("%w: the FS cannot make the park directory", ErrBadLayout)
+	}
+	if err := m.Mkdir(r.j.Old, 0o700); err != nil {
+		return fmt.Errorf("make park directory: %w", err)
+	}
+	return r.fs.SyncDir(filepath.Dir(r.j.Old))
+}
+
+// moveEntry moves one entry from its old place to its new one.
+func (r *setReplacement) moveEntry(e Entry) error {
+	dest, staged, park := entryPaths(r.j, e.Name)
+	switch {
+	case e.DestID.IsZero():
+		return r.fs.Rename(staged, dest)
+	case r.j.Mode == ModeExchange && e.StagedID.IsZero():
+		return r.fs.Rename(dest, staged)
+	case r.j.Mode == ModeExchange:
+		return r.fs.Exchange(staged, dest)
+	}
+	if err := r.fs.Rename(dest, park); err != nil {
+		return err
+	}
+	if e.StagedID.IsZero() {
+		return nil
+	}
+	if err := r.o.hook("mid-swap"); err != nil {
+		return err
+	}
+	return r.fs.Rename(staged, dest)
+}
+
+// entryPaths returns where entry name lives in dir, in staged and in the
+// park directory (the old place in the pair mode; staged in the exchange
+// mode).
+func entryPaths(j Journal, name string) (dest, staged, old string) {
+	return filepath.Join(j.Dest, name), filepath.Join(j.Staged, name), filepath.Join(j.Old, name)
+}
+
+// finishSet fsyncs the directories whose entries moved (dir, staged, the park
+// directory), then removes the journal and fsyncs its directory, calling the
+// hooks named before and after that removal. With dropPark (a rolled-back
+// pair) the park directory, empty again, is removed first.
+func finishSet(o Options, j Journal, before, after string, dropPark bool) error {
+	if dropPark && j.Mode == ModePair {
+		if _, ok, err := lstatInfo(o.FS, j.Old); err != nil {
+			return err
+		} else if ok {
+			if err := o.FS.Remove(j.Old); err != nil {
+				return fmt.Errorf("remove park directory: %w", err)
+			}
+			if err := o.FS.SyncDir(filepath.Dir(j.Old)); err != nil {
+				return err
+			}
+		}
+	}
+	dirs := []string{j.Dest, j.Staged}
+	if j.Mode == ModePair && !dropPark {
+		dirs = append(dirs, j.Old)
+	}
+	for _, d := range dirs {
+		if err := o.FS.SyncDir(d); err != nil {
+			return err
+		}
+	}
+	if err := o.hook(before); err != nil {
+		return err
+	}
+	if err := o.FS.Remove(j.path); err != nil {
+		return fmt.Errorf("remove journal: %w", err)
+	}
+	if err := o.FS.SyncDir(filepath.Dir(j.path)); err != nil {
+		return err
+	}
+	return o.hook(after)
+}

@@ -1,0 +1,121 @@
+package swap
+
+import (
+	"fmt"
+
+	"github.com/snapsync/snapsync/internal/durable"
+)
+
+// entryState is where one entry of a set stands, by identity.
+type entryState int
+
+const (
+	entryOld entryState = iota // the old entry (or none) is in dir
+	entryNew                   // the new entry (or none) is in dir
+	entryMid                   // pair only: old parked, new still staged, dir has none
+)
+
+// entrySeen holds the identities found at an entry's three places.
+type entrySeen struct{ dest, staged, old FileID }
+
+// recoverSet rolls an interrupted ReplaceSet forward when every entry is in
+// its new place, and back otherwise, then finishes like ReplaceSet.
+func recoverSet(o Options, j Journal) (Outcome, error) {
+	seen := make([]entrySeen, len(j.Entries))
+	states := make([]entryState, len(j.Entries))
+	forward := true
+	for i, e := range j.Entries {
+		var err error
+		if seen[i], err = observeEntry(o.FS, j, e.Name); err != nil {
+			return Nothing, err
+		}
+		if states[i], err = entryStateOf(j, e, seen[i]); err != nil {
+			return Nothing, err
+		}
+		forward = forward && states[i] == entryNew
+	}
+	if err := o.hook("before-recover"); err != nil {
+		return Nothing, err
+	}
+	outcome := RolledForward
+	if !forward {
+		outcome = RolledBack
+		for i, e := range j.Entries {
+			if err := undoEntry(o.FS, j, e, states[i], seen[i]); err != nil {
+				return Nothing, fmt.Errorf("recover %s: %s: %w", outcome, e.Name, err)
+			}
+		}
+	}
+	if err := finishSet(o, j, "before-recover-cleanup", "", !forward); err != nil {
+		return Nothing, err
+	}
+	o.Logger.Info().Str("dir", j.Dest).Str("mode", j.Mode.String()).Str("outcome", outcome.String()).
+		Msg("recovered interrupted set replace")
+	return outcome, nil
+}
+
+func observeEntry(fsys durable.FS, j Journal, name string) (entrySeen, error) {
+	var s entrySeen
+	dest, staged, old := entryPaths(j, name)
+	for _, p := range []struct {
+		path string
+		id   *FileID
+	}{{dest, &s.dest}, {staged, &s.staged}, {old, &s.old}} {
+		if p.id == &s.old && old == staged { // the exchange mode parks in staged
+			s.old = s.staged
+			continue
+		}
+		info, _, err := lstatInfo(fsys, p.path)
+		if err != nil {
+			return s, fmt.Errorf("%s: %w", p.path, err)
+		}
+		*p.id = info.ID
+	}
+	return s, nil
+}
+
+// entryStateOf tells, by identity, where entry e stands; a state no move of
+// ReplaceSet or of its recovery passes through is a conflict.
+func entryStateOf(j Journal, e Entry, s entrySeen) (entryState, error) {
+	added, removed := e.DestID.IsZero(), e.StagedID.IsZero()
+	switch {
+	case !removed && s.dest == e.StagedID:
+		return entryNew, nil
+	case !added && s.dest == e.DestID:
+		return entryOld, nil
+	case !s.dest.IsZero():
+	case added && s.staged == e.StagedID:
+		return entryOld, nil
+	case removed && s.old == e.DestID:
+		return entryNew, nil
+	case j.Mode == ModePair && s.old == e.DestID && s.staged == e.StagedID:
+		return entryMid, nil
+	}
+	return 0, fmt.Errorf("%w: entry %s: dir has %s, staged %s, old %s (journal: new %s, old %s)",
+		ErrConflict, e.Name, idOrMissing(s.dest), idOrMissing(s.staged), idOrMissing(s.old),
+		idOrMissing(e.StagedID), idOrMissing(e.DestID))
+}
+
+// undoEntry moves an entry back to its old place: the new entry (if any)
+// back to staged, the old one (if any) back into dir.
+func undoEntry(fsys durable.FS, j Journal, e Entry, st entryState, s entrySeen) error {
+	dest, staged, old := entryPaths(j, e.Name)
+	if st == entryOld {
+		return nil
+	}
+	if st == entryNew && j.Mode == ModeExchange && !e.StagedID.IsZero() && !e.DestID.IsZero() {
+		if s.staged != e.DestID {
+			return fmt.Errorf("%w: the old entry is not at %s", ErrConflict, staged)
+		}
+		return fsys.Exchange(staged, dest)
+	}
+	if st == entryNew && !e.StagedID.IsZero() {
+		if err := fsys.Rename(dest, staged); err != nil {
+			return err
+		}
+	}
+	if e.DestID.IsZero() {
+		return nil
+	}
+	return fsys.Rename(old, dest)
+}
