@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jonboulle/clockwork"
 	"io/fs"
+	"net/http/httptrace"
 	"net/url"
 	"path/filepath"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/snapsync/snapsync/internal/durable"
@@ -54,6 +55,21 @@ func Prepare(ctx context.Context, from string, minIndex uint64, cfg Config) (Pre
 }
 
 func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Config, l layout) (Prepared, error) {
+	ctr := &counters{}
+	ctr.setPhase(PhaseConnecting)
+	rep := startReporter(cfg.Progress, ctr)
+	defer rep.Stop()
+	p, err := prepareReporting(ctx, from, minIndex, cfg, l, ctr)
+	if err == nil {
+		ctr.setManifest(p.Files, p.BytesTotal)
+		ctr.done.Store(p.BytesTotal)
+		ctr.setPhase(PhaseStaged)
+	}
+	return p, err
+}
+
+// prepareReporting is prepareLocked, with ctr telling its progress.
+func prepareReporting(ctx context.Context, from string, minIndex uint64, cfg *Config, l layout, ctr *counters) (Prepared, error) {
 	if err := checkSource(from); err != nil {
 		return Prepared{}, err
 	}
@@ -79,7 +95,7 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	// waiters a test of leases counts on cfg.Clock (internal/stall's own
 	// tests move a fake clock).
 	rpc := newRPC(withStall(cfg.HTTPClient, cfg.StallTimeout, clockwork.NewRealClock()), from)
-	g, err := createSnapshot(ctx, rpc, minIndex, cfg)
+	g, err := createSnapshot(waitingOnceSent(ctx, ctr), rpc, minIndex, cfg)
 	if err != nil {
 		return Prepared{}, err
 	}
@@ -91,6 +107,7 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	if st != nil && st.Phase == phaseStaged && st.id() == g.id {
 		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
 	}
+	ctr.setPhase(PhaseFetchingManifest)
 	m, st, err := openSnapshot(ctx, rpc, g, cfg, l, st)
 	if err != nil {
 		return Prepared{}, err
@@ -98,7 +115,7 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	if err := callHook(cfg.Hook, "manifest-fetched"); err != nil {
 		return Prepared{}, err
 	}
-	return stageSnapshot(ctx, &fetcher{rpc: rpc, id: g.id, leaseID: g.leaseID, cfg: cfg, chunkSize: m.ChunkSize}, m, st, cfg, l)
+	return stageSnapshot(ctx, &fetcher{rpc: rpc, id: g.id, leaseID: g.leaseID, cfg: cfg, chunkSize: m.ChunkSize}, m, st, cfg, l, ctr)
 }
 
 // openSnapshot resumes the staging of the granted snapshot, or starts it
@@ -175,11 +192,9 @@ func treeBytes(fsys durable.FS, root string) int64 {
 }
 
 // stageSnapshot plans, fetches and finishes stage/, then marks it staged.
-func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *state, cfg *Config, l layout) (Prepared, error) {
-	ctr := &counters{}
-	ctr.setPhase("plan")
-	rep := startReporter(cfg.Progress, ctr, len(m.Files), m.TotalBytes())
-	defer rep.Stop()
+func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *state, cfg *Config, l layout, ctr *counters) (Prepared, error) {
+	ctr.setManifest(len(m.Files), m.TotalBytes())
+	ctr.setPhase(PhasePlanning)
 	s, pool, err := planStage(ctx, m, cfg, l, ctr)
 	if err != nil {
 		return Prepared{}, err
@@ -188,7 +203,7 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *stat
 	if err := s.run(ctx, f, pool); err != nil {
 		return Prepared{}, err
 	}
-	ctr.setPhase("finish")
+	ctr.setPhase(PhaseFinishing)
 	if err := s.finish(ctx, rootModeFor(l.fs, l.dest)); err != nil {
 		return Prepared{}, err
 	}
@@ -229,7 +244,7 @@ func (s *stager) run(ctx context.Context, f *fetcher, pool *bufPool) error {
 	}
 	s.ctr.done.Add(s.plan.placedBytes)
 	s.ctr.reused.Add(s.plan.placedBytes)
-	s.ctr.setPhase("fetch")
+	s.ctr.setPhase(PhaseFetching)
 	g, gctx := errgroup.WithContext(ctx)
 	for range flushWorkers {
 		g.Go(func() error { return s.flushWorker(gctx) })
@@ -296,4 +311,14 @@ func checkSource(from string) error {
 		return fmt.Errorf("%w: source URL %q: want http://HOST:PORT or https://HOST:PORT", ErrConfig, from)
 	}
 	return nil
+}
+
+// waitingOnceSent returns ctx with an HTTP trace that moves ctr to
+// PhaseWaitingForCheckpoint once the server has the CreateSnapshot request:
+// from then on the wait is the server's checkpoint, not the connection.
+func waitingOnceSent(ctx context.Context, ctr *counters) context.Context {
+	ctr.setPhase(PhaseConnecting)
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { ctr.setPhase(PhaseWaitingForCheckpoint) },
+	})
 }
