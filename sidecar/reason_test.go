@@ -58,7 +58,14 @@ func TestReasonsOnTheWire(t *testing.T) {
 func startPrepareErr(c interface {
 	Prepare(context.Context, *connect.Request[snapsyncv1.PrepareRequest]) (*connect.ServerStreamForClient[snapsyncv1.PrepareResponse], error)
 }, source string, minIndex uint64, dest string) ([]*snapsyncv1.PrepareResponse, error) {
-	s, err := c.Prepare(context.Background(), connect.NewRequest(&snapsyncv1.PrepareRequest{SourceUrl: source, MinIndex: minIndex, Dest: dest}))
+	return startPrepareErrCtx(context.Background(), c, source, minIndex, dest)
+}
+
+// startPrepareErrCtx is startPrepareErr under ctx.
+func startPrepareErrCtx(ctx context.Context, c interface {
+	Prepare(context.Context, *connect.Request[snapsyncv1.PrepareRequest]) (*connect.ServerStreamForClient[snapsyncv1.PrepareResponse], error)
+}, source string, minIndex uint64, dest string) ([]*snapsyncv1.PrepareResponse, error) {
+	s, err := c.Prepare(ctx, connect.NewRequest(&snapsyncv1.PrepareRequest{SourceUrl: source, MinIndex: minIndex, Dest: dest}))
 	if err != nil {
 		return nil, err
 	}
