@@ -60,6 +60,7 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	rep := startReporter(cfg.Progress, ctr)
 	defer rep.Stop()
 	p, err := prepareReporting(ctx, from, minIndex, cfg, l, ctr)
+	err = noSpace(err)
 	if err == nil {
 		ctr.setManifest(p.Files, p.BytesTotal)
 		ctr.done.Store(p.BytesTotal)
@@ -228,6 +229,9 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 	}
 	s := &stager{root: l.stage, fs: l.fs, mask: l.mask, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64)}
 	s.plan = makePlan(m, done, complete, idx, cfg.Immutable, cfg.FileModeMask, func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p })
+	if err := checkSpace(cfg, l, s.plan); err != nil {
+		return nil, nil, err
+	}
 	ctr.done.Store(s.plan.stagedBytes)
 	ctr.reused.Store(s.plan.stagedBytes) // staged by an interrupted attempt: held locally
 	cfg.Logger.Info().Int("files", len(m.Files)).Int64("total", m.TotalBytes()).
