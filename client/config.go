@@ -78,6 +78,13 @@ type Config struct {
 	// HTTPClient carries the RPCs. Default: an h2c client (unencrypted HTTP/2
 	// only, 16 MiB flow-control windows) that does not ask for gzip.
 	HTTPClient *http.Client
+	// FreeSpaceHeadroom is the space an install leaves free on the staging
+	// area's filesystem: before the first byte, Prepare refuses with
+	// ErrNoSpace (a *NoSpaceError) unless the bytes it will write (fetched,
+	// or copied where a hard link cannot do) plus this fit in the free space.
+	// Default: 5% of the filesystem, at most 1 GiB; NoFreeSpaceHeadroom
+	// keeps none.
+	FreeSpaceHeadroom int64
 	// Hook is called at the fault points listed in the package documentation;
 	// an error it returns aborts the install there. Default: nil (none).
 	Hook func(point string) error
@@ -205,6 +212,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Streams > 256 {
 		bad("Streams %d exceeds 256", c.Streams)
+	}
+	if c.FreeSpaceHeadroom < NoFreeSpaceHeadroom {
+		bad("FreeSpaceHeadroom %d is negative (NoFreeSpaceHeadroom is %d)", c.FreeSpaceHeadroom, NoFreeSpaceHeadroom)
 	}
 	if c.RetryWait < 0 || c.LeaseTTL < 0 || c.StallTimeout < 0 {
 		bad("negative RetryWait, LeaseTTL or StallTimeout")

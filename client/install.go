@@ -47,7 +47,7 @@ func Install(ctx context.Context, from string, minIndex uint64, cfg Config) (Res
 	}
 	res, err := commitLocked(ctx, &cfg, l)
 	res.Duration = time.Since(start)
-	return res, err
+	return res, noSpace(err)
 }
 
 // Recover finishes or undoes a swap that an interrupted Commit left (package

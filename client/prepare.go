@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http/httptrace"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -55,6 +56,22 @@ func Prepare(ctx context.Context, from string, minIndex uint64, cfg Config) (Pre
 }
 
 func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Config, l layout) (Prepared, error) {
+	ctr := &counters{}
+	ctr.setPhase(PhaseConnecting)
+	rep := startReporter(cfg.Progress, ctr)
+	defer rep.Stop()
+	p, err := prepareReporting(ctx, from, minIndex, cfg, l, ctr)
+	err = noSpace(err)
+	if err == nil {
+		ctr.setManifest(p.Files, p.BytesTotal)
+		ctr.done.Store(p.BytesTotal)
+		ctr.setPhase(PhaseStaged)
+	}
+	return p, err
+}
+
+// prepareReporting is prepareLocked, with ctr telling its progress.
+func prepareReporting(ctx context.Context, from string, minIndex uint64, cfg *Config, l layout, ctr *counters) (Prepared, error) {
 	if err := checkSource(from); err != nil {
 		return Prepared{}, err
 	}
@@ -80,7 +97,7 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	// waiters a test of leases counts on cfg.Clock (internal/stall's own
 	// tests move a fake clock).
 	rpc := newRPC(withStall(cfg.HTTPClient, cfg.StallTimeout, clockwork.NewRealClock()), from)
-	g, err := createSnapshot(ctx, rpc, minIndex, cfg)
+	g, err := createSnapshot(waitingOnceSent(ctx, ctr), rpc, minIndex, cfg)
 	if err != nil {
 		return Prepared{}, err
 	}
@@ -92,6 +109,7 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	if st != nil && st.Phase == phaseStaged && st.id() == g.id && slices.Equal(st.Replace, l.names) {
 		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
 	}
+	ctr.setPhase(PhaseFetchingManifest)
 	m, st, err := openSnapshot(ctx, rpc, g, cfg, l, st)
 	if err != nil {
 		return Prepared{}, err
@@ -103,7 +121,7 @@ func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Confi
 	if err := callHook(cfg.Hook, "manifest-fetched"); err != nil {
 		return Prepared{}, err
 	}
-	return stageSnapshot(ctx, &fetcher{rpc: rpc, id: g.id, leaseID: g.leaseID, cfg: cfg, chunkSize: m.ChunkSize}, m, st, cfg, l)
+	return stageSnapshot(ctx, &fetcher{rpc: rpc, id: g.id, leaseID: g.leaseID, cfg: cfg, chunkSize: m.ChunkSize}, m, st, cfg, l, ctr)
 }
 
 // openSnapshot resumes the staging of the granted snapshot, or starts it
@@ -180,11 +198,9 @@ func treeBytes(fsys durable.FS, root string) int64 {
 }
 
 // stageSnapshot plans, fetches and finishes stage/, then marks it staged.
-func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *state, cfg *Config, l layout) (Prepared, error) {
-	ctr := &counters{}
-	ctr.setPhase("plan")
-	rep := startReporter(cfg.Progress, ctr, len(m.Files), m.TotalBytes())
-	defer rep.Stop()
+func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *state, cfg *Config, l layout, ctr *counters) (Prepared, error) {
+	ctr.setManifest(len(m.Files), m.TotalBytes())
+	ctr.setPhase(PhasePlanning)
 	s, pool, err := planStage(ctx, m, cfg, l, ctr)
 	if err != nil {
 		return Prepared{}, err
@@ -193,7 +209,7 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *stat
 	if err := s.run(ctx, f, pool); err != nil {
 		return Prepared{}, err
 	}
-	ctr.setPhase("finish")
+	ctr.setPhase(PhaseFinishing)
 	if err := s.finish(ctx, rootModeFor(l.fs, l.dest)); err != nil {
 		return Prepared{}, err
 	}
@@ -224,6 +240,9 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 	}
 	s := &stager{root: l.stage, fs: l.fs, mask: l.mask, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64)}
 	s.plan = makePlan(m, done, complete, idx, cfg.Immutable, cfg.FileModeMask, func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p })
+	if err := checkSpace(cfg, l, s.plan); err != nil {
+		return nil, nil, err
+	}
 	ctr.done.Store(s.plan.stagedBytes)
 	ctr.reused.Store(s.plan.stagedBytes) // staged by an interrupted attempt: held locally
 	cfg.Logger.Info().Int("files", len(m.Files)).Int64("total", m.TotalBytes()).
@@ -240,7 +259,7 @@ func (s *stager) run(ctx context.Context, f *fetcher, pool *bufPool) error {
 	}
 	s.ctr.done.Add(s.plan.placedBytes)
 	s.ctr.reused.Add(s.plan.placedBytes)
-	s.ctr.setPhase("fetch")
+	s.ctr.setPhase(PhaseFetching)
 	g, gctx := errgroup.WithContext(ctx)
 	for range flushWorkers {
 		g.Go(func() error { return s.flushWorker(gctx) })
@@ -312,4 +331,14 @@ func checkSource(from string) error {
 		return fmt.Errorf("%w: source URL %q: want http://HOST:PORT or https://HOST:PORT", ErrConfig, from)
 	}
 	return nil
+}
+
+// waitingOnceSent returns ctx with an HTTP trace that moves ctr to
+// PhaseWaitingForCheckpoint once the server has the CreateSnapshot request:
+// from then on the wait is the server's checkpoint, not the connection.
+func waitingOnceSent(ctx context.Context, ctr *counters) context.Context {
+	ctr.setPhase(PhaseConnecting)
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { ctr.setPhase(PhaseWaitingForCheckpoint) },
+	})
 }

@@ -16,12 +16,21 @@ type counters struct {
 	fetched atomic.Int64 // wire bytes received
 	reused  atomic.Int64 // bytes satisfied locally
 	files   atomic.Int64 // files fsynced
+	// nfiles and total are the manifest's, once known.
+	nfiles atomic.Int64
+	total  atomic.Int64
 }
 
 func (c *counters) setPhase(p string) { c.phase.Store(&p) }
 
-func (c *counters) snapshot(files int, total int64) Progress {
-	p := Progress{Files: files, BytesTotal: total, BytesDone: c.done.Load(),
+// setManifest records the figures of the manifest being installed.
+func (c *counters) setManifest(files int, total int64) {
+	c.nfiles.Store(int64(files))
+	c.total.Store(total)
+}
+
+func (c *counters) snapshot() Progress {
+	p := Progress{Files: int(c.nfiles.Load()), BytesTotal: c.total.Load(), BytesDone: c.done.Load(),
 		BytesFetched: c.fetched.Load(), BytesReused: c.reused.Load()}
 	if ph := c.phase.Load(); ph != nil {
 		p.Phase = *ph
@@ -29,15 +38,16 @@ func (c *counters) snapshot(files int, total int64) Progress {
 	return p
 }
 
-// reporter calls fn with the counters' figures from one goroutine, every
-// progressEvery while they change and once more when stopped.
+// reporter calls fn with the counters' figures from one goroutine, at once,
+// every progressEvery while they change (a phase change included) and once
+// more when stopped.
 type reporter struct {
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
 }
 
-func startReporter(fn func(Progress), c *counters, files int, total int64) *reporter {
+func startReporter(fn func(Progress), c *counters) *reporter {
 	r := &reporter{stop: make(chan struct{}), done: make(chan struct{})}
 	if fn == nil {
 		close(r.done)
@@ -47,14 +57,15 @@ func startReporter(fn func(Progress), c *counters, files int, total int64) *repo
 		defer close(r.done)
 		t := time.NewTicker(progressEvery)
 		defer t.Stop()
-		var last Progress
+		last := c.snapshot()
+		fn(last)
 		for {
 			select {
 			case <-r.stop:
-				fn(c.snapshot(files, total))
+				fn(c.snapshot())
 				return
 			case <-t.C:
-				if p := c.snapshot(files, total); p != last {
+				if p := c.snapshot(); p != last {
 					fn(p)
 					last = p
 				}

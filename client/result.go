@@ -35,7 +35,7 @@ type Prepared struct {
 
 // Progress is an install's advance, passed to Config.Progress.
 type Progress struct {
-	// Phase is "plan" (hashing local data), "fetch" or "finish".
+	// Phase is what the install is doing: one of the Phase constants.
 	Phase        string
 	Files        int
 	BytesTotal   int64
@@ -43,3 +43,24 @@ type Progress struct {
 	BytesFetched int64 // on the wire
 	BytesReused  int64
 }
+
+// The phases of Progress, in order.
+const (
+	// PhaseConnecting: taking the staging area's lock, settling what an
+	// earlier run left, connecting to the server.
+	PhaseConnecting = "connect"
+	// PhaseWaitingForCheckpoint: the CreateSnapshot call is out; the server
+	// finds or makes a checkpoint.
+	PhaseWaitingForCheckpoint = "checkpoint"
+	// PhaseFetchingManifest: fetching and verifying the manifest.
+	PhaseFetchingManifest = "manifest"
+	// PhasePlanning: hashing local data to plan what to reuse, checking free
+	// space.
+	PhasePlanning = "plan"
+	// PhaseFetching: fetching, copying and writing chunks.
+	PhaseFetching = "fetch"
+	// PhaseFinishing: fsyncing the staged tree and giving it its modes.
+	PhaseFinishing = "finish"
+	// PhaseStaged: the snapshot is staged.
+	PhaseStaged = "staged"
+)

@@ -10,7 +10,29 @@ func progressMsg(st snapsyncv1.InstallState, p client.Progress) *snapsyncv1.Prog
 	return &snapsyncv1.Progress{
 		State: st, BytesTotal: u64(p.BytesTotal), BytesDone: u64(p.BytesDone),
 		BytesFetched: u64(p.BytesFetched), BytesReused: u64(p.BytesReused), FilesTotal: u64(int64(p.Files)),
+		Phase: phaseMsg(p.Phase),
 	}
+}
+
+// phaseMsg is a client phase on the wire.
+func phaseMsg(phase string) snapsyncv1.Phase {
+	switch phase {
+	case client.PhaseConnecting:
+		return snapsyncv1.Phase_PHASE_CONNECTING
+	case client.PhaseWaitingForCheckpoint:
+		return snapsyncv1.Phase_PHASE_WAITING_FOR_CHECKPOINT
+	case client.PhaseFetchingManifest:
+		return snapsyncv1.Phase_PHASE_FETCHING_MANIFEST
+	case client.PhasePlanning:
+		return snapsyncv1.Phase_PHASE_PLANNING
+	case client.PhaseFetching:
+		return snapsyncv1.Phase_PHASE_FETCHING
+	case client.PhaseFinishing:
+		return snapsyncv1.Phase_PHASE_FINISHING
+	case client.PhaseStaged:
+		return snapsyncv1.Phase_PHASE_STAGED
+	}
+	return snapsyncv1.Phase_PHASE_UNSPECIFIED
 }
 
 // resultProgress is the progress of a finished Prepare: everything done.
@@ -18,6 +40,7 @@ func resultProgress(st snapsyncv1.InstallState, r client.Result) *snapsyncv1.Pro
 	return &snapsyncv1.Progress{
 		State: st, BytesTotal: u64(r.BytesTotal), BytesDone: u64(r.BytesTotal),
 		BytesFetched: u64(r.BytesFetched), BytesReused: u64(r.BytesReused), FilesTotal: u64(int64(r.Files)),
+		Phase: snapsyncv1.Phase_PHASE_STAGED,
 	}
 }
 

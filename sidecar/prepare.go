@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/snapsync/snapsync/client"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
@@ -98,24 +99,37 @@ func (s *InstallService) prepareAfter(ctx context.Context, dest string, r *run, 
 	return client.Prepare(ctx, r.source, r.minIndex, cfg)
 }
 
-// follow streams r's progress, skipping figures the stream is too slow for,
-// then the prepared snapshot or r's error. It returns when ctx is done; r
-// goes on.
+// heartbeatEvery is the longest a Prepare stream stays silent: the latest
+// progress is sent again when nothing changed for that long (the peer making
+// a checkpoint, the client hashing the local DB), so the node tells a slow
+// phase from a stuck sidecar. The documented bound is 2 s.
+const heartbeatEvery = time.Second
+
+// follow streams r's progress, skipping figures the stream is too slow for
+// and repeating the latest every heartbeatEvery, then the prepared snapshot
+// or r's error. It returns when ctx is done; r goes on.
 func follow(ctx context.Context, r *run, send func(*snapsyncv1.PrepareResponse) error) error {
 	var last client.Progress
 	first := true
+	heartbeat := time.NewTicker(heartbeatEvery)
+	defer heartbeat.Stop()
+	beat := false
 	for !r.finished() {
 		p, changed := r.latest()
-		if first || p != last {
+		if first || beat || p != last {
 			msg := &snapsyncv1.PrepareResponse{Progress: progressMsg(snapsyncv1.InstallState_INSTALL_STATE_PREPARING, p)}
 			if err := send(msg); err != nil {
 				return fmt.Errorf("send progress: %w", err)
 			}
 			first, last = false, p
+			heartbeat.Reset(heartbeatEvery)
 		}
+		beat = false
 		select {
 		case <-r.done:
 		case <-changed:
+		case <-heartbeat.C:
+			beat = true
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}

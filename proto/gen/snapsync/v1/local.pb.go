@@ -85,6 +85,81 @@ func (InstallState) EnumDescriptor() ([]byte, []int) {
 	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{0}
 }
 
+// Phase is what a Prepare is doing. The stream sends a message at least
+// every 2 s in every phase, so a silent stream means a stuck sidecar.
+type Phase int32
+
+const (
+	Phase_PHASE_UNSPECIFIED Phase = 0
+	// Taking the staging area's lock, recovering what an earlier run left,
+	// connecting to the peer.
+	Phase_PHASE_CONNECTING Phase = 1
+	// The peer is finding or making a checkpoint that reaches min_index.
+	Phase_PHASE_WAITING_FOR_CHECKPOINT Phase = 2
+	// Fetching and verifying the checkpoint's manifest.
+	Phase_PHASE_FETCHING_MANIFEST Phase = 3
+	// Hashing the local DB and any earlier staging to plan what to reuse, and
+	// checking free space.
+	Phase_PHASE_PLANNING Phase = 4
+	// Fetching, verifying, copying and writing chunks.
+	Phase_PHASE_FETCHING Phase = 5
+	// Fsyncing the staged tree and giving it its modes.
+	Phase_PHASE_FINISHING Phase = 6
+	// The snapshot is staged and verified: ready to Commit.
+	Phase_PHASE_STAGED Phase = 7
+)
+
+// Enum value maps for Phase.
+var (
+	Phase_name = map[int32]string{
+		0: "PHASE_UNSPECIFIED",
+		1: "PHASE_CONNECTING",
+		2: "PHASE_WAITING_FOR_CHECKPOINT",
+		3: "PHASE_FETCHING_MANIFEST",
+		4: "PHASE_PLANNING",
+		5: "PHASE_FETCHING",
+		6: "PHASE_FINISHING",
+		7: "PHASE_STAGED",
+	}
+	Phase_value = map[string]int32{
+		"PHASE_UNSPECIFIED":            0,
+		"PHASE_CONNECTING":             1,
+		"PHASE_WAITING_FOR_CHECKPOINT": 2,
+		"PHASE_FETCHING_MANIFEST":      3,
+		"PHASE_PLANNING":               4,
+		"PHASE_FETCHING":               5,
+		"PHASE_FINISHING":              6,
+		"PHASE_STAGED":                 7,
+	}
+)
+
+func (x Phase) Enum() *Phase {
+	p := new(Phase)
+	*p = x
+	return p
+}
+
+func (x Phase) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Phase) Descriptor() protoreflect.EnumDescriptor {
+	return file_snapsync_v1_local_proto_enumTypes[1].Descriptor()
+}
+
+func (Phase) Type() protoreflect.EnumType {
+	return &file_snapsync_v1_local_proto_enumTypes[1]
+}
+
+func (x Phase) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Phase.Descriptor instead.
+func (Phase) EnumDescriptor() ([]byte, []int) {
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{1}
+}
+
 type PrepareRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Base URL of the peer sidecar to fetch from: the leader's, or any peer's
@@ -168,10 +243,12 @@ type Progress struct {
 	State      InstallState           `protobuf:"varint,1,opt,name=state,proto3,enum=snapsync.v1.InstallState" json:"state,omitempty"`
 	BytesTotal uint64                 `protobuf:"varint,2,opt,name=bytes_total,json=bytesTotal,proto3" json:"bytes_total,omitempty"`
 	// Bytes satisfied so far: fetched plus reused.
-	BytesDone     uint64 `protobuf:"varint,3,opt,name=bytes_done,json=bytesDone,proto3" json:"bytes_done,omitempty"`
-	BytesFetched  uint64 `protobuf:"varint,4,opt,name=bytes_fetched,json=bytesFetched,proto3" json:"bytes_fetched,omitempty"`
-	BytesReused   uint64 `protobuf:"varint,5,opt,name=bytes_reused,json=bytesReused,proto3" json:"bytes_reused,omitempty"`
-	FilesTotal    uint64 `protobuf:"varint,6,opt,name=files_total,json=filesTotal,proto3" json:"files_total,omitempty"`
+	BytesDone    uint64 `protobuf:"varint,3,opt,name=bytes_done,json=bytesDone,proto3" json:"bytes_done,omitempty"`
+	BytesFetched uint64 `protobuf:"varint,4,opt,name=bytes_fetched,json=bytesFetched,proto3" json:"bytes_fetched,omitempty"`
+	BytesReused  uint64 `protobuf:"varint,5,opt,name=bytes_reused,json=bytesReused,proto3" json:"bytes_reused,omitempty"`
+	FilesTotal   uint64 `protobuf:"varint,6,opt,name=files_total,json=filesTotal,proto3" json:"files_total,omitempty"`
+	// What the Prepare is doing (17: numbers 7 to 16 are left for others).
+	Phase         Phase `protobuf:"varint,17,opt,name=phase,proto3,enum=snapsync.v1.Phase" json:"phase,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -246,6 +323,13 @@ func (x *Progress) GetFilesTotal() uint64 {
 		return x.FilesTotal
 	}
 	return 0
+}
+
+func (x *Progress) GetPhase() Phase {
+	if x != nil {
+		return x.Phase
+	}
+	return Phase_PHASE_UNSPECIFIED
 }
 
 type PrepareResponse struct {
@@ -727,7 +811,7 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"source_url\x18\x01 \x01(\tR\tsourceUrl\x12\x1b\n" +
 	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\x12\x12\n" +
 	"\x04dest\x18\x03 \x01(\tR\x04dest\x12\x18\n" +
-	"\areplace\x18\x04 \x03(\tR\areplace\"\xe4\x01\n" +
+	"\areplace\x18\x04 \x03(\tR\areplace\"\x8e\x02\n" +
 	"\bProgress\x12/\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x19.snapsync.v1.InstallStateR\x05state\x12\x1f\n" +
 	"\vbytes_total\x18\x02 \x01(\x04R\n" +
@@ -737,7 +821,8 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\rbytes_fetched\x18\x04 \x01(\x04R\fbytesFetched\x12!\n" +
 	"\fbytes_reused\x18\x05 \x01(\x04R\vbytesReused\x12\x1f\n" +
 	"\vfiles_total\x18\x06 \x01(\x04R\n" +
-	"filesTotal\"{\n" +
+	"filesTotal\x12(\n" +
+	"\x05phase\x18\x11 \x01(\x0e2\x12.snapsync.v1.PhaseR\x05phase\"{\n" +
 	"\x0fPrepareResponse\x121\n" +
 	"\bprogress\x18\x01 \x01(\v2\x15.snapsync.v1.ProgressR\bprogress\x125\n" +
 	"\bprepared\x18\x02 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\bprepared\"^\n" +
@@ -776,7 +861,16 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\x17INSTALL_STATE_PREPARING\x10\x02\x12\x1a\n" +
 	"\x16INSTALL_STATE_PREPARED\x10\x03\x12\x1c\n" +
 	"\x18INSTALL_STATE_COMMITTING\x10\x04\x12\x18\n" +
-	"\x14INSTALL_STATE_FAILED\x10\x052\x9e\x02\n" +
+	"\x14INSTALL_STATE_FAILED\x10\x05*\xc2\x01\n" +
+	"\x05Phase\x12\x15\n" +
+	"\x11PHASE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10PHASE_CONNECTING\x10\x01\x12 \n" +
+	"\x1cPHASE_WAITING_FOR_CHECKPOINT\x10\x02\x12\x1b\n" +
+	"\x17PHASE_FETCHING_MANIFEST\x10\x03\x12\x12\n" +
+	"\x0ePHASE_PLANNING\x10\x04\x12\x12\n" +
+	"\x0ePHASE_FETCHING\x10\x05\x12\x13\n" +
+	"\x0fPHASE_FINISHING\x10\x06\x12\x10\n" +
+	"\fPHASE_STAGED\x10\a2\x9e\x02\n" +
 	"\x0eInstallService\x12F\n" +
 	"\aPrepare\x12\x1b.snapsync.v1.PrepareRequest\x1a\x1c.snapsync.v1.PrepareResponse0\x01\x12A\n" +
 	"\x06Commit\x12\x1a.snapsync.v1.CommitRequest\x1a\x1b.snapsync.v1.CommitResponse\x12>\n" +
@@ -797,47 +891,49 @@ func file_snapsync_v1_local_proto_rawDescGZIP() []byte {
 	return file_snapsync_v1_local_proto_rawDescData
 }
 
-var file_snapsync_v1_local_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_snapsync_v1_local_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_snapsync_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_snapsync_v1_local_proto_goTypes = []any{
 	(InstallState)(0),                  // 0: snapsync.v1.InstallState
-	(*PrepareRequest)(nil),             // 1: snapsync.v1.PrepareRequest
-	(*Progress)(nil),                   // 2: snapsync.v1.Progress
-	(*PrepareResponse)(nil),            // 3: snapsync.v1.PrepareResponse
-	(*CommitRequest)(nil),              // 4: snapsync.v1.CommitRequest
-	(*CommitResponse)(nil),             // 5: snapsync.v1.CommitResponse
-	(*AbortRequest)(nil),               // 6: snapsync.v1.AbortRequest
-	(*AbortResponse)(nil),              // 7: snapsync.v1.AbortResponse
-	(*StatusRequest)(nil),              // 8: snapsync.v1.StatusRequest
-	(*StatusResponse)(nil),             // 9: snapsync.v1.StatusResponse
-	(*RegisterCheckpointRequest)(nil),  // 10: snapsync.v1.RegisterCheckpointRequest
-	(*RegisterCheckpointResponse)(nil), // 11: snapsync.v1.RegisterCheckpointResponse
-	nil,                                // 12: snapsync.v1.RegisterCheckpointRequest.LabelsEntry
-	(*SnapshotInfo)(nil),               // 13: snapsync.v1.SnapshotInfo
+	(Phase)(0),                         // 1: snapsync.v1.Phase
+	(*PrepareRequest)(nil),             // 2: snapsync.v1.PrepareRequest
+	(*Progress)(nil),                   // 3: snapsync.v1.Progress
+	(*PrepareResponse)(nil),            // 4: snapsync.v1.PrepareResponse
+	(*CommitRequest)(nil),              // 5: snapsync.v1.CommitRequest
+	(*CommitResponse)(nil),             // 6: snapsync.v1.CommitResponse
+	(*AbortRequest)(nil),               // 7: snapsync.v1.AbortRequest
+	(*AbortResponse)(nil),              // 8: snapsync.v1.AbortResponse
+	(*StatusRequest)(nil),              // 9: snapsync.v1.StatusRequest
+	(*StatusResponse)(nil),             // 10: snapsync.v1.StatusResponse
+	(*RegisterCheckpointRequest)(nil),  // 11: snapsync.v1.RegisterCheckpointRequest
+	(*RegisterCheckpointResponse)(nil), // 12: snapsync.v1.RegisterCheckpointResponse
+	nil,                                // 13: snapsync.v1.RegisterCheckpointRequest.LabelsEntry
+	(*SnapshotInfo)(nil),               // 14: snapsync.v1.SnapshotInfo
 }
 var file_snapsync_v1_local_proto_depIdxs = []int32{
 	0,  // 0: snapsync.v1.Progress.state:type_name -> snapsync.v1.InstallState
-	2,  // 1: snapsync.v1.PrepareResponse.progress:type_name -> snapsync.v1.Progress
-	13, // 2: snapsync.v1.PrepareResponse.prepared:type_name -> snapsync.v1.SnapshotInfo
-	13, // 3: snapsync.v1.CommitResponse.snapshot:type_name -> snapsync.v1.SnapshotInfo
-	2,  // 4: snapsync.v1.StatusResponse.progress:type_name -> snapsync.v1.Progress
-	13, // 5: snapsync.v1.StatusResponse.prepared:type_name -> snapsync.v1.SnapshotInfo
-	12, // 6: snapsync.v1.RegisterCheckpointRequest.labels:type_name -> snapsync.v1.RegisterCheckpointRequest.LabelsEntry
-	1,  // 7: snapsync.v1.InstallService.Prepare:input_type -> snapsync.v1.PrepareRequest
-	4,  // 8: snapsync.v1.InstallService.Commit:input_type -> snapsync.v1.CommitRequest
-	6,  // 9: snapsync.v1.InstallService.Abort:input_type -> snapsync.v1.AbortRequest
-	8,  // 10: snapsync.v1.InstallService.Status:input_type -> snapsync.v1.StatusRequest
-	10, // 11: snapsync.v1.RegistryService.RegisterCheckpoint:input_type -> snapsync.v1.RegisterCheckpointRequest
-	3,  // 12: snapsync.v1.InstallService.Prepare:output_type -> snapsync.v1.PrepareResponse
-	5,  // 13: snapsync.v1.InstallService.Commit:output_type -> snapsync.v1.CommitResponse
-	7,  // 14: snapsync.v1.InstallService.Abort:output_type -> snapsync.v1.AbortResponse
-	9,  // 15: snapsync.v1.InstallService.Status:output_type -> snapsync.v1.StatusResponse
-	11, // 16: snapsync.v1.RegistryService.RegisterCheckpoint:output_type -> snapsync.v1.RegisterCheckpointResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	1,  // 1: snapsync.v1.Progress.phase:type_name -> snapsync.v1.Phase
+	3,  // 2: snapsync.v1.PrepareResponse.progress:type_name -> snapsync.v1.Progress
+	14, // 3: snapsync.v1.PrepareResponse.prepared:type_name -> snapsync.v1.SnapshotInfo
+	14, // 4: snapsync.v1.CommitResponse.snapshot:type_name -> snapsync.v1.SnapshotInfo
+	3,  // 5: snapsync.v1.StatusResponse.progress:type_name -> snapsync.v1.Progress
+	14, // 6: snapsync.v1.StatusResponse.prepared:type_name -> snapsync.v1.SnapshotInfo
+	13, // 7: snapsync.v1.RegisterCheckpointRequest.labels:type_name -> snapsync.v1.RegisterCheckpointRequest.LabelsEntry
+	2,  // 8: snapsync.v1.InstallService.Prepare:input_type -> snapsync.v1.PrepareRequest
+	5,  // 9: snapsync.v1.InstallService.Commit:input_type -> snapsync.v1.CommitRequest
+	7,  // 10: snapsync.v1.InstallService.Abort:input_type -> snapsync.v1.AbortRequest
+	9,  // 11: snapsync.v1.InstallService.Status:input_type -> snapsync.v1.StatusRequest
+	11, // 12: snapsync.v1.RegistryService.RegisterCheckpoint:input_type -> snapsync.v1.RegisterCheckpointRequest
+	4,  // 13: snapsync.v1.InstallService.Prepare:output_type -> snapsync.v1.PrepareResponse
+	6,  // 14: snapsync.v1.InstallService.Commit:output_type -> snapsync.v1.CommitResponse
+	8,  // 15: snapsync.v1.InstallService.Abort:output_type -> snapsync.v1.AbortResponse
+	10, // 16: snapsync.v1.InstallService.Status:output_type -> snapsync.v1.StatusResponse
+	12, // 17: snapsync.v1.RegistryService.RegisterCheckpoint:output_type -> snapsync.v1.RegisterCheckpointResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_snapsync_v1_local_proto_init() }
@@ -851,7 +947,7 @@ func file_snapsync_v1_local_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snapsync_v1_local_proto_rawDesc), len(file_snapsync_v1_local_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   2,
