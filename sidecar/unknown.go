@@ -33,8 +33,10 @@ func rpcOnly(mux *http.ServeMux) http.Handler {
 	})
 }
 
-// knownMethod reports whether path, "/package.Service/Method", names a
-// method of a service whose descriptor this binary has.
+// knownMethod reports whether path, "/package.Service/Method", of a service
+// mounted on the listener names one of its methods. A service whose
+// descriptor this binary lacks in the global registry (health and reflection
+// register theirs elsewhere) is trusted to answer its own unknown methods.
 func knownMethod(path string) bool {
 	service, method, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
 	if !ok {
@@ -42,7 +44,7 @@ func knownMethod(path string) bool {
 	}
 	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
 	if err != nil {
-		return false
+		return true
 	}
 	sd, ok := d.(protoreflect.ServiceDescriptor)
 	return ok && sd.Methods().ByName(protoreflect.Name(method)) != nil
