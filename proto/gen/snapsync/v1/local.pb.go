@@ -88,13 +88,20 @@ func (InstallState) EnumDescriptor() ([]byte, []int) {
 type PrepareRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Base URL of the peer sidecar to fetch from: the leader's, or any peer's
-	// whose checkpoint is new enough, e.g. "http://om2:7600".
+	// whose checkpoint is new enough, e.g. "http://om2:7600". Same as a
+	// one-element source_urls; set one or the other.
 	SourceUrl string `protobuf:"bytes,1,opt,name=source_url,json=sourceUrl,proto3" json:"source_url,omitempty"`
 	// The checkpoint must reflect at least this Raft index (the first index
 	// still in the leader's log).
 	MinIndex uint64 `protobuf:"varint,2,opt,name=min_index,json=minIndex,proto3" json:"min_index,omitempty"`
 	// The DB directory to replace on Commit; must be under an allowed root.
-	Dest          string `protobuf:"bytes,3,opt,name=dest,proto3" json:"dest,omitempty"`
+	Dest string `protobuf:"bytes,3,opt,name=dest,proto3" json:"dest,omitempty"`
+	// Base URLs of the peer sidecars that may serve the checkpoint. The sidecar
+	// probes them all, fetches from the one with the highest index reaching
+	// min_index (ties go to the earlier URL, so list the peers to spare, such
+	// as the leader, last), and if that one fails mid-way goes on from the
+	// next, keeping every chunk already verified.
+	SourceUrls    []string `protobuf:"bytes,5,rep,name=source_urls,json=sourceUrls,proto3" json:"source_urls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -148,6 +155,13 @@ func (x *PrepareRequest) GetDest() string {
 		return x.Dest
 	}
 	return ""
+}
+
+func (x *PrepareRequest) GetSourceUrls() []string {
+	if x != nil {
+		return x.SourceUrls
+	}
+	return nil
 }
 
 type Progress struct {
@@ -698,12 +712,14 @@ var File_snapsync_v1_local_proto protoreflect.FileDescriptor
 
 const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\n" +
-	"\x17snapsync/v1/local.proto\x12\vsnapsync.v1\x1a\x1asnapsync/v1/snapshot.proto\"`\n" +
+	"\x17snapsync/v1/local.proto\x12\vsnapsync.v1\x1a\x1asnapsync/v1/snapshot.proto\"\x81\x01\n" +
 	"\x0ePrepareRequest\x12\x1d\n" +
 	"\n" +
 	"source_url\x18\x01 \x01(\tR\tsourceUrl\x12\x1b\n" +
 	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\x12\x12\n" +
-	"\x04dest\x18\x03 \x01(\tR\x04dest\"\xe4\x01\n" +
+	"\x04dest\x18\x03 \x01(\tR\x04dest\x12\x1f\n" +
+	"\vsource_urls\x18\x05 \x03(\tR\n" +
+	"sourceUrls\"\xe4\x01\n" +
 	"\bProgress\x12/\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x19.snapsync.v1.InstallStateR\x05state\x12\x1f\n" +
 	"\vbytes_total\x18\x02 \x01(\x04R\n" +
@@ -758,7 +774,8 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\x05Abort\x12\x19.snapsync.v1.AbortRequest\x1a\x1a.snapsync.v1.AbortResponse\x12A\n" +
 	"\x06Status\x12\x1a.snapsync.v1.StatusRequest\x1a\x1b.snapsync.v1.StatusResponse2x\n" +
 	"\x0fRegistryService\x12e\n" +
-	"\x12RegisterCheckpoint\x12&.snapsync.v1.RegisterCheckpointRequest\x1a'.snapsync.v1.RegisterCheckpointResponseB?Z=github.com/snapsync/snapsync/proto/gen/snapsync/v1;snapsyncv1b\x06proto3"
+	"\x12RegisterCheckpoint\x12&.snapsync.v1.RegisterCheckpointRequest\x1a'.snapsync.v1.RegisterCheckpointResponseBR\n" +
+	"\x0fdev.snapsync.v1P\x01Z=github.com/snapsync/snapsync/proto/gen/snapsync/v1;snapsyncv1b\x06proto3"
 
 var (
 	file_snapsync_v1_local_proto_rawDescOnce sync.Once
