@@ -72,9 +72,11 @@ func probe(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, u s
 // rankPeers orders the sources worth trying: first those whose newest index
 // reaches minIndex, highest first (less log to replay, and more room before
 // the leader purges past it), ties in list order (the node knows which peer
-// is the leader and lists the ones to spare last); then those that could not
-// tell, in list order. A source that is down or behind minIndex is left out;
-// the error says why when none is left.
+// is the leader and lists the ones to spare last); then, in list order,
+// those that could not tell and those that make a checkpoint on demand
+// (their index is a lower bound: a command asked for minIndex may reach it).
+// A source that is down, or behind minIndex with nothing to make, is left
+// out; the error says why when none is left.
 func rankPeers(peers []peer, minIndex uint64) ([]string, error) {
 	var reach, unknown []peer
 	var behind, down []string
@@ -82,10 +84,10 @@ func rankPeers(peers []peer, minIndex uint64) ([]string, error) {
 		switch {
 		case p.err != nil:
 			down = append(down, fmt.Sprintf("%s: %v", p.url, p.err))
-		case !p.known:
-			unknown = append(unknown, p)
-		case p.newest >= minIndex:
+		case p.known && p.newest >= minIndex:
 			reach = append(reach, p)
+		case !p.known || p.onDemand:
+			unknown = append(unknown, p)
 		default:
 			behind = append(behind, fmt.Sprintf("%s at index %d", p.url, p.newest))
 		}

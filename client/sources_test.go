@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -135,5 +136,39 @@ func TestInstallFailsOver(t *testing.T) {
 		t.Fatalf("fetched %d + %d of %d bytes: more than %d again", before, res.BytesFetched, res.BytesTotal, inFlight)
 	case res.BytesReused < before-inFlight:
 		t.Fatalf("reused %d of the %d bytes the first peer sent", res.BytesReused, before)
+	}
+}
+
+// TestRankPeers: the order in which sources are tried.
+func TestRankPeers(t *testing.T) {
+	t.Parallel()
+	down := errors.New("refused")
+	testCases := []struct {
+		name  string
+		peers []peer
+		want  []string
+		err   error
+	}{
+		{"highest first, ties in list order", []peer{
+			{url: "a", known: true, newest: 60}, {url: "b", known: true, newest: 100},
+			{url: "c", known: true, newest: 100}, {url: "d", known: true, newest: 50},
+		}, []string{"b", "c", "a", "d"}, nil},
+		{"down and behind left out", []peer{
+			{url: "a", err: down}, {url: "b", known: true, newest: 49}, {url: "c", known: true, newest: 50},
+		}, []string{"c"}, nil},
+		{"unknown and on-demand after, in list order", []peer{
+			{url: "a"}, {url: "b", known: true, newest: 10, onDemand: true}, {url: "c", known: true, newest: 70},
+		}, []string{"c", "a", "b"}, nil},
+		{"all behind", []peer{{url: "a", known: true, newest: 1}, {url: "b", err: down}}, nil, ErrMinIndex},
+		{"all down", []peer{{url: "a", err: down}}, nil, ErrUnavailable},
+	}
+	for _, tc := range testCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := rankPeers(tc.peers, 50)
+			if !errors.Is(err, tc.err) || !slices.Equal(got, tc.want) {
+				t.Fatalf("rankPeers = %v, %v; want %v, %v", got, err, tc.want, tc.err)
+			}
+		})
 	}
 }

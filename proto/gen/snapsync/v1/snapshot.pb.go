@@ -948,8 +948,9 @@ type ProbeResponse struct {
 	// The Raft term that goes with newest_index (0 when not known).
 	NewestTerm uint64 `protobuf:"varint,2,opt,name=newest_term,json=newestTerm,proto3" json:"newest_term,omitempty"`
 	// The source makes a fresh checkpoint on demand (a pebble: source, or a
-	// registry with a command that makes one), so newest_index is where the DB
-	// stands now and grows as it applies entries.
+	// registry with a command that makes one): newest_index is then a lower
+	// bound of what CreateSnapshot would reflect (for pebble:, where the DB
+	// stands now; for a command, the newest checkpoint it registered).
 	CanMakeCheckpoint bool `protobuf:"varint,3,opt,name=can_make_checkpoint,json=canMakeCheckpoint,proto3" json:"can_make_checkpoint,omitempty"`
 	// Database engine, e.g. "pebble" or "rocksdb" (empty when not known).
 	Engine        string `protobuf:"bytes,4,opt,name=engine,proto3" json:"engine,omitempty"`
