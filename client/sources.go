@@ -145,8 +145,12 @@ func prepareAny(ctx context.Context, sources []string, minIndex uint64, cfg *Con
 	}
 	order := sources
 	if len(sources) > 1 && !alreadyStaged(l, minIndex) {
+		peers := probePeers(ctx, sources, cfg)
+		if ctx.Err() != nil {
+			return Prepared{}, context.Cause(ctx)
+		}
 		var err error
-		if order, err = rankPeers(probePeers(ctx, sources, cfg), minIndex); err != nil {
+		if order, err = rankPeers(peers, minIndex); err != nil {
 			return Prepared{}, err
 		}
 	}
