@@ -7,8 +7,12 @@ GO       ?= go
 BIN      := bin/snapsync
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
-# Packages the tests need from Debian: RocksDB's ldb and db_bench.
-DEB_DEPS := rocksdb-tools
+# Packages the tests need from Debian: RocksDB's ldb and db_bench; a JDK,
+# protoc with the grpc-java plugin and grpc-java's jars for the Java client
+# test (e2e/java_test.go; libgrpc-java does not pull in netty and perfmark,
+# and the stubs need javax.annotation.Generated from geronimo-annotation).
+DEB_DEPS := rocksdb-tools openjdk-17-jdk-headless libgrpc-java libprotobuf-java protobuf-compiler \
+	protobuf-compiler-grpc-java-plugin libnetty-java libperfmark-java libgeronimo-annotation-1.3-spec-java
 # Developer tools (buf, protoc-gen-go, protoc-gen-connect-go, grpcurl) are
 # pinned in a module file of their own, so the library's go.mod stays free of
 # them.
@@ -25,8 +29,11 @@ build: ## Build bin/snapsync
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/snapsync
 
 .PHONY: deps
-deps: ## Install what the tests need (rocksdb-tools) if it is missing
-	@if ! command -v ldb >/dev/null || ! command -v db_bench >/dev/null; then \
+deps: ## Install what the tests need (rocksdb-tools, a JDK, grpc-java) if it is missing
+	@if ! command -v ldb >/dev/null || ! command -v db_bench >/dev/null || ! command -v javac >/dev/null || \
+		! command -v protoc >/dev/null || ! command -v grpc_java_plugin >/dev/null || \
+		! [ -f /usr/share/java/grpc-netty.jar ] || ! [ -f /usr/share/java/perfmark-api.jar ] || \
+		! [ -f /usr/share/java/netty-codec-http2.jar ] || ! [ -f /usr/share/java/geronimo-annotation-1.3-spec.jar ]; then \
 		echo "installing $(DEB_DEPS)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_DEPS) >/dev/null; \

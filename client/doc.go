@@ -13,6 +13,17 @@
 // that drives a two-phase install calls Prepare and Commit itself, and Abort
 // to give the staging area back.
 //
+// # Several sources
+//
+// InstallFrom and PrepareFrom take several sidecars' URLs. They probe them
+// all at once (SnapshotService.Probe: no lease, no checkpoint, each bounded by
+// Config.StallTimeout and at most 10 s), fetch from the one with the highest
+// index reaching minIndex (ties go to the earlier URL), and when that one
+// fails for a reason of its own (unreachable, stalled, behind, a protocol
+// violation) go on from the next. The next one's checkpoint may have another
+// snapshot ID: the staged data then becomes prev/ and is reused by content,
+// so a switch fetches again at most the chunks that were in flight.
+//
 // # Staging area
 //
 // Config.StagingDir (by default ".snapsync-NAME" beside the destination, on the

@@ -12,10 +12,16 @@ import (
 
 // Install makes Dest a verified copy of a snapshot reflecting at least
 // minIndex, fetched from the sidecar at from (a base URL such as
-// http://127.0.0.1:7600): Recover, then Prepare, then Commit, holding the
-// staging area's lock throughout. On error Dest is the old tree, whole, and
-// running Install again resumes.
+// http://127.0.0.1:7600): InstallFrom with one source.
 func Install(ctx context.Context, from string, minIndex uint64, cfg Config) (Result, error) {
+	return InstallFrom(ctx, []string{from}, minIndex, cfg)
+}
+
+// InstallFrom makes Dest a verified copy of a snapshot reflecting at least
+// minIndex, fetched from one of sources as PrepareFrom picks it: Recover,
+// then Prepare, then Commit, holding the staging area's lock throughout. On
+// error Dest is the old tree, whole, and running it again resumes.
+func InstallFrom(ctx context.Context, sources []string, minIndex uint64, cfg Config) (Result, error) {
 	start := time.Now()
 	ownClient := cfg.HTTPClient == nil
 	if err := setup(&cfg); err != nil {
@@ -41,11 +47,13 @@ func Install(ctx context.Context, from string, minIndex uint64, cfg Config) (Res
 		done.Duration = time.Since(start)
 		return *done, nil
 	}
-	if _, err := prepareLocked(ctx, from, minIndex, &cfg, l); err != nil {
+	p, err := prepareAny(ctx, sources, minIndex, &cfg, l)
+	if err != nil {
 		l.dropIfEmpty()
 		return Result{}, err
 	}
 	res, err := commitLocked(ctx, &cfg, l)
+	res.Source, res.Failovers = p.Source, p.Failovers
 	res.Duration = time.Since(start)
 	return res, noSpace(err)
 }

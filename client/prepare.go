@@ -27,12 +27,21 @@ const reuseWorkers = 2
 
 // Prepare fetches, verifies and stages a snapshot reflecting at least
 // minIndex from the sidecar at from (a base URL such as
-// http://127.0.0.1:7600), leaving Dest untouched. It resumes what an earlier
+// http://127.0.0.1:7600), leaving Dest untouched: PrepareFrom with one source.
+func Prepare(ctx context.Context, from string, minIndex uint64, cfg Config) (Prepared, error) {
+	return PrepareFrom(ctx, []string{from}, minIndex, cfg)
+}
+
+// PrepareFrom fetches, verifies and stages a snapshot reflecting at least
+// minIndex from one of the sidecars at sources, leaving Dest untouched. With
+// several sources it probes them all at once, fetches from the one with the
+// highest index reaching minIndex (ties in list order), and goes on from the
+// next when that one fails mid-way, keeping every verified chunk. It resumes what an earlier
 // attempt staged, reuses what Dest holds, and returns at once when a snapshot
 // that satisfies minIndex is already staged, so calling it again is safe. A
 // swap journal left by an interrupted Commit makes it fail with
 // ErrRecoverNeeded.
-func Prepare(ctx context.Context, from string, minIndex uint64, cfg Config) (Prepared, error) {
+func PrepareFrom(ctx context.Context, sources []string, minIndex uint64, cfg Config) (Prepared, error) {
 	start := time.Now()
 	ownClient := cfg.HTTPClient == nil
 	if err := setup(&cfg); err != nil {
@@ -47,7 +56,7 @@ func Prepare(ctx context.Context, from string, minIndex uint64, cfg Config) (Pre
 		return Prepared{}, err
 	}
 	defer unlock()
-	p, err := prepareLocked(ctx, from, minIndex, &cfg, l)
+	p, err := prepareAny(ctx, sources, minIndex, &cfg, l)
 	if err != nil {
 		l.dropIfEmpty()
 	}
@@ -197,8 +206,14 @@ func treeBytes(fsys durable.FS, root string) int64 {
 	return n
 }
 
-// stageSnapshot plans, fetches and finishes stage/, then marks it staged.
-func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *state, cfg *Config, l layout, ctr *counters) (Prepared, error) {
+// stageSnapshot plans, fetches and finishes stage/, then marks it staged. On
+// error the result holds what was fetched.
+func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *state, cfg *Config, l layout, ctr *counters) (p Prepared, err error) {
+	defer func() {
+		if err != nil {
+			p.BytesFetched = ctr.fetched.Load()
+		}
+	}()
 	ctr.setManifest(len(m.Files), m.TotalBytes())
 	ctr.setPhase(PhasePlanning)
 	s, pool, err := planStage(ctx, m, cfg, l, ctr)

@@ -22,6 +22,11 @@ type Result struct {
 	// earlier staging, or already staged by an interrupted attempt.
 	BytesReused int64
 	Duration    time.Duration
+	// Source is the URL the snapshot was fetched from (empty when an earlier
+	// call staged it).
+	Source string
+	// Failovers are the sources given up on before Source, in order.
+	Failovers []Failover
 }
 
 // Prepared describes a snapshot staged by Prepare, ready for Commit; its

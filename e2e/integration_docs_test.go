@@ -54,7 +54,8 @@ func TestIntegrationDocExample(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("the documented grpcurl session failed: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{`"status": "SERVING"`, "snapsync.v1.InstallService", `"registered": 1`,
+	for _, want := range []string{`"status": "SERVING"`, "snapsync.v1.InstallService", "grpc.health.v1.Health\n",
+		"grpc.health.v1.Health is a service", `"registered": 1`,
 		`"prepared"`, "INSTALL_STATE_PREPARED", `"index": "1200"`} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("grpcurl output lacks %s:\n%s", want, out.String())

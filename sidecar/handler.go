@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -21,15 +22,15 @@ func (s *InstallService) Prepare(ctx context.Context, req *connect.Request[snaps
 	if err != nil {
 		return toConnect(err)
 	}
-	source, err := checkSource(req.Msg.GetSourceUrl())
+	sources, err := checkSources(req.Msg)
 	if err != nil {
 		return toConnect(err)
 	}
-	r, joined, err := s.prepare(dest, source, req.Msg.GetMinIndex(), req.Msg.GetReplace()...)
+	r, joined, err := s.prepare(dest, sources, req.Msg.GetMinIndex(), req.Msg.GetReplace()...)
 	if err != nil {
 		return toConnect(err)
 	}
-	s.log.Debug().Str("dest", dest).Str("source", source).Uint64("min_index", req.Msg.GetMinIndex()).
+	s.log.Debug().Str("dest", dest).Strs("sources", sources).Uint64("min_index", req.Msg.GetMinIndex()).
 		Bool("joined", joined).Str("peer", req.Peer().Addr).Msg("prepare call")
 	return toConnect(follow(ctx, r, stream.Send))
 }
@@ -74,6 +75,35 @@ func (s *InstallService) Status(_ context.Context, req *connect.Request[snapsync
 		return nil, toConnect(err)
 	}
 	return connect.NewResponse(s.status(dest)), nil
+}
+
+// maxSources bounds PrepareRequest.source_urls: each is probed at once.
+const maxSources = 16
+
+// checkSources returns the request's sources: source_urls, or source_url as
+// a list of one, each checked, none twice.
+func checkSources(req *snapsyncv1.PrepareRequest) ([]string, error) {
+	raw := req.GetSourceUrls()
+	switch {
+	case req.GetSourceUrl() != "" && len(raw) > 0:
+		return nil, fmt.Errorf("%w: set source_url or source_urls, not both", ErrBadRequest)
+	case len(raw) == 0:
+		raw = []string{req.GetSourceUrl()}
+	case len(raw) > maxSources:
+		return nil, fmt.Errorf("%w: %d source_urls, at most %d", ErrBadRequest, len(raw), maxSources)
+	}
+	out := make([]string, 0, len(raw))
+	for _, u := range raw {
+		src, err := checkSource(u)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(out, src) {
+			return nil, fmt.Errorf("%w: source %s named twice", ErrBadRequest, src)
+		}
+		out = append(out, src)
+	}
+	return out, nil
 }
 
 // checkSource checks a peer sidecar's base URL and returns it without a

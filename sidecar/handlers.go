@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"net/http"
+	"slices"
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
@@ -46,10 +47,10 @@ func PeerHandler(peer http.Handler) http.Handler {
 
 // mountIntrospection mounts gRPC health (SERVING for each name and for the
 // server as a whole) and gRPC reflection v1 and v1alpha (so grpcurl and
-// similar tools find the services).
+// similar tools find the services, the health service included).
 func mountIntrospection(mux *http.ServeMux, names []string) {
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(names...)))
-	reflector := grpcreflect.NewStaticReflector(names...)
+	reflector := grpcreflect.NewStaticReflector(slices.Concat(names, []string{grpchealth.HealthV1ServiceName})...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 }

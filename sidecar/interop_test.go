@@ -16,6 +16,7 @@ import (
 	reflectv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/server"
@@ -71,6 +72,32 @@ func serverStream[T any, PT interface {
 	}
 }
 
+// describe asks reflection for the file that defines service name and checks
+// it does, as grpcurl describe does.
+func describe(t *testing.T, v1 reflectv1.ServerReflection_ServerReflectionInfoClient, name string) {
+	t.Helper()
+	req := &reflectv1.ServerReflectionRequest{MessageRequest: &reflectv1.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: name}}
+	if err := v1.Send(req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := v1.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range resp.GetFileDescriptorResponse().GetFileDescriptorProto() {
+		var fd descriptorpb.FileDescriptorProto
+		if err := proto.Unmarshal(raw, &fd); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range fd.GetService() {
+			if fd.GetPackage()+"."+s.GetName() == name {
+				return
+			}
+		}
+	}
+	t.Fatalf("reflection does not describe %s: %v", name, resp.GetErrorResponse())
+}
+
 // checkIntrospection checks gRPC health and both reflection versions on
 // conn: every name in want is served and listed, none in absent is.
 func checkIntrospection(t *testing.T, conn *grpc.ClientConn, want, absent []string) {
@@ -117,10 +144,11 @@ func checkIntrospection(t *testing.T, conn *grpc.ClientConn, want, absent []stri
 	if got := len(r2.GetListServicesResponse().GetService()); got != len(names) {
 		t.Fatalf("reflection v1alpha lists %d services, v1 %v", got, names)
 	}
-	for _, name := range want {
+	for _, name := range append([]string{"grpc.health.v1.Health"}, want...) {
 		if !slices.Contains(names, name) {
 			t.Fatalf("reflection lists %v, missing %s", names, name)
 		}
+		describe(t, v1, name)
 	}
 	for _, name := range absent {
 		if slices.Contains(names, name) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/snapsync/snapsync/client"
@@ -11,12 +12,11 @@ import (
 )
 
 // prepare returns the run a Prepare for dest follows: the running one when
-// it is from the same source and will reach minIndex, the finished one when
+// it is from the same sources and will reach minIndex, the finished one when
 // what it staged reaches minIndex, else a new one, which supersedes a running
-// Prepare from another source or for a lower index.
-// A Prepare with another replace list (PrepareRequest.replace) is a new
-// one too.
-func (s *InstallService) prepare(dest, source string, minIndex uint64, replace ...string) (*run, bool, error) {
+// Prepare from other sources or for a lower index. A Prepare with another
+// replace list (PrepareRequest.replace) is a new one too.
+func (s *InstallService) prepare(dest string, sources []string, minIndex uint64, replace ...string) (*run, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -27,25 +27,25 @@ func (s *InstallService) prepare(dest, source string, minIndex uint64, replace .
 	case snapsyncv1.InstallState_INSTALL_STATE_COMMITTING:
 		return nil, false, fmt.Errorf("%w for %s", ErrCommitting, dest)
 	case snapsyncv1.InstallState_INSTALL_STATE_PREPARING:
-		if d.run.satisfies(source, minIndex, replace) {
+		if d.run.satisfies(sources, minIndex, replace) {
 			return d.run, true, nil
 		}
-		s.log.Info().Str("dest", dest).Str("old_source", d.run.source).Uint64("old_min_index", d.run.minIndex).
-			Str("source", source).Uint64("min_index", minIndex).Msg("prepare superseded")
-		d.run.cancel(fmt.Errorf("%w by a Prepare from %s with min_index %d", ErrSuperseded, source, minIndex))
+		s.log.Info().Str("dest", dest).Strs("old_sources", d.run.sources).Uint64("old_min_index", d.run.minIndex).
+			Strs("sources", sources).Uint64("min_index", minIndex).Msg("prepare superseded")
+		d.run.cancel(fmt.Errorf("%w by a Prepare from %s with min_index %d", ErrSuperseded, strings.Join(sources, ","), minIndex))
 	case snapsyncv1.InstallState_INSTALL_STATE_PREPARED:
 		if d.prepared.Index >= minIndex && slices.Equal(d.run.replace, replace) {
 			return d.run, true, nil
 		}
 	}
-	return s.start(d, source, minIndex, replace), false, nil
+	return s.start(d, sources, minIndex, replace), false, nil
 }
 
 // start begins a Prepare in the background, after whatever the staging area
 // is still busy with. s.mu must be held.
-func (s *InstallService) start(d *destState, source string, minIndex uint64, replace []string) *run {
+func (s *InstallService) start(d *destState, sources []string, minIndex uint64, replace []string) *run {
 	ctx, cancel := context.WithCancelCause(s.ctx)
-	r := newRun(source, minIndex, cancel)
+	r := newRun(sources, minIndex, cancel)
 	r.replace = replace
 	prev := d.tail
 	d.tail = r.done
@@ -59,7 +59,7 @@ func (s *InstallService) start(d *destState, source string, minIndex uint64, rep
 // aborted, then releases r's followers.
 func (s *InstallService) execute(ctx context.Context, d *destState, r *run, prev <-chan struct{}) {
 	defer s.wg.Done()
-	log := s.log.With().Str("dest", d.path).Str("source", r.source).Uint64("min_index", r.minIndex).Logger()
+	log := s.log.With().Str("dest", d.path).Strs("sources", r.sources).Uint64("min_index", r.minIndex).Logger()
 	log.Info().Msg("prepare started")
 	res, err := s.prepareAfter(ctx, d.path, r, prev)
 	if err != nil && ctx.Err() != nil {
@@ -81,7 +81,8 @@ func (s *InstallService) execute(ctx context.Context, d *destState, r *run, prev
 		log.Warn().Err(err).Msg("prepare ended")
 		return
 	}
-	log.Info().Str("snapshot", res.SnapshotID.Short()).Uint64("index", res.Index).Int64("fetched", res.BytesFetched).
+	log.Info().Str("snapshot", res.SnapshotID.Short()).Str("source", res.Source).Int("failovers", len(res.Failovers)).
+		Uint64("index", res.Index).Int64("fetched", res.BytesFetched).
 		Int64("reused", res.BytesReused).Bool("already_staged", res.AlreadyStaged).Msg("prepared")
 }
 
@@ -96,7 +97,7 @@ func (s *InstallService) prepareAfter(ctx context.Context, dest string, r *run, 
 	}
 	cfg := s.clientConfig(dest)
 	cfg.Progress, cfg.Replace = r.publish, r.replace
-	return client.Prepare(ctx, r.source, r.minIndex, cfg)
+	return client.PrepareFrom(ctx, r.sources, r.minIndex, cfg)
 }
 
 // heartbeatEvery is the longest a Prepare stream stays silent: the latest

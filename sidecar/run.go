@@ -11,7 +11,7 @@ import (
 // streams follow it: each reads the latest progress when it changes, so a
 // slow stream skips intermediate figures and never holds the fetch up.
 type run struct {
-	source   string
+	sources  []string
 	minIndex uint64
 	replace  []string // PrepareRequest.replace: the entries of dest a set install replaces
 	cancel   func(cause error)
@@ -25,8 +25,8 @@ type run struct {
 	changed  chan struct{} // closed and replaced on every publish
 }
 
-func newRun(source string, minIndex uint64, cancel func(error)) *run {
-	return &run{source: source, minIndex: minIndex, cancel: cancel,
+func newRun(sources []string, minIndex uint64, cancel func(error)) *run {
+	return &run{sources: sources, minIndex: minIndex, cancel: cancel,
 		done: make(chan struct{}), changed: make(chan struct{})}
 }
 
@@ -58,8 +58,9 @@ func (r *run) finished() bool {
 	}
 }
 
-// satisfies reports whether a Prepare from source for minIndex can join r
-// while r is running: same source, and an index r's will reach.
-func (r *run) satisfies(source string, minIndex uint64, replace []string) bool {
-	return r.source == source && minIndex <= r.minIndex && slices.Equal(r.replace, replace)
+// satisfies reports whether a Prepare from sources for minIndex with the
+// replace list can join r while r is running: the same sources in the same
+// order, the same list, and an index r's will reach.
+func (r *run) satisfies(sources []string, minIndex uint64, replace []string) bool {
+	return slices.Equal(r.sources, sources) && minIndex <= r.minIndex && slices.Equal(r.replace, replace)
 }

@@ -67,7 +67,7 @@ func waitMessages(tb testing.TB, rec *recorder, n int) []*snapsyncv1.PrepareResp
 // publish is, BenchmarkPublish measures.
 func TestFollowFanOut(t *testing.T) {
 	t.Parallel()
-	r := newRun("http://leader", 1, func(error) {})
+	r := newRun([]string{"http://leader"}, 1, func(error) {})
 	slow, fast := newRecorder(true), newRecorder(false)
 	ends := make([]chan error, 2)
 	for i, rec := range []*recorder{slow, fast} {
@@ -138,14 +138,14 @@ func checkFollowed(tb testing.TB, name string, msgs []*snapsyncv1.PrepareRespons
 // network. followed-msgs/op is the share of reports the fast stream sent.
 func BenchmarkPublish(b *testing.B) {
 	b.Run("unfollowed", func(b *testing.B) {
-		r := newRun("http://leader", 1, func(error) {})
+		r := newRun([]string{"http://leader"}, 1, func(error) {})
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			r.publish(client.Progress{BytesDone: int64(i)})
 		}
 	})
 	b.Run("fast-and-stuck-streams", func(b *testing.B) {
-		r := newRun("http://leader", 1, func(error) {})
+		r := newRun([]string{"http://leader"}, 1, func(error) {})
 		slow, fast := newRecorder(true), newRecorder(false)
 		ends := make(chan error, 2)
 		for _, rec := range []*recorder{slow, fast} {
@@ -174,7 +174,7 @@ func BenchmarkPublish(b *testing.B) {
 // context's cause while the run goes on.
 func TestFollowEnds(t *testing.T) {
 	t.Parallel()
-	r := newRun("http://leader", 1, func(error) {})
+	r := newRun([]string{"http://leader"}, 1, func(error) {})
 	ctx, cancel := context.WithCancelCause(context.Background())
 	gone := errors.New("node went away")
 	cancel(gone)

@@ -60,3 +60,21 @@ type Source interface {
 	// Close releases what the source holds (e.g. the DB it opened).
 	Close() error
 }
+
+// Newest is what a source could give now, as told by a Prober.
+type Newest struct {
+	// Term and Index are what a checkpoint would reflect (0 when not known).
+	Term, Index uint64
+	// Engine is the database engine (empty when not known).
+	Engine string
+	// OnDemand is true when the source makes a fresh checkpoint for each
+	// request, so Index is where the database stands now.
+	OnDemand bool
+}
+
+// Prober is a Source that can tell what it could give without making a
+// checkpoint or changing anything.
+type Prober interface {
+	// Newest reports the newest checkpoint the source could give now.
+	Newest(ctx context.Context) (Newest, error)
+}

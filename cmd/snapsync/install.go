@@ -13,7 +13,7 @@ import (
 )
 
 type installFlags struct {
-	from       string
+	from       []string
 	dest       string
 	staging    string
 	json       bool
@@ -29,13 +29,19 @@ type installFlags struct {
 func newInstallCommand(g *globals) *cobra.Command {
 	f := &installFlags{}
 	cmd := &cobra.Command{
-		Use:   "install --from URL --dest DIR [--json]",
+		Use:   "install --from URL[,URL...] --dest DIR [--json]",
 		Short: "Fetch a checkpoint from a serving sidecar and swap it in atomically",
 		Long: `install asks the sidecar at URL for a consistent checkpoint, fetches only what DIR
 (and any interrupted earlier install) does not already hold, verifies every byte, stages
 the tree beside DIR and swaps it in atomically. DIR is created if it does not exist.
-On any error DIR is left as it was; running install again resumes.`,
+On any error DIR is left as it was; running install again resumes.
+
+With several URLs, install asks each at once (Probe: no lease, no checkpoint) for the
+newest index it can serve, fetches from the highest reaching --min-index (ties go to the
+earlier URL, so list the peers to spare, such as the leader, last) and, if that one
+fails mid-way, goes on from the next, keeping every chunk already verified.`,
 		Example: `  snapsync install --from http://leader:7600 --dest /var/lib/app/db --json
+  snapsync install --from http://om2:7600,http://om3:7600,http://om1:7600 --min-index 4711 --dest /var/lib/app/db
   snapsync install --from https://om-0.om:7600 --dest /var/lib/app/db \
       --tls-ca ca.pem --tls-cert me.pem --tls-key me.key --allow-peer spiffe://cluster/ns/ozone/sa/om`,
 		Args: cobra.NoArgs,
@@ -44,7 +50,7 @@ On any error DIR is left as it was; running install again resumes.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.from, "from", "", "base URL of the serving sidecar, e.g. http://127.0.0.1:7600 (required)")
+	fl.StringSliceVar(&f.from, "from", nil, "base URLs of serving sidecars, comma-separated, e.g. http://127.0.0.1:7600 (required)")
 	fl.StringVar(&f.dest, "dest", "", "database directory to create or replace (required)")
 	fl.StringVar(&f.staging, "staging-dir", "", "staging area: must be a direct child of --dest's parent directory, other than --dest (default: .snapsync-NAME there)")
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
@@ -72,7 +78,7 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 	if err != nil {
 		return fmt.Errorf("--compression: %w", err)
 	}
-	if err := f.checkSourceURLs(f.from); err != nil {
+	if err := f.checkSourceURLs(f.from...); err != nil {
 		return fmt.Errorf("--from %w", err)
 	}
 	hc, err := f.httpClient()
@@ -86,7 +92,7 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 	if err := f.fetchFlags.apply(&cfg); err != nil {
 		return err
 	}
-	res, err := client.Install(cmd.Context(), f.from, f.minIndex, cfg)
+	res, err := client.InstallFrom(cmd.Context(), f.from, f.minIndex, cfg)
 	if err != nil {
 		return fmt.Errorf("install %s: %w", f.dest, err)
 	}
@@ -106,14 +112,21 @@ type installOutput struct {
 	BytesFetched int64   `json:"bytes_fetched"`
 	BytesReused  int64   `json:"bytes_reused"`
 	Seconds      float64 `json:"seconds"`
+	Source       string  `json:"source"`
+	// Failovers are the sources given up on before Source, in order.
+	Failovers []string `json:"failovers,omitempty"`
 }
 
 func newInstallOutput(r client.Result) installOutput {
-	return installOutput{
+	out := installOutput{
 		SnapshotID: r.SnapshotID.String(), Term: r.Term, Index: r.Index, Files: r.Files,
 		BytesTotal: r.BytesTotal, BytesFetched: r.BytesFetched, BytesReused: r.BytesReused,
-		Seconds: r.Duration.Seconds(),
+		Seconds: r.Duration.Seconds(), Source: r.Source,
 	}
+	for _, f := range r.Failovers {
+		out.Failovers = append(out.Failovers, f.Source)
+	}
+	return out
 }
 
 func printJSON(w io.Writer, r client.Result) error {

@@ -102,6 +102,11 @@ func (f *fsm) install(ctx context.Context, p Pointer) (InstallReport, error) {
 
 // prepare asks the sidecar to fetch, verify and stage a checkpoint of at
 // least p.Index from p.SidecarURL, logging its progress; the DB stays open.
+// min_index is the lowest index Raft accepts, no more: hashicorp/raft records
+// the snapshot's own index as applied and resumes replication after it (the
+// counterpart of Ratis's firstTermIndexInLog.getIndex() - 1, see
+// docs/INTEGRATION.md), and a newer checkpoint is fine, since Apply skips
+// entries at or below the index the DB records.
 func (f *fsm) prepare(ctx context.Context, p Pointer) (*snapsyncv1.SnapshotInfo, *snapsyncv1.Progress, error) {
 	stream, err := f.sidecar.Prepare(ctx, connect.NewRequest(&snapsyncv1.PrepareRequest{
 		SourceUrl: p.SidecarURL, MinIndex: p.Index, Dest: f.dbDir,

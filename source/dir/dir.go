@@ -19,7 +19,10 @@ type Source struct {
 	meta verify.Meta
 }
 
-var _ source.Source = (*Source)(nil)
+var (
+	_ source.Source = (*Source)(nil)
+	_ source.Prober = (*Source)(nil)
+)
 
 // New returns a source for the checkpoint at dir. An empty
 // meta.Engine is guessed from the files at the root ("pebble" when a Pebble
@@ -80,6 +83,11 @@ func (s *Source) Checkpoint(ctx context.Context, _ string, _ uint64) (source.Che
 	meta := s.meta
 	meta.Labels = maps.Clone(s.meta.Labels)
 	return source.Checkpoint{Dir: s.dir, Meta: meta, Owned: false}, nil
+}
+
+// Newest reports the directory's term and index; it never makes another.
+func (s *Source) Newest(context.Context) (source.Newest, error) {
+	return source.Newest{Term: s.meta.Term, Index: s.meta.Index, Engine: s.meta.Engine}, nil
 }
 
 // Close does nothing: the directory belongs to its owner.

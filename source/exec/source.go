@@ -31,7 +31,10 @@ type Source struct {
 	reg *registry.Source
 }
 
-var _ source.Source = (*Source)(nil)
+var (
+	_ source.Source = (*Source)(nil)
+	_ source.Prober = (*Source)(nil)
+)
 
 // New returns a Source running cfg.Command.
 func New(cfg Config) (*Source, error) {
@@ -56,6 +59,10 @@ func New(cfg Config) (*Source, error) {
 func (s *Source) Checkpoint(ctx context.Context, dir string, minIndex uint64) (source.Checkpoint, error) {
 	return s.reg.Checkpoint(ctx, dir, minIndex)
 }
+
+// Newest reports the newest registered checkpoint; the program makes one on
+// demand.
+func (s *Source) Newest(ctx context.Context) (source.Newest, error) { return s.reg.Newest(ctx) }
 
 // Close releases nothing: the checkpoints stay for the next start.
 func (s *Source) Close() error { return s.reg.Close() }

@@ -32,7 +32,10 @@ type MetaFunc func(ctx context.Context, db *pebbledb.DB) (verify.Meta, error)
 // Option configures Open.
 type Option func(*Source)
 
-var _ source.Source = (*Source)(nil)
+var (
+	_ source.Source = (*Source)(nil)
+	_ source.Prober = (*Source)(nil)
+)
 
 // WithMeta sets the function that reads each checkpoint's metadata. Without
 // it the term and index are 0 (unknown) and the engine is "pebble".
@@ -86,6 +89,24 @@ func (s *Source) Checkpoint(ctx context.Context, dir string, _ uint64) (source.C
 		return source.Checkpoint{}, fmt.Errorf("pebble checkpoint %s: %w", dir, err)
 	}
 	return source.Checkpoint{Dir: dir, Meta: meta, Owned: true}, nil
+}
+
+// Newest reports what a checkpoint made now would reflect, read through the
+// MetaFunc (term and index 0 without one); it makes none.
+func (s *Source) Newest(ctx context.Context) (source.Newest, error) {
+	n := source.Newest{Engine: "pebble", OnDemand: true}
+	if s.metaFn == nil {
+		return n, nil
+	}
+	m, err := s.metaFn(ctx, s.db)
+	if err != nil {
+		return source.Newest{}, fmt.Errorf("read checkpoint meta: %w", err)
+	}
+	n.Term, n.Index = m.Term, m.Index
+	if m.Engine != "" {
+		n.Engine = m.Engine
+	}
+	return n, nil
 }
 
 // Close closes the DB.

@@ -53,7 +53,10 @@ type entry struct {
 	meta verify.Meta
 }
 
-var _ source.Source = (*Source)(nil)
+var (
+	_ source.Source = (*Source)(nil)
+	_ source.Prober = (*Source)(nil)
+)
 
 // New returns a Source rooted at cfg.Root, which must exist.
 func New(cfg Config) (*Source, error) {
@@ -186,6 +189,16 @@ func (s *Source) Checkpoint(ctx context.Context, dir string, minIndex uint64) (s
 	meta := e.meta
 	meta.Labels = maps.Clone(e.meta.Labels)
 	return source.Checkpoint{Dir: dir, Meta: meta, Owned: true}, nil
+}
+
+// Newest reports the newest registered checkpoint (index 0 when none); with
+// a Maker the source makes one on demand, but Newest never asks it to.
+func (s *Source) Newest(context.Context) (source.Newest, error) {
+	n := source.Newest{Engine: s.cfg.Engine, OnDemand: s.cfg.Maker != nil}
+	if e := s.current(); e != nil {
+		n.Term, n.Index = e.meta.Term, e.meta.Index
+	}
+	return n, nil
 }
 
 func (s *Source) current() *entry {

@@ -163,7 +163,8 @@ func (Phase) EnumDescriptor() ([]byte, []int) {
 type PrepareRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Base URL of the peer sidecar to fetch from: the leader's, or any peer's
-	// whose checkpoint is new enough, e.g. "http://om2:7600".
+	// whose checkpoint is new enough, e.g. "http://om2:7600". Same as a
+	// one-element source_urls; set one or the other.
 	SourceUrl string `protobuf:"bytes,1,opt,name=source_url,json=sourceUrl,proto3" json:"source_url,omitempty"`
 	// The checkpoint must reflect at least this Raft index (the first index
 	// still in the leader's log).
@@ -175,7 +176,13 @@ type PrepareRequest struct {
 	// as one unit, e.g. ["om.db", "db.snapshots"], and leaves every other
 	// entry alone. The snapshot's top-level entries must all be listed (else
 	// INVALID_ARGUMENT before any fetch). Each name is one path component.
-	Replace       []string `protobuf:"bytes,4,rep,name=replace,proto3" json:"replace,omitempty"`
+	Replace []string `protobuf:"bytes,4,rep,name=replace,proto3" json:"replace,omitempty"`
+	// Base URLs of the peer sidecars that may serve the checkpoint. The sidecar
+	// probes them all, fetches from the one with the highest index reaching
+	// min_index (ties go to the earlier URL, so list the peers to spare, such
+	// as the leader, last), and if that one fails mid-way goes on from the
+	// next, keeping every chunk already verified.
+	SourceUrls    []string `protobuf:"bytes,5,rep,name=source_urls,json=sourceUrls,proto3" json:"source_urls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -234,6 +241,13 @@ func (x *PrepareRequest) GetDest() string {
 func (x *PrepareRequest) GetReplace() []string {
 	if x != nil {
 		return x.Replace
+	}
+	return nil
+}
+
+func (x *PrepareRequest) GetSourceUrls() []string {
+	if x != nil {
+		return x.SourceUrls
 	}
 	return nil
 }
@@ -805,13 +819,15 @@ var File_snapsync_v1_local_proto protoreflect.FileDescriptor
 
 const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\n" +
-	"\x17snapsync/v1/local.proto\x12\vsnapsync.v1\x1a\x1asnapsync/v1/snapshot.proto\"z\n" +
+	"\x17snapsync/v1/local.proto\x12\vsnapsync.v1\x1a\x1asnapsync/v1/snapshot.proto\"\x9b\x01\n" +
 	"\x0ePrepareRequest\x12\x1d\n" +
 	"\n" +
 	"source_url\x18\x01 \x01(\tR\tsourceUrl\x12\x1b\n" +
 	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\x12\x12\n" +
 	"\x04dest\x18\x03 \x01(\tR\x04dest\x12\x18\n" +
-	"\areplace\x18\x04 \x03(\tR\areplace\"\x8e\x02\n" +
+	"\areplace\x18\x04 \x03(\tR\areplace\x12\x1f\n" +
+	"\vsource_urls\x18\x05 \x03(\tR\n" +
+	"sourceUrls\"\x8e\x02\n" +
 	"\bProgress\x12/\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x19.snapsync.v1.InstallStateR\x05state\x12\x1f\n" +
 	"\vbytes_total\x18\x02 \x01(\x04R\n" +
@@ -877,7 +893,8 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\x05Abort\x12\x19.snapsync.v1.AbortRequest\x1a\x1a.snapsync.v1.AbortResponse\x12A\n" +
 	"\x06Status\x12\x1a.snapsync.v1.StatusRequest\x1a\x1b.snapsync.v1.StatusResponse2x\n" +
 	"\x0fRegistryService\x12e\n" +
-	"\x12RegisterCheckpoint\x12&.snapsync.v1.RegisterCheckpointRequest\x1a'.snapsync.v1.RegisterCheckpointResponseB?Z=github.com/snapsync/snapsync/proto/gen/snapsync/v1;snapsyncv1b\x06proto3"
+	"\x12RegisterCheckpoint\x12&.snapsync.v1.RegisterCheckpointRequest\x1a'.snapsync.v1.RegisterCheckpointResponseBR\n" +
+	"\x0fdev.snapsync.v1P\x01Z=github.com/snapsync/snapsync/proto/gen/snapsync/v1;snapsyncv1b\x06proto3"
 
 var (
 	file_snapsync_v1_local_proto_rawDescOnce sync.Once

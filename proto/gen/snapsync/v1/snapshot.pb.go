@@ -894,6 +894,128 @@ func (*ReleaseLeaseResponse) Descriptor() ([]byte, []int) {
 	return file_snapsync_v1_snapshot_proto_rawDescGZIP(), []int{12}
 }
 
+type ProbeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A description of the caller, for the server's logs.
+	Client        string `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProbeRequest) Reset() {
+	*x = ProbeRequest{}
+	mi := &file_snapsync_v1_snapshot_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProbeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProbeRequest) ProtoMessage() {}
+
+func (x *ProbeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_snapsync_v1_snapshot_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProbeRequest.ProtoReflect.Descriptor instead.
+func (*ProbeRequest) Descriptor() ([]byte, []int) {
+	return file_snapsync_v1_snapshot_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ProbeRequest) GetClient() string {
+	if x != nil {
+		return x.Client
+	}
+	return ""
+}
+
+type ProbeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The highest Raft index a CreateSnapshot could be granted now: the newest
+	// checkpoint the server holds, or what its source reports it reflects
+	// (0 when not known).
+	NewestIndex uint64 `protobuf:"varint,1,opt,name=newest_index,json=newestIndex,proto3" json:"newest_index,omitempty"`
+	// The Raft term that goes with newest_index (0 when not known).
+	NewestTerm uint64 `protobuf:"varint,2,opt,name=newest_term,json=newestTerm,proto3" json:"newest_term,omitempty"`
+	// The source makes a fresh checkpoint on demand (a pebble: source, or a
+	// registry with a command that makes one): newest_index is then a lower
+	// bound of what CreateSnapshot would reflect (for pebble:, where the DB
+	// stands now; for a command, the newest checkpoint it registered).
+	CanMakeCheckpoint bool `protobuf:"varint,3,opt,name=can_make_checkpoint,json=canMakeCheckpoint,proto3" json:"can_make_checkpoint,omitempty"`
+	// Database engine, e.g. "pebble" or "rocksdb" (empty when not known).
+	Engine        string `protobuf:"bytes,4,opt,name=engine,proto3" json:"engine,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProbeResponse) Reset() {
+	*x = ProbeResponse{}
+	mi := &file_snapsync_v1_snapshot_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProbeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProbeResponse) ProtoMessage() {}
+
+func (x *ProbeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_snapsync_v1_snapshot_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProbeResponse.ProtoReflect.Descriptor instead.
+func (*ProbeResponse) Descriptor() ([]byte, []int) {
+	return file_snapsync_v1_snapshot_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ProbeResponse) GetNewestIndex() uint64 {
+	if x != nil {
+		return x.NewestIndex
+	}
+	return 0
+}
+
+func (x *ProbeResponse) GetNewestTerm() uint64 {
+	if x != nil {
+		return x.NewestTerm
+	}
+	return 0
+}
+
+func (x *ProbeResponse) GetCanMakeCheckpoint() bool {
+	if x != nil {
+		return x.CanMakeCheckpoint
+	}
+	return false
+}
+
+func (x *ProbeResponse) GetEngine() string {
+	if x != nil {
+		return x.Engine
+	}
+	return ""
+}
+
 var File_snapsync_v1_snapshot_proto protoreflect.FileDescriptor
 
 const file_snapsync_v1_snapshot_proto_rawDesc = "" +
@@ -966,7 +1088,15 @@ const file_snapsync_v1_snapshot_proto_rawDesc = "" +
 	"\x05lease\x18\x01 \x01(\v2\x12.snapsync.v1.LeaseR\x05lease\"0\n" +
 	"\x13ReleaseLeaseRequest\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\tR\aleaseId\"\x16\n" +
-	"\x14ReleaseLeaseResponse*V\n" +
+	"\x14ReleaseLeaseResponse\"&\n" +
+	"\fProbeRequest\x12\x16\n" +
+	"\x06client\x18\x01 \x01(\tR\x06client\"\x9b\x01\n" +
+	"\rProbeResponse\x12!\n" +
+	"\fnewest_index\x18\x01 \x01(\x04R\vnewestIndex\x12\x1f\n" +
+	"\vnewest_term\x18\x02 \x01(\x04R\n" +
+	"newestTerm\x12.\n" +
+	"\x13can_make_checkpoint\x18\x03 \x01(\bR\x11canMakeCheckpoint\x12\x16\n" +
+	"\x06engine\x18\x04 \x01(\tR\x06engine*V\n" +
 	"\vCompression\x12\x1b\n" +
 	"\x17COMPRESSION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10COMPRESSION_NONE\x10\x01\x12\x14\n" +
@@ -974,14 +1104,16 @@ const file_snapsync_v1_snapshot_proto_rawDesc = "" +
 	"\bEncoding\x12\x18\n" +
 	"\x14ENCODING_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fENCODING_RAW\x10\x01\x12\x11\n" +
-	"\rENCODING_ZSTD\x10\x022\xb8\x03\n" +
+	"\rENCODING_ZSTD\x10\x022\xfd\x03\n" +
 	"\x0fSnapshotService\x12Y\n" +
 	"\x0eCreateSnapshot\x12\".snapsync.v1.CreateSnapshotRequest\x1a#.snapsync.v1.CreateSnapshotResponse\x12R\n" +
 	"\vGetManifest\x12\x1f.snapsync.v1.GetManifestRequest\x1a .snapsync.v1.GetManifestResponse0\x01\x12R\n" +
 	"\vFetchChunks\x12\x1f.snapsync.v1.FetchChunksRequest\x1a .snapsync.v1.FetchChunksResponse0\x01\x12M\n" +
 	"\n" +
 	"RenewLease\x12\x1e.snapsync.v1.RenewLeaseRequest\x1a\x1f.snapsync.v1.RenewLeaseResponse\x12S\n" +
-	"\fReleaseLease\x12 .snapsync.v1.ReleaseLeaseRequest\x1a!.snapsync.v1.ReleaseLeaseResponseB?Z=github.com/snapsync/snapsync/proto/gen/snapsync/v1;snapsyncv1b\x06proto3"
+	"\fReleaseLease\x12 .snapsync.v1.ReleaseLeaseRequest\x1a!.snapsync.v1.ReleaseLeaseResponse\x12C\n" +
+	"\x05Probe\x12\x19.snapsync.v1.ProbeRequest\x1a\x1a.snapsync.v1.ProbeResponse\"\x03\x90\x02\x01BR\n" +
+	"\x0fdev.snapsync.v1P\x01Z=github.com/snapsync/snapsync/proto/gen/snapsync/v1;snapsyncv1b\x06proto3"
 
 var (
 	file_snapsync_v1_snapshot_proto_rawDescOnce sync.Once
@@ -996,7 +1128,7 @@ func file_snapsync_v1_snapshot_proto_rawDescGZIP() []byte {
 }
 
 var file_snapsync_v1_snapshot_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_snapsync_v1_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_snapsync_v1_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_snapsync_v1_snapshot_proto_goTypes = []any{
 	(Compression)(0),               // 0: snapsync.v1.Compression
 	(Encoding)(0),                  // 1: snapsync.v1.Encoding
@@ -1013,10 +1145,12 @@ var file_snapsync_v1_snapshot_proto_goTypes = []any{
 	(*RenewLeaseResponse)(nil),     // 12: snapsync.v1.RenewLeaseResponse
 	(*ReleaseLeaseRequest)(nil),    // 13: snapsync.v1.ReleaseLeaseRequest
 	(*ReleaseLeaseResponse)(nil),   // 14: snapsync.v1.ReleaseLeaseResponse
-	nil,                            // 15: snapsync.v1.SnapshotInfo.LabelsEntry
+	(*ProbeRequest)(nil),           // 15: snapsync.v1.ProbeRequest
+	(*ProbeResponse)(nil),          // 16: snapsync.v1.ProbeResponse
+	nil,                            // 17: snapsync.v1.SnapshotInfo.LabelsEntry
 }
 var file_snapsync_v1_snapshot_proto_depIdxs = []int32{
-	15, // 0: snapsync.v1.SnapshotInfo.labels:type_name -> snapsync.v1.SnapshotInfo.LabelsEntry
+	17, // 0: snapsync.v1.SnapshotInfo.labels:type_name -> snapsync.v1.SnapshotInfo.LabelsEntry
 	2,  // 1: snapsync.v1.CreateSnapshotResponse.snapshot:type_name -> snapsync.v1.SnapshotInfo
 	3,  // 2: snapsync.v1.CreateSnapshotResponse.lease:type_name -> snapsync.v1.Lease
 	8,  // 3: snapsync.v1.FetchChunksRequest.ranges:type_name -> snapsync.v1.ChunkRange
@@ -1028,13 +1162,15 @@ var file_snapsync_v1_snapshot_proto_depIdxs = []int32{
 	9,  // 9: snapsync.v1.SnapshotService.FetchChunks:input_type -> snapsync.v1.FetchChunksRequest
 	11, // 10: snapsync.v1.SnapshotService.RenewLease:input_type -> snapsync.v1.RenewLeaseRequest
 	13, // 11: snapsync.v1.SnapshotService.ReleaseLease:input_type -> snapsync.v1.ReleaseLeaseRequest
-	5,  // 12: snapsync.v1.SnapshotService.CreateSnapshot:output_type -> snapsync.v1.CreateSnapshotResponse
-	7,  // 13: snapsync.v1.SnapshotService.GetManifest:output_type -> snapsync.v1.GetManifestResponse
-	10, // 14: snapsync.v1.SnapshotService.FetchChunks:output_type -> snapsync.v1.FetchChunksResponse
-	12, // 15: snapsync.v1.SnapshotService.RenewLease:output_type -> snapsync.v1.RenewLeaseResponse
-	14, // 16: snapsync.v1.SnapshotService.ReleaseLease:output_type -> snapsync.v1.ReleaseLeaseResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
+	15, // 12: snapsync.v1.SnapshotService.Probe:input_type -> snapsync.v1.ProbeRequest
+	5,  // 13: snapsync.v1.SnapshotService.CreateSnapshot:output_type -> snapsync.v1.CreateSnapshotResponse
+	7,  // 14: snapsync.v1.SnapshotService.GetManifest:output_type -> snapsync.v1.GetManifestResponse
+	10, // 15: snapsync.v1.SnapshotService.FetchChunks:output_type -> snapsync.v1.FetchChunksResponse
+	12, // 16: snapsync.v1.SnapshotService.RenewLease:output_type -> snapsync.v1.RenewLeaseResponse
+	14, // 17: snapsync.v1.SnapshotService.ReleaseLease:output_type -> snapsync.v1.ReleaseLeaseResponse
+	16, // 18: snapsync.v1.SnapshotService.Probe:output_type -> snapsync.v1.ProbeResponse
+	13, // [13:19] is the sub-list for method output_type
+	7,  // [7:13] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -1051,7 +1187,7 @@ func file_snapsync_v1_snapshot_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snapsync_v1_snapshot_proto_rawDesc), len(file_snapsync_v1_snapshot_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

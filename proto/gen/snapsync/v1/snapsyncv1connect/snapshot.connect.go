@@ -48,6 +48,8 @@ const (
 	// SnapshotServiceReleaseLeaseProcedure is the fully-qualified name of the SnapshotService's
 	// ReleaseLease RPC.
 	SnapshotServiceReleaseLeaseProcedure = "/snapsync.v1.SnapshotService/ReleaseLease"
+	// SnapshotServiceProbeProcedure is the fully-qualified name of the SnapshotService's Probe RPC.
+	SnapshotServiceProbeProcedure = "/snapsync.v1.SnapshotService/Probe"
 )
 
 // SnapshotServiceClient is a client for the snapsync.v1.SnapshotService service.
@@ -64,6 +66,10 @@ type SnapshotServiceClient interface {
 	RenewLease(context.Context, *connect.Request[v1.RenewLeaseRequest]) (*connect.Response[v1.RenewLeaseResponse], error)
 	// ReleaseLease gives a lease back; an unleased checkpoint is removed.
 	ReleaseLease(context.Context, *connect.Request[v1.ReleaseLeaseRequest]) (*connect.Response[v1.ReleaseLeaseResponse], error)
+	// Probe tells which checkpoint the server could serve now, without side
+	// effects: it takes no lease and makes no checkpoint. A client that may
+	// fetch from several peers probes each and picks one.
+	Probe(context.Context, *connect.Request[v1.ProbeRequest]) (*connect.Response[v1.ProbeResponse], error)
 }
 
 // NewSnapshotServiceClient constructs a client for the snapsync.v1.SnapshotService service. By
@@ -107,6 +113,13 @@ func NewSnapshotServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(snapshotServiceMethods.ByName("ReleaseLease")),
 			connect.WithClientOptions(opts...),
 		),
+		probe: connect.NewClient[v1.ProbeRequest, v1.ProbeResponse](
+			httpClient,
+			baseURL+SnapshotServiceProbeProcedure,
+			connect.WithSchema(snapshotServiceMethods.ByName("Probe")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -117,6 +130,7 @@ type snapshotServiceClient struct {
 	fetchChunks    *connect.Client[v1.FetchChunksRequest, v1.FetchChunksResponse]
 	renewLease     *connect.Client[v1.RenewLeaseRequest, v1.RenewLeaseResponse]
 	releaseLease   *connect.Client[v1.ReleaseLeaseRequest, v1.ReleaseLeaseResponse]
+	probe          *connect.Client[v1.ProbeRequest, v1.ProbeResponse]
 }
 
 // CreateSnapshot calls snapsync.v1.SnapshotService.CreateSnapshot.
@@ -144,6 +158,11 @@ func (c *snapshotServiceClient) ReleaseLease(ctx context.Context, req *connect.R
 	return c.releaseLease.CallUnary(ctx, req)
 }
 
+// Probe calls snapsync.v1.SnapshotService.Probe.
+func (c *snapshotServiceClient) Probe(ctx context.Context, req *connect.Request[v1.ProbeRequest]) (*connect.Response[v1.ProbeResponse], error) {
+	return c.probe.CallUnary(ctx, req)
+}
+
 // SnapshotServiceHandler is an implementation of the snapsync.v1.SnapshotService service.
 type SnapshotServiceHandler interface {
 	// CreateSnapshot makes a consistent checkpoint (or reuses a recent one that
@@ -158,6 +177,10 @@ type SnapshotServiceHandler interface {
 	RenewLease(context.Context, *connect.Request[v1.RenewLeaseRequest]) (*connect.Response[v1.RenewLeaseResponse], error)
 	// ReleaseLease gives a lease back; an unleased checkpoint is removed.
 	ReleaseLease(context.Context, *connect.Request[v1.ReleaseLeaseRequest]) (*connect.Response[v1.ReleaseLeaseResponse], error)
+	// Probe tells which checkpoint the server could serve now, without side
+	// effects: it takes no lease and makes no checkpoint. A client that may
+	// fetch from several peers probes each and picks one.
+	Probe(context.Context, *connect.Request[v1.ProbeRequest]) (*connect.Response[v1.ProbeResponse], error)
 }
 
 // NewSnapshotServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -197,6 +220,13 @@ func NewSnapshotServiceHandler(svc SnapshotServiceHandler, opts ...connect.Handl
 		connect.WithSchema(snapshotServiceMethods.ByName("ReleaseLease")),
 		connect.WithHandlerOptions(opts...),
 	)
+	snapshotServiceProbeHandler := connect.NewUnaryHandler(
+		SnapshotServiceProbeProcedure,
+		svc.Probe,
+		connect.WithSchema(snapshotServiceMethods.ByName("Probe")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/snapsync.v1.SnapshotService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SnapshotServiceCreateSnapshotProcedure:
@@ -209,6 +239,8 @@ func NewSnapshotServiceHandler(svc SnapshotServiceHandler, opts ...connect.Handl
 			snapshotServiceRenewLeaseHandler.ServeHTTP(w, r)
 		case SnapshotServiceReleaseLeaseProcedure:
 			snapshotServiceReleaseLeaseHandler.ServeHTTP(w, r)
+		case SnapshotServiceProbeProcedure:
+			snapshotServiceProbeHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -236,4 +268,8 @@ func (UnimplementedSnapshotServiceHandler) RenewLease(context.Context, *connect.
 
 func (UnimplementedSnapshotServiceHandler) ReleaseLease(context.Context, *connect.Request[v1.ReleaseLeaseRequest]) (*connect.Response[v1.ReleaseLeaseResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("snapsync.v1.SnapshotService.ReleaseLease is not implemented"))
+}
+
+func (UnimplementedSnapshotServiceHandler) Probe(context.Context, *connect.Request[v1.ProbeRequest]) (*connect.Response[v1.ProbeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("snapsync.v1.SnapshotService.Probe is not implemented"))
 }

@@ -1,0 +1,127 @@
+package sidecar
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"connectrpc.com/connect"
+	pebbledb "github.com/cockroachdb/pebble/v2"
+
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/server"
+	dirsource "github.com/snapsync/snapsync/source/dir"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// servePeer serves a Pebble checkpoint of db as a peer whose checkpoint
+// reflects index.
+func servePeer(tb testing.TB, cp string, index uint64) *peer {
+	tb.Helper()
+	src, err := dirsource.New(cp, verify.Meta{Term: 1, Index: index, CreatedUnixNano: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return startPeer(tb, server.Config{Source: src})
+}
+
+func checkpointOf(tb testing.TB, db *pebbledb.DB) string {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "cp")
+	if err := db.Checkpoint(dir, pebbledb.WithFlushedWAL()); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
+func downURL(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return "http://" + ln.Addr().String()
+}
+
+func prepareFrom(tb testing.TB, c interface {
+	Prepare(context.Context, *connect.Request[snapsyncv1.PrepareRequest]) (*connect.ServerStreamForClient[snapsyncv1.PrepareResponse], error)
+}, req *snapsyncv1.PrepareRequest) (*snapsyncv1.SnapshotInfo, error) {
+	tb.Helper()
+	s, err := c.Prepare(context.Background(), connect.NewRequest(req))
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	var last *snapsyncv1.PrepareResponse
+	for s.Receive() {
+		last = s.Msg()
+	}
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	return last.GetPrepared(), nil
+}
+
+// TestPrepareSourceURLs: Prepare with source_urls skips a peer that is down
+// and one behind min_index and stages the checkpoint of the peer that
+// reaches it; when that peer dies mid-way, the Prepare finishes from the
+// next one.
+func TestPrepareSourceURLs(t *testing.T) {
+	t.Parallel()
+	leader := openLeader(t, 12<<20)
+	cp := checkpointOf(t, leader.DB())
+	behind, good, next := servePeer(t, cp, 10), servePeer(t, cp, 100), servePeer(t, cp, 90)
+	var (
+		mu      sync.Mutex
+		written int
+	)
+	cfg := InstallConfig{}
+	cfg.Client.MaxAttempts = 2
+	cfg.Client.Hook = func(point string) error {
+		if point != "chunk-written" {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if written++; written == 20 {
+			good.stop()
+		}
+		return nil
+	}
+	l := startLocal(t, cfg, nil)
+	dest := filepath.Join(l.root, "db")
+	info, err := prepareFrom(t, l.client, &snapsyncv1.PrepareRequest{
+		SourceUrls: []string{downURL(t), behind.url, next.url, good.url}, MinIndex: 50, Dest: dest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.GetIndex() != 90 {
+		t.Fatalf("prepared index %d, want 90 (the peer at 100 died mid-way)", info.GetIndex())
+	}
+	if got := commit(t, l.client, dest, info.GetSnapshotId()); got.GetIndex() != 90 {
+		t.Fatalf("committed index %d", got.GetIndex())
+	}
+	checkSameDB(t, leader.DB(), dest)
+	if sent := good.srv.Stats().BytesSent; sent == 0 {
+		t.Fatal("the peer at 100 sent nothing: it was not picked first")
+	}
+}
+
+// TestPrepareSourceURLsRefused: a request naming sources both ways, a
+// source twice, or a bad URL among them is refused before anything runs.
+func TestPrepareSourceURLsRefused(t *testing.T) {
+	t.Parallel()
+	l := startLocal(t, InstallConfig{}, nil)
+	dest := filepath.Join(l.root, "db")
+	for _, req := range []*snapsyncv1.PrepareRequest{
+		{SourceUrl: "http://a:1", SourceUrls: []string{"http://b:1"}, Dest: dest},
+		{SourceUrls: []string{"http://a:1", "http://a:1/"}, Dest: dest},
+		{SourceUrls: []string{"http://a:1", "ftp://b"}, Dest: dest},
+	} {
+		_, err := prepareFrom(t, l.client, req)
+		wantCode(t, err, connect.CodeInvalidArgument)
+	}
+}
