@@ -1,6 +1,13 @@
 package auth
 
-import "errors"
+import (
+	"errors"
+	"net/http"
+
+	"connectrpc.com/connect"
+
+	"github.com/snapsync/snapsync/reason"
+)
 
 var (
 	// ErrConfig wraps every problem with the files or settings given.
@@ -13,3 +20,14 @@ var (
 	// is not on the allow-list.
 	ErrPermissionDenied = errors.New("auth: peer not allowed")
 )
+
+// Refusal returns the error a refused caller sees for err (ErrUnauthenticated
+// or ErrPermissionDenied): a *connect.Error with its reason (package reason)
+// and the HTTP status for a caller that does not speak Connect, gRPC or
+// gRPC-Web.
+func Refusal(err error) (*connect.Error, int) {
+	if errors.Is(err, ErrPermissionDenied) {
+		return reason.New(connect.CodePermissionDenied, err, reason.PermissionDenied, nil), http.StatusForbidden
+	}
+	return reason.New(connect.CodeUnauthenticated, err, reason.Unauthenticated, nil), http.StatusUnauthorized
+}

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -56,12 +55,9 @@ func (g *Guard) Wrap(h http.Handler) http.Handler {
 			return
 		}
 		g.audit(r, err)
-		code, status := connect.CodeUnauthenticated, http.StatusUnauthorized
-		if errors.Is(err, ErrPermissionDenied) {
-			code, status = connect.CodePermissionDenied, http.StatusForbidden
-		}
+		ce, status := Refusal(err)
 		if ew.IsSupported(r) {
-			_ = ew.Write(w, r, connect.NewError(code, err)) // the caller is gone if this fails; nothing else to tell
+			_ = ew.Write(w, r, ce) // the caller is gone if this fails; nothing else to tell
 			return
 		}
 		http.Error(w, err.Error(), status)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/snapsync/snapsync/internal/stall"
 )
 
@@ -47,3 +49,31 @@ var (
 	// Recover (or Install, or Commit) must run before Prepare.
 	ErrRecoverNeeded = errors.New("client: interrupted swap, run Recover")
 )
+
+// ErrNoSpace reports a staging filesystem without the space the install
+// needs: refused before the first byte (a *NoSpaceError says the figures),
+// or filled up during it (wrapping the ENOSPC), in which case what is staged
+// is kept for the next run and the destination is untouched.
+var ErrNoSpace = errors.New("client: not enough free space")
+
+// NoSpaceError is the refusal of an install the staging filesystem has no
+// room for. It wraps ErrNoSpace.
+type NoSpaceError struct {
+	// Path is the staging area's parent, on the filesystem measured.
+	Path string
+	// Need is what the install would write, Headroom included.
+	Need int64
+	// Headroom is the part of Need kept free beyond the install's own bytes.
+	Headroom int64
+	// Free is what the filesystem has available to this process.
+	Free int64
+}
+
+func (e *NoSpaceError) Error() string {
+	return fmt.Sprintf("not enough free space on %s: the install needs %s (%s to write + %s headroom), %s is free",
+		e.Path, humanize.IBytes(uint64(max(e.Need, 0))), humanize.IBytes(uint64(max(e.Need-e.Headroom, 0))),
+		humanize.IBytes(uint64(max(e.Headroom, 0))), humanize.IBytes(uint64(max(e.Free, 0))))
+}
+
+// Unwrap makes errors.Is(err, ErrNoSpace) true.
+func (e *NoSpaceError) Unwrap() error { return ErrNoSpace }

@@ -11,6 +11,7 @@ import (
 
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
+	"github.com/snapsync/snapsync/reason"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -120,16 +121,15 @@ func releaseLease(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClie
 	}
 }
 
-// reasonKey and reasonMinIndex are the server's error metadata (package
-// server's ReasonKey and ReasonMinIndex) for "no checkpoint reaches the
-// index": other FailedPrecondition errors, such as a source that failed to
-// make a checkpoint, are not ErrMinIndex.
-const (
-	reasonKey      = "Snapsync-Reason"
-	reasonMinIndex = "min-index"
-)
-
+// isMinIndex reports whether the server said no checkpoint reaches the
+// index (reason.MinIndexNotReached): other FailedPrecondition errors, such as
+// a source that failed to make a checkpoint, are not ErrMinIndex. The
+// "Snapsync-Reason: min-index" trailer of servers before ErrorInfo is
+// accepted too.
 func isMinIndex(err error) bool {
 	var ce *connect.Error
-	return errors.As(err, &ce) && ce.Code() == connect.CodeFailedPrecondition && ce.Meta().Get(reasonKey) == reasonMinIndex
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeFailedPrecondition {
+		return false
+	}
+	return reason.Is(ce, reason.MinIndexNotReached) || ce.Meta().Get("Snapsync-Reason") == "min-index"
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/snapsync/snapsync/source"
 )
 
 // flight is one checkpoint being made. Callers that arrive meanwhile join it
@@ -51,7 +53,7 @@ func (s *Server) create(ctx context.Context, minIndex uint64, ttl time.Duration)
 		case f.err != nil:
 			return nil, nil, false, f.err
 		case w.started:
-			return nil, nil, false, fmt.Errorf("%w: checkpoint reflects index %d, min_index is %d", ErrMinIndex, w.index, minIndex)
+			return nil, nil, false, &source.MinIndexError{Newest: w.index, Known: true, Want: minIndex}
 		}
 		// Joined a checkpoint begun for a lower index: make a new one.
 	}

@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"connectrpc.com/connect"
 
+	"github.com/snapsync/snapsync/reason"
 	"github.com/snapsync/snapsync/source"
 )
 
@@ -57,32 +59,56 @@ func codeOf(err error) connect.Code {
 	return connect.CodeInternal
 }
 
-// ReasonKey is the error metadata (a gRPC trailer) that tells apart the
-// FailedPrecondition errors a client acts on differently: ReasonMinIndex, no
-// checkpoint reaches the index asked for (ask another sidecar);
-// ReasonCheckpoint, the source failed to make one (try again later).
-const (
-	ReasonKey        = "Snapsync-Reason"
-	ReasonMinIndex   = "min-index"
-	ReasonCheckpoint = "checkpoint-failed"
-)
+// reasonOf returns the reason (package reason) a client sees for err, and its
+// metadata.
+func reasonOf(err error) (string, map[string]string) {
+	var mi *source.MinIndexError
+	switch {
+	case errors.As(err, &mi):
+		md := map[string]string{reason.MetaMinIndex: strconv.FormatUint(mi.Want, 10)}
+		if mi.Known {
+			md[reason.MetaNewestIndex] = strconv.FormatUint(mi.Newest, 10)
+		}
+		return reason.MinIndexNotReached, md
+	case errors.Is(err, ErrMinIndex):
+		return reason.MinIndexNotReached, nil
+	case errors.Is(err, ErrCheckpoint):
+		return reason.CheckpointFailed, nil
+	case errors.Is(err, ErrUnknownSnapshot):
+		return reason.UnknownSnapshot, nil
+	case errors.Is(err, ErrUnknownLease):
+		return reason.LeaseExpired, nil
+	case errors.Is(err, ErrBadRequest):
+		return reason.BadRequest, nil
+	case errors.Is(err, ErrTooManyStreams):
+		return reason.TooManyStreams, nil
+	case errors.Is(err, ErrChanged):
+		return reason.CheckpointChanged, nil
+	case errors.Is(err, ErrClosed):
+		return reason.ShuttingDown, nil
+	case errors.Is(err, context.Canceled):
+		return reason.Canceled, nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return reason.DeadlineExceeded, nil
+	}
+	return reason.Internal, nil
+}
 
-// toConnect turns an error from the server's core into a *connect.Error: the
-// one place where errors are mapped to codes.
+// toConnect turns an error from the server's core into a *connect.Error
+// with its reason (a google.rpc.ErrorInfo detail): the one place where
+// errors are mapped to codes and reasons.
 func toConnect(err error) error {
 	if err == nil {
 		return nil
 	}
 	var ce *connect.Error
 	if errors.As(err, &ce) {
-		return err
+		if _, _, ok := reason.Of(ce); !ok {
+			r, md := reasonOf(err)
+			reason.Attach(ce, r, md)
+		}
+		return ce
 	}
-	ce = connect.NewError(codeOf(err), err)
-	switch {
-	case errors.Is(err, ErrMinIndex):
-		ce.Meta().Set(ReasonKey, ReasonMinIndex)
-	case errors.Is(err, ErrCheckpoint):
-		ce.Meta().Set(ReasonKey, ReasonCheckpoint)
-	}
-	return ce
+	r, md := reasonOf(err)
+	return reason.New(codeOf(err), err, r, md)
 }

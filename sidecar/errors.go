@@ -3,10 +3,14 @@ package sidecar
 import (
 	"context"
 	"errors"
+	"maps"
+	"strconv"
+	"syscall"
 
 	"connectrpc.com/connect"
 
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/reason"
 	"github.com/snapsync/snapsync/source/registry"
 )
 
@@ -43,41 +47,97 @@ var (
 	ErrNotLoopback = errors.New("sidecar: local API address is not loopback")
 )
 
-// codeOf returns the Connect code a caller sees for err.
-func codeOf(err error) connect.Code {
+// classify returns the Connect code and the reason (package reason) a caller
+// sees for err, and the reason's metadata. An error caused by a peer's
+// answer carries the peer's metadata (e.g. its newest index), and the peer's
+// own reason where this side has no better one.
+func classify(err error) (connect.Code, string, map[string]string) {
+	peerReason, peerMD, fromPeer := reason.Of(err)
+	var ns *client.NoSpaceError
 	switch {
-	case errors.Is(err, ErrBadRequest), errors.Is(err, client.ErrConfig), errors.Is(err, registry.ErrRejected):
-		return connect.CodeInvalidArgument
+	case errors.As(err, &ns):
+		return connect.CodeResourceExhausted, reason.NoSpace, map[string]string{
+			reason.MetaNeedBytes:     strconv.FormatInt(ns.Need, 10),
+			reason.MetaFreeBytes:     strconv.FormatInt(ns.Free, 10),
+			reason.MetaHeadroomBytes: strconv.FormatInt(ns.Headroom, 10),
+		}
+	case errors.Is(err, client.ErrNoSpace), errors.Is(err, syscall.ENOSPC):
+		return connect.CodeResourceExhausted, reason.NoSpace, nil
+	case errors.Is(err, ErrBadRequest), errors.Is(err, client.ErrConfig):
+		return connect.CodeInvalidArgument, reason.BadRequest, nil
+	case errors.Is(err, registry.ErrRejected):
+		return connect.CodeInvalidArgument, reason.CheckpointRejected, nil
 	case errors.Is(err, ErrNotAllowed):
-		return connect.CodePermissionDenied
+		return connect.CodePermissionDenied, reason.DestNotAllowed, nil
 	case errors.Is(err, ErrUnknownSnapshot):
-		return connect.CodeNotFound
-	case errors.Is(err, ErrNotPrepared), errors.Is(err, ErrPreparing), errors.Is(err, ErrCommitting), errors.Is(err, client.ErrMinIndex),
-		errors.Is(err, client.ErrNotStaged), errors.Is(err, client.ErrRecoverNeeded), errors.Is(err, client.ErrStaging):
-		return connect.CodeFailedPrecondition
-	case errors.Is(err, ErrSuperseded), errors.Is(err, ErrAborted), errors.Is(err, client.ErrBusy):
-		return connect.CodeAborted
-	case errors.Is(err, ErrClosed), errors.Is(err, client.ErrUnavailable):
-		return connect.CodeUnavailable
+		return connect.CodeNotFound, reason.UnknownSnapshot, nil
+	case errors.Is(err, ErrNotPrepared), errors.Is(err, client.ErrNotStaged):
+		return connect.CodeFailedPrecondition, reason.NotStaged, nil
+	case errors.Is(err, ErrPreparing):
+		return connect.CodeFailedPrecondition, reason.PrepareInProgress, nil
+	case errors.Is(err, ErrCommitting):
+		return connect.CodeFailedPrecondition, reason.CommitInProgress, nil
+	case errors.Is(err, client.ErrMinIndex):
+		return connect.CodeFailedPrecondition, reason.MinIndexNotReached, peerMD
+	case errors.Is(err, client.ErrRecoverNeeded):
+		return connect.CodeFailedPrecondition, reason.SwapInterrupted, nil
+	case errors.Is(err, client.ErrStagingUntrusted):
+		return connect.CodeFailedPrecondition, reason.StagingUntrusted, nil
+	case errors.Is(err, client.ErrStaging):
+		return connect.CodeFailedPrecondition, reason.StagingInvalid, nil
+	case errors.Is(err, ErrSuperseded):
+		return connect.CodeAborted, reason.Superseded, nil
+	case errors.Is(err, ErrAborted):
+		return connect.CodeAborted, reason.Aborted, nil
+	case errors.Is(err, client.ErrBusy):
+		return connect.CodeAborted, reason.Busy, nil
+	case errors.Is(err, ErrClosed):
+		return connect.CodeUnavailable, reason.ShuttingDown, nil
+	case errors.Is(err, client.ErrStalled):
+		return connect.CodeUnavailable, reason.Stalled, nil
+	case errors.Is(err, client.ErrUnavailable):
+		return connect.CodeUnavailable, reason.PeerUnavailable, withPeerReason(peerMD, peerReason, reason.PeerUnavailable)
 	case errors.Is(err, client.ErrVerify):
-		return connect.CodeDataLoss
+		return connect.CodeDataLoss, reason.DataLoss, nil
 	case errors.Is(err, context.Canceled):
-		return connect.CodeCanceled
+		return connect.CodeCanceled, reason.Canceled, nil
 	case errors.Is(err, context.DeadlineExceeded):
-		return connect.CodeDeadlineExceeded
+		return connect.CodeDeadlineExceeded, reason.DeadlineExceeded, nil
 	}
 	var ce *connect.Error
 	if errors.As(err, &ce) { // e.g. client.ErrServer wrapping the peer's FailedPrecondition
-		return ce.Code()
+		switch {
+		case fromPeer && errors.Is(err, client.ErrServer) && peerReason != reason.Internal:
+			return ce.Code(), peerReason, peerMD // e.g. CHECKPOINT_FAILED
+		case errors.Is(err, client.ErrServer):
+			return ce.Code(), reason.PeerProtocol, withPeerReason(peerMD, peerReason, reason.PeerProtocol)
+		}
+		return ce.Code(), reason.Internal, nil
 	}
-	return connect.CodeInternal
+	if errors.Is(err, client.ErrServer) {
+		return connect.CodeInternal, reason.PeerProtocol, nil
+	}
+	return connect.CodeInternal, reason.Internal, nil
 }
 
-// toConnect turns an error into the *connect.Error a caller sees: the one
-// place where errors are mapped to codes.
+// withPeerReason adds the peer's reason to md when it differs from ours.
+func withPeerReason(md map[string]string, peer, ours string) map[string]string {
+	if peer == "" || peer == ours {
+		return md
+	}
+	out := make(map[string]string, len(md)+1)
+	maps.Copy(out, md)
+	out[reason.MetaPeerReason] = peer
+	return out
+}
+
+// toConnect turns an error into the *connect.Error a caller sees, with its
+// reason as a google.rpc.ErrorInfo detail: the one place where errors are
+// mapped to codes and reasons.
 func toConnect(err error) error {
 	if err == nil {
 		return nil
 	}
-	return connect.NewError(codeOf(err), err)
+	code, r, md := classify(err)
+	return reason.New(code, err, r, md)
 }

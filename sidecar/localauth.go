@@ -76,12 +76,9 @@ func (a *LocalAuth) Wrap(h http.Handler) http.Handler {
 		}
 		a.Log.Warn().Str("audit", "refused").Str("api", "local").Str("peer", r.RemoteAddr).
 			Str("procedure", r.URL.Path).Err(err).Msg("local call refused")
-		code, status := connect.CodeUnauthenticated, http.StatusUnauthorized
-		if errors.Is(err, auth.ErrPermissionDenied) {
-			code, status = connect.CodePermissionDenied, http.StatusForbidden
-		}
+		ce, status := auth.Refusal(err)
 		if ew.IsSupported(r) {
-			_ = ew.Write(w, r, connect.NewError(code, err)) // the caller is gone if this fails
+			_ = ew.Write(w, r, ce) // the caller is gone if this fails
 			return
 		}
 		http.Error(w, err.Error(), status)

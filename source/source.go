@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/snapsync/snapsync/verify"
 )
@@ -16,6 +17,26 @@ var (
 	// index asked for.
 	ErrMinIndex = errors.New("source: checkpoint does not reach the requested index")
 )
+
+// MinIndexError is an ErrMinIndex that says how far the source's newest
+// checkpoint reaches. Match it with errors.As.
+type MinIndexError struct {
+	// Newest is the index of the newest checkpoint; meaningful when Known.
+	Newest uint64
+	Known  bool
+	// Want is the index asked for.
+	Want uint64
+}
+
+func (e *MinIndexError) Error() string {
+	if !e.Known {
+		return fmt.Sprintf("%v: no checkpoint yet, want at least %d", ErrMinIndex, e.Want)
+	}
+	return fmt.Sprintf("%v: newest checkpoint has index %d, want at least %d", ErrMinIndex, e.Newest, e.Want)
+}
+
+// Is makes errors.Is(err, ErrMinIndex) true.
+func (e *MinIndexError) Is(target error) bool { return target == ErrMinIndex }
 
 // Checkpoint is a consistent, immutable directory tree and what it reflects.
 type Checkpoint struct {

@@ -175,11 +175,10 @@ func (s *Source) Checkpoint(ctx context.Context, dir string, minIndex uint64) (s
 	defer s.mu.RUnlock()
 	e := s.newest
 	if e == nil {
-		return source.Checkpoint{}, fmt.Errorf("%w: no checkpoint registered", source.ErrMinIndex)
+		return source.Checkpoint{}, &source.MinIndexError{Want: minIndex}
 	}
 	if e.meta.Index < minIndex {
-		return source.Checkpoint{}, fmt.Errorf("%w: newest registered checkpoint has index %d, want at least %d",
-			source.ErrMinIndex, e.meta.Index, minIndex)
+		return source.Checkpoint{}, &source.MinIndexError{Newest: e.meta.Index, Known: true, Want: minIndex}
 	}
 	if err := linkTree(ctx, e.dir, dir); err != nil {
 		return source.Checkpoint{}, err
