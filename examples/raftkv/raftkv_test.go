@@ -137,7 +137,7 @@ func startCluster(ctx context.Context, tb testing.TB) []*testNode {
 			// Raft snapshots register no checkpoint: the follower's install
 			// needs one made on its leader sidecar's request.
 			CheckpointOnRequest: true,
-			RaftTimeout: time.Second, Logger: testLogger(tb, id),
+			RaftTimeout:         time.Second, Logger: testLogger(tb, id),
 		}}
 	}
 	nodes[0].node = startTestNode(tb, nodes[0].cfg)
