@@ -30,6 +30,15 @@ const (
 	// checkpoint command failed or printed garbage, a DB error)
 	// (FAILED_PRECONDITION).
 	CheckpointFailed = "CHECKPOINT_FAILED"
+	// NoCheckpointMaker: no checkpoint of the peer reaches min_index and
+	// nothing there can make one: no node watches for checkpoint requests
+	// and no checkpoint command is configured (FAILED_PRECONDITION).
+	// Metadata: as MinIndexNotReached.
+	NoCheckpointMaker = "NO_CHECKPOINT_MAKER"
+	// CheckpointTimeout: the peer asked its node for a checkpoint reaching
+	// min_index and none was registered within its --checkpoint-timeout
+	// (FAILED_PRECONDITION). Metadata: as MinIndexNotReached.
+	CheckpointTimeout = "CHECKPOINT_TIMEOUT"
 	// CheckpointChanged: a file of the checkpoint changed while the peer
 	// served it (DATA_LOSS).
 	CheckpointChanged = "CHECKPOINT_CHANGED"

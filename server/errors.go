@@ -43,7 +43,7 @@ func codeOf(err error) connect.Code {
 		return connect.CodeInvalidArgument
 	case errors.Is(err, ErrTooManyStreams):
 		return connect.CodeResourceExhausted
-	case errors.Is(err, ErrMinIndex):
+	case errors.Is(err, ErrMinIndex), errors.Is(err, source.ErrNoMaker), errors.Is(err, source.ErrMakeTimeout):
 		return connect.CodeFailedPrecondition
 	case errors.Is(err, ErrChanged):
 		return connect.CodeDataLoss
@@ -63,12 +63,19 @@ func codeOf(err error) connect.Code {
 // metadata.
 func reasonOf(err error) (string, map[string]string) {
 	var mi *source.MinIndexError
-	switch {
-	case errors.As(err, &mi):
-		md := map[string]string{reason.MetaMinIndex: strconv.FormatUint(mi.Want, 10)}
+	var md map[string]string
+	if errors.As(err, &mi) {
+		md = map[string]string{reason.MetaMinIndex: strconv.FormatUint(mi.Want, 10)}
 		if mi.Known {
 			md[reason.MetaNewestIndex] = strconv.FormatUint(mi.Newest, 10)
 		}
+	}
+	switch {
+	case errors.Is(err, source.ErrNoMaker):
+		return reason.NoCheckpointMaker, md
+	case errors.Is(err, source.ErrMakeTimeout):
+		return reason.CheckpointTimeout, md
+	case mi != nil:
 		return reason.MinIndexNotReached, md
 	case errors.Is(err, ErrMinIndex):
 		return reason.MinIndexNotReached, nil

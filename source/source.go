@@ -16,6 +16,13 @@ var (
 	// ErrMinIndex reports that no checkpoint the source can give reaches the
 	// index asked for.
 	ErrMinIndex = errors.New("source: checkpoint does not reach the requested index")
+	// ErrNoMaker reports that no checkpoint reaches the index asked for and
+	// nothing can make one: no node watches for checkpoint requests and no
+	// checkpoint command is configured.
+	ErrNoMaker = errors.New("source: no checkpoint maker")
+	// ErrMakeTimeout reports that the node asked for a checkpoint did not
+	// register one reaching the index in time.
+	ErrMakeTimeout = errors.New("source: no checkpoint registered in time")
 )
 
 // MinIndexError is an ErrMinIndex that says how far the source's newest

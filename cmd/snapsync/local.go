@@ -53,6 +53,7 @@ type localAPI struct {
 	ln      net.Listener
 	handler http.Handler
 	install *sidecar.InstallService
+	reg     *sidecar.RegistryService
 }
 
 // validate checks the local flags before anything is opened.
@@ -107,6 +108,7 @@ func (f *localFlags) openLocal(reg *registry.Source, installs client.Config, log
 	var regSvc *sidecar.RegistryService
 	if reg != nil {
 		regSvc = sidecar.NewRegistryService(reg)
+		api.reg = regSvc
 	}
 	if len(f.allowDest) > 0 {
 		svc, err := sidecar.NewInstallService(sidecar.InstallConfig{
@@ -150,9 +152,18 @@ func (f *localFlags) openLocal(reg *registry.Source, installs client.Config, log
 	return api, nil
 }
 
+// closeWatches ends the nodes' WatchCheckpointRequests streams, so shutting
+// down does not wait for them.
+func (a *localAPI) closeWatches() {
+	if a.reg != nil {
+		a.reg.Close()
+	}
+}
+
 // Close stops the install service's background work; the listener is
 // closed by the HTTP server that serves it.
 func (a *localAPI) Close() {
+	a.closeWatches()
 	if a.install != nil {
 		_ = a.install.Close() // it only stops running Prepares; what is staged stays
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/snapsync/snapsync/reason"
 )
 
 func main() {
@@ -16,9 +18,18 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "snapsync: %v\n", err)
+		fmt.Fprintf(os.Stderr, "snapsync: %v%s\n", err, reasonSuffix(err))
 		os.Exit(1)
 	}
+}
+
+// reasonSuffix names the reason (package reason) err carries, if any, so a
+// script can tell e.g. CHECKPOINT_TIMEOUT from NO_CHECKPOINT_MAKER.
+func reasonSuffix(err error) string {
+	if r, _, ok := reason.Of(err); ok {
+		return " (reason " + r + ")"
+	}
+	return ""
 }
 
 // run executes one command line; output goes to the given writers so tests

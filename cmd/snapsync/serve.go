@@ -150,6 +150,11 @@ func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *local
 		g.Go(func() error {
 			return server.Serve(gctx, local.ln, local.handler, server.WithConnContext(sidecar.ConnContext))
 		})
+		g.Go(func() error {
+			<-gctx.Done()
+			local.closeWatches()
+			return nil
+		})
 	}
 	return g.Wait()
 }

@@ -31,7 +31,8 @@ type sourceFlags struct {
 func (f *sourceFlags) add(fl *pflag.FlagSet) {
 	fl.StringVar(&f.checkpointCommand, "checkpoint-command", "",
 		"registry: source: a program that makes a checkpoint when none registered is new enough")
-	fl.DurationVar(&f.commandTimeout, "checkpoint-timeout", execsource.DefaultTimeout, "how long one run of the checkpoint command may take")
+	fl.DurationVar(&f.commandTimeout, "checkpoint-timeout", execsource.DefaultTimeout,
+		"how long one run of the checkpoint command, or a node asked for a checkpoint over WatchCheckpointRequests, may take")
 	fl.StringVar(&f.engine, "engine", "rocksdb", "registry: and exec: sources: the DB engine named in manifests")
 }
 
@@ -93,7 +94,8 @@ func (f *sourceFlags) openRegistry(root string, log zerolog.Logger) (source.Sour
 	if err := os.MkdirAll(root, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("registry source: %w", err)
 	}
-	cfg := registry.Config{Root: root, Engine: f.engine, Logger: log.With().Str("component", "registry").Logger()}
+	cfg := registry.Config{Root: root, Engine: f.engine, RequestTimeout: f.commandTimeout,
+		Logger: log.With().Str("component", "registry").Logger()}
 	if f.checkpointCommand != "" {
 		cfg.Maker = f.command(f.checkpointCommand)
 	}

@@ -84,6 +84,10 @@ func (n *Node) RaftAddr() string { return string(n.trans.LocalAddr()) }
 // AppliedIndex returns the Raft index of the last command the DB reflects.
 func (n *Node) AppliedIndex() uint64 { return n.fsm.index.Load() }
 
+// CheckpointsOnRequest returns how many checkpoints the node made because its
+// sidecar asked (a follower needed an index none registered reached).
+func (n *Node) CheckpointsOnRequest() uint64 { return n.fsm.requested.Load() }
+
 // LastInstall returns the last snapshot install that went through the
 // sidecar's Commit, if any since Start.
 func (n *Node) LastInstall() (InstallReport, bool) { return n.fsm.lastInstall() }

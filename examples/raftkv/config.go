@@ -48,6 +48,12 @@ type Config struct {
 	// SnapshotInterval is how often Raft checks SnapshotThreshold. Default:
 	// 120s (Raft's).
 	SnapshotInterval time.Duration
+	// CheckpointOnRequest makes a Raft snapshot only a pointer to the term
+	// and index applied, with no checkpoint: the leader's sidecar asks the
+	// node for a fresh one (WatchCheckpointRequests) when a follower needs
+	// it, as an Ozone Manager does. Default: false (every snapshot makes and
+	// registers a checkpoint). Either way the node answers requests.
+	CheckpointOnRequest bool
 	// TrailingLogs is how many log entries stay after a snapshot compacts the
 	// log; a follower further behind gets the snapshot. Default: 10240 (Raft's).
 	TrailingLogs uint64

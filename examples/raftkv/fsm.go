@@ -24,12 +24,14 @@ type fsm struct {
 	sidecar sidecar
 
 	installTimeout time.Duration
+	onRequest      bool // Snapshot makes no checkpoint: see Config.CheckpointOnRequest
 
 	mu sync.RWMutex // guards st: an install closes and reopens the DB
 	st *store       // nil only when an install could not reopen the DB
 
 	term, index atomic.Uint64 // what st reflects
 	registered  atomic.Uint64 // the highest index registered with the sidecar since Start
+	requested   atomic.Uint64 // checkpoints made on the sidecar's request
 
 	reportMu sync.Mutex
 	report   *InstallReport // the last committed install, if any
@@ -46,6 +48,7 @@ func newFSM(ctx context.Context, cfg *Config, st *store, sc sidecar) (*fsm, erro
 	f := &fsm{
 		log: cfg.Logger, ctx: ctx, dbDir: dbDir(cfg.DataDir), ckptDir: cfg.CheckpointDir,
 		peerURL: cfg.SidecarPeerURL, sidecar: sc, installTimeout: cfg.InstallTimeout, st: st,
+		onRequest: cfg.CheckpointOnRequest,
 	}
 	f.term.Store(term)
 	f.index.Store(index)
@@ -88,22 +91,28 @@ func (f *fsm) Apply(l *raft.Log) any {
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	term, index := f.term.Load(), f.index.Load()
 	snap := &pointerSnapshot{f: f, ptr: Pointer{SidecarURL: f.peerURL, Term: term, Index: index}}
-	if index == 0 || index <= f.registered.Load() {
+	if index == 0 || index <= f.registered.Load() || f.onRequest {
 		return snap, nil
 	}
-	dir := filepath.Join(f.ckptDir, fmt.Sprintf("%020d-%d", index, time.Now().UnixNano()))
-	f.mu.RLock()
-	err := ErrClosed
-	if f.st != nil {
-		err = f.st.checkpoint(dir)
-	}
-	f.mu.RUnlock()
+	dir, err := f.checkpoint(index)
 	if err != nil {
 		return nil, err
 	}
 	snap.dir = dir
 	f.log.Info().Uint64("term", term).Uint64("index", index).Str("dir", dir).Msg("checkpoint made")
 	return snap, nil
+}
+
+// checkpoint makes a Pebble checkpoint of the DB in a fresh directory named
+// after index.
+func (f *fsm) checkpoint(index uint64) (string, error) {
+	dir := filepath.Join(f.ckptDir, fmt.Sprintf("%020d-%d", index, time.Now().UnixNano()))
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.st == nil {
+		return "", ErrClosed
+	}
+	return dir, f.st.checkpoint(dir)
 }
 
 // get reads key from the DB.

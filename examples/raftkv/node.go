@@ -29,6 +29,7 @@ type Node struct {
 	fsm    *fsm
 	cancel context.CancelCauseFunc
 
+	watching     sync.WaitGroup // the watch of checkpoint requests
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -64,6 +65,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.startRaft(); err != nil {
 		return nil, err
 	}
+	n.watching.Add(1)
+	go func() { defer n.watching.Done(); n.fsm.watchRequests(nodeCtx) }()
 	cfg.Logger.Info().Str("id", cfg.ID).Str("raft_addr", n.RaftAddr()).
 		Uint64("applied", n.AppliedIndex()).Msg("node started")
 	return n, nil
@@ -139,6 +142,7 @@ func raftDir(dataDir string) string { return filepath.Join(dataDir, "raft") }
 func (n *Node) Shutdown() error {
 	n.shutdownOnce.Do(func() {
 		n.cancel(ErrClosed)
+		n.watching.Wait()
 		var errs []error
 		if n.raft != nil {
 			errs = append(errs, n.raft.Shutdown().Error())

@@ -37,7 +37,9 @@ type testNode struct {
 // compacts its log past it, and checks that the follower, brought back, is
 // caught up by a snapshot installed through the sidecars (Prepare from the
 // leader's sidecar, Commit into its DB), holds exactly the leader's data and
-// then keeps applying new writes.
+// then keeps applying new writes. Raft snapshots are pointers only
+// (CheckpointOnRequest): the checkpoint the follower installs is made by the
+// leader when its sidecar asks, since none registered reaches the index.
 func TestClusterCatchUpThroughSnapsync(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three sidecar processes")
@@ -103,6 +105,15 @@ func catchUp(tb testing.TB, nodes []*testNode, f *testNode, behind, leaderFirst 
 	if rep.Pointer.Index <= behind || rep.Index < rep.Pointer.Index || rep.BytesFetched == 0 {
 		tb.Fatalf("install %+v: want a pointer beyond %d, an index at least the pointer's, bytes fetched", rep, behind)
 	}
+	var onRequest uint64
+	for _, n := range nodes {
+		if n.node != nil && n != f {
+			onRequest += n.node.CheckpointsOnRequest()
+		}
+	}
+	if onRequest == 0 {
+		tb.Fatal("no checkpoint was made on a sidecar's request")
+	}
 	tb.Logf("CATCH-UP: %s from index %d to %d in %v after restart; install (Prepare+Commit+reopen) %v, "+
 		"Prepare %v; fetched %d bytes of %d (%d reused) in %d files; leader log starts at %d",
 		f.cfg.ID, behind, target, took.Round(time.Millisecond), rep.Total.Round(time.Millisecond),
@@ -123,7 +134,10 @@ func startCluster(ctx context.Context, tb testing.TB) []*testNode {
 			ID: id, DataDir: dataDir, Bootstrap: i == 0,
 			SidecarPeerURL: sc.PeerURL, SidecarLocalURL: sc.LocalURL, SidecarToken: sc.Token,
 			SnapshotThreshold: 1024, SnapshotInterval: 250 * time.Millisecond, TrailingLogs: 128,
-			RaftTimeout: time.Second, Logger: testLogger(tb, id),
+			// Raft snapshots register no checkpoint: the follower's install
+			// needs one made on its leader sidecar's request.
+			CheckpointOnRequest: true,
+			RaftTimeout:         time.Second, Logger: testLogger(tb, id),
 		}}
 	}
 	nodes[0].node = startTestNode(tb, nodes[0].cfg)

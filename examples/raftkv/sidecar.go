@@ -15,6 +15,7 @@ type sidecar interface {
 	Prepare(context.Context, *connect.Request[snapsyncv1.PrepareRequest]) (*connect.ServerStreamForClient[snapsyncv1.PrepareResponse], error)
 	Commit(context.Context, *connect.Request[snapsyncv1.CommitRequest]) (*connect.Response[snapsyncv1.CommitResponse], error)
 	RegisterCheckpoint(context.Context, *connect.Request[snapsyncv1.RegisterCheckpointRequest]) (*connect.Response[snapsyncv1.RegisterCheckpointResponse], error)
+	WatchCheckpointRequests(context.Context, *connect.Request[snapsyncv1.WatchCheckpointRequestsRequest]) (*connect.ServerStreamForClient[snapsyncv1.WatchCheckpointRequestsResponse], error)
 }
 
 // sidecarClient is the local API of a sidecar: its InstallService and its

@@ -20,14 +20,29 @@ type Made struct {
 	Term   uint64
 	Index  uint64
 	Labels map[string]string
+	// Registered says the checkpoint is registered already (a node asked
+	// over Watch registered it itself): the registry does not register it
+	// again.
+	Registered bool
 }
 
-// make asks the Maker for a checkpoint and registers it; every failure
-// wraps ErrRejected.
+// make asks the watching nodes, else the configured Maker, for a checkpoint
+// and registers it. A watching node's failure to answer is
+// source.ErrMakeTimeout; every failure of the configured Maker wraps
+// ErrRejected; with neither, it fails with source.ErrNoMaker.
 func (s *Source) make(ctx context.Context, minIndex uint64) error {
-	m, err := s.cfg.Maker.Make(ctx, s.root, minIndex)
-	if err != nil {
+	var maker Maker = s.reqs
+	if !s.reqs.watching() && s.cfg.Maker != nil {
+		maker = s.cfg.Maker
+	}
+	m, err := maker.Make(ctx, s.root, minIndex)
+	switch {
+	case err != nil && maker == s.reqs:
+		return err
+	case err != nil:
 		return fmt.Errorf("%w: %w", ErrRejected, err)
+	case m.Registered:
+		return nil
 	}
 	if m.Dir == "" {
 		return fmt.Errorf("%w: the checkpoint maker named no dir", ErrRejected)

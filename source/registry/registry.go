@@ -27,9 +27,13 @@ type Config struct {
 	// be under. Required.
 	Root string
 	// Maker, if set, is asked for a checkpoint when no registered one
-	// reaches a request's index (package exec's Command runs a program).
-	// Default: none.
+	// reaches a request's index and no node watches for checkpoint requests
+	// (Watch) (package exec's Command runs a program). Default: none.
 	Maker Maker
+	// RequestTimeout bounds how long a checkpoint request sent to watching
+	// nodes waits for a registration reaching its index. Default
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// Engine names the DB engine for manifests. Default "rocksdb".
 	Engine string
 	// Logger receives structured logs. Default: discard.
@@ -46,6 +50,8 @@ type Source struct {
 	// newest is the newest registered checkpoint; older ones are deleted
 	// when a newer one arrives.
 	newest *entry
+	// reqs sends checkpoint requests to watching nodes.
+	reqs *requests
 }
 
 type entry struct {
@@ -75,6 +81,10 @@ func New(cfg Config) (*Source, error) {
 	}
 	s := &Source{cfg: cfg, root: root}
 	s.load()
+	s.reqs = newRequests(cfg.RequestTimeout, cfg.Logger)
+	if s.newest != nil {
+		s.reqs.registered(s.newest.meta.Index, "")
+	}
 	return s, nil
 }
 
@@ -87,8 +97,14 @@ func (s *Source) meta(term, index uint64, labels map[string]string) verify.Meta 
 // be a directory under Root holding only directories and regular files, and
 // newer than what is registered (a lower or equal index is refused). The
 // previously newest checkpoint is deleted: the server serves from its own
-// hard-linked copies.
-func (s *Source) Register(ctx context.Context, dir string, term, index uint64, labels map[string]string) error {
+// hard-linked copies. A registration answers every checkpoint request
+// (Watch) whose index it reaches.
+func (s *Source) Register(ctx context.Context, dir string, term, index uint64, labels map[string]string,
+	opts ...RegisterOption) error {
+	var o registerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	abs, err := s.validate(ctx, dir)
 	if err != nil {
 		return err
@@ -105,7 +121,9 @@ func (s *Source) Register(ctx context.Context, dir string, term, index uint64, l
 		return err
 	}
 	s.newest = e
-	s.cfg.Logger.Info().Str("dir", abs).Uint64("term", term).Uint64("index", index).Msg("checkpoint registered")
+	s.reqs.registered(index, o.requestID)
+	s.cfg.Logger.Info().Str("dir", abs).Uint64("term", term).Uint64("index", index).Str("request_id", o.requestID).
+		Msg("checkpoint registered")
 	if old != nil && old.dir != abs {
 		if err := os.RemoveAll(old.dir); err != nil {
 			s.cfg.Logger.Warn().Err(err).Str("dir", old.dir).Msg("remove superseded checkpoint")
@@ -166,10 +184,11 @@ func hasManifest(entries []os.DirEntry) bool {
 }
 
 // Checkpoint hard-links the newest registered checkpoint reaching minIndex
-// into dir (asking Maker for one first if none does) and returns it as
-// owned.
+// into dir and returns it as owned. If none does, it first asks the nodes
+// watching for requests, else Maker, for one; with neither it fails with
+// source.ErrNoMaker (and source.ErrMinIndex).
 func (s *Source) Checkpoint(ctx context.Context, dir string, minIndex uint64) (source.Checkpoint, error) {
-	if e := s.current(); (e == nil || e.meta.Index < minIndex) && s.cfg.Maker != nil {
+	if e := s.current(); e == nil || e.meta.Index < minIndex {
 		if err := s.make(ctx, minIndex); err != nil {
 			return source.Checkpoint{}, err
 		}
@@ -207,5 +226,20 @@ func (s *Source) current() *entry {
 	return s.newest
 }
 
-// Close releases nothing: registered checkpoints stay for the next start.
-func (s *Source) Close() error { return nil }
+// Close ends every Watch; registered checkpoints stay for the next start.
+func (s *Source) Close() error {
+	s.reqs.close()
+	return nil
+}
+
+// RegisterOption configures one Register.
+type RegisterOption func(*registerOptions)
+
+type registerOptions struct{ requestID string }
+
+// ForRequest says the checkpoint answers the checkpoint request with this ID
+// (Request.ID), for the logs: any registration reaching a request's index
+// answers it.
+func ForRequest(id string) RegisterOption {
+	return func(o *registerOptions) { o.requestID = id }
+}

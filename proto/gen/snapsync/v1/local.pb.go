@@ -704,10 +704,13 @@ func (x *StatusResponse) GetError() string {
 type RegisterCheckpointRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Absolute path of the checkpoint directory (under an allowed root).
-	Dir           string            `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
-	Term          uint64            `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
-	Index         uint64            `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`
-	Labels        map[string]string `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Dir    string            `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
+	Term   uint64            `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	Index  uint64            `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`
+	Labels map[string]string `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The CheckpointRequest.request_id this checkpoint answers, if it was made
+	// on request; empty for a checkpoint the node made on its own.
+	RequestId     string `protobuf:"bytes,20,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -770,6 +773,13 @@ func (x *RegisterCheckpointRequest) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *RegisterCheckpointRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type RegisterCheckpointResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many registered checkpoints the sidecar now holds.
@@ -811,6 +821,142 @@ func (*RegisterCheckpointResponse) Descriptor() ([]byte, []int) {
 func (x *RegisterCheckpointResponse) GetRegistered() uint32 {
 	if x != nil {
 		return x.Registered
+	}
+	return 0
+}
+
+type WatchCheckpointRequestsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchCheckpointRequestsRequest) Reset() {
+	*x = WatchCheckpointRequestsRequest{}
+	mi := &file_snapsync_v1_local_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchCheckpointRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchCheckpointRequestsRequest) ProtoMessage() {}
+
+func (x *WatchCheckpointRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_snapsync_v1_local_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchCheckpointRequestsRequest.ProtoReflect.Descriptor instead.
+func (*WatchCheckpointRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{11}
+}
+
+type WatchCheckpointRequestsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One request for a checkpoint.
+	Request       *CheckpointRequest `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchCheckpointRequestsResponse) Reset() {
+	*x = WatchCheckpointRequestsResponse{}
+	mi := &file_snapsync_v1_local_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchCheckpointRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchCheckpointRequestsResponse) ProtoMessage() {}
+
+func (x *WatchCheckpointRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_snapsync_v1_local_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchCheckpointRequestsResponse.ProtoReflect.Descriptor instead.
+func (*WatchCheckpointRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *WatchCheckpointRequestsResponse) GetRequest() *CheckpointRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// CheckpointRequest asks the node for a fresh checkpoint.
+type CheckpointRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Identifies the request; pass it back as RegisterCheckpointRequest.request_id.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The checkpoint must reflect at least this Raft index.
+	MinIndex      uint64 `protobuf:"varint,2,opt,name=min_index,json=minIndex,proto3" json:"min_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointRequest) Reset() {
+	*x = CheckpointRequest{}
+	mi := &file_snapsync_v1_local_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointRequest) ProtoMessage() {}
+
+func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_snapsync_v1_local_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
+func (*CheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CheckpointRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CheckpointRequest) GetMinIndex() uint64 {
+	if x != nil {
+		return x.MinIndex
 	}
 	return 0
 }
@@ -858,19 +1004,28 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\x0eStatusResponse\x121\n" +
 	"\bprogress\x18\x01 \x01(\v2\x15.snapsync.v1.ProgressR\bprogress\x125\n" +
 	"\bprepared\x18\x02 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\bprepared\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"\xde\x01\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\xfd\x01\n" +
 	"\x19RegisterCheckpointRequest\x12\x10\n" +
 	"\x03dir\x18\x01 \x01(\tR\x03dir\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x14\n" +
 	"\x05index\x18\x03 \x01(\x04R\x05index\x12J\n" +
-	"\x06labels\x18\x04 \x03(\v22.snapsync.v1.RegisterCheckpointRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x04 \x03(\v22.snapsync.v1.RegisterCheckpointRequest.LabelsEntryR\x06labels\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x14 \x01(\tR\trequestId\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"<\n" +
 	"\x1aRegisterCheckpointResponse\x12\x1e\n" +
 	"\n" +
 	"registered\x18\x01 \x01(\rR\n" +
-	"registered*\xb6\x01\n" +
+	"registered\" \n" +
+	"\x1eWatchCheckpointRequestsRequest\"[\n" +
+	"\x1fWatchCheckpointRequestsResponse\x128\n" +
+	"\arequest\x18\x01 \x01(\v2\x1e.snapsync.v1.CheckpointRequestR\arequest\"O\n" +
+	"\x11CheckpointRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1b\n" +
+	"\tmin_index\x18\x02 \x01(\x04R\bminIndex*\xb6\x01\n" +
 	"\fInstallState\x12\x1d\n" +
 	"\x19INSTALL_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12INSTALL_STATE_IDLE\x10\x01\x12\x1b\n" +
@@ -891,9 +1046,10 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\aPrepare\x12\x1b.snapsync.v1.PrepareRequest\x1a\x1c.snapsync.v1.PrepareResponse0\x01\x12A\n" +
 	"\x06Commit\x12\x1a.snapsync.v1.CommitRequest\x1a\x1b.snapsync.v1.CommitResponse\x12>\n" +
 	"\x05Abort\x12\x19.snapsync.v1.AbortRequest\x1a\x1a.snapsync.v1.AbortResponse\x12A\n" +
-	"\x06Status\x12\x1a.snapsync.v1.StatusRequest\x1a\x1b.snapsync.v1.StatusResponse2x\n" +
+	"\x06Status\x12\x1a.snapsync.v1.StatusRequest\x1a\x1b.snapsync.v1.StatusResponse2\xf0\x01\n" +
 	"\x0fRegistryService\x12e\n" +
-	"\x12RegisterCheckpoint\x12&.snapsync.v1.RegisterCheckpointRequest\x1a'.snapsync.v1.RegisterCheckpointResponseBR\n" +
+	"\x12RegisterCheckpoint\x12&.snapsync.v1.RegisterCheckpointRequest\x1a'.snapsync.v1.RegisterCheckpointResponse\x12v\n" +
+	"\x17WatchCheckpointRequests\x12+.snapsync.v1.WatchCheckpointRequestsRequest\x1a,.snapsync.v1.WatchCheckpointRequestsResponse0\x01BR\n" +
 	"\x0fdev.snapsync.v1P\x01Z=github.com/snapsync/snapsync/proto/gen/snapsync/v1;snapsyncv1b\x06proto3"
 
 var (
@@ -909,48 +1065,54 @@ func file_snapsync_v1_local_proto_rawDescGZIP() []byte {
 }
 
 var file_snapsync_v1_local_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_snapsync_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_snapsync_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_snapsync_v1_local_proto_goTypes = []any{
-	(InstallState)(0),                  // 0: snapsync.v1.InstallState
-	(Phase)(0),                         // 1: snapsync.v1.Phase
-	(*PrepareRequest)(nil),             // 2: snapsync.v1.PrepareRequest
-	(*Progress)(nil),                   // 3: snapsync.v1.Progress
-	(*PrepareResponse)(nil),            // 4: snapsync.v1.PrepareResponse
-	(*CommitRequest)(nil),              // 5: snapsync.v1.CommitRequest
-	(*CommitResponse)(nil),             // 6: snapsync.v1.CommitResponse
-	(*AbortRequest)(nil),               // 7: snapsync.v1.AbortRequest
-	(*AbortResponse)(nil),              // 8: snapsync.v1.AbortResponse
-	(*StatusRequest)(nil),              // 9: snapsync.v1.StatusRequest
-	(*StatusResponse)(nil),             // 10: snapsync.v1.StatusResponse
-	(*RegisterCheckpointRequest)(nil),  // 11: snapsync.v1.RegisterCheckpointRequest
-	(*RegisterCheckpointResponse)(nil), // 12: snapsync.v1.RegisterCheckpointResponse
-	nil,                                // 13: snapsync.v1.RegisterCheckpointRequest.LabelsEntry
-	(*SnapshotInfo)(nil),               // 14: snapsync.v1.SnapshotInfo
+	(InstallState)(0),                       // 0: snapsync.v1.InstallState
+	(Phase)(0),                              // 1: snapsync.v1.Phase
+	(*PrepareRequest)(nil),                  // 2: snapsync.v1.PrepareRequest
+	(*Progress)(nil),                        // 3: snapsync.v1.Progress
+	(*PrepareResponse)(nil),                 // 4: snapsync.v1.PrepareResponse
+	(*CommitRequest)(nil),                   // 5: snapsync.v1.CommitRequest
+	(*CommitResponse)(nil),                  // 6: snapsync.v1.CommitResponse
+	(*AbortRequest)(nil),                    // 7: snapsync.v1.AbortRequest
+	(*AbortResponse)(nil),                   // 8: snapsync.v1.AbortResponse
+	(*StatusRequest)(nil),                   // 9: snapsync.v1.StatusRequest
+	(*StatusResponse)(nil),                  // 10: snapsync.v1.StatusResponse
+	(*RegisterCheckpointRequest)(nil),       // 11: snapsync.v1.RegisterCheckpointRequest
+	(*RegisterCheckpointResponse)(nil),      // 12: snapsync.v1.RegisterCheckpointResponse
+	(*WatchCheckpointRequestsRequest)(nil),  // 13: snapsync.v1.WatchCheckpointRequestsRequest
+	(*WatchCheckpointRequestsResponse)(nil), // 14: snapsync.v1.WatchCheckpointRequestsResponse
+	(*CheckpointRequest)(nil),               // 15: snapsync.v1.CheckpointRequest
+	nil,                                     // 16: snapsync.v1.RegisterCheckpointRequest.LabelsEntry
+	(*SnapshotInfo)(nil),                    // 17: snapsync.v1.SnapshotInfo
 }
 var file_snapsync_v1_local_proto_depIdxs = []int32{
 	0,  // 0: snapsync.v1.Progress.state:type_name -> snapsync.v1.InstallState
 	1,  // 1: snapsync.v1.Progress.phase:type_name -> snapsync.v1.Phase
 	3,  // 2: snapsync.v1.PrepareResponse.progress:type_name -> snapsync.v1.Progress
-	14, // 3: snapsync.v1.PrepareResponse.prepared:type_name -> snapsync.v1.SnapshotInfo
-	14, // 4: snapsync.v1.CommitResponse.snapshot:type_name -> snapsync.v1.SnapshotInfo
+	17, // 3: snapsync.v1.PrepareResponse.prepared:type_name -> snapsync.v1.SnapshotInfo
+	17, // 4: snapsync.v1.CommitResponse.snapshot:type_name -> snapsync.v1.SnapshotInfo
 	3,  // 5: snapsync.v1.StatusResponse.progress:type_name -> snapsync.v1.Progress
-	14, // 6: snapsync.v1.StatusResponse.prepared:type_name -> snapsync.v1.SnapshotInfo
-	13, // 7: snapsync.v1.RegisterCheckpointRequest.labels:type_name -> snapsync.v1.RegisterCheckpointRequest.LabelsEntry
-	2,  // 8: snapsync.v1.InstallService.Prepare:input_type -> snapsync.v1.PrepareRequest
-	5,  // 9: snapsync.v1.InstallService.Commit:input_type -> snapsync.v1.CommitRequest
-	7,  // 10: snapsync.v1.InstallService.Abort:input_type -> snapsync.v1.AbortRequest
-	9,  // 11: snapsync.v1.InstallService.Status:input_type -> snapsync.v1.StatusRequest
-	11, // 12: snapsync.v1.RegistryService.RegisterCheckpoint:input_type -> snapsync.v1.RegisterCheckpointRequest
-	4,  // 13: snapsync.v1.InstallService.Prepare:output_type -> snapsync.v1.PrepareResponse
-	6,  // 14: snapsync.v1.InstallService.Commit:output_type -> snapsync.v1.CommitResponse
-	8,  // 15: snapsync.v1.InstallService.Abort:output_type -> snapsync.v1.AbortResponse
-	10, // 16: snapsync.v1.InstallService.Status:output_type -> snapsync.v1.StatusResponse
-	12, // 17: snapsync.v1.RegistryService.RegisterCheckpoint:output_type -> snapsync.v1.RegisterCheckpointResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	17, // 6: snapsync.v1.StatusResponse.prepared:type_name -> snapsync.v1.SnapshotInfo
+	16, // 7: snapsync.v1.RegisterCheckpointRequest.labels:type_name -> snapsync.v1.RegisterCheckpointRequest.LabelsEntry
+	15, // 8: snapsync.v1.WatchCheckpointRequestsResponse.request:type_name -> snapsync.v1.CheckpointRequest
+	2,  // 9: snapsync.v1.InstallService.Prepare:input_type -> snapsync.v1.PrepareRequest
+	5,  // 10: snapsync.v1.InstallService.Commit:input_type -> snapsync.v1.CommitRequest
+	7,  // 11: snapsync.v1.InstallService.Abort:input_type -> snapsync.v1.AbortRequest
+	9,  // 12: snapsync.v1.InstallService.Status:input_type -> snapsync.v1.StatusRequest
+	11, // 13: snapsync.v1.RegistryService.RegisterCheckpoint:input_type -> snapsync.v1.RegisterCheckpointRequest
+	13, // 14: snapsync.v1.RegistryService.WatchCheckpointRequests:input_type -> snapsync.v1.WatchCheckpointRequestsRequest
+	4,  // 15: snapsync.v1.InstallService.Prepare:output_type -> snapsync.v1.PrepareResponse
+	6,  // 16: snapsync.v1.InstallService.Commit:output_type -> snapsync.v1.CommitResponse
+	8,  // 17: snapsync.v1.InstallService.Abort:output_type -> snapsync.v1.AbortResponse
+	10, // 18: snapsync.v1.InstallService.Status:output_type -> snapsync.v1.StatusResponse
+	12, // 19: snapsync.v1.RegistryService.RegisterCheckpoint:output_type -> snapsync.v1.RegisterCheckpointResponse
+	14, // 20: snapsync.v1.RegistryService.WatchCheckpointRequests:output_type -> snapsync.v1.WatchCheckpointRequestsResponse
+	15, // [15:21] is the sub-list for method output_type
+	9,  // [9:15] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_snapsync_v1_local_proto_init() }
@@ -965,7 +1127,7 @@ func file_snapsync_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snapsync_v1_local_proto_rawDesc), len(file_snapsync_v1_local_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -46,6 +46,9 @@ const (
 	// RegistryServiceRegisterCheckpointProcedure is the fully-qualified name of the RegistryService's
 	// RegisterCheckpoint RPC.
 	RegistryServiceRegisterCheckpointProcedure = "/snapsync.v1.RegistryService/RegisterCheckpoint"
+	// RegistryServiceWatchCheckpointRequestsProcedure is the fully-qualified name of the
+	// RegistryService's WatchCheckpointRequests RPC.
+	RegistryServiceWatchCheckpointRequestsProcedure = "/snapsync.v1.RegistryService/WatchCheckpointRequests"
 )
 
 // InstallServiceClient is a client for the snapsync.v1.InstallService service.
@@ -223,6 +226,14 @@ type RegistryServiceClient interface {
 	// reflects. The sidecar serves the newest one that satisfies a request's
 	// min_index and removes superseded ones once no lease holds them.
 	RegisterCheckpoint(context.Context, *connect.Request[v1.RegisterCheckpointRequest]) (*connect.Response[v1.RegisterCheckpointResponse], error)
+	// WatchCheckpointRequests is kept open by a node that can make a
+	// checkpoint on demand. When a peer needs an index that no registered
+	// checkpoint reaches, the sidecar sends every watching node a
+	// CheckpointRequest; the node makes a checkpoint under the registry root
+	// reflecting at least min_index and registers it with the request's
+	// request_id. The first registration reaching a request's min_index
+	// answers it, whichever request it was made for.
+	WatchCheckpointRequests(context.Context, *connect.Request[v1.WatchCheckpointRequestsRequest]) (*connect.ServerStreamForClient[v1.WatchCheckpointRequestsResponse], error)
 }
 
 // NewRegistryServiceClient constructs a client for the snapsync.v1.RegistryService service. By
@@ -242,17 +253,29 @@ func NewRegistryServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(registryServiceMethods.ByName("RegisterCheckpoint")),
 			connect.WithClientOptions(opts...),
 		),
+		watchCheckpointRequests: connect.NewClient[v1.WatchCheckpointRequestsRequest, v1.WatchCheckpointRequestsResponse](
+			httpClient,
+			baseURL+RegistryServiceWatchCheckpointRequestsProcedure,
+			connect.WithSchema(registryServiceMethods.ByName("WatchCheckpointRequests")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // registryServiceClient implements RegistryServiceClient.
 type registryServiceClient struct {
-	registerCheckpoint *connect.Client[v1.RegisterCheckpointRequest, v1.RegisterCheckpointResponse]
+	registerCheckpoint      *connect.Client[v1.RegisterCheckpointRequest, v1.RegisterCheckpointResponse]
+	watchCheckpointRequests *connect.Client[v1.WatchCheckpointRequestsRequest, v1.WatchCheckpointRequestsResponse]
 }
 
 // RegisterCheckpoint calls snapsync.v1.RegistryService.RegisterCheckpoint.
 func (c *registryServiceClient) RegisterCheckpoint(ctx context.Context, req *connect.Request[v1.RegisterCheckpointRequest]) (*connect.Response[v1.RegisterCheckpointResponse], error) {
 	return c.registerCheckpoint.CallUnary(ctx, req)
+}
+
+// WatchCheckpointRequests calls snapsync.v1.RegistryService.WatchCheckpointRequests.
+func (c *registryServiceClient) WatchCheckpointRequests(ctx context.Context, req *connect.Request[v1.WatchCheckpointRequestsRequest]) (*connect.ServerStreamForClient[v1.WatchCheckpointRequestsResponse], error) {
+	return c.watchCheckpointRequests.CallServerStream(ctx, req)
 }
 
 // RegistryServiceHandler is an implementation of the snapsync.v1.RegistryService service.
@@ -262,6 +285,14 @@ type RegistryServiceHandler interface {
 	// reflects. The sidecar serves the newest one that satisfies a request's
 	// min_index and removes superseded ones once no lease holds them.
 	RegisterCheckpoint(context.Context, *connect.Request[v1.RegisterCheckpointRequest]) (*connect.Response[v1.RegisterCheckpointResponse], error)
+	// WatchCheckpointRequests is kept open by a node that can make a
+	// checkpoint on demand. When a peer needs an index that no registered
+	// checkpoint reaches, the sidecar sends every watching node a
+	// CheckpointRequest; the node makes a checkpoint under the registry root
+	// reflecting at least min_index and registers it with the request's
+	// request_id. The first registration reaching a request's min_index
+	// answers it, whichever request it was made for.
+	WatchCheckpointRequests(context.Context, *connect.Request[v1.WatchCheckpointRequestsRequest], *connect.ServerStream[v1.WatchCheckpointRequestsResponse]) error
 }
 
 // NewRegistryServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -277,10 +308,18 @@ func NewRegistryServiceHandler(svc RegistryServiceHandler, opts ...connect.Handl
 		connect.WithSchema(registryServiceMethods.ByName("RegisterCheckpoint")),
 		connect.WithHandlerOptions(opts...),
 	)
+	registryServiceWatchCheckpointRequestsHandler := connect.NewServerStreamHandler(
+		RegistryServiceWatchCheckpointRequestsProcedure,
+		svc.WatchCheckpointRequests,
+		connect.WithSchema(registryServiceMethods.ByName("WatchCheckpointRequests")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/snapsync.v1.RegistryService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case RegistryServiceRegisterCheckpointProcedure:
 			registryServiceRegisterCheckpointHandler.ServeHTTP(w, r)
+		case RegistryServiceWatchCheckpointRequestsProcedure:
+			registryServiceWatchCheckpointRequestsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -292,4 +331,8 @@ type UnimplementedRegistryServiceHandler struct{}
 
 func (UnimplementedRegistryServiceHandler) RegisterCheckpoint(context.Context, *connect.Request[v1.RegisterCheckpointRequest]) (*connect.Response[v1.RegisterCheckpointResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("snapsync.v1.RegistryService.RegisterCheckpoint is not implemented"))
+}
+
+func (UnimplementedRegistryServiceHandler) WatchCheckpointRequests(context.Context, *connect.Request[v1.WatchCheckpointRequestsRequest], *connect.ServerStream[v1.WatchCheckpointRequestsResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("snapsync.v1.RegistryService.WatchCheckpointRequests is not implemented"))
 }
