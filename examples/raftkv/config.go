@@ -21,8 +21,9 @@ type Config struct {
 	// "127.0.0.1:0".
 	RaftAddr string
 	// DataDir holds the node's state: the Pebble DB in DataDir/db, Raft's
-	// log and snapshot pointers in DataDir/raft. The sidecar must allow
-	// DataDir as a destination root (--allow-dest). Required.
+	// log and snapshot pointers in DataDir/raft. An install replaces only
+	// its entry "db"; the sidecar must allow DataDir's parent as a
+	// destination root (--allow-dest). Required.
 	DataDir string
 	// CheckpointDir is where Snapshot makes Pebble checkpoints, one fresh
 	// directory each; it must be the root of the sidecar's registry source

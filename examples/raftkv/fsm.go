@@ -3,6 +3,7 @@ package raftkv
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -104,7 +105,9 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 }
 
 // checkpoint makes a Pebble checkpoint of the DB in a fresh directory named
-// after index.
+// after index, shaped like the node's data directory: the DB is its entry
+// "db", so a follower installs it with replace ["db"] and keeps the rest of
+// its data directory (the Raft log, its checkpoints) as it is.
 func (f *fsm) checkpoint(index uint64) (string, error) {
 	dir := filepath.Join(f.ckptDir, fmt.Sprintf("%020d-%d", index, time.Now().UnixNano()))
 	f.mu.RLock()
@@ -112,7 +115,10 @@ func (f *fsm) checkpoint(index uint64) (string, error) {
 	if f.st == nil {
 		return "", ErrClosed
 	}
-	return dir, f.st.checkpoint(dir)
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		return "", fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	return dir, f.st.checkpoint(filepath.Join(dir, dbEntry))
 }
 
 // get reads key from the DB.
@@ -147,5 +153,9 @@ func (f *fsm) close() error {
 	return err
 }
 
+// dbEntry names the DB in a node's data directory and in its checkpoints:
+// the one entry an install replaces.
+const dbEntry = "db"
+
 // dbDir is where a node's Pebble DB lives.
-func dbDir(dataDir string) string { return filepath.Join(dataDir, "db") }
+func dbDir(dataDir string) string { return filepath.Join(dataDir, dbEntry) }

@@ -217,7 +217,7 @@ func TestFSMSnapshotCheckpointIsADB(t *testing.T) {
 		t.Fatalf("checkpoint in %s, want under %s", dir, cfg.CheckpointDir)
 	}
 	applyPut(t, f, 3, "c", "3") // after the checkpoint: not in it
-	st, err := openStore(dir, zerolog.Nop())
+	st, err := openStore(filepath.Join(dir, dbEntry), zerolog.Nop()) // shaped like a data dir
 	if err != nil {
 		t.Fatal(err)
 	}

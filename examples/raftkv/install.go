@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"connectrpc.com/connect"
@@ -109,7 +110,7 @@ func (f *fsm) install(ctx context.Context, p Pointer) (InstallReport, error) {
 // entries at or below the index the DB records.
 func (f *fsm) prepare(ctx context.Context, p Pointer) (*snapsyncv1.SnapshotInfo, *snapsyncv1.Progress, error) {
 	stream, err := f.sidecar.Prepare(ctx, connect.NewRequest(&snapsyncv1.PrepareRequest{
-		SourceUrl: p.SidecarURL, MinIndex: p.Index, Dest: f.dbDir,
+		SourceUrl: p.SidecarURL, MinIndex: p.Index, Dest: filepath.Dir(f.dbDir), Replace: []string{dbEntry},
 	}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
@@ -167,7 +168,7 @@ func (f *fsm) swap(ctx context.Context, info *snapsyncv1.SnapshotInfo) error {
 		return f.reopen(fmt.Errorf("close before commit: %w", err))
 	}
 	resp, err := f.sidecar.Commit(ctx, connect.NewRequest(&snapsyncv1.CommitRequest{
-		Dest: f.dbDir, SnapshotId: info.GetSnapshotId(),
+		Dest: filepath.Dir(f.dbDir), SnapshotId: info.GetSnapshotId(), Replace: []string{dbEntry},
 	}))
 	if err != nil {
 		return f.reopen(fmt.Errorf("commit: %w", err))

@@ -103,7 +103,7 @@ func startSidecar(tb testing.TB, name, dataDir string) *sidecarProc {
 		"--source", "registry:"+ckpt, "--work-dir", filepath.Join(work, "work"),
 		"--listen", "127.0.0.1:0", "--addr-file", peerFile,
 		"--local-listen", "127.0.0.1:0", "--local-addr-file", localFile, "--local-token-file", tokenFile,
-		"--allow-dest", dataDir)
+		"--allow-dest", filepath.Dir(dataDir)) // the node's data dir is the install's dest
 	log := &procLog{tb: tb, name: name + "-sidecar"}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
