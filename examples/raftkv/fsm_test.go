@@ -216,7 +216,7 @@ func TestFSMSnapshotCheckpointIsADB(t *testing.T) {
 	if filepath.Dir(dir) != cfg.CheckpointDir {
 		t.Fatalf("checkpoint in %s, want under %s", dir, cfg.CheckpointDir)
 	}
-	applyPut(t, f, 3, "c", "3") // after the checkpoint: not in it
+	applyPut(t, f, 3, "c", "3")                                      // after the checkpoint: not in it
 	st, err := openStore(filepath.Join(dir, dbEntry), zerolog.Nop()) // shaped like a data dir
 	if err != nil {
 		t.Fatal(err)
