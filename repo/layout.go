@@ -50,3 +50,23 @@ func parseKeyID(key, prefix, suffix string) (verify.Digest, error) {
 	}
 	return verify.ParseDigest(rest)
 }
+
+// ValidKey reports whether key is one every Backend must store: 1 to 1024
+// bytes of slash-separated non-empty elements of [A-Za-z0-9._-], none of
+// which starts with a dot. Backends refuse other keys with ErrBadKey.
+func ValidKey(key string) bool {
+	if key == "" || len(key) > 1024 {
+		return false
+	}
+	for _, elem := range strings.Split(key, "/") {
+		if elem == "" || elem[0] == '.' {
+			return false
+		}
+		for _, c := range elem {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

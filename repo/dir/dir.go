@@ -40,28 +40,9 @@ func New(root string) (*Backend, error) {
 // Root returns the backend's directory.
 func (b *Backend) Root() string { return b.root }
 
-// ValidKey reports whether key is one this backend stores: slash-separated
-// non-empty elements of [A-Za-z0-9._-], none starting with a dot.
-func ValidKey(key string) bool {
-	if key == "" || len(key) > 1024 {
-		return false
-	}
-	for _, elem := range strings.Split(key, "/") {
-		if elem == "" || elem[0] == '.' {
-			return false
-		}
-		for _, c := range elem {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // path returns the file of key.
 func (b *Backend) path(key string) (string, error) {
-	if !ValidKey(key) {
+	if !repo.ValidKey(key) {
 		return "", fmt.Errorf("dir: %w: %q", repo.ErrBadKey, key)
 	}
 	return filepath.Join(b.root, filepath.FromSlash(key)), nil
@@ -129,7 +110,7 @@ func (b *Backend) List(ctx context.Context, prefix string) iter.Seq2[string, err
 		// Walk from the deepest directory the prefix names whole.
 		start := b.root
 		if i := strings.LastIndex(prefix, "/"); i >= 0 {
-			if !ValidKey(prefix[:i]) {
+			if !repo.ValidKey(prefix[:i]) {
 				return // no key starts with it
 			}
 			start = filepath.Join(b.root, filepath.FromSlash(prefix[:i]))
