@@ -25,7 +25,8 @@ type Options struct {
 	// the holder was killed. Ages are compared on the backend's clock. Default
 	// 30 minutes.
 	StaleLock time.Duration
-	// RefreshLock is how often a held lock is refreshed. Default StaleLock/6.
+	// RefreshLock is how often a held lock is refreshed; at most StaleLock/3.
+	// Default StaleLock/6.
 	RefreshLock time.Duration
 	// Now is the clock for the times a Repo records and for Prune's keep
 	// window. Default time.Now.
@@ -40,7 +41,7 @@ func (o Options) withDefaults() Options {
 	if o.StaleLock <= 0 {
 		o.StaleLock = 30 * time.Minute
 	}
-	if o.RefreshLock <= 0 {
+	if o.RefreshLock <= 0 || o.RefreshLock > o.StaleLock/3 {
 		o.RefreshLock = o.StaleLock / 6
 	}
 	if o.Now == nil {

@@ -167,3 +167,6 @@ func (b *Backend) List(ctx context.Context, prefix string) iter.Seq2[string, err
 		}
 	}
 }
+
+// Prefix returns what the backend puts before every key.
+func (b *Backend) Prefix() string { return b.prefix }
