@@ -1,0 +1,109 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// Report is what Verify found.
+type Report struct {
+	Snapshots int   // snapshots checked
+	Chunks    int   // distinct chunks read and hashed
+	Bytes     int64 // raw bytes of those chunks
+	// Damaged lists each snapshot that cannot be restored whole, oldest first.
+	Damaged []Damage
+}
+
+// OK reports whether nothing was damaged.
+func (r *Report) OK() bool { return len(r.Damaged) == 0 }
+
+// Damage names a damaged snapshot and why: its manifest, or its chunks.
+type Damage struct {
+	ID       verify.Digest
+	Manifest error                   // the manifest does not verify; Chunks is then empty
+	Chunks   map[verify.Digest]error // each chunk that is missing or does not verify
+}
+
+// Verify re-reads and re-hashes every chunk of every committed snapshot, or
+// of the one snapshot id when id is non-zero; a chunk shared by several
+// snapshots is read once. Damage is reported, not returned: the error is for
+// a repository that could not be read at all (or ctx ending).
+func (r *Repo) Verify(ctx context.Context, id verify.Digest) (*Report, error) {
+	ids := []verify.Digest{id}
+	if id.IsZero() {
+		all, err := r.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ids = ids[:0]
+		for _, s := range all {
+			ids = append(ids, s.ID)
+		}
+	}
+	rep := &Report{Snapshots: len(ids)}
+	damage := make(map[verify.Digest]*Damage)
+	users := make(map[verify.Digest][]verify.Digest) // chunk → snapshots naming it
+	lengths := make(map[verify.Digest]uint32)
+	for _, sid := range ids {
+		m, err := r.Manifest(ctx, sid)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
+			damage[sid] = &Damage{ID: sid, Manifest: err}
+			continue
+		}
+		for d, n := range distinctChunks(m) {
+			users[d] = append(users[d], sid)
+			lengths[d] = n
+		}
+	}
+	bad, err := r.readAll(ctx, lengths, &rep.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	rep.Chunks = len(lengths)
+	for d, cerr := range bad {
+		for _, sid := range users[d] {
+			if damage[sid] == nil {
+				damage[sid] = &Damage{ID: sid, Chunks: make(map[verify.Digest]error)}
+			}
+			damage[sid].Chunks[d] = cerr
+		}
+	}
+	for _, sid := range ids {
+		if dm := damage[sid]; dm != nil {
+			rep.Damaged = append(rep.Damaged, *dm)
+		}
+	}
+	return rep, nil
+}
+
+// readAll reads every chunk of lengths through GetChunk and returns the
+// error of each that is missing or does not verify; it adds the bytes read to
+// *total. Its own error is for ctx ending or a backend that fails otherwise.
+func (r *Repo) readAll(ctx context.Context, lengths map[verify.Digest]uint32, total *int64) (map[verify.Digest]error, error) {
+	var mu sync.Mutex
+	bad := make(map[verify.Digest]error)
+	err := r.forEach(ctx, slices.Collect(maps.Keys(lengths)), func(ctx context.Context, d verify.Digest) error {
+		data, err := r.GetChunk(ctx, d, lengths[d])
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			*total += int64(len(data))
+		case errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotFound):
+			bad[d] = err
+		default:
+			return fmt.Errorf("repo: verify: %w", err)
+		}
+		return nil
+	})
+	return bad, err
+}

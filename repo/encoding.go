@@ -1,0 +1,99 @@
+package repo
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// A stored chunk is one encoding byte followed by the payload: the raw bytes,
+// or a single zstd frame that declares the chunk's length as its content size.
+const (
+	encRaw  byte = 0
+	encZstd byte = 1
+)
+
+// codec compresses and decompresses chunks; both halves are safe for
+// concurrent use (EncodeAll and DecodeAll).
+type codec struct {
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+}
+
+// newCodec returns a codec whose decoder never holds more than
+// verify.MaxChunkSize of output or window, whatever a stored frame claims.
+func newCodec() (*codec, error) {
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("zstd encoder: %w", err)
+	}
+	dec, err := zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
+		zstd.WithDecoderMaxMemory(verify.MaxChunkSize),
+		zstd.WithDecoderMaxWindow(verify.MaxChunkSize),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("zstd decoder: %w", err)
+	}
+	return &codec{enc: enc, dec: dec}, nil
+}
+
+// encode returns the stored form of data: zstd when it saves at least an
+// eighth, raw otherwise (already-compressed SSTs are stored as they are).
+func (c *codec) encode(data []byte) []byte {
+	z := c.enc.EncodeAll(data, []byte{encZstd})
+	if len(z)-1 <= len(data)-len(data)/8 {
+		return z
+	}
+	return append([]byte{encRaw}, data...)
+}
+
+// decode returns the raw bytes of a stored chunk that must be exactly length
+// bytes long (at most verify.MaxChunkSize). A zstd frame must declare that
+// length and a window no larger before anything is decoded. The bytes are not
+// yet verified: the caller hashes them.
+func (c *codec) decode(b []byte, length uint32) ([]byte, error) {
+	if length > verify.MaxChunkSize {
+		return nil, fmt.Errorf("length %d over the limit %d", length, verify.MaxChunkSize)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("empty object")
+	}
+	switch b[0] {
+	case encRaw:
+		if len(b)-1 != int(length) {
+			return nil, fmt.Errorf("raw chunk of %d bytes, want %d", len(b)-1, length)
+		}
+		return b[1:], nil
+	case encZstd:
+		return c.unzstd(b[1:], length)
+	}
+	return nil, fmt.Errorf("unknown encoding %d", b[0])
+}
+
+func (c *codec) unzstd(z []byte, length uint32) ([]byte, error) {
+	var h zstd.Header
+	if err := h.Decode(z); err != nil {
+		return nil, fmt.Errorf("zstd header: %v", err)
+	}
+	if !h.HasFCS || h.FrameContentSize != uint64(length) {
+		return nil, fmt.Errorf("zstd frame does not declare %d bytes", length)
+	}
+	if h.WindowSize > uint64(max(length, zstd.MinWindowSize)) {
+		return nil, fmt.Errorf("zstd window %d over the chunk's length %d", h.WindowSize, length)
+	}
+	out, err := c.dec.DecodeAll(z, make([]byte, 0, length))
+	if err != nil {
+		return nil, fmt.Errorf("zstd: %v", err)
+	}
+	if len(out) != int(length) {
+		return nil, fmt.Errorf("zstd chunk decodes to %d bytes, want %d", len(out), length)
+	}
+	return out, nil
+}

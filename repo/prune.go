@@ -1,0 +1,121 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// PruneResult is what Prune kept and removed.
+type PruneResult struct {
+	Kept    []SnapshotInfo // oldest first
+	Dropped []SnapshotInfo // oldest first
+	// Manifests and Chunks count the objects deleted: the dropped snapshots'
+	// manifests and those an interrupted backup left, and every chunk no kept
+	// snapshot names.
+	Manifests, Chunks int
+}
+
+// Prune keeps the keepLast newest snapshots and every snapshot made within
+// keepWithin of now, drops the others, and deletes every manifest and chunk
+// no kept snapshot references. It holds the exclusive lock throughout (see
+// Lock), so it fails with ErrLocked beside a running backup instead of
+// deleting the chunks that backup has uploaded but not yet committed. If a
+// kept snapshot's manifest does not verify it deletes nothing, since it
+// cannot tell which chunks that snapshot needs. Keeping nothing is refused.
+func (r *Repo) Prune(ctx context.Context, keepLast int, keepWithin time.Duration) (res *PruneResult, err error) {
+	if keepLast <= 0 && keepWithin <= 0 {
+		return nil, errors.New("repo: prune: keep at least the last snapshot or a time window")
+	}
+	l, err := r.lock(ctx, lockPrune)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, l.Unlock(context.WithoutCancel(ctx))) }()
+	all, err := r.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res = &PruneResult{}
+	cutoff := r.opts.Now().Add(-keepWithin)
+	for i, s := range all {
+		if len(all)-i <= keepLast || (keepWithin > 0 && s.Created.After(cutoff)) {
+			res.Kept = append(res.Kept, s)
+		} else {
+			res.Dropped = append(res.Dropped, s)
+		}
+	}
+	keep, chunks, err := r.referenced(ctx, res.Kept)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range res.Dropped {
+		if err := r.delete(ctx, SnapshotKey(s.ID)); err != nil {
+			return res, err
+		}
+	}
+	if res.Manifests, err = r.sweep(ctx, l, manifestPrefix, func(key string) bool {
+		id, err := parseKeyID(key, manifestPrefix, "")
+		return err == nil && !keep[id]
+	}); err != nil {
+		return res, err
+	}
+	res.Chunks, err = r.sweep(ctx, l, chunkPrefix, func(key string) bool {
+		d, err := parseChunkKey(key)
+		_, used := chunks[d]
+		return err == nil && !used
+	})
+	return res, err
+}
+
+// referenced returns the IDs of kept and the chunks their manifests name.
+func (r *Repo) referenced(ctx context.Context, kept []SnapshotInfo) (map[verify.Digest]bool, map[verify.Digest]struct{}, error) {
+	ids := make(map[verify.Digest]bool, len(kept))
+	chunks := make(map[verify.Digest]struct{})
+	for _, s := range kept {
+		m, err := r.Manifest(ctx, s.ID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("repo: prune: kept snapshot %s: %w", s.ID, err)
+		}
+		ids[s.ID] = true
+		for i := range m.Files {
+			for _, c := range m.Files[i].Chunks {
+				chunks[c.Digest] = struct{}{}
+			}
+		}
+	}
+	return ids, chunks, nil
+}
+
+// sweep deletes every key under prefix that drop selects, checking before
+// each deletion that the lock l still holds, and returns how many it deleted.
+func (r *Repo) sweep(ctx context.Context, l *Lock, prefix string, drop func(string) bool) (int, error) {
+	var doomed []string
+	for key, err := range r.b.List(ctx, prefix) {
+		if err != nil {
+			return 0, fmt.Errorf("repo: prune: list %s: %w", prefix, err)
+		}
+		if drop(key) {
+			doomed = append(doomed, key)
+		}
+	}
+	for i, key := range doomed {
+		if err := l.Check(); err != nil {
+			return i, err
+		}
+		if err := r.delete(ctx, key); err != nil {
+			return i, err
+		}
+	}
+	return len(doomed), nil
+}
+
+func (r *Repo) delete(ctx context.Context, key string) error {
+	if err := r.b.Delete(ctx, key); err != nil {
+		return fmt.Errorf("repo: prune: delete %s: %w", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// FormatVersion is the repository format this build reads and writes.
+const FormatVersion = 1
+
+// maxConfigSize bounds the config object read back.
+const maxConfigSize = 4 << 10
+
+// Options tune a Repo; the zero value is the defaults.
+type Options struct {
+	// Concurrency is how many chunks Verify, Commit and Prune handle at once.
+	// Default 4.
+	Concurrency int
+	// StaleLock is how long after its last refresh a lock no longer counts:
+	// the holder was killed. Ages are compared on the backend's clock. Default
+	// 30 minutes.
+	StaleLock time.Duration
+	// RefreshLock is how often a held lock is refreshed; at most StaleLock/3.
+	// Default StaleLock/6.
+	RefreshLock time.Duration
+	// Now is the clock for the times a Repo records and for Prune's keep
+	// window. Default time.Now.
+	Now func() time.Time
+}
+
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.StaleLock <= 0 {
+		o.StaleLock = 30 * time.Minute
+	}
+	if o.RefreshLock <= 0 || o.RefreshLock > o.StaleLock/3 {
+		o.RefreshLock = o.StaleLock / 6
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Repo is a repository of snapshots on a Backend. It is safe for concurrent
+// use; several processes may share one repository (see Lock and Prune).
+type Repo struct {
+	b     Backend
+	opts  Options
+	codec *codec
+}
+
+// config is the config object: the repository's format version.
+type config struct {
+	Version int `json:"version"`
+}
+
+// Open opens the repository on b, creating its config object if b holds
+// none; it refuses a repository of another format version. opts may be nil.
+func Open(ctx context.Context, b Backend, opts *Options) (*Repo, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	c, err := newCodec()
+	if err != nil {
+		return nil, err
+	}
+	r := &Repo{b: b, opts: o.withDefaults(), codec: c}
+	data, err := r.getSmall(ctx, configKey, maxConfigSize)
+	if errors.Is(err, ErrNotFound) {
+		data, err = json.Marshal(config{Version: FormatVersion})
+		if err == nil {
+			err = r.b.Put(ctx, configKey, bytes.NewReader(data), int64(len(data)))
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("repo: config: %w", err)
+	}
+	if _, err := decodeConfig(data); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// decodeConfig parses a config object and refuses an unknown version.
+func decodeConfig(data []byte) (config, error) {
+	var c config
+	if err := json.Unmarshal(data, &c); err != nil {
+		return c, fmt.Errorf("repo: config: %w: %v", ErrCorrupt, err)
+	}
+	if c.Version != FormatVersion {
+		return c, fmt.Errorf("%w: %d, this snapsync reads %d", ErrVersion, c.Version, FormatVersion)
+	}
+	return c, nil
+}
+
+// getSmall reads the whole object at key, refusing one over limit bytes
+// before reading it.
+func (r *Repo) getSmall(ctx context.Context, key string, limit int64) ([]byte, error) {
+	rc, err := r.b.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: %w: over %d bytes", key, ErrCorrupt, limit)
+	}
+	return data, nil
+}
+
+// putBytes stores data at key.
+func (r *Repo) putBytes(ctx context.Context, key string, data []byte) error {
+	if err := r.b.Put(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}

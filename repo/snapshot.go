@@ -1,0 +1,179 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// maxInfoSize bounds an index object: its labels are bounded by the
+// manifest's (verify.MaxLabels of verify.MaxLabelLen), JSON-escaped.
+const maxInfoSize = 2 * verify.MaxLabels * verify.MaxLabelLen * 6
+
+// SnapshotInfo describes a committed snapshot; it is the index object
+// snapshots/<id>.json, stored as JSON.
+type SnapshotInfo struct {
+	ID       verify.Digest     `json:"-"`
+	Term     uint64            `json:"term"`
+	Index    uint64            `json:"index"`
+	Engine   string            `json:"engine"`
+	Created  time.Time         `json:"created"`   // when the checkpoint was made
+	BackedUp time.Time         `json:"backed_up"` // when the backup committed
+	Bytes    int64             `json:"bytes"`     // file bytes, each hard-link group once
+	Files    int               `json:"files"`
+	Chunks   int               `json:"chunks"` // distinct chunks
+	Labels   map[string]string `json:"labels,omitempty"`
+}
+
+// infoJSON is the index object's encoding: SnapshotInfo with its version and ID.
+type infoJSON struct {
+	Version int    `json:"version"`
+	ID      string `json:"id"`
+	SnapshotInfo
+}
+
+// Commit makes snapshot id visible: it checks that its manifest verifies and
+// that every chunk it names is present, then writes the index object, the
+// commit point. A snapshot exists iff its index object exists and its
+// manifest verifies.
+func (r *Repo) Commit(ctx context.Context, id verify.Digest) (SnapshotInfo, error) {
+	m, err := r.Manifest(ctx, id)
+	if err != nil {
+		return SnapshotInfo{}, err
+	}
+	chunks := distinctChunks(m)
+	if err := r.checkPresent(ctx, chunks); err != nil {
+		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
+	}
+	info := infoOf(id, m, len(chunks), r.opts.Now())
+	b, err := json.Marshal(infoJSON{Version: FormatVersion, ID: id.String(), SnapshotInfo: info})
+	if err != nil {
+		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
+	}
+	if err := r.putBytes(ctx, SnapshotKey(id), b); err != nil {
+		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
+	}
+	return info, nil
+}
+
+// infoOf describes the manifest m of snapshot id committed at now.
+func infoOf(id verify.Digest, m *verify.Manifest, chunks int, now time.Time) SnapshotInfo {
+	return SnapshotInfo{
+		ID: id, Term: m.Meta.Term, Index: m.Meta.Index, Engine: m.Meta.Engine,
+		Created:  time.Unix(0, m.Meta.CreatedUnixNano).UTC(),
+		BackedUp: now.UTC(), Bytes: m.TotalBytes(), Files: len(m.Files), Chunks: chunks,
+		Labels: maps.Clone(m.Meta.Labels),
+	}
+}
+
+// distinctChunks returns the length of each distinct chunk m names.
+func distinctChunks(m *verify.Manifest) map[verify.Digest]uint32 {
+	out := make(map[verify.Digest]uint32)
+	for i := range m.Files {
+		for _, c := range m.Files[i].Chunks {
+			out[c.Digest] = c.Length
+		}
+	}
+	return out
+}
+
+// checkPresent returns an error naming a chunk of want the repository lacks.
+func (r *Repo) checkPresent(ctx context.Context, want map[verify.Digest]uint32) error {
+	return r.forEach(ctx, slices.Collect(maps.Keys(want)), func(ctx context.Context, d verify.Digest) error {
+		ok, err := r.HasChunk(ctx, d)
+		if err == nil && !ok {
+			err = fmt.Errorf("chunk %s: %w", d, ErrNotFound)
+		}
+		return err
+	})
+}
+
+// List returns every committed snapshot, oldest first (by the checkpoint's
+// creation time, then index, then ID). An index object that does not decode
+// is an error: the repository needs repair, not a silently shorter list.
+func (r *Repo) List(ctx context.Context) ([]SnapshotInfo, error) {
+	var out []SnapshotInfo
+	for key, err := range r.b.List(ctx, snapshotPrefix) {
+		if err != nil {
+			return nil, fmt.Errorf("repo: list snapshots: %w", err)
+		}
+		id, err := parseKeyID(key, snapshotPrefix, snapshotSuffix)
+		if err != nil {
+			continue // not ours: a stray object is no snapshot
+		}
+		info, err := r.info(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // pruned meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, compareInfo)
+	return out, nil
+}
+
+func compareInfo(a, b SnapshotInfo) int {
+	if c := a.Created.Compare(b.Created); c != 0 {
+		return c
+	}
+	if a.Index != b.Index {
+		return cmpU64(a.Index, b.Index)
+	}
+	return bytes.Compare(a.ID[:], b.ID[:])
+}
+
+func cmpU64(a, b uint64) int {
+	if a < b {
+		return -1
+	}
+	return 1
+}
+
+// Latest returns the newest committed snapshot; an empty repository is an
+// error matching ErrNotFound.
+func (r *Repo) Latest(ctx context.Context) (SnapshotInfo, error) {
+	all, err := r.List(ctx)
+	if err != nil {
+		return SnapshotInfo{}, err
+	}
+	if len(all) == 0 {
+		return SnapshotInfo{}, fmt.Errorf("repo: no snapshot: %w", ErrNotFound)
+	}
+	return all[len(all)-1], nil
+}
+
+// info reads the index object of snapshot id.
+func (r *Repo) info(ctx context.Context, id verify.Digest) (SnapshotInfo, error) {
+	b, err := r.getSmall(ctx, SnapshotKey(id), maxInfoSize)
+	if err != nil {
+		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w", id, err)
+	}
+	return decodeInfo(id, b)
+}
+
+// decodeInfo parses the index object of snapshot id.
+func decodeInfo(id verify.Digest, b []byte) (SnapshotInfo, error) {
+	var j infoJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %v", id, ErrCorrupt, err)
+	}
+	switch {
+	case j.Version != FormatVersion:
+		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %d", id, ErrVersion, j.Version)
+	case j.ID != id.String():
+		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: index object names %.64q", id, ErrCorrupt, j.ID)
+	case j.Bytes < 0 || j.Files < 0 || j.Chunks < 0 || len(j.Labels) > verify.MaxLabels:
+		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: counts out of range", id, ErrCorrupt)
+	}
+	j.SnapshotInfo.ID = id
+	return j.SnapshotInfo, nil
+}
