@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"os"
 )
 
 // Maker makes a checkpoint on demand, for the registry to register like any
@@ -46,6 +47,15 @@ func (s *Source) make(ctx context.Context, minIndex uint64) error {
 	}
 	if m.Dir == "" {
 		return fmt.Errorf("%w: the checkpoint maker named no dir", ErrRejected)
+	}
+	if e := s.current(); e != nil && m.Index < minIndex && m.Index <= e.meta.Index {
+		// The maker could do no better than what is registered: the caller
+		// is told the index is not reached (Checkpoint's MinIndexError with
+		// the newest index), not that the maker failed. Its copy goes.
+		if abs, err := s.validate(ctx, m.Dir); err == nil {
+			_ = os.RemoveAll(abs) // best effort: a leftover under the root is only disk
+		}
+		return nil
 	}
 	return s.Register(ctx, m.Dir, m.Term, m.Index, m.Labels)
 }

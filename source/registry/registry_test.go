@@ -210,3 +210,29 @@ func TestMaker(t *testing.T) {
 		t.Fatalf("maker fails: %v, %d calls", err, calls)
 	}
 }
+
+// TestMakerCannotReach: a maker that can make nothing newer than what is
+// registered answers a request beyond it with the index not reached (and
+// the newest index), not as a failed maker; its duplicate copy is removed.
+func TestMakerCannotReach(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var made []string
+	s := newSource(t, Config{Maker: makerFunc(func(_ context.Context, root string, _ uint64) (Made, error) {
+		dir := makeCheckpoint(t, root, fmt.Sprint("m", len(made)))
+		made = append(made, dir)
+		return Made{Dir: dir, Term: 4, Index: 1200}, nil
+	})})
+	work := t.TempDir()
+	if _, err := s.Checkpoint(ctx, filepath.Join(work, "a"), 1000); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Checkpoint(ctx, filepath.Join(work, "b"), 1000000)
+	var mi *source.MinIndexError
+	if !errors.As(err, &mi) || mi.Newest != 1200 || errors.Is(err, ErrRejected) {
+		t.Fatalf("Checkpoint(1000000) = %v, want a MinIndexError naming 1200", err)
+	}
+	if _, err := os.Stat(made[1]); !os.IsNotExist(err) {
+		t.Fatalf("the maker's duplicate %s was kept: %v", made[1], err)
+	}
+}
