@@ -53,6 +53,7 @@ func commitLocked(ctx context.Context, cfg *Config, l layout) (Result, error) {
 			return Result{}, fmt.Errorf("identify %s: %w", l.dest, err)
 		}
 	}
+	fillMeta(l, st) // the result names the manifest's meta after manifest.bin is gone
 	st.Phase = phaseSwapping
 	if err := writeState(l, st); err != nil {
 		return Result{}, err

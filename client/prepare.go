@@ -100,6 +100,7 @@ func prepareReporting(ctx context.Context, from string, minIndex uint64, cfg *Co
 		return Prepared{}, err
 	}
 	if st != nil && st.Phase == phaseStaged && st.Index >= minIndex && slices.Equal(st.Replace, l.names) {
+		fillMeta(l, st)
 		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
 	}
 	// The stall watchdog runs on the real clock: its timers stay out of the
@@ -116,6 +117,7 @@ func prepareReporting(ctx context.Context, from string, minIndex uint64, cfg *Co
 	cfg.Logger.Info().Str("snapshot", g.id.Short()).Uint64("index", g.info.GetIndex()).
 		Uint64("bytes", g.info.GetTotalBytes()).Uint64("manifest_bytes", g.info.GetManifestSize()).Msg("snapshot granted")
 	if st != nil && st.Phase == phaseStaged && st.id() == g.id && slices.Equal(st.Replace, l.names) {
+		fillMeta(l, st)
 		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
 	}
 	ctr.setPhase(PhaseFetchingManifest)
@@ -140,6 +142,7 @@ func openSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClie
 		m, err := readManifest(l, g.id)
 		if err == nil {
 			cfg.Logger.Info().Str("snapshot", g.id.Short()).Msg("resuming")
+			fillMeta(l, st)
 			return m, st, nil
 		}
 		cfg.Logger.Warn().Err(err).Msg("staged manifest unusable, fetching it again")
@@ -151,8 +154,8 @@ func openSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClie
 	if err != nil {
 		return nil, nil, err
 	}
-	st = &state{Version: stateVersion, SnapshotID: g.id.String(), Phase: phaseFetching,
-		Term: m.Meta.Term, Index: m.Meta.Index, Files: len(m.Files), BytesTotal: m.TotalBytes()}
+	st = &state{Version: stateVersion, SnapshotID: g.id.String(), Phase: phaseFetching}
+	st.setManifest(m, int64(g.info.GetManifestSize())) // decodeSpool checked the size
 	if err := writeState(l, st); err != nil {
 		return nil, nil, err
 	}

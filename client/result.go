@@ -11,6 +11,13 @@ type Result struct {
 	SnapshotID verify.Digest
 	Term       uint64
 	Index      uint64
+	// Meta is the manifest's: Term and Index again, the engine, the
+	// creation time and the labels.
+	Meta verify.Meta
+	// ChunkSize is the manifest's chunk size.
+	ChunkSize uint32
+	// ManifestSize is the length of the manifest's canonical encoding.
+	ManifestSize int64
 	// Files is the number of files of the installed tree.
 	Files int
 	// BytesTotal is the tree's size, each hard-link group counted once.

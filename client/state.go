@@ -38,6 +38,14 @@ type state struct {
 	Index      uint64 `json:"index"`
 	Files      int    `json:"files"`
 	BytesTotal int64  `json:"bytes_total"`
+	// Engine, CreatedUnixNano, Labels, ChunkSize and ManifestSize describe
+	// the manifest (Result); a state written before they were kept lacks
+	// them, and fillMeta reads them from manifest.bin.
+	Engine          string            `json:"engine,omitempty"`
+	CreatedUnixNano int64             `json:"created_unix_nano,omitempty"`
+	Labels          map[string]string `json:"labels,omitempty"`
+	ChunkSize       uint32            `json:"chunk_size,omitempty"`
+	ManifestSize    int64             `json:"manifest_size,omitempty"`
 	// BytesFetched and BytesReused are the figures of the attempt that
 	// completed the staging; what an interrupted attempt staged counts as
 	// reused (a crash leaves no figures to add up).
@@ -70,8 +78,36 @@ func (s *state) id() verify.Digest {
 func (s *state) result() Result {
 	return Result{
 		SnapshotID: s.id(), Term: s.Term, Index: s.Index, Files: s.Files,
+		Meta:      verify.Meta{Term: s.Term, Index: s.Index, Engine: s.Engine, CreatedUnixNano: s.CreatedUnixNano, Labels: s.Labels},
+		ChunkSize: s.ChunkSize, ManifestSize: s.ManifestSize,
 		BytesTotal: s.BytesTotal, BytesFetched: s.BytesFetched, BytesReused: s.BytesReused,
 	}
+}
+
+// setManifest records what s's result says about manifest m, whose
+// canonical encoding is size bytes long.
+func (s *state) setManifest(m *verify.Manifest, size int64) {
+	s.Term, s.Index, s.Files, s.BytesTotal = m.Meta.Term, m.Meta.Index, len(m.Files), m.TotalBytes()
+	s.Engine, s.CreatedUnixNano, s.Labels = m.Meta.Engine, m.Meta.CreatedUnixNano, m.Meta.Labels
+	s.ChunkSize, s.ManifestSize = m.ChunkSize, size
+}
+
+// fillMeta fills in from manifest.bin what a state written before they were
+// kept lacks (ChunkSize and the rest). Best effort: a manifest that cannot
+// be read leaves them zero, and the install goes on.
+func fillMeta(l layout, st *state) {
+	if st.ChunkSize != 0 {
+		return
+	}
+	m, err := readManifest(l, st.id())
+	if err != nil {
+		return
+	}
+	info, err := l.fs.Lstat(l.manifest)
+	if err != nil {
+		return
+	}
+	st.setManifest(m, info.Size)
 }
 
 func (s *state) encode() ([]byte, error) {
@@ -133,7 +169,7 @@ func (s *state) validate() error {
 			return bad("entry %q not in the replace list, or without identity", e.Name)
 		}
 	}
-	if s.Files < 0 || s.Files > verify.MaxFiles || s.BytesTotal < 0 || s.BytesFetched < 0 || s.BytesReused < 0 {
+	if s.Files < 0 || s.Files > verify.MaxFiles || s.BytesTotal < 0 || s.BytesFetched < 0 || s.BytesReused < 0 || s.ManifestSize < 0 {
 		return bad("counts out of range")
 	}
 	return nil

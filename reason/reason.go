@@ -103,6 +103,10 @@ const (
 	Superseded = "SUPERSEDED"
 	// Aborted: Abort stopped this Prepare (ABORTED).
 	Aborted = "ABORTED"
+	// SidecarRestarted: the sidecar stopped (a crash, a restart) while a
+	// Prepare ran; Status reports it after the restart, and the next Prepare
+	// resumes from what is staged (ABORTED).
+	SidecarRestarted = "SIDECAR_RESTARTED"
 	// ShuttingDown: the service is closing (UNAVAILABLE).
 	ShuttingDown = "SHUTTING_DOWN"
 	// Canceled and DeadlineExceeded: the caller's context ended (CANCELED,

@@ -7,6 +7,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/snapsync/snapsync/internal/wire"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	"github.com/snapsync/snapsync/verify"
@@ -49,12 +50,7 @@ func (s *Server) leaseTTL(ms uint32) time.Duration {
 
 func snapshotInfo(e *entry) *snapsyncv1.SnapshotInfo {
 	m := e.man
-	return &snapsyncv1.SnapshotInfo{
-		SnapshotId: e.id[:], Term: m.Meta.Term, Index: m.Meta.Index, Engine: m.Meta.Engine,
-		CreatedUnixNano: m.Meta.CreatedUnixNano, Labels: m.Meta.Labels,
-		FileCount: uint64(len(m.Files)), TotalBytes: uint64(m.TotalBytes()),
-		ChunkSize: m.ChunkSize, ManifestSize: uint64(len(e.enc)),
-	}
+	return wire.SnapshotInfo(e.id, m.Meta, len(m.Files), m.TotalBytes(), m.ChunkSize, int64(len(e.enc)))
 }
 
 func leaseMsg(l *lease) *snapsyncv1.Lease {

@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -52,10 +53,7 @@ func (s *InstallService) beginCommit(dest string, id verify.Digest, replace []st
 	if s.closed {
 		return nil, nil, ErrClosed
 	}
-	d := s.dests[dest]
-	if d == nil {
-		return nil, nil, fmt.Errorf("%w for %s: call Prepare first", ErrNotPrepared, dest)
-	}
+	d := s.dest(dest)
 	switch d.state {
 	case snapsyncv1.InstallState_INSTALL_STATE_PREPARING:
 		return nil, nil, fmt.Errorf("%w for %s: wait for its prepared snapshot", ErrPreparing, dest)
@@ -87,19 +85,37 @@ func (s *InstallService) swap(d *destState, id verify.Digest) (client.Result, er
 	log := s.log.With().Str("dest", d.path).Str("snapshot", id.Short()).Logger()
 	log.Info().Msg("commit started")
 	cfg := s.clientConfig(d.path)
-	if d.run != nil {
-		cfg.Replace = d.run.replace
-	}
-	res, err := client.Commit(s.ctx, cfg)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	cfg.Replace = d.run.replace // PREPARED has its run
+	res, err := s.commitStaged(cfg, id)
 	if err != nil {
+		s.saveRecord(d.path, d.run.record(recPrepared, err))
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		d.state, d.err = snapsyncv1.InstallState_INSTALL_STATE_PREPARED, err
 		log.Warn().Err(err).Msg("commit failed")
 		return client.Result{}, err
 	}
+	s.dropRecords(d.path) // the install's own went with its staging area
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	d.state, d.run, d.prepared, d.committed, d.err = snapsyncv1.InstallState_INSTALL_STATE_IDLE, nil, nil, &res, nil
 	log.Info().Uint64("term", res.Term).Uint64("index", res.Index).
 		Dur("duration", res.Duration).Msg("committed")
 	return res, nil
+}
+
+// commitStaged runs client.Commit once the staging area's own state.json
+// says it holds id (or a swap of id that Commit finishes): what was
+// prepared before a restart may have changed since.
+func (s *InstallService) commitStaged(cfg client.Config, id verify.Digest) (client.Result, error) {
+	cfg.EnsureDefaults()
+	staged, err := client.Staged(cfg.StagingDir)
+	if err != nil && !errors.Is(err, client.ErrRecoverNeeded) {
+		return client.Result{}, err
+	}
+	if staged.SnapshotID != id {
+		return client.Result{}, fmt.Errorf("%w: %s was prepared for %s, the staging area holds %s",
+			ErrUnknownSnapshot, id, cfg.Dest, staged.SnapshotID)
+	}
+	return client.Commit(s.ctx, cfg)
 }

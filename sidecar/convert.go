@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/wire"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 )
 
@@ -46,10 +47,9 @@ func resultProgress(st snapsyncv1.InstallState, r client.Result) *snapsyncv1.Pro
 
 // infoMsg describes a staged or installed snapshot on the wire.
 func infoMsg(r client.Result) *snapsyncv1.SnapshotInfo {
-	return &snapsyncv1.SnapshotInfo{
-		SnapshotId: r.SnapshotID[:], Term: r.Term, Index: r.Index,
-		FileCount: uint64(max(r.Files, 0)), TotalBytes: u64(r.BytesTotal),
-	}
+	m := r.Meta
+	m.Term, m.Index = r.Term, r.Index // the Result's own fields are the ones always set
+	return wire.SnapshotInfo(r.SnapshotID, m, r.Files, r.BytesTotal, r.ChunkSize, r.ManifestSize)
 }
 
 // u64 converts a count that is never negative.

@@ -43,6 +43,9 @@ var (
 	ErrAborted = errors.New("sidecar: prepare aborted")
 	// ErrClosed reports a call after Close, or a Prepare that Close stopped.
 	ErrClosed = errors.New("sidecar: closed")
+	// ErrRestarted ends, after a restart, a Prepare the service stopped in
+	// (a crash, Close): the next Prepare resumes from what is staged.
+	ErrRestarted = errors.New("sidecar: restarted during Prepare")
 	// ErrNotLoopback reports a local listener address that is not loopback.
 	ErrNotLoopback = errors.New("sidecar: local API address is not loopback")
 )
@@ -54,7 +57,10 @@ var (
 func classify(err error) (connect.Code, string, map[string]string) {
 	peerReason, peerMD, fromPeer := reason.Of(err)
 	var ns *client.NoSpaceError
+	var stored *storedError
 	switch {
+	case errors.As(err, &stored): // read back after a restart
+		return stored.code, stored.reason, nil
 	case errors.As(err, &ns):
 		return connect.CodeResourceExhausted, reason.NoSpace, map[string]string{
 			reason.MetaNeedBytes:     strconv.FormatInt(ns.Need, 10),
@@ -87,6 +93,8 @@ func classify(err error) (connect.Code, string, map[string]string) {
 		return connect.CodeFailedPrecondition, reason.StagingInvalid, nil
 	case errors.Is(err, ErrSuperseded):
 		return connect.CodeAborted, reason.Superseded, nil
+	case errors.Is(err, ErrRestarted):
+		return connect.CodeAborted, reason.SidecarRestarted, nil
 	case errors.Is(err, ErrAborted):
 		return connect.CodeAborted, reason.Aborted, nil
 	case errors.Is(err, client.ErrBusy):

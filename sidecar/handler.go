@@ -66,9 +66,11 @@ func (s *InstallService) Abort(ctx context.Context, req *connect.Request[snapsyn
 	return connect.NewResponse(&snapsyncv1.AbortResponse{}), nil
 }
 
-// Status reports what is under way or prepared for dest. It knows what this
-// service did: after a restart a destination is IDLE until a Prepare, which
-// returns at once if its snapshot is still staged.
+// Status reports what is under way or prepared for dest. The state survives
+// a restart: on its first use of dest the service reads the record its
+// predecessor kept in the staging area (PREPARED if the area still holds
+// that snapshot, FAILED with the error and its reason, SIDECAR_RESTARTED for
+// a Prepare the restart cut short).
 func (s *InstallService) Status(_ context.Context, req *connect.Request[snapsyncv1.StatusRequest]) (*connect.Response[snapsyncv1.StatusResponse], error) {
 	dest, err := s.roots.resolve(req.Msg.GetDest())
 	if err != nil {

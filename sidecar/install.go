@@ -87,12 +87,13 @@ func (s *InstallService) Close() error {
 	return nil
 }
 
-// dest returns the state machine of a resolved destination, creating it
-// IDLE. s.mu must be held.
+// dest returns the state machine of a resolved destination; on the first
+// use of dest since the service started, as its record on disk has it
+// (restore). s.mu must be held.
 func (s *InstallService) dest(path string) *destState {
 	d := s.dests[path]
 	if d == nil {
-		d = &destState{path: path, state: snapsyncv1.InstallState_INSTALL_STATE_IDLE}
+		d = s.restore(path)
 		s.dests[path] = d
 	}
 	return d

@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -46,7 +47,7 @@ func (s *InstallService) prepare(dest string, sources []string, minIndex uint64,
 func (s *InstallService) start(d *destState, sources []string, minIndex uint64, replace []string) *run {
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	r := newRun(sources, minIndex, cancel)
-	r.replace = replace
+	r.replace, r.started = replace, time.Now()
 	prev := d.tail
 	d.tail = r.done
 	d.run, d.state, d.prepared, d.err = r, snapsyncv1.InstallState_INSTALL_STATE_PREPARING, nil, nil
@@ -67,7 +68,8 @@ func (s *InstallService) execute(ctx context.Context, d *destState, r *run, prev
 	}
 	r.res, r.err = res, err
 	s.mu.Lock()
-	if d.run == r {
+	current := d.run == r
+	if current {
 		if err != nil {
 			d.state, d.err = snapsyncv1.InstallState_INSTALL_STATE_FAILED, err
 		} else {
@@ -75,6 +77,16 @@ func (s *InstallService) execute(ctx context.Context, d *destState, r *run, prev
 		}
 	}
 	s.mu.Unlock()
+	// Before r's followers start: the next operation's record comes after.
+	// A Prepare Close stopped stays PREPARING on disk: the next service
+	// reports that it was cut short by the restart (ErrRestarted).
+	switch {
+	case !current || errors.Is(err, ErrClosed):
+	case err != nil:
+		s.saveRecord(d.path, r.record(recFailed, err))
+	default:
+		s.saveRecord(d.path, r.record(recPrepared, nil))
+	}
 	close(r.done)
 	r.cancel(nil) // release the context's resources
 	if err != nil {
@@ -95,6 +107,7 @@ func (s *InstallService) prepareAfter(ctx context.Context, dest string, r *run, 
 			return client.Prepared{}, context.Cause(ctx)
 		}
 	}
+	s.saveRecord(dest, r.record(recPreparing, nil))
 	cfg := s.clientConfig(dest)
 	cfg.Progress, cfg.Replace = r.publish, r.replace
 	return client.PrepareFrom(ctx, r.sources, r.minIndex, cfg)

@@ -3,6 +3,7 @@ package sidecar
 import (
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/snapsync/snapsync/client"
 )
@@ -14,6 +15,7 @@ type run struct {
 	sources  []string
 	minIndex uint64
 	replace  []string // PrepareRequest.replace: the entries of dest a set install replaces
+	started  time.Time
 	cancel   func(cause error)
 
 	done chan struct{} // closed once res and err are final
@@ -63,4 +65,17 @@ func (r *run) finished() bool {
 // order, the same list, and an index r's will reach.
 func (r *run) satisfies(sources []string, minIndex uint64, replace []string) bool {
 	return slices.Equal(r.sources, sources) && minIndex <= r.minIndex && slices.Equal(r.replace, replace)
+}
+
+// record is r's record on disk in state (recPreparing while r runs,
+// recPrepared with r's result, recFailed), with err if not nil.
+func (r *run) record(state string, err error) *record {
+	rec := &record{State: state, Sources: r.sources, MinIndex: r.minIndex, Replace: r.replace, Started: r.started}
+	if state == recPrepared {
+		rec.SnapshotID, rec.Term, rec.Index = r.res.SnapshotID.String(), r.res.Term, r.res.Index
+	}
+	if err != nil {
+		rec.failure(err)
+	}
+	return rec
 }

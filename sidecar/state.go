@@ -35,7 +35,11 @@ func (s *InstallService) abort(ctx context.Context, dest string, keep bool) (err
 		return nil // nothing staged, no swap to recover
 	}
 	s.log.Info().Str("dest", dest).Bool("keep_staging", keep).Msg("abort")
-	return client.Abort(ctx, cfg, keep)
+	if err := client.Abort(ctx, cfg, keep); err != nil {
+		return err
+	}
+	s.dropRecords(dest) // IDLE has none
+	return nil
 }
 
 // beginAbort cancels a running Prepare and moves dest to IDLE at once; the
@@ -81,10 +85,7 @@ func (s *InstallService) endAbort(d *destState, prev <-chan struct{}, done chan 
 func (s *InstallService) status(dest string) *snapsyncv1.StatusResponse {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.dests[dest]
-	if d == nil {
-		return &snapsyncv1.StatusResponse{Progress: &snapsyncv1.Progress{State: snapsyncv1.InstallState_INSTALL_STATE_IDLE}}
-	}
+	d := s.dest(dest)
 	resp := &snapsyncv1.StatusResponse{}
 	switch {
 	case d.prepared != nil:
@@ -97,7 +98,8 @@ func (s *InstallService) status(dest string) *snapsyncv1.StatusResponse {
 		resp.Progress = &snapsyncv1.Progress{State: d.state}
 	}
 	if d.err != nil {
-		resp.Error = d.err.Error()
+		_, why, _ := classify(d.err)
+		resp.Error, resp.Reason = d.err.Error(), why
 	}
 	return resp
 }

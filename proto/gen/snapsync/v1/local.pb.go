@@ -644,8 +644,13 @@ type StatusResponse struct {
 	Progress *Progress              `protobuf:"bytes,1,opt,name=progress,proto3" json:"progress,omitempty"`
 	// The staged snapshot, when state is PREPARED.
 	Prepared *SnapshotInfo `protobuf:"bytes,2,opt,name=prepared,proto3" json:"prepared,omitempty"`
-	// Why the last Prepare failed, when state is FAILED.
-	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// Why the last Prepare failed, when state is FAILED (or why the last
+	// Commit failed, when state is PREPARED again).
+	Error string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// The reason of error (the google.rpc.ErrorInfo reason a call failing so
+	// carries, e.g. SIDECAR_RESTARTED), when error is set. It survives a
+	// restart of the sidecar, as the state does.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -697,6 +702,13 @@ func (x *StatusResponse) GetPrepared() *SnapshotInfo {
 func (x *StatusResponse) GetError() string {
 	if x != nil {
 		return x.Error
+	}
+	return ""
+}
+
+func (x *StatusResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
 	}
 	return ""
 }
@@ -1000,11 +1012,12 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\fkeep_staging\x18\x02 \x01(\bR\vkeepStaging\"\x0f\n" +
 	"\rAbortResponse\"#\n" +
 	"\rStatusRequest\x12\x12\n" +
-	"\x04dest\x18\x01 \x01(\tR\x04dest\"\x90\x01\n" +
+	"\x04dest\x18\x01 \x01(\tR\x04dest\"\xa8\x01\n" +
 	"\x0eStatusResponse\x121\n" +
 	"\bprogress\x18\x01 \x01(\v2\x15.snapsync.v1.ProgressR\bprogress\x125\n" +
 	"\bprepared\x18\x02 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\bprepared\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"\xfd\x01\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xfd\x01\n" +
 	"\x19RegisterCheckpointRequest\x12\x10\n" +
 	"\x03dir\x18\x01 \x01(\tR\x03dir\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x14\n" +

@@ -1,0 +1,137 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/snapsync/snapsync/internal/durable"
+)
+
+// NoteName is the file of a staging area where the program that drives
+// installs (the sidecar) keeps its own record of the install. Package client
+// never reads it; it lives and goes with the staging area, under the
+// area's rules (mode 0700, this process's uid, no symlink followed).
+const NoteName = "sidecar.json"
+
+// maxNoteSize bounds a note before it is read.
+const maxNoteSize = 64 << 10
+
+// area is an existing staging area opened for a note or a look at its
+// state: a layout whose fs resolves below a handle of the area's parent.
+type area struct {
+	l     layout
+	close func()
+}
+
+// openArea opens the staging area at root (a path of package client's
+// layout: Dest's sibling or SetStagingName in Dest) and checks it is this
+// process's own. create makes a missing area (and its parents); without it
+// a missing area is fs.ErrNotExist.
+func openArea(root string, create bool) (*area, error) {
+	parent := filepath.Dir(root)
+	if create {
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return nil, fmt.Errorf("create parent of staging area: %w", err)
+		}
+	}
+	d, err := durable.OpenDir(parent)
+	if err != nil {
+		return nil, err
+	}
+	l := newLayout(&Config{StagingDir: root})
+	l.fs = durable.Beneath(d)
+	a := &area{l: l, close: func() { _ = d.Close() }} // a read-only handle
+	if create {
+		err = ensureArea(l)
+	} else {
+		err = checkExisting(l)
+	}
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// checkExisting refuses a staging area this process does not control alone.
+func checkExisting(l layout) error {
+	info, err := l.fs.Lstat(l.root)
+	if err != nil {
+		return err
+	}
+	return checkArea(l.root, info, os.Geteuid())
+}
+
+// WriteNote replaces the note of the staging area at root with b, durably
+// (durable.WriteFile), creating the area with mode 0700 when it is missing.
+// It takes no lock: the caller orders its own operations on the area.
+func WriteNote(root string, b []byte) error {
+	a, err := openArea(root, true)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return durable.WriteFile(a.l.fs, filepath.Join(root, NoteName), b, 0o600)
+}
+
+// ReadNote returns the note of the staging area at root; nil, nil when there
+// is no area or no note.
+func ReadNote(root string) ([]byte, error) {
+	a, err := openArea(root, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer a.close()
+	b, err := readBounded(a.l.fs, filepath.Join(root, NoteName), maxNoteSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// RemoveNote removes the note of the staging area at root, durably; no area
+// or no note is no error.
+func RemoveNote(root string) error {
+	a, err := openArea(root, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return durable.Remove(a.l.fs, filepath.Join(root, NoteName))
+}
+
+// Staged reports what the staging area at root holds, from its state.json,
+// changing nothing and taking no lock: the snapshot staged there, ready for
+// Commit; the same with ErrRecoverNeeded when an interrupted Commit left its
+// swap (Commit or Recover finishes it); else ErrNotStaged.
+func Staged(root string) (Result, error) {
+	a, err := openArea(root, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Result{}, fmt.Errorf("%w: no staging area %s", ErrNotStaged, root)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	defer a.close()
+	st, err := readState(a.l)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case st == nil || st.Phase == phaseFetching:
+		return Result{}, fmt.Errorf("%w: nothing complete in %s", ErrNotStaged, root)
+	}
+	fillMeta(a.l, st)
+	if st.Phase == phaseSwapping {
+		return st.result(), fmt.Errorf("%w: %s holds an interrupted swap", ErrRecoverNeeded, root)
+	}
+	return st.result(), nil
+}
