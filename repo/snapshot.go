@@ -43,7 +43,11 @@ type infoJSON struct {
 // that every chunk it names is present, then writes the index object, the
 // commit point. A snapshot exists iff its index object exists and its
 // manifest verifies.
-func (r *Repo) Commit(ctx context.Context, id verify.Digest) (SnapshotInfo, error) {
+func (r *Repo) Commit(ctx context.Context, id verify.Digest, opts ...CommitOption) (SnapshotInfo, error) {
+	var co commitOptions
+	for _, o := range opts {
+		o(&co)
+	}
 	m, err := r.Manifest(ctx, id)
 	if err != nil {
 		return SnapshotInfo{}, err
@@ -53,6 +57,9 @@ func (r *Repo) Commit(ctx context.Context, id verify.Digest) (SnapshotInfo, erro
 		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
 	}
 	info := infoOf(id, m, len(chunks), r.opts.Now())
+	if err := co.addLabels(&info); err != nil {
+		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
+	}
 	b, err := json.Marshal(infoJSON{Version: FormatVersion, ID: id.String(), SnapshotInfo: info})
 	if err != nil {
 		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)

@@ -92,7 +92,10 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 	if err := f.fetchFlags.apply(&cfg); err != nil {
 		return err
 	}
+	b := newBar(g.stderr, f.json, "install")
+	cfg.Progress = b.install()
 	res, err := client.InstallFrom(cmd.Context(), f.from, f.minIndex, cfg)
+	b.finish()
 	if err != nil {
 		return fmt.Errorf("install %s: %w", f.dest, err)
 	}

@@ -50,7 +50,8 @@ SNAPSYNC_CMD_* is reserved for the checkpoint command's input and sets no flag.`
 	if err := root.PersistentFlags().MarkHidden("cpu-profile"); err != nil {
 		panic(err) // a programming error: the flag is defined just above
 	}
-	root.AddCommand(newServeCommand(g), newInstallCommand(g), newDemoCommand(g), newVersionCommand(g))
+	root.AddCommand(newServeCommand(g), newInstallCommand(g), newDemoCommand(g), newVersionCommand(g),
+		newBackupCommand(g), newRestoreCommand(g), newVerifyCommand(g), newListCommand(g), newPruneCommand(g))
 	return root
 }
 

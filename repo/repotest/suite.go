@@ -42,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 		"StaleLockIgnored":  testStaleLock,
 		"ConfigVersion":     testConfigVersion,
 		"BadKeysRefused":    testBadKeys,
+		"CommitLabels":      testCommitLabels,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -446,5 +447,28 @@ func testBadKeys(t *testing.T, h Harness) {
 	}
 	if err := b.Delete(ctx, "absent"); err != nil {
 		t.Errorf("Delete(absent) = %v, want nil", err)
+	}
+}
+
+// testCommitLabels checks that Commit's labels join the manifest's in the
+// index object, and that a label out of bounds commits nothing.
+func testCommitLabels(t *testing.T, h Harness) {
+	ctx := context.Background()
+	r := open(t, h.New(t), t0)
+	id, _, _ := upload(t, r, makeSnap(t, files(9, 64<<10, 1<<10), 7, t0))
+	if _, err := r.Commit(ctx, id, repo.WithLabels(map[string]string{"": "x"})); !errors.Is(err, repo.ErrBadLabel) {
+		t.Fatalf("Commit with an empty key: %v, want ErrBadLabel", err)
+	}
+	if list, err := r.List(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("after a refused commit: List = %+v, %v", list, err)
+	}
+	info, err := r.Commit(ctx, id, repo.WithLabels(map[string]string{"node": "om2", "why": "nightly"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"node": "om2", "why": "nightly"}
+	list, err := r.List(ctx)
+	if err != nil || len(list) != 1 || !maps.Equal(list[0].Labels, want) || !maps.Equal(info.Labels, want) {
+		t.Fatalf("List = %+v, %v; want labels %v", list, err, want)
 	}
 }

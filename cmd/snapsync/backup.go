@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/repo/backup"
+	"github.com/snapsync/snapsync/server"
+)
+
+type backupFlags struct {
+	from       string
+	to         string
+	labels     []string
+	json       bool
+	streams    int
+	minIndex   uint64
+	compressed string
+	trustFlags
+}
+
+func newBackupCommand(g *globals) *cobra.Command {
+	f := &backupFlags{}
+	cmd := &cobra.Command{
+		Use:   "backup --from SOURCE --to REPO [--label k=v]... [--json]",
+		Short: "Back a checkpoint up into a deduplicating, verified repository",
+		Long: `backup is a fetch whose destination is a repository: it leases a checkpoint of
+SOURCE, verifies its manifest and every chunk, uploads only the chunks REPO does not
+hold yet (each distinct chunk once), then stores the manifest and commits the snapshot.
+A killed backup leaves REPO valid; running it again uploads only what is missing.
+
+SOURCE is a sidecar's base URL (http:// or https://, with install's TLS and token
+flags), or pebble:DIR or dir:DIR, served inside this process for the backup.
+REPO is ` + repoHelp + `.`,
+		Example: `  snapsync backup --from http://om1:7600 --to s3://backups/om --label cluster=prod
+  snapsync backup --from pebble:/var/lib/app/db --to /backups/app --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBackup(cmd.Context(), g, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.from, "from", "", "the source: a sidecar URL, pebble:DIR or dir:DIR (required)")
+	fl.StringVar(&f.to, "to", "", "the repository: "+repoHelp+" (required)")
+	fl.StringArrayVar(&f.labels, "label", nil, "a label k=v recorded with the snapshot; repeatable")
+	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
+	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
+	fl.Uint64Var(&f.minIndex, "min-index", 0, "require a checkpoint reflecting at least this Raft index")
+	fl.StringVar(&f.compressed, "compression", "auto", "ask the source for chunk compression: auto, zstd, none")
+	f.trustFlags.add(fl, false)
+	for _, name := range []string{"from", "to"} {
+		if err := cmd.MarkFlagRequired(name); err != nil {
+			panic(err) // a programming error: the flag is defined just above
+		}
+	}
+	return cmd
+}
+
+func runBackup(ctx context.Context, g *globals, f *backupFlags) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	labels, err := parseLabels(f.labels)
+	if err != nil {
+		return err
+	}
+	comp, err := client.ParseCompression(f.compressed)
+	if err != nil {
+		return fmt.Errorf("--compression: %w", err)
+	}
+	r, err := openRepo(ctx, f.to)
+	if err != nil {
+		return err
+	}
+	url, stop, err := f.sourceURL(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	hc, err := f.httpClient()
+	if err != nil {
+		return err
+	}
+	b := newBar(g.stderr, f.json, "backup")
+	res, err := backup.Run(ctx, backup.Config{Source: url, Repo: r, HTTPClient: hc, MinIndex: f.minIndex,
+		Labels: labels, Streams: f.streams, Compression: comp, Progress: b.backup(), Logger: log})
+	b.finish()
+	if err != nil {
+		return fmt.Errorf("backup %s to %s: %w", f.from, f.to, err)
+	}
+	if f.json {
+		return json.NewEncoder(g.stdout).Encode(newBackupOutput(res))
+	}
+	return printBackup(g.stdout, f.to, res)
+}
+
+// sourceURL returns the URL to back up from: --from itself, or an
+// in-process server of a pebble: or dir: source on a loopback port.
+func (f *backupFlags) sourceURL(ctx context.Context, log zerolog.Logger) (string, func(), error) {
+	if strings.HasPrefix(f.from, "http://") || strings.HasPrefix(f.from, "https://") {
+		if err := f.checkSourceURLs(f.from); err != nil {
+			return "", nil, fmt.Errorf("--from %w", err)
+		}
+		return f.from, func() {}, nil
+	}
+	var sf sourceFlags
+	src, _, err := sf.openSource(f.from, "", log)
+	if err != nil {
+		return "", nil, fmt.Errorf("--from: %w", err)
+	}
+	work, err := os.MkdirTemp("", "snapsync-backup-")
+	if err != nil {
+		src.Close()
+		return "", nil, err
+	}
+	srv, err := server.New(ctx, server.Config{Source: src, WorkDir: work, ReuseWithin: time.Nanosecond, Logger: log})
+	if err != nil {
+		src.Close()
+		os.RemoveAll(work)
+		return "", nil, err
+	}
+	url, stopServe, err := serveLocal(ctx, srv.Handler())
+	stop := func() {
+		if stopServe != nil {
+			stopServe()
+		}
+		srv.Close()
+		src.Close()
+		os.RemoveAll(work) // a temporary directory: what is left is only disk
+	}
+	if err != nil {
+		stop()
+		return "", nil, err
+	}
+	return url, stop, nil
+}
+
+// parseLabels parses --label k=v flags.
+func parseLabels(kvs []string) (map[string]string, error) {
+	out := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--label %q: want key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// backupOutput is backup's --json shape: stable field names for scripts.
+type backupOutput struct {
+	SnapshotID   string  `json:"snapshot_id"`
+	Term         uint64  `json:"term"`
+	Index        uint64  `json:"index"`
+	Files        int     `json:"files"`
+	BytesTotal   int64   `json:"bytes_total"`
+	BytesNew     int64   `json:"bytes_new"` // stored in the repository, compressed
+	BytesFetched int64   `json:"bytes_fetched"`
+	ChunksNew    int     `json:"chunks_new"`
+	ChunksReused int     `json:"chunks_reused"`
+	Seconds      float64 `json:"seconds"`
+}
+
+func newBackupOutput(r backup.Result) backupOutput {
+	return backupOutput{
+		SnapshotID: r.SnapshotID.String(), Term: r.Term, Index: r.Index, Files: r.Files,
+		BytesTotal: r.BytesTotal, BytesNew: r.BytesNew, BytesFetched: r.BytesFetched,
+		ChunksNew: r.ChunksNew, ChunksReused: r.ChunksReused, Seconds: r.Duration.Seconds(),
+	}
+}
+
+func printBackup(w io.Writer, to string, r backup.Result) error {
+	_, err := fmt.Fprintf(w, "backed up snapshot %s (term %d, index %d) into %s\n"+
+		"  %d files, %s total; %d chunks new (%s stored), %d already there; %s\n",
+		r.SnapshotID, r.Term, r.Index, to, r.Files, humanize.IBytes(uint64(r.BytesTotal)),
+		r.ChunksNew, humanize.IBytes(uint64(r.BytesNew)), r.ChunksReused, r.Duration.Round(time.Millisecond))
+	return err
+}

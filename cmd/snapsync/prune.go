@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newPruneCommand(g *globals) *cobra.Command {
+	var keepLast int
+	var keepWithin time.Duration
+	cmd := &cobra.Command{
+		Use:   "prune REPO --keep-last N [--keep-within DURATION]",
+		Short: "Drop old snapshots of a backup repository and delete what no kept one needs",
+		Long: `prune keeps the N newest snapshots and every snapshot made within DURATION, drops
+the others, and deletes every manifest and chunk no kept snapshot names (those an
+interrupted backup left included). It holds the repository's exclusive lock: beside a
+running backup or restore it fails (repo: locked) and deletes nothing.
+REPO is ` + repoHelp + `.`,
+		Example: `  snapsync prune /backups/om --keep-last 7 --keep-within 720h`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPrune(cmd.Context(), g, args[0], keepLast, keepWithin)
+		},
+	}
+	cmd.Flags().IntVar(&keepLast, "keep-last", 0, "keep the N newest snapshots")
+	cmd.Flags().DurationVar(&keepWithin, "keep-within", 0, "keep every snapshot made within this long, e.g. 720h")
+	return cmd
+}
+
+func runPrune(ctx context.Context, g *globals, location string, keepLast int, keepWithin time.Duration) error {
+	if keepLast <= 0 && keepWithin <= 0 {
+		return fmt.Errorf("prune: give --keep-last N (N > 0) or --keep-within DURATION: keeping nothing is refused")
+	}
+	r, err := openRepo(ctx, location)
+	if err != nil {
+		return err
+	}
+	res, err := r.Prune(ctx, keepLast, keepWithin)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(g.stdout, "kept %d snapshots, dropped %d; deleted %d manifests and %d chunks\n",
+		len(res.Kept), len(res.Dropped), res.Manifests, res.Chunks)
+	return err
+}

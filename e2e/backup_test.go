@@ -1,0 +1,348 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/snapsync/snapsync/internal/s3test"
+	"github.com/snapsync/snapsync/internal/sampledb"
+)
+
+// backupResult mirrors `snapsync backup --json`.
+type backupResult struct {
+	SnapshotID   string `json:"snapshot_id"`
+	Files        int    `json:"files"`
+	BytesTotal   int64  `json:"bytes_total"`
+	BytesNew     int64  `json:"bytes_new"`
+	ChunksNew    int    `json:"chunks_new"`
+	ChunksReused int    `json:"chunks_reused"`
+}
+
+// repoKind is where a test keeps its repository: a directory, or a bucket of
+// a versitygw S3 server started for the test.
+type repoKind struct {
+	name string
+	make func(tb testing.TB) (location string, env []string)
+}
+
+var repoKinds = []repoKind{
+	{"dir", func(tb testing.TB) (string, []string) { return filepath.Join(tb.TempDir(), "repo"), nil }},
+	{"s3", func(tb testing.TB) (string, []string) {
+		s := s3test.Start(tb)
+		return "s3://" + s.Bucket + "/backups", []string{"AWS_ACCESS_KEY_ID=" + s.AccessKey,
+			"AWS_SECRET_ACCESS_KEY=" + s.SecretKey, "AWS_ENDPOINT_URL=" + s.URL(), "AWS_REGION=us-east-1"}
+	}},
+}
+
+// snapsyncOK runs the binary and fails the test unless it succeeds.
+func snapsyncOK(tb testing.TB, env []string, args ...string) runResult {
+	tb.Helper()
+	r := runSnapsync(context.Background(), env, args...)
+	if r.Err != nil {
+		tb.Fatalf("snapsync %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.Err, tail(r.Stdout, 2000), tail(r.Stderr, 4000))
+	}
+	return r
+}
+
+// runBackup runs `snapsync backup --json` and returns its figures.
+func runBackup(tb testing.TB, env []string, from, to string, args ...string) backupResult {
+	tb.Helper()
+	r := snapsyncOK(tb, env, append([]string{"backup", "--from", from, "--to", to, "--json", "--log-level", "warn"}, args...)...)
+	if strings.ContainsRune(r.Stderr, '\r') || strings.Contains(r.Stderr, "backup ") {
+		tb.Fatalf("a progress bar on a stderr that is no terminal:\n%q", tail(r.Stderr, 500))
+	}
+	var res backupResult
+	if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil {
+		tb.Fatalf("backup --json output %q: %v", r.Stdout, err)
+	}
+	return res
+}
+
+// restore runs `snapsync restore --json` and fails the test on error.
+func restore(tb testing.TB, env []string, from, dest string, args ...string) installResult {
+	tb.Helper()
+	r := snapsyncOK(tb, env, append([]string{"restore", "--from", from, "--dest", dest, "--json", "--log-level", "warn"}, args...)...)
+	var res installResult
+	if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil {
+		tb.Fatalf("restore --json output %q: %v", r.Stdout, err)
+	}
+	return res
+}
+
+// listRepo returns the snapshot IDs `snapsync list --json` prints.
+func listRepo(tb testing.TB, env []string, location string) []string {
+	tb.Helper()
+	r := snapsyncOK(tb, env, "list", location, "--json")
+	var out []struct {
+		SnapshotID string `json:"snapshot_id"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
+		tb.Fatalf("list --json output %q: %v", r.Stdout, err)
+	}
+	ids := make([]string, len(out))
+	for i, s := range out {
+		ids[i] = s.SnapshotID
+	}
+	return ids
+}
+
+// TestBackupRestorePebble backs a Pebble DB up into each kind of repository,
+// restores it key by key, then backs up again after 5% more data and checks
+// that the second backup stores at most 10% of the first's bytes.
+func TestBackupRestorePebble(t *testing.T) {
+	for _, kind := range repoKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			location, env := kind.make(t)
+			leader := filepath.Join(t.TempDir(), "leader")
+			const fill = 48 << 20
+			writePebble(t, leader, sampledb.Fill{Seed: 1, Bytes: fill})
+			first := runBackup(t, env, "pebble:"+leader, location, "--label", "cluster=test")
+			if first.BytesNew == 0 || first.ChunksNew == 0 || first.ChunksReused != 0 {
+				t.Fatalf("first backup: %+v", first)
+			}
+			dest := filepath.Join(t.TempDir(), "restored", "db")
+			res := restore(t, env, location, dest)
+			if res.SnapshotID != first.SnapshotID {
+				t.Fatalf("restored %s, backed up %s", res.SnapshotID, first.SnapshotID)
+			}
+			comparePebble(t, leader, dest)
+
+			writePebble(t, leader, sampledb.Fill{Seed: 2, Bytes: fill / 20})
+			second := runBackup(t, env, "pebble:"+leader, location)
+			t.Logf("first backup %+v; second %+v: %.1f%% of the first's bytes stored", first, second,
+				100*float64(second.BytesNew)/float64(first.BytesNew))
+			if second.BytesNew > first.BytesNew/10 || second.ChunksReused == 0 {
+				t.Fatalf("second backup stored %d bytes, more than 10%% of the first's %d", second.BytesNew, first.BytesNew)
+			}
+			if ids := listRepo(t, env, location); len(ids) != 2 || ids[1] != second.SnapshotID {
+				t.Fatalf("list: %v, want [%s %s]", ids, first.SnapshotID, second.SnapshotID)
+			}
+			snapsyncOK(t, env, "verify", location)
+			restore(t, env, location, dest)
+			comparePebble(t, leader, dest)
+			restore(t, env, location, dest, "--snapshot", first.SnapshotID)
+			if n := comparePebble(t, pristineFirst(t, leader), dest); n == 0 {
+				t.Fatal("no keys compared")
+			}
+		})
+	}
+}
+
+// pristineFirst is a Pebble DB holding only the first fill of the leader's,
+// for comparing a restore of the first snapshot.
+func pristineFirst(tb testing.TB, _ string) string {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "first")
+	writePebble(tb, dir, sampledb.Fill{Seed: 1, Bytes: 48 << 20})
+	return dir
+}
+
+// TestBackupRestoreRocksDB backs a RocksDB checkpoint (db_bench, ldb
+// checkpoint) up into each kind of repository and restores it: the same
+// files, and the same `ldb scan`.
+func TestBackupRestoreRocksDB(t *testing.T) {
+	needRocksDB(t)
+	root := t.TempDir()
+	live, ckpt := filepath.Join(root, "live"), filepath.Join(root, "ckpt")
+	fillRocksDB(t, live, 100000, 7)
+	checkpoint(t, live, ckpt)
+	source, want := treeFiles(t, ckpt), scan(t, ckpt)
+	for _, kind := range repoKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			location, env := kind.make(t)
+			runBackup(t, env, "dir:"+ckpt, location)
+			dest := filepath.Join(t.TempDir(), "db")
+			restore(t, env, location, dest)
+			if diff := sameContent(source, treeFiles(t, dest)); diff != "" {
+				t.Fatalf("restored tree differs: %s", diff)
+			}
+			checkConsistency(t, dest)
+			if got := scan(t, dest); got != want || len(got) < 1000 {
+				t.Fatalf("ldb scan differs (%d vs %d bytes)", len(got), len(want))
+			}
+		})
+	}
+}
+
+// chunkFiles lists the chunk objects of a directory repository.
+func chunkFiles(tb testing.TB, location string) []string {
+	tb.Helper()
+	var out []string
+	err := filepath.WalkDir(filepath.Join(location, "chunks"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && !strings.Contains(d.Name(), ".tmp") {
+			out = append(out, p)
+		}
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// TestBackupCorruptChunk damages one chunk of a directory repository: verify
+// names it and fails; restore fails and leaves the old DB byte for byte.
+func TestBackupCorruptChunk(t *testing.T) {
+	t.Parallel()
+	leader := filepath.Join(t.TempDir(), "leader")
+	writePebble(t, leader, sampledb.Fill{Seed: 3, Bytes: 8 << 20})
+	location := filepath.Join(t.TempDir(), "repo")
+	runBackup(t, nil, "pebble:"+leader, location)
+	dest := filepath.Join(t.TempDir(), "db")
+	writePebble(t, dest, sampledb.Fill{Seed: 4, Bytes: 1 << 20})
+	before := treeFiles(t, dest)
+
+	bad := largest(t, chunkFiles(t, location)) // a chunk of an SST: no file of the old DB holds it
+	if err := os.WriteFile(bad, []byte("\x01not the chunk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	digest := filepath.Base(bad)
+	v := runSnapsync(context.Background(), nil, "verify", location)
+	if v.Err == nil || !strings.Contains(v.Stdout, digest) || !strings.Contains(v.Stdout, "damaged snapshot") {
+		t.Fatalf("verify of a damaged repository: %v\nstdout:\n%s\nstderr:\n%s", v.Err, v.Stdout, v.Stderr)
+	}
+	r := runSnapsync(context.Background(), nil, "restore", "--from", location, "--dest", dest, "--log-level", "warn")
+	if r.Err == nil || !strings.Contains(r.Stderr, digest) {
+		t.Fatalf("restore from a damaged repository: %v\nstderr:\n%s", r.Err, r.Stderr)
+	}
+	if diff := sameContent(before, treeFiles(t, dest)); diff != "" {
+		t.Fatalf("the old DB changed after a refused restore: %s", diff)
+	}
+}
+
+// slowBackup starts a backup from a sidecar held to a slow rate, so that it
+// runs for seconds, and returns it running.
+func slowBackup(tb testing.TB, url, location string, stdout, stderr *strings.Builder) *exec.Cmd {
+	tb.Helper()
+	cmd := exec.Command(binary, "backup", "--from", url, "--to", location, "--json", "--log-level", "warn", "--streams", "2")
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill() // the test failed early; the child must not outlive it
+			_ = cmd.Wait()
+		}
+	})
+	return cmd
+}
+
+// waitChunks polls a directory repository until it holds at least n chunks.
+func waitChunks(tb testing.TB, location string, n int) {
+	tb.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for len(chunkFiles(tb, location)) < n {
+		if time.Now().After(deadline) {
+			tb.Fatalf("repository never held %d chunks", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBackupKilledThenRerun SIGKILLs a backup half-way, then reruns it: the
+// repository verifies, lists one snapshot, and the rerun stores only what
+// was missing.
+func TestBackupKilledThenRerun(t *testing.T) {
+	t.Parallel()
+	leader := filepath.Join(t.TempDir(), "leader")
+	writeRandomTree(t, leader, 24<<20)
+	srv := startServe(t, "dir:"+leader, "--rate-limit", "8MB", "--compression", "none")
+	location := filepath.Join(t.TempDir(), "repo")
+	var stdout, stderr strings.Builder
+	cmd := slowBackup(t, srv.URL, location, &stdout, &stderr)
+	waitChunks(t, location, 8)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait() // killed: its exit status says so
+	stored := len(chunkFiles(t, location))
+	rerun := runBackup(t, nil, srv.URL, location)
+	t.Logf("killed after %d chunks stored; rerun: %+v", stored, rerun)
+	if rerun.ChunksReused < stored || rerun.BytesNew >= rerun.BytesTotal || rerun.ChunksNew == 0 {
+		t.Fatalf("rerun after a kill at %d chunks: %+v", stored, rerun)
+	}
+	snapsyncOK(t, nil, "verify", location)
+	if ids := listRepo(t, nil, location); len(ids) != 1 || ids[0] != rerun.SnapshotID {
+		t.Fatalf("list after kill and rerun: %v", ids)
+	}
+}
+
+// TestPruneBesideBackup runs prune while a slow backup holds the repository:
+// prune fails with the lock error and deletes nothing; the backup commits
+// and the repository verifies.
+func TestPruneBesideBackup(t *testing.T) {
+	t.Parallel()
+	leader := filepath.Join(t.TempDir(), "leader")
+	writeRandomTree(t, leader, 16<<20)
+	location := filepath.Join(t.TempDir(), "repo")
+	runBackup(t, nil, "dir:"+leader, location)
+	writeRandomTree(t, leader, 16<<20) // a new file: the next backup has chunks to upload
+	srv := startServe(t, "dir:"+leader, "--rate-limit", "8MB", "--compression", "none")
+	var stdout, stderr strings.Builder
+	cmd := slowBackup(t, srv.URL, location, &stdout, &stderr)
+	before := len(chunkFiles(t, location))
+	waitChunks(t, location, before+4)
+	p := runSnapsync(context.Background(), nil, "prune", location, "--keep-last", "1")
+	if p.Err == nil || !strings.Contains(p.Stderr, "locked") {
+		t.Fatalf("prune beside a backup: %v\nstdout:\n%s\nstderr:\n%s", p.Err, p.Stdout, p.Stderr)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("backup beside a prune: %v\n%s", err, stderr.String())
+	}
+	snapsyncOK(t, nil, "verify", location)
+	if ids := listRepo(t, nil, location); len(ids) != 2 {
+		t.Fatalf("list: %v, want two snapshots", ids)
+	}
+	out := snapsyncOK(t, nil, "prune", location, "--keep-last", "1")
+	snapsyncOK(t, nil, "verify", location)
+	t.Logf("prune after the backup: %s", strings.TrimSpace(out.Stdout))
+}
+
+// writeRandomTree adds a file of n incompressible bytes to dir.
+func writeRandomTree(tb testing.TB, dir string, n int) {
+	tb.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	f, err := os.CreateTemp(dir, "data-*.sst")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	rand.Read(buf) // never fails (crypto/rand)
+	if _, err := f.Write(buf); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// largest returns the largest of the files ps.
+func largest(tb testing.TB, ps []string) string {
+	tb.Helper()
+	var best string
+	var size int64 = -1
+	for _, p := range ps {
+		fi, err := os.Stat(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if fi.Size() > size {
+			best, size = p, fi.Size()
+		}
+	}
+	return best
+}

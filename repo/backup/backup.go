@@ -1,0 +1,131 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/repo"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// Config configures one backup.
+type Config struct {
+	// Source is the base URL of the serving sidecar. Required.
+	Source string
+	// Repo is the repository backed up into. Required.
+	Repo *repo.Repo
+	// HTTPClient talks to Source. Default client.NewHTTPClient().
+	HTTPClient *http.Client
+	// MinIndex asks for a checkpoint reflecting at least this index. Default 0.
+	MinIndex uint64
+	// Labels are added to the snapshot's index object. Default none.
+	Labels map[string]string
+	// Streams is how many FetchChunks streams run at once. Default 4.
+	Streams int
+	// Batch is how many chunks one FetchChunks request asks for. Default 32.
+	Batch int
+	// Compression is what chunks are asked for as. Default: the server's choice.
+	Compression snapsyncv1.Compression
+	// Progress, when set, receives the backup's progress from one goroutine.
+	Progress func(Progress)
+	// Logger receives the backup's log. Default: none.
+	Logger zerolog.Logger
+}
+
+// Progress is a backup's advance.
+type Progress struct {
+	BytesTotal int64 // raw bytes of the snapshot's distinct chunks
+	BytesDone  int64 // of those, found in the repository or uploaded
+	BytesWire  int64 // chunk bytes received from the source
+	BytesNew   int64 // bytes stored in the repository
+}
+
+// Result is what a finished backup did.
+type Result struct {
+	SnapshotID   verify.Digest
+	Term, Index  uint64
+	Files        int
+	BytesTotal   int64 // file bytes, each hard-link group once
+	BytesNew     int64 // bytes stored in the repository (compressed)
+	BytesFetched int64 // chunk bytes received from the source
+	ChunksNew    int
+	ChunksReused int
+	Duration     time.Duration
+	Info         repo.SnapshotInfo
+}
+
+// Validate reports every problem of c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Source == "" {
+		errs = append(errs, errors.New("backup: Source is required"))
+	}
+	if c.Repo == nil {
+		errs = append(errs, errors.New("backup: Repo is required"))
+	}
+	if c.Streams < 0 || c.Batch < 0 {
+		errs = append(errs, fmt.Errorf("backup: Streams %d and Batch %d must not be negative", c.Streams, c.Batch))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) ensureDefaults() {
+	if c.Streams == 0 {
+		c.Streams = 4
+	}
+	if c.Batch == 0 {
+		c.Batch = 32
+	}
+}
+
+// Run backs up one checkpoint of cfg.Source into cfg.Repo. It holds the
+// repository's shared backup lock from before it looks for the first chunk
+// until after its commit, so a prune cannot delete what it relies on.
+func Run(ctx context.Context, cfg Config) (res Result, err error) {
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	cfg.ensureDefaults()
+	start := time.Now()
+	src, err := openSource(ctx, &cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	defer src.release()
+	lock, err := cfg.Repo.Lock(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer func() {
+		if uerr := lock.Unlock(context.WithoutCancel(ctx)); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+	}()
+	u := newUpload(&cfg, src)
+	if err := u.run(ctx); err != nil {
+		return Result{}, err
+	}
+	if _, err := cfg.Repo.PutManifest(ctx, src.m); err != nil {
+		return Result{}, err
+	}
+	if err := lock.Check(); err != nil {
+		return Result{}, err
+	}
+	info, err := cfg.Repo.Commit(ctx, src.id, repo.WithLabels(cfg.Labels))
+	if err != nil {
+		return Result{}, err
+	}
+	cfg.Logger.Info().Str("snapshot", src.id.Short()).Int("chunks_new", u.chunksNew).
+		Int64("bytes_new", u.ctr.stored.Load()).Msg("backup committed")
+	return Result{
+		SnapshotID: src.id, Term: src.m.Meta.Term, Index: src.m.Meta.Index, Files: len(src.m.Files),
+		BytesTotal: src.m.TotalBytes(), BytesNew: u.ctr.stored.Load(), BytesFetched: u.ctr.wire.Load(),
+		ChunksNew: u.chunksNew, ChunksReused: u.chunksReused, Duration: time.Since(start), Info: info,
+	}, nil
+}

@@ -1,0 +1,173 @@
+package serve
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
+	"github.com/snapsync/snapsync/reason"
+	"github.com/snapsync/snapsync/repo"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// manifestPage is the size of a GetManifest page, as the server's.
+const manifestPage = 1 << 20
+
+// maxChunksPerRequest caps the chunks one FetchChunks request may name.
+const maxChunksPerRequest = 1 << 20
+
+// leaseTTL is the lease reported when the client asks for none. Leases are
+// nominal: the snapshot cannot go away while the caller's lock is held.
+const leaseTTL = 2 * time.Minute
+
+// Handler serves one committed snapshot of a repository.
+type Handler struct {
+	r    *repo.Repo
+	info repo.SnapshotInfo
+	m    *verify.Manifest
+	enc  []byte // the manifest's canonical encoding
+	now  func() time.Time
+}
+
+var _ snapsyncv1connect.SnapshotServiceHandler = (*Handler)(nil)
+
+// New returns the handler of snapshot id of r, or of the newest when id is
+// zero. It reads and verifies the snapshot's manifest; a snapshot that is
+// not committed is an error matching repo.ErrNotFound.
+func New(ctx context.Context, r *repo.Repo, id verify.Digest) (*Handler, error) {
+	info, err := find(ctx, r, id)
+	if err != nil {
+		return nil, err
+	}
+	m, err := r.Manifest(ctx, info.ID)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := m.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("serve: encode manifest: %w", err)
+	}
+	return &Handler{r: r, info: info, m: m, enc: enc, now: time.Now}, nil
+}
+
+// find returns the committed snapshot id, or the newest when id is zero.
+func find(ctx context.Context, r *repo.Repo, id verify.Digest) (repo.SnapshotInfo, error) {
+	if id.IsZero() {
+		return r.Latest(ctx)
+	}
+	all, err := r.List(ctx)
+	if err != nil {
+		return repo.SnapshotInfo{}, err
+	}
+	for _, s := range all {
+		if s.ID == id {
+			return s, nil
+		}
+	}
+	return repo.SnapshotInfo{}, fmt.Errorf("serve: snapshot %s: %w", id, repo.ErrNotFound)
+}
+
+// Info describes the snapshot served.
+func (h *Handler) Info() repo.SnapshotInfo { return h.info }
+
+// HTTPHandler returns h on its own mux, with the limits of the server's.
+func (h *Handler) HTTPHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(snapsyncv1connect.NewSnapshotServiceHandler(h,
+		connect.WithCompression("gzip", nil, nil),
+		connect.WithReadMaxBytes(1<<20),
+		connect.WithSendMaxBytes(4<<20),
+	))
+	return mux
+}
+
+func (h *Handler) CreateSnapshot(_ context.Context, req *connect.Request[snapsyncv1.CreateSnapshotRequest]) (*connect.Response[snapsyncv1.CreateSnapshotResponse], error) {
+	if want := req.Msg.GetMinIndex(); want > h.m.Meta.Index {
+		err := fmt.Errorf("serve: snapshot %s reflects index %d, below --min-index %d", h.info.ID.Short(), h.m.Meta.Index, want)
+		return nil, reason.New(connect.CodeFailedPrecondition, err, reason.MinIndexNotReached, nil)
+	}
+	l, err := h.lease(req.Msg.GetLeaseTtlMs())
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, err)
+	}
+	m := h.m
+	info := &snapsyncv1.SnapshotInfo{
+		SnapshotId: h.info.ID[:], Term: m.Meta.Term, Index: m.Meta.Index, Engine: m.Meta.Engine,
+		CreatedUnixNano: m.Meta.CreatedUnixNano, Labels: m.Meta.Labels,
+		FileCount: uint64(len(m.Files)), TotalBytes: uint64(m.TotalBytes()),
+		ChunkSize: m.ChunkSize, ManifestSize: uint64(len(h.enc)),
+	}
+	return connect.NewResponse(&snapsyncv1.CreateSnapshotResponse{Snapshot: info, Lease: l}), nil
+}
+
+// lease returns a nominal lease of ms milliseconds (leaseTTL for 0).
+func (h *Handler) lease(ms uint32) (*snapsyncv1.Lease, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	ttl := leaseTTL
+	if ms > 0 {
+		ttl = time.Duration(ms) * time.Millisecond
+	}
+	return &snapsyncv1.Lease{LeaseId: hex.EncodeToString(b[:]), ExpiresUnixNano: h.now().Add(ttl).UnixNano()}, nil
+}
+
+func (h *Handler) GetManifest(ctx context.Context, req *connect.Request[snapsyncv1.GetManifestRequest], stream *connect.ServerStream[snapsyncv1.GetManifestResponse]) error {
+	if err := h.checkID(req.Msg.GetSnapshotId()); err != nil {
+		return err
+	}
+	total := uint64(len(h.enc))
+	for off := 0; off < len(h.enc); off += manifestPage {
+		if err := ctx.Err(); err != nil {
+			return connect.NewError(connect.CodeCanceled, context.Cause(ctx))
+		}
+		page := h.enc[off:min(off+manifestPage, len(h.enc))]
+		if err := stream.Send(&snapsyncv1.GetManifestResponse{Offset: uint64(off), Data: page, TotalSize: total}); err != nil {
+			return fmt.Errorf("send manifest page: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkID refuses any snapshot but the one served.
+func (h *Handler) checkID(b []byte) error {
+	id, err := verify.DigestFromBytes(b)
+	if err != nil {
+		return reason.New(connect.CodeInvalidArgument, fmt.Errorf("serve: snapshot_id: %w", err), reason.BadRequest, nil)
+	}
+	if id != h.info.ID {
+		return reason.New(connect.CodeNotFound, fmt.Errorf("serve: snapshot %s is not the one served", id.Short()), reason.UnknownSnapshot, nil)
+	}
+	return nil
+}
+
+func (h *Handler) RenewLease(_ context.Context, req *connect.Request[snapsyncv1.RenewLeaseRequest]) (*connect.Response[snapsyncv1.RenewLeaseResponse], error) {
+	if req.Msg.GetLeaseId() == "" {
+		return nil, reason.New(connect.CodeInvalidArgument, errors.New("serve: lease_id is empty"), reason.BadRequest, nil)
+	}
+	l, err := h.lease(req.Msg.GetLeaseTtlMs())
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, err)
+	}
+	l.LeaseId = req.Msg.GetLeaseId()
+	return connect.NewResponse(&snapsyncv1.RenewLeaseResponse{Lease: l}), nil
+}
+
+func (h *Handler) ReleaseLease(context.Context, *connect.Request[snapsyncv1.ReleaseLeaseRequest]) (*connect.Response[snapsyncv1.ReleaseLeaseResponse], error) {
+	return connect.NewResponse(&snapsyncv1.ReleaseLeaseResponse{}), nil
+}
+
+func (h *Handler) Probe(context.Context, *connect.Request[snapsyncv1.ProbeRequest]) (*connect.Response[snapsyncv1.ProbeResponse], error) {
+	return connect.NewResponse(&snapsyncv1.ProbeResponse{
+		NewestIndex: h.m.Meta.Index, NewestTerm: h.m.Meta.Term, Engine: h.m.Meta.Engine,
+	}), nil
+}
