@@ -10,6 +10,7 @@ import (
 	"connectrpc.com/connect"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/snapsync/snapsync/internal/chunkcodec"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -132,7 +133,7 @@ func (u *upload) fetch(ctx context.Context, jobs []job) error {
 
 // batch fetches, verifies and stores the chunks of one request.
 func (u *upload) batch(ctx context.Context, b []job) error {
-	dec, err := newDecoder(u.src.m.ChunkSize)
+	dec, err := chunkcodec.NewDecoder(u.src.m.ChunkSize)
 	if err != nil {
 		return err
 	}
