@@ -57,6 +57,14 @@ func (r *Repo) Commit(ctx context.Context, id verify.Digest, opts ...CommitOptio
 		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
 	}
 	info := infoOf(id, m, len(chunks), r.opts.Now())
+	if old, err := r.info(ctx, id); err == nil {
+		// Committed before (a second backup of the same checkpoint): the
+		// labels given then stay unless given again.
+		if info.Labels == nil && len(old.Labels) > 0 {
+			info.Labels = make(map[string]string, len(old.Labels))
+		}
+		maps.Copy(info.Labels, old.Labels)
+	}
 	if err := co.addLabels(&info); err != nil {
 		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
 	}

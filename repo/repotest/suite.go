@@ -471,4 +471,13 @@ func testCommitLabels(t *testing.T, h Harness) {
 	if err != nil || len(list) != 1 || !maps.Equal(list[0].Labels, want) || !maps.Equal(info.Labels, want) {
 		t.Fatalf("List = %+v, %v; want labels %v", list, err, want)
 	}
+	// A second backup of the same checkpoint keeps the labels given before
+	// unless it gives them again.
+	if _, err := r.Commit(ctx, id, repo.WithLabels(map[string]string{"why": "weekly"})); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]string{"node": "om2", "why": "weekly"}
+	if list, err := r.List(ctx); err != nil || len(list) != 1 || !maps.Equal(list[0].Labels, want) {
+		t.Fatalf("after a second commit: List = %+v, %v; want labels %v", list, err, want)
+	}
 }
