@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/snapsync/snapsync/internal/s3test"
+	"github.com/snapsync/snapsync/repo"
+	dirbackend "github.com/snapsync/snapsync/repo/dir"
+	s3backend "github.com/snapsync/snapsync/repo/s3"
 	"github.com/snapsync/snapsync/internal/sampledb"
 )
 
@@ -174,60 +178,92 @@ func TestBackupRestoreRocksDB(t *testing.T) {
 	}
 }
 
-// chunkFiles lists the chunk objects of a directory repository.
-func chunkFiles(tb testing.TB, location string) []string {
+// openBackend opens the repository at location the way the binary does,
+// with env's AWS_* settings instead of the test process's.
+func openBackend(tb testing.TB, location string, env []string) repo.Backend {
 	tb.Helper()
-	var out []string
-	err := filepath.WalkDir(filepath.Join(location, "chunks"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() && !strings.Contains(d.Name(), ".tmp") {
-			out = append(out, p)
+	if !strings.HasPrefix(location, "s3://") {
+		b, err := dirbackend.New(location)
+		if err != nil {
+			tb.Fatal(err)
 		}
-		if os.IsNotExist(err) {
-			return nil
+		return b
+	}
+	getenv := func(k string) string {
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, k+"="); ok {
+				return v
+			}
 		}
-		return err
-	})
+		return ""
+	}
+	cfg, err := s3backend.FromURL(location, getenv)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	b, err := s3backend.New(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// chunkKeys lists the chunk objects of a repository (chunks/ab/abcdef…).
+func chunkKeys(tb testing.TB, b repo.Backend) []string {
+	tb.Helper()
+	var out []string
+	for k, err := range b.List(context.Background(), "chunks/") {
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, k)
 	}
 	return out
 }
 
-// TestBackupCorruptChunk damages one chunk of a directory repository: verify
-// names it and fails; restore fails and leaves the old DB byte for byte.
+// TestBackupCorruptChunk damages one chunk of each kind of repository:
+// verify names it and fails; restore fails and leaves the old DB byte for
+// byte.
 func TestBackupCorruptChunk(t *testing.T) {
-	t.Parallel()
-	leader := filepath.Join(t.TempDir(), "leader")
-	writePebble(t, leader, sampledb.Fill{Seed: 3, Bytes: 8 << 20})
-	location := filepath.Join(t.TempDir(), "repo")
-	runBackup(t, nil, "pebble:"+leader, location)
-	dest := filepath.Join(t.TempDir(), "db")
-	writePebble(t, dest, sampledb.Fill{Seed: 4, Bytes: 1 << 20})
-	before := treeFiles(t, dest)
+	for _, kind := range repoKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			location, env := kind.make(t)
+			leader := filepath.Join(t.TempDir(), "leader")
+			writePebble(t, leader, sampledb.Fill{Seed: 3, Bytes: 8 << 20})
+			runBackup(t, env, "pebble:"+leader, location)
+			dest := filepath.Join(t.TempDir(), "db")
+			writePebble(t, dest, sampledb.Fill{Seed: 4, Bytes: 1 << 20})
+			before := treeFiles(t, dest)
 
-	bad := largest(t, chunkFiles(t, location)) // a chunk of an SST: no file of the old DB holds it
-	if err := os.WriteFile(bad, []byte("\x01not the chunk"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	digest := filepath.Base(bad)
-	v := runSnapsync(context.Background(), nil, "verify", location)
-	if v.Err == nil || !strings.Contains(v.Stdout, digest) || !strings.Contains(v.Stdout, "damaged snapshot") {
-		t.Fatalf("verify of a damaged repository: %v\nstdout:\n%s\nstderr:\n%s", v.Err, v.Stdout, v.Stderr)
-	}
-	r := runSnapsync(context.Background(), nil, "restore", "--from", location, "--dest", dest, "--log-level", "warn")
-	if r.Err == nil || !strings.Contains(r.Stderr, digest) {
-		t.Fatalf("restore from a damaged repository: %v\nstderr:\n%s", r.Err, r.Stderr)
-	}
-	if diff := sameContent(before, treeFiles(t, dest)); diff != "" {
-		t.Fatalf("the old DB changed after a refused restore: %s", diff)
+			b := openBackend(t, location, env)
+			bad := largest(t, b, chunkKeys(t, b)) // a chunk of an SST: no file of the old DB holds it
+			body := "\x01not the chunk"
+			if err := b.Put(context.Background(), bad, strings.NewReader(body), int64(len(body))); err != nil {
+				t.Fatal(err)
+			}
+			digest := path.Base(bad)
+			v := runSnapsync(context.Background(), env, "verify", location)
+			if v.Err == nil || !strings.Contains(v.Stdout, digest) || !strings.Contains(v.Stdout, "damaged snapshot") {
+				t.Fatalf("verify of a damaged repository: %v\nstdout:\n%s\nstderr:\n%s", v.Err, v.Stdout, v.Stderr)
+			}
+			r := runSnapsync(context.Background(), env, "restore", "--from", location, "--dest", dest, "--log-level", "warn")
+			if r.Err == nil || !strings.Contains(r.Stderr, digest) {
+				t.Fatalf("restore from a damaged repository: %v\nstderr:\n%s", r.Err, r.Stderr)
+			}
+			if diff := sameContent(before, treeFiles(t, dest)); diff != "" {
+				t.Fatalf("the old DB changed after a refused restore: %s", diff)
+			}
+		})
 	}
 }
 
 // slowBackup starts a backup from a sidecar held to a slow rate, so that it
 // runs for seconds, and returns it running.
-func slowBackup(tb testing.TB, url, location string, stdout, stderr *strings.Builder) *exec.Cmd {
+func slowBackup(tb testing.TB, env []string, url, location string, stdout, stderr *strings.Builder) *exec.Cmd {
 	tb.Helper()
 	cmd := exec.Command(binary, "backup", "--from", url, "--to", location, "--json", "--log-level", "warn", "--streams", "2")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
@@ -241,11 +277,11 @@ func slowBackup(tb testing.TB, url, location string, stdout, stderr *strings.Bui
 	return cmd
 }
 
-// waitChunks polls a directory repository until it holds at least n chunks.
-func waitChunks(tb testing.TB, location string, n int) {
+// waitChunks polls a repository until it holds at least n chunks.
+func waitChunks(tb testing.TB, b repo.Backend, n int) {
 	tb.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	for len(chunkFiles(tb, location)) < n {
+	for len(chunkKeys(tb, b)) < n {
 		if time.Now().After(deadline) {
 			tb.Fatalf("repository never held %d chunks", n)
 		}
@@ -257,27 +293,31 @@ func waitChunks(tb testing.TB, location string, n int) {
 // repository verifies, lists one snapshot, and the rerun stores only what
 // was missing.
 func TestBackupKilledThenRerun(t *testing.T) {
-	t.Parallel()
-	leader := filepath.Join(t.TempDir(), "leader")
-	writeRandomTree(t, leader, 24<<20)
-	srv := startServe(t, "dir:"+leader, "--rate-limit", "8MB", "--compression", "none")
-	location := filepath.Join(t.TempDir(), "repo")
-	var stdout, stderr strings.Builder
-	cmd := slowBackup(t, srv.URL, location, &stdout, &stderr)
-	waitChunks(t, location, 8)
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait() // killed: its exit status says so
-	stored := len(chunkFiles(t, location))
-	rerun := runBackup(t, nil, srv.URL, location)
-	t.Logf("killed after %d chunks stored; rerun: %+v", stored, rerun)
-	if rerun.ChunksReused < stored || rerun.BytesNew >= rerun.BytesTotal || rerun.ChunksNew == 0 {
-		t.Fatalf("rerun after a kill at %d chunks: %+v", stored, rerun)
-	}
-	snapsyncOK(t, nil, "verify", location)
-	if ids := listRepo(t, nil, location); len(ids) != 1 || ids[0] != rerun.SnapshotID {
-		t.Fatalf("list after kill and rerun: %v", ids)
+	for _, kind := range repoKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			location, env := kind.make(t)
+			leader := filepath.Join(t.TempDir(), "leader")
+			writeRandomTree(t, leader, 24<<20)
+			srv := startServe(t, "dir:"+leader, "--rate-limit", "8MB", "--compression", "none")
+			var stdout, stderr strings.Builder
+			cmd := slowBackup(t, env, srv.URL, location, &stdout, &stderr)
+			waitChunks(t, openBackend(t, location, env), 8)
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait() // killed: its exit status says so
+			stored := len(chunkKeys(t, openBackend(t, location, env)))
+			rerun := runBackup(t, env, srv.URL, location)
+			t.Logf("killed after %d chunks stored; rerun: %+v", stored, rerun)
+			if rerun.ChunksReused < stored || rerun.BytesNew >= rerun.BytesTotal || rerun.ChunksNew == 0 {
+				t.Fatalf("rerun after a kill at %d chunks: %+v", stored, rerun)
+			}
+			snapsyncOK(t, env, "verify", location)
+			if ids := listRepo(t, env, location); len(ids) != 1 || ids[0] != rerun.SnapshotID {
+				t.Fatalf("list after kill and rerun: %v", ids)
+			}
+		})
 	}
 }
 
@@ -285,31 +325,36 @@ func TestBackupKilledThenRerun(t *testing.T) {
 // prune fails with the lock error and deletes nothing; the backup commits
 // and the repository verifies.
 func TestPruneBesideBackup(t *testing.T) {
-	t.Parallel()
-	leader := filepath.Join(t.TempDir(), "leader")
-	writeRandomTree(t, leader, 16<<20)
-	location := filepath.Join(t.TempDir(), "repo")
-	runBackup(t, nil, "dir:"+leader, location)
-	writeRandomTree(t, leader, 16<<20) // a new file: the next backup has chunks to upload
-	srv := startServe(t, "dir:"+leader, "--rate-limit", "8MB", "--compression", "none")
-	var stdout, stderr strings.Builder
-	cmd := slowBackup(t, srv.URL, location, &stdout, &stderr)
-	before := len(chunkFiles(t, location))
-	waitChunks(t, location, before+4)
-	p := runSnapsync(context.Background(), nil, "prune", location, "--keep-last", "1")
-	if p.Err == nil || !strings.Contains(p.Stderr, "locked") {
-		t.Fatalf("prune beside a backup: %v\nstdout:\n%s\nstderr:\n%s", p.Err, p.Stdout, p.Stderr)
+	for _, kind := range repoKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			location, env := kind.make(t)
+			leader := filepath.Join(t.TempDir(), "leader")
+			writeRandomTree(t, leader, 16<<20)
+			runBackup(t, env, "dir:"+leader, location)
+			writeRandomTree(t, leader, 16<<20) // a new file: the next backup has chunks to upload
+			srv := startServe(t, "dir:"+leader, "--rate-limit", "8MB", "--compression", "none")
+			b := openBackend(t, location, env)
+			before := len(chunkKeys(t, b))
+			var stdout, stderr strings.Builder
+			cmd := slowBackup(t, env, srv.URL, location, &stdout, &stderr)
+			waitChunks(t, b, before+4)
+			p := runSnapsync(context.Background(), env, "prune", location, "--keep-last", "1")
+			if p.Err == nil || !strings.Contains(p.Stderr, "locked") {
+				t.Fatalf("prune beside a backup: %v\nstdout:\n%s\nstderr:\n%s", p.Err, p.Stdout, p.Stderr)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("backup beside a prune: %v\n%s", err, stderr.String())
+			}
+			snapsyncOK(t, env, "verify", location)
+			if ids := listRepo(t, env, location); len(ids) != 2 {
+				t.Fatalf("list: %v, want two snapshots", ids)
+			}
+			out := snapsyncOK(t, env, "prune", location, "--keep-last", "1")
+			snapsyncOK(t, env, "verify", location)
+			t.Logf("prune after the backup: %s", strings.TrimSpace(out.Stdout))
+		})
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("backup beside a prune: %v\n%s", err, stderr.String())
-	}
-	snapsyncOK(t, nil, "verify", location)
-	if ids := listRepo(t, nil, location); len(ids) != 2 {
-		t.Fatalf("list: %v, want two snapshots", ids)
-	}
-	out := snapsyncOK(t, nil, "prune", location, "--keep-last", "1")
-	snapsyncOK(t, nil, "verify", location)
-	t.Logf("prune after the backup: %s", strings.TrimSpace(out.Stdout))
 }
 
 // writeRandomTree adds a file of n incompressible bytes to dir.
@@ -330,18 +375,18 @@ func writeRandomTree(tb testing.TB, dir string, n int) {
 	}
 }
 
-// largest returns the largest of the files ps.
-func largest(tb testing.TB, ps []string) string {
+// largest returns the key of the largest of the objects keys.
+func largest(tb testing.TB, b repo.Backend, keys []string) string {
 	tb.Helper()
 	var best string
 	var size int64 = -1
-	for _, p := range ps {
-		fi, err := os.Stat(p)
+	for _, k := range keys {
+		n, _, err := b.Stat(context.Background(), k)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if fi.Size() > size {
-			best, size = p, fi.Size()
+		if n > size {
+			best, size = k, n
 		}
 	}
 	return best
