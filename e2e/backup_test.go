@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/snapsync/snapsync/internal/s3test"
+	"github.com/snapsync/snapsync/internal/sampledb"
 	"github.com/snapsync/snapsync/repo"
 	dirbackend "github.com/snapsync/snapsync/repo/dir"
 	s3backend "github.com/snapsync/snapsync/repo/s3"
-	"github.com/snapsync/snapsync/internal/sampledb"
 )
 
 // backupResult mirrors `snapsync backup --json`.
