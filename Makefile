@@ -68,7 +68,8 @@ FUZZTIME ?= 15s
 # A target in another module names its directory: examples/raftkv:Target.
 FUZZ_TARGETS := ./verify:FuzzDecode ./verify:FuzzValidatePath ./client:FuzzDecodeState ./client:FuzzDecodeChunk \
 	./swap:FuzzDecodeRecord ./swap:FuzzDecodeSealedBody ./server:FuzzDecodeDigestCache ./server:FuzzDecodeState \
-	./sidecar:FuzzResolveDest examples/raftkv:FuzzDecodeCommand examples/raftkv:FuzzDecodeLog \
+	./sidecar:FuzzResolveDest ./sidecar:FuzzDecodeRecord ./repo:FuzzDecodeChunk ./repo:FuzzDecodeInfo \
+	./repo:FuzzDecodeConfig examples/raftkv:FuzzDecodeCommand examples/raftkv:FuzzDecodeLog \
 	examples/raftkv:FuzzDecodePointer
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 15s)
