@@ -1,0 +1,188 @@
+package metrics
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// OutcomeOK is the outcome label of a call that succeeded; a failed one is
+// labelled with its reason (package reason).
+const OutcomeOK = "ok"
+
+// Metrics is snapsync's set of collectors. Its methods may be called on a
+// nil *Metrics, which records nothing.
+type Metrics struct {
+	reg prometheus.Registerer
+
+	sentBytes, readBytes, compressedAway prometheus.Counter
+	chunksSent                           *prometheus.CounterVec
+	createSnapshot                       *prometheus.CounterVec
+	checkpointSeconds                    prometheus.Histogram
+	rateLimitWaits, rateLimitSeconds     prometheus.Counter
+	leaseExpiries                        prometheus.Counter
+
+	receivedBytes, reusedBytes    prometheus.Counter
+	chunksVerified, chunksRefused prometheus.Counter
+
+	installs, commits, aborts *prometheus.CounterVec
+	installSeconds            prometheus.Histogram
+}
+
+// durationBuckets span a small checkpoint (10 ms) to a large install (about
+// 3 hours).
+var durationBuckets = prometheus.ExponentialBuckets(0.01, 3, 14)
+
+// New creates the collectors and registers them on reg, with the Go runtime
+// and process collectors when withRuntime is set.
+func New(reg prometheus.Registerer, withRuntime bool) (*Metrics, error) {
+	m := &Metrics{reg: reg}
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	}
+	vec := func(name, help, label string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{label})
+	}
+	hist := func(name, help string) prometheus.Histogram {
+		return prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: durationBuckets})
+	}
+	m.sentBytes = counter("snapsync_server_sent_bytes_total", "Chunk bytes the server sent on the wire (compressed where it compressed).")
+	m.readBytes = counter("snapsync_server_read_bytes_total", "Chunk bytes the server read from checkpoint files.")
+	m.compressedAway = counter("snapsync_server_compressed_away_bytes_total", "Bytes zstd saved on the wire: raw minus compressed size of the chunks sent compressed.")
+	m.chunksSent = vec("snapsync_server_chunks_sent_total", "Chunks the server sent, by encoding (raw or zstd).", "encoding")
+	m.createSnapshot = vec("snapsync_server_create_snapshot_total", "CreateSnapshot calls, by outcome (ok or the reason).", "outcome")
+	m.checkpointSeconds = hist("snapsync_server_checkpoint_duration_seconds", "Time to make a checkpoint and build its manifest.")
+	m.rateLimitWaits = counter("snapsync_server_rate_limit_waits_total", "Chunks the byte rate limit delayed.")
+	m.rateLimitSeconds = counter("snapsync_server_rate_limit_wait_seconds_total", "Time chunks spent waiting for the byte rate limit.")
+	m.leaseExpiries = counter("snapsync_server_lease_expiries_total", "Leases that expired without being released.")
+	m.receivedBytes = counter("snapsync_client_received_bytes_total", "Chunk bytes installs received on the wire.")
+	m.reusedBytes = counter("snapsync_client_reused_bytes_total", "Bytes installs found locally (hard-linked or copied) instead of fetching.")
+	m.chunksVerified = counter("snapsync_client_chunks_verified_total", "Fetched chunks that passed verification.")
+	m.chunksRefused = counter("snapsync_client_chunks_refused_total", "Fetched chunks refused by verification (digest, length or decoding).")
+	m.installs = vec("snapsync_installs_total", "Prepares run by the local install API, by outcome (ok or the reason).", "outcome")
+	m.commits = vec("snapsync_commits_total", "Commits of the local install API, by outcome (ok or the reason).", "outcome")
+	m.aborts = vec("snapsync_aborts_total", "Aborts of the local install API, by outcome (ok or the reason).", "outcome")
+	m.installSeconds = hist("snapsync_install_duration_seconds", "Duration of the Prepares that succeeded (fetch, verify, stage).")
+	cs := []prometheus.Collector{
+		m.sentBytes, m.readBytes, m.compressedAway, m.chunksSent, m.createSnapshot, m.checkpointSeconds,
+		m.rateLimitWaits, m.rateLimitSeconds, m.leaseExpiries,
+		m.receivedBytes, m.reusedBytes, m.chunksVerified, m.chunksRefused,
+		m.installs, m.commits, m.aborts, m.installSeconds,
+	}
+	if withRuntime {
+		cs = append(cs, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	}
+	if err := register(reg, cs...); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	var errs []error
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ChunkSent counts a chunk of raw bytes sent as wire bytes, zstd-compressed
+// or not.
+func (m *Metrics) ChunkSent(raw, wire int, zstd bool) {
+	if m == nil {
+		return
+	}
+	m.readBytes.Add(float64(raw))
+	m.sentBytes.Add(float64(wire))
+	enc := "raw"
+	if zstd {
+		enc = "zstd"
+		m.compressedAway.Add(float64(raw - wire))
+	}
+	m.chunksSent.WithLabelValues(enc).Inc()
+}
+
+// CreateSnapshot counts a CreateSnapshot call by its outcome.
+func (m *Metrics) CreateSnapshot(outcome string) {
+	if m != nil {
+		m.createSnapshot.WithLabelValues(outcome).Inc()
+	}
+}
+
+// Checkpoint observes the time a checkpoint and its manifest took.
+func (m *Metrics) Checkpoint(d time.Duration) {
+	if m != nil {
+		m.checkpointSeconds.Observe(d.Seconds())
+	}
+}
+
+// RateLimitWait counts a wait of d for the rate limit; zero is no wait.
+func (m *Metrics) RateLimitWait(d time.Duration) {
+	if m == nil || d <= 0 {
+		return
+	}
+	m.rateLimitWaits.Inc()
+	m.rateLimitSeconds.Add(d.Seconds())
+}
+
+// LeasesExpired counts n leases that expired.
+func (m *Metrics) LeasesExpired(n int) {
+	if m != nil && n > 0 {
+		m.leaseExpiries.Add(float64(n))
+	}
+}
+
+// Received counts n chunk bytes an install received on the wire.
+func (m *Metrics) Received(n int64) {
+	if m != nil {
+		m.receivedBytes.Add(float64(n))
+	}
+}
+
+// Reused counts n bytes an install found locally.
+func (m *Metrics) Reused(n int64) {
+	if m != nil && n > 0 {
+		m.reusedBytes.Add(float64(n))
+	}
+}
+
+// ChunkChecked counts a fetched chunk that passed verification (ok) or was
+// refused.
+func (m *Metrics) ChunkChecked(ok bool) {
+	switch {
+	case m == nil:
+	case ok:
+		m.chunksVerified.Inc()
+	default:
+		m.chunksRefused.Inc()
+	}
+}
+
+// Install counts a Prepare by its outcome and, when it succeeded, observes
+// its duration d.
+func (m *Metrics) Install(outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.installs.WithLabelValues(outcome).Inc()
+	if outcome == OutcomeOK {
+		m.installSeconds.Observe(d.Seconds())
+	}
+}
+
+// Commit counts a Commit by its outcome.
+func (m *Metrics) Commit(outcome string) {
+	if m != nil {
+		m.commits.WithLabelValues(outcome).Inc()
+	}
+}
+
+// Abort counts an Abort by its outcome.
+func (m *Metrics) Abort(outcome string) {
+	if m != nil {
+		m.aborts.WithLabelValues(outcome).Inc()
+	}
+}
