@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/snapsync/snapsync/metrics"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -39,14 +40,15 @@ func (e *entry) held(now time.Time) bool {
 type catalog struct {
 	stateDir string
 	log      zerolog.Logger
+	m        *metrics.Metrics // counts lease expiries; nil: off
 
 	mu     sync.Mutex
 	byID   map[verify.Digest]*entry
 	leases map[string]*lease
 }
 
-func newCatalog(stateDir string, log zerolog.Logger) *catalog {
-	return &catalog{stateDir: stateDir, log: log, byID: make(map[verify.Digest]*entry), leases: make(map[string]*lease)}
+func newCatalog(stateDir string, log zerolog.Logger, m *metrics.Metrics) *catalog {
+	return &catalog{stateDir: stateDir, log: log, m: m, byID: make(map[verify.Digest]*entry), leases: make(map[string]*lease)}
 }
 
 // reuse grants a lease on the newest held, unbroken checkpoint made after
@@ -152,16 +154,17 @@ func (c *catalog) sweep(now time.Time) []string {
 // collectLocked drops e's expired leases and, when nothing holds e, drops e
 // and returns its tree if owned.
 func (c *catalog) collectLocked(e *entry, now time.Time) []string {
-	expired := false
+	expired := 0
 	for id, l := range e.leases {
 		if !now.Before(l.expires) {
 			delete(e.leases, id)
 			delete(c.leases, id)
-			expired = true
+			expired++
 		}
 	}
+	c.m.LeasesExpired(expired)
 	if len(e.leases) > 0 || e.active > 0 {
-		if expired {
+		if expired > 0 {
 			c.writeStateLogged(e)
 		}
 		return nil
@@ -193,4 +196,17 @@ func (c *catalog) counts() (checkpoints, leases int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.byID), len(c.leases)
+}
+
+// held returns how many checkpoints and leases are held, and when the
+// newest checkpoint held was made.
+func (c *catalog) held() (checkpoints, leases int, newest time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.byID {
+		if t := e.created(); t.After(newest) {
+			newest = t
+		}
+	}
+	return len(c.byID), len(c.leases), newest
 }

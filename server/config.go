@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/metrics"
 	"github.com/snapsync/snapsync/source"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -63,6 +64,9 @@ type Config struct {
 	// Logger receives structured logs. Default: the zero Logger, which
 	// discards everything.
 	Logger zerolog.Logger
+	// Metrics receives the server's figures; New registers its gauges
+	// (streams, leases, checkpoints) on it. Default: nil (no metrics).
+	Metrics *metrics.Metrics
 	// Clock is the time leases are granted, renewed and expired by, and
 	// what drives the sweeper and a stream's lease renewal; a test passes a
 	// clockwork.FakeClock to move time instead of sleeping. Default: the

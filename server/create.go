@@ -158,6 +158,7 @@ func (s *Server) makeCheckpoint(ctx context.Context, minIndex uint64) (*entry, e
 		s.log.Warn().Err(err).Msg("digest cache not saved")
 	}
 	hits, misses := s.cache.counts()
+	s.cfg.Metrics.Checkpoint(time.Since(start))
 	s.log.Info().Str("snapshot", b.id.Short()).Str("dir", cp.Dir).Uint64("index", b.man.Meta.Index).
 		Int("files", len(b.man.Files)).Int64("bytes", b.man.TotalBytes()).
 		Int64("digest_hits", hits-hits0).Int64("digest_misses", misses-misses0).

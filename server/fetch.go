@@ -189,6 +189,9 @@ func (cs *chunkStream) chunk(ctx context.Context, fi, j int, off int64) error {
 		if err := l.WaitN(ctx, len(data)); err != nil {
 			return fmt.Errorf("rate limit: %w", err)
 		}
+		if waited := time.Since(start); waited > time.Millisecond { // below: the call itself
+			cs.s.cfg.Metrics.RateLimitWait(waited)
+		}
 	}
 	cs.msg.FileIndex, cs.msg.ChunkIndex, cs.msg.Encoding, cs.msg.Data = uint32(fi), uint32(j), encoding, data
 	if err := cs.send(&cs.msg); err != nil {
@@ -238,6 +241,7 @@ func (cs *chunkStream) count(raw, wire int, encoding snapsyncv1.Encoding) {
 	}
 	c.bytesRead.Add(int64(raw))
 	c.bytesSent.Add(int64(wire))
+	cs.s.cfg.Metrics.ChunkSent(raw, wire, encoding == snapsyncv1.Encoding_ENCODING_ZSTD)
 }
 
 // open returns file fi, opened by the server's own path and checked to be

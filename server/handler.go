@@ -29,14 +29,12 @@ func (h *handler) CreateSnapshot(ctx context.Context, req *connect.Request[snaps
 	}
 	defer s.wg.Done()
 	start := time.Now()
-	e, l, reused, err := s.create(ctx, req.Msg.GetMinIndex(), s.leaseTTL(req.Msg.GetLeaseTtlMs()))
+	minIndex := req.Msg.GetMinIndex()
+	e, l, reused, err := s.create(ctx, minIndex, s.leaseTTL(req.Msg.GetLeaseTtlMs()))
+	s.auditCreate(ctx, req.Peer().Addr, req.Msg.GetClient(), minIndex, e, reused, start, err)
 	if err != nil {
-		s.log.Warn().Err(err).Str("client", req.Msg.GetClient()).Str("peer", req.Peer().Addr).Msg("create snapshot")
 		return nil, toConnect(err)
 	}
-	s.log.Info().Str("snapshot", e.id.Short()).Str("client", req.Msg.GetClient()).Str("peer", req.Peer().Addr).
-		Bool("reused", reused).Uint64("index", e.man.Meta.Index).Int("files", len(e.man.Files)).
-		Int64("bytes", e.man.TotalBytes()).Dur("duration", time.Since(start)).Msg("snapshot leased")
 	return connect.NewResponse(&snapsyncv1.CreateSnapshotResponse{Snapshot: snapshotInfo(e), Lease: leaseMsg(l)}), nil
 }
 

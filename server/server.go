@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/snapsync/snapsync/metrics"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 )
 
@@ -87,6 +89,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.open(ctx); err != nil {
 		return nil, err
 	}
+	if err := cfg.Metrics.WatchServer(s.gauges); err != nil {
+		s.lock.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	s.ctx, s.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	s.wg.Add(1)
 	go s.sweepLoop()
@@ -105,7 +111,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.lock = lock
-	s.catalog = newCatalog(s.stateDir, s.log)
+	s.catalog = newCatalog(s.stateDir, s.log, s.cfg.Metrics)
 	s.frames = newFrameCache(s.cfg.FrameCacheBytes)
 	s.cache = newDigestCache(filepath.Join(s.cfg.WorkDir, digestCacheName), s.cfg.DigestCacheChunks)
 	if err := s.cache.load(); err != nil {
@@ -185,6 +191,15 @@ func (s *Server) Stats() Stats {
 	st.Checkpoints, st.Leases = s.catalog.counts()
 	st.DigestHits, st.DigestMisses = s.cache.counts()
 	st.FrameHits, st.FrameMisses = s.frames.counts()
+	return st
+}
+
+// gauges is what the server holds now, for the metrics' gauges.
+func (s *Server) gauges() metrics.ServerState {
+	st := metrics.ServerState{ActiveStreams: len(s.streams)}
+	var newest time.Time
+	st.Checkpoints, st.Leases, newest = s.catalog.held()
+	st.NewestAge = s.cfg.Clock.Since(newest)
 	return st
 }
 
