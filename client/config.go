@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/metrics"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 )
 
@@ -91,6 +92,9 @@ type Config struct {
 	// Progress, when set, receives the install's progress, from one goroutine.
 	// Default: nil.
 	Progress func(Progress)
+	// Metrics counts the bytes the install receives and reuses and the
+	// chunks it verifies and refuses. Default: nil (no metrics).
+	Metrics *metrics.Metrics
 	// Logger receives the install's log. Default: the zero Logger (disabled).
 	Logger zerolog.Logger
 	// Clock times the lease renewal and the backoff between attempts; a test

@@ -119,7 +119,7 @@ func (f *fetcher) call(ctx context.Context, batch []*job, dec *zstd.Decoder, buf
 			return placed, fmt.Errorf("%w: chunk %d of file %d was not asked for or came twice", ErrServer, t.chunk, t.file)
 		}
 		delete(want, t)
-		f.st.ctr.fetched.Add(int64(len(msg.GetData())))
+		f.st.ctr.addFetched(int64(len(msg.GetData())))
 		ok, err := f.accept(ctx, msg, j, dec, buf)
 		if err != nil {
 			return placed, err
@@ -141,6 +141,7 @@ func (f *fetcher) call(ctx context.Context, batch []*job, dec *zstd.Decoder, buf
 // verification and will be asked for again.
 func (f *fetcher) accept(ctx context.Context, msg *snapsyncv1.FetchChunksResponse, j *job, dec *zstd.Decoder, buf []byte) (bool, error) {
 	data, err := checkChunk(dec, msg, j, buf)
+	f.cfg.Metrics.ChunkChecked(err == nil)
 	if err != nil {
 		j.failures++
 		if int(j.failures) > f.cfg.ChunkRetries {

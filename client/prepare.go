@@ -65,7 +65,7 @@ func PrepareFrom(ctx context.Context, sources []string, minIndex uint64, cfg Con
 }
 
 func prepareLocked(ctx context.Context, from string, minIndex uint64, cfg *Config, l layout) (Prepared, error) {
-	ctr := &counters{}
+	ctr := &counters{m: cfg.Metrics}
 	ctr.setPhase(PhaseConnecting)
 	rep := startReporter(cfg.Progress, ctr)
 	defer rep.Stop()
@@ -276,7 +276,7 @@ func (s *stager) run(ctx context.Context, f *fetcher, pool *bufPool) error {
 		return err
 	}
 	s.ctr.done.Add(s.plan.placedBytes)
-	s.ctr.reused.Add(s.plan.placedBytes)
+	s.ctr.addReused(s.plan.placedBytes)
 	s.ctr.setPhase(PhaseFetching)
 	g, gctx := errgroup.WithContext(ctx)
 	for range flushWorkers {

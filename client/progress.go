@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/snapsync/snapsync/metrics"
 )
 
 // progressEvery is how often Config.Progress is called while bytes move.
@@ -19,6 +21,20 @@ type counters struct {
 	// nfiles and total are the manifest's, once known.
 	nfiles atomic.Int64
 	total  atomic.Int64
+	// m also counts what is fetched and reused; nil: off.
+	m *metrics.Metrics
+}
+
+// addFetched counts n wire bytes received.
+func (c *counters) addFetched(n int64) {
+	c.fetched.Add(n)
+	c.m.Received(n)
+}
+
+// addReused counts n bytes found locally.
+func (c *counters) addReused(n int64) {
+	c.reused.Add(n)
+	c.m.Reused(n)
 }
 
 func (c *counters) setPhase(p string) { c.phase.Store(&p) }

@@ -34,7 +34,7 @@ func (s *stager) reuse(ctx context.Context, jobs []*job, pool *bufPool, workers 
 			if err := s.put(gctx, j, data); err != nil {
 				return err
 			}
-			s.ctr.reused.Add(j.bytes())
+			s.ctr.addReused(j.bytes())
 			return nil
 		})
 	}
