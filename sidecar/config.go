@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/metrics"
 )
 
 // InstallConfig configures an InstallService.
@@ -23,6 +24,11 @@ type InstallConfig struct {
 	// Logger. Default: the client package's defaults, with one HTTPClient
 	// shared by every install.
 	Client client.Config
+	// Metrics counts Prepares, Commits and Aborts by outcome and, through
+	// the installs' client.Config (when Client.Metrics is unset), the bytes
+	// they receive and reuse; NewInstallService registers on it a gauge of
+	// the free space under each allowed root. Default: nil (no metrics).
+	Metrics *metrics.Metrics
 	// Logger receives the service's log and every install's. Default: the
 	// zero Logger (disabled).
 	Logger zerolog.Logger

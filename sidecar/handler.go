@@ -9,6 +9,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/snapsync/snapsync/client"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -38,29 +39,38 @@ func (s *InstallService) Prepare(ctx context.Context, req *connect.Request[snaps
 // Commit swaps the prepared snapshot into dest and returns its term and
 // index.
 func (s *InstallService) Commit(ctx context.Context, req *connect.Request[snapsyncv1.CommitRequest]) (*connect.Response[snapsyncv1.CommitResponse], error) {
-	dest, err := s.roots.resolve(req.Msg.GetDest())
-	if err != nil {
-		return nil, toConnect(err)
-	}
-	id, err := verify.DigestFromBytes(req.Msg.GetSnapshotId())
-	if err != nil {
-		return nil, toConnect(fmt.Errorf("%w: snapshot_id: %w", ErrBadRequest, err))
-	}
-	res, err := s.commit(ctx, dest, id, req.Msg.GetReplace()...)
+	res, err := s.commitCall(ctx, req.Msg)
+	s.auditCommit(ctx, req.Msg.GetDest(), req.Msg.GetSnapshotId(), res, err)
 	if err != nil {
 		return nil, toConnect(err)
 	}
 	return connect.NewResponse(&snapsyncv1.CommitResponse{Snapshot: infoMsg(res)}), nil
 }
 
+func (s *InstallService) commitCall(ctx context.Context, req *snapsyncv1.CommitRequest) (client.Result, error) {
+	dest, err := s.roots.resolve(req.GetDest())
+	if err != nil {
+		return client.Result{}, err
+	}
+	id, err := verify.DigestFromBytes(req.GetSnapshotId())
+	if err != nil {
+		return client.Result{}, fmt.Errorf("%w: snapshot_id: %w", ErrBadRequest, err)
+	}
+	return s.commit(ctx, dest, id, req.GetReplace()...)
+}
+
 // Abort stops a Prepare for dest and gives the staging area back, or keeps
 // it for a later Prepare.
 func (s *InstallService) Abort(ctx context.Context, req *connect.Request[snapsyncv1.AbortRequest]) (*connect.Response[snapsyncv1.AbortResponse], error) {
+	keep := req.Msg.GetKeepStaging()
 	dest, err := s.roots.resolve(req.Msg.GetDest())
-	if err != nil {
-		return nil, toConnect(err)
+	snapshot := ""
+	if err == nil {
+		snapshot = s.preparedID(dest)
+		err = s.abort(ctx, dest, keep)
 	}
-	if err := s.abort(ctx, dest, req.Msg.GetKeepStaging()); err != nil {
+	s.auditAbort(ctx, req.Msg.GetDest(), snapshot, keep, err)
+	if err != nil {
 		return nil, toConnect(err)
 	}
 	return connect.NewResponse(&snapsyncv1.AbortResponse{}), nil

@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -61,6 +62,12 @@ func NewInstallService(cfg InstallConfig) (*InstallService, error) {
 			return nil, err
 		}
 		rs = append(rs, abs)
+	}
+	if cfg.Client.Metrics == nil {
+		cfg.Client.Metrics = cfg.Metrics
+	}
+	if err := cfg.Metrics.WatchFreeSpace(rs); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	if cfg.Client.HTTPClient == nil {
 		cfg.Client.HTTPClient = client.NewHTTPClient() // shared, so connections are reused

@@ -60,8 +60,7 @@ func (s *InstallService) start(d *destState, sources []string, minIndex uint64, 
 // aborted, then releases r's followers.
 func (s *InstallService) execute(ctx context.Context, d *destState, r *run, prev <-chan struct{}) {
 	defer s.wg.Done()
-	log := s.log.With().Str("dest", d.path).Strs("sources", r.sources).Uint64("min_index", r.minIndex).Logger()
-	log.Info().Msg("prepare started")
+	s.log.Info().Str("dest", d.path).Strs("sources", r.sources).Uint64("min_index", r.minIndex).Msg("prepare started")
 	res, err := s.prepareAfter(ctx, d.path, r, prev)
 	if err != nil && ctx.Err() != nil {
 		err = context.Cause(ctx) // superseded, aborted or closed: say so, not "canceled"
@@ -89,13 +88,7 @@ func (s *InstallService) execute(ctx context.Context, d *destState, r *run, prev
 	}
 	close(r.done)
 	r.cancel(nil) // release the context's resources
-	if err != nil {
-		log.Warn().Err(err).Msg("prepare ended")
-		return
-	}
-	log.Info().Str("snapshot", res.SnapshotID.Short()).Str("source", res.Source).Int("failovers", len(res.Failovers)).
-		Uint64("index", res.Index).Int64("fetched", res.BytesFetched).
-		Int64("reused", res.BytesReused).Bool("already_staged", res.AlreadyStaged).Msg("prepared")
+	s.auditInstall(d.path, r, res, err)
 }
 
 // prepareAfter waits for prev, then runs client.Prepare with r's progress.
