@@ -15,6 +15,7 @@ import (
 	"github.com/snapsync/snapsync/auth"
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/metrics"
 	"github.com/snapsync/snapsync/sidecar"
 	"github.com/snapsync/snapsync/source/registry"
 )
@@ -95,8 +96,9 @@ func (f *localFlags) auth(log zerolog.Logger) (*sidecar.LocalAuth, error) {
 // openLocal starts listening for the node when --local-listen is set:
 // InstallService when --allow-dest names where it may install,
 // RegistryService when the source is a registry.
-// installs is the template of its installs' client configuration.
-func (f *localFlags) openLocal(reg *registry.Source, installs client.Config, log zerolog.Logger) (*localAPI, error) {
+// installs is the template of its installs' client configuration; m, when
+// not nil, counts them.
+func (f *localFlags) openLocal(reg *registry.Source, installs client.Config, m *metrics.Metrics, log zerolog.Logger) (*localAPI, error) {
 	api := &localAPI{}
 	if err := f.validate(); err != nil || f.localListen == "" {
 		return api, err
@@ -114,6 +116,7 @@ func (f *localFlags) openLocal(reg *registry.Source, installs client.Config, log
 		svc, err := sidecar.NewInstallService(sidecar.InstallConfig{
 			AllowedRoots: f.allowDest,
 			Client:       installs,
+			Metrics:      m,
 			Logger:       log,
 		})
 		if err != nil {

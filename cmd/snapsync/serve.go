@@ -35,6 +35,7 @@ type serveFlags struct {
 	insecure    bool
 	sourceFlags
 	localFlags
+	metricsFlags
 	fetchFlags
 	trustFlags
 }
@@ -81,6 +82,7 @@ Sources:
 		"serve peers on a non-loopback --listen without TLS or a token: anyone who reaches it can copy the DB")
 	f.sourceFlags.add(fl)
 	f.localFlags.add(fl)
+	f.metricsFlags.add(fl)
 	f.fetchFlags.add(fl)
 	f.trustFlags.add(fl, true)
 	return cmd
@@ -111,23 +113,28 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		return err
 	}
 	defer src.Close()
-	cfg.Source, cfg.Logger = src, log
+	mx, err := f.metricsFlags.open(log)
+	if err != nil {
+		return err
+	}
+	defer mx.close()
+	cfg.Source, cfg.Logger, cfg.Metrics = src, log, mx.m
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	local, err := f.openLocal(reg, installs, log)
+	local, err := f.openLocal(reg, installs, mx.m, log)
 	if err != nil {
 		return err
 	}
 	defer local.Close()
-	return f.serve(ctx, srv, local, log)
+	return f.serve(ctx, srv, local, mx, log)
 }
 
 // serve listens for peers and serves both listeners until ctx is done or
 // one of them fails.
-func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *localAPI, log zerolog.Logger) error {
+func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *localAPI, mx *metricsEndpoint, log zerolog.Logger) error {
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -146,6 +153,9 @@ func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *local
 	g.Go(func() error {
 		return server.Serve(gctx, ln, peer.guard.Wrap(sidecar.PeerHandler(srv.Handler())), peer.opts...)
 	})
+	if mx.ln != nil {
+		g.Go(func() error { return mx.serve(gctx) })
+	}
 	if local.ln != nil {
 		g.Go(func() error {
 			return server.Serve(gctx, local.ln, local.handler, server.WithConnContext(sidecar.ConnContext))
