@@ -85,6 +85,12 @@ type followerSidecar struct {
 // extra environment (e.g. a crash point), and waits for its local listener.
 func startFollowerSidecar(tb testing.TB, nodeDir string, env ...string) *followerSidecar {
 	tb.Helper()
+	return startFollowerSidecarArgs(tb, nodeDir, env)
+}
+
+// startFollowerSidecarArgs is startFollowerSidecar with extra serve flags.
+func startFollowerSidecarArgs(tb testing.TB, nodeDir string, env []string, args ...string) *followerSidecar {
+	tb.Helper()
 	tmp := tb.TempDir()
 	localFile, peerFile, tokenFile := filepath.Join(tmp, "local"), filepath.Join(tmp, "peer"), filepath.Join(tmp, "token")
 	if err := os.WriteFile(tokenFile, []byte("follower-local-token-0123456789"), 0o600); err != nil {
@@ -98,6 +104,7 @@ func startFollowerSidecar(tb testing.TB, nodeDir string, env ...string) *followe
 		"--listen", "127.0.0.1:0", "--addr-file", peerFile, "--work-dir", filepath.Join(tmp, "work"),
 		"--local-listen", "127.0.0.1:0", "--local-addr-file", localFile, "--local-token-file", tokenFile,
 		"--allow-dest", nodeDir, "--log-format", "json")
+	cmd.Args = append(cmd.Args, args...)
 	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
