@@ -31,8 +31,8 @@ type Metrics struct {
 }
 
 // durationBuckets span a small checkpoint (10 ms) to a large install (about
-// 3 hours).
-var durationBuckets = prometheus.ExponentialBuckets(0.01, 3, 14)
+// 3 hours), in steps of about 3x that print as round numbers.
+var durationBuckets = []float64{0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000}
 
 // New creates the collectors and registers them on reg, with the Go runtime
 // and process collectors when withRuntime is set.
