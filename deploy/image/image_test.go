@@ -172,4 +172,3 @@ func sharedDir(t *testing.T) string {
 	}
 	return dir
 }
-
