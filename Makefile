@@ -17,8 +17,9 @@ DEB_DEPS := rocksdb-tools openjdk-17-jdk-headless libgrpc-java libprotobuf-java 
 # pinned in a module file of their own, so the library's go.mod stays free of
 # them.
 TOOL     := $(GO) tool -modfile=tools/go.mod
-# Modules of this repository: the library and the example cluster.
-MODULES  := . examples/raftkv
+# Modules of this repository: the library, the example cluster, and the
+# deployment (image builder, Kubernetes manifests, alert rules, their tests).
+MODULES  := . examples/raftkv deploy
 
 .PHONY: help
 help: ## Show this help
@@ -27,6 +28,14 @@ help: ## Show this help
 .PHONY: build
 build: ## Build bin/snapsync
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/snapsync
+
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+IMAGE    ?= snapsync:$(VERSION)
+.PHONY: image
+image: ## Build the container image reproducibly: bin/image (OCI layout), bin/snapsync-image.tar
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/image-build/snapsync ./cmd/snapsync
+	$(GO) -C deploy run ./image -binary ../bin/image-build/snapsync -oci ../bin/image \
+		-tar ../bin/snapsync-image.tar -tag $(IMAGE) -version $(VERSION) -revision $(REVISION)
 
 .PHONY: deps
 deps: ## Install what the tests need (rocksdb-tools, a JDK, grpc-java) if it is missing
