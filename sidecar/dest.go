@@ -21,7 +21,12 @@ type roots []string
 // must be strictly below a root, its parent must exist, and it must not be
 // a symlink or a staging area. The returned path is what the service keys
 // its state machines by.
-func (rs roots) resolve(dest string) (string, error) {
+//
+// A set install (Prepare with a replace list) replaces entries strictly
+// below dest, never dest itself, so dest may also be a root (an OM's
+// metadata directory named by --allow-dest); Commit, Abort and Status,
+// which only act on what a Prepare made, accept a root as well (atRoot).
+func (rs roots) resolve(dest string, atRoot bool) (string, error) {
 	if dest == "" {
 		return "", fmt.Errorf("%w: dest is required", ErrBadRequest)
 	}
@@ -38,7 +43,7 @@ func (rs roots) resolve(dest string) (string, error) {
 		return "", fmt.Errorf("%w: parent of dest %q: %w", ErrBadRequest, dest, err)
 	}
 	p := filepath.Join(parent, base)
-	if !rs.contain(p) {
+	if !rs.contain(p, atRoot) {
 		return "", fmt.Errorf("%w: %s (allowed: %s)", ErrNotAllowed, p, strings.Join(rs, ", "))
 	}
 	fi, err := os.Lstat(p)
@@ -52,10 +57,14 @@ func (rs roots) resolve(dest string) (string, error) {
 	return p, nil
 }
 
-// contain reports whether p is strictly below one of the roots.
-func (rs roots) contain(p string) bool {
+// contain reports whether p is strictly below one of the roots, or, with
+// orRoot, one of them.
+func (rs roots) contain(p string, orRoot bool) bool {
 	for _, r := range rs {
 		rel, err := filepath.Rel(r, p)
+		if err == nil && rel == "." && orRoot {
+			return true
+		}
 		if err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 			return true
 		}

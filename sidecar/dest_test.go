@@ -38,28 +38,32 @@ func TestResolveDest(t *testing.T) {
 	testCases := []struct {
 		dest, want string
 		err        error
+		atRoot     bool // a set install, or Commit/Abort/Status
 	}{
-		{root + "/db", root + "/db", nil},
-		{root + "/dir", root + "/dir", nil},
-		{root + "/dir/db/", root + "/dir/db", nil},
-		{base + "/alias/db", root + "/dir/db", nil}, // one directory, one name
-		{root + "/./dir/../db", root + "/db", nil},
-		{root, "", ErrNotAllowed},
-		{root + "/..", "", ErrNotAllowed},
-		{root + "/out/db", "", ErrNotAllowed},
-		{base + "/outside/db", "", ErrNotAllowed},
-		{root + "/out", "", ErrBadRequest}, // a symlink
-		{root + "/file", "", ErrBadRequest},
-		{root + "/missing/db", "", ErrBadRequest},
-		{root + "/.snapsync-db", "", ErrBadRequest},
-		{"db", "", ErrBadRequest},
-		{"", "", ErrBadRequest},
-		{"/", "", ErrBadRequest},
+		{root + "/db", root + "/db", nil, false},
+		{root + "/dir", root + "/dir", nil, false},
+		{root + "/dir/db/", root + "/dir/db", nil, false},
+		{base + "/alias/db", root + "/dir/db", nil, false}, // one directory, one name
+		{root + "/./dir/../db", root + "/db", nil, false},
+		{root, "", ErrNotAllowed, false},
+		{root, root, nil, true}, // a set install replaces entries below the root
+		{root + "/..", "", ErrNotAllowed, true},
+		{base + "/outside", "", ErrNotAllowed, true},
+		{root + "/..", "", ErrNotAllowed, false},
+		{root + "/out/db", "", ErrNotAllowed, false},
+		{base + "/outside/db", "", ErrNotAllowed, false},
+		{root + "/out", "", ErrBadRequest, false}, // a symlink
+		{root + "/file", "", ErrBadRequest, false},
+		{root + "/missing/db", "", ErrBadRequest, false},
+		{root + "/.snapsync-db", "", ErrBadRequest, false},
+		{"db", "", ErrBadRequest, false},
+		{"", "", ErrBadRequest, false},
+		{"/", "", ErrBadRequest, false},
 	}
 	for _, tc := range testCases {
-		got, err := rs.resolve(tc.dest)
+		got, err := rs.resolve(tc.dest, tc.atRoot)
 		if !errors.Is(err, tc.err) || got != tc.want {
-			t.Errorf("resolve(%q) = %q, %v; want %q, %v", tc.dest, got, err, tc.want, tc.err)
+			t.Errorf("resolve(%q, %v) = %q, %v; want %q, %v", tc.dest, tc.atRoot, got, err, tc.want, tc.err)
 		}
 	}
 }
@@ -74,7 +78,7 @@ func FuzzResolveDest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, rel string) {
 		for _, dest := range []string{filepath.Join(root, rel), root + "/" + rel, base + "/" + rel, rel} {
-			got, err := rs.resolve(dest)
+			got, err := rs.resolve(dest, false)
 			if err != nil {
 				if !errors.Is(err, ErrBadRequest) && !errors.Is(err, ErrNotAllowed) {
 					t.Fatalf("resolve(%q): unclassified error %v", dest, err)

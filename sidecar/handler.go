@@ -19,7 +19,7 @@ import (
 // prepared snapshot. The fetch goes on if the caller goes away; a repeated
 // call joins it.
 func (s *InstallService) Prepare(ctx context.Context, req *connect.Request[snapsyncv1.PrepareRequest], stream *connect.ServerStream[snapsyncv1.PrepareResponse]) error {
-	dest, err := s.roots.resolve(req.Msg.GetDest())
+	dest, err := s.roots.resolve(req.Msg.GetDest(), len(req.Msg.GetReplace()) > 0)
 	if err != nil {
 		return toConnect(err)
 	}
@@ -48,7 +48,7 @@ func (s *InstallService) Commit(ctx context.Context, req *connect.Request[snapsy
 }
 
 func (s *InstallService) commitCall(ctx context.Context, req *snapsyncv1.CommitRequest) (client.Result, error) {
-	dest, err := s.roots.resolve(req.GetDest())
+	dest, err := s.roots.resolve(req.GetDest(), true)
 	if err != nil {
 		return client.Result{}, err
 	}
@@ -63,7 +63,7 @@ func (s *InstallService) commitCall(ctx context.Context, req *snapsyncv1.CommitR
 // it for a later Prepare.
 func (s *InstallService) Abort(ctx context.Context, req *connect.Request[snapsyncv1.AbortRequest]) (*connect.Response[snapsyncv1.AbortResponse], error) {
 	keep := req.Msg.GetKeepStaging()
-	dest, err := s.roots.resolve(req.Msg.GetDest())
+	dest, err := s.roots.resolve(req.Msg.GetDest(), true)
 	snapshot := ""
 	if err == nil {
 		snapshot = s.preparedID(dest)
@@ -82,7 +82,7 @@ func (s *InstallService) Abort(ctx context.Context, req *connect.Request[snapsyn
 // that snapshot, FAILED with the error and its reason, SIDECAR_RESTARTED for
 // a Prepare the restart cut short).
 func (s *InstallService) Status(_ context.Context, req *connect.Request[snapsyncv1.StatusRequest]) (*connect.Response[snapsyncv1.StatusResponse], error) {
-	dest, err := s.roots.resolve(req.Msg.GetDest())
+	dest, err := s.roots.resolve(req.Msg.GetDest(), true)
 	if err != nil {
 		return nil, toConnect(err)
 	}

@@ -446,3 +446,29 @@ func TestSetAbortAfterInterruptedSwap(t *testing.T) {
 		t.Fatal("staging area left in dest")
 	}
 }
+
+// TestSetIntoAllowedRoot: the OM's metadata directory may itself be the
+// --allow-dest root (as in deploy/kubernetes): a set install replaces entries
+// below it, never the root, while a whole-directory install of the root is
+// still refused.
+func TestSetIntoAllowedRoot(t *testing.T) {
+	t.Parallel()
+	ckpt := omCheckpoint(t)
+	p := startCountingPeer(t, ckpt)
+	dest, untouched := omMetaDir(t, t.TempDir())
+	l := startLocal(t, InstallConfig{AllowedRoots: []string{dest}}, nil)
+	if _, err := prepareSet(l.client, p.url, dest, nil); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("a whole-directory Prepare of the root: %v, want PERMISSION_DENIED", err)
+	}
+	info, err := prepareSet(l.client, p.url, dest, omList)
+	if err != nil {
+		t.Fatalf("prepare: %v", err)
+	}
+	if _, err := commitSet(l.client, dest, info.GetSnapshotId(), omList); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	if got, want := setTrees(t, dest), setTrees(t, ckpt); got != want {
+		t.Fatal("the set was not installed")
+	}
+	untouched(t)
+}
