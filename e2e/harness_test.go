@@ -463,6 +463,10 @@ func (h *harness) markdown(rounds int) string {
 	fmt.Fprintf(&b, "Command: `make bench BENCH_SIZE=%s` (`%s=bench/RESULTS.md go test -run TestBenchReport ./e2e`).\n", os.Getenv("SNAPSYNC_BENCH_SIZE"), reportEnv)
 	fmt.Fprintf(&b, "Checkpoint: %.1f MB; the newer one adds %.1f MB of new or changed files. Medians of %d rounds, contenders alternating; every contender ends with a `sync`.\n\n", float64(h.size)/1e6, float64(h.newData)/1e6, rounds)
 	b.WriteString("**Noisy:** the 2 cores were shared with other work while this ran; read ratios, not absolute times, and rerun before quoting.\n\n")
+	b.WriteString("Notes: \"5% new data\" is 5% of the DB written again, which Pebble's flush and compactions turn into the new or changed files counted above. " +
+		"Client peak RSS is measured through a small wrapper process (wait4 rusage), so ~23 MB is its floor. Server CPU comes from /proc (10 ms ticks), " +
+		"server peak RSS is the serving process's VmHWM so far (it only grows over the run); rsync's daemon forks per client, its RSS is not shown. " +
+		"Wire bytes: snapsync's through a counting TCP proxy, rsync's from --stats.\n\n")
 	b.WriteString("| scenario | contender | wall s | MB/s | wire MB | client CPU s | client peak RSS MB | server CPU s | server peak RSS MB | local files hashed / cached |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range h.rows {
