@@ -66,9 +66,16 @@ bench-deps: deps ## Install the baselines the benchmarks compare against (rsync,
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq rsync zstd >/dev/null; \
 	fi
 
-BENCH_SIZE ?= 1GiB
+BENCH_SIZE ?= 256MiB
+BENCH_ROUNDS ?= 3
 .PHONY: bench
-bench: bench-deps ## Benchmarks: hot paths, and a BENCH_SIZE install vs rsync and tar|zstd baselines
+bench: bench-deps ## Side by side on a BENCH_SIZE checkpoint: snapsync vs rsync, tar|zstd, cp -a; writes bench/RESULTS.md
+	SNAPSYNC_BENCH_SIZE=$(BENCH_SIZE) SNAPSYNC_BENCH_ROUNDS=$(BENCH_ROUNDS) SNAPSYNC_BENCH_REPORT=$(CURDIR)/bench/RESULTS.md \
+		$(GO) test -count=1 -run '^TestBenchReport$$' -timeout 60m ./e2e
+	@cat bench/RESULTS.md
+
+.PHONY: bench-go
+bench-go: bench-deps ## Go benchmarks: the hot paths (b.SetBytes), and BenchmarkInstall on a BENCH_SIZE checkpoint
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $$(go list ./... | grep -v /e2e)
 	SNAPSYNC_BENCH_SIZE=$(BENCH_SIZE) $(GO) test -run '^$$' -bench Install -benchtime 3x -timeout 60m ./e2e
 
@@ -76,7 +83,7 @@ FUZZTIME ?= 15s
 # Every fuzz target, as package:Target; seeds are committed under testdata/fuzz.
 # A target in another module names its directory: examples/raftkv:Target.
 FUZZ_TARGETS := ./verify:FuzzDecode ./verify:FuzzValidatePath ./client:FuzzDecodeState ./client:FuzzDecodeChunk \
-	./swap:FuzzDecodeRecord ./swap:FuzzDecodeSealedBody ./server:FuzzDecodeDigestCache ./server:FuzzDecodeState \
+	./swap:FuzzDecodeRecord ./swap:FuzzDecodeSealedBody ./server:FuzzDecodeDigestCache ./client:FuzzDecodeLocalCache ./server:FuzzDecodeState \
 	./sidecar:FuzzResolveDest ./sidecar:FuzzDecodeRecord ./repo:FuzzDecodeChunk ./repo:FuzzDecodeInfo \
 	./repo:FuzzDecodeConfig examples/raftkv:FuzzDecodeCommand examples/raftkv:FuzzDecodeLog \
 	examples/raftkv:FuzzDecodePointer

@@ -84,6 +84,6 @@ func benchSetup(b *testing.B, size int, enc snapsyncv1.Encoding) (*fetcher, []*j
 		b.Fatal(err)
 	}
 	cfg := &Config{ChunkRetries: 0}
-	st := &stager{root: root, plan: p, ctr: &counters{}, flush: make(chan int)}
+	st := &stager{root: root, fs: durable.OS(), plan: p, ctr: &counters{}, flush: make(chan int)}
 	return &fetcher{cfg: cfg, st: st, chunkSize: uint32(size)}, jobs, msgs
 }

@@ -92,6 +92,9 @@ func afterSwap(ctx context.Context, cfg *Config, l layout, st *state, old string
 	if err := callHook(cfg.Hook, "old-removed"); err != nil {
 		return Result{}, err
 	}
+	if err := promoteCache(l); err != nil {
+		return Result{}, err
+	}
 	if err := removeTree(ctx, l.fs, l.root); err != nil {
 		return Result{}, fmt.Errorf("remove staging area: %w", err)
 	}

@@ -66,6 +66,11 @@ type Config struct {
 	// KeepOld keeps the replaced database at Dest+".old-UNIX" instead of
 	// removing it. Default: false.
 	KeepOld bool
+	// VerifyLocal hashes every local file again while planning, ignoring the
+	// follower digest cache (StagingDir+".digests"), which otherwise spares
+	// the files this package verified and wrote whose identity (device,
+	// inode, birth time, size, mtime) has not changed since. Default: false.
+	VerifyLocal bool
 	// Immutable reports whether a file of the current database (a
 	// slash-separated path relative to Dest) never changes in place, so that
 	// it may be hard-linked into the staged tree when its whole content matches.

@@ -38,6 +38,9 @@
 //	               whenever it is read back
 //	swap.journal   package swap's journal while a swap is in progress
 //	lock           an flock held by the one install working on the area
+//	digests        the finished stage/'s file identities and chunks; after the
+//	               swap it becomes StagingDir+".digests", the follower digest
+//	               cache the next install plans with (see digestcache.go)
 //
 // # Fault points
 //

@@ -64,6 +64,13 @@ func (l layout) pairOld() string {
 	return filepath.Join(filepath.Dir(l.dest), "."+filepath.Base(l.dest)+".swap-old")
 }
 
+// cachePath is the follower digest cache: beside the staging area, so it
+// outlives it, and outside the tree that is swapped.
+func (l layout) cachePath() string { return l.root + ".digests" }
+
+// stagedDigests records the finished stage/'s files until the swap.
+func (l layout) stagedDigests() string { return filepath.Join(l.root, "digests") }
+
 // keptOld is where KeepOld keeps the replaced tree: beside Dest, or for a
 // set install inside Dest (its old entries, on Dest's filesystem).
 func (l layout) keptOld(unix int64) string {

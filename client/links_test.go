@@ -58,9 +58,10 @@ func (l *logLines) field(tb testing.TB, msg, key string) int64 {
 
 // installLogged installs from url into dest, returning what the client
 // logged: the manifest's size and the local inodes it hashed.
-func installLogged(tb testing.TB, url, dest string) (res Result, manifestBytes, hashed int64) {
+func installLogged(tb testing.TB, url, dest string, verifyLocal ...bool) (res Result, manifestBytes, hashed int64) {
 	tb.Helper()
 	cfg := testConfig(tb, dest)
+	cfg.VerifyLocal = len(verifyLocal) > 0 && verifyLocal[0] // hash, not the digest cache
 	lines := &logLines{}
 	cfg.Logger = zerolog.New(lines).Level(zerolog.InfoLevel)
 	res, err := Install(context.Background(), url, 0, cfg)
@@ -198,7 +199,7 @@ func TestThousandLinks(t *testing.T) {
 	if hashed != 0 {
 		t.Fatalf("hashed %d local inodes in an empty dest", hashed)
 	}
-	res, _, hashed = installLogged(t, ts.url, dest)
+	res, _, hashed = installLogged(t, ts.url, dest, true)
 	checkSameLinkedTree(t, root, dest)
 	if hashed != 1 || res.BytesFetched != 0 {
 		t.Fatalf("over the first copy: hashed %d local inodes, fetched %d bytes; want 1 inode, nothing fetched", hashed, res.BytesFetched)
@@ -289,7 +290,7 @@ func TestOzoneSnapshotLinks(t *testing.T) {
 	if hashed != 0 || res.BytesFetched != res.BytesTotal {
 		t.Fatalf("into an empty dest: hashed %d local inodes, fetched %d of %d bytes", hashed, res.BytesFetched, res.BytesTotal)
 	}
-	res, _, hashed = installLogged(t, ts.url, dest)
+	res, _, hashed = installLogged(t, ts.url, dest, true)
 	checkSameLinkedTree(t, root, dest)
 	if hashed != int64(inodes) || res.BytesFetched != 0 {
 		t.Fatalf("over the first copy: hashed %d local inodes, want %d (each once); fetched %d", hashed, inodes, res.BytesFetched)

@@ -61,6 +61,7 @@ type localIndex struct {
 	files     int   // names indexed
 	bytes     int64 // of the distinct inodes indexed
 	hashed    int64 // inodes read and hashed: each once
+	cached    int64 // inodes whose chunks the follower cache held
 }
 
 // localTree is a directory whose files may hold reusable content.
@@ -75,8 +76,10 @@ type localTree struct {
 // Dest and earlier stagings (an OM's SST linked into every snapshot): its
 // other names share the first name's chunks. A file that cannot be read is
 // skipped: reuse is opportunistic, and every reused byte is checked again
-// when it is copied.
-func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need *digestSet, log zerolog.Logger) (*localIndex, error) {
+// when it is copied. An inode whose identity the follower cache records
+// (snapsync verified and wrote it, and it has not changed since) takes its
+// chunks from the cache instead of being read; cache may be nil.
+func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need *digestSet, cache *localCache, log zerolog.Logger) (*localIndex, error) {
 	var files []*localFile
 	for _, t := range trees {
 		found, err := listTree(t)
@@ -86,11 +89,16 @@ func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need *dig
 		files = append(files, found...)
 	}
 	first := byInode(files)
-	var hashed atomic.Int64
+	var hashed, cached atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, f := range first {
 		g.Go(func() error {
+			if cs, ok := cache.lookup(f.path, uint32(chunkSize)); ok {
+				cached.Add(1)
+				f.chunks = cs
+				return nil
+			}
 			hashed.Add(1)
 			chunks, _, err := chunker.HashFile(gctx, f.path, chunkSize)
 			if err != nil {
@@ -113,7 +121,7 @@ func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need *dig
 		}
 	}
 	x := buildIndex(files, need)
-	x.hashed = hashed.Load()
+	x.hashed, x.cached = hashed.Load(), cached.Load()
 	return x, nil
 }
 

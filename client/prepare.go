@@ -231,6 +231,7 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *stat
 	if err := s.finish(ctx, rootModeFor(l.fs, l.dest)); err != nil {
 		return Prepared{}, err
 	}
+	recordStaged(l, m, cfg.Logger)
 	return markStaged(l, st, ctr, cfg)
 }
 
@@ -252,7 +253,11 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 			trees = append(trees, localTree{root: filepath.Join(l.dest, n), fromDest: true})
 		}
 	}
-	idx, err := indexTrees(ctx, trees, int(m.ChunkSize), neededDigests(m, done, complete), cfg.Logger)
+	var cache *localCache
+	if !cfg.VerifyLocal {
+		cache = loadLocalCache(l, cfg.Logger)
+	}
+	idx, err := indexTrees(ctx, trees, int(m.ChunkSize), neededDigests(m, done, complete), cache, cfg.Logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -266,7 +271,8 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 	cfg.Logger.Info().Int("files", len(m.Files)).Int64("total", m.TotalBytes()).
 		Int64("staged", s.plan.stagedBytes).Int64("placed", s.plan.placedBytes).
 		Int64("reuse", s.plan.reuseBytes()).Int64("fetch", s.plan.fetchBytes()).
-		Int("local_files", idx.files).Int64("local_hashed", idx.hashed).Msg("plan")
+		Int("local_files", idx.files).Int64("local_hashed", idx.hashed).
+		Int64("local_cached", idx.cached).Msg("plan")
 	return s, pool, nil
 }
 

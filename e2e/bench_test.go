@@ -36,7 +36,7 @@ func BenchmarkInstall(b *testing.B) {
 // benchCheckpoint makes (once per size, cached under the temp dir) a settled
 // Pebble DB of at least SNAPSYNC_BENCH_SIZE on disk (default 1GiB) and a
 // checkpoint of it that every contender copies.
-func benchCheckpoint(b *testing.B) string {
+func benchCheckpoint(b testing.TB) string {
 	b.Helper()
 	size := uint64(1 << 30)
 	if s := os.Getenv("SNAPSYNC_BENCH_SIZE"); s != "" {
@@ -78,7 +78,7 @@ func benchCheckpoint(b *testing.B) string {
 	return ckpt
 }
 
-func treeSize(b *testing.B, dir string) int64 {
+func treeSize(b testing.TB, dir string) int64 {
 	b.Helper()
 	var n int64
 	for _, f := range treeFiles(b, dir) {

@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // measureEnv, set to a file name, makes the test binary a wrapper that runs
-// its arguments as a command, writes the command's peak RSS in bytes to the
-// file, and exits with the command's status.
+// its arguments as a command, writes the command's peak RSS in bytes, then
+// its user and system CPU time in nanoseconds, to the file, and exits with
+// the command's status.
 //
 // Why a wrapper: Linux records the old address space's high-water mark in a
 // process's ru_maxrss when it execs, and Go starts children with
@@ -32,7 +34,12 @@ func measureChild(out string, args []string) int {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // dies with the wrapper
 	err := cmd.Run()
-	if werr := os.WriteFile(out, []byte(strconv.FormatInt(maxRSS(cmd.ProcessState), 10)), 0o600); werr != nil {
+	var user, sys time.Duration
+	if ps := cmd.ProcessState; ps != nil {
+		user, sys = ps.UserTime(), ps.SystemTime()
+	}
+	line := fmt.Sprintf("%d %d %d", maxRSS(cmd.ProcessState), user.Nanoseconds(), sys.Nanoseconds())
+	if werr := os.WriteFile(out, []byte(line), 0o600); werr != nil {
 		fmt.Fprintln(os.Stderr, "measure:", werr)
 		return 2
 	}
@@ -64,7 +71,9 @@ func runMeasured(ctx context.Context, rssFile string, args ...string) measured {
 	err := cmd.Run()
 	var rss int64
 	if b, rerr := os.ReadFile(rssFile); rerr == nil {
-		rss, _ = strconv.ParseInt(string(b), 10, 64) // an unreadable figure shows as 0
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			rss, _ = strconv.ParseInt(f[0], 10, 64) // an unreadable figure shows as 0
+		}
 	}
 	return measured{Stderr: stderr.String(), Err: err, RSS: rss}
 }

@@ -13,15 +13,16 @@ import (
 )
 
 type installFlags struct {
-	from       []string
-	dest       string
-	staging    string
-	json       bool
-	streams    int
-	keepOld    bool
-	replace    []string
-	minIndex   uint64
-	compressed string
+	from        []string
+	dest        string
+	staging     string
+	json        bool
+	streams     int
+	keepOld     bool
+	verifyLocal bool
+	replace     []string
+	minIndex    uint64
+	compressed  string
 	fetchFlags
 	trustFlags
 }
@@ -56,6 +57,7 @@ fails mid-way, goes on from the next, keeping every chunk already verified.`,
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
 	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database at DIR.old-UNIXTIME")
+	fl.BoolVar(&f.verifyLocal, "verify-local", false, "hash every local file again, ignoring the digest cache beside DIR")
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, leaving the rest (e.g. om.db,db.snapshots in an OM metadata dir); the staging area is then DIR/.snapsync-replace")
 	fl.Uint64Var(&f.minIndex, "min-index", 0, "require a checkpoint reflecting at least this Raft index")
 	fl.StringVar(&f.compressed, "compression", "auto", "ask the server for chunk compression: auto, zstd, none")
@@ -86,7 +88,7 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 		return err
 	}
 	cfg := client.Config{
-		Dest: f.dest, StagingDir: f.staging, Streams: f.streams, KeepOld: f.keepOld, Replace: f.replace,
+		Dest: f.dest, StagingDir: f.staging, Streams: f.streams, KeepOld: f.keepOld, VerifyLocal: f.verifyLocal, Replace: f.replace,
 		Compression: comp, Logger: log, Hook: crashHook(), HTTPClient: hc,
 	}
 	if err := f.fetchFlags.apply(&cfg); err != nil {

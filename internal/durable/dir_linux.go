@@ -267,7 +267,7 @@ func statAt(fd int, name string, flags int, path string) (Info, error) {
 			return Info{}, pathErr("lstat", path, err)
 		}
 		return Info{ID: FileID{Dev: s.Dev, Ino: s.Ino}, Mode: fileMode(s.Mode), Size: s.Size,
-			Uid: s.Uid, Nlink: uint64(s.Nlink)}, nil
+			Uid: s.Uid, Nlink: uint64(s.Nlink), Mtime: s.Mtim.Sec*1e9 + int64(s.Mtim.Nsec)}, nil
 	}
 	if err != nil {
 		return Info{}, pathErr("lstat", path, err)

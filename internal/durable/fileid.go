@@ -14,7 +14,13 @@ type Info struct {
 	Uid  uint32 // the owner
 	// Nlink is the number of hard links; 1 where the platform does not say.
 	Nlink uint64
+	// Mtime is the modification time in nanoseconds since the epoch.
+	Mtime int64
 }
+
+// Lstat describes the file at path, with its birth time where the
+// filesystem records one, not following a final symlink.
+func Lstat(path string) (Info, error) { return lstat(path) }
 
 // FileID identifies a file or directory on one machine: its device, its inode
 // and, where the filesystem records it (statx STATX_BTIME on ext4, xfs,

@@ -42,7 +42,8 @@ func infoOf(st *unix.Statx_t) Info {
 	if st.Mask&unix.STATX_BTIME != 0 {
 		id.Birth = st.Btime.Sec*1e9 + int64(st.Btime.Nsec)
 	}
-	return Info{ID: id, Mode: fileMode(uint32(st.Mode)), Size: int64(st.Size), Uid: st.Uid, Nlink: uint64(st.Nlink)}
+	return Info{ID: id, Mode: fileMode(uint32(st.Mode)), Size: int64(st.Size), Uid: st.Uid, Nlink: uint64(st.Nlink),
+		Mtime: st.Mtime.Sec*1e9 + int64(st.Mtime.Nsec)}
 }
 
 // fileMode converts the st_mode bits of statx to an fs.FileMode.

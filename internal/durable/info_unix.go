@@ -19,7 +19,7 @@ func lstatPortable(path string) (Info, error) {
 	if id.IsZero() {
 		return Info{}, fmt.Errorf("lstat %s: no stat_t", path)
 	}
-	info := Info{ID: id, Mode: fi.Mode(), Size: fi.Size(), Nlink: 1}
+	info := Info{ID: id, Mode: fi.Mode(), Size: fi.Size(), Nlink: 1, Mtime: fi.ModTime().UnixNano()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		info.Uid, info.Nlink = st.Uid, uint64(st.Nlink) //nolint:unconvert // narrower types on some platforms
 	}

@@ -1,0 +1,156 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+
+	"github.com/rs/zerolog"
+
+	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// Follower digest cache (invariant 8, the follower's half).
+//
+// The follower trusts a chunk list only if snapsync itself computed it: the
+// files of a tree it verified chunk by chunk and staged. When a stage is
+// finished, each file's identity (device, inode, birth time where the
+// filesystem records one, size, mtime) and chunk size are recorded with the
+// manifest's chunks in the staging area ("digests"). Once the tree is swapped
+// in (inodes survive the rename), that record is renamed beside the
+// destination, as StagingDir+".digests" (".snapsync-NAME.digests"): outside
+// the tree that is swapped, on its filesystem, owned by the install (the
+// staging area's lock covers it) and replaced whole by each install, so it
+// holds exactly the installed DB's files and never grows with history.
+//
+// The next install reads it before planning and does not hash a local file
+// whose identity is recorded with the chunk size in use; any file touched
+// (mtime or size changed) or replaced (new inode or birth time) is hashed
+// again. Config.VerifyLocal ignores the cache and hashes everything. A cache
+// that cannot be read or decoded is ignored with a warning: it only saves
+// work, every reused chunk is checked against its digest when it is copied.
+
+// cacheKey is a file's identity as the follower cache records it. ctime is
+// left out on purpose: the next install hard-links the file, which changes it.
+type cacheKey struct {
+	ID        durable.FileID
+	Size      int64
+	MtimeNs   int64
+	ChunkSize uint32
+}
+
+func keyOf(info durable.Info, chunkSize uint32) cacheKey {
+	return cacheKey{ID: info.ID, Size: info.Size, MtimeNs: info.Mtime, ChunkSize: chunkSize}
+}
+
+// localCache maps identities to the chunk lists snapsync verified.
+type localCache struct {
+	entries map[cacheKey][]verify.Chunk
+}
+
+// lookup returns the recorded chunks of the file at path, lstat'ed now, and
+// whether it has them. A nil cache holds nothing.
+func (c *localCache) lookup(path string, chunkSize uint32) ([]verify.Chunk, bool) {
+	if c == nil || len(c.entries) == 0 {
+		return nil, false
+	}
+	info, err := durable.Lstat(path)
+	if err != nil || !info.Mode.IsRegular() || info.ID.IsZero() {
+		return nil, false
+	}
+	cs, ok := c.entries[keyOf(info, chunkSize)]
+	return cs, ok
+}
+
+// maxCacheChunks bounds what a cache file may hold: at the smallest chunk
+// size this is 4M chunks (~150 MiB of file), far above any real DB's count
+// and below what would hurt to decode.
+const maxCacheChunks = 4 << 20
+
+// maxCacheFile bounds the cache file read back: maxCacheChunks chunks and
+// as many entries.
+const maxCacheFile = maxCacheChunks * (localChunkSize + localEntryFixed)
+
+// loadLocalCache reads the follower cache beside Dest. A missing file is an
+// empty cache; one that cannot be read or decoded is ignored with a warning.
+func loadLocalCache(l layout, log zerolog.Logger) *localCache {
+	path := l.cachePath()
+	info, err := l.fs.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err == nil && (!info.Mode.IsRegular() || info.Size > maxCacheFile) {
+		err = fmt.Errorf("%w: not a regular file of at most %d bytes", errBadLocalCache, int64(maxCacheFile))
+	}
+	var b []byte
+	if err == nil {
+		b, err = l.fs.ReadFile(path)
+	}
+	var c *localCache
+	if err == nil {
+		c, err = decodeLocalCache(b, maxCacheChunks)
+	}
+	if err != nil {
+		log.Warn().Err(err).Str("path", path).Msg("ignoring the digest cache: every local file is hashed")
+		return nil
+	}
+	return c
+}
+
+// recordStaged records the identity and chunks of every file of the
+// finished stage/ in the staging area, for promoteCache to put in place once
+// the tree is swapped in. It only saves later work: a failure is logged and
+// leaves no record.
+func recordStaged(l layout, m *verify.Manifest, log zerolog.Logger) {
+	entries := make(map[cacheKey][]verify.Chunk)
+	var err error
+	for i := range m.Files {
+		f := &m.Files[i]
+		if f.LinkTo >= 0 {
+			continue
+		}
+		var p string
+		var info durable.Info
+		if p, err = join(l.stage, f.Path); err != nil {
+			break
+		}
+		if info, err = l.fs.Lstat(p); err != nil {
+			break
+		}
+		if info.ID.IsZero() || info.Size != f.Size {
+			continue // no identity to key it by
+		}
+		entries[keyOf(info, m.ChunkSize)] = f.Chunks
+	}
+	if err == nil {
+		err = durable.WriteFile(l.fs, l.stagedDigests(), encodeLocalCache(entries), 0o600)
+	}
+	if err != nil {
+		log.Warn().Err(err).Msg("no digest cache for this install")
+		if rerr := l.fs.Remove(l.stagedDigests()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			log.Warn().Err(rerr).Msg("remove the staged digest record")
+		}
+	}
+}
+
+// promoteCache replaces the follower cache with the record of the tree just
+// swapped in, or removes it when there is no record (it would describe the
+// old tree's files only).
+func promoteCache(l layout) error {
+	_, err := l.fs.Lstat(l.stagedDigests())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := durable.Remove(l.fs, l.cachePath()); err != nil {
+			return fmt.Errorf("remove stale digest cache: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("stat digest record: %w", err)
+	}
+	if err := l.fs.Rename(l.stagedDigests(), l.cachePath()); err != nil {
+		return fmt.Errorf("install digest cache: %w", err)
+	}
+	return l.fs.SyncDir(filepath.Dir(l.cachePath()))
+}
