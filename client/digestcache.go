@@ -75,7 +75,15 @@ const maxCacheFile = maxCacheChunks * (localChunkSize + localEntryFixed)
 
 // loadLocalCache reads the follower cache beside Dest. A missing file is an
 // empty cache; one that cannot be read or decoded is ignored with a warning.
+//
+// A set install (Config.Replace) keeps no cache: Dest is a directory whose
+// other entries must stay exactly as they are, and its staging area goes
+// with each install, so there is nowhere of its own to keep one; its local
+// files are hashed on every install.
 func loadLocalCache(l layout, log zerolog.Logger) *localCache {
+	if l.set {
+		return nil
+	}
 	path := l.cachePath()
 	info, err := l.fs.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -139,6 +147,9 @@ func recordStaged(l layout, m *verify.Manifest, log zerolog.Logger) {
 // swapped in, or removes it when there is no record (it would describe the
 // old tree's files only).
 func promoteCache(l layout) error {
+	if l.set {
+		return nil // a set install keeps no cache (loadLocalCache); the record goes with the staging area
+	}
 	_, err := l.fs.Lstat(l.stagedDigests())
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

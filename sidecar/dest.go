@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/snapsync/snapsync/client"
 )
 
 // stagingPrefix begins the name of a staging area (package client's default,
@@ -24,8 +26,8 @@ type roots []string
 //
 // A set install (Prepare with a replace list) replaces entries strictly
 // below dest, never dest itself, so dest may also be a root (an OM's
-// metadata directory named by --allow-dest); Commit, Abort and Status,
-// which only act on what a Prepare made, accept a root as well (atRoot).
+// metadata directory named by --allow-dest) when atRoot is set; Commit,
+// Abort and Status use resolveAfterPrepare.
 func (rs roots) resolve(dest string, atRoot bool) (string, error) {
 	if dest == "" {
 		return "", fmt.Errorf("%w: dest is required", ErrBadRequest)
@@ -55,6 +57,31 @@ func (rs roots) resolve(dest string, atRoot bool) (string, error) {
 		return "", fmt.Errorf("%w: dest %s is not a directory (mode %v)", ErrBadRequest, p, fi.Mode())
 	}
 	return p, nil
+}
+
+// isRoot reports whether p is one of the roots.
+func (rs roots) isRoot(p string) bool {
+	for _, r := range rs {
+		if r == p {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveCommit resolves the dest of a Commit: below a root, or a root that
+// holds a set install's staging area (the only install a root can be the
+// dest of), so that no Commit ever swaps a root itself. Abort and Status,
+// which only give back or report staging areas, resolve with atRoot.
+func (rs roots) resolveCommit(dest string) (string, error) {
+	p, err := rs.resolve(dest, true)
+	if err != nil || !rs.isRoot(p) {
+		return p, err
+	}
+	if fi, err := os.Lstat(filepath.Join(p, client.SetStagingName)); err == nil && fi.IsDir() {
+		return p, nil
+	}
+	return "", fmt.Errorf("%w: %s is an allowed root and holds no set install (allowed: %s)", ErrNotAllowed, p, strings.Join(rs, ", "))
 }
 
 // contain reports whether p is strictly below one of the roots, or, with

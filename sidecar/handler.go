@@ -48,7 +48,7 @@ func (s *InstallService) Commit(ctx context.Context, req *connect.Request[snapsy
 }
 
 func (s *InstallService) commitCall(ctx context.Context, req *snapsyncv1.CommitRequest) (client.Result, error) {
-	dest, err := s.roots.resolve(req.GetDest(), true)
+	dest, err := s.roots.resolveCommit(req.GetDest())
 	if err != nil {
 		return client.Result{}, err
 	}

@@ -112,7 +112,6 @@ func TestBadRequests(t *testing.T) {
 		text               string
 	}{
 		{"outside", filepath.Join(outside, "db"), source, connect.CodePermissionDenied, "not under an allowed root"},
-		{"root itself", l.root, source, connect.CodePermissionDenied, "not under an allowed root"},
 		{"dotdot", l.root + "/../" + filepath.Base(outside) + "/db", source, connect.CodePermissionDenied, "not under an allowed root"},
 		{"parent symlink escapes", filepath.Join(link, "db"), source, connect.CodePermissionDenied, "not under an allowed root"},
 		{"dest is a symlink", filepath.Join(l.root, "dblink"), source, connect.CodeInvalidArgument, "not a directory"},
@@ -146,6 +145,28 @@ func TestBadRequests(t *testing.T) {
 			wantError(t, err, tc.code, tc.text)
 		})
 	}
+	t.Run("root itself", func(t *testing.T) {
+		// A whole-directory Prepare or a Commit of a root is refused; Status
+		// and Abort of a root (the dest of a set install) report and give
+		// back nothing.
+		s, err := l.client.Prepare(ctx, connect.NewRequest(&snapsyncv1.PrepareRequest{SourceUrl: source, Dest: l.root}))
+		if err == nil {
+			defer s.Close()
+			for s.Receive() {
+				t.Fatalf("prepare sent %v", s.Msg())
+			}
+			err = s.Err()
+		}
+		wantError(t, err, connect.CodePermissionDenied, "not under an allowed root")
+		wantError(t, commitErr(l.client, l.root, make([]byte, 32)), connect.CodePermissionDenied, "holds no set install")
+		st, err := l.client.Status(ctx, connect.NewRequest(&snapsyncv1.StatusRequest{Dest: l.root}))
+		if err != nil || st.Msg.GetProgress().GetState() != snapsyncv1.InstallState_INSTALL_STATE_IDLE {
+			t.Fatalf("Status of the root: %v, %v; want IDLE", st, err)
+		}
+		if _, err := l.client.Abort(ctx, connect.NewRequest(&snapsyncv1.AbortRequest{Dest: l.root, KeepStaging: true})); err != nil {
+			t.Fatalf("Abort of the root: %v", err)
+		}
+	})
 	for _, dir := range []string{outside, l.root} {
 		if ents, _ := os.ReadDir(dir); len(ents) > 2 {
 			t.Errorf("%s holds %d entries after refused requests", dir, len(ents))
