@@ -125,13 +125,28 @@ func TestSharedToken(t *testing.T) {
 	}
 }
 
-// TestRefusesOpenNonLoopback: serve on a non-loopback address with neither
-// TLS nor a token refuses to start, and says why, before binding anything.
+// TestRefusesOpenNonLoopback: serve on a non-loopback address without both
+// TLS and an authentication of callers (client certificates or a token)
+// refuses to start, and says what is missing, before binding anything.
 func TestRefusesOpenNonLoopback(t *testing.T) {
 	t.Parallel()
-	r := runSnapsync(context.Background(), nil, "serve", "--source", "dir:"+t.TempDir(), "--listen", "0.0.0.0:0")
-	if r.Err == nil || !strings.Contains(r.Stderr, "--insecure") || !strings.Contains(r.Stderr, "--tls-cert") {
-		t.Fatalf("serve on 0.0.0.0 without protection: %v\n%s", r.Err, r.Stderr)
+	testCases := []struct {
+		name, want string
+		args       []string
+	}{
+		{"nothing", "neither TLS nor authentication", nil},
+		{"TLS without client authentication", "no authentication of callers", []string{"--tls-cert", "c", "--tls-key", "k"}},
+		{"a token in the clear", "no TLS", []string{"--token-file", "t"}},
+	}
+	for _, tc := range testCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"serve", "--source", "dir:" + t.TempDir(), "--listen", "0.0.0.0:0"}, tc.args...)
+			r := runSnapsync(context.Background(), nil, args...)
+			if r.Err == nil || !strings.Contains(r.Stderr, tc.want) || !strings.Contains(r.Stderr, "--insecure") {
+				t.Fatalf("serve on 0.0.0.0 with %v: %v\n%s", tc.args, r.Err, r.Stderr)
+			}
+		})
 	}
 }
 

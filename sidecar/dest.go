@@ -45,7 +45,9 @@ func (rs roots) resolve(dest string, atRoot bool) (string, error) {
 		return "", fmt.Errorf("%w: parent of dest %q: %w", ErrBadRequest, dest, err)
 	}
 	p := filepath.Join(parent, base)
-	if !rs.contain(p, atRoot) {
+	if !rs.contain(p, atRoot) || (!atRoot && rs.isRoot(p)) {
+		// A root is never swapped whole, even when it lies below another
+		// root (nested --allow-dest).
 		return "", fmt.Errorf("%w: %s (allowed: %s)", ErrNotAllowed, p, strings.Join(rs, ", "))
 	}
 	fi, err := os.Lstat(p)

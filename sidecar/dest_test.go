@@ -70,6 +70,27 @@ func TestResolveDest(t *testing.T) {
 
 // FuzzResolveDest: whatever the path, resolve either refuses it or returns
 // an absolute, clean path strictly below the root that is not a symlink.
+// TestNestedRootsNotSwapped: with nested roots, the inner root is still a
+// root: a whole-directory install of it is refused, a set install allowed.
+func TestNestedRootsNotSwapped(t *testing.T) {
+	t.Parallel()
+	outer := t.TempDir()
+	inner := filepath.Join(outer, "om")
+	if err := os.Mkdir(inner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rs := roots{outer, inner}
+	if _, err := rs.resolve(inner, false); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("whole-directory dest = the inner root: %v, want ErrNotAllowed", err)
+	}
+	if got, err := rs.resolve(inner, true); err != nil || got != inner {
+		t.Fatalf("set install into the inner root: %q, %v", got, err)
+	}
+	if _, err := rs.resolveCommit(inner); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("Commit of the inner root with no set install staged: %v, want ErrNotAllowed", err)
+	}
+}
+
 func FuzzResolveDest(f *testing.F) {
 	rs, base := testRoots(f)
 	root := rs[0]

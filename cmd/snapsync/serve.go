@@ -101,11 +101,11 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if err := f.localFlags.validate(); err != nil {
 		return err
 	}
-	installs, err := f.installTemplate(log)
-	if err != nil {
+	if err := f.checkListen(); err != nil {
 		return err
 	}
-	if err := f.checkListen(); err != nil {
+	installs, err := f.installTemplate(log)
+	if err != nil {
 		return err
 	}
 	src, reg, err := f.openSource(f.source, cfg.WorkDir, log)
@@ -183,7 +183,8 @@ func (f *serveFlags) installTemplate(log zerolog.Logger) (client.Config, error) 
 // loopback when the peer listener would be neither encrypted nor
 // authenticated. The bound address is checked again once listening.
 func (f *serveFlags) checkListen() error {
-	if f.insecure || f.tls.Enabled() || f.tokenFile != "" {
+	missing := f.protection()
+	if f.insecure || missing == "" {
 		return nil
 	}
 	host, _, err := net.SplitHostPort(f.listen)
@@ -193,8 +194,7 @@ func (f *serveFlags) checkListen() error {
 	if ip := net.ParseIP(host); strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback()) {
 		return nil
 	}
-	return fmt.Errorf("--listen %s: %w: give --tls-cert and --tls-key (with --tls-ca for mutual TLS), "+
-		"or --token-file, or --insecure to serve anyone who can reach it", f.listen, errInsecure)
+	return fmt.Errorf("--listen %s: %w (%s): %s", f.listen, errInsecure, missing, insecureHelp)
 }
 
 func (f *serveFlags) config() (server.Config, error) {

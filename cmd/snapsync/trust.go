@@ -92,12 +92,34 @@ type peerListener struct {
 }
 
 // errInsecure refuses to serve peers on a non-loopback address in the clear
-// and unauthenticated.
-var errInsecure = errors.New("refusing to serve peers in the clear and unauthenticated on a non-loopback address")
+// or unauthenticated.
+var errInsecure = errors.New("refusing to serve peers in the clear or unauthenticated on a non-loopback address")
+
+// protection names what is missing for a non-loopback peer listener: TLS
+// (so the DB and the token are not in the clear) and an authentication of
+// the caller (client certificates against --tls-ca, or the token). "" when
+// nothing is.
+func (f *trustFlags) protection() string {
+	encrypted := f.tls.Enabled()
+	authenticated := f.tls.CA != "" || f.tokenFile != ""
+	switch {
+	case !encrypted && !authenticated:
+		return "neither TLS nor authentication"
+	case !encrypted:
+		return "no TLS: the DB and the token would cross the network in the clear"
+	case !authenticated:
+		return "no authentication of callers: anyone who reaches it could copy the DB"
+	}
+	return ""
+}
+
+// insecureHelp says how to protect a peer listener.
+const insecureHelp = "give --tls-cert and --tls-key with --tls-ca (mutual TLS) or with --token-file, " +
+	"or --insecure to serve it anyway"
 
 // listener returns the protection of the peer listener bound at addr,
-// refusing a non-loopback address with neither TLS nor a token unless
-// insecure is set.
+// refusing a non-loopback address without both TLS and an authentication of
+// callers unless insecure is set.
 func (f *trustFlags) listener(addr net.Addr, insecure bool, log zerolog.Logger) (peerListener, error) {
 	var pl peerListener
 	if len(f.allowPeers) > 0 && f.tls.CA == "" {
@@ -114,12 +136,11 @@ func (f *trustFlags) listener(addr net.Addr, insecure bool, log zerolog.Logger) 
 		}
 		pl.opts = append(pl.opts, server.WithTLS(st.Config()))
 	}
-	if st == nil && tok == nil && !insecure && !isLoopback(addr) {
-		return pl, fmt.Errorf("%w (%s): give --tls-cert and --tls-key (with --tls-ca for mutual TLS), "+
-			"or --token-file, or --insecure to serve anyone who can reach it", errInsecure, addr)
-	}
-	if st == nil && tok == nil && !isLoopback(addr) {
-		log.Warn().Str("addr", addr.String()).Msg("--insecure: serving the DB in the clear to anyone who can reach this address")
+	if missing := f.protection(); missing != "" && !isLoopback(addr) {
+		if !insecure {
+			return pl, fmt.Errorf("%w (%s: %s): %s", errInsecure, addr, missing, insecureHelp)
+		}
+		log.Warn().Str("addr", addr.String()).Str("missing", missing).Msg("--insecure: serving peers without full protection")
 	}
 	pl.guard = &auth.Guard{Clients: st, AllowPeers: f.allowPeers, Token: tok, Log: log,
 		Exempt: func(p string) bool { return strings.HasPrefix(p, "/grpc.health.v1.Health/") }}
