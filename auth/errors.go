@@ -31,3 +31,15 @@ func Refusal(err error) (*connect.Error, int) {
 	}
 	return reason.New(connect.CodeUnauthenticated, err, reason.Unauthenticated, nil), http.StatusUnauthorized
 }
+
+// WriteRefusal answers r with the refusal for err, in the protocol r speaks
+// (gRPC, gRPC-Web or Connect; plain HTTP 401/403 otherwise). Every guard of
+// a listener refuses through it.
+func WriteRefusal(w http.ResponseWriter, r *http.Request, err error) {
+	ce, status := Refusal(err)
+	if ew := connect.NewErrorWriter(); ew.IsSupported(r) {
+		_ = ew.Write(w, r, ce) // the caller is gone if this fails; nothing else to tell
+		return
+	}
+	http.Error(w, err.Error(), status)
+}

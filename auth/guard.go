@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"connectrpc.com/connect"
 	"github.com/rs/zerolog"
 )
 
@@ -43,7 +42,6 @@ func (g *Guard) Wrap(h http.Handler) http.Handler {
 	if !g.Enabled() {
 		return h
 	}
-	ew := connect.NewErrorWriter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.Exempt != nil && g.Exempt(r.URL.Path) {
 			h.ServeHTTP(w, r)
@@ -55,12 +53,7 @@ func (g *Guard) Wrap(h http.Handler) http.Handler {
 			return
 		}
 		g.audit(r, err)
-		ce, status := Refusal(err)
-		if ew.IsSupported(r) {
-			_ = ew.Write(w, r, ce) // the caller is gone if this fails; nothing else to tell
-			return
-		}
-		http.Error(w, err.Error(), status)
+		WriteRefusal(w, r, err)
 	})
 }
 

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"github.com/rs/zerolog"
 
@@ -62,7 +61,6 @@ func (a *LocalAuth) Wrap(h http.Handler) http.Handler {
 	if len(allow) == 0 {
 		allow = []uint32{uint32(os.Getuid())} //nolint:gosec // uids fit in 32 bits on Linux
 	}
-	ew := connect.NewErrorWriter()
 	health := "/" + grpchealth.HealthV1ServiceName + "/"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, health) {
@@ -76,12 +74,7 @@ func (a *LocalAuth) Wrap(h http.Handler) http.Handler {
 		}
 		a.Log.Warn().Str("audit", "refused").Str("api", "local").Str("peer", r.RemoteAddr).
 			Str("procedure", r.URL.Path).Err(err).Msg("local call refused")
-		ce, status := auth.Refusal(err)
-		if ew.IsSupported(r) {
-			_ = ew.Write(w, r, ce) // the caller is gone if this fails
-			return
-		}
-		http.Error(w, err.Error(), status)
+		auth.WriteRefusal(w, r, err)
 	})
 }
 
