@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/snapsync/snapsync/internal/manifesttest"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -23,7 +24,7 @@ type chunkMsg = snapsyncv1.FetchChunksResponse
 func eachChunk(edit func(call int64, k int, msg *chunkMsg) []*chunkMsg) func() *hostile {
 	return func() *hostile {
 		m, content := defaultCraft()
-		h := &hostile{manifest: encodeRaw(m), content: content}
+		h := &hostile{manifest: manifesttest.EncodeRaw(m), content: content}
 		h.fetch = func(call int64, req *snapsyncv1.FetchChunksRequest, honest func(uint32, uint32) *chunkMsg, send func(*chunkMsg) error) error {
 			k := 0
 			return sendHonest(req, honest, func(msg *chunkMsg) error {
@@ -44,7 +45,7 @@ func eachChunk(edit func(call int64, k int, msg *chunkMsg) []*chunkMsg) func() *
 func failing(err error) func() *hostile {
 	return func() *hostile {
 		m, content := defaultCraft()
-		h := &hostile{manifest: encodeRaw(m), content: content}
+		h := &hostile{manifest: manifesttest.EncodeRaw(m), content: content}
 		h.fetch = func(int64, *snapsyncv1.FetchChunksRequest, func(uint32, uint32) *chunkMsg, func(*chunkMsg) error) error {
 			return err
 		}

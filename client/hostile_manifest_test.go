@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/snapsync/snapsync/internal/manifesttest"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -17,7 +18,7 @@ func rawWith(edit func(m *verify.Manifest)) func() *hostile {
 	return func() *hostile {
 		m, content := defaultCraft()
 		edit(m)
-		return &hostile{manifest: encodeRaw(m), content: content}
+		return &hostile{manifest: manifesttest.EncodeRaw(m), content: content}
 	}
 }
 
@@ -25,7 +26,7 @@ func rawWith(edit func(m *verify.Manifest)) func() *hostile {
 func patched(patch func(b []byte) []byte) func() *hostile {
 	return func() *hostile {
 		m, content := defaultCraft()
-		return &hostile{manifest: patch(encodeRaw(m)), content: content}
+		return &hostile{manifest: patch(manifesttest.EncodeRaw(m)), content: content}
 	}
 }
 
@@ -33,14 +34,14 @@ func patched(patch func(b []byte) []byte) func() *hostile {
 func honestWith(info func(*snapsyncv1.SnapshotInfo), pages func([]byte) []*snapsyncv1.GetManifestResponse) func() *hostile {
 	return func() *hostile {
 		m, content := defaultCraft()
-		return &hostile{manifest: encodeRaw(m), content: content, info: info, pages: pages}
+		return &hostile{manifest: manifesttest.EncodeRaw(m), content: content, info: info, pages: pages}
 	}
 }
 
 // countAtEnd encodes m (whose last element is a count of zero) with that
 // count replaced by n: a manifest claiming n elements it does not hold.
 func countAtEnd(m *verify.Manifest, n uint32) []byte {
-	b := encodeRaw(m)
+	b := manifesttest.EncodeRaw(m)
 	binary.BigEndian.PutUint32(b[len(b)-4:], n)
 	return b
 }

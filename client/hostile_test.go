@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/binary"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/snapsync/snapsync/internal/manifesttest"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	"github.com/snapsync/snapsync/verify"
@@ -171,43 +171,6 @@ func defaultCraft() (*verify.Manifest, map[int][]byte) {
 		craftFile{"d/c", 3*hostileChunk + 100, 0})
 }
 
-// encodeRaw writes m in the canonical encoding's layout without validating
-// it, so a test can serve manifests that Encode refuses to make.
-func encodeRaw(m *verify.Manifest) []byte {
-	var b []byte
-	u32 := func(v uint32) { b = binary.BigEndian.AppendUint32(b, v) }
-	u64 := func(v uint64) { b = binary.BigEndian.AppendUint64(b, v) }
-	str := func(s string) { u32(uint32(len(s))); b = append(b, s...) }
-	b = append(b, "SNAPMAN2"...)
-	u64(m.Meta.Term)
-	u64(m.Meta.Index)
-	str(m.Meta.Engine)
-	u64(uint64(m.Meta.CreatedUnixNano))
-	u32(0) // labels
-	u32(m.ChunkSize)
-	u32(uint32(len(m.Dirs)))
-	for _, d := range m.Dirs {
-		str(d.Path)
-		u32(uint32(d.Mode))
-	}
-	u32(uint32(len(m.Files)))
-	for _, f := range m.Files {
-		str(f.Path)
-		u32(uint32(f.LinkTo + 1))
-		if f.LinkTo >= 0 {
-			continue // a link entry: its group's first entry has the rest
-		}
-		u64(uint64(f.Size))
-		u32(uint32(f.Mode))
-		u32(uint32(len(f.Chunks)))
-		for _, c := range f.Chunks {
-			u32(c.Length)
-			b = append(b, c.Digest[:]...)
-		}
-	}
-	return b
-}
-
 // outsideStaging returns the parent dir's tree without the staging area: what
 // an install must leave as it was when it fails.
 func outsideStaging(tb testing.TB, parent string) map[string]string {
@@ -228,7 +191,7 @@ func TestEncodeRawMatchesEncode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := encodeRaw(m); string(got) != string(want) {
+	if got := manifesttest.EncodeRaw(m); string(got) != string(want) {
 		t.Fatal("encodeRaw differs from verify's canonical encoding: hostile manifests would test nothing")
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/snapsync/snapsync/internal/manifesttest"
 )
 
 // TestStagingTraps plants symlinks and hard links to files outside the
@@ -63,9 +65,9 @@ func TestStagingTraps(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			m, content := defaultCraft()
-			url := serveHostile(t, &hostile{manifest: encodeRaw(m), content: content})
+			url := serveHostile(t, &hostile{manifest: manifesttest.EncodeRaw(m), content: content})
 			m.Meta.Index++
-			otherURL := serveHostile(t, &hostile{manifest: encodeRaw(m), content: content})
+			otherURL := serveHostile(t, &hostile{manifest: manifesttest.EncodeRaw(m), content: content})
 			parent := t.TempDir()
 			dest := filepath.Join(parent, "db")
 			outside := filepath.Join(t.TempDir(), "outside")

@@ -17,6 +17,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/snapsync/snapsync/internal/manifesttest"
 	"github.com/snapsync/snapsync/internal/sampledb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/verify"
@@ -88,7 +89,7 @@ func mutated(mutate func(m *verify.Manifest)) func(testing.TB) *hostilePeer {
 	return func(testing.TB) *hostilePeer {
 		m, content := defaultCraft()
 		mutate(m)
-		return &hostilePeer{manifest: encodeRaw(m), content: content}
+		return &hostilePeer{manifest: manifesttest.EncodeRaw(m), content: content}
 	}
 }
 
@@ -96,7 +97,7 @@ func mutated(mutate func(m *verify.Manifest)) func(testing.TB) *hostilePeer {
 func honestPeer(edit func(h *hostilePeer, msg *chunkMsg) []*chunkMsg) func(testing.TB) *hostilePeer {
 	return func(testing.TB) *hostilePeer {
 		m, content := defaultCraft()
-		h := &hostilePeer{manifest: encodeRaw(m), content: content}
+		h := &hostilePeer{manifest: manifesttest.EncodeRaw(m), content: content}
 		if edit != nil {
 			h.chunk = func(msg *chunkMsg) []*chunkMsg { return edit(h, msg) }
 		}
@@ -138,7 +139,7 @@ func sizeCases() []hostileCase {
 			want: "exceeds limit or remaining input"},
 		{name: "file count 2^32-1", peer: rawPeer(func(m *verify.Manifest) []byte {
 			m.Files = nil
-			b := encodeRaw(m)
+			b := manifesttest.EncodeRaw(m)
 			return be.BigEndian.AppendUint32(b[:len(b)-4], 0xFFFFFFFF)
 		}), want: "exceeds limit or remaining input"},
 		{name: "file of 1 PiB", peer: mutated(func(m *verify.Manifest) { m.Files[1].Size = 1 << 50 }), want: "exceeds limit"},
@@ -366,7 +367,7 @@ func oneByteChunks(n int) []verify.Chunk {
 // withTrailingFile encodes m plus a last file "z" of size bytes whose chunk
 // count says count, followed by no chunks at all.
 func withTrailingFile(m *verify.Manifest, size uint64, count uint32) []byte {
-	b := encodeRaw(m)
+	b := manifesttest.EncodeRaw(m)
 	countAt := len(b)
 	for _, f := range m.Files {
 		countAt -= 4 + len(f.Path) + 8 + 4 + 4 + 4 + len(f.Chunks)*(4+verify.DigestSize)
