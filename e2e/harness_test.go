@@ -77,16 +77,15 @@ func TestBenchReport(t *testing.T) {
 }
 
 type harness struct {
-	t                   testing.TB
-	ckpt, newer, work   string
-	size, newData       int64
-	srvOld, srvNew      *serveProc
-	pxOld, pxNew        *proxy
-	rsyncPort           int
-	rsyncDaemon         *exec.Cmd
-	rows                []*benchRow
-	resumeWire, oneWire int64
-	seq                 int
+	t                 testing.TB
+	ckpt, newer, work string
+	size, newData     int64
+	srvOld, srvNew    *serveProc
+	pxOld, pxNew      *proxy
+	rsyncPort         int
+	rsyncDaemon       *exec.Cmd
+	rows              []*benchRow
+	seq               int
 }
 
 func (h *harness) start() {
