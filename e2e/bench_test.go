@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/dustin/go-humanize"
@@ -126,7 +125,7 @@ func benchRsync(b *testing.B, ckpt string, size int64) {
 		b.Fatal(err)
 	}
 	defer func() { _ = daemon.Process.Kill(); _ = daemon.Wait() }() // the daemon's exit status is not measured
-	time.Sleep(300 * time.Millisecond)
+	waitListening(b, port)
 	var clientRSS int64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

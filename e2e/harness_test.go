@@ -109,7 +109,7 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { _ = h.rsyncDaemon.Process.Kill(); _ = h.rsyncDaemon.Wait() }) // its exit is not measured
-	time.Sleep(300 * time.Millisecond)
+	waitListening(h.t, h.rsyncPort)
 }
 
 func (h *harness) dir() string {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -145,4 +146,21 @@ func freePort(tb testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// waitListening dials 127.0.0.1:port until it accepts, for a daemon started
+// by a test (rsync --daemon) that writes no address file.
+func waitListening(tb testing.TB, port int) {
+	tb.Helper()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = c.Close() // only probing
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("nothing listens on %s: %v", addr, err)
+		}
+	}
 }
