@@ -60,6 +60,21 @@ func (c *chooser) try(file int) bool {
 	return false
 }
 
+// sampleBytes is the part of a chunk compressed first, from its middle: a
+// chunk whose sample does not compress is sent raw without compressing the
+// rest, so an incompressible chunk costs 1/16 of its compression (for 1 MiB
+// chunks). Chunks under 4 samples are compressed whole.
+const sampleBytes = 64 << 10
+
+// sampleOf returns the sample of buf to try first, if buf is large enough.
+func sampleOf(buf []byte) ([]byte, bool) {
+	if len(buf) < 4*sampleBytes {
+		return nil, false
+	}
+	at := (len(buf) - sampleBytes) / 2
+	return buf[at : at+sampleBytes], true
+}
+
 // pays reports whether a frame of out bytes is worth sending for raw bytes.
 func pays(raw, out int) bool { return float64(out) < poorRatio*float64(raw) }
 

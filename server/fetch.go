@@ -218,6 +218,18 @@ func (cs *chunkStream) encode(buf []byte, d verify.Digest) ([]byte, snapsyncv1.E
 		return frame, snapsyncv1.Encoding_ENCODING_ZSTD
 	}
 	start := time.Now()
+	if sample, ok := sampleOf(buf); ok {
+		// Most chunks of a database are incompressible (blocks its engine
+		// compressed already): a sample that does not compress spares the
+		// whole chunk's compression.
+		*cs.out = cs.enc.EncodeAll(sample, (*cs.out)[:0])
+		if !pays(len(sample), len(*cs.out)) {
+			cs.choose.compressed(len(sample), len(*cs.out), time.Since(start))
+			cs.s.frames.put(d, nil)
+			return buf, snapsyncv1.Encoding_ENCODING_RAW
+		}
+		start = time.Now()
+	}
 	*cs.out = cs.enc.EncodeAll(buf, (*cs.out)[:0])
 	cs.choose.compressed(len(buf), len(*cs.out), time.Since(start))
 	if !pays(len(buf), len(*cs.out)) {
