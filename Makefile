@@ -85,7 +85,7 @@ FUZZTIME ?= 15s
 FUZZ_TARGETS := ./verify:FuzzDecode ./verify:FuzzValidatePath ./client:FuzzDecodeState ./client:FuzzDecodeChunk \
 	./swap:FuzzDecodeRecord ./swap:FuzzDecodeSealedBody ./server:FuzzDecodeDigestCache ./client:FuzzDecodeLocalCache ./server:FuzzDecodeState \
 	./sidecar:FuzzResolveDest ./sidecar:FuzzDecodeRecord ./repo:FuzzDecodeChunk ./repo:FuzzDecodeInfo \
-	./repo:FuzzDecodeConfig examples/raftkv:FuzzDecodeCommand examples/raftkv:FuzzDecodeLog \
+	./repo:FuzzDecodeConfig ./internal/rpccodec:FuzzUnmarshal examples/raftkv:FuzzDecodeCommand examples/raftkv:FuzzDecodeLog \
 	examples/raftkv:FuzzDecodePointer
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 15s)
