@@ -31,14 +31,15 @@ func BenchmarkAcceptChunk(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer dec.Close()
-			buf := make([]byte, size)
+			cio := &chunkIO{dec: dec, buf: make([]byte, size), w: &chunkWriter{fs: f.st.fs}}
+			defer cio.w.close()
 			ctx := context.Background()
 			b.SetBytes(size)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				k := i % benchChunks
-				ok, err := f.accept(ctx, msgs[k], jobs[k], dec, buf)
+				ok, err := f.accept(ctx, msgs[k], jobs[k], cio)
 				if err != nil || !ok {
 					b.Fatalf("chunk %d: %v, %v", k, ok, err)
 				}

@@ -2,7 +2,9 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 
 	"connectrpc.com/connect"
 	"github.com/klauspost/compress/zstd"
@@ -67,12 +69,15 @@ func (f *fetcher) stream(ctx context.Context, n int, pending []*job) error {
 	}
 	defer dec.Close()
 	buf := make([]byte, f.chunkSize)
+	msg := new(snapsyncv1.FetchChunksResponse)
+	w := &chunkWriter{fs: f.st.fs}
+	defer w.close()
 	what := fmt.Sprintf("fetch stream %d", n)
 	return newRetrier(f.cfg).do(ctx, what, func(ctx context.Context) (bool, error) {
 		progress := false
 		for len(pending) > 0 {
 			batch := pending[:min(len(pending), f.cfg.ChunksPerRequest)]
-			placed, err := f.call(ctx, batch, dec, buf)
+			placed, err := f.call(ctx, batch, &chunkIO{dec: dec, buf: buf, msg: msg, w: w})
 			progress = progress || placed > 0
 			pending = undone(pending)
 			if err != nil {
@@ -93,11 +98,21 @@ func undone(jobs []*job) []*job {
 	return out
 }
 
+// chunkIO is what one stream reuses for every chunk: a decoder, a buffer for
+// decoded chunks, the message chunks are received into and the writer.
+type chunkIO struct {
+	dec *zstd.Decoder
+	buf []byte
+	msg *snapsyncv1.FetchChunksResponse
+	w   *chunkWriter
+}
+
 // call makes one FetchChunks call for batch and places what arrives. It
 // returns the number of chunks placed. A chunk that fails verification is
 // left pending (and fails the install after ChunkRetries); a chunk the call
 // did not ask for, or sends twice, is a protocol violation.
-func (f *fetcher) call(ctx context.Context, batch []*job, dec *zstd.Decoder, buf []byte) (int, error) {
+func (f *fetcher) call(ctx context.Context, batch []*job, cio *chunkIO) (int, error) {
+	msg := cio.msg
 	want := make(map[target]*job, len(batch))
 	for _, j := range batch {
 		want[j.targets[0]] = j
@@ -110,9 +125,19 @@ func (f *fetcher) call(ctx context.Context, batch []*job, dec *zstd.Decoder, buf
 		return 0, err
 	}
 	defer stream.Close() // the stream's error, if any, is read below
+	conn, err := stream.Conn()
+	if err != nil {
+		return 0, err
+	}
 	placed := 0
-	for stream.Receive() {
-		msg := stream.Msg()
+	for {
+		// One message for the whole call: its Data is reused (rpccodec).
+		if err := conn.Receive(msg); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return placed, err
+		}
 		t := target{file: int(msg.GetFileIndex()), chunk: int(msg.GetChunkIndex())}
 		j := want[t]
 		if j == nil {
@@ -120,16 +145,13 @@ func (f *fetcher) call(ctx context.Context, batch []*job, dec *zstd.Decoder, buf
 		}
 		delete(want, t)
 		f.st.ctr.addFetched(int64(len(msg.GetData())))
-		ok, err := f.accept(ctx, msg, j, dec, buf)
+		ok, err := f.accept(ctx, msg, j, cio)
 		if err != nil {
 			return placed, err
 		}
 		if ok {
 			placed++
 		}
-	}
-	if err := stream.Err(); err != nil {
-		return placed, err
 	}
 	if len(want) > 0 {
 		return placed, fmt.Errorf("%w: %d of %d chunks missing", errIncomplete, len(want), len(batch))
@@ -139,8 +161,8 @@ func (f *fetcher) call(ctx context.Context, batch []*job, dec *zstd.Decoder, buf
 
 // accept verifies a chunk and writes it into place; false when it failed
 // verification and will be asked for again.
-func (f *fetcher) accept(ctx context.Context, msg *snapsyncv1.FetchChunksResponse, j *job, dec *zstd.Decoder, buf []byte) (bool, error) {
-	data, err := checkChunk(dec, msg, j, buf)
+func (f *fetcher) accept(ctx context.Context, msg *snapsyncv1.FetchChunksResponse, j *job, cio *chunkIO) (bool, error) {
+	data, err := checkChunk(cio.dec, msg, j, cio.buf)
 	f.cfg.Metrics.ChunkChecked(err == nil)
 	if err != nil {
 		j.failures++
@@ -151,7 +173,7 @@ func (f *fetcher) accept(ctx context.Context, msg *snapsyncv1.FetchChunksRespons
 		f.cfg.Logger.Warn().Err(err).Int32("failures", j.failures).Msg("chunk failed verification, fetching it again")
 		return false, nil
 	}
-	return true, f.st.put(ctx, j, data)
+	return true, f.st.put(ctx, j, data, cio.w)
 }
 
 // chunkRanges names the jobs' representative chunks, merging runs of

@@ -31,7 +31,7 @@ func (s *stager) reuse(ctx context.Context, jobs []*job, pool *bufPool, workers 
 				mu.Unlock()
 				return nil
 			}
-			if err := s.put(gctx, j, data); err != nil {
+			if err := s.put(gctx, j, data, nil); err != nil {
 				return err
 			}
 			s.ctr.addReused(j.bytes())

@@ -9,6 +9,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/snapsync/snapsync/auth"
+	"github.com/snapsync/snapsync/internal/rpccodec"
 	"github.com/snapsync/snapsync/internal/stall"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 )
@@ -101,5 +102,6 @@ func newRPC(hc *http.Client, base string) snapsyncv1connect.SnapshotServiceClien
 	return snapsyncv1connect.NewSnapshotServiceClient(hc, base,
 		connect.WithAcceptCompression("gzip", nil, nil),
 		connect.WithReadMaxBytes(maxMessage),
+		connect.WithCodec(rpccodec.Codec{}), // chunks decode into a reused buffer
 	)
 }

@@ -114,10 +114,15 @@ func createFile(fsys durable.StageFS, p string, size int64) error {
 }
 
 // put writes the verified bytes of j to every place that needs them, then
-// hands the files it completed to the flushers.
-func (s *stager) put(ctx context.Context, j *job, data []byte) error {
+// hands the files it completed to the flushers. w, if not nil, keeps the
+// file it wrote last open for the caller's next chunk.
+func (s *stager) put(ctx context.Context, j *job, data []byte, w *chunkWriter) error {
 	for _, t := range j.targets {
-		if err := writeAt(s.fs, s.path(t.file), data, verify.Offset(s.plan.m.ChunkSize, t.chunk)); err != nil {
+		if w == nil {
+			w = &chunkWriter{fs: s.fs}
+			defer w.close()
+		}
+		if err := w.writeAt(s.path(t.file), data, verify.Offset(s.plan.m.ChunkSize, t.chunk)); err != nil {
 			return err
 		}
 		if err := callHook(s.hook, "chunk-written"); err != nil {
@@ -134,19 +139,39 @@ func (s *stager) put(ctx context.Context, j *job, data []byte) error {
 	return nil
 }
 
-func writeAt(fsys durable.StageFS, p string, data []byte, off int64) error {
-	f, err := fsys.OpenFile(p, os.O_WRONLY, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", p, err)
+// chunkWriter writes chunks into staged files, keeping the last file open:
+// a stream's consecutive chunks of a file cost a pwrite each rather than an
+// open, a pwrite and a close. The flushers fsync through their own handle;
+// fsync covers every write to the file, whichever descriptor made it.
+type chunkWriter struct {
+	fs   durable.StageFS
+	path string
+	f    *os.File
+}
+
+func (w *chunkWriter) writeAt(p string, data []byte, off int64) error {
+	if w.f == nil || w.path != p {
+		w.close()
+		f, err := w.fs.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", p, err)
+		}
+		w.f, w.path = f, p
 	}
-	_, err = f.WriteAt(data, off)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if _, err := w.f.WriteAt(data, off); err != nil {
 		return fmt.Errorf("write %s at %d: %w", p, off, err)
 	}
 	return nil
+}
+
+// close closes the open file, if any. A write error is reported by WriteAt
+// and the data's durability by the flusher's fsync, so close's error adds
+// nothing.
+func (w *chunkWriter) close() {
+	if w.f != nil {
+		_ = w.f.Close()
+		w.f, w.path = nil, ""
+	}
 }
 
 // fileDone queues a complete file for fsync.
