@@ -67,6 +67,11 @@ func TestBenchReport(t *testing.T) {
 	h := &harness{t: t, ckpt: ckpt, newer: newer, size: treeSize(t, ckpt), work: t.TempDir()}
 	h.newData, h.newSize = changedBytes(t, ckpt, newer), treeSize(t, newer)
 	h.fullPebble = fmt.Sprintf("full install, Pebble %.0f MB", float64(h.newSize)/1e6)
+	if size := rocksBenchSize(t); size > 0 {
+		h.rocks = rocksCheckpoint(t, size)
+		h.rocksSize = treeSize(t, h.rocks)
+		h.fullRocks = fmt.Sprintf("full install, RocksDB %.0f MB", float64(h.rocksSize)/1e6)
+	}
 	h.start()
 	h.floorRSS, _ = h.measure("true")
 	for r := 0; r < rounds; r++ {
@@ -86,13 +91,17 @@ type harness struct {
 	// size is the older checkpoint's, newSize the newer one's: full
 	// installs copy the newer one.
 	size, newSize, newData int64
-	// fullPebble names the full-install scenario.
-	fullPebble     string
-	srvOld, srvNew *serveProc
-	rsyncPort      int
-	rsyncDaemon    *exec.Cmd
-	rows           []*benchRow
-	seq            int
+	// rocks is the RocksDB checkpoint, "" when SNAPSYNC_BENCH_ROCKSDB_SIZE
+	// turns that scenario off.
+	rocks     string
+	rocksSize int64
+	// fullPebble and fullRocks name the full-install scenarios.
+	fullPebble, fullRocks    string
+	srvOld, srvNew, srvRocks *serveProc
+	rsyncPort                int
+	rsyncDaemon              *exec.Cmd
+	rows                     []*benchRow
+	seq                      int
 	// floorRSS is what the rusage wrapper reports for `true`.
 	floorRSS sample
 	// payloadWire: an install printed no wire_bytes, so its wire bytes are
@@ -105,6 +114,11 @@ func (h *harness) start() {
 	h.srvNew = startServe(h.t, "dir:"+h.newer)
 	servers := []*serveProc{h.srvOld, h.srvNew}
 	modules := map[string]string{"old": h.ckpt, "new": h.newer}
+	if h.rocks != "" {
+		h.srvRocks = startServe(h.t, "dir:"+h.rocks)
+		servers = append(servers, h.srvRocks)
+		modules["rocksdb"] = h.rocks
+	}
 	for _, srv := range servers {
 		d := h.dest()
 		install(h.t, srv.URL, d) // each server builds its manifest once
@@ -179,6 +193,9 @@ func (h *harness) round(r int) {
 		},
 	}
 	lists := [][]func(){full, catchUp}
+	if h.rocks != "" {
+		lists = append(lists, h.rocksRound())
+	}
 	for _, list := range lists {
 		for i := range list {
 			list[(i+r)%len(list)]()
@@ -560,7 +577,11 @@ func (h *harness) markdown(rounds int) string {
 	fmt.Fprintf(&b, "# make bench results\n\n")
 	fmt.Fprintf(&b, "Machine: `%s`, nproc %d, %s MiB memory, kernel %s; %s.\n\n", host, runtime.NumCPU(), strings.TrimSpace(string(mem)), strings.TrimSpace(string(kernel)), time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "Command: `make bench BENCH_SIZE=%s` (`%s=bench/RESULTS.md go test -run TestBenchReport ./e2e`).\n", os.Getenv("SNAPSYNC_BENCH_SIZE"), reportEnv)
-	fmt.Fprintf(&b, "Checkpoint: %.1f MB; the newer one (%.1f MB, the one full installs copy) adds %.1f MB of new or changed files. Medians of %d rounds, contenders alternating; every contender ends with a `sync`.\n\n", float64(h.size)/1e6, float64(h.newSize)/1e6, float64(h.newData)/1e6, rounds)
+	fmt.Fprintf(&b, "Checkpoints: Pebble %.1f MB, whose newer checkpoint (%.1f MB, the one full installs copy) adds %.1f MB of new or changed files", float64(h.size)/1e6, float64(h.newSize)/1e6, float64(h.newData)/1e6)
+	if h.rocks != "" {
+		fmt.Fprintf(&b, "; RocksDB %.1f MB (db_bench fillrandom, snappy, then `ldb checkpoint`)", float64(h.rocksSize)/1e6)
+	}
+	fmt.Fprintf(&b, ". Medians of %d rounds, contenders alternating; every contender ends with a `sync`.\n\n", rounds)
 	b.WriteString("**Noisy:** the 2 cores were shared with other work while this ran; read ratios, not absolute times, and rerun before quoting.\n\n")
 	b.WriteString(h.notes())
 	b.WriteString("| scenario | contender | wall s | MB/s | wire MB | client CPU s | client peak RSS MB | server CPU s | server peak RSS MB | local files hashed / cached |\n")
@@ -621,7 +642,10 @@ func (h *harness) targets() string {
 	srv := func(s sample) float64 { return s.srvCPU.Seconds() }
 	var b strings.Builder
 	b.WriteString("| target | measured |\n| --- | --- |\n")
-	fmt.Fprintf(&b, "| full install ≤ 0.8× rsync's time | %.2f× |\n", get(h.fullPebble, "snapsync", wall)/get(h.fullPebble, "rsync --whole-file", wall))
+	fmt.Fprintf(&b, "| full install ≤ 0.8× rsync's time (Pebble) | %.2f× |\n", get(h.fullPebble, "snapsync", wall)/get(h.fullPebble, "rsync --whole-file", wall))
+	if h.rocks != "" {
+		fmt.Fprintf(&b, "| full install ≤ 0.8× rsync's time (RocksDB) | %.2f× |\n", get(h.fullRocks, "snapsync", wall)/get(h.fullRocks, "rsync --whole-file", wall))
+	}
 	fmt.Fprintf(&b, "| catch-up ≤ 0.7× rsync's time | %.2f× |\n", get(catchUpScenario, "snapsync", wall)/get(catchUpScenario, "rsync (delta)", wall))
 	fmt.Fprintf(&b, "| catch-up wire ≤ 1.2× the new data | %.2f× (rsync: %.2f×) |\n", get(catchUpScenario, "snapsync", wire)/float64(h.newData), get(catchUpScenario, "rsync (delta)", wire)/float64(h.newData))
 	fmt.Fprintf(&b, "| up-to-date reinstall ≤ 1× rsync's no-op | %.2f× |\n", get(reinstall, "snapsync", wall)/get(reinstall, "rsync (no-op)", wall))
