@@ -664,7 +664,11 @@ func (t target) markdown() string {
 	if t.measured > t.want {
 		verdict = "missed"
 	}
-	return fmt.Sprintf("| %s | %.2f%s%s | %s |\n", t.name, t.measured, t.unit, t.note, verdict)
+	v := fmt.Sprintf("%.2f", t.measured)
+	if v == fmt.Sprintf("%.2f", t.want) { // show on which side of the target it fell
+		v = fmt.Sprintf("%.3f", t.measured)
+	}
+	return fmt.Sprintf("| %s | %s%s%s | %s |\n", t.name, v, t.unit, t.note, verdict)
 }
 
 // targets compares the medians with issue 11's targets.
