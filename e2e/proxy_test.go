@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -63,9 +64,26 @@ func (p *proxy) accept(target string) {
 }
 
 // pipe copies src to dst; fromServer marks the direction to count and corrupt.
+// While nothing is to be flipped or stalled it splices: io.CopyN into a
+// *net.TCPConn from an *io.LimitedReader over a *net.TCPConn moves the bytes
+// kernel to kernel, so the proxy costs the benchmark little CPU.
 func (p *proxy) pipe(dst, src net.Conn, fromServer bool) {
 	defer dst.Close()
 	defer src.Close()
+	for p.flip == nil && p.stallAt.Load() <= 0 {
+		n, err := io.CopyN(dst, src, 1<<20)
+		if fromServer {
+			p.fromServer.Add(n)
+		}
+		if err != nil {
+			return // EOF or a closed connection: either way this direction is done
+		}
+	}
+	p.pipeBuffered(dst, src, fromServer)
+}
+
+// pipeBuffered copies through a buffer, counting, flipping and stalling.
+func (p *proxy) pipeBuffered(dst, src net.Conn, fromServer bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
