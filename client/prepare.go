@@ -219,18 +219,23 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *stat
 	}()
 	ctr.setManifest(len(m.Files), m.TotalBytes())
 	ctr.setPhase(PhasePlanning)
+	start := time.Now()
 	s, pool, err := planStage(ctx, m, cfg, l, ctr)
 	if err != nil {
 		return Prepared{}, err
 	}
+	planned := time.Now()
 	f.st = s
 	if err := s.run(ctx, f, pool); err != nil {
 		return Prepared{}, err
 	}
+	fetched := time.Now()
 	ctr.setPhase(PhaseFinishing)
 	if err := s.finish(ctx, rootModeFor(l.fs, l.dest)); err != nil {
 		return Prepared{}, err
 	}
+	cfg.Logger.Debug().Dur("plan", planned.Sub(start)).Dur("fetch", fetched.Sub(planned)).
+		Dur("finish", time.Since(fetched)).Msg("staging phases")
 	recordStaged(l, m, cfg.Logger)
 	return markStaged(l, st, ctr, cfg)
 }

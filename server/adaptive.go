@@ -66,13 +66,13 @@ func (c *chooser) try(file int) bool {
 // chunks). Chunks under 4 samples are compressed whole.
 const sampleBytes = 64 << 10
 
-// sampleOf returns the sample of buf to try first, if buf is large enough.
-func sampleOf(buf []byte) ([]byte, bool) {
-	if len(buf) < 4*sampleBytes {
-		return nil, false
+// sampleOf returns where, in a chunk of n bytes, the sample to try first
+// starts and its length, if the chunk is large enough.
+func sampleOf(n int) (at, length int, ok bool) {
+	if n < 4*sampleBytes {
+		return 0, 0, false
 	}
-	at := (len(buf) - sampleBytes) / 2
-	return buf[at : at+sampleBytes], true
+	return (n - sampleBytes) / 2, sampleBytes, true
 }
 
 // pays reports whether a frame of out bytes is worth sending for raw bytes.

@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/snapsync/snapsync/internal/rpccodec"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -19,7 +20,10 @@ import (
 // fetch serves one FetchChunks request: the chunks it names, in its order,
 // each read from the server's own copy of a file the manifest lists
 // (invariant 3) and sent raw or as one zstd frame.
-func (s *Server) fetch(ctx context.Context, req *connect.Request[snapsyncv1.FetchChunksRequest], send func(*snapsyncv1.FetchChunksResponse) error) error {
+//
+// send takes a *FetchChunksResponse, or an *rpccodec.ChunkFrame when direct
+// (the stream's codec is rpccodec.Codec).
+func (s *Server) fetch(ctx context.Context, req *connect.Request[snapsyncv1.FetchChunksRequest], send func(any) error, direct bool) error {
 	start := time.Now()
 	id, err := parseID(req.Msg.GetSnapshotId())
 	if err != nil {
@@ -48,7 +52,7 @@ func (s *Server) fetch(ctx context.Context, req *connect.Request[snapsyncv1.Fetc
 		}
 		defer stopRenew()
 	}
-	cs, err := s.newChunkStream(e, s.compressionFor(req.Msg.GetCompression()), send)
+	cs, err := s.newChunkStream(e, s.compressionFor(req.Msg.GetCompression()), send, direct)
 	if err != nil {
 		return err
 	}
@@ -110,21 +114,22 @@ func (s *Server) keepLease(ctx context.Context, lid string, e *entry) (func(), e
 type chunkStream struct {
 	s      *Server
 	e      *entry
-	send   func(*snapsyncv1.FetchChunksResponse) error
+	send   func(any) error
+	direct bool // the stream's codec is rpccodec's: raw chunks go from the file into the send buffer
 	choose *chooser
 	enc    *zstd.Encoder
 	raw    *[]byte
 	out    *[]byte
 	f      *os.File // the open file, of manifest index fi
 	fi     int
-	msg    snapsyncv1.FetchChunksResponse
+	frame  rpccodec.ChunkFrame
 
 	chunks, zchunks int
 	read, sent      int64
 }
 
-func (s *Server) newChunkStream(e *entry, mode Compression, send func(*snapsyncv1.FetchChunksResponse) error) (*chunkStream, error) {
-	cs := &chunkStream{s: s, e: e, send: send, choose: newChooser(mode), fi: -1}
+func (s *Server) newChunkStream(e *entry, mode Compression, send func(any) error, direct bool) (*chunkStream, error) {
+	cs := &chunkStream{s: s, e: e, send: send, direct: direct, choose: newChooser(mode), fi: -1}
 	cs.raw = s.bufs.buf(int(e.man.ChunkSize))
 	if mode != CompressionNone {
 		enc, err := s.bufs.encoder()
@@ -175,69 +180,107 @@ func (cs *chunkStream) chunk(ctx context.Context, fi, j int, off int64) error {
 	if err != nil {
 		return err
 	}
-	buf := (*cs.raw)[:cs.e.man.Files[fi].Chunks[j].Length]
-	if _, err := f.ReadAt(buf, off); err != nil {
-		if errors.Is(err, io.EOF) {
-			cs.s.catalog.markBroken(cs.e)
-			err = fmt.Errorf("%w: %s shrank", ErrChanged, cs.e.man.Files[fi].Path)
-		}
-		return fmt.Errorf("read chunk %d of %q: %w", j, cs.e.man.Files[fi].Path, err)
+	c := cs.e.man.Files[fi].Chunks[j]
+	cs.frame = rpccodec.ChunkFrame{FileIndex: uint32(fi), ChunkIndex: uint32(j), Encoding: snapsyncv1.Encoding_ENCODING_RAW,
+		From: f, Offset: off, Len: int(c.Length)}
+	if err := cs.encode(&cs.frame, c.Digest); err != nil {
+		return cs.readError(fi, j, err)
 	}
-	data, encoding := cs.encode(buf, cs.e.man.Files[fi].Chunks[j].Digest)
+	wire := cs.frame.Len
+	if cs.frame.Data != nil {
+		wire = len(cs.frame.Data)
+	}
 	start := time.Now()
 	if l := cs.s.limiter; l != nil {
-		if err := l.WaitN(ctx, len(data)); err != nil {
+		if err := l.WaitN(ctx, wire); err != nil {
 			return fmt.Errorf("rate limit: %w", err)
 		}
 		if waited := time.Since(start); waited > time.Millisecond { // below: the call itself
 			cs.s.cfg.Metrics.RateLimitWait(waited)
 		}
 	}
-	cs.msg.FileIndex, cs.msg.ChunkIndex, cs.msg.Encoding, cs.msg.Data = uint32(fi), uint32(j), encoding, data
-	if err := cs.send(&cs.msg); err != nil {
+	if err := cs.sendFrame(); err != nil {
+		if cs.frame.ReadErr != nil {
+			return cs.readError(fi, j, cs.frame.ReadErr)
+		}
 		return fmt.Errorf("send chunk %d of %q: %w", j, cs.e.man.Files[fi].Path, err)
 	}
-	cs.choose.sent(len(data), time.Since(start))
-	cs.count(len(buf), len(data), encoding)
+	cs.choose.sent(wire, time.Since(start))
+	cs.count(int(c.Length), wire, cs.frame.Encoding)
 	return nil
 }
 
-// encode returns buf (whose digest is d) as a zstd frame where the chooser
-// wants one and it pays, else buf itself. A frame another stream made for
-// the same content is reused from the server's frame cache.
-func (cs *chunkStream) encode(buf []byte, d verify.Digest) ([]byte, snapsyncv1.Encoding) {
+// sendFrame sends cs.frame: as it is with rpccodec, else as a message
+// whose data is read into the stream's buffer first.
+func (cs *chunkStream) sendFrame() error {
+	if cs.direct {
+		return cs.send(&cs.frame)
+	}
+	msg, err := cs.frame.Message(*cs.raw)
+	if err != nil {
+		return err
+	}
+	return cs.send(msg)
+}
+
+// readError describes a failed read of chunk j of file fi; a file that
+// shrank breaks the checkpoint.
+func (cs *chunkStream) readError(fi, j int, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		cs.s.catalog.markBroken(cs.e)
+		err = fmt.Errorf("%w: %s shrank", ErrChanged, cs.e.man.Files[fi].Path)
+	}
+	return fmt.Errorf("read chunk %d of %q: %w", j, cs.e.man.Files[fi].Path, err)
+}
+
+// encode makes fr (whose content has digest d) a zstd frame where the
+// chooser wants one and it pays; otherwise it stays raw, to be read from
+// the file as it is sent. A frame another stream made for the same content
+// is reused from the server's frame cache.
+func (cs *chunkStream) encode(fr *rpccodec.ChunkFrame, d verify.Digest) error {
 	if !cs.choose.try(cs.fi) {
-		return buf, snapsyncv1.Encoding_ENCODING_RAW
+		return nil
 	}
 	if frame, ok := cs.s.frames.get(d); ok {
 		if frame == nil {
-			cs.choose.cached(len(buf), len(buf))
-			return buf, snapsyncv1.Encoding_ENCODING_RAW
+			cs.choose.cached(fr.Len, fr.Len)
+			return nil
 		}
-		cs.choose.cached(len(buf), len(frame))
-		return frame, snapsyncv1.Encoding_ENCODING_ZSTD
+		cs.choose.cached(fr.Len, len(frame))
+		fr.Data, fr.Encoding = frame, snapsyncv1.Encoding_ENCODING_ZSTD
+		return nil
 	}
 	start := time.Now()
-	if sample, ok := sampleOf(buf); ok {
+	if at, n, ok := sampleOf(fr.Len); ok {
 		// Most chunks of a database are incompressible (blocks its engine
 		// compressed already): a sample that does not compress spares the
-		// whole chunk's compression.
+		// whole chunk's compression, and its copy.
+		sample := (*cs.raw)[:n]
+		if err := (&rpccodec.ChunkFrame{From: fr.From, Offset: fr.Offset + int64(at), Len: n}).ReadInto(sample); err != nil {
+			return err
+		}
 		*cs.out = cs.enc.EncodeAll(sample, (*cs.out)[:0])
-		if !pays(len(sample), len(*cs.out)) {
-			cs.choose.compressed(len(sample), len(*cs.out), time.Since(start))
+		if !pays(n, len(*cs.out)) {
+			cs.choose.compressed(n, len(*cs.out), time.Since(start))
 			cs.s.frames.put(d, nil)
-			return buf, snapsyncv1.Encoding_ENCODING_RAW
+			return nil
 		}
 		start = time.Now()
+	}
+	buf := (*cs.raw)[:fr.Len]
+	if err := fr.ReadInto(buf); err != nil {
+		return err
 	}
 	*cs.out = cs.enc.EncodeAll(buf, (*cs.out)[:0])
 	cs.choose.compressed(len(buf), len(*cs.out), time.Since(start))
 	if !pays(len(buf), len(*cs.out)) {
 		cs.s.frames.put(d, nil)
-		return buf, snapsyncv1.Encoding_ENCODING_RAW
+		fr.Data = buf // read already: sent from the buffer
+		return nil
 	}
 	cs.s.frames.put(d, *cs.out)
-	return *cs.out, snapsyncv1.Encoding_ENCODING_ZSTD
+	fr.Data, fr.Encoding = *cs.out, snapsyncv1.Encoding_ENCODING_ZSTD
+	return nil
 }
 
 func (cs *chunkStream) count(raw, wire int, encoding snapsyncv1.Encoding) {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -97,7 +98,8 @@ func (h *handler) FetchChunks(ctx context.Context, req *connect.Request[snapsync
 		return toConnect(err)
 	}
 	defer s.wg.Done()
-	return toConnect(s.fetch(ctx, req, stream.Send))
+	conn := stream.Conn()
+	return toConnect(s.fetch(ctx, req, conn.Send, usesProto(req.Header().Get("Content-Type"))))
 }
 
 func (h *handler) RenewLease(_ context.Context, req *connect.Request[snapsyncv1.RenewLeaseRequest]) (*connect.Response[snapsyncv1.RenewLeaseResponse], error) {
@@ -132,4 +134,10 @@ func (h *handler) ReleaseLease(_ context.Context, req *connect.Request[snapsyncv
 	}
 	s.removeTrees(s.catalog.release(req.Msg.GetLeaseId(), s.cfg.Clock.Now()))
 	return connect.NewResponse(&snapsyncv1.ReleaseLeaseResponse{}), nil
+}
+
+// usesProto reports whether a request of this content type is answered in
+// binary protobuf, by rpccodec.Codec, rather than JSON.
+func usesProto(contentType string) bool {
+	return !strings.Contains(strings.ToLower(contentType), "json")
 }

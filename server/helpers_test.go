@@ -104,14 +104,14 @@ func startServer(tb testing.TB, cfg Config) *testServer {
 
 // newTestClient speaks h2c with large windows and refuses gzip, as the
 // snapsync client does.
-func newTestClient(url string) snapsyncv1connect.SnapshotServiceClient {
+func newTestClient(url string, opts ...connect.ClientOption) snapsyncv1connect.SnapshotServiceClient {
 	var p http.Protocols
 	p.SetUnencryptedHTTP2(true)
 	tr := &http.Transport{Protocols: &p, HTTP2: &http.HTTP2Config{
 		MaxReceiveBufferPerStream: 16 << 20, MaxReceiveBufferPerConnection: 16 << 20,
 	}}
 	return snapsyncv1connect.NewSnapshotServiceClient(&http.Client{Transport: tr}, url,
-		connect.WithAcceptCompression("gzip", nil, nil))
+		append([]connect.ClientOption{connect.WithAcceptCompression("gzip", nil, nil)}, opts...)...)
 }
 
 func (ts *testServer) create(tb testing.TB, minIndex uint64, ttlMs uint32) *snapsyncv1.CreateSnapshotResponse {

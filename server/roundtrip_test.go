@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"connectrpc.com/connect"
+
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/source"
 	dirsource "github.com/snapsync/snapsync/source/dir"
@@ -128,6 +130,43 @@ func TestFetchChunks(t *testing.T) {
 				t.Errorf("%d of %d chunks zstd, %d wire bytes for %d", f.zstd, f.chunks, f.wire, f.raw)
 			}
 		})
+	}
+}
+
+// TestFetchEveryProtocol: chunks arrive whole over Connect, gRPC and
+// gRPC-Web, in binary protobuf (read from the file straight into the send
+// buffer) and in JSON (read into a buffer first), raw and compressed.
+func TestFetchEveryProtocol(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Config{Source: openPebble(t, 2<<20), Compression: CompressionZstd})
+	res := ts.create(t, 0, 0)
+	m := ts.manifest(t, res.GetSnapshot().GetSnapshotId())
+	for _, tc := range []struct {
+		name string
+		opts []connect.ClientOption
+	}{
+		{"connect proto", nil},
+		{"connect json", []connect.ClientOption{connect.WithProtoJSON()}},
+		{"grpc proto", []connect.ClientOption{connect.WithGRPC()}},
+		{"grpc json", []connect.ClientOption{connect.WithGRPC(), connect.WithProtoJSON()}},
+		{"grpc-web proto", []connect.ClientOption{connect.WithGRPCWeb()}},
+	} {
+		for _, comp := range []snapsyncv1.Compression{snapsyncv1.Compression_COMPRESSION_NONE, snapsyncv1.Compression_COMPRESSION_ZSTD} {
+			t.Run(tc.name+" "+comp.String(), func(t *testing.T) {
+				c := *ts
+				c.client = newTestClient(ts.url, tc.opts...)
+				f, err := c.fetch(context.Background(), t, m, &snapsyncv1.FetchChunksRequest{
+					SnapshotId: res.GetSnapshot().GetSnapshotId(), Ranges: allRanges(m), Compression: comp,
+					LeaseId: res.GetLease().GetLeaseId(),
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f.raw != m.TotalBytes() || (comp == snapsyncv1.Compression_COMPRESSION_ZSTD) != (f.zstd > 0) {
+					t.Fatalf("%d bytes (want %d), %d chunks zstd", f.raw, m.TotalBytes(), f.zstd)
+				}
+			})
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/snapsync/snapsync/internal/rpccodec"
 	"github.com/snapsync/snapsync/metrics"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 )
@@ -137,6 +138,7 @@ func (s *Server) Handler() http.Handler {
 		connect.WithCompression("gzip", nil, nil),
 		connect.WithReadMaxBytes(maxRequestBytes),
 		connect.WithSendMaxBytes(maxSendBytes),
+		connect.WithCodec(rpccodec.Codec{}), // chunks go from the file into the send buffer
 	))
 	return mux
 }

@@ -1,7 +1,9 @@
-// Package rpccodec is Connect's binary protobuf codec with a fast path for the
-// one message that carries bulk data: a FetchChunksResponse is decoded into
-// the message's own Data buffer, reused across the messages of a stream,
-// instead of into a new allocation per chunk.
+// Package rpccodec is Connect's binary protobuf codec with fast paths for the
+// one message that carries bulk data, FetchChunksResponse: the server sends a
+// ChunkFrame, whose chunk is read from its file straight into the send
+// buffer, and the client decodes into the message's own Data buffer, reused
+// across the messages of a stream, instead of into a new allocation per
+// chunk.
 package rpccodec
 
 import (
@@ -27,8 +29,12 @@ func (Codec) IsBinary() bool { return true }
 // Marshal encodes m, a proto.Message.
 func (c Codec) Marshal(m any) ([]byte, error) { return c.MarshalAppend(nil, m) }
 
-// MarshalAppend appends m's encoding to b.
+// MarshalAppend appends m's encoding to b. A *ChunkFrame's data is read
+// into b directly.
 func (Codec) MarshalAppend(b []byte, m any) ([]byte, error) {
+	if f, ok := m.(*ChunkFrame); ok {
+		return appendFrame(b, f)
+	}
 	pm, ok := m.(proto.Message)
 	if !ok {
 		return nil, errNotProto

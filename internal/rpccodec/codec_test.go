@@ -127,3 +127,52 @@ func mustMarshal(tb testing.TB, m proto.Message) []byte {
 	}
 	return b
 }
+
+func TestChunkFrameEncoding(t *testing.T) {
+	file := bytes.NewReader([]byte("0123456789abcdef"))
+	tests := []struct {
+		name  string
+		frame ChunkFrame
+		want  *snapsyncv1.FetchChunksResponse
+	}{
+		{"from a file", ChunkFrame{FileIndex: 3, ChunkIndex: 9, Encoding: snapsyncv1.Encoding_ENCODING_RAW, From: file, Offset: 4, Len: 6},
+			chunkMsg(3, 9, snapsyncv1.Encoding_ENCODING_RAW, []byte("456789"))},
+		{"data", ChunkFrame{FileIndex: 1, Encoding: snapsyncv1.Encoding_ENCODING_ZSTD, Data: []byte("frame")},
+			chunkMsg(1, 0, snapsyncv1.Encoding_ENCODING_ZSTD, []byte("frame"))},
+		{"all zero", ChunkFrame{From: file, Len: 0}, chunkMsg(0, 0, 0, nil)},
+		{"large indexes", ChunkFrame{FileIndex: 1 << 31, ChunkIndex: 1<<32 - 1, From: file, Len: 16},
+			chunkMsg(1<<31, 1<<32-1, 0, []byte("0123456789abcdef"))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Codec{}.MarshalAppend([]byte("pre"), &tt.frame)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append([]byte("pre"), mustMarshal(t, tt.want)...)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("encoded %x, proto.Marshal %x", got, want)
+			}
+			msg, err := tt.frame.Message(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(msg, tt.want) {
+				t.Fatalf("Message() = %v, want %v", msg, tt.want)
+			}
+		})
+	}
+}
+
+func TestChunkFrameShortFile(t *testing.T) {
+	f := &ChunkFrame{From: bytes.NewReader([]byte("short")), Offset: 2, Len: 8}
+	if _, err := (Codec{}).MarshalAppend(nil, f); err == nil {
+		t.Fatal("marshalled a chunk past the end of its file")
+	}
+	if f.ReadErr == nil {
+		t.Fatal("ReadErr not set")
+	}
+	if _, err := (Codec{}).Marshal(&ChunkFrame{}); err == nil {
+		t.Fatal("marshalled a frame with neither data nor a file")
+	}
+}
