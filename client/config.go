@@ -54,6 +54,10 @@ type Config struct {
 	// RetryWait is the first backoff between attempts; it grows 2x per attempt
 	// up to 30x. Default: 250ms.
 	RetryWait time.Duration
+	// BufferedWrites writes every chunk through the page cache. Default
+	// (false): whole chunks are written with direct I/O where the staging
+	// filesystem supports it, sparing a copy and the node's page cache.
+	BufferedWrites bool
 	// ChunksPerRequest bounds the chunks named by one FetchChunks call; larger
 	// plans are split into successive calls. Default: 4096.
 	ChunksPerRequest int

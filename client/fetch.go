@@ -68,9 +68,12 @@ func (f *fetcher) stream(ctx context.Context, n int, pending []*job) error {
 		return err
 	}
 	defer dec.Close()
-	buf := make([]byte, f.chunkSize)
-	msg := new(snapsyncv1.FetchChunksResponse)
-	w := &chunkWriter{fs: f.st.fs}
+	// Aligned buffers, so that whole chunks can be written with direct I/O:
+	// buf for decoded chunks, and the message's Data, which raw chunks are
+	// received into (room for a zstd frame of a chunk, so it never grows).
+	buf := alignedBuf(int(f.chunkSize))
+	msg := &snapsyncv1.FetchChunksResponse{Data: alignedBuf(int(f.chunkSize) + int(f.chunkSize)/128 + 1024)[:0]}
+	w := &chunkWriter{fs: f.st.fs, buffered: f.cfg.BufferedWrites}
 	defer w.close()
 	what := fmt.Sprintf("fetch stream %d", n)
 	return newRetrier(f.cfg).do(ctx, what, func(ctx context.Context) (bool, error) {

@@ -20,6 +20,7 @@ type installFlags struct {
 	streams     int
 	keepOld     bool
 	verifyLocal bool
+	buffered    bool
 	replace     []string
 	minIndex    uint64
 	compressed  string
@@ -58,6 +59,7 @@ fails mid-way, goes on from the next, keeping every chunk already verified.`,
 	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
 	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database at DIR.old-UNIXTIME")
 	fl.BoolVar(&f.verifyLocal, "verify-local", false, "hash every local file again, ignoring the digest cache beside DIR")
+	fl.BoolVar(&f.buffered, "buffered-writes", false, "write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, leaving the rest (e.g. om.db,db.snapshots in an OM metadata dir); the staging area is then DIR/.snapsync-replace")
 	fl.Uint64Var(&f.minIndex, "min-index", 0, "require a checkpoint reflecting at least this Raft index")
 	fl.StringVar(&f.compressed, "compression", "auto", "ask the server for chunk compression: auto, zstd, none")
@@ -89,7 +91,8 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 	}
 	cfg := client.Config{
 		Dest: f.dest, StagingDir: f.staging, Streams: f.streams, KeepOld: f.keepOld, VerifyLocal: f.verifyLocal, Replace: f.replace,
-		Compression: comp, Logger: log, Hook: crashHook(), HTTPClient: hc,
+		BufferedWrites: f.buffered,
+		Compression:    comp, Logger: log, Hook: crashHook(), HTTPClient: hc,
 	}
 	if err := f.fetchFlags.apply(&cfg); err != nil {
 		return err

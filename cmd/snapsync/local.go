@@ -28,6 +28,7 @@ type localFlags struct {
 	allowNonLoopback bool
 	installStreams   int
 	keepOld          bool
+	bufferedWrites   bool
 	localTokenFile   string
 	localAllowUIDs   []uint
 }
@@ -42,6 +43,7 @@ func (f *localFlags) add(fl *pflag.FlagSet) {
 		"let --local-listen bind a non-loopback address (the local API then reaches the network)")
 	fl.IntVar(&f.installStreams, "install-streams", 4, "parallel chunk streams of each local install")
 	fl.BoolVar(&f.keepOld, "keep-old", false, "local installs keep the replaced database at DIR.old-UNIXTIME")
+	fl.BoolVar(&f.bufferedWrites, "buffered-writes", false, "local installs write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringVar(&f.localTokenFile, "local-token-file", "",
 		"file holding the bearer token a node must present on a TCP --local-listen (required there)")
 	fl.UintSliceVar(&f.localAllowUIDs, "local-allow-uid", nil,

@@ -23,6 +23,7 @@ type restoreFlags struct {
 	json     bool
 	streams  int
 	keepOld  bool
+	buffered bool
 	replace  []string
 	fetchFlags
 }
@@ -51,6 +52,7 @@ While it runs, restore holds the repository's shared backup lock, so a prune wai
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object, as install's")
 	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
 	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database at DIR.old-UNIXTIME")
+	fl.BoolVar(&f.buffered, "buffered-writes", false, "write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, as install's")
 	f.fetchFlags.add(fl)
 	for _, name := range []string{"from", "dest"} {
@@ -71,7 +73,7 @@ func runRestore(ctx context.Context, g *globals, f *restoreFlags) (err error) {
 		return err
 	}
 	cfg := client.Config{
-		Dest: f.dest, StagingDir: f.staging, Streams: f.streams, KeepOld: f.keepOld, Replace: f.replace,
+		Dest: f.dest, StagingDir: f.staging, Streams: f.streams, KeepOld: f.keepOld, Replace: f.replace, BufferedWrites: f.buffered,
 		Logger: log, Hook: crashHook(),
 	}
 	if err := f.fetchFlags.apply(&cfg); err != nil {

@@ -175,7 +175,7 @@ func (f *serveFlags) installTemplate(log zerolog.Logger) (client.Config, error) 
 	if err != nil {
 		return client.Config{}, err
 	}
-	cfg := client.Config{Streams: f.installStreams, KeepOld: f.keepOld, Hook: crashHook(), HTTPClient: hc, Logger: log}
+	cfg := client.Config{Streams: f.installStreams, KeepOld: f.keepOld, BufferedWrites: f.bufferedWrites, Hook: crashHook(), HTTPClient: hc, Logger: log}
 	return cfg, f.fetchFlags.apply(&cfg)
 }
 
