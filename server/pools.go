@@ -12,6 +12,7 @@ import (
 type bufferPools struct {
 	bufs     sync.Pool // *[]byte
 	encoders sync.Pool // *zstd.Encoder
+	window   int       // the encoders' window: set by New from the chunk size
 }
 
 // buf returns a buffer of at least n bytes.
@@ -25,12 +26,27 @@ func (p *bufferPools) buf(n int) *[]byte {
 
 func (p *bufferPools) putBuf(b *[]byte) { p.bufs.Put(b) }
 
-// encoder returns a single-threaded zstd encoder at its fastest level.
+// encoder returns a single-threaded zstd encoder at its fastest level. Its
+// window covers one chunk, which is all a frame ever holds: the default
+// window (8 MiB) would cost 4x a 1 MiB chunk's memory in history per encoder.
 func (p *bufferPools) encoder() (*zstd.Encoder, error) {
 	if e, ok := p.encoders.Get().(*zstd.Encoder); ok {
 		return e, nil
 	}
-	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	opts := []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1)}
+	if p.window > 0 {
+		opts = append(opts, zstd.WithWindowSize(p.window))
+	}
+	return zstd.NewWriter(nil, opts...)
+}
+
+// windowFor is the smallest valid zstd window covering a chunk of n bytes.
+func windowFor(n int) int {
+	w := zstd.MinWindowSize
+	for w < n && w < zstd.MaxWindowSize {
+		w *= 2
+	}
+	return w
 }
 
 func (p *bufferPools) putEncoder(e *zstd.Encoder) { p.encoders.Put(e) }

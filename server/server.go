@@ -83,6 +83,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg: cfg, log: cfg.Logger.With().Str("component", "server").Logger(),
 		cpDir: filepath.Join(work, checkpointsDirName), stateDir: filepath.Join(work, stateDirName),
 		streams: make(chan struct{}, cfg.MaxStreams),
+		bufs:    bufferPools{window: windowFor(cfg.ChunkSize)},
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(cfg.ChunkSize*2, maxSendBytes))

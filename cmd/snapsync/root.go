@@ -17,6 +17,7 @@ type globals struct {
 	logLevel   string
 	logFormat  string
 	cpuProfile string
+	memProfile string
 	profile    *os.File
 	stdout     io.Writer
 	stderr     io.Writer
@@ -47,8 +48,11 @@ SNAPSYNC_CMD_* is reserved for the checkpoint command's input and sets no flag.`
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: auto (console on a terminal, else JSON), console, json")
 	root.PersistentFlags().StringVar(&g.cpuProfile, "cpu-profile", "", "write a Go CPU profile here (for performance work)")
-	if err := root.PersistentFlags().MarkHidden("cpu-profile"); err != nil {
-		panic(err) // a programming error: the flag is defined just above
+	root.PersistentFlags().StringVar(&g.memProfile, "mem-profile", "", "write a Go heap profile (allocations and what is live) here on exit (for performance work)")
+	for _, name := range []string{"cpu-profile", "mem-profile"} {
+		if err := root.PersistentFlags().MarkHidden(name); err != nil {
+			panic(err) // a programming error: the flags are defined just above
+		}
 	}
 	root.AddCommand(newServeCommand(g), newInstallCommand(g), newDemoCommand(g), newVersionCommand(g),
 		newBackupCommand(g), newRestoreCommand(g), newVerifyCommand(g), newListCommand(g), newPruneCommand(g))

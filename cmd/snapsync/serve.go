@@ -77,7 +77,7 @@ Sources:
 	fl.IntVar(&f.maxStreams, "max-streams", 16, "concurrent chunk streams")
 	fl.StringVar(&f.rateLimit, "rate-limit", "0", "wire bytes per second across all streams, e.g. 100MB (0: unlimited)")
 	fl.StringVar(&f.compression, "compression", "auto", "chunk compression: auto (where it pays), zstd, none")
-	fl.StringVar(&f.frameCache, "frame-cache", "64MiB", "memory for zstd frames shared by followers fetching the same chunks (0: off)")
+	fl.StringVar(&f.frameCache, "frame-cache", "16MiB", "memory for zstd frames shared by followers fetching the same chunks (0: off)")
 	fl.BoolVar(&f.insecure, "insecure", false,
 		"serve peers on a non-loopback --listen without TLS or a token: anyone who reaches it can copy the DB")
 	f.sourceFlags.add(fl)
