@@ -68,11 +68,12 @@ bench-deps: deps ## Install the baselines the benchmarks compare against (rsync,
 
 BENCH_SIZE ?= 256MiB
 BENCH_ROUNDS ?= 3
+BENCH_REPORT ?= bench/RESULTS.md
 .PHONY: bench
-bench: bench-deps ## Side by side on a BENCH_SIZE checkpoint: snapsync vs rsync, tar|zstd, cp -a; writes bench/RESULTS.md
-	SNAPSYNC_BENCH_SIZE=$(BENCH_SIZE) SNAPSYNC_BENCH_ROUNDS=$(BENCH_ROUNDS) SNAPSYNC_BENCH_REPORT=$(CURDIR)/bench/RESULTS.md \
+bench: bench-deps ## Side by side on a BENCH_SIZE checkpoint: snapsync vs rsync, tar|zstd, cp -a; writes BENCH_REPORT (bench/RESULTS.md)
+	SNAPSYNC_BENCH_SIZE=$(BENCH_SIZE) SNAPSYNC_BENCH_ROUNDS=$(BENCH_ROUNDS) SNAPSYNC_BENCH_REPORT=$(abspath $(BENCH_REPORT)) \
 		$(GO) test -count=1 -run '^TestBenchReport$$' -timeout 60m ./e2e
-	@cat bench/RESULTS.md
+	@cat $(BENCH_REPORT)
 
 .PHONY: bench-go
 bench-go: bench-deps ## Go benchmarks: the hot paths (b.SetBytes), and BenchmarkInstall on a BENCH_SIZE checkpoint

@@ -579,13 +579,14 @@ func (h *harness) markdown(rounds int) string {
 	fmt.Fprintf(&b, "# make bench results\n\n")
 	fmt.Fprintf(&b, "Machine: `%s`, nproc %d, %s MiB memory, kernel %s; %s.\n\n", host, runtime.NumCPU(), strings.TrimSpace(string(mem)), strings.TrimSpace(string(kernel)), time.Now().UTC().Format("2006-01-02"))
 	size := cmp.Or(os.Getenv("SNAPSYNC_BENCH_SIZE"), "1GiB")
-	fmt.Fprintf(&b, "Command: `make bench BENCH_SIZE=%s BENCH_ROUNDS=%d` (`%s=bench/RESULTS.md go test -run TestBenchReport ./e2e`).\n", size, rounds, reportEnv)
+	report := filepath.Join("bench", filepath.Base(os.Getenv(reportEnv)))
+	fmt.Fprintf(&b, "Command: `make bench BENCH_SIZE=%s BENCH_ROUNDS=%d BENCH_REPORT=%s` (`%s=%s go test -run TestBenchReport ./e2e`).\n", size, rounds, report, reportEnv, report)
 	fmt.Fprintf(&b, "Checkpoints: Pebble %.1f MB, whose newer checkpoint (%.1f MB, the one full installs copy) adds %.1f MB of new or changed files", float64(h.size)/1e6, float64(h.newSize)/1e6, float64(h.newData)/1e6)
 	if h.rocks != "" {
 		fmt.Fprintf(&b, "; RocksDB %.1f MB (db_bench fillrandom, snappy, then `ldb checkpoint`)", float64(h.rocksSize)/1e6)
 	}
 	fmt.Fprintf(&b, ". Medians of %d rounds, contenders alternating; every contender ends with a `sync`.\n\n", rounds)
-	b.WriteString("**Noisy:** the 2 cores were shared with other work while this ran; read ratios, not absolute times, and rerun before quoting.\n\n")
+	b.WriteString("**Noisy:** this is a 2-core VM on a shared host (it hands freed memory back to the host, so a write after a large delete costs more, for every contender); read ratios of one run, not absolute times, and rerun before quoting.\n\n")
 	b.WriteString(h.notes())
 	b.WriteString("| scenario | contender | wall s | MB/s | wire MB | client CPU s | client peak RSS MB | server CPU s | server peak RSS MB | total CPU s | local files hashed / cached |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
