@@ -185,6 +185,17 @@ func (c *ClientTLS) Config(serverName string) (*tls.Config, error) {
 // DialTLSContext dials addr and completes a TLS handshake with a fresh
 // Config for addr's host; http.Transport takes it as its DialTLSContext.
 func (c *ClientTLS) DialTLSContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return c.dialTLS(ctx, network, addr, nil)
+}
+
+// DialTLSContextHTTP1 is DialTLSContext offering only HTTP/1.1 by ALPN,
+// for a transport that speaks nothing else.
+func (c *ClientTLS) DialTLSContextHTTP1(ctx context.Context, network, addr string) (net.Conn, error) {
+	return c.dialTLS(ctx, network, addr, []string{"http/1.1"})
+}
+
+// dialTLS dials addr over TLS, offering protos by ALPN (nil: nextProtos).
+func (c *ClientTLS) dialTLS(ctx context.Context, network, addr string, protos []string) (net.Conn, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
@@ -192,6 +203,9 @@ func (c *ClientTLS) DialTLSContext(ctx context.Context, network, addr string) (n
 	cfg, err := c.Config(host)
 	if err != nil {
 		return nil, err
+	}
+	if protos != nil {
+		cfg.NextProtos = protos
 	}
 	d := tls.Dialer{NetDialer: &c.dial, Config: cfg}
 	conn, err := d.DialContext(ctx, network, addr)

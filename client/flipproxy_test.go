@@ -1,9 +1,11 @@
 package client
 
 import (
+	"bufio"
 	"encoding/binary"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,8 +15,8 @@ import (
 )
 
 // flipProxy is a TCP proxy on 127.0.0.1 in front of an h2c server. It reads
-// the server's HTTP/2 frames, follows the Connect envelopes inside each
-// stream's DATA frames, and flips one bit in the middle of the chunk bytes of
+// the server's HTTP/2 frames (or HTTP/1.1 responses: chunk streams), follows
+// the Connect envelopes inside each stream's DATA frames (or body), and flips one bit in the middle of the chunk bytes of
 // the FetchChunksResponse messages that corrupt selects (numbered from 0 in
 // the order they pass, and told whether the message is zstd-encoded). Everything else passes unchanged, so the corruption
 // reaches the client's verification and nothing else.
@@ -64,7 +66,8 @@ func startFlipProxy(tb testing.TB, target string, corrupt func(n int64, zstd boo
 	return p
 }
 
-// serve forwards one connection: requests unchanged, responses frame by frame.
+// serve forwards one connection: requests unchanged, responses frame by
+// frame (HTTP/2) or chunk by chunk (HTTP/1.1, which chunk streams use).
 func (p *flipProxy) serve(client net.Conn) {
 	defer client.Close()
 	srv, err := net.Dial("tcp", p.target)
@@ -72,10 +75,25 @@ func (p *flipProxy) serve(client net.Conn) {
 		return
 	}
 	defer srv.Close()
+	preface := make([]byte, 4)
+	if _, err := io.ReadFull(client, preface); err != nil {
+		return
+	}
+	if _, err := srv.Write(preface); err != nil {
+		return
+	}
 	go func() {
 		_, _ = io.Copy(srv, client) // ends when either side closes
 		_ = srv.Close()
 	}()
+	if string(preface) == "PRI " {
+		p.serveHTTP2(client, srv)
+		return
+	}
+	p.serveHTTP1(client, bufio.NewReader(srv))
+}
+
+func (p *flipProxy) serveHTTP2(client, srv net.Conn) {
 	streams := make(map[uint32]*envelopeScanner)
 	hdr := make([]byte, 9)
 	for {
@@ -103,8 +121,89 @@ func (p *flipProxy) serve(client net.Conn) {
 	}
 }
 
+// serveHTTP1 forwards HTTP/1.1 responses, one after another, scanning
+// their bodies (chunked, or of a Content-Length) for envelopes.
+func (p *flipProxy) serveHTTP1(client net.Conn, srv *bufio.Reader) {
+	for {
+		var head []byte
+		chunked, length := false, 0
+		for {
+			line, err := srv.ReadSlice('\n')
+			if err != nil {
+				return
+			}
+			head = append(head, line...)
+			l := strings.ToLower(strings.TrimSpace(string(line)))
+			if l == "" {
+				break
+			}
+			if v, ok := strings.CutPrefix(l, "transfer-encoding:"); ok && strings.Contains(v, "chunked") {
+				chunked = true
+			}
+			if v, ok := strings.CutPrefix(l, "content-length:"); ok {
+				length, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		if _, err := client.Write(head); err != nil {
+			return
+		}
+		s := &envelopeScanner{p: p}
+		if !chunked {
+			if !p.forward(client, srv, s, length) {
+				return
+			}
+			continue
+		}
+		for {
+			line, err := srv.ReadSlice('\n')
+			if err != nil {
+				return
+			}
+			size, err := strconv.ParseInt(strings.TrimSpace(strings.SplitN(string(line), ";", 2)[0]), 16, 64)
+			if err != nil {
+				return
+			}
+			if _, err := client.Write(line); err != nil {
+				return
+			}
+			if size == 0 {
+				break
+			}
+			if !p.forward(client, srv, s, int(size)) || !p.forward(client, srv, nil, 2) { // data, CRLF
+				return
+			}
+		}
+		for { // trailers, up to the empty line
+			line, err := srv.ReadSlice('\n')
+			if err != nil {
+				return
+			}
+			if _, err := client.Write(line); err != nil {
+				return
+			}
+			if strings.TrimSpace(string(line)) == "" {
+				break
+			}
+		}
+	}
+}
+
+// forward copies n bytes from srv to client, scanning them with s (if set).
+func (p *flipProxy) forward(client net.Conn, srv *bufio.Reader, s *envelopeScanner, n int) bool {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(srv, b); err != nil {
+		return false
+	}
+	if s != nil {
+		s.scan(b)
+	}
+	_, err := client.Write(b)
+	return err == nil
+}
+
 // envelopeScanner follows the Connect envelopes (flags byte, 4-byte length,
-// message) of one HTTP/2 stream across its DATA frames.
+// message) of one HTTP/2 stream across its DATA frames, or of one HTTP/1.1
+// response body across its chunks.
 type envelopeScanner struct {
 	p      *flipProxy
 	prefix []byte // envelope prefix bytes seen so far
