@@ -83,7 +83,7 @@ const (
 	DefaultMaxChunksPerRequest = 1 << 20
 	DefaultSweepInterval       = 10 * time.Second
 	DefaultDigestCacheChunks   = 1 << 20
-	DefaultFrameCacheBytes     = 16 << 20
+	DefaultFrameCacheBytes     = 8 << 20
 )
 
 // EnsureDefaults sets every zero field that has a default.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -77,7 +79,7 @@ Sources:
 	fl.IntVar(&f.maxStreams, "max-streams", 16, "concurrent chunk streams")
 	fl.StringVar(&f.rateLimit, "rate-limit", "0", "wire bytes per second across all streams, e.g. 100MB (0: unlimited)")
 	fl.StringVar(&f.compression, "compression", "auto", "chunk compression: auto (where it pays), zstd, none")
-	fl.StringVar(&f.frameCache, "frame-cache", "16MiB", "memory for zstd frames shared by followers fetching the same chunks (0: off)")
+	fl.StringVar(&f.frameCache, "frame-cache", "8MiB", "memory for zstd frames shared by followers fetching the same chunks (0: off)")
 	fl.BoolVar(&f.insecure, "insecure", false,
 		"serve peers on a non-loopback --listen without TLS or a token: anyone who reaches it can copy the DB")
 	f.sourceFlags.add(fl)
@@ -88,10 +90,19 @@ Sources:
 	return cmd
 }
 
+// serveGCPercent is the sidecar's GOGC unless the environment sets one: its
+// live heap is mostly long-lived chunk buffers, encoders and the frame cache,
+// so collecting at 1.5x the live heap instead of 2x keeps its footprint
+// under 100 MiB (measured serving a 4 GiB DB) for about 2% more CPU in GC.
+const serveGCPercent = 50
+
 func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	log, err := g.logger()
 	if err != nil {
 		return err
+	}
+	if _, set := syscall.Getenv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
 	}
 	ctx := cmd.Context()
 	cfg, err := f.config()
