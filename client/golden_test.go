@@ -143,3 +143,66 @@ func checkGolden(tb testing.TB, path string, got []byte) {
 		tb.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
 	}
 }
+
+// TestReinstallSyncsOnlyWhatItMust: a second install of the same checkpoint
+// takes every file from the DB it replaces. Files linked whose identity the
+// follower digest cache knows (snapsync fsynced them when it wrote them) are
+// not fsynced again;
+// with --verify-local, which trusts no cache, every file is; a file whose
+// mode the node changed is not linked but copied, and fsynced.
+func TestReinstallSyncsOnlyWhatItMust(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, server.Config{Source: goldenSource(t)}, "")
+	for _, tt := range []struct {
+		name        string
+		verifyLocal bool
+		chmod       string // a file of the DB the node chmods 0600 before the reinstall
+		wantSyncs   int    // fsyncs of staged files in the second install
+	}{
+		// CURRENT and MANIFEST-000002, which a DB changes in place, are
+		// copied (and fsynced); 000003.sst, linked, is not fsynced again.
+		{"cached files: no fsync", false, "", 2},
+		{"verify-local: every file", true, "", 3}, // 000003.sst's link is the same inode
+		{"a file chmodded by the node", false, "000003.sst", 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			dest := filepath.Join(base, "db")
+			if _, err := Install(context.Background(), ts.url, 0, testConfig(t, dest)); err != nil {
+				t.Fatal(err)
+			}
+			want := readTree(t, dest)
+			if tt.chmod != "" {
+				if err := os.Chmod(filepath.Join(dest, tt.chmod), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var log lockedBuffer
+			cfg := testConfig(t, dest)
+			cfg.VerifyLocal = tt.verifyLocal
+			cfg.wrapFS = func(fsys durable.StageFS) durable.StageFS { return durable.WithLogging(fsys, &log, base) }
+			res, err := Install(context.Background(), ts.url, 0, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.BytesFetched != 0 {
+				t.Fatalf("fetched %d bytes, want everything local", res.BytesFetched)
+			}
+			syncs := 0
+			for _, line := range strings.Split(log.String(), "\n") {
+				if strings.HasPrefix(line, "sync .snapsync-db/stage/") {
+					syncs++
+				}
+			}
+			if syncs != tt.wantSyncs {
+				t.Fatalf("%d staged files fsynced, want %d:\n%s", syncs, tt.wantSyncs, log.String())
+			}
+			sameTree(t, want, readTree(t, dest))
+			if tt.chmod != "" {
+				if fi, err := os.Stat(filepath.Join(dest, tt.chmod)); err != nil || fi.Mode().Perm() != 0o644 {
+					t.Fatalf("%s after the reinstall: %v, %v; want mode 0644", tt.chmod, fi.Mode(), err)
+				}
+			}
+		})
+	}
+}

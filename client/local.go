@@ -31,6 +31,9 @@ type localFile struct {
 	// same is the first name of the same inode, whose chunks this one
 	// shares (it is not hashed again), or nil.
 	same *localFile
+	// synced: the file's identity was in the follower digest cache, so
+	// snapsync verified, wrote and fsynced it, and it has not changed since.
+	synced bool
 }
 
 // chunkLoc is where a chunk's bytes are found locally.
@@ -96,7 +99,7 @@ func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need *dig
 		g.Go(func() error {
 			if cs, ok := cache.lookup(f.path, uint32(chunkSize)); ok {
 				cached.Add(1)
-				f.chunks = cs
+				f.chunks, f.synced = cs, true
 				return nil
 			}
 			hashed.Add(1)
@@ -117,7 +120,7 @@ func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need *dig
 	}
 	for _, f := range files {
 		if f.same != nil {
-			f.chunks = f.same.chunks
+			f.chunks, f.synced = f.same.chunks, f.same.synced
 		}
 	}
 	x := buildIndex(files, need)

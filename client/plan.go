@@ -60,6 +60,9 @@ type plan struct {
 	create    []int // leaders created (or kept) and sized before writing
 	place     []placement
 	ready     []int // leaders complete before any write: fsync and mode only
+	// synced marks the leaders placed from a file the follower digest cache
+	// knew: already durable, they need no fsync unless their mode changes.
+	synced []bool
 	reuse     []*job
 	fetch     []*job
 	// jobSlab and targetSlab are where the next jobs are carved from.
@@ -96,6 +99,12 @@ func makePlan(m *verify.Manifest, done [][]bool, complete []bool, idx *localInde
 			used[durable.InfoID(src.info)] = true
 			p.place = append(p.place, placement{file: i, src: src, link: link})
 			p.ready = append(p.ready, i)
+			if src.synced {
+				if p.synced == nil {
+					p.synced = make([]bool, len(m.Files))
+				}
+				p.synced[i] = true
+			}
 			p.placedBytes += f.Size
 			continue
 		}
@@ -107,6 +116,9 @@ func makePlan(m *verify.Manifest, done [][]bool, complete []bool, idx *localInde
 	}
 	return p
 }
+
+// isSynced reports whether leader i was placed from an already durable file.
+func (p *plan) isSynced(i int) bool { return p.synced != nil && p.synced[i] }
 
 // addChunks adds the chunks of leader i not yet staged to their jobs.
 func (p *plan) addChunks(i int, done []bool, jobs *jobIndex, staged map[verify.Digest]chunkLoc, idx *localIndex) {

@@ -235,7 +235,7 @@ func (s *stager) flushWorker(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		if err := syncFile(s.fs, s.path(i), &s.plan.m.Files[i], s.mask); err != nil {
+		if err := syncFile(s.fs, s.path(i), &s.plan.m.Files[i], s.mask, s.plan.isSynced(i)); err != nil {
 			return err
 		}
 		if err := callHook(s.hook, "file-synced"); err != nil {
@@ -247,8 +247,10 @@ func (s *stager) flushWorker(ctx context.Context) error {
 }
 
 // syncFile checks a complete file's size, sets its mode (the manifest's,
-// masked: fileMode) on the open file and fsyncs it through fsys.
-func syncFile(fsys durable.StageFS, p string, f *verify.File, mask fs.FileMode) error {
+// masked: fileMode) on the open file and fsyncs it through fsys. A file
+// already durable (placed from one the digest cache knew: snapsync fsynced
+// it when it wrote it) is fsynced only if its mode had to change.
+func syncFile(fsys durable.StageFS, p string, f *verify.File, mask fs.FileMode, durableAlready bool) error {
 	fh, err := fsys.OpenFile(p, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", p, err)
@@ -265,6 +267,10 @@ func syncFile(fsys durable.StageFS, p string, f *verify.File, mask fs.FileMode) 
 		if err := fh.Chmod(mode); err != nil {
 			return fmt.Errorf("chmod %s: %w", p, err)
 		}
+		durableAlready = false
+	}
+	if durableAlready {
+		return nil
 	}
 	if err := fsys.Sync(fh); err != nil {
 		return fmt.Errorf("sync %s: %w", p, err)
