@@ -63,8 +63,8 @@ type plan struct {
 	// synced marks the leaders placed from a file the follower digest cache
 	// knew: already durable, they need no fsync unless their mode changes.
 	synced []bool
-	reuse     []*job
-	fetch     []*job
+	reuse  []*job
+	fetch  []*job
 	// jobSlab and targetSlab are where the next jobs are carved from.
 	jobSlab    []job
 	targetSlab []target
