@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -185,17 +186,23 @@ func (c *ClientTLS) Config(serverName string) (*tls.Config, error) {
 // DialTLSContext dials addr and completes a TLS handshake with a fresh
 // Config for addr's host; http.Transport takes it as its DialTLSContext.
 func (c *ClientTLS) DialTLSContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	return c.dialTLS(ctx, network, addr, nil)
+	return c.dialTLS(ctx, &c.dial, network, addr, nil)
 }
 
-// DialTLSContextHTTP1 is DialTLSContext offering only HTTP/1.1 by ALPN,
-// for a transport that speaks nothing else.
-func (c *ClientTLS) DialTLSContextHTTP1(ctx context.Context, network, addr string) (net.Conn, error) {
-	return c.dialTLS(ctx, network, addr, []string{"http/1.1"})
+// DialerHTTP1 returns a DialTLSContext that offers only HTTP/1.1 by ALPN,
+// for a transport that speaks nothing else, and runs control (if not nil)
+// on each socket before it connects, as net.Dialer.Control does.
+func (c *ClientTLS) DialerHTTP1(control func(network, address string, conn syscall.RawConn) error) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := c.dial
+	d.Control = control
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return c.dialTLS(ctx, &d, network, addr, []string{"http/1.1"})
+	}
 }
 
-// dialTLS dials addr over TLS, offering protos by ALPN (nil: nextProtos).
-func (c *ClientTLS) dialTLS(ctx context.Context, network, addr string, protos []string) (net.Conn, error) {
+// dialTLS dials addr with nd over TLS, offering protos by ALPN (nil:
+// nextProtos).
+func (c *ClientTLS) dialTLS(ctx context.Context, nd *net.Dialer, network, addr string, protos []string) (net.Conn, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
@@ -207,7 +214,7 @@ func (c *ClientTLS) dialTLS(ctx context.Context, network, addr string, protos []
 	if protos != nil {
 		cfg.NextProtos = protos
 	}
-	d := tls.Dialer{NetDialer: &c.dial, Config: cfg}
+	d := tls.Dialer{NetDialer: nd, Config: cfg}
 	conn, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("tls dial %s: %w", addr, err)

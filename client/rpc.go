@@ -19,10 +19,12 @@ import (
 // largest size a manifest allows plus framing, like gRPC's 4 MiB default.
 const maxMessage = 4 << 20
 
-// The HTTP/2 receive windows bound what the server may send ahead of what the
+// The receive windows bound what the server may send ahead of what the
 // client has verified and written: the bytes a killed install fetches again.
 // Two chunks a stream keep a stream busy across a round trip (4 streams x
-// 2 MiB / 50 ms of RTT is 160 MB/s); the connection's window caps the total.
+// 2 MiB / 50 ms of RTT is 160 MB/s). A chunk stream's window is its TCP
+// receive buffer (SO_RCVBUF, which also stops the kernel growing it); the
+// HTTP/2 connection's window caps the other RPCs.
 const (
 	streamWindow     = 2 << 20
 	connectionWindow = 8 << 20
@@ -57,9 +59,9 @@ func WithToken(t *auth.Token) HTTPOption { return func(o *httpOptions) { o.token
 // HTTP/2 every chunk byte is copied twice more on the client (into and out
 // of the stream's receive buffer) and each read of a stream sends a
 // WINDOW_UPDATE; measured here, HTTP/1.1 chunk streams make a full install
-// about 15% faster. An HTTP/1.1 stream's unread bytes are bounded by TCP's
-// flow control (the socket buffers), its silence by the stall watchdog and
-// TCP keepalives.
+// about 15% faster. An HTTP/1.1 stream's unread bytes are bounded by its
+// socket's receive buffer (streamWindow), its silence by the stall watchdog
+// and TCP keepalives.
 func NewHTTPClient(opts ...HTTPOption) *http.Client {
 	var o httpOptions
 	for _, opt := range opts {
@@ -84,10 +86,11 @@ func NewHTTPClient(opts ...HTTPOption) *http.Client {
 	}
 	h1 := new(http.Protocols)
 	h1.SetHTTP1(true)
+	chunkDialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: limitReceiveBuffer}
 	chunks := &http.Transport{
 		Protocols:           h1,
 		DisableCompression:  true,
-		DialContext:         dial,
+		DialContext:         chunkDialer.DialContext,
 		IdleConnTimeout:     90 * time.Second,
 		MaxIdleConnsPerHost: 64, // one per stream, kept for the next install
 		ReadBufferSize:      64 << 10,
@@ -95,7 +98,7 @@ func NewHTTPClient(opts ...HTTPOption) *http.Client {
 	}
 	if o.tls != nil {
 		rpcs.DialTLSContext = o.tls.DialTLSContext
-		chunks.DialTLSContext = o.tls.DialTLSContextHTTP1
+		chunks.DialTLSContext = o.tls.DialerHTTP1(limitReceiveBuffer)
 	}
 	var rt http.RoundTripper = byProcedure{chunks: chunks, rpcs: rpcs}
 	if o.token != nil {

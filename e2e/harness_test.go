@@ -359,8 +359,10 @@ func (h *harness) resume(rounds int) {
 		d = h.dest()
 		stage := filepath.Join(filepath.Dir(d), ".snapsync-db", "stage")
 		first := h.snapsyncProxied(px, h.srvNew, d, func(cmd *exec.Cmd) {
-			for treeBytesNow(stage) < h.newSize/2 {
-				time.Sleep(5 * time.Millisecond)
+			// Half of the checkpoint written, or a minute (a bound, should
+			// the install never get there).
+			for deadline := time.Now().Add(time.Minute); treeBytesNow(stage) < h.newSize/2 && time.Now().Before(deadline); {
+				time.Sleep(2 * time.Millisecond)
 			}
 			_ = cmd.Process.Signal(syscall.SIGKILL) // the wrapper; its child dies with it (Pdeathsig)
 		})
@@ -484,7 +486,11 @@ func treeBytesNow(root string) int64 {
 	var n int64
 	_ = filepath.Walk(root, func(_ string, fi os.FileInfo, err error) error { // a tree being written: errors are expected
 		if err == nil && fi.Mode().IsRegular() {
-			n += fi.Size()
+			// Allocated, not apparent, bytes: an install sizes every
+			// file before it writes the first chunk.
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				n += min(st.Blocks*512, fi.Size())
+			}
 		}
 		return nil
 	})
