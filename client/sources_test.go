@@ -102,6 +102,10 @@ func TestInstallFailsOver(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "db")
 	cfg := testConfig(t, dest)
 	cfg.MaxAttempts, cfg.Compression = 2, snapsyncv1.Compression_COMPRESSION_NONE
+	// One stream: what a chunk stream's sockets hold when the peer closes
+	// them (a few MiB each) still arrives, and four of them would hold most
+	// of this DB.
+	cfg.Streams = 1
 	var (
 		mu      sync.Mutex
 		written int
@@ -130,7 +134,7 @@ func TestInstallFailsOver(t *testing.T) {
 	t.Logf("total %d; first peer sent %d; second sent %d, reused %d; failover error: %v",
 		res.BytesTotal, before, res.BytesFetched, res.BytesReused, res.Failovers[0].Err)
 	switch {
-	case before < 20*testChunkSize || before > res.BytesTotal/2:
+	case before < 20*testChunkSize || before > res.BytesTotal*3/4:
 		t.Fatalf("the first peer sent %d of %d bytes, want a part", before, res.BytesTotal)
 	case before+res.BytesFetched > res.BytesTotal+inFlight:
 		t.Fatalf("fetched %d + %d of %d bytes: more than %d again", before, res.BytesFetched, res.BytesTotal, inFlight)
