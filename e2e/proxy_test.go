@@ -57,6 +57,12 @@ func (p *proxy) accept(target string) {
 			c.Close()
 			continue
 		}
+		// A small send buffer toward the client: what the proxy counts as
+		// sent is then what the client's kernel took, not what waits in the
+		// proxy's own buffer when the client is killed.
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetWriteBuffer(128 << 10) // a hint: the count is a little high without it
+		}
 		p.wg.Add(2)
 		go func() { defer p.wg.Done(); p.pipe(s, c, false) }()
 		go func() { defer p.wg.Done(); p.pipe(c, s, true) }()
