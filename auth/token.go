@@ -61,6 +61,17 @@ type bearer struct {
 	token *Token
 }
 
+// CloseIdleConnections closes the idle connections of the wrapped
+// transport, as http.Client.CloseIdleConnections expects of a transport.
+func (b *bearer) CloseIdleConnections() { closeIdle(b.base) }
+
+// closeIdle closes rt's idle connections, if it keeps any.
+func closeIdle(rt http.RoundTripper) {
+	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	tok, err := b.token.r.get()
 	if err != nil {

@@ -135,6 +135,8 @@ func (f *fetcher) call(ctx context.Context, batch []*job, cio *chunkIO) (int, er
 	placed := 0
 	for {
 		// One message for the whole call: its Data is reused (rpccodec).
+		// Reset first: Connect leaves the message as it is for an empty one.
+		msg.FileIndex, msg.ChunkIndex, msg.Encoding, msg.Data = 0, 0, 0, msg.Data[:0]
 		if err := conn.Receive(msg); err != nil {
 			if errors.Is(err, io.EOF) {
 				break

@@ -266,7 +266,8 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &stager{root: l.stage, fs: l.fs, mask: l.mask, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64)}
+	s := &stager{root: l.stage, fs: l.fs, mask: l.mask, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64),
+		buffered: cfg.BufferedWrites}
 	s.plan = makePlan(m, done, complete, idx, cfg.Immutable, cfg.FileModeMask, func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p })
 	if err := checkSpace(cfg, l, s.plan); err != nil {
 		return nil, nil, err

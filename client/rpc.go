@@ -109,7 +109,13 @@ func NewHTTPClient(opts ...HTTPOption) *http.Client {
 
 // byProcedure sends FetchChunks calls on chunks and every other request on
 // rpcs.
-type byProcedure struct{ chunks, rpcs http.RoundTripper }
+type byProcedure struct{ chunks, rpcs *http.Transport }
+
+// CloseIdleConnections closes the idle connections of both transports.
+func (b byProcedure) CloseIdleConnections() {
+	b.chunks.CloseIdleConnections()
+	b.rpcs.CloseIdleConnections()
+}
 
 func (b byProcedure) RoundTrip(req *http.Request) (*http.Response, error) {
 	if strings.HasSuffix(req.URL.Path, snapsyncv1connect.SnapshotServiceFetchChunksProcedure) {

@@ -23,6 +23,8 @@ type stager struct {
 	ctr   *counters
 	flush chan int // leaders whose every chunk is in place
 	log   zerolog.Logger
+	// buffered is Config.BufferedWrites: no direct I/O.
+	buffered bool
 }
 
 // path returns the staged path of manifest file i.
@@ -119,7 +121,7 @@ func createFile(fsys durable.StageFS, p string, size int64) error {
 func (s *stager) put(ctx context.Context, j *job, data []byte, w *chunkWriter) error {
 	for _, t := range j.targets {
 		if w == nil {
-			w = &chunkWriter{fs: s.fs}
+			w = &chunkWriter{fs: s.fs, buffered: s.buffered}
 			defer w.close()
 		}
 		if err := w.writeAt(s.path(t.file), data, verify.Offset(s.plan.m.ChunkSize, t.chunk)); err != nil {
@@ -196,7 +198,7 @@ func (w *chunkWriter) writeDirect(data []byte, off int64) (bool, error) {
 		w.d = d
 	}
 	_, err := w.d.WriteAt(data, off)
-	if directRefused(err) { // refused before any byte was written
+	if directRefused(err) { // the whole chunk is written again, buffered
 		w.buffered = true
 		return false, nil
 	}

@@ -23,6 +23,12 @@ const (
 	shutdownGrace     = 5 * time.Second
 	pingAfter         = 15 * time.Second
 	pingTimeout       = 15 * time.Second
+	// deadPeerTimeout: a TCP connection whose sent data stays unacknowledged
+	// this long is closed (TCP_USER_TIMEOUT). HTTP/1.1 chunk streams have
+	// no pings: without it, a stream to a follower that lost power would
+	// block in a write, holding its stream slot and lease, until TCP gives up
+	// after about 15 minutes.
+	deadPeerTimeout = 60 * time.Second
 )
 
 // NewHTTPServer returns an http.Server for h that speaks HTTP/1.1 and
@@ -71,6 +77,7 @@ func WithConnContext(f func(ctx context.Context, c net.Conn) context.Context) Se
 // closes the rest. It returns nil after a shutdown that ctx asked for.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ...ServeOption) error {
 	srv := NewHTTPServer(h)
+	ln = deadPeerListener{ln}
 	for _, o := range opts {
 		o(srv, &ln)
 	}
@@ -94,4 +101,18 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ...ServeOp
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// deadPeerListener sets deadPeerTimeout on the TCP connections it accepts.
+type deadPeerListener struct{ net.Listener }
+
+func (l deadPeerListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		setUserTimeout(tc, deadPeerTimeout) // best effort: a kernel without it keeps TCP's own limit
+	}
+	return c, nil
 }

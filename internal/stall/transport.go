@@ -36,6 +36,13 @@ type Transport struct {
 	Clock clockwork.Clock
 }
 
+// CloseIdleConnections closes Base's idle connections, if it keeps any.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.Base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // RoundTrip sends req with a watchdog that cancels it with ErrStalled.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
