@@ -10,6 +10,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/snapsync/snapsync/internal/wire"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	"github.com/snapsync/snapsync/verify"
@@ -186,15 +187,7 @@ func (f *fetcher) accept(ctx context.Context, msg *snapsyncv1.FetchChunksRespons
 func chunkRanges(jobs []*job) []*snapsyncv1.ChunkRange {
 	var out []*snapsyncv1.ChunkRange
 	for _, j := range jobs {
-		t := j.targets[0]
-		if n := len(out); n > 0 {
-			last := out[n-1]
-			if int(last.FileIndex) == t.file && int(last.FirstChunk+last.ChunkCount) == t.chunk {
-				last.ChunkCount++
-				continue
-			}
-		}
-		out = append(out, &snapsyncv1.ChunkRange{FileIndex: uint32(t.file), FirstChunk: uint32(t.chunk), ChunkCount: 1})
+		out = wire.AppendChunk(out, j.targets[0].file, j.targets[0].chunk)
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/snapsync/snapsync/internal/chunkcodec"
+	"github.com/snapsync/snapsync/internal/wire"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -178,14 +179,7 @@ func (u *upload) batch(ctx context.Context, b []job) error {
 func ranges(b []job) []*snapsyncv1.ChunkRange {
 	var out []*snapsyncv1.ChunkRange
 	for _, jb := range b {
-		if n := len(out); n > 0 {
-			last := out[n-1]
-			if int(last.FileIndex) == jb.fi && int(last.FirstChunk+last.ChunkCount) == jb.j {
-				last.ChunkCount++
-				continue
-			}
-		}
-		out = append(out, &snapsyncv1.ChunkRange{FileIndex: uint32(jb.fi), FirstChunk: uint32(jb.j), ChunkCount: 1})
+		out = wire.AppendChunk(out, jb.fi, jb.j)
 	}
 	return out
 }
