@@ -76,12 +76,13 @@ func (f *fetcher) stream(ctx context.Context, n int, pending []*job) error {
 	msg := &snapsyncv1.FetchChunksResponse{Data: alignedBuf(int(f.chunkSize) + int(f.chunkSize)/128 + 1024)[:0]}
 	w := &chunkWriter{fs: f.st.fs, buffered: f.cfg.BufferedWrites}
 	defer w.close()
+	cio := &chunkIO{dec: dec, buf: buf, msg: msg, w: w}
 	what := fmt.Sprintf("fetch stream %d", n)
 	return newRetrier(f.cfg).do(ctx, what, func(ctx context.Context) (bool, error) {
 		progress := false
 		for len(pending) > 0 {
 			batch := pending[:min(len(pending), f.cfg.ChunksPerRequest)]
-			placed, err := f.call(ctx, batch, &chunkIO{dec: dec, buf: buf, msg: msg, w: w})
+			placed, err := f.call(ctx, batch, cio)
 			progress = progress || placed > 0
 			pending = undone(pending)
 			if err != nil {

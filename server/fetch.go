@@ -256,7 +256,7 @@ func (cs *chunkStream) encode(fr *rpccodec.ChunkFrame, d verify.Digest) error {
 		// compressed already): a sample that does not compress spares the
 		// whole chunk's compression, and its copy.
 		sample := (*cs.raw)[:n]
-		if err := (&rpccodec.ChunkFrame{From: fr.From, Offset: fr.Offset + int64(at), Len: n}).ReadInto(sample); err != nil {
+		if _, err := fr.From.ReadAt(sample, fr.Offset+int64(at)); err != nil {
 			return err
 		}
 		*cs.out = cs.enc.EncodeAll(sample, (*cs.out)[:0])
@@ -268,7 +268,7 @@ func (cs *chunkStream) encode(fr *rpccodec.ChunkFrame, d verify.Digest) error {
 		start = time.Now()
 	}
 	buf := (*cs.raw)[:fr.Len]
-	if err := fr.ReadInto(buf); err != nil {
+	if _, err := fr.From.ReadAt(buf, fr.Offset); err != nil {
 		return err
 	}
 	*cs.out = cs.enc.EncodeAll(buf, (*cs.out)[:0])

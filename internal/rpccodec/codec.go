@@ -23,9 +23,6 @@ type Codec struct{}
 // Name is "proto".
 func (Codec) Name() string { return "proto" }
 
-// IsBinary reports true: the encoding is binary protobuf.
-func (Codec) IsBinary() bool { return true }
-
 // Marshal encodes m, a proto.Message.
 func (c Codec) Marshal(m any) ([]byte, error) { return c.MarshalAppend(nil, m) }
 

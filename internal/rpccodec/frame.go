@@ -48,10 +48,6 @@ func (f *ChunkFrame) size() int {
 	return f.Len
 }
 
-// ReadInto fills dst from f.From at f.Offset, or fails; dst is usually
-// f.Len bytes.
-func (f *ChunkFrame) ReadInto(dst []byte) error { return f.read(dst) }
-
 // read fills dst from f.From at f.Offset, or fails and sets f.ReadErr.
 func (f *ChunkFrame) read(dst []byte) error {
 	n, err := f.From.ReadAt(dst, f.Offset)
