@@ -46,35 +46,46 @@ func benchCheckpoint(b testing.TB) string {
 		size = n
 	}
 	root := filepath.Join(os.TempDir(), "snapsync-bench-"+strconv.FormatUint(size, 10))
-	ckpt, ready := filepath.Join(root, "checkpoint"), filepath.Join(root, "ready")
-	if _, err := os.Stat(ready); err == nil {
-		return ckpt
-	}
-	if err := os.RemoveAll(root); err != nil {
-		b.Fatal(err)
-	}
-	db, err := pebble.Open(filepath.Join(root, "db"), &pebble.Options{Logger: quietPebble()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	// Values compress about 2:1 inside the SSTs: write until the DB holds
-	// size bytes on disk.
-	for seed := uint64(1); db.Metrics().DiskSpaceUsage() < size; seed++ {
-		if _, err := sampledb.Write(context.Background(), db, sampledb.Fill{Seed: seed, Bytes: int64(size / 4)}); err != nil {
+	ckpt := filepath.Join(root, "checkpoint")
+	cachedBuild(b, root, filepath.Join(root, "ready"), func() {
+		db, err := pebble.Open(filepath.Join(root, "db"), &pebble.Options{Logger: quietPebble()})
+		if err != nil {
 			b.Fatal(err)
 		}
-		if err := db.Flush(); err != nil {
+		defer db.Close()
+		// Values compress about 2:1 inside the SSTs: write until the DB
+		// holds size bytes on disk.
+		for seed := uint64(1); db.Metrics().DiskSpaceUsage() < size; seed++ {
+			if _, err := sampledb.Write(context.Background(), db, sampledb.Fill{Seed: seed, Bytes: int64(size / 4)}); err != nil {
+				b.Fatal(err)
+			}
+			if err := db.Flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := db.Checkpoint(ckpt, pebble.WithFlushedWAL()); err != nil {
 			b.Fatal(err)
 		}
-	}
-	if err := db.Checkpoint(ckpt, pebble.WithFlushedWAL()); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(ready, nil, 0o644); err != nil {
-		b.Fatal(err)
-	}
+	})
 	return ckpt
+}
+
+// cachedBuild runs build once per marker: a data set the benchmarks make
+// slowly is kept under os.TempDir() for later runs. Without the marker
+// (none yet, or an interrupted build) it removes dir first; the marker is
+// written once build returns.
+func cachedBuild(tb testing.TB, dir, marker string, build func()) {
+	tb.Helper()
+	if _, err := os.Stat(marker); err == nil {
+		return
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		tb.Fatal(err)
+	}
+	build()
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 func treeSize(b testing.TB, dir string) int64 {

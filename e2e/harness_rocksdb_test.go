@@ -38,24 +38,17 @@ func rocksCheckpoint(tb testing.TB, size uint64) string {
 	tb.Helper()
 	needRocksDB(tb)
 	root := filepath.Join(os.TempDir(), "snapsync-bench-rocksdb-"+strconv.FormatUint(size, 10))
-	db, ckpt, ready := filepath.Join(root, "db"), filepath.Join(root, "checkpoint"), filepath.Join(root, "ready")
-	if _, err := os.Stat(ready); err == nil {
-		return ckpt
-	}
-	if err := os.RemoveAll(root); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	// Values of 400 bytes that snappy halves: an entry takes about 175
-	// bytes of SST (some keys repeat: fillrandom draws them).
-	runTool(tb, "db_bench", "--benchmarks=fillrandom", "--db="+db, fmt.Sprintf("--num=%d", max(size/175, 1000)),
-		"--value_size=400", "--compression_type=snappy", "--seed=7", "--threads=1", "--statistics=false")
-	checkpoint(tb, db, ckpt)
-	if err := os.WriteFile(ready, nil, 0o644); err != nil {
-		tb.Fatal(err)
-	}
+	db, ckpt := filepath.Join(root, "db"), filepath.Join(root, "checkpoint")
+	cachedBuild(tb, root, filepath.Join(root, "ready"), func() {
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		// Values of 400 bytes that snappy halves: an entry takes about 175
+		// bytes of SST (some keys repeat: fillrandom draws them).
+		runTool(tb, "db_bench", "--benchmarks=fillrandom", "--db="+db, fmt.Sprintf("--num=%d", max(size/175, 1000)),
+			"--value_size=400", "--compression_type=snappy", "--seed=7", "--threads=1", "--statistics=false")
+		checkpoint(tb, db, ckpt)
+	})
 	return ckpt
 }
 

@@ -501,31 +501,24 @@ func treeBytesNow(root string) int64 {
 // checkpoints it again (once per size, cached beside the first).
 func newerCheckpoint(tb testing.TB, ckpt string) string {
 	root := filepath.Dir(ckpt)
-	newer, ready := filepath.Join(root, "checkpoint-5pct"), filepath.Join(root, "ready-5pct")
-	if _, err := os.Stat(ready); err == nil {
-		return newer
-	}
-	if err := os.RemoveAll(newer); err != nil {
-		tb.Fatal(err)
-	}
-	db, err := pebble.Open(filepath.Join(root, "db"), &pebble.Options{Logger: quietPebble()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
-	size := treeSize(tb, ckpt)
-	if _, err := sampledb.Write(context.Background(), db, sampledb.Fill{Seed: 1000, Bytes: size / 10}); err != nil { // compresses ~2:1
-		tb.Fatal(err)
-	}
-	if err := db.Flush(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := db.Checkpoint(newer, pebble.WithFlushedWAL()); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(ready, nil, 0o644); err != nil {
-		tb.Fatal(err)
-	}
+	newer := filepath.Join(root, "checkpoint-5pct")
+	cachedBuild(tb, newer, filepath.Join(root, "ready-5pct"), func() {
+		db, err := pebble.Open(filepath.Join(root, "db"), &pebble.Options{Logger: quietPebble()})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer db.Close()
+		size := treeSize(tb, ckpt)
+		if _, err := sampledb.Write(context.Background(), db, sampledb.Fill{Seed: 1000, Bytes: size / 10}); err != nil { // compresses ~2:1
+			tb.Fatal(err)
+		}
+		if err := db.Flush(); err != nil {
+			tb.Fatal(err)
+		}
+		if err := db.Checkpoint(newer, pebble.WithFlushedWAL()); err != nil {
+			tb.Fatal(err)
+		}
+	})
 	return newer
 }
 
