@@ -59,6 +59,18 @@ func TestChunkWriter(t *testing.T) {
 			if err := createFile(fsys, p, int64(len(want))); err != nil {
 				t.Fatal(err)
 			}
+			if tt.wantDirect {
+				// A filesystem without direct I/O (tmpfs before Linux
+				// 6.6) cannot show it; the refused case still runs.
+				f, err := os.OpenFile(p, os.O_WRONLY|oDirect, 0)
+				if directRefused(err) {
+					t.Skipf("%s refuses direct I/O", filepath.Dir(p))
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.Close()
+			}
 			w := &chunkWriter{fs: fsys, buffered: tt.buffered}
 			defer w.close()
 			buf := alignedBuf(chunk)
