@@ -4,18 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/snapsync/snapsync/internal/golden"
 	"github.com/snapsync/snapsync/verify"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // input returns n deterministic pseudo-random bytes (a fixed LCG), so the
 // known-answer file pins chunk boundaries and digests.
@@ -39,19 +36,7 @@ func TestKnownAnswer(t *testing.T) {
 	for _, c := range chunks {
 		fmt.Fprintf(&sb, "%d %s\n", c.Length, c.Digest)
 	}
-	golden := filepath.Join("testdata", "chunks.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(sb.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sb.String() != string(want) {
-		t.Fatalf("chunk boundaries or digests changed (run with -update if intended):\n%s", sb.String())
-	}
+	golden.Check(t, filepath.Join("testdata", "chunks.golden"), []byte(sb.String()))
 }
 
 func TestBoundaries(t *testing.T) {

@@ -1,26 +1,22 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/internal/golden"
+	"github.com/snapsync/snapsync/internal/testlog"
 	"github.com/snapsync/snapsync/server"
 	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // goldenTree is the checkpoint the golden install fetches: three files, one
 // of them a hard link, as an OM snapshot shares its SSTs.
@@ -45,7 +41,7 @@ func TestGoldenInstall(t *testing.T) {
 	base := t.TempDir()
 	dest := filepath.Join(base, "db")
 	oldDest(t, dest)
-	var log lockedBuffer
+	var log testlog.Buffer
 	cfg := testConfig(t, dest)
 	cfg.Streams = 1
 	cfg.wrapFS = func(fsys durable.StageFS) durable.StageFS { return durable.WithLogging(fsys, &log, base) }
@@ -60,7 +56,7 @@ func TestGoldenInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(&log, "=> %d files, %d bytes\n", res.Files, res.BytesTotal)
-	checkGolden(t, filepath.Join("testdata", "install.golden"), sortSyncRuns(log.String()))
+	golden.Check(t, filepath.Join("testdata", "install.golden"), sortSyncRuns(log.String()))
 }
 
 // goldenSource serves goldenTree from a directory.
@@ -106,44 +102,6 @@ func sortSyncRuns(log string) []byte {
 	return []byte(strings.Join(lines, ""))
 }
 
-// lockedBuffer is a bytes.Buffer the logging FS and the hook write to from
-// several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-var _ io.Writer = (*lockedBuffer)(nil)
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func checkGolden(tb testing.TB, path string, got []byte) {
-	tb.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("%v (run go test -run TestGolden -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		tb.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
-	}
-}
-
 // TestReinstallSyncsOnlyWhatItMust: a second install of the same checkpoint
 // takes every file from the DB it replaces. Files linked whose identity the
 // follower digest cache knows (snapsync fsynced them when it wrote them) are
@@ -177,7 +135,7 @@ func TestReinstallSyncsOnlyWhatItMust(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var log lockedBuffer
+			var log testlog.Buffer
 			cfg := testConfig(t, dest)
 			cfg.VerifyLocal = tt.verifyLocal
 			cfg.wrapFS = func(fsys durable.StageFS) durable.StageFS { return durable.WithLogging(fsys, &log, base) }

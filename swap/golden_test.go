@@ -4,16 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // TestGolden records the exact operation order of each path of Replace, and
 // of Recover after an abort at a hook point, against testdata/<name>.golden
@@ -65,25 +62,8 @@ func TestGolden(t *testing.T) {
 				}
 				fmt.Fprintf(&log, "=> %s, dest is %s\n", outcome, treeName(readTree(t, l.dest)))
 			}
-			checkGolden(t, filepath.Join("testdata", tc.name+".golden"), log.Bytes())
+			golden.Check(t, filepath.Join("testdata", tc.name+".golden"), log.Bytes())
 		})
-	}
-}
-
-func checkGolden(tb testing.TB, path string, got []byte) {
-	tb.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("%v (run go test -run TestGolden -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		tb.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
 	}
 }
 

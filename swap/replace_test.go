@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/internal/golden"
 )
 
 // TestReplaceRefuses checks Replace refuses a bad layout or a pending journal
@@ -178,5 +179,5 @@ func TestExchangeUnsupportedFallsBack(t *testing.T) {
 	if got := treeName(readTree(t, l.dest)); got != "new" {
 		t.Fatalf("dest is %s", got)
 	}
-	checkGolden(t, filepath.Join("testdata", "exchange-unsupported.golden"), log.Bytes())
+	golden.Check(t, filepath.Join("testdata", "exchange-unsupported.golden"), log.Bytes())
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/internal/golden"
 )
 
 // setNames is the list of a set test: om.db and db.snapshots are on both
@@ -148,7 +149,7 @@ func TestGoldenSet(t *testing.T) {
 				}
 				fmt.Fprintf(&log, "=> %s, set is %s\n", outcome, setName(readSet(t, l.dir)))
 			}
-			checkGolden(t, filepath.Join("testdata", "set-"+tc.name+".golden"), log.Bytes())
+			golden.Check(t, filepath.Join("testdata", "set-"+tc.name+".golden"), log.Bytes())
 		})
 	}
 }

@@ -5,10 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/snapsync/snapsync/internal/golden"
 )
 
 // linksManifest is an OM-shaped tree with two hard-link groups: an SST of
@@ -42,19 +43,7 @@ func TestManifestLinksGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := hex.Dump(enc) + "id " + Sum(enc).String() + "\n"
-	golden := filepath.Join("testdata", "manifest_links.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Fatalf("canonical encoding changed (run with -update if intended):\n%s", got)
-	}
+	golden.Check(t, filepath.Join("testdata", "manifest_links.golden"), []byte(got))
 	dec, err := Decode(enc)
 	if err != nil {
 		t.Fatal(err)

@@ -5,15 +5,13 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/snapsync/snapsync/internal/golden"
+)
 
 // sampleManifest is a small OM-shaped tree: a DB and a snapshot DB sharing an
 // SST through a hard link.
@@ -46,19 +44,7 @@ func TestManifestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := hex.Dump(enc) + "id " + id.String() + "\n"
-	golden := filepath.Join("testdata", "manifest.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Fatalf("canonical encoding changed (run with -update if intended):\n%s", got)
-	}
+	golden.Check(t, filepath.Join("testdata", "manifest.golden"), []byte(got))
 }
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
