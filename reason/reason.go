@@ -60,6 +60,14 @@ const (
 	CommitInProgress = "COMMIT_IN_PROGRESS"
 	// NotStaged: Commit with nothing prepared (FAILED_PRECONDITION).
 	NotStaged = "NOT_STAGED"
+	// RollbackPending: Commit while the DB an earlier Commit with keep_old
+	// replaced is still kept; Finalize or Rollback first
+	// (FAILED_PRECONDITION).
+	RollbackPending = "ROLLBACK_PENDING"
+	// NoRollback: Rollback with nothing kept to put back: no Commit with
+	// keep_old, or it was finalized or rolled back already
+	// (FAILED_PRECONDITION).
+	NoRollback = "NO_ROLLBACK"
 	// NoSpace: the staging filesystem lacks the space the install needs, or
 	// filled up during it (RESOURCE_EXHAUSTED). Metadata: MetaNeedBytes,
 	// MetaFreeBytes, MetaHeadroomBytes when the check before the first byte

@@ -406,7 +406,12 @@ type CommitRequest struct {
 	SnapshotId []byte `protobuf:"bytes,2,opt,name=snapshot_id,json=snapshotId,proto3" json:"snapshot_id,omitempty"`
 	// The replace list of the Prepare (PrepareRequest.replace). Empty: the
 	// prepared list. A different list is refused with FAILED_PRECONDITION.
-	Replace       []string `protobuf:"bytes,3,rep,name=replace,proto3" json:"replace,omitempty"`
+	Replace []string `protobuf:"bytes,3,rep,name=replace,proto3" json:"replace,omitempty"`
+	// Keep the replaced DB (or entries) aside, on dest's filesystem, so that
+	// Rollback can put it back once the node has checked the new DB; Finalize
+	// deletes it. While it is kept, another Commit for dest is refused
+	// (FAILED_PRECONDITION, reason ROLLBACK_PENDING).
+	KeepOld       bool `protobuf:"varint,4,opt,name=keep_old,json=keepOld,proto3" json:"keep_old,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -462,11 +467,21 @@ func (x *CommitRequest) GetReplace() []string {
 	return nil
 }
 
+func (x *CommitRequest) GetKeepOld() bool {
+	if x != nil {
+		return x.KeepOld
+	}
+	return false
+}
+
 type CommitResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Snapshot      *SnapshotInfo          `protobuf:"bytes,1,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Snapshot *SnapshotInfo          `protobuf:"bytes,1,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// Set when the replaced DB was kept (CommitRequest.keep_old): Rollback
+	// and Finalize apply.
+	RollbackAvailable bool `protobuf:"varint,2,opt,name=rollback_available,json=rollbackAvailable,proto3" json:"rollback_available,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *CommitResponse) Reset() {
@@ -506,6 +521,191 @@ func (x *CommitResponse) GetSnapshot() *SnapshotInfo {
 	return nil
 }
 
+func (x *CommitResponse) GetRollbackAvailable() bool {
+	if x != nil {
+		return x.RollbackAvailable
+	}
+	return false
+}
+
+type RollbackRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dest          string                 `protobuf:"bytes,1,opt,name=dest,proto3" json:"dest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackRequest) Reset() {
+	*x = RollbackRequest{}
+	mi := &file_snapsync_v1_local_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackRequest) ProtoMessage() {}
+
+func (x *RollbackRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_snapsync_v1_local_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackRequest.ProtoReflect.Descriptor instead.
+func (*RollbackRequest) Descriptor() ([]byte, []int) {
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RollbackRequest) GetDest() string {
+	if x != nil {
+		return x.Dest
+	}
+	return ""
+}
+
+type RollbackResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The snapshot that was installed and is now removed again.
+	RolledBack    *SnapshotInfo `protobuf:"bytes,1,opt,name=rolled_back,json=rolledBack,proto3" json:"rolled_back,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackResponse) Reset() {
+	*x = RollbackResponse{}
+	mi := &file_snapsync_v1_local_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackResponse) ProtoMessage() {}
+
+func (x *RollbackResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_snapsync_v1_local_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackResponse.ProtoReflect.Descriptor instead.
+func (*RollbackResponse) Descriptor() ([]byte, []int) {
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RollbackResponse) GetRolledBack() *SnapshotInfo {
+	if x != nil {
+		return x.RolledBack
+	}
+	return nil
+}
+
+type FinalizeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dest          string                 `protobuf:"bytes,1,opt,name=dest,proto3" json:"dest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinalizeRequest) Reset() {
+	*x = FinalizeRequest{}
+	mi := &file_snapsync_v1_local_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinalizeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinalizeRequest) ProtoMessage() {}
+
+func (x *FinalizeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_snapsync_v1_local_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinalizeRequest.ProtoReflect.Descriptor instead.
+func (*FinalizeRequest) Descriptor() ([]byte, []int) {
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *FinalizeRequest) GetDest() string {
+	if x != nil {
+		return x.Dest
+	}
+	return ""
+}
+
+type FinalizeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether anything was kept (and is now deleted).
+	Finalized     bool `protobuf:"varint,1,opt,name=finalized,proto3" json:"finalized,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinalizeResponse) Reset() {
+	*x = FinalizeResponse{}
+	mi := &file_snapsync_v1_local_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinalizeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinalizeResponse) ProtoMessage() {}
+
+func (x *FinalizeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_snapsync_v1_local_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinalizeResponse.ProtoReflect.Descriptor instead.
+func (*FinalizeResponse) Descriptor() ([]byte, []int) {
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *FinalizeResponse) GetFinalized() bool {
+	if x != nil {
+		return x.Finalized
+	}
+	return false
+}
+
 type AbortRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Dest  string                 `protobuf:"bytes,1,opt,name=dest,proto3" json:"dest,omitempty"`
@@ -517,7 +717,7 @@ type AbortRequest struct {
 
 func (x *AbortRequest) Reset() {
 	*x = AbortRequest{}
-	mi := &file_snapsync_v1_local_proto_msgTypes[5]
+	mi := &file_snapsync_v1_local_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +729,7 @@ func (x *AbortRequest) String() string {
 func (*AbortRequest) ProtoMessage() {}
 
 func (x *AbortRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_snapsync_v1_local_proto_msgTypes[5]
+	mi := &file_snapsync_v1_local_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +742,7 @@ func (x *AbortRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortRequest.ProtoReflect.Descriptor instead.
 func (*AbortRequest) Descriptor() ([]byte, []int) {
-	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{5}
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AbortRequest) GetDest() string {
@@ -567,7 +767,7 @@ type AbortResponse struct {
 
 func (x *AbortResponse) Reset() {
 	*x = AbortResponse{}
-	mi := &file_snapsync_v1_local_proto_msgTypes[6]
+	mi := &file_snapsync_v1_local_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +779,7 @@ func (x *AbortResponse) String() string {
 func (*AbortResponse) ProtoMessage() {}
 
 func (x *AbortResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_snapsync_v1_local_proto_msgTypes[6]
+	mi := &file_snapsync_v1_local_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -592,7 +792,7 @@ func (x *AbortResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortResponse.ProtoReflect.Descriptor instead.
 func (*AbortResponse) Descriptor() ([]byte, []int) {
-	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{6}
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{10}
 }
 
 type StatusRequest struct {
@@ -604,7 +804,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_snapsync_v1_local_proto_msgTypes[7]
+	mi := &file_snapsync_v1_local_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +816,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_snapsync_v1_local_proto_msgTypes[7]
+	mi := &file_snapsync_v1_local_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +829,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{7}
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StatusRequest) GetDest() string {
@@ -650,14 +850,20 @@ type StatusResponse struct {
 	// The reason of error (the google.rpc.ErrorInfo reason a call failing so
 	// carries, e.g. SIDECAR_RESTARTED), when error is set. It survives a
 	// restart of the sidecar, as the state does.
-	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Set when a Commit with keep_old kept the replaced DB: Rollback puts it
+	// back, Finalize deletes it. Independent of state (a new Prepare may run
+	// meanwhile; its Commit waits for Finalize or Rollback).
+	RollbackAvailable bool `protobuf:"varint,5,opt,name=rollback_available,json=rollbackAvailable,proto3" json:"rollback_available,omitempty"`
+	// The snapshot Rollback would remove, when rollback_available.
+	Committed     *SnapshotInfo `protobuf:"bytes,6,opt,name=committed,proto3" json:"committed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_snapsync_v1_local_proto_msgTypes[8]
+	mi := &file_snapsync_v1_local_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +875,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_snapsync_v1_local_proto_msgTypes[8]
+	mi := &file_snapsync_v1_local_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +888,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{8}
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StatusResponse) GetProgress() *Progress {
@@ -713,6 +919,20 @@ func (x *StatusResponse) GetReason() string {
 	return ""
 }
 
+func (x *StatusResponse) GetRollbackAvailable() bool {
+	if x != nil {
+		return x.RollbackAvailable
+	}
+	return false
+}
+
+func (x *StatusResponse) GetCommitted() *SnapshotInfo {
+	if x != nil {
+		return x.Committed
+	}
+	return nil
+}
+
 type RegisterCheckpointRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Absolute path of the checkpoint directory (under an allowed root).
@@ -729,7 +949,7 @@ type RegisterCheckpointRequest struct {
 
 func (x *RegisterCheckpointRequest) Reset() {
 	*x = RegisterCheckpointRequest{}
-	mi := &file_snapsync_v1_local_proto_msgTypes[9]
+	mi := &file_snapsync_v1_local_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +961,7 @@ func (x *RegisterCheckpointRequest) String() string {
 func (*RegisterCheckpointRequest) ProtoMessage() {}
 
 func (x *RegisterCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_snapsync_v1_local_proto_msgTypes[9]
+	mi := &file_snapsync_v1_local_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +974,7 @@ func (x *RegisterCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*RegisterCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{9}
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RegisterCheckpointRequest) GetDir() string {
@@ -802,7 +1022,7 @@ type RegisterCheckpointResponse struct {
 
 func (x *RegisterCheckpointResponse) Reset() {
 	*x = RegisterCheckpointResponse{}
-	mi := &file_snapsync_v1_local_proto_msgTypes[10]
+	mi := &file_snapsync_v1_local_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +1034,7 @@ func (x *RegisterCheckpointResponse) String() string {
 func (*RegisterCheckpointResponse) ProtoMessage() {}
 
 func (x *RegisterCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_snapsync_v1_local_proto_msgTypes[10]
+	mi := &file_snapsync_v1_local_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +1047,7 @@ func (x *RegisterCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*RegisterCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{10}
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterCheckpointResponse) GetRegistered() uint32 {
@@ -845,7 +1065,7 @@ type WatchCheckpointRequestsRequest struct {
 
 func (x *WatchCheckpointRequestsRequest) Reset() {
 	*x = WatchCheckpointRequestsRequest{}
-	mi := &file_snapsync_v1_local_proto_msgTypes[11]
+	mi := &file_snapsync_v1_local_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +1077,7 @@ func (x *WatchCheckpointRequestsRequest) String() string {
 func (*WatchCheckpointRequestsRequest) ProtoMessage() {}
 
 func (x *WatchCheckpointRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_snapsync_v1_local_proto_msgTypes[11]
+	mi := &file_snapsync_v1_local_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +1090,7 @@ func (x *WatchCheckpointRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchCheckpointRequestsRequest.ProtoReflect.Descriptor instead.
 func (*WatchCheckpointRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{11}
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{15}
 }
 
 type WatchCheckpointRequestsResponse struct {
@@ -883,7 +1103,7 @@ type WatchCheckpointRequestsResponse struct {
 
 func (x *WatchCheckpointRequestsResponse) Reset() {
 	*x = WatchCheckpointRequestsResponse{}
-	mi := &file_snapsync_v1_local_proto_msgTypes[12]
+	mi := &file_snapsync_v1_local_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +1115,7 @@ func (x *WatchCheckpointRequestsResponse) String() string {
 func (*WatchCheckpointRequestsResponse) ProtoMessage() {}
 
 func (x *WatchCheckpointRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_snapsync_v1_local_proto_msgTypes[12]
+	mi := &file_snapsync_v1_local_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1128,7 @@ func (x *WatchCheckpointRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchCheckpointRequestsResponse.ProtoReflect.Descriptor instead.
 func (*WatchCheckpointRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{12}
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchCheckpointRequestsResponse) GetRequest() *CheckpointRequest {
@@ -931,7 +1151,7 @@ type CheckpointRequest struct {
 
 func (x *CheckpointRequest) Reset() {
 	*x = CheckpointRequest{}
-	mi := &file_snapsync_v1_local_proto_msgTypes[13]
+	mi := &file_snapsync_v1_local_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1163,7 @@ func (x *CheckpointRequest) String() string {
 func (*CheckpointRequest) ProtoMessage() {}
 
 func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_snapsync_v1_local_proto_msgTypes[13]
+	mi := &file_snapsync_v1_local_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1176,7 @@ func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{13}
+	return file_snapsync_v1_local_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CheckpointRequest) GetRequestId() string {
@@ -999,25 +1219,38 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\x05phase\x18\x11 \x01(\x0e2\x12.snapsync.v1.PhaseR\x05phase\"{\n" +
 	"\x0fPrepareResponse\x121\n" +
 	"\bprogress\x18\x01 \x01(\v2\x15.snapsync.v1.ProgressR\bprogress\x125\n" +
-	"\bprepared\x18\x02 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\bprepared\"^\n" +
+	"\bprepared\x18\x02 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\bprepared\"y\n" +
 	"\rCommitRequest\x12\x12\n" +
 	"\x04dest\x18\x01 \x01(\tR\x04dest\x12\x1f\n" +
 	"\vsnapshot_id\x18\x02 \x01(\fR\n" +
 	"snapshotId\x12\x18\n" +
-	"\areplace\x18\x03 \x03(\tR\areplace\"G\n" +
+	"\areplace\x18\x03 \x03(\tR\areplace\x12\x19\n" +
+	"\bkeep_old\x18\x04 \x01(\bR\akeepOld\"v\n" +
 	"\x0eCommitResponse\x125\n" +
-	"\bsnapshot\x18\x01 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\bsnapshot\"E\n" +
+	"\bsnapshot\x18\x01 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\bsnapshot\x12-\n" +
+	"\x12rollback_available\x18\x02 \x01(\bR\x11rollbackAvailable\"%\n" +
+	"\x0fRollbackRequest\x12\x12\n" +
+	"\x04dest\x18\x01 \x01(\tR\x04dest\"N\n" +
+	"\x10RollbackResponse\x12:\n" +
+	"\vrolled_back\x18\x01 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\n" +
+	"rolledBack\"%\n" +
+	"\x0fFinalizeRequest\x12\x12\n" +
+	"\x04dest\x18\x01 \x01(\tR\x04dest\"0\n" +
+	"\x10FinalizeResponse\x12\x1c\n" +
+	"\tfinalized\x18\x01 \x01(\bR\tfinalized\"E\n" +
 	"\fAbortRequest\x12\x12\n" +
 	"\x04dest\x18\x01 \x01(\tR\x04dest\x12!\n" +
 	"\fkeep_staging\x18\x02 \x01(\bR\vkeepStaging\"\x0f\n" +
 	"\rAbortResponse\"#\n" +
 	"\rStatusRequest\x12\x12\n" +
-	"\x04dest\x18\x01 \x01(\tR\x04dest\"\xa8\x01\n" +
+	"\x04dest\x18\x01 \x01(\tR\x04dest\"\x90\x02\n" +
 	"\x0eStatusResponse\x121\n" +
 	"\bprogress\x18\x01 \x01(\v2\x15.snapsync.v1.ProgressR\bprogress\x125\n" +
 	"\bprepared\x18\x02 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\bprepared\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xfd\x01\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12-\n" +
+	"\x12rollback_available\x18\x05 \x01(\bR\x11rollbackAvailable\x127\n" +
+	"\tcommitted\x18\x06 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\tcommitted\"\xfd\x01\n" +
 	"\x19RegisterCheckpointRequest\x12\x10\n" +
 	"\x03dir\x18\x01 \x01(\tR\x03dir\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x14\n" +
@@ -1054,10 +1287,12 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\x0ePHASE_PLANNING\x10\x04\x12\x12\n" +
 	"\x0ePHASE_FETCHING\x10\x05\x12\x13\n" +
 	"\x0fPHASE_FINISHING\x10\x06\x12\x10\n" +
-	"\fPHASE_STAGED\x10\a2\x9e\x02\n" +
+	"\fPHASE_STAGED\x10\a2\xb0\x03\n" +
 	"\x0eInstallService\x12F\n" +
 	"\aPrepare\x12\x1b.snapsync.v1.PrepareRequest\x1a\x1c.snapsync.v1.PrepareResponse0\x01\x12A\n" +
-	"\x06Commit\x12\x1a.snapsync.v1.CommitRequest\x1a\x1b.snapsync.v1.CommitResponse\x12>\n" +
+	"\x06Commit\x12\x1a.snapsync.v1.CommitRequest\x1a\x1b.snapsync.v1.CommitResponse\x12G\n" +
+	"\bRollback\x12\x1c.snapsync.v1.RollbackRequest\x1a\x1d.snapsync.v1.RollbackResponse\x12G\n" +
+	"\bFinalize\x12\x1c.snapsync.v1.FinalizeRequest\x1a\x1d.snapsync.v1.FinalizeResponse\x12>\n" +
 	"\x05Abort\x12\x19.snapsync.v1.AbortRequest\x1a\x1a.snapsync.v1.AbortResponse\x12A\n" +
 	"\x06Status\x12\x1a.snapsync.v1.StatusRequest\x1a\x1b.snapsync.v1.StatusResponse2\xf0\x01\n" +
 	"\x0fRegistryService\x12e\n" +
@@ -1078,7 +1313,7 @@ func file_snapsync_v1_local_proto_rawDescGZIP() []byte {
 }
 
 var file_snapsync_v1_local_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_snapsync_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_snapsync_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_snapsync_v1_local_proto_goTypes = []any{
 	(InstallState)(0),                       // 0: snapsync.v1.InstallState
 	(Phase)(0),                              // 1: snapsync.v1.Phase
@@ -1087,45 +1322,55 @@ var file_snapsync_v1_local_proto_goTypes = []any{
 	(*PrepareResponse)(nil),                 // 4: snapsync.v1.PrepareResponse
 	(*CommitRequest)(nil),                   // 5: snapsync.v1.CommitRequest
 	(*CommitResponse)(nil),                  // 6: snapsync.v1.CommitResponse
-	(*AbortRequest)(nil),                    // 7: snapsync.v1.AbortRequest
-	(*AbortResponse)(nil),                   // 8: snapsync.v1.AbortResponse
-	(*StatusRequest)(nil),                   // 9: snapsync.v1.StatusRequest
-	(*StatusResponse)(nil),                  // 10: snapsync.v1.StatusResponse
-	(*RegisterCheckpointRequest)(nil),       // 11: snapsync.v1.RegisterCheckpointRequest
-	(*RegisterCheckpointResponse)(nil),      // 12: snapsync.v1.RegisterCheckpointResponse
-	(*WatchCheckpointRequestsRequest)(nil),  // 13: snapsync.v1.WatchCheckpointRequestsRequest
-	(*WatchCheckpointRequestsResponse)(nil), // 14: snapsync.v1.WatchCheckpointRequestsResponse
-	(*CheckpointRequest)(nil),               // 15: snapsync.v1.CheckpointRequest
-	nil,                                     // 16: snapsync.v1.RegisterCheckpointRequest.LabelsEntry
-	(*SnapshotInfo)(nil),                    // 17: snapsync.v1.SnapshotInfo
+	(*RollbackRequest)(nil),                 // 7: snapsync.v1.RollbackRequest
+	(*RollbackResponse)(nil),                // 8: snapsync.v1.RollbackResponse
+	(*FinalizeRequest)(nil),                 // 9: snapsync.v1.FinalizeRequest
+	(*FinalizeResponse)(nil),                // 10: snapsync.v1.FinalizeResponse
+	(*AbortRequest)(nil),                    // 11: snapsync.v1.AbortRequest
+	(*AbortResponse)(nil),                   // 12: snapsync.v1.AbortResponse
+	(*StatusRequest)(nil),                   // 13: snapsync.v1.StatusRequest
+	(*StatusResponse)(nil),                  // 14: snapsync.v1.StatusResponse
+	(*RegisterCheckpointRequest)(nil),       // 15: snapsync.v1.RegisterCheckpointRequest
+	(*RegisterCheckpointResponse)(nil),      // 16: snapsync.v1.RegisterCheckpointResponse
+	(*WatchCheckpointRequestsRequest)(nil),  // 17: snapsync.v1.WatchCheckpointRequestsRequest
+	(*WatchCheckpointRequestsResponse)(nil), // 18: snapsync.v1.WatchCheckpointRequestsResponse
+	(*CheckpointRequest)(nil),               // 19: snapsync.v1.CheckpointRequest
+	nil,                                     // 20: snapsync.v1.RegisterCheckpointRequest.LabelsEntry
+	(*SnapshotInfo)(nil),                    // 21: snapsync.v1.SnapshotInfo
 }
 var file_snapsync_v1_local_proto_depIdxs = []int32{
 	0,  // 0: snapsync.v1.Progress.state:type_name -> snapsync.v1.InstallState
 	1,  // 1: snapsync.v1.Progress.phase:type_name -> snapsync.v1.Phase
 	3,  // 2: snapsync.v1.PrepareResponse.progress:type_name -> snapsync.v1.Progress
-	17, // 3: snapsync.v1.PrepareResponse.prepared:type_name -> snapsync.v1.SnapshotInfo
-	17, // 4: snapsync.v1.CommitResponse.snapshot:type_name -> snapsync.v1.SnapshotInfo
-	3,  // 5: snapsync.v1.StatusResponse.progress:type_name -> snapsync.v1.Progress
-	17, // 6: snapsync.v1.StatusResponse.prepared:type_name -> snapsync.v1.SnapshotInfo
-	16, // 7: snapsync.v1.RegisterCheckpointRequest.labels:type_name -> snapsync.v1.RegisterCheckpointRequest.LabelsEntry
-	15, // 8: snapsync.v1.WatchCheckpointRequestsResponse.request:type_name -> snapsync.v1.CheckpointRequest
-	2,  // 9: snapsync.v1.InstallService.Prepare:input_type -> snapsync.v1.PrepareRequest
-	5,  // 10: snapsync.v1.InstallService.Commit:input_type -> snapsync.v1.CommitRequest
-	7,  // 11: snapsync.v1.InstallService.Abort:input_type -> snapsync.v1.AbortRequest
-	9,  // 12: snapsync.v1.InstallService.Status:input_type -> snapsync.v1.StatusRequest
-	11, // 13: snapsync.v1.RegistryService.RegisterCheckpoint:input_type -> snapsync.v1.RegisterCheckpointRequest
-	13, // 14: snapsync.v1.RegistryService.WatchCheckpointRequests:input_type -> snapsync.v1.WatchCheckpointRequestsRequest
-	4,  // 15: snapsync.v1.InstallService.Prepare:output_type -> snapsync.v1.PrepareResponse
-	6,  // 16: snapsync.v1.InstallService.Commit:output_type -> snapsync.v1.CommitResponse
-	8,  // 17: snapsync.v1.InstallService.Abort:output_type -> snapsync.v1.AbortResponse
-	10, // 18: snapsync.v1.InstallService.Status:output_type -> snapsync.v1.StatusResponse
-	12, // 19: snapsync.v1.RegistryService.RegisterCheckpoint:output_type -> snapsync.v1.RegisterCheckpointResponse
-	14, // 20: snapsync.v1.RegistryService.WatchCheckpointRequests:output_type -> snapsync.v1.WatchCheckpointRequestsResponse
-	15, // [15:21] is the sub-list for method output_type
-	9,  // [9:15] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	21, // 3: snapsync.v1.PrepareResponse.prepared:type_name -> snapsync.v1.SnapshotInfo
+	21, // 4: snapsync.v1.CommitResponse.snapshot:type_name -> snapsync.v1.SnapshotInfo
+	21, // 5: snapsync.v1.RollbackResponse.rolled_back:type_name -> snapsync.v1.SnapshotInfo
+	3,  // 6: snapsync.v1.StatusResponse.progress:type_name -> snapsync.v1.Progress
+	21, // 7: snapsync.v1.StatusResponse.prepared:type_name -> snapsync.v1.SnapshotInfo
+	21, // 8: snapsync.v1.StatusResponse.committed:type_name -> snapsync.v1.SnapshotInfo
+	20, // 9: snapsync.v1.RegisterCheckpointRequest.labels:type_name -> snapsync.v1.RegisterCheckpointRequest.LabelsEntry
+	19, // 10: snapsync.v1.WatchCheckpointRequestsResponse.request:type_name -> snapsync.v1.CheckpointRequest
+	2,  // 11: snapsync.v1.InstallService.Prepare:input_type -> snapsync.v1.PrepareRequest
+	5,  // 12: snapsync.v1.InstallService.Commit:input_type -> snapsync.v1.CommitRequest
+	7,  // 13: snapsync.v1.InstallService.Rollback:input_type -> snapsync.v1.RollbackRequest
+	9,  // 14: snapsync.v1.InstallService.Finalize:input_type -> snapsync.v1.FinalizeRequest
+	11, // 15: snapsync.v1.InstallService.Abort:input_type -> snapsync.v1.AbortRequest
+	13, // 16: snapsync.v1.InstallService.Status:input_type -> snapsync.v1.StatusRequest
+	15, // 17: snapsync.v1.RegistryService.RegisterCheckpoint:input_type -> snapsync.v1.RegisterCheckpointRequest
+	17, // 18: snapsync.v1.RegistryService.WatchCheckpointRequests:input_type -> snapsync.v1.WatchCheckpointRequestsRequest
+	4,  // 19: snapsync.v1.InstallService.Prepare:output_type -> snapsync.v1.PrepareResponse
+	6,  // 20: snapsync.v1.InstallService.Commit:output_type -> snapsync.v1.CommitResponse
+	8,  // 21: snapsync.v1.InstallService.Rollback:output_type -> snapsync.v1.RollbackResponse
+	10, // 22: snapsync.v1.InstallService.Finalize:output_type -> snapsync.v1.FinalizeResponse
+	12, // 23: snapsync.v1.InstallService.Abort:output_type -> snapsync.v1.AbortResponse
+	14, // 24: snapsync.v1.InstallService.Status:output_type -> snapsync.v1.StatusResponse
+	16, // 25: snapsync.v1.RegistryService.RegisterCheckpoint:output_type -> snapsync.v1.RegisterCheckpointResponse
+	18, // 26: snapsync.v1.RegistryService.WatchCheckpointRequests:output_type -> snapsync.v1.WatchCheckpointRequestsResponse
+	19, // [19:27] is the sub-list for method output_type
+	11, // [11:19] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_snapsync_v1_local_proto_init() }
@@ -1140,7 +1385,7 @@ func file_snapsync_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snapsync_v1_local_proto_rawDesc), len(file_snapsync_v1_local_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

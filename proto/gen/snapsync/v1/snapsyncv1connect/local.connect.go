@@ -39,6 +39,10 @@ const (
 	InstallServicePrepareProcedure = "/snapsync.v1.InstallService/Prepare"
 	// InstallServiceCommitProcedure is the fully-qualified name of the InstallService's Commit RPC.
 	InstallServiceCommitProcedure = "/snapsync.v1.InstallService/Commit"
+	// InstallServiceRollbackProcedure is the fully-qualified name of the InstallService's Rollback RPC.
+	InstallServiceRollbackProcedure = "/snapsync.v1.InstallService/Rollback"
+	// InstallServiceFinalizeProcedure is the fully-qualified name of the InstallService's Finalize RPC.
+	InstallServiceFinalizeProcedure = "/snapsync.v1.InstallService/Finalize"
 	// InstallServiceAbortProcedure is the fully-qualified name of the InstallService's Abort RPC.
 	InstallServiceAbortProcedure = "/snapsync.v1.InstallService/Abort"
 	// InstallServiceStatusProcedure is the fully-qualified name of the InstallService's Status RPC.
@@ -60,8 +64,18 @@ type InstallServiceClient interface {
 	// resumes from what is staged.
 	Prepare(context.Context, *connect.Request[v1.PrepareRequest]) (*connect.ServerStreamForClient[v1.PrepareResponse], error)
 	// Commit swaps the prepared snapshot into the destination atomically (the
-	// node has closed its DB) and returns its term and index.
+	// node has closed its DB) and returns its term and index. With keep_old
+	// the replaced DB (or the replaced entries) is kept aside until Finalize
+	// deletes it or Rollback puts it back.
 	Commit(context.Context, *connect.Request[v1.CommitRequest]) (*connect.Response[v1.CommitResponse], error)
+	// Rollback puts back what a Commit with keep_old replaced, as one atomic,
+	// journaled swap (the node has closed its DB again), and deletes the
+	// entries that Commit installed. Nothing kept: FAILED_PRECONDITION with
+	// reason NO_ROLLBACK.
+	Rollback(context.Context, *connect.Request[v1.RollbackRequest]) (*connect.Response[v1.RollbackResponse], error)
+	// Finalize deletes what a Commit with keep_old kept: the installed DB is
+	// then the only one. Idempotent: nothing kept is not an error.
+	Finalize(context.Context, *connect.Request[v1.FinalizeRequest]) (*connect.Response[v1.FinalizeResponse], error)
 	// Abort stops a Prepare and gives the staging back, or keeps it so a later
 	// Prepare resumes.
 	Abort(context.Context, *connect.Request[v1.AbortRequest]) (*connect.Response[v1.AbortResponse], error)
@@ -92,6 +106,18 @@ func NewInstallServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(installServiceMethods.ByName("Commit")),
 			connect.WithClientOptions(opts...),
 		),
+		rollback: connect.NewClient[v1.RollbackRequest, v1.RollbackResponse](
+			httpClient,
+			baseURL+InstallServiceRollbackProcedure,
+			connect.WithSchema(installServiceMethods.ByName("Rollback")),
+			connect.WithClientOptions(opts...),
+		),
+		finalize: connect.NewClient[v1.FinalizeRequest, v1.FinalizeResponse](
+			httpClient,
+			baseURL+InstallServiceFinalizeProcedure,
+			connect.WithSchema(installServiceMethods.ByName("Finalize")),
+			connect.WithClientOptions(opts...),
+		),
 		abort: connect.NewClient[v1.AbortRequest, v1.AbortResponse](
 			httpClient,
 			baseURL+InstallServiceAbortProcedure,
@@ -109,10 +135,12 @@ func NewInstallServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // installServiceClient implements InstallServiceClient.
 type installServiceClient struct {
-	prepare *connect.Client[v1.PrepareRequest, v1.PrepareResponse]
-	commit  *connect.Client[v1.CommitRequest, v1.CommitResponse]
-	abort   *connect.Client[v1.AbortRequest, v1.AbortResponse]
-	status  *connect.Client[v1.StatusRequest, v1.StatusResponse]
+	prepare  *connect.Client[v1.PrepareRequest, v1.PrepareResponse]
+	commit   *connect.Client[v1.CommitRequest, v1.CommitResponse]
+	rollback *connect.Client[v1.RollbackRequest, v1.RollbackResponse]
+	finalize *connect.Client[v1.FinalizeRequest, v1.FinalizeResponse]
+	abort    *connect.Client[v1.AbortRequest, v1.AbortResponse]
+	status   *connect.Client[v1.StatusRequest, v1.StatusResponse]
 }
 
 // Prepare calls snapsync.v1.InstallService.Prepare.
@@ -123,6 +151,16 @@ func (c *installServiceClient) Prepare(ctx context.Context, req *connect.Request
 // Commit calls snapsync.v1.InstallService.Commit.
 func (c *installServiceClient) Commit(ctx context.Context, req *connect.Request[v1.CommitRequest]) (*connect.Response[v1.CommitResponse], error) {
 	return c.commit.CallUnary(ctx, req)
+}
+
+// Rollback calls snapsync.v1.InstallService.Rollback.
+func (c *installServiceClient) Rollback(ctx context.Context, req *connect.Request[v1.RollbackRequest]) (*connect.Response[v1.RollbackResponse], error) {
+	return c.rollback.CallUnary(ctx, req)
+}
+
+// Finalize calls snapsync.v1.InstallService.Finalize.
+func (c *installServiceClient) Finalize(ctx context.Context, req *connect.Request[v1.FinalizeRequest]) (*connect.Response[v1.FinalizeResponse], error) {
+	return c.finalize.CallUnary(ctx, req)
 }
 
 // Abort calls snapsync.v1.InstallService.Abort.
@@ -144,8 +182,18 @@ type InstallServiceHandler interface {
 	// resumes from what is staged.
 	Prepare(context.Context, *connect.Request[v1.PrepareRequest], *connect.ServerStream[v1.PrepareResponse]) error
 	// Commit swaps the prepared snapshot into the destination atomically (the
-	// node has closed its DB) and returns its term and index.
+	// node has closed its DB) and returns its term and index. With keep_old
+	// the replaced DB (or the replaced entries) is kept aside until Finalize
+	// deletes it or Rollback puts it back.
 	Commit(context.Context, *connect.Request[v1.CommitRequest]) (*connect.Response[v1.CommitResponse], error)
+	// Rollback puts back what a Commit with keep_old replaced, as one atomic,
+	// journaled swap (the node has closed its DB again), and deletes the
+	// entries that Commit installed. Nothing kept: FAILED_PRECONDITION with
+	// reason NO_ROLLBACK.
+	Rollback(context.Context, *connect.Request[v1.RollbackRequest]) (*connect.Response[v1.RollbackResponse], error)
+	// Finalize deletes what a Commit with keep_old kept: the installed DB is
+	// then the only one. Idempotent: nothing kept is not an error.
+	Finalize(context.Context, *connect.Request[v1.FinalizeRequest]) (*connect.Response[v1.FinalizeResponse], error)
 	// Abort stops a Prepare and gives the staging back, or keeps it so a later
 	// Prepare resumes.
 	Abort(context.Context, *connect.Request[v1.AbortRequest]) (*connect.Response[v1.AbortResponse], error)
@@ -172,6 +220,18 @@ func NewInstallServiceHandler(svc InstallServiceHandler, opts ...connect.Handler
 		connect.WithSchema(installServiceMethods.ByName("Commit")),
 		connect.WithHandlerOptions(opts...),
 	)
+	installServiceRollbackHandler := connect.NewUnaryHandler(
+		InstallServiceRollbackProcedure,
+		svc.Rollback,
+		connect.WithSchema(installServiceMethods.ByName("Rollback")),
+		connect.WithHandlerOptions(opts...),
+	)
+	installServiceFinalizeHandler := connect.NewUnaryHandler(
+		InstallServiceFinalizeProcedure,
+		svc.Finalize,
+		connect.WithSchema(installServiceMethods.ByName("Finalize")),
+		connect.WithHandlerOptions(opts...),
+	)
 	installServiceAbortHandler := connect.NewUnaryHandler(
 		InstallServiceAbortProcedure,
 		svc.Abort,
@@ -190,6 +250,10 @@ func NewInstallServiceHandler(svc InstallServiceHandler, opts ...connect.Handler
 			installServicePrepareHandler.ServeHTTP(w, r)
 		case InstallServiceCommitProcedure:
 			installServiceCommitHandler.ServeHTTP(w, r)
+		case InstallServiceRollbackProcedure:
+			installServiceRollbackHandler.ServeHTTP(w, r)
+		case InstallServiceFinalizeProcedure:
+			installServiceFinalizeHandler.ServeHTTP(w, r)
 		case InstallServiceAbortProcedure:
 			installServiceAbortHandler.ServeHTTP(w, r)
 		case InstallServiceStatusProcedure:
@@ -209,6 +273,14 @@ func (UnimplementedInstallServiceHandler) Prepare(context.Context, *connect.Requ
 
 func (UnimplementedInstallServiceHandler) Commit(context.Context, *connect.Request[v1.CommitRequest]) (*connect.Response[v1.CommitResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("snapsync.v1.InstallService.Commit is not implemented"))
+}
+
+func (UnimplementedInstallServiceHandler) Rollback(context.Context, *connect.Request[v1.RollbackRequest]) (*connect.Response[v1.RollbackResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("snapsync.v1.InstallService.Rollback is not implemented"))
+}
+
+func (UnimplementedInstallServiceHandler) Finalize(context.Context, *connect.Request[v1.FinalizeRequest]) (*connect.Response[v1.FinalizeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("snapsync.v1.InstallService.Finalize is not implemented"))
 }
 
 func (UnimplementedInstallServiceHandler) Abort(context.Context, *connect.Request[v1.AbortRequest]) (*connect.Response[v1.AbortResponse], error) {
