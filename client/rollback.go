@@ -374,6 +374,9 @@ func finishRollback(ctx context.Context, cfg *Config, l layout) error {
 // the lock of, when it holds nothing but the lock (no install uses it).
 func removeIdleArea(ctx context.Context, l layout) error {
 	des, err := l.fs.ReadDir(l.root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // a recovered Commit removed it
+	}
 	if err != nil {
 		return fmt.Errorf("list staging area: %w", err)
 	}
