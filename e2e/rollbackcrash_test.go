@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/sampledb"
 )
 
 // rollbackCrashRun is one case of TestRollbackKilledAtEveryPoint: the
@@ -136,4 +137,82 @@ func rollbackJournals(tb testing.TB, dir string) []string {
 		out = append(out, m...)
 	}
 	return out
+}
+
+// wholeRollbackCrashRuns: as rollbackCrashRuns for a whole-dest install,
+// whose rollback is package swap's Replace of the kept tree back.
+var wholeRollbackCrashRuns = []rollbackCrashRun{
+	{"install", []string{"kept-recorded"}, "rollback", "old"},
+	{"install", []string{"old-kept"}, "finalize", "new"},
+	{"rollback", []string{"before-swap"}, "rollback", "old"},
+	{"rollback", []string{"after-swap"}, "rollback", "old"},
+	{"rollback", []string{"before-cleanup"}, "rollback", "old"},
+	{"rollback", []string{"after-cleanup"}, "rollback", "old"},
+	{"rollback", []string{"installed-removed"}, "rollback", "old"},
+	{"rollback", []string{"after-swap", "before-recover"}, "rollback", "old"},
+	{"rollback", []string{"after-swap", "before-recover-cleanup"}, "rollback", "old"},
+	{"rollback", []string{"before-swap"}, "finalize", "new"},
+	{"finalize", []string{"kept-unrecorded"}, "finalize", "new"},
+}
+
+// TestRollbackWholeKilledAtEveryPoint is TestRollbackKilledAtEveryPoint for
+// a whole-dest install of a Pebble DB: after each kill the destination is
+// exactly the old DB or the new one; the next rollback (finalize) leaves
+// exactly the old (new) one, which Pebble opens, and nothing else beside it
+// but the digest cache.
+func TestRollbackWholeKilledAtEveryPoint(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	leader := filepath.Join(root, "leader")
+	writePebble(t, leader, sampledb.Fill{Seed: 15, Bytes: 6 << 20})
+	oldFiles := treeFiles(t, leader)
+	srv := startServe(t, "dir:"+leader)
+	oldDB := filepath.Join(root, "old")
+	install(t, srv.URL, oldDB)
+	srv.stop()
+	writePebble(t, leader, sampledb.Fill{Seed: 16, Bytes: 3 << 20})
+	newFiles := treeFiles(t, leader)
+	want := pristine(t, leader)
+	srv = startServe(t, "dir:"+leader)
+
+	for _, run := range wholeRollbackCrashRuns {
+		t.Run(run.killed+"@"+strings.Join(run.points, "+")+"/"+run.then, func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "db")
+			copyTree(t, oldDB, dest)
+			if run.killed != "install" {
+				if res := install(t, srv.URL, dest, "--keep-old"); !res.RollbackAvailable {
+					t.Fatal("install --keep-old: no rollback available")
+				}
+			}
+			for _, point := range run.points {
+				args := []string{run.killed, "--dest", dest}
+				if run.killed == "install" {
+					args = []string{"install", "--from", srv.URL, "--dest", dest, "--keep-old"}
+				}
+				r := runSnapsync(context.Background(), []string{"SNAPSYNC_CRASH_AT=" + point}, args...)
+				if !r.Killed {
+					t.Fatalf("%s was not killed at %s (err %v); stderr:\n%s", run.killed, point, r.Err, tail(r.Stderr, 2000))
+				}
+				got := treeFiles(t, dest)
+				if sameContent(oldFiles, got) != "" && sameContent(newFiles, got) != "" {
+					t.Fatalf("after a kill at %s the destination is neither the old nor the new DB: vs old %s; vs new %s",
+						point, sameContent(oldFiles, got), sameContent(newFiles, got))
+				}
+			}
+			if r := runSnapsync(context.Background(), nil, run.then, "--dest", dest); r.Err != nil {
+				t.Fatalf("%s after the kill: %v\n%s", run.then, r.Err, tail(r.Stderr, 2000))
+			}
+			wantFiles := map[string]map[string]fileInfo{"old": oldFiles, "new": newFiles}[run.want]
+			if diff := sameContent(wantFiles, treeFiles(t, dest)); diff != "" {
+				t.Fatalf("after %s the destination is not the %s DB: %s", run.then, run.want, diff)
+			}
+			if run.want == "new" {
+				comparePebble(t, want, dest)
+			}
+			left := slices.DeleteFunc(topLevel(t, filepath.Dir(dest)), func(n string) bool { return n == ".snapsync-db.digests" })
+			if !slices.Equal(left, []string{"db"}) {
+				t.Fatalf("beside dest at the end: %v", left)
+			}
+		})
+	}
 }
