@@ -127,15 +127,15 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, dnsName string
 type ClientTLS struct {
 	pair  *reloader[tls.Certificate] // nil: no client certificate
 	cas   *reloader[*x509.CertPool]  // nil: the system roots
-	allow []string
+	allow AllowList
 	dial  net.Dialer
 }
 
 // NewClientTLS loads f. The server's certificate is verified against f.CA (or
 // the system roots) and must name the host dialled or, with allowPeers, one
-// of them (a DNS SAN or URI SAN such as a SPIFFE ID) whatever the host;
-// f.Cert is presented for mutual TLS.
-func NewClientTLS(f TLSFiles, allowPeers []string) (*ClientTLS, error) {
+// of them whatever the host (a DNS name as a DNS SAN, a URI such as a SPIFFE
+// ID as a URI SAN); f.Cert is presented for mutual TLS.
+func NewClientTLS(f TLSFiles, allowPeers AllowList) (*ClientTLS, error) {
 	if err := f.Validate(false); err != nil {
 		return nil, err
 	}
@@ -224,7 +224,7 @@ func (c *ClientTLS) dialTLS(ctx context.Context, nd *net.Dialer, network, addr s
 
 // verifyServer checks the server's chain against roots (nil: the system
 // roots) and that it names one of allowPeers.
-func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, allowPeers []string) error {
+func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, allowPeers AllowList) error {
 	if len(cs.PeerCertificates) == 0 {
 		return fmt.Errorf("%w: the server sent no certificate", ErrUnauthenticated)
 	}
@@ -232,7 +232,7 @@ func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, allowPeers []str
 	if err != nil {
 		return err
 	}
-	if !Allowed(leaf, allowPeers) {
+	if !allowPeers.Allows(leaf) {
 		return fmt.Errorf("%w: server certificate names %v, none of %v", ErrPermissionDenied, Names(leaf), allowPeers)
 	}
 	return nil
