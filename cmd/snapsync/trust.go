@@ -48,12 +48,13 @@ func (f *trustFlags) allowList() (auth.AllowList, error) {
 	return l, nil
 }
 
-// token loads --token-file, or returns nil without one.
-func (f *trustFlags) token() (*auth.Token, error) {
+// token loads --token-file, or returns nil without one; log hears of its
+// reloads and of a mode that lets others read it.
+func (f *trustFlags) token(log zerolog.Logger) (*auth.Token, error) {
 	if f.tokenFile == "" {
 		return nil, nil
 	}
-	t, err := auth.LoadToken(f.tokenFile)
+	t, err := auth.LoadToken(f.tokenFile, auth.WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("--token-file: %w", err)
 	}
@@ -61,21 +62,22 @@ func (f *trustFlags) token() (*auth.Token, error) {
 }
 
 // httpClient returns the HTTP client an install fetches with: this side's
-// TLS files and allow-list for https:// peers, and the token.
-func (f *trustFlags) httpClient() (*http.Client, error) {
+// TLS files and allow-list for https:// peers, and the token. log hears of
+// the files' reloads and of secret files others may read.
+func (f *trustFlags) httpClient(log zerolog.Logger) (*http.Client, error) {
 	var opts []client.HTTPOption
 	allow, err := f.allowList()
 	if err != nil {
 		return nil, err
 	}
 	if f.tls.Enabled() || len(allow) > 0 {
-		c, err := auth.NewClientTLS(f.tls, allow)
+		c, err := auth.NewClientTLS(f.tls, allow, auth.WithLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("--tls-*: %w", err)
 		}
 		opts = append(opts, client.WithTLS(c))
 	}
-	tok, err := f.token()
+	tok, err := f.token(log)
 	if err != nil {
 		return nil, err
 	}
@@ -143,13 +145,13 @@ func (f *trustFlags) listener(addr net.Addr, insecure bool, log zerolog.Logger) 
 	if len(allow) > 0 && f.tls.CA == "" {
 		return pl, errors.New("--allow-peer needs --tls-ca: peers are named by their verified certificates")
 	}
-	tok, err := f.token()
+	tok, err := f.token(log)
 	if err != nil {
 		return pl, err
 	}
 	var st *auth.ServerTLS
 	if f.tls.Enabled() {
-		if st, err = auth.NewServerTLS(f.tls); err != nil {
+		if st, err = auth.NewServerTLS(f.tls, auth.WithLogger(log)); err != nil {
 			return pl, fmt.Errorf("--tls-*: %w", err)
 		}
 		pl.opts = append(pl.opts, server.WithTLS(st.Config()))
