@@ -182,7 +182,7 @@ func must(tb testing.TB, file string, err error) string {
 }
 
 // TestSecretFileModeOnReload: a key rotated to a mode others may read is
-// warned about when it is reloaded.
+// warned about when it is reloaded; made private again, it is not.
 func TestSecretFileModeOnReload(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -213,5 +213,14 @@ func TestSecretFileModeOnReload(t *testing.T) {
 	}
 	if got := logs.String(); countLevel(got, "warn") != 1 || !strings.Contains(got, `"mode":"0644"`) {
 		t.Fatalf("want one warning about the rotated 0644 key:\n%s", got)
+	}
+	if err := os.Chmod(srv.Key, 0o600); err != nil { // a chmod alone is a change too
+		t.Fatal(err)
+	}
+	for range 5 {
+		servedSerial(t, base, ct)
+	}
+	if got := logs.String(); countLevel(got, "warn") != 1 || countLevel(got, "info") != 2 {
+		t.Fatalf("want the chmod seen as a reload, with no new warning:\n%s", got)
 	}
 }
