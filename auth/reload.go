@@ -72,8 +72,11 @@ func newReloader[T any](what string, parse func([][]byte) (T, error), o options,
 	if err == nil {
 		r.value, err = r.load()
 	}
+	if err != nil && !errors.Is(err, ErrConfig) {
+		err = fmt.Errorf("%w: %w", ErrConfig, err) // one line: the CLI's last
+	}
 	if err != nil {
-		return nil, errors.Join(ErrConfig, err)
+		return nil, err
 	}
 	r.stamps = stamps
 	r.checkModes()
