@@ -85,7 +85,7 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 	if err := f.checkSourceURLs(f.from...); err != nil {
 		return fmt.Errorf("--from %w", err)
 	}
-	hc, err := f.httpClient()
+	hc, err := f.httpClient(log)
 	if err != nil {
 		return err
 	}

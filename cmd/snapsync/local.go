@@ -86,7 +86,7 @@ func (f *localFlags) auth(log zerolog.Logger) (*sidecar.LocalAuth, error) {
 		}
 	}
 	if f.localTokenFile != "" {
-		t, err := auth.LoadToken(f.localTokenFile)
+		t, err := auth.LoadToken(f.localTokenFile, auth.WithLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("--local-token-file: %w", err)
 		}
