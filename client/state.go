@@ -60,6 +60,9 @@ type state struct {
 	// Replace is the list of a set install (Config.Replace) this staging was
 	// prepared with; Commit refuses another.
 	Replace []string `json:"replace,omitempty"`
+	// KeepOld is Config.KeepOld of the Commit that began the swap: whoever
+	// finishes it keeps the old tree for Rollback.
+	KeepOld bool `json:"keep_old,omitempty"`
 	// Entries are the identities of stage/'s top-level entries of a set
 	// install, set once staged: in Dest they show the set swap happened.
 	Entries []entryID `json:"entries,omitempty"`
