@@ -135,7 +135,8 @@ type javaProgram struct {
 func (b *javaBuild) start(tb testing.TB, class string, args ...string) *javaProgram {
 	tb.Helper()
 	p := &javaProgram{out: &testlog.Buffer{}}
-	p.cmd = exec.Command(b.tools["java"], append([]string{"-cp", b.classpath, "dev.snapsync.clienttest." + class}, args...)...)
+	all := append(slices.Clone(jvmFlags), "-cp", b.classpath, "dev.snapsync.clienttest."+class)
+	p.cmd = exec.Command(b.tools["java"], append(all, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
@@ -158,7 +159,7 @@ func (p *javaProgram) wait(tb testing.TB) error {
 	case <-time.After(time.Minute):
 		_ = p.cmd.Process.Kill() // stuck; the test fails below either way
 		<-done
-		tb.Fatalf("%s did not end:\n%s", p.cmd.Args[3], p.out.String())
+		tb.Fatalf("%s did not end:\n%s", strings.Join(p.cmd.Args[1:], " "), p.out.String())
 		return nil
 	}
 }

@@ -94,11 +94,13 @@ public final class LibraryCheck {
             .start();
     ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
     try {
+      // Generous timeouts but where a check is about them: a loaded machine
+      // can hold a message back for a second.
       SnapsyncOptions options =
           SnapsyncOptions.defaults()
-              .withIdleTimeout(Duration.ofMillis(600))
-              .withCallTimeout(Duration.ofSeconds(5))
-              .withBackoff(Duration.ofMillis(40), Duration.ofMillis(400));
+              .withIdleTimeout(Duration.ofSeconds(30))
+              .withCallTimeout(Duration.ofSeconds(30))
+              .withBackoff(Duration.ofMillis(40), Duration.ofSeconds(2));
       Channel withToken = ClientInterceptors.intercept(channel, new BearerToken(TOKEN));
       SnapsyncInstaller installer = new SnapsyncInstaller(withToken, options);
       checkPrepare(installer, withToken, options);
@@ -123,18 +125,21 @@ public final class LibraryCheck {
     check(seen.size() == 3 && seen.get(2).getPhase() == Phase.PHASE_STAGED, "progress " + seen);
     ok("prepare returns the prepared snapshot and hands each progress message to the listener");
 
+    SnapsyncInstaller watchful =
+        new SnapsyncInstaller(installerChannel, options.withIdleTimeout(Duration.ofSeconds(1)));
     long start = System.nanoTime();
-    SnapsyncException e = failure(installer.prepare(prepare("stall"), null));
+    SnapsyncException e = failure(watchful.prepare(prepare("stall"), null));
     long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     check(e.code() == Status.Code.DEADLINE_EXCEEDED && e.reason() == Reason.STALLED, "idle failure " + e);
-    check(e.metadata().get("idle_timeout_ms").equals("600"), "metadata " + e.metadata());
-    check(ms >= 950 && ms < 5000, "the silent stream failed after " + ms + " ms, want 400 ms of progress + 600 ms");
+    check(e.metadata().get("idle_timeout_ms").equals("1000"), "metadata " + e.metadata());
+    check(ms >= 1350 && ms < 10000, "the silent stream failed after " + ms + " ms, want 400 ms of progress + 1 s");
     check(await(FakeInstall.stallCancelled), "the server saw no cancellation");
     ok("a silent Prepare fails after the idle timeout (" + ms + " ms) and is cancelled");
 
-    s = installer.prepare(prepare("slow"), null).get(10, TimeUnit.SECONDS);
+    s = watchful.prepare(prepare("slow"), null).get(10, TimeUnit.SECONDS);
     check(s.getIndex() == 2000, "slow " + s);
     ok("a Prepare longer than the idle timeout that keeps sending progress succeeds");
+    watchful.close();
 
     CompletableFuture<SnapshotInfo> f = installer.prepare(prepare("stall-silent"), null);
     Thread.sleep(100);
@@ -407,13 +412,13 @@ public final class LibraryCheck {
           o.setOnCancelHandler(silentCancelled::countDown);
           return;
         case "slow":
-          for (int i = 0; i < 12; i++) {
-            SERVER_TIMER.schedule(() -> o.onNext(progress()), i * 150, TimeUnit.MILLISECONDS);
+          for (int i = 0; i < 25; i++) {
+            SERVER_TIMER.schedule(() -> o.onNext(progress()), i * 100, TimeUnit.MILLISECONDS);
           }
           SERVER_TIMER.schedule(() -> {
             o.onNext(PrepareResponse.newBuilder().setPrepared(snapshot()).build());
             o.onCompleted();
-          }, 1800, TimeUnit.MILLISECONDS);
+          }, 2500, TimeUnit.MILLISECONDS);
           return;
         case "min-index":
           md.put("min_index", "5000");
