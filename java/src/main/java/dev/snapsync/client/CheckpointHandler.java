@@ -4,7 +4,7 @@ import dev.snapsync.v1.CheckpointRequest;
 
 /**
  * Makes a checkpoint when the sidecar asks for one ({@link SnapsyncCheckpoints#watch}). Its
- * methods run on one thread of the watch, one request at a time; only {@link #checkpoint} is
+ * methods run on one thread of the watch, one call at a time; only {@link #checkpoint} is
  * required.
  */
 public interface CheckpointHandler {

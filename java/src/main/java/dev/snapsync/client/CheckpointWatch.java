@@ -16,8 +16,8 @@ import java.util.logging.Logger;
 
 /**
  * CheckpointWatch keeps one WatchCheckpointRequests stream open, reconnecting with bounded
- * exponential backoff, and runs the handler for each request on a thread of its own, one at a
- * time, so a slow checkpoint never blocks the stream.
+ * exponential backoff, and calls the handler on a thread of its own, one call at a time, so a
+ * slow checkpoint never blocks the stream.
  */
 final class CheckpointWatch {
   private static final Logger LOG = Logger.getLogger(CheckpointWatch.class.getName());
@@ -104,15 +104,20 @@ final class CheckpointWatch {
       delay = backoffNanos;
       backoffNanos = Math.min(backoffNanos * 2, maxBackoffNanos);
     }
-    try {
-      handler.disconnected(cause, TimeUnit.NANOSECONDS.toMillis(delay));
-    } catch (RuntimeException e) {
-      LOG.log(Level.WARNING, "snapsync: the checkpoint handler's disconnected() failed", e);
-    }
+    long retryMillis = TimeUnit.NANOSECONDS.toMillis(delay);
     try {
       scheduler.schedule(this::start, delay, TimeUnit.NANOSECONDS);
+      worker.execute(() -> disconnected(cause, retryMillis));
     } catch (RejectedExecutionException e) {
       // the client is closing
+    }
+  }
+
+  private void disconnected(SnapsyncException cause, long retryMillis) {
+    try {
+      handler.disconnected(cause, retryMillis);
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "snapsync: the checkpoint handler's disconnected() failed", e);
     }
   }
 
