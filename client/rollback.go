@@ -177,9 +177,27 @@ func ensureKeptArea(l layout) error {
 	return l.fs.SyncDir(filepath.Dir(root))
 }
 
+// checkKeptArea reports whether l's rollback area exists, refusing one
+// this process does not control alone (a symlink, another uid's, group- or
+// world-writable: someone else made it, and it is never used or removed).
+func checkKeptArea(l layout) (bool, error) {
+	root := l.kept().root
+	info, err := l.fs.Lstat(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("stat rollback area: %w", err)
+	}
+	return true, checkArea(root, info, os.Geteuid())
+}
+
 // refusePending is Commit's check: ErrRollbackPending while a record is
 // kept; a record-less area (debris of a Finalize or Rollback) is removed.
 func refusePending(ctx context.Context, l layout) error {
+	if ok, err := checkKeptArea(l); err != nil || !ok {
+		return err
+	}
 	rec, err := readKept(l)
 	if err != nil || rec != nil {
 		if err == nil {
@@ -308,12 +326,7 @@ func Finalize(ctx context.Context, cfg Config) (bool, error) {
 // then reads the record.
 func recoverKept(ctx context.Context, cfg *Config, l layout) (*keptRecord, error) {
 	kp := l.kept()
-	if _, err := l.fs.Lstat(kp.root); errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("stat rollback area: %w", err)
-	}
-	if err := ensureKeptArea(l); err != nil {
+	if ok, err := checkKeptArea(l); err != nil || !ok {
 		return nil, err
 	}
 	out, err := swap.Recover(ctx, kp.journal, swap.Options{FS: l.fs, Hook: cfg.Hook, Logger: cfg.Logger})
@@ -374,6 +387,9 @@ func finishRollback(ctx context.Context, cfg *Config, l layout) error {
 // the lock of, when it holds nothing but the lock (no install uses it).
 func removeIdleArea(ctx context.Context, l layout) error {
 	des, err := l.fs.ReadDir(l.root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // a recovered Commit removed it
+	}
 	if err != nil {
 		return fmt.Errorf("list staging area: %w", err)
 	}

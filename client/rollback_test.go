@@ -204,3 +204,43 @@ func stagedNames(tb testing.TB, cfg Config) []string {
 	cfg.EnsureDefaults()
 	return entries(tb, filepath.Join(cfg.StagingDir, "stage"))
 }
+
+// TestRollbackAreaUntrusted: a rollback area another uid made (or a
+// symlink in its place) is never believed, used or removed: Commit,
+// Rollback and Finalize refuse with ErrStagingUntrusted and leave it.
+func TestRollbackAreaUntrusted(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a directory another uid owns")
+	}
+	leader := openLeader(t, 1<<20)
+	ts := startServer(t, server.Config{Source: leader}, "")
+	parent := t.TempDir()
+	dest := filepath.Join(parent, "db")
+	writeOldTree(t, dest, nil)
+	area := filepath.Join(parent, ".snapsync-db"+RollbackSuffix)
+	if err := os.MkdirAll(filepath.Join(area, "old"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(area, "rollback.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{area, filepath.Join(area, "old"), filepath.Join(area, "rollback.json")} {
+		if err := os.Lchown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := testConfig(t, dest)
+	if _, err := Install(context.Background(), ts.url, 0, cfg); !errors.Is(err, ErrStagingUntrusted) {
+		t.Fatalf("install beside a planted rollback area: %v, want ErrStagingUntrusted", err)
+	}
+	if _, err := Rollback(context.Background(), Config{Dest: dest}); !errors.Is(err, ErrStagingUntrusted) {
+		t.Fatalf("rollback: %v, want ErrStagingUntrusted", err)
+	}
+	if _, err := Finalize(context.Background(), Config{Dest: dest}); !errors.Is(err, ErrStagingUntrusted) {
+		t.Fatalf("finalize: %v, want ErrStagingUntrusted", err)
+	}
+	if _, err := os.Stat(filepath.Join(area, "rollback.json")); err != nil {
+		t.Fatalf("the planted area was touched: %v", err)
+	}
+}

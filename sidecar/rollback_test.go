@@ -102,4 +102,3 @@ func TestRollbackOutsideRoots(t *testing.T) {
 		t.Fatal("finalize of a relative dest went through")
 	}
 }
-
