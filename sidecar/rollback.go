@@ -3,6 +3,8 @@ package sidecar
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"connectrpc.com/connect"
 
@@ -15,9 +17,12 @@ import (
 // closed its DB. Nothing kept: NO_ROLLBACK.
 func (s *InstallService) Rollback(ctx context.Context, req *connect.Request[snapsyncv1.RollbackRequest]) (*connect.Response[snapsyncv1.RollbackResponse], error) {
 	var res client.Result
-	dest, err := s.roots.resolveCommit(req.Msg.GetDest())
+	dest, err := s.roots.resolveKept(req.Msg.GetDest())
 	if err == nil {
 		err = s.keptOp(ctx, dest, "rollback", func(ctx context.Context, cfg client.Config) (err error) {
+			if !s.keptHere(dest) {
+				return fmt.Errorf("%w for %s", client.ErrNoRollback, dest)
+			}
 			res, err = client.Rollback(ctx, cfg)
 			return err
 		})
@@ -33,9 +38,12 @@ func (s *InstallService) Rollback(ctx context.Context, req *connect.Request[snap
 // is no error.
 func (s *InstallService) Finalize(ctx context.Context, req *connect.Request[snapsyncv1.FinalizeRequest]) (*connect.Response[snapsyncv1.FinalizeResponse], error) {
 	var done bool
-	dest, err := s.roots.resolveCommit(req.Msg.GetDest())
+	dest, err := s.roots.resolveKept(req.Msg.GetDest())
 	if err == nil {
 		err = s.keptOp(ctx, dest, "finalize", func(ctx context.Context, cfg client.Config) (err error) {
+			if !s.keptHere(dest) {
+				return nil // nothing kept: idempotent
+			}
 			done, err = client.Finalize(ctx, cfg)
 			return err
 		})
@@ -99,8 +107,23 @@ func (s *InstallService) beginKept(dest string) (d *destState, prev <-chan struc
 	return d, prev, done, nil
 }
 
+// keptHere reports whether a kept DB of dest may be looked for: always,
+// except for an allowed root, which is only ever a set install's
+// directory, so only its set rollback area inside it counts (a whole-dest
+// rollback area would lie outside the root).
+func (s *InstallService) keptHere(dest string) bool {
+	if !s.roots.isRoot(dest) {
+		return true
+	}
+	fi, err := os.Lstat(filepath.Join(dest, client.SetStagingName+client.RollbackSuffix))
+	return err == nil && fi.IsDir()
+}
+
 // kept reports what a Commit with keep_old kept for dest, for Status.
 func (s *InstallService) kept(dest string) (client.Kept, bool) {
+	if !s.keptHere(dest) {
+		return client.Kept{}, false
+	}
 	k, ok, err := client.KeptFor(s.clientConfig(dest))
 	if err != nil {
 		s.log.Warn().Err(err).Str("dest", dest).Msg("read rollback record")

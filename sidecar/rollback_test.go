@@ -102,3 +102,34 @@ func TestRollbackOutsideRoots(t *testing.T) {
 		t.Fatal("finalize of a relative dest went through")
 	}
 }
+
+// TestRollbackFinalizeAtRoot: an OM metadata directory given as the
+// allowed root itself: Finalize with nothing kept is no error (twice), and
+// Rollback is NO_ROLLBACK, never DEST_NOT_ALLOWED, and neither looks
+// outside the root.
+func TestRollbackFinalizeAtRoot(t *testing.T) {
+	t.Parallel()
+	l := startLocal(t, InstallConfig{}, nil)
+	ctx := context.Background()
+	// A whole-dest rollback area of the root would lie outside it: planted
+	// there, it must be ignored.
+	outside := filepath.Join(filepath.Dir(l.root), ".snapsync-"+filepath.Base(l.root)+".rollback")
+	if err := os.Mkdir(outside, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(outside) })
+	for range 2 {
+		fr, err := l.client.Finalize(ctx, connect.NewRequest(&snapsyncv1.FinalizeRequest{Dest: l.root}))
+		if err != nil || fr.Msg.GetFinalized() {
+			t.Fatalf("finalize at the root: %v %v, want false, nil", fr, err)
+		}
+	}
+	_, err := l.client.Rollback(ctx, connect.NewRequest(&snapsyncv1.RollbackRequest{Dest: l.root}))
+	wantReason(t, err, connect.CodeFailedPrecondition, reason.NoRollback)
+	if st := status(t, l.client, l.root); st.GetRollbackAvailable() {
+		t.Fatalf("status at the root: %v", st)
+	}
+	if !exists(outside) {
+		t.Fatal("the area outside the root was touched")
+	}
+}
