@@ -246,7 +246,7 @@ func TestJavaOzoneManager(t *testing.T) {
 		t.Logf("follower program ran in %v:\n%s", time.Since(start).Round(time.Millisecond), p.out.String())
 		return p.out.String()
 	}
-	marker := filepath.Join(follower.meta, "DB_TRANSIENT_MARKER")
+	marker := filepath.Join(follower.meta, "dbInconsistentMarker") // OzoneConsts.DB_TRANSIENT_MARKER
 	wantOld := func(when string) {
 		t.Helper()
 		if got := follower.dbState(t); !maps.Equal(got.omDB, originalDB.omDB) || !maps.Equal(got.snapshots, originalDB.snapshots) {
@@ -287,11 +287,14 @@ func TestJavaOzoneManager(t *testing.T) {
 	_ = p.wait(t) // killed
 	t.Logf("killed follower program:\n%s", p.out.String())
 	wantLines(t, p.out.String(), "committed term=3 index=2000 rollback_available=true")
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("killed between Commit and the marker's removal, the marker is gone: %v", err)
+	}
 	if got := transactionInfo(t, filepath.Join(follower.meta, "om.db")); got != "3#2000" {
 		t.Fatalf("after the kill the follower's om.db holds %q, want the committed 3#2000", got)
 	}
 	out = runFollower()
-	wantLines(t, out, "marker found", "rollback_available=true committed_index=2000", "rolled back index=2000",
+	wantLines(t, out, "recovery: marker=true", "rollback_available=true committed_index=2000", "rolled back index=2000",
 		"recovered")
 	wantOld("after a restart's rollback")
 

@@ -24,10 +24,14 @@ import java.util.stream.Stream;
 
 /**
  * OmFollower plays a follower Ozone Manager told by Ratis to install a snapshot, through its
- * sidecar's local API with the client library: the documented sequence with the OM's
- * DB_TRANSIENT_MARKER, Prepare of om.db and db.snapshots, Commit keeping the old DB, a check of
- * the installed TransactionInfo read with ldb, then Finalize, or Rollback when the check fails.
- * At start-up it finds a marker a killed run left and rolls that install back.
+ * sidecar's local API with the client library, in the order of docs/INTEGRATION.md: Prepare of
+ * om.db and db.snapshots while the OM runs; the OM's marker (OzoneConsts.DB_TRANSIENT_MARKER,
+ * the file dbInconsistentMarker) written around the swap only, Commit keeping the old DB, the
+ * marker removed before the reload (an OM that opens its DB with the marker present exits); a
+ * check of the installed TransactionInfo read with ldb, then Finalize, or the rollback path
+ * (marker, Rollback, marker removed) when the check fails. Its start-up recovery: with a
+ * marker, Abort keeping the staging; then, marker or not, Status, and Rollback when a commit
+ * was never finalized.
  *
  * <p>Usage: OmFollower --target HOST:PORT --token-file F --dest METADIR --source URL
  * --min-index N [--expect-index I] [--pause-after-commit true] [--unreachable-source URL
@@ -35,7 +39,7 @@ import java.util.stream.Stream;
  */
 public final class OmFollower {
   private static final List<String> REPLACE = Arrays.asList("om.db", "db.snapshots");
-  private static final String MARKER = "DB_TRANSIENT_MARKER";
+  private static final String MARKER = "dbInconsistentMarker";
 
   private OmFollower() {}
 
@@ -47,10 +51,8 @@ public final class OmFollower {
     SnapsyncOptions options =
         SnapsyncOptions.defaults().withIdleTimeout(Duration.ofSeconds(20)).withCallTimeout(Duration.ofSeconds(30));
     try (SnapsyncInstaller installer = SnapsyncInstaller.loopback(args.get("target"), token, options)) {
-      // Start-up, before the OM opens its DB: finish or undo a swap a crash interrupted.
-      installer.abort(dest, true);
-      if (Files.exists(marker)) {
-        recover(installer, dest, marker);
+      // Start-up recovery, before the OM opens its DB.
+      if (recover(installer, dest, marker)) {
         return;
       }
       install(installer, args, dest, marker);
@@ -67,21 +69,32 @@ public final class OmFollower {
     }
   }
 
-  /** recover rolls back the install a killed run committed but never finalized. */
-  private static void recover(SnapsyncInstaller installer, String dest, Path marker) throws IOException {
+  /**
+   * recover is the OM's start-up recovery: a marker means a swap was under way, so Abort keeping
+   * the staging finishes or undoes it; then, marker or not, a commit never finalized is rolled
+   * back. It reports whether it found anything to recover.
+   */
+  private static boolean recover(SnapsyncInstaller installer, String dest, Path marker) throws IOException {
+    boolean found = Files.exists(marker);
+    if (found) {
+      installer.abort(dest, true);
+    }
     StatusResponse st = installer.status(dest);
-    say("marker found: state=%s rollback_available=%s committed_index=%d", st.getProgress().getState(),
-        st.getRollbackAvailable(), st.getCommitted().getIndex());
+    if (!found && !st.getRollbackAvailable()) {
+      return false;
+    }
+    say("recovery: marker=%s state=%s rollback_available=%s committed_index=%d", found,
+        st.getProgress().getState(), st.getRollbackAvailable(), st.getCommitted().getIndex());
     if (st.getRollbackAvailable()) {
       SnapshotInfo gone = installer.rollback(dest);
       say("rolled back index=%d", gone.getIndex());
     }
-    Files.delete(marker);
+    Files.deleteIfExists(marker);
     say("recovered");
+    return true;
   }
 
   private static void install(SnapsyncInstaller installer, Args args, String dest, Path marker) throws Exception {
-    Files.write(marker, new byte[0]);
     long minIndex = args.getLong("min-index");
     SnapshotInfo prepared = prepare(installer, dest, args.get("source"), minIndex);
     say("prepared snapshot=%s term=%d index=%d", hex(prepared.getSnapshotId().toByteArray()), prepared.getTerm(),
@@ -89,26 +102,30 @@ public final class OmFollower {
     if (prepared.getIndex() < minIndex) {
       throw new IllegalStateException("prepared index " + prepared.getIndex() + " is below " + minIndex);
     }
-    // The OM stops its state machine and closes its DB here.
+    // The OM stops its services and closes its DB here, then marks the swap.
+    Files.write(marker, new byte[0]);
     CommitResponse c = installer.commit(dest, prepared.getSnapshotId(), REPLACE, true);
     say("committed term=%d index=%d rollback_available=%s", c.getSnapshot().getTerm(), c.getSnapshot().getIndex(),
         c.getRollbackAvailable());
     if (Boolean.parseBoolean(args.get("pause-after-commit", "false"))) {
       say("paused");
-      System.in.read(); // the test kills the process here
+      System.in.read(); // the test kills the process here, the marker still present
     }
-    // The OM reopens its DB and reads its TransactionInfo.
+    Files.delete(marker); // before the reload: an OM that opens its DB with the marker exits
+    // The OM reloads and reads its TransactionInfo.
     String installed = transactionInfo(Paths.get(dest, "om.db"));
     say("installed transaction_info=%s", installed);
     long expectIndex = Long.parseLong(args.get("expect-index", Long.toString(prepared.getIndex())));
     if (!installed.equals(prepared.getTerm() + "#" + expectIndex)) {
       say("check failed: want %d#%d", prepared.getTerm(), expectIndex);
+      // The rollback path: the OM closes what it reloaded, marks the swap, rolls back.
+      Files.write(marker, new byte[0]);
       SnapshotInfo gone = installer.rollback(dest);
+      Files.delete(marker);
       say("rolled back index=%d", gone.getIndex());
     } else {
       say("finalized=%s", installer.finalizeInstall(dest));
     }
-    Files.delete(marker);
     StatusResponse st = installer.status(dest);
     say("done rollback_available=%s", st.getRollbackAvailable());
   }
