@@ -1,11 +1,9 @@
 package client
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path/filepath"
 	"slices"
@@ -111,14 +109,9 @@ func decodeKept(b []byte) (*keptRecord, error) {
 	if len(b) > maxKeptSize {
 		return nil, fmt.Errorf("%w: rollback record of %d bytes", ErrStaging, len(b))
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var r keptRecord
-	if err := dec.Decode(&r); err != nil {
+	if err := durable.DecodeJSON(b, &r); err != nil {
 		return nil, fmt.Errorf("%w: rollback record: %v", ErrStaging, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: rollback record: trailing data", ErrStaging)
 	}
 	if err := r.validate(); err != nil {
 		return nil, err

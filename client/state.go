@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,14 +129,9 @@ func decodeState(b []byte) (*state, error) {
 	if len(b) > maxStateSize {
 		return nil, fmt.Errorf("%w: state of %d bytes", ErrStaging, len(b))
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var s state
-	if err := dec.Decode(&s); err != nil {
+	if err := durable.DecodeJSON(b, &s); err != nil {
 		return nil, fmt.Errorf("%w: state: %v", ErrStaging, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: state: trailing data", ErrStaging)
 	}
 	if err := s.validate(); err != nil {
 		return nil, err
