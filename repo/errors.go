@@ -41,6 +41,22 @@ func (e *ChunkError) Error() string {
 // Unwrap makes errors.Is(err, ErrCorrupt) hold.
 func (e *ChunkError) Unwrap() error { return ErrCorrupt }
 
+// NotRegularError reports an object whose file in a directory repository is
+// no regular file: a symlink, a FIFO, a device, a socket or a directory. The
+// backend refuses it without reading it. It matches ErrCorrupt: a repository
+// holds regular files only.
+type NotRegularError struct {
+	Key  string // the object's key
+	Kind string // what its file is: "a symlink", "a FIFO", …
+}
+
+func (e *NotRegularError) Error() string {
+	return fmt.Sprintf("repo: %s is %s, not a regular file", e.Key, e.Kind)
+}
+
+// Unwrap makes errors.Is(err, ErrCorrupt) hold.
+func (e *NotRegularError) Unwrap() error { return ErrCorrupt }
+
 // LockedError reports the lock that conflicts with the one asked for. It
 // matches ErrLocked.
 type LockedError struct {
