@@ -20,7 +20,21 @@ var (
 	ErrLocked = errors.New("repo: locked")
 	// ErrBadKey reports a key a backend refuses.
 	ErrBadKey = errors.New("repo: bad key")
+	// ErrNoRepository reports a location that holds no repository.
+	ErrNoRepository = errors.New("repo: no repository")
 )
+
+// NoRepositoryError reports a location that holds no repository: a
+// directory that does not exist, or no config object. It matches
+// ErrNoRepository.
+type NoRepositoryError struct {
+	Reason string // why: "/backups/om does not exist", "no config object"
+}
+
+func (e *NoRepositoryError) Error() string { return "repo: no repository: " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrNoRepository) hold.
+func (e *NoRepositoryError) Unwrap() error { return ErrNoRepository }
 
 // ChunkError reports a stored chunk that does not verify: bytes that do not
 // decode to its length, or whose SHA-256 is not its digest. It matches

@@ -63,9 +63,22 @@ type config struct {
 	Version int `json:"version"`
 }
 
-// Open opens the repository on b, creating its config object if b holds
-// none; it refuses a repository of another format version. opts may be nil.
+// Open opens the existing repository on b: one whose config object is there
+// and of this format version. It writes nothing: a backend without a config
+// object is a *NoRepositoryError, a config object of another version matches
+// ErrVersion. opts may be nil.
 func Open(ctx context.Context, b Backend, opts *Options) (*Repo, error) {
+	return open(ctx, b, opts, false)
+}
+
+// OpenOrCreate opens the repository on b as Open does, first creating it (its
+// config object) if b holds none. Only what writes snapshots (a backup)
+// should create a repository.
+func OpenOrCreate(ctx context.Context, b Backend, opts *Options) (*Repo, error) {
+	return open(ctx, b, opts, true)
+}
+
+func open(ctx context.Context, b Backend, opts *Options, create bool) (*Repo, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -76,7 +89,10 @@ func Open(ctx context.Context, b Backend, opts *Options) (*Repo, error) {
 	}
 	r := &Repo{b: b, opts: o.withDefaults(), codec: c}
 	data, err := r.getSmall(ctx, configKey, maxConfigSize)
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound) && !create:
+		return nil, &NoRepositoryError{Reason: "no config object"}
+	case errors.Is(err, ErrNotFound):
 		data, err = json.Marshal(config{Version: FormatVersion})
 		if err == nil {
 			err = r.b.Put(ctx, configKey, bytes.NewReader(data), int64(len(data)))

@@ -38,6 +38,26 @@ func New(root string) (*Backend, error) {
 	return &Backend{root: abs}, nil
 }
 
+// Open returns a Backend on the existing directory root (which may be a
+// symlink to one). It creates nothing: a root that does not exist, or is no
+// directory, is a *repo.NoRepositoryError.
+func Open(root string) (*Backend, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("dir: %w", err)
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &repo.NoRepositoryError{Reason: abs + " does not exist"}
+	case err != nil:
+		return nil, fmt.Errorf("dir: %w", err)
+	case !fi.IsDir():
+		return nil, &repo.NoRepositoryError{Reason: abs + " is " + kindOf(fi.Mode()) + ", not a directory"}
+	}
+	return &Backend{root: abs}, nil
+}
+
 // Root returns the backend's directory.
 func (b *Backend) Root() string { return b.root }
 
@@ -160,6 +180,8 @@ func kindOf(m fs.FileMode) string {
 		return "a socket"
 	case m.IsDir():
 		return "a directory"
+	case m.IsRegular():
+		return "a regular file"
 	}
 	return "a file of type " + m.Type().String()
 }

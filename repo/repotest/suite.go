@@ -41,6 +41,7 @@ func Run(t *testing.T, h Harness) {
 		"BackupBesidePrune": testBackupBesidePrune,
 		"StaleLockIgnored":  testStaleLock,
 		"ConfigVersion":     testConfigVersion,
+		"NoRepository":      testNoRepository,
 		"BadKeysRefused":    testBadKeys,
 		"CommitLabels":      testCommitLabels,
 	} {
@@ -53,7 +54,7 @@ func Run(t *testing.T, h Harness) {
 
 func open(t *testing.T, b repo.Backend, now time.Time) *repo.Repo {
 	t.Helper()
-	r, err := repo.Open(context.Background(), b, &repo.Options{Now: func() time.Time { return now }})
+	r, err := repo.OpenOrCreate(context.Background(), b, &repo.Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +396,7 @@ func testBackupBesidePrune(t *testing.T, h Harness) {
 func testStaleLock(t *testing.T, h Harness) {
 	ctx := context.Background()
 	b := h.New(t)
-	r, err := repo.Open(ctx, b, &repo.Options{StaleLock: 2 * time.Second})
+	r, err := repo.OpenOrCreate(ctx, b, &repo.Options{StaleLock: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,6 +427,44 @@ func testConfigVersion(t *testing.T, h Harness) {
 	if _, err := repo.Open(ctx, b, nil); !errors.Is(err, repo.ErrVersion) {
 		t.Fatalf("Open of a version 2 repository = %v, want ErrVersion", err)
 	}
+}
+
+// testNoRepository opens an empty backend: Open refuses it and writes
+// nothing; OpenOrCreate creates the repository, which Open then opens.
+func testNoRepository(t *testing.T, h Harness) {
+	ctx := context.Background()
+	b := h.New(t)
+	_, err := repo.Open(ctx, b, nil)
+	var nr *repo.NoRepositoryError
+	if !errors.As(err, &nr) || !errors.Is(err, repo.ErrNoRepository) {
+		t.Fatalf("Open of an empty backend = %v, want a *repo.NoRepositoryError", err)
+	}
+	if keys := allKeys(t, b); len(keys) != 0 {
+		t.Fatalf("Open of an empty backend wrote %q", keys)
+	}
+	if _, err := repo.OpenOrCreate(ctx, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	if keys := allKeys(t, b); !slices.Equal(keys, []string{"config"}) {
+		t.Fatalf("OpenOrCreate wrote %q, want the config object", keys)
+	}
+	if _, err := repo.Open(ctx, b, nil); err != nil {
+		t.Fatalf("Open after OpenOrCreate: %v", err)
+	}
+}
+
+// allKeys lists every key of b, sorted.
+func allKeys(t *testing.T, b repo.Backend) []string {
+	t.Helper()
+	var keys []string
+	for k, err := range b.List(context.Background(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func testBadKeys(t *testing.T, h Harness) {
