@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -28,12 +29,14 @@ const maxChunksPerRequest = 1 << 20
 // nominal: the snapshot cannot go away while the caller's lock is held.
 const leaseTTL = 2 * time.Minute
 
-// Handler serves one committed snapshot of a repository.
+// Handler serves one committed snapshot of a repository. It holds the
+// decoded manifest, not its encoding: GetManifest streams the manifest object
+// from the repository, page by page, verified as it goes (repo.OpenManifest).
 type Handler struct {
 	r    *repo.Repo
 	info repo.SnapshotInfo
 	m    *verify.Manifest
-	enc  []byte // the manifest's canonical encoding
+	size int64 // the manifest's encoded size
 	now  func() time.Time
 }
 
@@ -51,11 +54,11 @@ func New(ctx context.Context, r *repo.Repo, id verify.Digest) (*Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	enc, err := m.Encode()
+	size, err := r.ManifestSize(ctx, info.ID)
 	if err != nil {
-		return nil, fmt.Errorf("serve: encode manifest: %w", err)
+		return nil, err
 	}
-	return &Handler{r: r, info: info, m: m, enc: enc, now: time.Now}, nil
+	return &Handler{r: r, info: info, m: m, size: size, now: time.Now}, nil
 }
 
 // find returns the committed snapshot id, or the newest when id is zero.
@@ -103,7 +106,7 @@ func (h *Handler) CreateSnapshot(_ context.Context, req *connect.Request[snapsyn
 		SnapshotId: h.info.ID[:], Term: m.Meta.Term, Index: m.Meta.Index, Engine: m.Meta.Engine,
 		CreatedUnixNano: m.Meta.CreatedUnixNano, Labels: m.Meta.Labels,
 		FileCount: uint64(len(m.Files)), TotalBytes: uint64(m.TotalBytes()),
-		ChunkSize: m.ChunkSize, ManifestSize: uint64(len(h.enc)),
+		ChunkSize: m.ChunkSize, ManifestSize: uint64(h.size),
 	}
 	return connect.NewResponse(&snapsyncv1.CreateSnapshotResponse{Snapshot: info, Lease: l}), nil
 }
@@ -121,19 +124,32 @@ func (h *Handler) lease(ms uint32) (*snapsyncv1.Lease, error) {
 	return &snapsyncv1.Lease{LeaseId: hex.EncodeToString(b[:]), ExpiresUnixNano: h.now().Add(ttl).UnixNano()}, nil
 }
 
+// GetManifest streams the manifest object in pages of manifestPage bytes.
+// The digest is checked before the last page is sent: a manifest damaged
+// since New ends the stream with DATA_LOSS instead (the client checks the
+// digest too, so nothing unverified is ever installed).
 func (h *Handler) GetManifest(ctx context.Context, req *connect.Request[snapsyncv1.GetManifestRequest], stream *connect.ServerStream[snapsyncv1.GetManifestResponse]) error {
 	if err := h.checkID(req.Msg.GetSnapshotId()); err != nil {
 		return err
 	}
-	total := uint64(len(h.enc))
-	for off := 0; off < len(h.enc); off += manifestPage {
-		if err := ctx.Err(); err != nil {
-			return connect.NewError(connect.CodeCanceled, context.Cause(ctx))
+	rc, size, err := h.r.OpenManifest(ctx, h.info.ID)
+	if err == nil && size != h.size {
+		err = fmt.Errorf("manifest %s: %w: %d bytes, %d when the snapshot was opened", h.info.ID, repo.ErrCorrupt, size, h.size)
+	}
+	if err != nil {
+		return chunkError(ctx, err)
+	}
+	defer rc.Close()
+	buf := make([]byte, min(manifestPage, size))
+	for off := int64(0); off < size; {
+		n, err := io.ReadFull(rc, buf[:min(int64(len(buf)), size-off)])
+		if err != nil {
+			return chunkError(ctx, err)
 		}
-		page := h.enc[off:min(off+manifestPage, len(h.enc))]
-		if err := stream.Send(&snapsyncv1.GetManifestResponse{Offset: uint64(off), Data: page, TotalSize: total}); err != nil {
+		if err := stream.Send(&snapsyncv1.GetManifestResponse{Offset: uint64(off), Data: buf[:n], TotalSize: uint64(size)}); err != nil {
 			return fmt.Errorf("send manifest page: %w", err)
 		}
+		off += int64(n)
 	}
 	return nil
 }
