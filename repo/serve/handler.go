@@ -37,7 +37,9 @@ type Handler struct {
 	info repo.SnapshotInfo
 	m    *verify.Manifest
 	size int64 // the manifest's encoded size
-	now  func() time.Time
+	// problems is what List found out of place.
+	problems []repo.Problem
+	now      func() time.Time
 }
 
 var _ snapsyncv1connect.SnapshotServiceHandler = (*Handler)(nil)
@@ -46,7 +48,11 @@ var _ snapsyncv1connect.SnapshotServiceHandler = (*Handler)(nil)
 // zero. It reads and verifies the snapshot's manifest; a snapshot that is
 // not committed is an error matching repo.ErrNotFound.
 func New(ctx context.Context, r *repo.Repo, id verify.Digest) (*Handler, error) {
-	info, err := find(ctx, r, id)
+	l, err := r.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	info, err := find(l, id)
 	if err != nil {
 		return nil, err
 	}
@@ -58,25 +64,26 @@ func New(ctx context.Context, r *repo.Repo, id verify.Digest) (*Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{r: r, info: info, m: m, size: size, now: time.Now}, nil
+	return &Handler{r: r, info: info, m: m, size: size, problems: l.Problems, now: time.Now}, nil
 }
 
-// find returns the committed snapshot id, or the newest when id is zero.
-func find(ctx context.Context, r *repo.Repo, id verify.Digest) (repo.SnapshotInfo, error) {
+// find returns the committed snapshot id of l, or the newest when id is
+// zero.
+func find(l repo.Listing, id verify.Digest) (repo.SnapshotInfo, error) {
 	if id.IsZero() {
-		return r.Latest(ctx)
+		return l.Latest()
 	}
-	all, err := r.List(ctx)
-	if err != nil {
-		return repo.SnapshotInfo{}, err
-	}
-	for _, s := range all {
+	for _, s := range l.Snapshots {
 		if s.ID == id {
 			return s, nil
 		}
 	}
 	return repo.SnapshotInfo{}, fmt.Errorf("serve: snapshot %s: %w", id, repo.ErrNotFound)
 }
+
+// Problems returns what the repository's listing held that is no snapshot,
+// for the caller to report.
+func (h *Handler) Problems() []repo.Problem { return h.problems }
 
 // Info describes the snapshot served.
 func (h *Handler) Info() repo.SnapshotInfo { return h.info }
