@@ -53,7 +53,7 @@ func (r *Repo) GetChunk(ctx context.Context, d verify.Digest, length uint32) ([]
 	// A stored chunk is at most its length plus the encoding byte; one more
 	// byte read tells a longer object from one that fits.
 	stored, err := r.getSmall(ctx, ChunkKey(d), int64(length)+1)
-	if errors.Is(err, ErrCorrupt) {
+	if tl := (*tooLongError)(nil); errors.As(err, &tl) {
 		return nil, &ChunkError{Digest: d, Reason: "stored object longer than the chunk"}
 	}
 	if err != nil {

@@ -45,8 +45,8 @@ func (r *Repo) Prune(ctx context.Context, keepLast int, keepWithin time.Duration
 		return nil, err
 	}
 	if len(l.Problems) > 0 {
-		return nil, fmt.Errorf("repo: prune: %d entries of %s are no snapshot (%s): remove or repair them; prune deletes nothing until then",
-			len(l.Problems), snapshotPrefix, l.Problems[0])
+		return nil, fmt.Errorf("repo: prune: %s holds what is no snapshot (%s): remove or repair it; prune deletes nothing until then",
+			snapshotPrefix, Summary(l.Problems))
 	}
 	all := l.Snapshots
 	res = &PruneResult{}

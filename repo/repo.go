@@ -119,8 +119,8 @@ func decodeConfig(data []byte) (config, error) {
 	return c, nil
 }
 
-// getSmall reads the whole object at key, refusing one over limit bytes
-// before reading it.
+// getSmall reads the whole object at key, which must be at most limit
+// bytes: it reads no more than limit+1 of a longer one (a *tooLongError).
 func (r *Repo) getSmall(ctx context.Context, key string, limit int64) ([]byte, error) {
 	rc, err := r.b.Get(ctx, key)
 	if err != nil {
@@ -132,10 +132,23 @@ func (r *Repo) getSmall(ctx context.Context, key string, limit int64) ([]byte, e
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: %w: over %d bytes", key, ErrCorrupt, limit)
+		return nil, &tooLongError{key: key, limit: limit}
 	}
 	return data, nil
 }
+
+// tooLongError reports an object longer than the limit its reader set. It
+// matches ErrCorrupt.
+type tooLongError struct {
+	key   string
+	limit int64
+}
+
+func (e *tooLongError) Error() string {
+	return fmt.Sprintf("%s: %v: over %d bytes", e.key, ErrCorrupt, e.limit)
+}
+
+func (e *tooLongError) Unwrap() error { return ErrCorrupt }
 
 // putBytes stores data at key.
 func (r *Repo) putBytes(ctx context.Context, key string, data []byte) error {

@@ -128,6 +128,17 @@ type Problem struct {
 
 func (p Problem) String() string { return p.Key + ": " + p.Reason }
 
+// Summary names the first of ps and how many more there are, for an error.
+func Summary(ps []Problem) string {
+	switch len(ps) {
+	case 0:
+		return "nothing"
+	case 1:
+		return ps[0].String()
+	}
+	return fmt.Sprintf("%s, and %d more", ps[0], len(ps)-1)
+}
+
 // List returns every committed snapshot, oldest first (by the checkpoint's
 // creation time, then index, then ID), and every entry under snapshots/ that
 // is no snapshot (Listing.Problems). An index object that does not decode is

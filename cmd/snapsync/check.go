@@ -57,7 +57,7 @@ func runVerify(ctx context.Context, g *globals, location, snapshot string) error
 	}
 	switch {
 	case len(rep.Problems) > 0:
-		return fmt.Errorf("%w: %d of %d snapshots, and %d entries that are no snapshot", errDamaged, len(rep.Damaged), rep.Snapshots, len(rep.Problems))
+		return fmt.Errorf("%w: %d of %d snapshots; what is no snapshot: %s", errDamaged, len(rep.Damaged), rep.Snapshots, repo.Summary(rep.Problems))
 	case !rep.OK():
 		return fmt.Errorf("%w: %d of %d snapshots", errDamaged, len(rep.Damaged), rep.Snapshots)
 	}

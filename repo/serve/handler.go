@@ -53,6 +53,10 @@ func New(ctx context.Context, r *repo.Repo, id verify.Digest) (*Handler, error) 
 		return nil, err
 	}
 	info, err := find(l, id)
+	if err != nil && len(l.Problems) > 0 {
+		// The snapshot may be one of them, gone astray: say so.
+		return nil, fmt.Errorf("%w; the listing holds what is no snapshot: %s", err, repo.Summary(l.Problems))
+	}
 	if err != nil {
 		return nil, err
 	}
