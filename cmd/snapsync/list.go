@@ -26,7 +26,7 @@ func newListCommand(g *globals) *cobra.Command {
 for each entry among the index objects that is no snapshot: a name that does not parse,
 a symlink, a FIFO, a device. --json prints {"snapshots": [...], "problems": [...]}.
 REPO is ` + repoHelp + `.`,
-		Args:  cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runList(cmd.Context(), g, args[0], jsonOut)
 		},
