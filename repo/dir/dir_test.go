@@ -17,6 +17,7 @@ import (
 	"github.com/snapsync/snapsync/repo"
 	"github.com/snapsync/snapsync/repo/dir"
 	"github.com/snapsync/snapsync/repo/repotest"
+	"github.com/snapsync/snapsync/verify"
 )
 
 func TestRepository(t *testing.T) {
@@ -152,5 +153,39 @@ func TestGetEndsWithContext(t *testing.T) {
 	cancel(cause)
 	if n, err := rc.Read(make([]byte, 4096)); !errors.Is(err, cause) {
 		t.Fatalf("Read after cancel = %d, %v; want the cause", n, err)
+	}
+}
+
+// TestPutChunkOverNonRegular makes a chunk's file a FIFO: the repository
+// does not count it as the chunk, and the next backup's PutChunk stores the
+// chunk over it, readable again.
+func TestPutChunkOverNonRegular(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, err := dir.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.OpenOrCreate(ctx, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("a chunk")
+	d := verify.Sum(data)
+	p := filepath.Join(b.Root(), filepath.FromSlash(repo.ChunkKey(d)))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := r.HasChunk(ctx, d); ok || err != nil {
+		t.Fatalf("HasChunk of a FIFO = %v, %v; want false", ok, err)
+	}
+	if _, err := r.PutChunk(ctx, d, data); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.GetChunk(ctx, d, uint32(len(data))); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("GetChunk after PutChunk = %q, %v", got, err)
 	}
 }
