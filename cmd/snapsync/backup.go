@@ -77,7 +77,7 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags) error {
 	if err != nil {
 		return fmt.Errorf("--compression: %w", err)
 	}
-	r, err := openRepo(ctx, f.to)
+	r, err := createRepo(ctx, f.to)
 	if err != nil {
 		return err
 	}

@@ -96,6 +96,9 @@ func runRestore(ctx context.Context, g *globals, f *restoreFlags) (err error) {
 	if err != nil {
 		return err
 	}
+	for _, p := range h.Problems() {
+		log.Warn().Str("key", p.Key).Str("problem", p.Reason).Msg("repository entry that is no snapshot")
+	}
 	url, stop, err := serveLocal(ctx, h.HTTPHandler())
 	if err != nil {
 		return err
