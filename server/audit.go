@@ -18,7 +18,7 @@ const AuditCreateSnapshot = "create_snapshot"
 func (s *Server) auditCreate(ctx context.Context, peer, client string, minIndex uint64, e *entry, reused bool, start time.Time, err error) {
 	outcome := metrics.OutcomeOK
 	if err != nil {
-		outcome, _ = reasonOf(err)
+		_, outcome, _ = classify(err)
 	}
 	s.cfg.Metrics.CreateSnapshot(outcome)
 	ev := s.log.Info()

@@ -34,71 +34,45 @@ var (
 	ErrClosed        = errors.New("server: closed")
 )
 
-// codeOf returns the Connect code a client sees for err.
-func codeOf(err error) connect.Code {
-	switch {
-	case errors.Is(err, ErrUnknownSnapshot), errors.Is(err, ErrUnknownLease):
-		return connect.CodeNotFound
-	case errors.Is(err, ErrBadRequest):
-		return connect.CodeInvalidArgument
-	case errors.Is(err, ErrTooManyStreams):
-		return connect.CodeResourceExhausted
-	case errors.Is(err, ErrMinIndex), errors.Is(err, source.ErrNoMaker), errors.Is(err, source.ErrMakeTimeout):
-		return connect.CodeFailedPrecondition
-	case errors.Is(err, ErrChanged):
-		return connect.CodeDataLoss
-	case errors.Is(err, ErrClosed):
-		return connect.CodeUnavailable
-	case errors.Is(err, context.Canceled):
-		return connect.CodeCanceled
-	case errors.Is(err, context.DeadlineExceeded):
-		return connect.CodeDeadlineExceeded
-	case errors.Is(err, ErrCheckpoint):
-		return connect.CodeFailedPrecondition
-	}
-	return connect.CodeInternal
+// errorTable maps the server's errors to what a client sees: the first
+// entry err matches (errors.Is) gives the Connect code and the reason
+// (package reason); anything else is INTERNAL. The one place where errors
+// become codes and reasons (toConnect).
+var errorTable = []struct {
+	err    error
+	code   connect.Code
+	reason string
+}{
+	{source.ErrNoMaker, connect.CodeFailedPrecondition, reason.NoCheckpointMaker},
+	{source.ErrMakeTimeout, connect.CodeFailedPrecondition, reason.CheckpointTimeout},
+	{ErrMinIndex, connect.CodeFailedPrecondition, reason.MinIndexNotReached},
+	{ErrCheckpoint, connect.CodeFailedPrecondition, reason.CheckpointFailed},
+	{ErrUnknownSnapshot, connect.CodeNotFound, reason.UnknownSnapshot},
+	{ErrUnknownLease, connect.CodeNotFound, reason.LeaseExpired},
+	{ErrBadRequest, connect.CodeInvalidArgument, reason.BadRequest},
+	{ErrTooManyStreams, connect.CodeResourceExhausted, reason.TooManyStreams},
+	{ErrChanged, connect.CodeDataLoss, reason.CheckpointChanged},
+	{ErrClosed, connect.CodeUnavailable, reason.ShuttingDown},
+	{context.Canceled, connect.CodeCanceled, reason.Canceled},
+	{context.DeadlineExceeded, connect.CodeDeadlineExceeded, reason.DeadlineExceeded},
 }
 
-// reasonOf returns the reason (package reason) a client sees for err, and its
-// metadata.
-func reasonOf(err error) (string, map[string]string) {
-	var mi *source.MinIndexError
+// classify returns the Connect code and reason a client sees for err, and
+// the reason's metadata: a MinIndexError's indexes.
+func classify(err error) (connect.Code, string, map[string]string) {
 	var md map[string]string
-	if errors.As(err, &mi) {
+	if mi := (*source.MinIndexError)(nil); errors.As(err, &mi) {
 		md = map[string]string{reason.MetaMinIndex: strconv.FormatUint(mi.Want, 10)}
 		if mi.Known {
 			md[reason.MetaNewestIndex] = strconv.FormatUint(mi.Newest, 10)
 		}
 	}
-	switch {
-	case errors.Is(err, source.ErrNoMaker):
-		return reason.NoCheckpointMaker, md
-	case errors.Is(err, source.ErrMakeTimeout):
-		return reason.CheckpointTimeout, md
-	case mi != nil:
-		return reason.MinIndexNotReached, md
-	case errors.Is(err, ErrMinIndex):
-		return reason.MinIndexNotReached, nil
-	case errors.Is(err, ErrCheckpoint):
-		return reason.CheckpointFailed, nil
-	case errors.Is(err, ErrUnknownSnapshot):
-		return reason.UnknownSnapshot, nil
-	case errors.Is(err, ErrUnknownLease):
-		return reason.LeaseExpired, nil
-	case errors.Is(err, ErrBadRequest):
-		return reason.BadRequest, nil
-	case errors.Is(err, ErrTooManyStreams):
-		return reason.TooManyStreams, nil
-	case errors.Is(err, ErrChanged):
-		return reason.CheckpointChanged, nil
-	case errors.Is(err, ErrClosed):
-		return reason.ShuttingDown, nil
-	case errors.Is(err, context.Canceled):
-		return reason.Canceled, nil
-	case errors.Is(err, context.DeadlineExceeded):
-		return reason.DeadlineExceeded, nil
+	for _, e := range errorTable {
+		if errors.Is(err, e.err) {
+			return e.code, e.reason, md
+		}
 	}
-	return reason.Internal, nil
+	return connect.CodeInternal, reason.Internal, nil
 }
 
 // toConnect turns an error from the server's core into a *connect.Error
@@ -108,14 +82,13 @@ func toConnect(err error) error {
 	if err == nil {
 		return nil
 	}
+	code, r, md := classify(err)
 	var ce *connect.Error
 	if errors.As(err, &ce) {
 		if _, _, ok := reason.Of(ce); !ok {
-			r, md := reasonOf(err)
 			reason.Attach(ce, r, md)
 		}
 		return ce
 	}
-	r, md := reasonOf(err)
-	return reason.New(codeOf(err), err, r, md)
+	return reason.New(code, err, r, md)
 }

@@ -17,24 +17,21 @@ import (
 // manifestPage is the size of a GetManifest page.
 const manifestPage = 1 << 20
 
-// handler adapts the Server to the generated Connect interface; every error
-// leaves it through toConnect.
+// handler adapts the Server to the generated Connect interface. Admission,
+// draining and the mapping of its errors to Connect codes and reasons are
+// the admission interceptor's, around every method.
 type handler struct{ s *Server }
 
 var _ snapsyncv1connect.SnapshotServiceHandler = (*handler)(nil)
 
 func (h *handler) CreateSnapshot(ctx context.Context, req *connect.Request[snapsyncv1.CreateSnapshotRequest]) (*connect.Response[snapsyncv1.CreateSnapshotResponse], error) {
 	s := h.s
-	if err := s.enter(); err != nil {
-		return nil, toConnect(err)
-	}
-	defer s.wg.Done()
 	start := time.Now()
 	minIndex := req.Msg.GetMinIndex()
 	e, l, reused, err := s.create(ctx, minIndex, s.leaseTTL(req.Msg.GetLeaseTtlMs()))
 	s.auditCreate(ctx, req.Peer().Addr, req.Msg.GetClient(), minIndex, e, reused, start, err)
 	if err != nil {
-		return nil, toConnect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&snapsyncv1.CreateSnapshotResponse{Snapshot: snapshotInfo(e), Lease: leaseMsg(l)}), nil
 }
@@ -58,27 +55,23 @@ func leaseMsg(l *lease) *snapsyncv1.Lease {
 
 func (h *handler) GetManifest(ctx context.Context, req *connect.Request[snapsyncv1.GetManifestRequest], stream *connect.ServerStream[snapsyncv1.GetManifestResponse]) error {
 	s := h.s
-	if err := s.enter(); err != nil {
-		return toConnect(err)
-	}
-	defer s.wg.Done()
 	id, err := parseID(req.Msg.GetSnapshotId())
 	if err != nil {
-		return toConnect(err)
+		return err
 	}
 	e, err := s.catalog.acquire(id, s.cfg.Clock.Now())
 	if err != nil {
-		return toConnect(err)
+		return err
 	}
 	defer func() { s.removeTrees(s.catalog.finish(e, s.cfg.Clock.Now())) }()
 	total := uint64(len(e.enc))
 	for off := 0; off < len(e.enc); off += manifestPage {
 		if err := ctx.Err(); err != nil {
-			return toConnect(context.Cause(ctx))
+			return context.Cause(ctx)
 		}
 		page := e.enc[off:min(off+manifestPage, len(e.enc))]
 		if err := stream.Send(&snapsyncv1.GetManifestResponse{Offset: uint64(off), Data: page, TotalSize: total}); err != nil {
-			return toConnect(fmt.Errorf("send manifest page: %w", err))
+			return fmt.Errorf("send manifest page: %w", err)
 		}
 	}
 	return nil
@@ -94,22 +87,14 @@ func parseID(b []byte) (verify.Digest, error) {
 
 func (h *handler) FetchChunks(ctx context.Context, req *connect.Request[snapsyncv1.FetchChunksRequest], stream *connect.ServerStream[snapsyncv1.FetchChunksResponse]) error {
 	s := h.s
-	if err := s.enter(); err != nil {
-		return toConnect(err)
-	}
-	defer s.wg.Done()
 	conn := stream.Conn()
-	return toConnect(s.fetch(ctx, req, conn.Send, usesProto(req.Header().Get("Content-Type"))))
+	return s.fetch(ctx, req, conn.Send, usesProto(req.Header().Get("Content-Type")))
 }
 
 func (h *handler) RenewLease(_ context.Context, req *connect.Request[snapsyncv1.RenewLeaseRequest]) (*connect.Response[snapsyncv1.RenewLeaseResponse], error) {
 	s := h.s
-	if err := s.enter(); err != nil {
-		return nil, toConnect(err)
-	}
-	defer s.wg.Done()
 	if req.Msg.GetLeaseId() == "" {
-		return nil, toConnect(fmt.Errorf("%w: lease_id is empty", ErrBadRequest))
+		return nil, fmt.Errorf("%w: lease_id is empty", ErrBadRequest)
 	}
 	ttl := time.Duration(0) // keep the lease's own TTL
 	if ms := req.Msg.GetLeaseTtlMs(); ms > 0 {
@@ -117,7 +102,7 @@ func (h *handler) RenewLease(_ context.Context, req *connect.Request[snapsyncv1.
 	}
 	l, err := s.catalog.renew(req.Msg.GetLeaseId(), nil, ttl, s.cfg.Clock.Now())
 	if err != nil {
-		return nil, toConnect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&snapsyncv1.RenewLeaseResponse{Lease: leaseMsg(&l)}), nil
 }
@@ -125,12 +110,8 @@ func (h *handler) RenewLease(_ context.Context, req *connect.Request[snapsyncv1.
 // ReleaseLease gives a lease back; releasing a lease already gone succeeds.
 func (h *handler) ReleaseLease(_ context.Context, req *connect.Request[snapsyncv1.ReleaseLeaseRequest]) (*connect.Response[snapsyncv1.ReleaseLeaseResponse], error) {
 	s := h.s
-	if err := s.enter(); err != nil {
-		return nil, toConnect(err)
-	}
-	defer s.wg.Done()
 	if req.Msg.GetLeaseId() == "" {
-		return nil, toConnect(fmt.Errorf("%w: lease_id is empty", ErrBadRequest))
+		return nil, fmt.Errorf("%w: lease_id is empty", ErrBadRequest)
 	}
 	s.removeTrees(s.catalog.release(req.Msg.GetLeaseId(), s.cfg.Clock.Now()))
 	return connect.NewResponse(&snapsyncv1.ReleaseLeaseResponse{}), nil

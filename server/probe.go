@@ -15,14 +15,10 @@ import (
 // whichever is higher. It takes no lease and makes no checkpoint.
 func (h *handler) Probe(ctx context.Context, req *connect.Request[snapsyncv1.ProbeRequest]) (*connect.Response[snapsyncv1.ProbeResponse], error) {
 	s := h.s
-	if err := s.enter(); err != nil {
-		return nil, toConnect(err)
-	}
-	defer s.wg.Done()
 	n, err := s.probe(ctx)
 	if err != nil {
 		s.log.Warn().Err(err).Str("client", req.Msg.GetClient()).Str("peer", req.Peer().Addr).Msg("probe")
-		return nil, toConnect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&snapsyncv1.ProbeResponse{NewestIndex: n.Index, NewestTerm: n.Term,
 		CanMakeCheckpoint: n.OnDemand, Engine: n.Engine}), nil

@@ -140,6 +140,7 @@ func (s *Server) Handler() http.Handler {
 		connect.WithReadMaxBytes(maxRequestBytes),
 		connect.WithSendMaxBytes(maxSendBytes),
 		connect.WithCodec(rpccodec.Codec{}), // chunks go from the file into the send buffer
+		connect.WithInterceptors(admission{s}),
 	))
 	return mux
 }
