@@ -21,19 +21,19 @@ import (
 func (s *InstallService) Prepare(ctx context.Context, req *connect.Request[snapsyncv1.PrepareRequest], stream *connect.ServerStream[snapsyncv1.PrepareResponse]) error {
 	dest, err := s.roots.resolve(req.Msg.GetDest(), len(req.Msg.GetReplace()) > 0)
 	if err != nil {
-		return toConnect(err)
+		return err
 	}
 	sources, err := checkSources(req.Msg)
 	if err != nil {
-		return toConnect(err)
+		return err
 	}
 	r, joined, err := s.prepare(dest, sources, req.Msg.GetMinIndex(), req.Msg.GetReplace()...)
 	if err != nil {
-		return toConnect(err)
+		return err
 	}
 	s.log.Debug().Str("dest", dest).Strs("sources", sources).Uint64("min_index", req.Msg.GetMinIndex()).
 		Bool("joined", joined).Str("peer", req.Peer().Addr).Msg("prepare call")
-	return toConnect(follow(ctx, r, stream.Send))
+	return follow(ctx, r, stream.Send)
 }
 
 // Commit swaps the prepared snapshot into dest and returns its term and
@@ -42,7 +42,7 @@ func (s *InstallService) Commit(ctx context.Context, req *connect.Request[snapsy
 	res, err := s.commitCall(ctx, req.Msg)
 	s.auditCommit(ctx, req.Msg.GetDest(), req.Msg.GetSnapshotId(), res, err)
 	if err != nil {
-		return nil, toConnect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&snapsyncv1.CommitResponse{Snapshot: infoMsg(res), RollbackAvailable: res.RollbackAvailable}), nil
 }
@@ -71,7 +71,7 @@ func (s *InstallService) Abort(ctx context.Context, req *connect.Request[snapsyn
 	}
 	s.auditAbort(ctx, req.Msg.GetDest(), snapshot, keep, err)
 	if err != nil {
-		return nil, toConnect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&snapsyncv1.AbortResponse{}), nil
 }
@@ -84,7 +84,7 @@ func (s *InstallService) Abort(ctx context.Context, req *connect.Request[snapsyn
 func (s *InstallService) Status(_ context.Context, req *connect.Request[snapsyncv1.StatusRequest]) (*connect.Response[snapsyncv1.StatusResponse], error) {
 	dest, err := s.roots.resolve(req.Msg.GetDest(), true)
 	if err != nil {
-		return nil, toConnect(err)
+		return nil, err
 	}
 	return connect.NewResponse(s.status(dest)), nil
 }

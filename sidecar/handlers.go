@@ -21,7 +21,7 @@ const maxLocalRequest = 1 << 20
 // without allowNonLoopback, or on a unix socket.
 func LocalHandler(install *InstallService, reg *RegistryService) http.Handler {
 	mux := http.NewServeMux()
-	opts := []connect.HandlerOption{connect.WithReadMaxBytes(maxLocalRequest)}
+	opts := []connect.HandlerOption{connect.WithReadMaxBytes(maxLocalRequest), connect.WithInterceptors(errorMapping{})}
 	var names []string
 	if install != nil {
 		mux.Handle(snapsyncv1connect.NewInstallServiceHandler(install, opts...))

@@ -34,7 +34,7 @@ func (s *RegistryService) RegisterCheckpoint(ctx context.Context, req *connect.R
 	m := req.Msg
 	err := s.src.Register(ctx, m.GetDir(), m.GetTerm(), m.GetIndex(), m.GetLabels(), registry.ForRequest(m.GetRequestId()))
 	if err != nil {
-		return nil, toConnect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&snapsyncv1.RegisterCheckpointResponse{Registered: 1}), nil
 }
@@ -60,7 +60,7 @@ func (s *RegistryService) WatchCheckpointRequests(ctx context.Context, _ *connec
 	if err == nil || isClosed(s.closing) {
 		return nil
 	}
-	return toConnect(err)
+	return err
 }
 
 // Close ends every WatchCheckpointRequests stream, so a shutting-down

@@ -29,7 +29,7 @@ func (s *InstallService) Rollback(ctx context.Context, req *connect.Request[snap
 	}
 	s.auditKept(ctx, AuditRollback, req.Msg.GetDest(), res, err)
 	if err != nil {
-		return nil, toConnect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&snapsyncv1.RollbackResponse{RolledBack: infoMsg(res)}), nil
 }
@@ -50,7 +50,7 @@ func (s *InstallService) Finalize(ctx context.Context, req *connect.Request[snap
 	}
 	s.auditKept(ctx, AuditFinalize, req.Msg.GetDest(), client.Result{}, err)
 	if err != nil {
-		return nil, toConnect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&snapsyncv1.FinalizeResponse{Finalized: done}), nil
 }
