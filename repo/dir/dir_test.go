@@ -38,6 +38,18 @@ func TestRepository(t *testing.T) {
 	})
 }
 
+// TestBackend runs the Backend contract on a temporary directory.
+func TestBackend(t *testing.T) {
+	t.Parallel()
+	repotest.RunBackend(t, func(t *testing.T) repo.Backend {
+		b, err := dir.New(filepath.Join(t.TempDir(), "repo"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	})
+}
+
 // nonRegular makes, at p, each kind of file a directory repository must
 // not read as an object.
 var nonRegular = []struct {
