@@ -140,34 +140,6 @@ func checkNotRegular(t *testing.T, op string, err error, key, kind string) {
 	}
 }
 
-// TestGetEndsWithContext cancels a read half-way: the next Read fails with
-// the context's cause.
-func TestGetEndsWithContext(t *testing.T) {
-	t.Parallel()
-	b, err := dir.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := make([]byte, 1<<20)
-	if err := b.Put(context.Background(), "big", bytes.NewReader(data), int64(len(data))); err != nil {
-		t.Fatal(err)
-	}
-	cause := errors.New("SIGTERM")
-	ctx, cancel := context.WithCancelCause(context.Background())
-	rc, err := b.Get(ctx, "big")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	if _, err := io.ReadFull(rc, make([]byte, 4096)); err != nil {
-		t.Fatal(err)
-	}
-	cancel(cause)
-	if n, err := rc.Read(make([]byte, 4096)); !errors.Is(err, cause) {
-		t.Fatalf("Read after cancel = %d, %v; want the cause", n, err)
-	}
-}
-
 // TestPutChunkOverNonRegular makes a chunk's file a FIFO: the repository
 // does not count it as the chunk, and the next backup's PutChunk stores the
 // chunk over it, readable again.
