@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/snapsync/snapsync/internal/s3test"
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testwait"
 	"github.com/snapsync/snapsync/repo"
 	dirbackend "github.com/snapsync/snapsync/repo/dir"
 	s3backend "github.com/snapsync/snapsync/repo/s3"
@@ -278,13 +280,10 @@ func slowBackup(tb testing.TB, env []string, url, location string, stdout, stder
 // waitChunks polls a repository until it holds at least n chunks.
 func waitChunks(tb testing.TB, b repo.Backend, n int) {
 	tb.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for len(chunkKeys(tb, b)) < n {
-		if time.Now().After(deadline) {
-			tb.Fatalf("repository never held %d chunks", n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Eventually(tb, 60*time.Second, func() (bool, string) {
+		got := len(chunkKeys(tb, b))
+		return got >= n, fmt.Sprintf("repository holds %d chunks, not %d", got, n)
+	})
 }
 
 // TestBackupKilledThenRerun SIGKILLs a backup half-way, then reruns it: the

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testwait"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 )
@@ -109,15 +110,16 @@ func startRequestNode(tb testing.TB, answer bool, args ...string) (*requestNode,
 }
 
 // installPastNoMaker runs `snapsync install` until the sidecar has seen the
-// node's watch (NO_CHECKPOINT_MAKER until then), for at most 10s.
+// node's watch (NO_CHECKPOINT_MAKER until then), for at most 10s, and
+// returns its last run.
 func installPastNoMaker(tb testing.TB, url, dest string, args ...string) runResult {
 	tb.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		r := runSnapsync(context.Background(), nil, append([]string{"install", "--from", url, "--dest", dest, "--json"}, args...)...)
-		if r.Err == nil || !strings.Contains(r.Stderr, "NO_CHECKPOINT_MAKER") || time.Now().After(deadline) {
-			return r
-		}
-	}
+	var r runResult
+	testwait.Eventually(tb, 10*time.Second, func() (bool, string) {
+		r = runSnapsync(context.Background(), nil, append([]string{"install", "--from", url, "--dest", dest, "--json"}, args...)...)
+		return r.Err == nil || !strings.Contains(r.Stderr, "NO_CHECKPOINT_MAKER"), "install still fails with NO_CHECKPOINT_MAKER:\n" + tail(r.Stderr, 4000)
+	})
+	return r
 }
 
 // TestCheckpointOnRequest: a follower needs an index past every registered

@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testwait"
 )
 
 // TestIntegrationDocExample runs the grpcurl block of docs/INTEGRATION.md as
@@ -110,11 +111,10 @@ func startSidecar(tb testing.TB, source string, args ...string) (*serveProc, str
 	localFile := filepath.Join(dir, "local-addr")
 	p := startServe(tb, source, append([]string{"--local-listen", "unix:" + filepath.Join(dir, "local.sock"),
 		"--local-addr-file", localFile}, args...)...)
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if b, err := os.ReadFile(localFile); err == nil && len(b) > 0 {
-			return p, strings.TrimPrefix(string(b), "unix:")
-		}
-	}
-	tb.Fatalf("sidecar did not open its local listener:\n%s", p.logs.String())
-	return nil, ""
+	var addr []byte
+	testwait.Eventually(tb, 30*time.Second, func() (bool, string) {
+		addr, _ = os.ReadFile(localFile) // absent until it listens
+		return len(addr) > 0, "sidecar did not open its local listener:\n" + p.logs.String()
+	})
+	return p, strings.TrimPrefix(string(addr), "unix:")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testwait"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 )
 
@@ -27,12 +28,10 @@ func metricsArgs(tb testing.TB) ([]string, string) {
 func scrape(tb testing.TB, addrFile string) map[string]*dto.MetricFamily {
 	tb.Helper()
 	var addr []byte
-	for deadline := time.Now().Add(10 * time.Second); len(addr) == 0; time.Sleep(20 * time.Millisecond) {
-		addr, _ = os.ReadFile(addrFile)
-		if time.Now().After(deadline) {
-			tb.Fatalf("no metrics address in %s", addrFile)
-		}
-	}
+	testwait.Eventually(tb, 10*time.Second, func() (bool, string) {
+		addr, _ = os.ReadFile(addrFile) // absent until it listens
+		return len(addr) > 0, "no metrics address in " + addrFile
+	})
 	resp, err := http.Get("http://" + string(addr) + "/metrics")
 	if err != nil {
 		tb.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/snapsync/snapsync/internal/testwait"
 )
 
 // serveProc is a running `snapsync serve`.
@@ -44,20 +46,18 @@ func startServe(tb testing.TB, source string, args ...string) *serveProc {
 			tb.Logf("serve logs:\n%s", tail(logs.String(), 4000))
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	testwait.Eventually(tb, 30*time.Second, func() (bool, string) {
 		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
 			p.Addr = string(b)
-			p.URL = "http://" + p.Addr
-			return p
+			return true, ""
 		}
 		if cmd.ProcessState != nil {
-			break
+			tb.Fatalf("serve exited before it listened:\n%s", logs.String())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	tb.Fatalf("serve did not start:\n%s", logs.String())
-	return nil
+		return false, "serve did not start:\n" + logs.String()
+	})
+	p.URL = "http://" + p.Addr
+	return p
 }
 
 func (p *serveProc) stop() {
@@ -155,14 +155,12 @@ func freePort(tb testing.TB) int {
 func waitListening(tb testing.TB, port int) {
 	tb.Helper()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testwait.Eventually(tb, 20*time.Second, func() (bool, string) {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = c.Close() // only probing
-			return
+		if err != nil {
+			return false, fmt.Sprintf("nothing listens on %s: %v", addr, err)
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("nothing listens on %s: %v", addr, err)
-		}
-	}
+		_ = c.Close() // only probing
+		return true, ""
+	})
 }

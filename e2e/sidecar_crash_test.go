@@ -15,6 +15,7 @@ import (
 	"github.com/snapsync/snapsync/auth"
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testwait"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 )
@@ -115,15 +116,14 @@ func startFollowerSidecarArgs(tb testing.TB, nodeDir string, env []string, args 
 			_ = cmd.Wait()
 		}
 	})
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if b, err := os.ReadFile(localFile); err == nil && len(b) > 0 {
-			return &followerSidecar{cmd: cmd,
-				local: snapsyncv1connect.NewInstallServiceClient(client.NewHTTPClient(client.WithToken(token)),
-					"http://"+string(b), connect.WithGRPC())}
-		}
-	}
-	tb.Fatal("the follower sidecar did not open its local listener")
-	return nil
+	var addr []byte
+	testwait.Eventually(tb, 30*time.Second, func() (bool, string) {
+		addr, _ = os.ReadFile(localFile) // absent until it listens
+		return len(addr) > 0, "the follower sidecar did not open its local listener"
+	})
+	return &followerSidecar{cmd: cmd,
+		local: snapsyncv1connect.NewInstallServiceClient(client.NewHTTPClient(client.WithToken(token)),
+			"http://"+string(addr), connect.WithGRPC())}
 }
 
 // prepareVia runs Prepare to its end and returns the prepared snapshot's ID.

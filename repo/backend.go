@@ -11,12 +11,16 @@ import (
 // characters [A-Za-z0-9._-], none of whose elements starts with a dot; a
 // Backend may refuse any other key. A Backend is safe for concurrent use.
 type Backend interface {
-	// Get opens the object at key; an absent key is an error matching
-	// ErrNotFound.
+	// Get opens the object at key; an absent key (also one below another
+	// object) is an error matching ErrNotFound. Reads from the object fail
+	// once ctx ends.
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 	// Put stores exactly size bytes of r at key, replacing any object there.
 	// It is atomic: a reader sees the old object or the new one, whole,
-	// never a part.
+	// never a part. An r that holds fewer or more than size bytes fails the
+	// Put and leaves what was at key. Puts of one key at once all succeed,
+	// one of them last (chunks are content-addressed: two backups may
+	// upload one).
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 	// List yields every key that starts with prefix, in no particular order.
 	// It may yield names that are no valid key, or entries Get refuses (a

@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 
+	"github.com/snapsync/snapsync/internal/testwait"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
@@ -125,15 +127,12 @@ func TestStreamCap(t *testing.T) {
 	}
 	m := ts.manifest(t, res.GetSnapshot().GetSnapshotId())
 	one := &snapsyncv1.FetchChunksRequest{SnapshotId: req.SnapshotId, Ranges: []*snapsyncv1.ChunkRange{{FileIndex: 0, ChunkCount: 1}}}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	// The server notices the cancellation shortly.
+	testwait.Eventually(t, 10*time.Second, func() (bool, string) {
 		_, err := ts.fetch(context.Background(), t, m, one)
-		if err == nil {
-			break
-		}
-		if codeOfErr(err) != connect.CodeResourceExhausted || time.Now().After(deadline) {
+		if err != nil && codeOfErr(err) != connect.CodeResourceExhausted {
 			t.Fatalf("after the streams ended: %v", err)
 		}
-		time.Sleep(20 * time.Millisecond) // the server notices the cancellation shortly
-	}
+		return err == nil, fmt.Sprintf("after the streams ended: %v", err)
+	})
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testwait"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	pebblesource "github.com/snapsync/snapsync/source/pebble"
@@ -287,15 +287,8 @@ func (ts *testServer) advance(tb testing.TB, d time.Duration) {
 // the wait is for another goroutine's work, not for time to pass.
 func (ts *testServer) waitGone(tb testing.TB, dir string) {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s still there 10s after its lease expired", dir)
-		}
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Eventually(tb, 10*time.Second, func() (bool, string) {
+		_, err := os.Stat(dir)
+		return errors.Is(err, os.ErrNotExist), dir + " still there after its lease expired"
+	})
 }

@@ -71,10 +71,16 @@ func (b *Backend) path(key string) (string, error) {
 
 // notFound maps a missing file to repo.ErrNotFound.
 func notFound(key string, err error) error {
-	if errors.Is(err, fs.ErrNotExist) {
+	if absent(err) {
 		return fmt.Errorf("dir: %s: %w", key, repo.ErrNotFound)
 	}
 	return fmt.Errorf("dir: %w", err)
+}
+
+// absent reports whether err says a path does not exist: no such file, or
+// one of its parents is a file (ENOTDIR), where no key can be either.
+func absent(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
 // Get opens the file of key for reading. Only a regular file is opened: a
@@ -186,7 +192,8 @@ func kindOf(m fs.FileMode) string {
 	return "a file of type " + m.Type().String()
 }
 
-// Delete removes the file of key and syncs its directory.
+// Delete removes the file of key and syncs its directory. An absent key is
+// no error, also when its directory does not exist.
 func (b *Backend) Delete(ctx context.Context, key string) error {
 	p, err := b.path(key)
 	if err != nil {
@@ -195,7 +202,7 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
-	if err := durable.Remove(durable.OS(), p); err != nil {
+	if err := durable.Remove(durable.OS(), p); err != nil && !absent(err) {
 		return fmt.Errorf("dir: %w", err)
 	}
 	return nil

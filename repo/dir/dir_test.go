@@ -38,6 +38,18 @@ func TestRepository(t *testing.T) {
 	})
 }
 
+// TestBackend runs the Backend contract on a temporary directory.
+func TestBackend(t *testing.T) {
+	t.Parallel()
+	repotest.RunBackend(t, func(t *testing.T) repo.Backend {
+		b, err := dir.New(filepath.Join(t.TempDir(), "repo"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	})
+}
+
 // nonRegular makes, at p, each kind of file a directory repository must
 // not read as an object.
 var nonRegular = []struct {
@@ -125,34 +137,6 @@ func checkNotRegular(t *testing.T, op string, err error, key, kind string) {
 	}
 	if err != nil && !strings.Contains(err.Error(), key) {
 		t.Errorf("%s error %q does not name %s", op, err, key)
-	}
-}
-
-// TestGetEndsWithContext cancels a read half-way: the next Read fails with
-// the context's cause.
-func TestGetEndsWithContext(t *testing.T) {
-	t.Parallel()
-	b, err := dir.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := make([]byte, 1<<20)
-	if err := b.Put(context.Background(), "big", bytes.NewReader(data), int64(len(data))); err != nil {
-		t.Fatal(err)
-	}
-	cause := errors.New("SIGTERM")
-	ctx, cancel := context.WithCancelCause(context.Background())
-	rc, err := b.Get(ctx, "big")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	if _, err := io.ReadFull(rc, make([]byte, 4096)); err != nil {
-		t.Fatal(err)
-	}
-	cancel(cause)
-	if n, err := rc.Read(make([]byte, 4096)); !errors.Is(err, cause) {
-		t.Fatalf("Read after cancel = %d, %v; want the cause", n, err)
 	}
 }
 

@@ -111,13 +111,15 @@ func (b *Backend) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return obj, nil
 }
 
-// Put uploads exactly size bytes of r as the object of key.
+// Put uploads exactly size bytes of r as the object of key. An r with more
+// bytes fails the upload before it completes (minio-go would read size bytes
+// and store them).
 func (b *Backend) Put(ctx context.Context, key string, r io.Reader, size int64) error {
 	name, err := b.object(key)
 	if err != nil {
 		return err
 	}
-	_, err = b.c.PutObject(ctx, b.bucket, name, r, size, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	_, err = b.c.PutObject(ctx, b.bucket, name, &exactReader{r: r, left: size}, size, minio.PutObjectOptions{ContentType: "application/octet-stream"})
 	if err != nil {
 		return wrap("put", key, err)
 	}

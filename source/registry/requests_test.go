@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snapsync/snapsync/internal/testwait"
 	"github.com/snapsync/snapsync/source"
 )
 
@@ -31,11 +32,7 @@ func watchNode(tb testing.TB, s *Source) (reqs chan Request, stop func()) {
 
 func waitFor(tb testing.TB, cond func() bool) {
 	tb.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			tb.Fatal("condition not met in 5s")
-		}
-	}
+	testwait.Eventually(tb, 5*time.Second, func() (bool, string) { return cond(), "condition not met" })
 }
 
 type result struct {
