@@ -96,11 +96,11 @@ func (s *InstallService) Close() error {
 
 // dest returns the state machine of a resolved destination; on the first
 // use of dest since the service started, as its record on disk has it
-// (restore). s.mu must be held.
+// (reload). s.mu must be held.
 func (s *InstallService) dest(path string) *destState {
 	d := s.dests[path]
 	if d == nil {
-		d = s.restore(path)
+		d = s.reload(path)
 		s.dests[path] = d
 	}
 	return d

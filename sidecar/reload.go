@@ -8,12 +8,12 @@ import (
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 )
 
-// restore returns the state machine of dest as the disk has it, on the
+// reload returns the state machine of dest as the disk has it, on the
 // service's first use of dest: IDLE without a record; PREPARED when the
 // record says so and the staging area's state.json holds that snapshot;
 // FAILED with the recorded error for a failed Prepare, with ErrRestarted
 // for one the service stopped in, or with what is wrong with the area.
-func (s *InstallService) restore(dest string) *destState {
+func (s *InstallService) reload(dest string) *destState {
 	d := &destState{path: dest, state: snapsyncv1.InstallState_INSTALL_STATE_IDLE}
 	rec, area, err := s.loadRecord(dest)
 	if err != nil {
@@ -35,20 +35,20 @@ func (s *InstallService) restore(dest string) *destState {
 	case recFailed:
 		d.err = rec.restoredError()
 	case recPrepared:
-		d.err = s.restorePrepared(d, rec, area)
+		d.err = s.reloadPrepared(d, rec, area)
 	}
 	if d.prepared == nil {
 		d.state, r.err = snapsyncv1.InstallState_INSTALL_STATE_FAILED, d.err
 	}
-	s.log.Info().Str("dest", dest).Str("state", d.state.String()).AnErr("error", d.err).Msg("install state restored")
+	s.log.Info().Str("dest", dest).Str("state", d.state.String()).AnErr("error", d.err).Msg("install state reloaded")
 	return d
 }
 
-// restorePrepared makes d PREPARED with the snapshot rec names if the
+// reloadPrepared makes d PREPARED with the snapshot rec names if the
 // staging area at area holds it, and returns the error d then carries: the
 // recorded one of a failed Commit, an interrupted swap's, or why nothing is
 // prepared.
-func (s *InstallService) restorePrepared(d *destState, rec *record, area string) error {
+func (s *InstallService) reloadPrepared(d *destState, rec *record, area string) error {
 	res, err := client.Staged(area)
 	if err != nil && !errors.Is(err, client.ErrRecoverNeeded) { // a swap Commit finishes
 		return fmt.Errorf("%w for %s: snapshot %s was prepared, the staging area says: %w",
