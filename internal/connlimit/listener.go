@@ -9,6 +9,9 @@ import (
 // its refusals. Accept never blocks on the cap: the kernel's queue is always
 // drained, so an authenticated peer is never stuck behind a flood in it.
 func (l *Limiter) Listen(ln net.Listener, name string) net.Listener {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refused[name] += 0 // counted from zero in Stats from now on
 	return &listener{Listener: ln, lim: l, name: name}
 }
 
