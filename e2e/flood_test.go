@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,14 +70,18 @@ func TestConnectionFlood(t *testing.T) {
 	srv := startServeUnder(t, []string{prlimit, "--nofile=" + strconv.Itoa(leaderNofile) + ":" + strconv.Itoa(leaderNofile), "--"},
 		"pebble:"+db, append(margs, "--token-file", token)...)
 	pid := srv.cmd.Process.Pid
+	follower := newPeerClient(t, token)
+	if reused := follower.call(t, srv.URL); reused {
+		t.Fatal("the first call reused a connection")
+	}
 
 	fl := &flood{addr: srv.Addr}
 	t.Cleanup(fl.close)
 	start := time.Now()
 	fl.open(floodConns)
 	time.Sleep(2 * time.Second) // let the leader accept, refuse and time out what it will
-	t.Logf("flood: %d connections dialled in %s (%d dials failed), %d held open; leader: %d open files, RSS %d MiB",
-		fl.dialled.Load(), time.Since(start).Round(time.Millisecond), fl.dialFailed.Load(), fl.held.Load(),
+	t.Logf("flood: %d connections dialled in %s (%d dials failed), %d held open (%s); leader: %d open files, RSS %d MiB",
+		fl.dialled.Load(), time.Since(start).Round(time.Millisecond), fl.dialFailed.Load(), fl.held.Load(), fl.heldKinds(),
 		procFDs(pid), procRSS(pid)>>20)
 
 	dest := filepath.Join(dir, "follower", "db")
@@ -94,6 +99,9 @@ func TestConnectionFlood(t *testing.T) {
 	} else {
 		comparePebble(t, want, dest)
 	}
+	if reused := follower.call(t, srv.URL); !reused {
+		t.Errorf("the authenticated HTTP/2 connection opened before the flood did not survive it")
+	}
 	if fds > floodMaxFDs {
 		t.Errorf("the leader holds %d open files under the flood, want at most %d", fds, floodMaxFDs)
 	}
@@ -103,7 +111,9 @@ func TestConnectionFlood(t *testing.T) {
 	} else if n := sumSeries(mfs, "snapsync_connections_refused_total", "listener", "peer"); n <= 0 {
 		t.Errorf("snapsync_connections_refused_total{listener=\"peer\"} = %v, want > 0", n)
 	} else {
-		t.Logf("snapsync_connections_refused_total{listener=\"peer\"} = %v", n)
+		t.Logf("snapsync_connections_refused_total{listener=\"peer\"} = %v; snapsync_connections: %v authenticated, %v unauthenticated (max %v, reserved %v)",
+			n, sumSeries(mfs, "snapsync_connections", "state", "authenticated"), sumSeries(mfs, "snapsync_connections", "state", "unauthenticated"),
+			value(mfs, "snapsync_connections_max", ""), value(mfs, "snapsync_connections_reserved", ""))
 	}
 
 	fl.close()
@@ -117,6 +127,53 @@ func TestConnectionFlood(t *testing.T) {
 	if strings.Contains(logs, "too many open files") {
 		t.Errorf("the leader ran out of file descriptors:\n%s", tail(grepLines(logs, "too many open files"), 1000))
 	}
+}
+
+// peerClient is an authenticated peer holding one HTTP/2 connection (h2c).
+type peerClient struct {
+	hc    *http.Client
+	token string
+}
+
+func newPeerClient(tb testing.TB, tokenFile string) *peerClient {
+	tb.Helper()
+	tok, err := os.ReadFile(tokenFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &p}
+	tb.Cleanup(tr.CloseIdleConnections)
+	return &peerClient{hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}, token: strings.TrimSpace(string(tok))}
+}
+
+// call makes an authenticated call (GetManifest of nothing: refused as a
+// bad request, after authentication) and reports whether it reused the
+// client's connection.
+func (p *peerClient) call(tb testing.TB, url string) bool {
+	tb.Helper()
+	var reused bool
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodPost,
+		url+"/snapsync.v1.SnapshotService/GetManifest", strings.NewReader("{}"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	resp, err := p.hc.Do(req)
+	if err != nil {
+		tb.Fatalf("authenticated call: %v", err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		tb.Fatal(err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized || resp.ProtoMajor != 2 {
+		tb.Fatalf("authenticated call: %s over %s", resp.Status, resp.Proto)
+	}
+	return reused
 }
 
 // startServeUnder is startServe run through a command prefix (here prlimit,
@@ -178,7 +235,8 @@ func raiseNofile(tb testing.TB, need uint64) {
 type flood struct {
 	addr                string
 	dialled, dialFailed atomic.Int64
-	held                atomic.Int64 // dialled and not yet closed by the server
+	held                atomic.Int64    // dialled and not yet closed by the server
+	heldBy              [4]atomic.Int64 // held, by kind
 	mu                  sync.Mutex
 	conns               []net.Conn
 	wg                  sync.WaitGroup
@@ -202,6 +260,7 @@ func (f *flood) open(n int) {
 				}
 				f.dialled.Add(1)
 				f.held.Add(1)
+				f.heldBy[i%len(kinds)].Add(1)
 				f.mu.Lock()
 				f.conns = append(f.conns, c)
 				f.mu.Unlock()
@@ -209,6 +268,7 @@ func (f *flood) open(n int) {
 				go func() {
 					defer f.wg.Done()
 					defer f.held.Add(-1)
+					defer f.heldBy[i%len(kinds)].Add(-1)
 					kinds[i%len(kinds)](c)
 				}()
 			}
@@ -219,6 +279,12 @@ func (f *flood) open(n int) {
 	}
 	close(jobs)
 	dialers.Wait()
+}
+
+// heldKinds says how many of each kind are held.
+func (f *flood) heldKinds() string {
+	return fmt.Sprintf("HTTP/1.1 after a request %d, HTTP/2 after a request %d, HTTP/2 without one %d, silent %d",
+		f.heldBy[0].Load(), f.heldBy[1].Load(), f.heldBy[2].Load(), f.heldBy[3].Load())
 }
 
 // close closes every connection and waits for their holders.
