@@ -99,10 +99,11 @@ func WithConnLimit(l *connlimit.Limiter, name string) ServeOption {
 // Its connections are bounded by a connlimit.Limiter (WithConnLimit); a
 // handler behind connlimit.Gate marks those that authenticate.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ...ServeOption) error {
-	srv, ln, err := newServer(ln, h, opts)
+	srv, sln, err := newServer(ln, h, opts)
 	if err != nil {
-		return err
+		return errors.Join(err, ln.Close())
 	}
+	ln = sln
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

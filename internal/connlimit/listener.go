@@ -11,7 +11,9 @@ import (
 func (l *Limiter) Listen(ln net.Listener, name string) net.Listener {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.refused[name] += 0 // counted from zero in Stats from now on
+	if _, ok := l.refused[name]; !ok {
+		l.refused[name] = 0 // in Stats from now on, so its counter starts at zero
+	}
 	return &listener{Listener: ln, lim: l, name: name}
 }
 
