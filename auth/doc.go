@@ -1,8 +1,9 @@
 // Package auth decides who a sidecar talks to: TLS configurations whose
 // certificates, keys and CA bundles are reloaded when their files change (so
-// rotation needs no restart), a peer allow-list matched against a verified
-// client certificate's DNS or SPIFFE URI names, and a shared bearer token
-// compared in constant time.
+// rotation needs no restart; failed reloads and key or token files others
+// may read are logged), a peer allow-list of typed names (a DNS name matches
+// a certificate's DNS SANs only, a URI such as a SPIFFE ID its URI SANs
+// only), and a shared bearer token compared in constant time.
 //
 // Guard is the server's side, an http.Handler middleware that answers a
 // refused call with a gRPC/Connect error (UNAUTHENTICATED or

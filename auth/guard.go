@@ -18,9 +18,10 @@ type Guard struct {
 	// Clients, if set and asking for client certificates, refuses a call
 	// without one that its CA bundle verifies.
 	Clients *ServerTLS
-	// AllowPeers, if set, lists the names (DNS SAN or URI SAN) of which the
-	// verified client certificate must carry one. It needs Clients.
-	AllowPeers []string
+	// AllowPeers, if set, lists the names of which the verified client
+	// certificate must carry one, each as a SAN of its own type (a DNS name
+	// as a DNS SAN, a URI as a URI SAN). It needs Clients.
+	AllowPeers AllowList
 	// Token, if set, must arrive as "Authorization: Bearer TOKEN".
 	Token *Token
 	// Exempt, if set, names procedures (URL paths) every caller may reach,
@@ -67,7 +68,7 @@ func (g *Guard) check(r *http.Request) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if len(g.AllowPeers) > 0 && !Allowed(leaf, g.AllowPeers) {
+		if len(g.AllowPeers) > 0 && !g.AllowPeers.Allows(leaf) {
 			return "", fmt.Errorf("%w: %q is not an allowed peer", ErrPermissionDenied, Identity(leaf))
 		}
 		id = Identity(leaf)

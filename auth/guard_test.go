@@ -124,7 +124,7 @@ func TestGuard(t *testing.T) {
 	testCases := []struct {
 		name      string
 		tls       *ServerTLS // nil: h2c
-		allow     []string
+		allow     AllowList
 		token     *Token
 		client    *ClientTLS
 		sendToken *Token
@@ -136,10 +136,10 @@ func TestGuard(t *testing.T) {
 		{name: "mtls, no client cert", tls: serverTLS(true), client: noCert, wantCode: connect.CodeUnauthenticated},
 		{name: "mtls, cert of another CA", tls: serverTLS(true), client: clientTLS(forged), wantCode: connect.CodeUnauthenticated},
 		{name: "mtls, cert of the CA", tls: serverTLS(true), client: clientTLS(good), wantID: "spiffe://cluster/ns/ozone/sa/om-1"},
-		{name: "allow-list by dns name", tls: serverTLS(true), allow: []string{"om-1.om.ozone.svc"}, client: clientTLS(good), wantID: "spiffe://cluster/ns/ozone/sa/om-1"},
-		{name: "allow-list by spiffe id", tls: serverTLS(true), allow: []string{"spiffe://cluster/ns/ozone/sa/om-1"}, client: clientTLS(good), wantID: "spiffe://cluster/ns/ozone/sa/om-1"},
-		{name: "allow-list refuses another peer", tls: serverTLS(true), allow: []string{"om-1.om.ozone.svc"}, client: clientTLS(other), wantCode: connect.CodePermissionDenied},
-		{name: "allow-list refuses a forged name", tls: serverTLS(true), allow: []string{"om-1.om.ozone.svc"}, client: clientTLS(forged), wantCode: connect.CodeUnauthenticated},
+		{name: "allow-list by dns name", tls: serverTLS(true), allow: allowList(t, "om-1.om.ozone.svc"), client: clientTLS(good), wantID: "spiffe://cluster/ns/ozone/sa/om-1"},
+		{name: "allow-list by spiffe id", tls: serverTLS(true), allow: allowList(t, "spiffe://cluster/ns/ozone/sa/om-1"), client: clientTLS(good), wantID: "spiffe://cluster/ns/ozone/sa/om-1"},
+		{name: "allow-list refuses another peer", tls: serverTLS(true), allow: allowList(t, "om-1.om.ozone.svc"), client: clientTLS(other), wantCode: connect.CodePermissionDenied},
+		{name: "allow-list refuses a forged name", tls: serverTLS(true), allow: allowList(t, "om-1.om.ozone.svc"), client: clientTLS(forged), wantCode: connect.CodeUnauthenticated},
 		{name: "token missing", token: tok, wantCode: connect.CodeUnauthenticated},
 		{name: "token wrong", token: tok, sendToken: wrong, wantCode: connect.CodeUnauthenticated},
 		{name: "token right", token: tok, sendToken: tok},
@@ -192,14 +192,14 @@ func TestClientVerifiesServer(t *testing.T) {
 	testCases := []struct {
 		name    string
 		server  TLSFiles
-		allow   []string
+		allow   AllowList
 		wantErr error
 	}{
 		// The server's certificate names om-0, not the 127.0.0.1 dialled.
 		{name: "host name mismatch", server: real, wantErr: x509.HostnameError{}},
-		{name: "allow-list instead of host name", server: real, allow: []string{spiffe}},
-		{name: "allow-list names another peer", server: real, allow: []string{"spiffe://cluster/ns/ozone/sa/om-2"}, wantErr: ErrPermissionDenied},
-		{name: "another CA", server: fake, allow: []string{spiffe}, wantErr: ErrUnauthenticated},
+		{name: "allow-list instead of host name", server: real, allow: allowList(t, spiffe)},
+		{name: "allow-list names another peer", server: real, allow: allowList(t, "spiffe://cluster/ns/ozone/sa/om-2"), wantErr: ErrPermissionDenied},
+		{name: "another CA", server: fake, allow: allowList(t, spiffe), wantErr: ErrUnauthenticated},
 	}
 	for _, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {

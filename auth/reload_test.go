@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -111,8 +112,12 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if err := tc.do(); !errors.Is(err, ErrConfig) {
+			err := tc.do()
+			if !errors.Is(err, ErrConfig) {
 				t.Fatalf("err %v, want ErrConfig", err)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err %q spans lines; the CLI prints it as its last line", err)
 			}
 		})
 	}

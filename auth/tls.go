@@ -52,20 +52,22 @@ type ServerTLS struct {
 
 // NewServerTLS loads f; a server needs f.Cert and f.Key. With f.CA, client
 // certificates are asked for and VerifyClient checks them against it.
-func NewServerTLS(f TLSFiles) (*ServerTLS, error) {
+// WithLogger logs reloads and a key file others may read.
+func NewServerTLS(f TLSFiles, opts ...Option) (*ServerTLS, error) {
 	if err := f.Validate(true); err != nil {
 		return nil, err
 	}
 	if !f.Enabled() {
 		return nil, fmt.Errorf("%w: no TLS files", ErrConfig)
 	}
+	o := newOptions(opts)
 	s := &ServerTLS{}
 	var err error
-	if s.pair, err = newReloader(parsePair, f.Cert, f.Key); err != nil {
+	if s.pair, err = newPairReloader(f, o); err != nil {
 		return nil, err
 	}
 	if f.CA != "" {
-		if s.cas, err = newReloader(parsePool, f.CA); err != nil {
+		if s.cas, err = newCAReloader(f, o); err != nil {
 			return nil, err
 		}
 	}
@@ -82,8 +84,8 @@ func (s *ServerTLS) VerifiesClients() bool { return s.cas != nil }
 func (s *ServerTLS) Config() *tls.Config {
 	c := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: nextProtos}
 	c.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-		cert, err := s.pair.get()
-		return &cert, err
+		cert := s.pair.get()
+		return &cert, nil
 	}
 	if s.cas != nil {
 		c.ClientAuth = tls.RequestClientCert
@@ -100,11 +102,7 @@ func (s *ServerTLS) VerifyClient(cs *tls.ConnectionState) (*x509.Certificate, er
 	if cs == nil || len(cs.PeerCertificates) == 0 {
 		return nil, fmt.Errorf("%w: a client certificate signed by a trusted CA is required", ErrUnauthenticated)
 	}
-	pool, err := s.cas.get()
-	if err != nil {
-		return nil, err
-	}
-	return verifyChain(cs.PeerCertificates, pool, "", x509.ExtKeyUsageClientAuth)
+	return verifyChain(cs.PeerCertificates, s.cas.get(), "", x509.ExtKeyUsageClientAuth)
 }
 
 // verifyChain verifies certs[0] with certs[1:] as intermediates against
@@ -127,27 +125,29 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, dnsName string
 type ClientTLS struct {
 	pair  *reloader[tls.Certificate] // nil: no client certificate
 	cas   *reloader[*x509.CertPool]  // nil: the system roots
-	allow []string
+	allow AllowList
 	dial  net.Dialer
 }
 
 // NewClientTLS loads f. The server's certificate is verified against f.CA (or
 // the system roots) and must name the host dialled or, with allowPeers, one
-// of them (a DNS SAN or URI SAN such as a SPIFFE ID) whatever the host;
-// f.Cert is presented for mutual TLS.
-func NewClientTLS(f TLSFiles, allowPeers []string) (*ClientTLS, error) {
+// of them whatever the host (a DNS name as a DNS SAN, a URI such as a SPIFFE
+// ID as a URI SAN); f.Cert is presented for mutual TLS. WithLogger logs
+// reloads and a key file others may read.
+func NewClientTLS(f TLSFiles, allowPeers AllowList, opts ...Option) (*ClientTLS, error) {
 	if err := f.Validate(false); err != nil {
 		return nil, err
 	}
+	o := newOptions(opts)
 	c := &ClientTLS{allow: allowPeers, dial: net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}}
 	var err error
 	if f.Cert != "" {
-		if c.pair, err = newReloader(parsePair, f.Cert, f.Key); err != nil {
+		if c.pair, err = newPairReloader(f, o); err != nil {
 			return nil, err
 		}
 	}
 	if f.CA != "" {
-		if c.cas, err = newReloader(parsePool, f.CA); err != nil {
+		if c.cas, err = newCAReloader(f, o); err != nil {
 			return nil, err
 		}
 	}
@@ -162,16 +162,12 @@ func (c *ClientTLS) Config(serverName string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: nextProtos, ServerName: serverName}
 	if c.pair != nil {
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			cert, err := c.pair.get()
-			return &cert, err
+			cert := c.pair.get()
+			return &cert, nil
 		}
 	}
 	if c.cas != nil {
-		pool, err := c.cas.get()
-		if err != nil {
-			return nil, err
-		}
-		cfg.RootCAs = pool
+		cfg.RootCAs = c.cas.get()
 	}
 	if len(c.allow) > 0 {
 		// The name to check is not the host's: the chain and the name are
@@ -224,7 +220,7 @@ func (c *ClientTLS) dialTLS(ctx context.Context, nd *net.Dialer, network, addr s
 
 // verifyServer checks the server's chain against roots (nil: the system
 // roots) and that it names one of allowPeers.
-func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, allowPeers []string) error {
+func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, allowPeers AllowList) error {
 	if len(cs.PeerCertificates) == 0 {
 		return fmt.Errorf("%w: the server sent no certificate", ErrUnauthenticated)
 	}
@@ -232,10 +228,20 @@ func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, allowPeers []str
 	if err != nil {
 		return err
 	}
-	if !Allowed(leaf, allowPeers) {
+	if !allowPeers.Allows(leaf) {
 		return fmt.Errorf("%w: server certificate names %v, none of %v", ErrPermissionDenied, Names(leaf), allowPeers)
 	}
 	return nil
+}
+
+// newPairReloader loads f's certificate and key; the key is a secret.
+func newPairReloader(f TLSFiles, o options) (*reloader[tls.Certificate], error) {
+	return newReloader("TLS certificate and key", parsePair, o, watched{path: f.Cert}, watched{path: f.Key, secret: true})
+}
+
+// newCAReloader loads f's CA bundle.
+func newCAReloader(f TLSFiles, o options) (*reloader[*x509.CertPool], error) {
+	return newReloader("TLS CA bundle", parsePool, o, watched{path: f.CA})
 }
 
 func parsePair(data [][]byte) (tls.Certificate, error) {

@@ -16,9 +16,10 @@ const minTokenLen = 16
 // trimmed) and read again when the file changes. It is never logged.
 type Token struct{ r *reloader[[]byte] }
 
-// LoadToken reads the token at path.
-func LoadToken(path string) (*Token, error) {
-	r, err := newReloader(parseToken, path)
+// LoadToken reads the token at path. WithLogger logs reloads and a token
+// file others may read.
+func LoadToken(path string, opts ...Option) (*Token, error) {
+	r, err := newReloader("token", parseToken, newOptions(opts), watched{path: path, secret: true})
 	if err != nil {
 		return nil, err
 	}
@@ -39,10 +40,7 @@ func parseToken(data [][]byte) ([]byte, error) {
 // Check reports whether the Authorization header value h is "Bearer TOKEN"
 // with this token, in time that does not depend on where they differ.
 func (t *Token) Check(h string) bool {
-	want, err := t.r.get()
-	if err != nil {
-		return false
-	}
+	want := t.r.get()
 	got, ok := strings.CutPrefix(h, "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(got), want) == 1
 }
@@ -73,10 +71,7 @@ func closeIdle(rt http.RoundTripper) {
 }
 
 func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
-	tok, err := b.token.r.get()
-	if err != nil {
-		return nil, err
-	}
+	tok := b.token.r.get()
 	req = req.Clone(req.Context())
 	req.Header.Set("Authorization", "Bearer "+string(tok))
 	return b.base.RoundTrip(req)

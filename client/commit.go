@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -13,7 +12,7 @@ import (
 )
 
 // Commit swaps the staged snapshot in: Dest becomes the new tree in one
-// atomic step, the old tree is removed (or kept, Config.KeepOld), and the
+// atomic step, the old tree is removed (or kept for Rollback, Config.KeepOld), and the
 // staging area is removed. It recovers an interrupted swap first; when that
 // recovery finishes an earlier Commit, its result is returned. Nothing
 // staged: ErrNotStaged.
@@ -53,8 +52,11 @@ func commitLocked(ctx context.Context, cfg *Config, l layout) (Result, error) {
 			return Result{}, fmt.Errorf("identify %s: %w", l.dest, err)
 		}
 	}
+	if err := refusePending(ctx, l); err != nil {
+		return Result{}, err
+	}
 	fillMeta(l, st) // the result names the manifest's meta after manifest.bin is gone
-	st.Phase = phaseSwapping
+	st.Phase, st.KeepOld = phaseSwapping, cfg.KeepOld
 	if err := writeState(l, st); err != nil {
 		return Result{}, err
 	}
@@ -81,12 +83,18 @@ func swapIn(ctx context.Context, cfg *Config, l layout) (string, error) {
 	return swap.Replace(ctx, l.dest, l.stage, l.journal, o)
 }
 
-// afterSwap removes (or keeps) the old tree and the staging area once the
-// new tree is at Dest.
+// afterSwap removes the old tree, or keeps it for Rollback (KeepOld, as the
+// state recorded it before the swap, so a recovery by another caller keeps
+// it too), then removes the staging area, once the new tree is at Dest.
 func afterSwap(ctx context.Context, cfg *Config, l layout, st *state, old string) (Result, error) {
-	if old != "" {
-		if err := disposeOld(ctx, cfg, l, old); err != nil {
+	switch {
+	case st.KeepOld:
+		if err := keepOld(ctx, cfg, l, st, old); err != nil {
 			return Result{}, err
+		}
+	case old != "":
+		if err := removeTree(ctx, l.fs, old); err != nil {
+			return Result{}, fmt.Errorf("remove old tree: %w", err)
 		}
 	}
 	if err := callHook(cfg.Hook, "old-removed"); err != nil {
@@ -102,32 +110,15 @@ func afterSwap(ctx context.Context, cfg *Config, l layout, st *state, old string
 		return Result{}, err
 	}
 	cfg.Logger.Info().Str("snapshot", st.id().Short()).Str("dest", l.dest).Msg("installed")
-	return st.result(), nil
-}
-
-// disposeOld removes the old tree, or keeps it at Dest+".old-UNIX".
-func disposeOld(ctx context.Context, cfg *Config, l layout, old string) error {
-	if !cfg.KeepOld {
-		if err := removeTree(ctx, l.fs, old); err != nil {
-			return fmt.Errorf("remove old tree: %w", err)
+	res := st.result()
+	if st.KeepOld {
+		_, kept, err := lstatKept(l)
+		if err != nil {
+			return Result{}, err
 		}
-		return nil
+		res.RollbackAvailable = kept
 	}
-	now := time.Now()
-	kept := l.keptOld(now.Unix())
-	if _, err := l.fs.Lstat(kept); err == nil {
-		kept = l.keptOld(now.UnixNano())
-	}
-	if err := l.fs.Rename(old, kept); err != nil {
-		return fmt.Errorf("keep old tree: %w", err)
-	}
-	if err := l.fs.SyncDir(filepath.Dir(kept)); err != nil {
-		return err
-	}
-	if filepath.Dir(old) != filepath.Dir(kept) {
-		return l.fs.SyncDir(filepath.Dir(old))
-	}
-	return nil
+	return res, nil
 }
 
 func deref(r *Result) Result {

@@ -67,8 +67,11 @@ type Config struct {
 	// Compression is what the client asks the server to do with chunks.
 	// Default: COMPRESSION_UNSPECIFIED (the server decides).
 	Compression snapsyncv1.Compression
-	// KeepOld keeps the replaced database at Dest+".old-UNIX" instead of
-	// removing it. Default: false.
+	// KeepOld keeps what Commit replaces (the old database, or a set
+	// install's old entries) in the rollback area (StagingDir+".rollback",
+	// on Dest's filesystem) instead of removing it, until Finalize deletes
+	// it or Rollback puts it back; meanwhile another Commit fails with
+	// ErrRollbackPending. Default: false.
 	KeepOld bool
 	// VerifyLocal hashes every local file again while planning, ignoring the
 	// follower digest cache (StagingDir+".digests"), which otherwise spares

@@ -21,7 +21,7 @@ var (
 )
 
 // checkChunk decodes and verifies a chunk against the manifest's digest
-// before anything is written (invariant 1).
+// before anything is written (docs/DESIGN.md invariant 1).
 func checkChunk(dec *zstd.Decoder, msg *snapsyncv1.FetchChunksResponse, j *job, buf []byte) ([]byte, error) {
 	data, err := decodeChunk(dec, msg.GetEncoding(), msg.GetData(), j.length, buf)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/snapsync/snapsync/verify"
 )
 
-// Follower digest cache (invariant 8, the follower's half).
+// Follower digest cache (docs/DESIGN.md invariant 8, the follower's half).
 //
 // The follower trusts a chunk list only if snapsync itself computed it: the
 // files of a tree it verified chunk by chunk and staged. When a stage is

@@ -13,7 +13,7 @@ import (
 
 // The follower cache file: magic, entry count, entries (key, chunk count,
 // chunks), then the SHA-256 of everything before it. The file is untrusted
-// (invariant 4): every count is bounded before allocation, every entry must
+// (docs/DESIGN.md invariant 4): every count is bounded before allocation, every entry must
 // be a well-formed fixed-size chunking of its file, keys are sorted and
 // distinct, and nothing may trail.
 const (

@@ -30,6 +30,14 @@ var (
 	// ErrUnavailable reports a server still unreachable (or refusing more
 	// streams) after Config.MaxAttempts attempts.
 	ErrUnavailable = errors.New("client: server unavailable")
+	// ErrTLS reports a TLS handshake that failed for a reason no retry can
+	// fix: the server's certificate is not trusted (unknown CA, expired,
+	// wrong usage), does not name the host or an allowed peer, the server
+	// refused this side's certificate or its lack of one, or an https://
+	// URL reaches a server that does not speak TLS. It fails at once
+	// (another source, if any, is tried) and wraps the cause
+	// (x509.UnknownAuthorityError, x509.HostnameError...).
+	ErrTLS = errors.New("client: TLS handshake failed")
 	// ErrStalled reports a server that made no progress for
 	// Config.StallTimeout; the install fails at once, keeping what it staged.
 	ErrStalled = stall.ErrStalled

@@ -209,7 +209,18 @@ func readTree(tb testing.TB, root string) map[string]string {
 func sameTree(tb testing.TB, want, got map[string]string) {
 	tb.Helper()
 	if len(want) != len(got) {
-		tb.Fatalf("tree has %d entries, want %d", len(got), len(want))
+		var extra, missing []string
+		for k := range got {
+			if _, ok := want[k]; !ok {
+				extra = append(extra, k)
+			}
+		}
+		for k := range want {
+			if _, ok := got[k]; !ok {
+				missing = append(missing, k)
+			}
+		}
+		tb.Fatalf("tree has %d entries, want %d: extra %q, missing %q", len(got), len(want), extra, missing)
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || !bytes.Equal([]byte(g), []byte(v)) {

@@ -71,36 +71,6 @@ func TestInstallOverOlderCopyFetchesLittle(t *testing.T) {
 	}
 }
 
-func TestInstallKeepOld(t *testing.T) {
-	t.Parallel()
-	leader := openLeader(t, 2<<20)
-	ts := startServer(t, server.Config{Source: leader}, "")
-	parent := t.TempDir()
-	dest := filepath.Join(parent, "db")
-	if err := os.Mkdir(dest, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dest, "old-marker"), []byte("old"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t, dest)
-	cfg.KeepOld = true
-	if _, err := Install(context.Background(), ts.url, 0, cfg); err != nil {
-		t.Fatal(err)
-	}
-	checkSameDB(t, leader.DB(), dest)
-	names := slices.DeleteFunc(entries(t, parent), func(n string) bool { return n == ".snapsync-db.digests" })
-	if len(names) != 2 || names[0] != "db" || !slices.ContainsFunc(names, func(n string) bool {
-		b, err := os.ReadFile(filepath.Join(parent, n, "old-marker"))
-		return err == nil && string(b) == "old"
-	}) {
-		t.Fatalf("parent holds %v, want db and the kept old tree", names)
-	}
-	if fi, err := os.Stat(dest); err != nil || fi.Mode().Perm() != 0o750 {
-		t.Fatalf("new root mode %v (%v), want the old root's 0750", fi.Mode(), err)
-	}
-}
-
 func TestInstallChecksAgainstManifest(t *testing.T) {
 	t.Parallel()
 	leader := openLeader(t, 4<<20)

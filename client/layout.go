@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 
 	"github.com/snapsync/snapsync/internal/durable"
@@ -70,15 +69,6 @@ func (l layout) cachePath() string { return l.root + ".digests" }
 
 // stagedDigests records the finished stage/'s files until the swap.
 func (l layout) stagedDigests() string { return filepath.Join(l.root, "digests") }
-
-// keptOld is where KeepOld keeps the replaced tree: beside Dest, or for a
-// set install inside Dest (its old entries, on Dest's filesystem).
-func (l layout) keptOld(unix int64) string {
-	if l.set {
-		return filepath.Join(l.dest, ".snapsync-old-"+strconv.FormatInt(unix, 10))
-	}
-	return l.dest + ".old-" + strconv.FormatInt(unix, 10)
-}
 
 // join returns the path of the manifest path rel below root. It re-checks rel,
 // so no path that escapes root is ever formed, whatever the caller.

@@ -11,7 +11,7 @@ import (
 // target is a place a chunk's bytes go: chunk chunk of group leader file.
 type target struct{ file, chunk int }
 
-// job is one distinct content to put in place (invariant 6: each is fetched
+// job is one distinct content to put in place (docs/DESIGN.md invariant 6: each is fetched
 // or copied once, whatever the number of places it goes). Exactly one worker
 // owns a job at a time.
 type job struct {
@@ -43,7 +43,7 @@ type placement struct {
 // plan says how each group leader of the manifest is made: already staged,
 // placed whole, or written chunk by chunk from reuse and fetch jobs.
 //
-// Memory (invariant 5 within verify's limits): on top of the manifest (36
+// Memory (docs/DESIGN.md invariant 5 within verify's limits): on top of the manifest (36
 // bytes a chunk, about 100 bytes and the path a file), a fresh plan keeps per
 // distinct chunk a 56-byte job carved from a slab (its digest points into the
 // manifest), its first 16-byte target, a 64-bit key in the job index with

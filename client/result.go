@@ -34,6 +34,9 @@ type Result struct {
 	Source string
 	// Failovers are the sources given up on before Source, in order.
 	Failovers []Failover
+	// RollbackAvailable is set by a Commit with Config.KeepOld that kept
+	// what it replaced: Rollback and Finalize apply.
+	RollbackAvailable bool
 }
 
 // Prepared describes a snapshot staged by Prepare, ready for Commit; its

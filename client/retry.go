@@ -71,6 +71,9 @@ func (r retrier) do(ctx context.Context, what string, attempt func(context.Conte
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
+		if tlsProblem(err) {
+			return tlsFailure(what, err)
+		}
 		if !retryable(err) {
 			return rpcFailure(what, err)
 		}

@@ -117,10 +117,12 @@ func cmpUint(a, b uint64) int {
 }
 
 // switchable reports whether a failure is the source's, so that another
-// source may do better: unreachable, stalled, behind, or breaking the
-// protocol (bad chunks included). Local failures are not.
+// source may do better: unreachable, stalled, behind, breaking the protocol
+// (bad chunks included), or refused in the TLS handshake (one peer's
+// certificate may have expired while the others' are good). Local failures
+// are not.
 func switchable(err error) bool {
-	for _, e := range []error{ErrUnavailable, ErrStalled, ErrMinIndex, ErrServer, ErrVerify} {
+	for _, e := range []error{ErrUnavailable, ErrStalled, ErrMinIndex, ErrServer, ErrVerify, ErrTLS} {
 		if errors.Is(err, e) {
 			return true
 		}

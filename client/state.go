@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +59,9 @@ type state struct {
 	// Replace is the list of a set install (Config.Replace) this staging was
 	// prepared with; Commit refuses another.
 	Replace []string `json:"replace,omitempty"`
+	// KeepOld is Config.KeepOld of the Commit that began the swap: whoever
+	// finishes it keeps the old tree for Rollback.
+	KeepOld bool `json:"keep_old,omitempty"`
 	// Entries are the identities of stage/'s top-level entries of a set
 	// install, set once staged: in Dest they show the set swap happened.
 	Entries []entryID `json:"entries,omitempty"`
@@ -127,14 +129,9 @@ func decodeState(b []byte) (*state, error) {
 	if len(b) > maxStateSize {
 		return nil, fmt.Errorf("%w: state of %d bytes", ErrStaging, len(b))
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var s state
-	if err := dec.Decode(&s); err != nil {
+	if err := durable.DecodeJSON(b, &s); err != nil {
 		return nil, fmt.Errorf("%w: state: %v", ErrStaging, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: state: trailing data", ErrStaging)
 	}
 	if err := s.validate(); err != nil {
 		return nil, err

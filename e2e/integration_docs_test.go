@@ -38,9 +38,7 @@ func TestIntegrationDocExample(t *testing.T) {
 	checkpointPebble(t, leaderDB, ckpt)
 	leader, leaderLocal := startSidecar(t, "registry:"+registryRoot)
 	dest := filepath.Join(root, "follower", "om.db")
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	writePebble(t, dest, sampledb.Fill{Seed: 12, Bytes: 1 << 20}) // the follower's old DB
 	_, followerLocal := startSidecar(t, "registry:"+filepath.Join(root, "follower-ckpts"),
 		"--allow-dest", filepath.Dir(dest))
 
@@ -56,7 +54,8 @@ func TestIntegrationDocExample(t *testing.T) {
 	}
 	for _, want := range []string{`"status": "SERVING"`, "snapsync.v1.InstallService", "grpc.health.v1.Health\n",
 		"grpc.health.v1.Health is a service", `"registered": 1`,
-		`"prepared"`, "INSTALL_STATE_PREPARED", `"index": "1200"`} {
+		`"prepared"`, "INSTALL_STATE_PREPARED", `"index": "1200"`, `"rollbackAvailable": true`, `"finalized": true`,
+		"rpc Rollback ( .snapsync.v1.RollbackRequest )", "rpc Finalize ( .snapsync.v1.FinalizeRequest )", "bool keep_old = 4;"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("grpcurl output lacks %s:\n%s", want, out.String())
 		}

@@ -85,6 +85,8 @@ type installResult struct {
 	BytesFetched int64   `json:"bytes_fetched"`
 	BytesReused  int64   `json:"bytes_reused"`
 	Seconds      float64 `json:"seconds"`
+	// RollbackAvailable: --keep-old kept the replaced DB.
+	RollbackAvailable bool `json:"rollback_available"`
 }
 
 // runResult is how a child process ended.

@@ -66,51 +66,8 @@ var setCrashRuns = []setCrashRun{
 func TestSetInstallKilledAtEveryPoint(t *testing.T) {
 	t.Parallel()
 	needRocksDB(t)
-	root := t.TempDir()
-
-	// The follower's metadata directory before the install: its om.db and
-	// one snapshot DB, taken from one live DB so that they share SSTs.
-	oldLive, oldMeta := filepath.Join(root, "old-live"), filepath.Join(root, "old-meta")
-	fillRocksDB(t, oldLive, 20000, 41)
-	checkpoint(t, oldLive, filepath.Join(oldMeta, "db.snapshots", "checkpointState", "om.db-0b6f2f4e-1c1a-4c53-9d43-3d1c8b0d7a11"))
-	loadRocksDB(t, oldLive, "/vol1/old/key", 3000)
-	checkpoint(t, oldLive, filepath.Join(oldMeta, "om.db"))
-	for p, data := range map[string]string{
-		"om/current/VERSION": "#Wed Jan 01 00:00:00 UTC 2025\nnodeType=OM\nclusterID=CID-e2e\nscmUuid=scm-1\nomUuid=om-2\n",
-		"ratis/5d6ac4c5-0a4f-4b06-8d0f-95ac2b3e5e7b/current/log_0-41":          strings.Repeat("raft entry 0..41 ", 300),
-		"ratis/5d6ac4c5-0a4f-4b06-8d0f-95ac2b3e5e7b/current/log_inprogress_42": strings.Repeat("raft entry 42.. ", 50),
-		"ratis/5d6ac4c5-0a4f-4b06-8d0f-95ac2b3e5e7b/current/raft-meta":         "term=3\nvotedFor=om-1\n",
-	} {
-		writeFileAll(t, filepath.Join(oldMeta, filepath.FromSlash(p)), data)
-	}
-	oldSet := setFiles(t, oldMeta)
-	if len(linkGroups(oldSet)) == 0 {
-		t.Fatal("the old set has no hard links; the test would prove less than it claims")
-	}
-
-	// The leader's newer om.db and two snapshot DBs, served as dir: (a tree
-	// holding exactly the two entries).
-	newLive, tree := filepath.Join(root, "new-live"), filepath.Join(root, "leader-tree")
-	fillRocksDB(t, newLive, 20000, 42)
-	checkpoint(t, newLive, filepath.Join(tree, "db.snapshots", "checkpointState", "om.db-7c1e9a52-55a2-4f0e-b8f5-2f7d3a9e6c01"))
-	loadRocksDB(t, newLive, "/vol1/bucket1/key", 4000)
-	checkpoint(t, newLive, filepath.Join(tree, "db.snapshots", "checkpointState", "om.db-a3d0c6b8-9e44-4d1f-a1a2-6b5f0e4c3d22"))
-	loadRocksDB(t, newLive, "/vol1/bucket2/key", 2000)
-	checkpoint(t, newLive, filepath.Join(tree, "om.db"))
-	newSet := setFiles(t, tree)
-	newGroups := linkGroups(newSet)
-	if len(newGroups) == 0 {
-		t.Fatal("the new set has no hard links; the test would prove less than it claims")
-	}
-	if sameContent(oldSet, newSet) == "" {
-		t.Fatal("old and new sets are the same")
-	}
-	// ldb opens a DB read-write (it writes a LOG, an OPTIONS file): scan a
-	// copy of the leader's om.db, never the tree being served.
-	wantScan := scan(t, copyLinked(t, filepath.Join(tree, "om.db"), filepath.Join(root, "scan-copy")))
-	if len(wantScan) < 1000 {
-		t.Fatalf("ldb scan of the leader's om.db: %q", wantScan)
-	}
+	sets := buildOMSets(t)
+	oldMeta, tree, oldSet, newSet, newGroups, wantScan := sets.oldMeta, sets.tree, sets.oldSet, sets.newSet, sets.newGroups, sets.wantScan
 	srv := startServe(t, "dir:"+tree)
 
 	for _, run := range setCrashRuns {
@@ -174,6 +131,68 @@ func TestSetInstallKilledAtEveryPoint(t *testing.T) {
 			}
 		})
 	}
+}
+
+// omSets is an OM metadata directory before an install and the leader's
+// newer om.db and db.snapshots: real RocksDB checkpoints made with ldb.
+type omSets struct {
+	oldMeta, tree  string
+	oldSet, newSet map[string]fileInfo
+	newGroups      []string
+	wantScan       string // ldb scan of the leader's om.db
+}
+
+// buildOMSets makes the follower's metadata directory (om.db and one
+// snapshot DB sharing SSTs, om/current/VERSION, a Ratis log) and the
+// leader's tree (om.db and two snapshot DBs), in a temp dir.
+func buildOMSets(t *testing.T) omSets {
+	t.Helper()
+	root := t.TempDir()
+
+	// The follower's metadata directory before the install: its om.db and
+	// one snapshot DB, taken from one live DB so that they share SSTs.
+	oldLive, oldMeta := filepath.Join(root, "old-live"), filepath.Join(root, "old-meta")
+	fillRocksDB(t, oldLive, 20000, 41)
+	checkpoint(t, oldLive, filepath.Join(oldMeta, "db.snapshots", "checkpointState", "om.db-0b6f2f4e-1c1a-4c53-9d43-3d1c8b0d7a11"))
+	loadRocksDB(t, oldLive, "/vol1/old/key", 3000)
+	checkpoint(t, oldLive, filepath.Join(oldMeta, "om.db"))
+	for p, data := range map[string]string{
+		"om/current/VERSION": "#Wed Jan 01 00:00:00 UTC 2025\nnodeType=OM\nclusterID=CID-e2e\nscmUuid=scm-1\nomUuid=om-2\n",
+		"ratis/5d6ac4c5-0a4f-4b06-8d0f-95ac2b3e5e7b/current/log_0-41":          strings.Repeat("raft entry 0..41 ", 300),
+		"ratis/5d6ac4c5-0a4f-4b06-8d0f-95ac2b3e5e7b/current/log_inprogress_42": strings.Repeat("raft entry 42.. ", 50),
+		"ratis/5d6ac4c5-0a4f-4b06-8d0f-95ac2b3e5e7b/current/raft-meta":         "term=3\nvotedFor=om-1\n",
+	} {
+		writeFileAll(t, filepath.Join(oldMeta, filepath.FromSlash(p)), data)
+	}
+	oldSet := setFiles(t, oldMeta)
+	if len(linkGroups(oldSet)) == 0 {
+		t.Fatal("the old set has no hard links; the test would prove less than it claims")
+	}
+
+	// The leader's newer om.db and two snapshot DBs, served as dir: (a tree
+	// holding exactly the two entries).
+	newLive, tree := filepath.Join(root, "new-live"), filepath.Join(root, "leader-tree")
+	fillRocksDB(t, newLive, 20000, 42)
+	checkpoint(t, newLive, filepath.Join(tree, "db.snapshots", "checkpointState", "om.db-7c1e9a52-55a2-4f0e-b8f5-2f7d3a9e6c01"))
+	loadRocksDB(t, newLive, "/vol1/bucket1/key", 4000)
+	checkpoint(t, newLive, filepath.Join(tree, "db.snapshots", "checkpointState", "om.db-a3d0c6b8-9e44-4d1f-a1a2-6b5f0e4c3d22"))
+	loadRocksDB(t, newLive, "/vol1/bucket2/key", 2000)
+	checkpoint(t, newLive, filepath.Join(tree, "om.db"))
+	newSet := setFiles(t, tree)
+	newGroups := linkGroups(newSet)
+	if len(newGroups) == 0 {
+		t.Fatal("the new set has no hard links; the test would prove less than it claims")
+	}
+	if sameContent(oldSet, newSet) == "" {
+		t.Fatal("old and new sets are the same")
+	}
+	// ldb opens a DB read-write (it writes a LOG, an OPTIONS file): scan a
+	// copy of the leader's om.db, never the tree being served.
+	wantScan := scan(t, copyLinked(t, filepath.Join(tree, "om.db"), filepath.Join(root, "scan-copy")))
+	if len(wantScan) < 1000 {
+		t.Fatalf("ldb scan of the leader's om.db: %q", wantScan)
+	}
+	return omSets{oldMeta: oldMeta, tree: tree, oldSet: oldSet, newSet: newSet, newGroups: newGroups, wantScan: wantScan}
 }
 
 // TestSetInstallPairModeUnreached documents that the pair mode's mid-swap
@@ -277,7 +296,7 @@ func snapshotUntouched(tb testing.TB, dir string) func(testing.TB) {
 			}
 			rel, _ := filepath.Rel(dir, p)
 			top := strings.SplitN(filepath.ToSlash(rel), "/", 2)[0]
-			if slices.Contains(omSetNames, top) || top == client.SetStagingName {
+			if slices.Contains(omSetNames, top) || top == client.SetStagingName || top == client.SetStagingName+client.RollbackSuffix {
 				return filepath.SkipDir
 			}
 			fi, err := os.Lstat(p)

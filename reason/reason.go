@@ -77,7 +77,9 @@ const (
 	// (DATA_LOSS).
 	DataLoss = "DATA_LOSS"
 	// PeerUnavailable: the peer stayed unreachable or busy through the
-	// client's retries (UNAVAILABLE).
+	// client's retries, or the TLS handshake with it failed for a reason no
+	// retry fixes (not retried; the message names the certificate problem)
+	// (UNAVAILABLE).
 	PeerUnavailable = "PEER_UNAVAILABLE"
 	// PeerProtocol: the peer broke the protocol or failed in a way not worth
 	// retrying at once (the peer's own code, else INTERNAL).

@@ -24,7 +24,7 @@ type fileKey struct {
 // keepGenerations is how many manifest builds an entry survives unused.
 const keepGenerations = 16
 
-// digestCache remembers chunk lists by fileKey (invariant 8), bounded by the
+// digestCache remembers chunk lists by fileKey (docs/DESIGN.md invariant 8), bounded by the
 // number of chunks it holds, least recently used first out, and persisted
 // atomically so a restarted server does not rehash.
 type digestCache struct {

@@ -11,7 +11,7 @@ import (
 )
 
 // The digest cache file: magic, generation, entry count, entries, then the
-// SHA-256 of everything before it. The file is untrusted (invariant 4):
+// SHA-256 of everything before it. The file is untrusted (docs/DESIGN.md invariant 4):
 // every count is bounded before allocation and every entry must be a
 // well-formed fixed-size chunking of its file.
 const (

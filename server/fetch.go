@@ -19,7 +19,7 @@ import (
 
 // fetch serves one FetchChunks request: the chunks it names, in its order,
 // each read from the server's own copy of a file the manifest lists
-// (invariant 3) and sent raw or as one zstd frame.
+// (docs/DESIGN.md invariant 3) and sent raw or as one zstd frame.
 //
 // send takes a *FetchChunksResponse, or an *rpccodec.ChunkFrame when direct
 // (the stream's codec is rpccodec.Codec).

@@ -14,7 +14,7 @@ const frameEntryOverhead = 128
 // frameCache keeps the zstd frames of recently compressed chunks by digest,
 // least recently used out first, bounded in bytes, so that followers fetching
 // the same checkpoint at about the same time share one compression of each
-// chunk (invariant 7): serving N followers compressed costs about the CPU of
+// chunk (docs/DESIGN.md invariant 7): serving N followers compressed costs about the CPU of
 // serving one. A nil *frameCache caches nothing.
 type frameCache struct {
 	max int64

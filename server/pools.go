@@ -8,7 +8,7 @@ import (
 
 // bufferPools recycle what a stream needs per chunk: a raw buffer, a buffer
 // for its zstd frame, and an encoder. Their number is bounded by MaxStreams,
-// so memory is chunk size times streams (invariant 5).
+// so memory is chunk size times streams (docs/DESIGN.md invariant 5).
 type bufferPools struct {
 	bufs     sync.Pool // *[]byte
 	encoders sync.Pool // *zstd.Encoder

@@ -12,12 +12,15 @@ import (
 	"github.com/snapsync/snapsync/verify"
 )
 
-// The "audit" field of the line logged for each Prepare's result, Commit
-// and Abort.
+// The "audit" field of the line logged for each Prepare's result, Commit,
+// Abort, Rollback and Finalize.
 const (
 	AuditInstall = "install"
 	AuditCommit  = "commit"
 	AuditAbort   = "abort"
+	// AuditRollback and AuditFinalize: a Rollback or Finalize call.
+	AuditRollback = "rollback"
+	AuditFinalize = "finalize"
 )
 
 // outcomeOf is the outcome label and audit field of a call's error: ok, or
@@ -110,4 +113,14 @@ func (s *InstallService) preparedID(dest string) string {
 		return d.prepared.SnapshotID.String()
 	}
 	return ""
+}
+
+// auditKept logs a Rollback or Finalize call for dest; res is the snapshot a
+// Rollback removed.
+func (s *InstallService) auditKept(ctx context.Context, audit, dest string, res client.Result, err error) {
+	ev := auditEvent(&s.log, audit, err).Str("dest", dest)
+	if err == nil && !res.SnapshotID.IsZero() {
+		ev = ev.Str("snapshot", res.SnapshotID.String()).Uint64("term", res.Term).Uint64("index", res.Index)
+	}
+	ev.Str("outcome", outcomeOf(err)).Str("caller", callerOf(ctx)).Msg(audit)
 }

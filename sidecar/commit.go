@@ -18,7 +18,10 @@ import (
 // replace, when given, must be the list the Prepare staged with
 // (client.ErrReplaceMismatch, FAILED_PRECONDITION, otherwise); the swap
 // always uses the prepared list.
-func (s *InstallService) commit(ctx context.Context, dest string, id verify.Digest, replace ...string) (client.Result, error) {
+//
+// keepOld (or the service's Client.KeepOld) keeps what the swap replaces
+// for Rollback until Finalize.
+func (s *InstallService) commit(ctx context.Context, dest string, id verify.Digest, keepOld bool, replace ...string) (client.Result, error) {
 	d, repeat, err := s.beginCommit(dest, id, replace)
 	if err != nil {
 		return client.Result{}, err
@@ -33,7 +36,7 @@ func (s *InstallService) commit(ctx context.Context, dest string, id verify.Dige
 	out := make(chan outcome, 1)
 	go func() {
 		defer s.wg.Done()
-		res, err := s.swap(d, id)
+		res, err := s.swap(d, id, keepOld)
 		out <- outcome{res, err}
 	}()
 	select {
@@ -81,11 +84,12 @@ func (s *InstallService) beginCommit(dest string, id verify.Digest, replace []st
 
 // swap runs client.Commit for d, in COMMITTING, and moves d to IDLE, or back
 // to PREPARED with the error (a repeated Commit recovers an interrupted swap).
-func (s *InstallService) swap(d *destState, id verify.Digest) (client.Result, error) {
+func (s *InstallService) swap(d *destState, id verify.Digest, keepOld bool) (client.Result, error) {
 	log := s.log.With().Str("dest", d.path).Str("snapshot", id.Short()).Logger()
 	log.Info().Msg("commit started")
 	cfg := s.clientConfig(d.path)
 	cfg.Replace = d.run.replace // PREPARED has its run
+	cfg.KeepOld = cfg.KeepOld || keepOld
 	res, err := s.commitStaged(cfg, id)
 	if err != nil {
 		s.saveRecord(d.path, d.run.record(recPrepared, err))

@@ -72,18 +72,29 @@ func (rs roots) isRoot(p string) bool {
 }
 
 // resolveCommit resolves the dest of a Commit: below a root, or a root that
-// holds a set install's staging area (the only install a root can be the
-// dest of), so that no Commit ever swaps a root itself. Abort and Status,
-// which only give back or report staging areas, resolve with atRoot.
+// holds a set install's staging area or its rollback area (a set install is
+// the only install a root can be the dest of), so that no swap ever moves a
+// root itself. Abort and Status, which only give back or report staging
+// areas, resolve with atRoot; Rollback and Finalize with resolveKept.
 func (rs roots) resolveCommit(dest string) (string, error) {
 	p, err := rs.resolve(dest, true)
 	if err != nil || !rs.isRoot(p) {
 		return p, err
 	}
-	if fi, err := os.Lstat(filepath.Join(p, client.SetStagingName)); err == nil && fi.IsDir() {
-		return p, nil
+	for _, area := range []string{client.SetStagingName, client.SetStagingName + client.RollbackSuffix} {
+		if fi, err := os.Lstat(filepath.Join(p, area)); err == nil && fi.IsDir() {
+			return p, nil
+		}
 	}
 	return "", fmt.Errorf("%w: %s is an allowed root and holds no set install (allowed: %s)", ErrNotAllowed, p, strings.Join(rs, ", "))
+}
+
+// resolveKept resolves the dest of a Rollback or Finalize: any dest Commit
+// takes, and an allowed root whatever it holds (the call then looks only
+// at the root's set rollback area; see InstallService.keptHere), so that a
+// repeated Finalize is no error.
+func (rs roots) resolveKept(dest string) (string, error) {
+	return rs.resolve(dest, true)
 }
 
 // contain reports whether p is strictly below one of the roots, or, with

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/snapsync/snapsync/client"
 )
 
 // testRoots makes a root holding a directory, a file and a symlink out of it,
@@ -88,6 +90,14 @@ func TestNestedRootsNotSwapped(t *testing.T) {
 	}
 	if _, err := rs.resolveCommit(inner); !errors.Is(err, ErrNotAllowed) {
 		t.Fatalf("Commit of the inner root with no set install staged: %v, want ErrNotAllowed", err)
+	}
+	// After a Commit with keep_old only the set's rollback area is left:
+	// Rollback and Finalize resolve the root through it.
+	if err := os.Mkdir(filepath.Join(inner, client.SetStagingName+client.RollbackSuffix), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rs.resolveCommit(inner); err != nil || got != inner {
+		t.Fatalf("Rollback of the inner root holding a set's rollback area: %q, %v", got, err)
 	}
 }
 

@@ -77,6 +77,10 @@ func classify(err error) (connect.Code, string, map[string]string) {
 		return connect.CodePermissionDenied, reason.DestNotAllowed, nil
 	case errors.Is(err, ErrUnknownSnapshot):
 		return connect.CodeNotFound, reason.UnknownSnapshot, nil
+	case errors.Is(err, client.ErrRollbackPending):
+		return connect.CodeFailedPrecondition, reason.RollbackPending, nil
+	case errors.Is(err, client.ErrNoRollback):
+		return connect.CodeFailedPrecondition, reason.NoRollback, nil
 	case errors.Is(err, ErrNotPrepared), errors.Is(err, client.ErrNotStaged):
 		return connect.CodeFailedPrecondition, reason.NotStaged, nil
 	case errors.Is(err, ErrPreparing):
@@ -105,6 +109,8 @@ func classify(err error) (connect.Code, string, map[string]string) {
 		return connect.CodeUnavailable, reason.Stalled, nil
 	case errors.Is(err, client.ErrUnavailable):
 		return connect.CodeUnavailable, reason.PeerUnavailable, withPeerReason(peerMD, peerReason, reason.PeerUnavailable)
+	case errors.Is(err, client.ErrTLS): // what it was after the retries, before they stopped for it
+		return connect.CodeUnavailable, reason.PeerUnavailable, nil
 	case errors.Is(err, client.ErrVerify):
 		return connect.CodeDataLoss, reason.DataLoss, nil
 	case errors.Is(err, context.Canceled):

@@ -44,7 +44,7 @@ func (s *InstallService) Commit(ctx context.Context, req *connect.Request[snapsy
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	return connect.NewResponse(&snapsyncv1.CommitResponse{Snapshot: infoMsg(res)}), nil
+	return connect.NewResponse(&snapsyncv1.CommitResponse{Snapshot: infoMsg(res), RollbackAvailable: res.RollbackAvailable}), nil
 }
 
 func (s *InstallService) commitCall(ctx context.Context, req *snapsyncv1.CommitRequest) (client.Result, error) {
@@ -56,7 +56,7 @@ func (s *InstallService) commitCall(ctx context.Context, req *snapsyncv1.CommitR
 	if err != nil {
 		return client.Result{}, fmt.Errorf("%w: snapshot_id: %w", ErrBadRequest, err)
 	}
-	return s.commit(ctx, dest, id, req.GetReplace()...)
+	return s.commit(ctx, dest, id, req.GetKeepOld(), req.GetReplace()...)
 }
 
 // Abort stops a Prepare for dest and gives the staging area back, or keeps

@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -106,6 +107,7 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("fetch: %w", client.ErrStalled), connect.CodeUnavailable, reason.Stalled, nil},
 		{fmt.Errorf("%w after 8 attempts: %w", client.ErrUnavailable, connect.NewError(connect.CodeUnavailable, errors.New("refused"))),
 			connect.CodeUnavailable, reason.PeerUnavailable, nil},
+		{fmt.Errorf("create snapshot: %w: %w", client.ErrTLS, x509.UnknownAuthorityError{}), connect.CodeUnavailable, reason.PeerUnavailable, nil},
 		{fmt.Errorf("chunk 3: %w", client.ErrVerify), connect.CodeDataLoss, reason.DataLoss, nil},
 		{ErrBadRequest, connect.CodeInvalidArgument, reason.BadRequest, nil},
 		{client.ErrConfig, connect.CodeInvalidArgument, reason.BadRequest, nil},

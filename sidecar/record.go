@@ -1,17 +1,15 @@
 package sidecar
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"time"
 
 	"connectrpc.com/connect"
 
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/swap"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -104,14 +102,9 @@ func (r *record) encode() ([]byte, error) {
 // decodeRecord parses a record strictly: one JSON object, known fields
 // only, every field in range.
 func decodeRecord(b []byte) (*record, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var r record
-	if err := dec.Decode(&r); err != nil {
+	if err := durable.DecodeJSON(b, &r); err != nil {
 		return nil, fmt.Errorf("%w: sidecar record: %v", client.ErrStaging, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: sidecar record: trailing data", client.ErrStaging)
 	}
 	if err := r.validate(); err != nil {
 		return nil, err

@@ -83,6 +83,7 @@ func (s *InstallService) endAbort(d *destState, prev <-chan struct{}, done chan 
 
 // status reports where dest stands.
 func (s *InstallService) status(dest string) *snapsyncv1.StatusResponse {
+	k, kept := s.kept(dest)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.dest(dest)
@@ -100,6 +101,9 @@ func (s *InstallService) status(dest string) *snapsyncv1.StatusResponse {
 	if d.err != nil {
 		_, why, _ := classify(d.err)
 		resp.Error, resp.Reason = d.err.Error(), why
+	}
+	if kept {
+		resp.RollbackAvailable, resp.Committed = true, infoMsg(k.Snapshot)
 	}
 	return resp
 }

@@ -1,6 +1,6 @@
 // Package swap durably and atomically replaces a destination directory with a
 // fully staged one, so that the destination is at every instant either the old
-// tree or the new one, whole (DESIGN.md invariant 2). On Linux the swap is one
+// tree or the new one, whole (docs/DESIGN.md invariant 2). On Linux the swap is one
 // renameat2(RENAME_EXCHANGE); elsewhere, or when Options.Journaled is set, it is
 // a pair of renames, and in every mode a fsynced journal written before the swap
 // lets Recover roll an interrupted replace forward or back by inode identity.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -152,13 +153,8 @@ func decodeJournal(b []byte, version int, v any) error {
 	if err := checkSum(lines); err != nil {
 		return bad("%v", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(lines[1]))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := durable.DecodeJSON(lines[1], v); err != nil {
 		return bad("decode: %v", err)
-	}
-	if dec.More() {
-		return bad("trailing data after record")
 	}
 	return nil
 }

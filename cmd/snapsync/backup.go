@@ -86,7 +86,7 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags) error {
 		return err
 	}
 	defer stop()
-	hc, err := f.httpClient()
+	hc, err := f.httpClient(log)
 	if err != nil {
 		return err
 	}

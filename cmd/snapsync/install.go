@@ -57,7 +57,7 @@ fails mid-way, goes on from the next, keeping every chunk already verified.`,
 	fl.StringVar(&f.staging, "staging-dir", "", "staging area: must be a direct child of --dest's parent directory, other than --dest (default: .snapsync-NAME there)")
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
-	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database at DIR.old-UNIXTIME")
+	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database (or --replace entries) for snapsync rollback, until snapsync finalize deletes it")
 	fl.BoolVar(&f.verifyLocal, "verify-local", false, "hash every local file again, ignoring the digest cache beside DIR")
 	fl.BoolVar(&f.buffered, "buffered-writes", false, "write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, leaving the rest (e.g. om.db,db.snapshots in an OM metadata dir); the staging area is then DIR/.snapsync-replace")
@@ -85,7 +85,7 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 	if err := f.checkSourceURLs(f.from...); err != nil {
 		return fmt.Errorf("--from %w", err)
 	}
-	hc, err := f.httpClient()
+	hc, err := f.httpClient(log)
 	if err != nil {
 		return err
 	}
@@ -123,13 +123,15 @@ type installOutput struct {
 	Source       string  `json:"source"`
 	// Failovers are the sources given up on before Source, in order.
 	Failovers []string `json:"failovers,omitempty"`
+	// RollbackAvailable: --keep-old kept the replaced DB for rollback.
+	RollbackAvailable bool `json:"rollback_available,omitempty"`
 }
 
 func newInstallOutput(r client.Result) installOutput {
 	out := installOutput{
 		SnapshotID: r.SnapshotID.String(), Term: r.Term, Index: r.Index, Files: r.Files,
 		BytesTotal: r.BytesTotal, BytesFetched: r.BytesFetched, BytesReused: r.BytesReused,
-		Seconds: r.Duration.Seconds(), Source: r.Source,
+		Seconds: r.Duration.Seconds(), Source: r.Source, RollbackAvailable: r.RollbackAvailable,
 	}
 	for _, f := range r.Failovers {
 		out.Failovers = append(out.Failovers, f.Source)

@@ -43,7 +43,7 @@ func (f *localFlags) add(fl *pflag.FlagSet) {
 	fl.BoolVar(&f.allowNonLoopback, "local-allow-non-loopback", false,
 		"let --local-listen bind a non-loopback address (the local API then reaches the network)")
 	fl.IntVar(&f.installStreams, "install-streams", 4, "parallel chunk streams of each local install")
-	fl.BoolVar(&f.keepOld, "keep-old", false, "local installs keep the replaced database at DIR.old-UNIXTIME")
+	fl.BoolVar(&f.keepOld, "keep-old", false, "every local Commit keeps the replaced database for Rollback, as with keep_old, until Finalize")
 	fl.BoolVar(&f.bufferedWrites, "buffered-writes", false, "local installs write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringVar(&f.localTokenFile, "local-token-file", "",
 		"file holding the bearer token a node must present on a TCP --local-listen (required there)")
@@ -87,7 +87,7 @@ func (f *localFlags) auth(log zerolog.Logger) (*sidecar.LocalAuth, error) {
 		}
 	}
 	if f.localTokenFile != "" {
-		t, err := auth.LoadToken(f.localTokenFile)
+		t, err := auth.LoadToken(f.localTokenFile, auth.WithLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("--local-token-file: %w", err)
 		}

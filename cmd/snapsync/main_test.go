@@ -30,6 +30,9 @@ func TestCommandLines(t *testing.T) {
 		{"serve a missing pebble DB", []string{"serve", "--source", "pebble:/nonexistent/db", "--listen", "127.0.0.1:0"}, "", "no such file"},
 		{"exec source without work dir", []string{"serve", "--source", "exec:/bin/true"}, "", "needs --work-dir"},
 		{"allow-dest without local listener", []string{"serve", "--source", "dir:/nonexistent", "--allow-dest", "/tmp"}, "", "needs --local-listen"},
+		{"install allow-peer URI written bare", []string{"install", "--from", "https://127.0.0.1:1", "--dest", "/nonexistent/x", "--allow-peer", "https://om-1/x"}, "", "uri:https://om-1/x"},
+		{"install allow-peer DNS SAN spelling a URI", []string{"install", "--from", "https://127.0.0.1:1", "--dest", "/nonexistent/x", "--allow-peer", "dns:spiffe://cluster/sa/om"}, "", "--allow-peer"},
+		{"serve allow-peer of unknown type", []string{"serve", "--source", "dir:/nonexistent", "--allow-peer", "ip:10.0.0.1"}, "", `"ip:10.0.0.1"`},
 		{"bad log level", []string{"install", "--from", "http://127.0.0.1:1", "--dest", "/nonexistent/x", "--log-level", "loud"}, "", "--log-level"},
 		{"unknown command", []string{"frobnicate"}, "", "unknown command"},
 	}

@@ -51,7 +51,7 @@ While it runs, restore holds the repository's shared backup lock, so a prune wai
 	fl.StringVar(&f.staging, "staging-dir", "", "staging area, as install's (default: .snapsync-NAME beside --dest)")
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object, as install's")
 	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
-	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database at DIR.old-UNIXTIME")
+	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database (or --replace entries) for snapsync rollback, until snapsync finalize deletes it")
 	fl.BoolVar(&f.buffered, "buffered-writes", false, "write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, as install's")
 	f.fetchFlags.add(fl)

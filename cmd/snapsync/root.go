@@ -55,7 +55,8 @@ SNAPSYNC_CMD_* is reserved for the checkpoint command's input and sets no flag.`
 		}
 	}
 	root.AddCommand(newServeCommand(g), newInstallCommand(g), newDemoCommand(g), newVersionCommand(g),
-		newBackupCommand(g), newRestoreCommand(g), newVerifyCommand(g), newListCommand(g), newPruneCommand(g))
+		newBackupCommand(g), newRestoreCommand(g), newVerifyCommand(g), newListCommand(g), newPruneCommand(g),
+		newRollbackCommand(g), newFinalizeCommand(g))
 	return root
 }
 

@@ -191,7 +191,7 @@ func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *local
 
 // installTemplate is the client configuration of the local API's installs.
 func (f *serveFlags) installTemplate(log zerolog.Logger) (client.Config, error) {
-	hc, err := f.httpClient()
+	hc, err := f.httpClient(log)
 	if err != nil {
 		return client.Config{}, err
 	}

@@ -34,16 +34,27 @@ func (f *trustFlags) add(fl *pflag.FlagSet, serving bool) {
 	}
 	fl.StringVar(&f.tls.CA, "tls-ca", "", ca)
 	fl.StringSliceVar(&f.allowPeers, "allow-peer", nil,
-		"accept only peers whose certificate names this DNS name or URI (e.g. a SPIFFE ID); repeatable")
+		"accept only peers whose certificate names this: dns:NAME or a bare NAME (a DNS SAN), "+
+			"uri:URI or spiffe://… (a URI SAN); repeatable")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding a shared bearer token (at least 16 bytes) every peer call carries")
 }
 
-// token loads --token-file, or returns nil without one.
-func (f *trustFlags) token() (*auth.Token, error) {
+// allowList parses --allow-peer, refusing every malformed entry at once.
+func (f *trustFlags) allowList() (auth.AllowList, error) {
+	l, err := auth.ParseAllowList(f.allowPeers)
+	if err != nil {
+		return nil, fmt.Errorf("--allow-peer: %w", err)
+	}
+	return l, nil
+}
+
+// token loads --token-file, or returns nil without one; log hears of its
+// reloads and of a mode that lets others read it.
+func (f *trustFlags) token(log zerolog.Logger) (*auth.Token, error) {
 	if f.tokenFile == "" {
 		return nil, nil
 	}
-	t, err := auth.LoadToken(f.tokenFile)
+	t, err := auth.LoadToken(f.tokenFile, auth.WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("--token-file: %w", err)
 	}
@@ -51,17 +62,22 @@ func (f *trustFlags) token() (*auth.Token, error) {
 }
 
 // httpClient returns the HTTP client an install fetches with: this side's
-// TLS files and allow-list for https:// peers, and the token.
-func (f *trustFlags) httpClient() (*http.Client, error) {
+// TLS files and allow-list for https:// peers, and the token. log hears of
+// the files' reloads and of secret files others may read.
+func (f *trustFlags) httpClient(log zerolog.Logger) (*http.Client, error) {
 	var opts []client.HTTPOption
-	if f.tls.Enabled() || len(f.allowPeers) > 0 {
-		c, err := auth.NewClientTLS(f.tls, f.allowPeers)
+	allow, err := f.allowList()
+	if err != nil {
+		return nil, err
+	}
+	if f.tls.Enabled() || len(allow) > 0 {
+		c, err := auth.NewClientTLS(f.tls, allow, auth.WithLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("--tls-*: %w", err)
 		}
 		opts = append(opts, client.WithTLS(c))
 	}
-	tok, err := f.token()
+	tok, err := f.token(log)
 	if err != nil {
 		return nil, err
 	}
@@ -122,16 +138,20 @@ const insecureHelp = "give --tls-cert and --tls-key with --tls-ca (mutual TLS) o
 // callers unless insecure is set.
 func (f *trustFlags) listener(addr net.Addr, insecure bool, log zerolog.Logger) (peerListener, error) {
 	var pl peerListener
-	if len(f.allowPeers) > 0 && f.tls.CA == "" {
+	allow, err := f.allowList()
+	if err != nil {
+		return pl, err
+	}
+	if len(allow) > 0 && f.tls.CA == "" {
 		return pl, errors.New("--allow-peer needs --tls-ca: peers are named by their verified certificates")
 	}
-	tok, err := f.token()
+	tok, err := f.token(log)
 	if err != nil {
 		return pl, err
 	}
 	var st *auth.ServerTLS
 	if f.tls.Enabled() {
-		if st, err = auth.NewServerTLS(f.tls); err != nil {
+		if st, err = auth.NewServerTLS(f.tls, auth.WithLogger(log)); err != nil {
 			return pl, fmt.Errorf("--tls-*: %w", err)
 		}
 		pl.opts = append(pl.opts, server.WithTLS(st.Config()))
@@ -142,7 +162,7 @@ func (f *trustFlags) listener(addr net.Addr, insecure bool, log zerolog.Logger) 
 		}
 		log.Warn().Str("addr", addr.String()).Str("missing", missing).Msg("--insecure: serving peers without full protection")
 	}
-	pl.guard = &auth.Guard{Clients: st, AllowPeers: f.allowPeers, Token: tok, Log: log,
+	pl.guard = &auth.Guard{Clients: st, AllowPeers: allow, Token: tok, Log: log,
 		Exempt: func(p string) bool { return strings.HasPrefix(p, "/grpc.health.v1.Health/") }}
 	return pl, nil
 }

@@ -18,7 +18,7 @@ import (
 var ErrBadChunk = errors.New("bad chunk encoding")
 
 // NewDecoder returns a zstd decoder whose output is bounded by chunkSize,
-// so a hostile frame cannot make it allocate more (invariant 5).
+// so a hostile frame cannot make it allocate more (docs/DESIGN.md invariant 5).
 func NewDecoder(chunkSize uint32) (*zstd.Decoder, error) {
 	d, err := zstd.NewReader(nil,
 		zstd.WithDecoderConcurrency(1),

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,7 +63,9 @@ func serial(tb testing.TB) *big.Int {
 
 // Issue returns the PEM certificate and key of a leaf for usage naming
 // names: a name with "://" is a URI SAN, an IP an IP SAN, anything else a
-// DNS SAN.
+// DNS SAN. A name written "dns:NAME" is a DNS SAN of NAME whatever NAME looks
+// like: "dns:spiffe://cluster/sa/om" makes the DNS SAN a hostile CA would
+// issue to pass for that SPIFFE ID.
 func (ca *CA) Issue(tb testing.TB, usage x509.ExtKeyUsage, names ...string) (certPEM, keyPEM []byte) {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -75,7 +78,9 @@ func (ca *CA) Issue(tb testing.TB, usage x509.ExtKeyUsage, names ...string) (cer
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usages(usage),
 	}
 	for _, n := range names {
-		if u, err := url.Parse(n); err == nil && u.Scheme != "" && u.Host != "" {
+		if dns, ok := strings.CutPrefix(n, "dns:"); ok {
+			tmpl.DNSNames = append(tmpl.DNSNames, dns)
+		} else if u, err := url.Parse(n); err == nil && u.Scheme != "" && u.Host != "" {
 			tmpl.URIs = append(tmpl.URIs, u)
 		} else if ip := net.ParseIP(n); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)

@@ -3,15 +3,14 @@ package exec
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	osexec "os/exec"
 	"strconv"
 	"time"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/source/registry"
 )
 
@@ -89,13 +88,10 @@ func (c Command) Make(ctx context.Context, root string, minIndex uint64) (regist
 // nothing after it but whitespace.
 func decodeOutput(b []byte) (output, error) {
 	var out output
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&out); err != nil {
+	if err := durable.DecodeJSON(b, &out); errors.Is(err, durable.ErrTrailingData) {
+		return output{}, fmt.Errorf("%w: more output after the object: %w", ErrOutput, err)
+	} else if err != nil {
 		return output{}, fmt.Errorf("%w: %w", ErrOutput, err)
-	}
-	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
-		return output{}, fmt.Errorf("%w: more output after the object (at byte %d)", ErrOutput, dec.InputOffset())
 	}
 	if out.Dir == "" {
 		return output{}, fmt.Errorf("%w: no dir", ErrOutput)
