@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"strings"
@@ -39,6 +40,7 @@ const maxFrame = 1 << 20
 type HTTPOption func(*httpOptions)
 
 type httpOptions struct {
+	dial  func(ctx context.Context, network, addr string) (net.Conn, error)
 	tls   *auth.ClientTLS
 	token *auth.Token
 }
@@ -47,6 +49,13 @@ type httpOptions struct {
 // (mutual TLS) and its allowed peer names. Without it https:// uses the
 // system roots and the host's name.
 func WithTLS(c *auth.ClientTLS) HTTPOption { return func(o *httpOptions) { o.tls = c } }
+
+// WithDialer makes every connection with dial instead of over TCP: an
+// in-process server (package internal/inproc) is reached so, with no
+// socket. TLS options do not apply to such connections.
+func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) HTTPOption {
+	return func(o *httpOptions) { o.dial = dial }
+}
 
 // WithToken sends t as "Authorization: Bearer" on every call.
 func WithToken(t *auth.Token) HTTPOption { return func(o *httpOptions) { o.token = t } }
@@ -95,6 +104,9 @@ func NewHTTPClient(opts ...HTTPOption) *http.Client {
 		MaxIdleConnsPerHost: 64, // one per stream, kept for the next install
 		ReadBufferSize:      64 << 10,
 		WriteBufferSize:     16 << 10,
+	}
+	if o.dial != nil {
+		rpcs.DialContext, chunks.DialContext = o.dial, o.dial
 	}
 	if o.tls != nil {
 		rpcs.DialTLSContext = o.tls.DialTLSContext

@@ -85,14 +85,12 @@ func restore(tb testing.TB, env []string, from, dest string, args ...string) ins
 func listRepo(tb testing.TB, env []string, location string) []string {
 	tb.Helper()
 	r := snapsyncOK(tb, env, "list", location, "--json")
-	var out []struct {
-		SnapshotID string `json:"snapshot_id"`
-	}
-	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
+	var out listOutput
+	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil || len(out.Problems) > 0 {
 		tb.Fatalf("list --json output %q: %v", r.Stdout, err)
 	}
-	ids := make([]string, len(out))
-	for i, s := range out {
+	ids := make([]string, len(out.Snapshots))
+	for i, s := range out.Snapshots {
 		ids[i] = s.SnapshotID
 	}
 	return ids

@@ -56,18 +56,24 @@ func measureChild(out string, args []string) int {
 
 // measured is how a command run through the wrapper ended.
 type measured struct {
+	Stdout string
 	Stderr string
 	Err    error
 	RSS    int64 // the command's peak resident set, bytes
 }
 
 // runMeasured runs binary with args through the wrapper and returns its
-// stderr, its error and its own peak RSS.
+// output, its error and its own peak RSS.
 func runMeasured(ctx context.Context, rssFile string, args ...string) measured {
+	return runMeasuredEnv(ctx, nil, rssFile, args...)
+}
+
+// runMeasuredEnv is runMeasured with extra environment for the command.
+func runMeasuredEnv(ctx context.Context, env []string, rssFile string, args ...string) measured {
 	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{binary}, args...)...)
-	cmd.Env = append(os.Environ(), measureEnv+"="+rssFile)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	cmd.Env = append(append(os.Environ(), env...), measureEnv+"="+rssFile)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var rss int64
 	if b, rerr := os.ReadFile(rssFile); rerr == nil {
@@ -75,5 +81,5 @@ func runMeasured(ctx context.Context, rssFile string, args ...string) measured {
 			rss, _ = strconv.ParseInt(f[0], 10, 64) // an unreadable figure shows as 0
 		}
 	}
-	return measured{Stderr: stderr.String(), Err: err, RSS: rss}
+	return measured{Stdout: stdout.String(), Stderr: stderr.String(), Err: err, RSS: rss}
 }

@@ -19,6 +19,8 @@ type Backend interface {
 	// never a part.
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 	// List yields every key that starts with prefix, in no particular order.
+	// It may yield names that are no valid key, or entries Get refuses (a
+	// directory's symlink or FIFO): the caller reports them.
 	List(ctx context.Context, prefix string) iter.Seq2[string, error]
 	// Delete removes the object at key; an absent key is no error.
 	Delete(ctx context.Context, key string) error

@@ -18,10 +18,12 @@ type Report struct {
 	Bytes     int64 // raw bytes of those chunks
 	// Damaged lists each snapshot that cannot be restored whole, oldest first.
 	Damaged []Damage
+	// Problems lists what is under snapshots/ but no snapshot (see List).
+	Problems []Problem
 }
 
-// OK reports whether nothing was damaged.
-func (r *Report) OK() bool { return len(r.Damaged) == 0 }
+// OK reports whether nothing was damaged and nothing was out of place.
+func (r *Report) OK() bool { return len(r.Damaged) == 0 && len(r.Problems) == 0 }
 
 // Damage names a damaged snapshot and why: its manifest, or its chunks.
 type Damage struct {
@@ -32,21 +34,23 @@ type Damage struct {
 
 // Verify re-reads and re-hashes every chunk of every committed snapshot, or
 // of the one snapshot id when id is non-zero; a chunk shared by several
-// snapshots is read once. Damage is reported, not returned: the error is for
+// snapshots is read once. Verifying them all, it reports what List finds
+// out of place too. Damage is reported, not returned: the error is for
 // a repository that could not be read at all (or ctx ending).
 func (r *Repo) Verify(ctx context.Context, id verify.Digest) (*Report, error) {
 	ids := []verify.Digest{id}
+	var problems []Problem
 	if id.IsZero() {
-		all, err := r.List(ctx)
+		l, err := r.List(ctx)
 		if err != nil {
 			return nil, err
 		}
-		ids = ids[:0]
-		for _, s := range all {
+		ids, problems = ids[:0], l.Problems
+		for _, s := range l.Snapshots {
 			ids = append(ids, s.ID)
 		}
 	}
-	rep := &Report{Snapshots: len(ids)}
+	rep := &Report{Snapshots: len(ids), Problems: problems}
 	damage := make(map[verify.Digest]*Damage)
 	users := make(map[verify.Digest][]verify.Digest) // chunk → snapshots naming it
 	lengths := make(map[verify.Digest]uint32)

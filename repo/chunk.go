@@ -30,13 +30,16 @@ func (r *Repo) PutChunk(ctx context.Context, d verify.Digest, data []byte) (int6
 }
 
 // HasChunk reports whether the repository holds the chunk with digest d. It
-// does not read the chunk: GetChunk and Verify do.
+// does not read the chunk: GetChunk and Verify do. An object that is no
+// regular file (a FIFO, a symlink) is no chunk: PutChunk stores the chunk
+// over it.
 func (r *Repo) HasChunk(ctx context.Context, d verify.Digest) (bool, error) {
 	_, _, err := r.b.Stat(ctx, ChunkKey(d))
+	var nr *NotRegularError
 	switch {
 	case err == nil:
 		return true, nil
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.As(err, &nr):
 		return false, nil
 	}
 	return false, fmt.Errorf("repo: stat chunk %s: %w", d, err)
@@ -53,7 +56,7 @@ func (r *Repo) GetChunk(ctx context.Context, d verify.Digest, length uint32) ([]
 	// A stored chunk is at most its length plus the encoding byte; one more
 	// byte read tells a longer object from one that fits.
 	stored, err := r.getSmall(ctx, ChunkKey(d), int64(length)+1)
-	if errors.Is(err, ErrCorrupt) {
+	if tl := (*tooLongError)(nil); errors.As(err, &tl) {
 		return nil, &ChunkError{Digest: d, Reason: "stored object longer than the chunk"}
 	}
 	if err != nil {

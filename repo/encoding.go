@@ -46,9 +46,12 @@ func newCodec() (*codec, error) {
 
 // encode returns the stored form of data: zstd when it saves at least an
 // eighth, raw otherwise (already-compressed SSTs are stored as they are).
+// A frame decode would refuse is stored raw too: the encoder leaves out the
+// content size of an input under 256 bytes, and may declare a window larger
+// than a small input.
 func (c *codec) encode(data []byte) []byte {
 	z := c.enc.EncodeAll(data, []byte{encZstd})
-	if len(z)-1 <= len(data)-len(data)/8 {
+	if len(z)-1 <= len(data)-len(data)/8 && checkFrame(z[1:], uint32(len(data))) == nil {
 		return z
 	}
 	return append([]byte{encRaw}, data...)
@@ -77,16 +80,25 @@ func (c *codec) decode(b []byte, length uint32) ([]byte, error) {
 	return nil, fmt.Errorf("unknown encoding %d", b[0])
 }
 
-func (c *codec) unzstd(z []byte, length uint32) ([]byte, error) {
+// checkFrame refuses a zstd frame that does not declare length bytes, or
+// declares a window larger than they need.
+func checkFrame(z []byte, length uint32) error {
 	var h zstd.Header
 	if err := h.Decode(z); err != nil {
-		return nil, fmt.Errorf("zstd header: %v", err)
+		return fmt.Errorf("zstd header: %v", err)
 	}
 	if !h.HasFCS || h.FrameContentSize != uint64(length) {
-		return nil, fmt.Errorf("zstd frame does not declare %d bytes", length)
+		return fmt.Errorf("zstd frame does not declare %d bytes", length)
 	}
 	if h.WindowSize > uint64(max(length, zstd.MinWindowSize)) {
-		return nil, fmt.Errorf("zstd window %d over the chunk's length %d", h.WindowSize, length)
+		return fmt.Errorf("zstd window %d over the chunk's length %d", h.WindowSize, length)
+	}
+	return nil
+}
+
+func (c *codec) unzstd(z []byte, length uint32) ([]byte, error) {
+	if err := checkFrame(z, length); err != nil {
+		return nil, err
 	}
 	out, err := c.dec.DecodeAll(z, make([]byte, 0, length))
 	if err != nil {

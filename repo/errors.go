@@ -20,7 +20,21 @@ var (
 	ErrLocked = errors.New("repo: locked")
 	// ErrBadKey reports a key a backend refuses.
 	ErrBadKey = errors.New("repo: bad key")
+	// ErrNoRepository reports a location that holds no repository.
+	ErrNoRepository = errors.New("repo: no repository")
 )
+
+// NoRepositoryError reports a location that holds no repository: a
+// directory that does not exist, or no config object. It matches
+// ErrNoRepository.
+type NoRepositoryError struct {
+	Reason string // why: "/backups/om does not exist", "no config object"
+}
+
+func (e *NoRepositoryError) Error() string { return "repo: no repository: " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrNoRepository) hold.
+func (e *NoRepositoryError) Unwrap() error { return ErrNoRepository }
 
 // ChunkError reports a stored chunk that does not verify: bytes that do not
 // decode to its length, or whose SHA-256 is not its digest. It matches
@@ -40,6 +54,22 @@ func (e *ChunkError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrCorrupt) hold.
 func (e *ChunkError) Unwrap() error { return ErrCorrupt }
+
+// NotRegularError reports an object whose file in a directory repository is
+// no regular file: a symlink, a FIFO, a device, a socket or a directory. The
+// backend refuses it without reading it. It matches ErrCorrupt: a repository
+// holds regular files only.
+type NotRegularError struct {
+	Key  string // the object's key
+	Kind string // what its file is: "a symlink", "a FIFO", …
+}
+
+func (e *NotRegularError) Error() string {
+	return fmt.Sprintf("repo: %s is %s, not a regular file", e.Key, e.Kind)
+}
+
+// Unwrap makes errors.Is(err, ErrCorrupt) hold.
+func (e *NotRegularError) Unwrap() error { return ErrCorrupt }
 
 // LockedError reports the lock that conflicts with the one asked for. It
 // matches ErrLocked.

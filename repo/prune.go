@@ -17,6 +17,9 @@ type PruneResult struct {
 	// manifests and those an interrupted backup left, and every chunk no kept
 	// snapshot names.
 	Manifests, Chunks int
+	// Problems lists the entries under manifests/ and chunks/ whose names
+	// do not parse: kept, and reported.
+	Problems []Problem
 }
 
 // Prune keeps the keepLast newest snapshots and every snapshot made within
@@ -24,21 +27,28 @@ type PruneResult struct {
 // no kept snapshot references. It holds the exclusive lock throughout (see
 // Lock), so it fails with ErrLocked beside a running backup instead of
 // deleting the chunks that backup has uploaded but not yet committed. If a
-// kept snapshot's manifest does not verify it deletes nothing, since it
-// cannot tell which chunks that snapshot needs. Keeping nothing is refused.
+// kept snapshot's manifest does not verify, or snapshots/ holds anything
+// that is no snapshot (List's problems: it may be one gone astray), it
+// deletes nothing, since it cannot tell which chunks are needed. Keeping
+// nothing is refused.
 func (r *Repo) Prune(ctx context.Context, keepLast int, keepWithin time.Duration) (res *PruneResult, err error) {
 	if keepLast <= 0 && keepWithin <= 0 {
 		return nil, errors.New("repo: prune: keep at least the last snapshot or a time window")
 	}
-	l, err := r.lock(ctx, lockPrune)
+	lock, err := r.lock(ctx, lockPrune)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, l.Unlock(context.WithoutCancel(ctx))) }()
-	all, err := r.List(ctx)
+	defer func() { err = errors.Join(err, lock.Unlock(context.WithoutCancel(ctx))) }()
+	l, err := r.List(ctx)
 	if err != nil {
 		return nil, err
 	}
+	if len(l.Problems) > 0 {
+		return nil, fmt.Errorf("repo: prune: %s holds what is no snapshot (%s): remove or repair it; prune deletes nothing until then",
+			snapshotPrefix, Summary(l.Problems))
+	}
+	all := l.Snapshots
 	res = &PruneResult{}
 	cutoff := r.opts.Now().Add(-keepWithin)
 	for i, s := range all {
@@ -57,16 +67,16 @@ func (r *Repo) Prune(ctx context.Context, keepLast int, keepWithin time.Duration
 			return res, err
 		}
 	}
-	if res.Manifests, err = r.sweep(ctx, l, manifestPrefix, func(key string) bool {
+	if res.Manifests, err = r.sweep(ctx, lock, res, manifestPrefix, func(key string) (bool, error) {
 		id, err := parseKeyID(key, manifestPrefix, "")
-		return err == nil && !keep[id]
+		return !keep[id], err
 	}); err != nil {
 		return res, err
 	}
-	res.Chunks, err = r.sweep(ctx, l, chunkPrefix, func(key string) bool {
+	res.Chunks, err = r.sweep(ctx, lock, res, chunkPrefix, func(key string) (bool, error) {
 		d, err := parseChunkKey(key)
 		_, used := chunks[d]
-		return err == nil && !used
+		return !used, err
 	})
 	return res, err
 }
@@ -92,13 +102,17 @@ func (r *Repo) referenced(ctx context.Context, kept []SnapshotInfo) (map[verify.
 
 // sweep deletes every key under prefix that drop selects, checking before
 // each deletion that the lock l still holds, and returns how many it deleted.
-func (r *Repo) sweep(ctx context.Context, l *Lock, prefix string, drop func(string) bool) (int, error) {
+// A key drop cannot parse is kept and added to res.Problems.
+func (r *Repo) sweep(ctx context.Context, l *Lock, res *PruneResult, prefix string, drop func(string) (bool, error)) (int, error) {
 	var doomed []string
 	for key, err := range r.b.List(ctx, prefix) {
 		if err != nil {
 			return 0, fmt.Errorf("repo: prune: list %s: %w", prefix, err)
 		}
-		if drop(key) {
+		switch ok, err := drop(key); {
+		case err != nil:
+			res.Problems = append(res.Problems, Problem{Key: key, Reason: "not the name of a repository object: kept"})
+		case ok:
 			doomed = append(doomed, key)
 		}
 	}

@@ -63,9 +63,22 @@ type config struct {
 	Version int `json:"version"`
 }
 
-// Open opens the repository on b, creating its config object if b holds
-// none; it refuses a repository of another format version. opts may be nil.
+// Open opens the existing repository on b: one whose config object is there
+// and of this format version. It writes nothing: a backend without a config
+// object is a *NoRepositoryError, a config object of another version matches
+// ErrVersion. opts may be nil.
 func Open(ctx context.Context, b Backend, opts *Options) (*Repo, error) {
+	return open(ctx, b, opts, false)
+}
+
+// OpenOrCreate opens the repository on b as Open does, first creating it (its
+// config object) if b holds none. Only what writes snapshots (a backup)
+// should create a repository.
+func OpenOrCreate(ctx context.Context, b Backend, opts *Options) (*Repo, error) {
+	return open(ctx, b, opts, true)
+}
+
+func open(ctx context.Context, b Backend, opts *Options, create bool) (*Repo, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -76,7 +89,10 @@ func Open(ctx context.Context, b Backend, opts *Options) (*Repo, error) {
 	}
 	r := &Repo{b: b, opts: o.withDefaults(), codec: c}
 	data, err := r.getSmall(ctx, configKey, maxConfigSize)
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound) && !create:
+		return nil, &NoRepositoryError{Reason: "no config object"}
+	case errors.Is(err, ErrNotFound):
 		data, err = json.Marshal(config{Version: FormatVersion})
 		if err == nil {
 			err = r.b.Put(ctx, configKey, bytes.NewReader(data), int64(len(data)))
@@ -103,8 +119,8 @@ func decodeConfig(data []byte) (config, error) {
 	return c, nil
 }
 
-// getSmall reads the whole object at key, refusing one over limit bytes
-// before reading it.
+// getSmall reads the whole object at key, which must be at most limit
+// bytes: it reads no more than limit+1 of a longer one (a *tooLongError).
 func (r *Repo) getSmall(ctx context.Context, key string, limit int64) ([]byte, error) {
 	rc, err := r.b.Get(ctx, key)
 	if err != nil {
@@ -116,10 +132,23 @@ func (r *Repo) getSmall(ctx context.Context, key string, limit int64) ([]byte, e
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: %w: over %d bytes", key, ErrCorrupt, limit)
+		return nil, &tooLongError{key: key, limit: limit}
 	}
 	return data, nil
 }
+
+// tooLongError reports an object longer than the limit its reader set. It
+// matches ErrCorrupt.
+type tooLongError struct {
+	key   string
+	limit int64
+}
+
+func (e *tooLongError) Error() string {
+	return fmt.Sprintf("%s: %v: over %d bytes", e.key, ErrCorrupt, e.limit)
+}
+
+func (e *tooLongError) Unwrap() error { return ErrCorrupt }
 
 // putBytes stores data at key.
 func (r *Repo) putBytes(ctx context.Context, key string, data []byte) error {

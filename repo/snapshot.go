@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/snapsync/snapsync/verify"
@@ -110,30 +111,65 @@ func (r *Repo) checkPresent(ctx context.Context, want map[verify.Digest]uint32) 
 	})
 }
 
+// Listing is what List found under snapshots/.
+type Listing struct {
+	Snapshots []SnapshotInfo // the committed snapshots, oldest first
+	Problems  []Problem      // what is there but no snapshot, by key
+}
+
+// Problem is an entry of a listing that is none of the repository's
+// objects: a name that does not parse as the key it should be, or an object
+// that is no regular file (a symlink, a FIFO, a device, a directory). It is
+// reported, never skipped silently: it may be a snapshot gone astray.
+type Problem struct {
+	Key    string // the entry's name
+	Reason string // what is wrong with it
+}
+
+func (p Problem) String() string { return p.Key + ": " + p.Reason }
+
+// Summary names the first of ps and how many more there are, for an error.
+func Summary(ps []Problem) string {
+	switch len(ps) {
+	case 0:
+		return "nothing"
+	case 1:
+		return ps[0].String()
+	}
+	return fmt.Sprintf("%s, and %d more", ps[0], len(ps)-1)
+}
+
 // List returns every committed snapshot, oldest first (by the checkpoint's
-// creation time, then index, then ID). An index object that does not decode
-// is an error: the repository needs repair, not a silently shorter list.
-func (r *Repo) List(ctx context.Context) ([]SnapshotInfo, error) {
-	var out []SnapshotInfo
+// creation time, then index, then ID), and every entry under snapshots/ that
+// is no snapshot (Listing.Problems). An index object that does not decode is
+// an error: the repository needs repair, not a silently shorter list.
+func (r *Repo) List(ctx context.Context) (Listing, error) {
+	var l Listing
 	for key, err := range r.b.List(ctx, snapshotPrefix) {
 		if err != nil {
-			return nil, fmt.Errorf("repo: list snapshots: %w", err)
+			return Listing{}, fmt.Errorf("repo: list snapshots: %w", err)
 		}
 		id, err := parseKeyID(key, snapshotPrefix, snapshotSuffix)
 		if err != nil {
-			continue // not ours: a stray object is no snapshot
+			l.Problems = append(l.Problems, Problem{Key: key, Reason: "not the name of an index object (" + snapshotPrefix + "ID" + snapshotSuffix + ")"})
+			continue
 		}
 		info, err := r.info(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+		var nr *NotRegularError
+		switch {
+		case errors.Is(err, ErrNotFound):
 			continue // pruned meanwhile
+		case errors.As(err, &nr):
+			l.Problems = append(l.Problems, Problem{Key: key, Reason: nr.Kind + ", not a regular file"})
+			continue
+		case err != nil:
+			return Listing{}, err
 		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, info)
+		l.Snapshots = append(l.Snapshots, info)
 	}
-	slices.SortFunc(out, compareInfo)
-	return out, nil
+	slices.SortFunc(l.Snapshots, compareInfo)
+	slices.SortFunc(l.Problems, func(a, b Problem) int { return strings.Compare(a.Key, b.Key) })
+	return l, nil
 }
 
 func compareInfo(a, b SnapshotInfo) int {
@@ -156,14 +192,20 @@ func cmpU64(a, b uint64) int {
 // Latest returns the newest committed snapshot; an empty repository is an
 // error matching ErrNotFound.
 func (r *Repo) Latest(ctx context.Context) (SnapshotInfo, error) {
-	all, err := r.List(ctx)
+	l, err := r.List(ctx)
 	if err != nil {
 		return SnapshotInfo{}, err
 	}
-	if len(all) == 0 {
+	return l.Latest()
+}
+
+// Latest returns the newest snapshot of l; none is an error matching
+// ErrNotFound.
+func (l Listing) Latest() (SnapshotInfo, error) {
+	if len(l.Snapshots) == 0 {
 		return SnapshotInfo{}, fmt.Errorf("repo: no snapshot: %w", ErrNotFound)
 	}
-	return all[len(all)-1], nil
+	return l.Snapshots[len(l.Snapshots)-1], nil
 }
 
 // info reads the index object of snapshot id.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -77,16 +78,12 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags) error {
 	if err != nil {
 		return fmt.Errorf("--compression: %w", err)
 	}
-	r, err := openRepo(ctx, f.to)
-	if err != nil {
-		return err
-	}
-	url, stop, err := f.sourceURL(ctx, log)
+	url, hc, stop, err := f.source(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	hc, err := f.httpClient(log)
+	r, err := createRepo(ctx, f.to) // after the source opened: a typo in --from creates no repository
 	if err != nil {
 		return err
 	}
@@ -103,45 +100,43 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags) error {
 	return printBackup(g.stdout, f.to, res)
 }
 
-// sourceURL returns the URL to back up from: --from itself, or an
-// in-process server of a pebble: or dir: source on a loopback port.
-func (f *backupFlags) sourceURL(ctx context.Context, log zerolog.Logger) (string, func(), error) {
+// source returns the URL to back up from and the client to reach it: --from
+// itself with the trust flags, or a pebble: or dir: source served inside
+// the process over in-memory pipes (serveInProc: no socket).
+func (f *backupFlags) source(ctx context.Context, log zerolog.Logger) (string, *http.Client, func(), error) {
 	if strings.HasPrefix(f.from, "http://") || strings.HasPrefix(f.from, "https://") {
 		if err := f.checkSourceURLs(f.from); err != nil {
-			return "", nil, fmt.Errorf("--from %w", err)
+			return "", nil, nil, fmt.Errorf("--from %w", err)
 		}
-		return f.from, func() {}, nil
+		hc, err := f.httpClient(log)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		return f.from, hc, func() {}, nil
 	}
 	var sf sourceFlags
 	src, _, err := sf.openSource(f.from, "", log)
 	if err != nil {
-		return "", nil, fmt.Errorf("--from: %w", err)
+		return "", nil, nil, fmt.Errorf("--from: %w", err)
 	}
 	work, err := os.MkdirTemp("", "snapsync-backup-")
 	if err != nil {
 		src.Close()
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	srv, err := server.New(ctx, server.Config{Source: src, WorkDir: work, ReuseWithin: time.Nanosecond, Logger: log})
 	if err != nil {
 		src.Close()
 		os.RemoveAll(work)
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	url, stopServe, err := serveLocal(ctx, srv.Handler())
-	stop := func() {
-		if stopServe != nil {
-			stopServe()
-		}
+	url, hc, stopServe := serveInProc(ctx, srv.Handler())
+	return url, hc, func() {
+		stopServe()
 		srv.Close()
 		src.Close()
 		os.RemoveAll(work) // a temporary directory: what is left is only disk
-	}
-	if err != nil {
-		stop()
-		return "", nil, err
-	}
-	return url, stop, nil
+	}, nil
 }
 
 // parseLabels parses --label k=v flags.

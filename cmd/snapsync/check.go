@@ -26,7 +26,9 @@ func newVerifyCommand(g *globals) *cobra.Command {
 		Short: "Re-read and re-hash every chunk of a repository's snapshots",
 		Long: `verify reads every chunk of every snapshot of REPO (or of the one --snapshot), once
 each, and checks it against its digest. It exits non-zero if any snapshot cannot be
-restored whole, naming each damaged snapshot and each missing or damaged chunk.
+restored whole, naming each damaged snapshot and each missing or damaged chunk, or if
+anything among the index objects is no snapshot (a name that does not parse, a symlink,
+a FIFO), naming each.
 REPO is ` + repoHelp + `.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -53,15 +55,24 @@ func runVerify(ctx context.Context, g *globals, location, snapshot string) error
 	if err := printDamage(g.stdout, rep); err != nil {
 		return err
 	}
-	if !rep.OK() {
+	switch {
+	case len(rep.Problems) > 0:
+		return fmt.Errorf("%w: %d of %d snapshots; what is no snapshot: %s", errDamaged, len(rep.Damaged), rep.Snapshots, repo.Summary(rep.Problems))
+	case !rep.OK():
 		return fmt.Errorf("%w: %d of %d snapshots", errDamaged, len(rep.Damaged), rep.Snapshots)
 	}
 	_, err = fmt.Fprintf(g.stdout, "ok: %d snapshots, %d chunks, %s verified\n", rep.Snapshots, rep.Chunks, humanize.IBytes(uint64(rep.Bytes)))
 	return err
 }
 
-// printDamage names every damaged snapshot and its chunks, one a line.
+// printDamage names every entry that is no snapshot, then every damaged
+// snapshot and its chunks, one a line.
 func printDamage(w io.Writer, rep *repo.Report) error {
+	for _, p := range rep.Problems {
+		if _, err := fmt.Fprintf(w, "problem %s: %s\n", p.Key, p.Reason); err != nil {
+			return err
+		}
+	}
 	for _, d := range rep.Damaged {
 		if d.Manifest != nil {
 			if _, err := fmt.Fprintf(w, "damaged snapshot %s: manifest: %v\n", d.ID, d.Manifest); err != nil {

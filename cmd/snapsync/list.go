@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -21,13 +22,16 @@ func newListCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list REPO [--json]",
 		Short: "List the snapshots of a backup repository, oldest first",
-		Long:  `list prints the committed snapshots of REPO, oldest first. REPO is ` + repoHelp + `.`,
-		Args:  cobra.ExactArgs(1),
+		Long: `list prints the committed snapshots of REPO, oldest first, and a warning (on stderr)
+for each entry among the index objects that is no snapshot: a name that does not parse,
+a symlink, a FIFO, a device. --json prints {"snapshots": [...], "problems": [...]}.
+REPO is ` + repoHelp + `.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runList(cmd.Context(), g, args[0], jsonOut)
 		},
 	}
-	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON array of snapshots")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object: the snapshots, and the problems of the listing")
 	return cmd
 }
 
@@ -45,24 +49,59 @@ type snapshotOutput struct {
 	Labels     map[string]string `json:"labels,omitempty"`
 }
 
+// listOutput is list's --json shape: the snapshots, and what the listing
+// held that is no snapshot.
+type listOutput struct {
+	Snapshots []snapshotOutput `json:"snapshots"`
+	Problems  []problemOutput  `json:"problems"`
+}
+
+// problemOutput is the --json shape of a repo.Problem.
+type problemOutput struct {
+	Key     string `json:"key"`
+	Problem string `json:"problem"`
+}
+
 func runList(ctx context.Context, g *globals, location string, jsonOut bool) error {
 	r, err := openRepo(ctx, location)
 	if err != nil {
 		return err
 	}
-	all, err := r.List(ctx)
+	l, err := r.List(ctx)
 	if err != nil {
 		return err
 	}
 	if jsonOut {
-		out := make([]snapshotOutput, 0, len(all))
-		for _, s := range all {
-			out = append(out, snapshotOutput{SnapshotID: s.ID.String(), Term: s.Term, Index: s.Index, Engine: s.Engine,
+		out := listOutput{Snapshots: make([]snapshotOutput, 0, len(l.Snapshots)), Problems: problemsOutput(l.Problems)}
+		for _, s := range l.Snapshots {
+			out.Snapshots = append(out.Snapshots, snapshotOutput{SnapshotID: s.ID.String(), Term: s.Term, Index: s.Index, Engine: s.Engine,
 				Created: s.Created, BackedUp: s.BackedUp, Files: s.Files, Bytes: s.Bytes, Chunks: s.Chunks, Labels: s.Labels})
 		}
 		return json.NewEncoder(g.stdout).Encode(out)
 	}
-	return printList(g, all)
+	if err := warnProblems(g.stderr, l.Problems); err != nil {
+		return err
+	}
+	return printList(g, l.Snapshots)
+}
+
+func problemsOutput(ps []repo.Problem) []problemOutput {
+	out := make([]problemOutput, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, problemOutput{Key: p.Key, Problem: p.Reason})
+	}
+	return out
+}
+
+// warnProblems writes a warning line for each entry of a listing that is
+// none of the repository's objects.
+func warnProblems(w io.Writer, ps []repo.Problem) error {
+	for _, p := range ps {
+		if _, err := fmt.Fprintf(w, "warning: %s: %s\n", p.Key, p.Reason); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func printList(g *globals, all []repo.SnapshotInfo) error {

@@ -42,6 +42,9 @@ func runPrune(ctx context.Context, g *globals, location string, keepLast int, ke
 	if err != nil {
 		return err
 	}
+	if err := warnProblems(g.stderr, res.Problems); err != nil {
+		return err
+	}
 	_, err = fmt.Fprintf(g.stdout, "kept %d snapshots, dropped %d; deleted %d manifests and %d chunks\n",
 		len(res.Kept), len(res.Dropped), res.Manifests, res.Chunks)
 	return err

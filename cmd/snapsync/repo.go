@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/snapsync/snapsync/repo"
@@ -12,13 +13,30 @@ import (
 // repoHelp describes REPO for the commands that take one.
 const repoHelp = "a directory path, file:///path or s3://bucket/prefix (credentials, endpoint and region from AWS_*)"
 
-// openRepo opens the repository at location, creating it if it is empty.
+// openRepo opens the existing repository at location, creating nothing: a
+// location that holds none is "no repository at LOCATION".
 func openRepo(ctx context.Context, location string) (*repo.Repo, error) {
 	b, err := backend.Open(ctx, location)
+	if err == nil {
+		var r *repo.Repo
+		if r, err = repo.Open(ctx, b, nil); err == nil {
+			return r, nil
+		}
+	}
+	if nr := (*repo.NoRepositoryError)(nil); errors.As(err, &nr) {
+		return nil, fmt.Errorf("no repository at %s: %s", location, nr.Reason)
+	}
+	return nil, fmt.Errorf("repository %s: %w", location, err)
+}
+
+// createRepo opens the repository at location, creating it (the directory
+// and the config object) if there is none: for backup only.
+func createRepo(ctx context.Context, location string) (*repo.Repo, error) {
+	b, err := backend.Create(ctx, location)
 	if err != nil {
 		return nil, fmt.Errorf("repository %s: %w", location, err)
 	}
-	r, err := repo.Open(ctx, b, nil)
+	r, err := repo.OpenOrCreate(ctx, b, nil)
 	if err != nil {
 		return nil, fmt.Errorf("repository %s: %w", location, err)
 	}

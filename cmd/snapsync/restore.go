@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 
 	"github.com/spf13/cobra"
 
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/repo/serve"
-	"github.com/snapsync/snapsync/server"
 )
 
 // restoreFlags are install's, with a repository for the source. The fetch
@@ -96,11 +93,12 @@ func runRestore(ctx context.Context, g *globals, f *restoreFlags) (err error) {
 	if err != nil {
 		return err
 	}
-	url, stop, err := serveLocal(ctx, h.HTTPHandler())
-	if err != nil {
-		return err
+	for _, p := range h.Problems() {
+		log.Warn().Str("key", p.Key).Str("problem", p.Reason).Msg("repository entry that is no snapshot")
 	}
+	url, hc, stop := serveInProc(ctx, h.HTTPHandler())
 	defer stop()
+	cfg.HTTPClient = hc
 	b := newBar(g.stderr, f.json, "restore")
 	cfg.Progress = b.install()
 	res, err := client.Install(ctx, url, 0, cfg)
@@ -113,17 +111,4 @@ func runRestore(ctx context.Context, g *globals, f *restoreFlags) (err error) {
 		return printJSON(g.stdout, res)
 	}
 	return printSummary(g.stdout, f.dest, res)
-}
-
-// serveLocal serves h on an ephemeral loopback port (h2c) until the
-// returned stop is called.
-func serveLocal(ctx context.Context, h http.Handler) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, ln, h) }()
-	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
 }

@@ -84,7 +84,7 @@ func openRepo(tb testing.TB) *repo.Repo {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r, err := repo.Open(context.Background(), b, nil)
+	r, err := repo.OpenOrCreate(context.Background(), b, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestRestoreRefusesDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := repo.Open(ctx, b, nil)
+	r, err := repo.OpenOrCreate(ctx, b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +43,8 @@ func Run(t *testing.T, h Harness) {
 		"BackupBesidePrune": testBackupBesidePrune,
 		"StaleLockIgnored":  testStaleLock,
 		"ConfigVersion":     testConfigVersion,
+		"NoRepository":      testNoRepository,
+		"ListProblems":      testListProblems,
 		"BadKeysRefused":    testBadKeys,
 		"CommitLabels":      testCommitLabels,
 	} {
@@ -53,7 +57,7 @@ func Run(t *testing.T, h Harness) {
 
 func open(t *testing.T, b repo.Backend, now time.Time) *repo.Repo {
 	t.Helper()
-	r, err := repo.Open(context.Background(), b, &repo.Options{Now: func() time.Time { return now }})
+	r, err := repo.OpenOrCreate(context.Background(), b, &repo.Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +79,7 @@ func testRoundTrip(t *testing.T, h Harness) {
 	if stored >= 2<<20-(1<<20)/4 {
 		t.Fatalf("stored %d bytes of 2 MiB, half of it compressible text", stored)
 	}
-	list, err := r.List(ctx)
+	list, err := listed(ctx, r)
 	if err != nil || len(list) != 1 || !equalInfo(list[0], info) {
 		t.Fatalf("List = %+v, %v; want [%+v]", list, err, info)
 	}
@@ -203,7 +207,7 @@ func testKilledBackup(t *testing.T, h Harness) {
 	if n != len(s.chunks) {
 		t.Fatalf("first upload stored %d of %d chunks", n, len(s.chunks))
 	}
-	if list, err := r.List(ctx); err != nil || len(list) != 0 {
+	if list, err := listed(ctx, r); err != nil || len(list) != 0 {
 		t.Fatalf("List after a killed backup = %v, %v; want nothing", list, err)
 	}
 	if _, err := r.Latest(ctx); !errors.Is(err, repo.ErrNotFound) {
@@ -321,7 +325,7 @@ func testPruneKeepWithin(t *testing.T, h Harness) {
 	if !slices.Equal(ids(res.Kept), all[1:]) || !slices.Equal(ids(res.Dropped), all[:1]) {
 		t.Fatalf("Prune(0, 90m) = %+v", res)
 	}
-	list, err := r.List(ctx)
+	list, err := listed(ctx, r)
 	if err != nil || !slices.Equal(ids(list), all[1:]) {
 		t.Fatalf("List after prune = %v, %v", ids(list), err)
 	}
@@ -395,7 +399,7 @@ func testBackupBesidePrune(t *testing.T, h Harness) {
 func testStaleLock(t *testing.T, h Harness) {
 	ctx := context.Background()
 	b := h.New(t)
-	r, err := repo.Open(ctx, b, &repo.Options{StaleLock: 2 * time.Second})
+	r, err := repo.OpenOrCreate(ctx, b, &repo.Options{StaleLock: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,6 +430,96 @@ func testConfigVersion(t *testing.T, h Harness) {
 	if _, err := repo.Open(ctx, b, nil); !errors.Is(err, repo.ErrVersion) {
 		t.Fatalf("Open of a version 2 repository = %v, want ErrVersion", err)
 	}
+}
+
+// testNoRepository opens an empty backend: Open refuses it and writes
+// nothing; OpenOrCreate creates the repository, which Open then opens.
+func testNoRepository(t *testing.T, h Harness) {
+	ctx := context.Background()
+	b := h.New(t)
+	_, err := repo.Open(ctx, b, nil)
+	var nr *repo.NoRepositoryError
+	if !errors.As(err, &nr) || !errors.Is(err, repo.ErrNoRepository) {
+		t.Fatalf("Open of an empty backend = %v, want a *repo.NoRepositoryError", err)
+	}
+	if keys := allKeys(t, b); len(keys) != 0 {
+		t.Fatalf("Open of an empty backend wrote %q", keys)
+	}
+	if _, err := repo.OpenOrCreate(ctx, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	if keys := allKeys(t, b); !slices.Equal(keys, []string{"config"}) {
+		t.Fatalf("OpenOrCreate wrote %q, want the config object", keys)
+	}
+	if _, err := repo.Open(ctx, b, nil); err != nil {
+		t.Fatalf("Open after OpenOrCreate: %v", err)
+	}
+}
+
+// listed returns r's snapshots; anything out of place is an error.
+func listed(ctx context.Context, r *repo.Repo) ([]repo.SnapshotInfo, error) {
+	l, err := r.List(ctx)
+	if err == nil && len(l.Problems) > 0 {
+		err = fmt.Errorf("problems: %v", l.Problems)
+	}
+	return l.Snapshots, err
+}
+
+// testListProblems puts objects whose names do not parse among a
+// repository's: List and Verify report the stray index object and still see
+// the snapshot; Prune refuses to delete anything beside it, and once it is
+// gone keeps (and reports) a stray chunk.
+func testListProblems(t *testing.T, h Harness) {
+	ctx := context.Background()
+	b := h.New(t)
+	r := open(t, b, t0.Add(time.Hour))
+	id := backup(t, r, makeSnap(t, files(12, 128<<10, 1<<10), 100, t0))
+	put := func(key string) {
+		if err := b.Put(ctx, key, strings.NewReader("stray"), 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("snapshots/notes.txt")
+	put("chunks/zz/not-a-chunk")
+	l, err := r.List(ctx)
+	if err != nil || len(l.Snapshots) != 1 || l.Snapshots[0].ID != id || len(l.Problems) != 1 || l.Problems[0].Key != "snapshots/notes.txt" {
+		t.Fatalf("List = %+v, %v; want the snapshot and the stray", l, err)
+	}
+	rep, err := r.Verify(ctx, verify.Digest{})
+	if err != nil || rep.OK() || len(rep.Damaged) != 0 || len(rep.Problems) != 1 || rep.Snapshots != 1 {
+		t.Fatalf("Verify = %+v, %v; want one snapshot undamaged and one problem", rep, err)
+	}
+	before := allKeys(t, b)
+	if _, err := r.Prune(ctx, 1, 0); err == nil || !strings.Contains(err.Error(), "snapshots/notes.txt") {
+		t.Fatalf("Prune beside a stray index object = %v, want a refusal naming it", err)
+	}
+	if after := allKeys(t, b); !slices.Equal(before, after) {
+		t.Fatalf("a refused Prune changed the repository: %q, was %q", after, before)
+	}
+	if err := b.Delete(ctx, "snapshots/notes.txt"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Prune(ctx, 1, 0)
+	if err != nil || len(res.Problems) != 1 || res.Problems[0].Key != "chunks/zz/not-a-chunk" || res.Chunks != 0 {
+		t.Fatalf("Prune = %+v, %v; want the stray chunk kept and reported", res, err)
+	}
+	if keys := allKeys(t, b); !slices.Contains(keys, "chunks/zz/not-a-chunk") {
+		t.Fatalf("Prune deleted the stray chunk: %q", keys)
+	}
+}
+
+// allKeys lists every key of b, sorted.
+func allKeys(t *testing.T, b repo.Backend) []string {
+	t.Helper()
+	var keys []string
+	for k, err := range b.List(context.Background(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func testBadKeys(t *testing.T, h Harness) {
@@ -459,7 +553,7 @@ func testCommitLabels(t *testing.T, h Harness) {
 	if _, err := r.Commit(ctx, id, repo.WithLabels(map[string]string{"": "x"})); !errors.Is(err, repo.ErrBadLabel) {
 		t.Fatalf("Commit with an empty key: %v, want ErrBadLabel", err)
 	}
-	if list, err := r.List(ctx); err != nil || len(list) != 0 {
+	if list, err := listed(ctx, r); err != nil || len(list) != 0 {
 		t.Fatalf("after a refused commit: List = %+v, %v", list, err)
 	}
 	info, err := r.Commit(ctx, id, repo.WithLabels(map[string]string{"node": "om2", "why": "nightly"}))
@@ -467,7 +561,7 @@ func testCommitLabels(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"node": "om2", "why": "nightly"}
-	list, err := r.List(ctx)
+	list, err := listed(ctx, r)
 	if err != nil || len(list) != 1 || !maps.Equal(list[0].Labels, want) || !maps.Equal(info.Labels, want) {
 		t.Fatalf("List = %+v, %v; want labels %v", list, err, want)
 	}
@@ -477,7 +571,7 @@ func testCommitLabels(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	want = map[string]string{"node": "om2", "why": "weekly"}
-	if list, err := r.List(ctx); err != nil || len(list) != 1 || !maps.Equal(list[0].Labels, want) {
+	if list, err := listed(ctx, r); err != nil || len(list) != 1 || !maps.Equal(list[0].Labels, want) {
 		t.Fatalf("after a second commit: List = %+v, %v; want labels %v", list, err, want)
 	}
 }

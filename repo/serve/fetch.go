@@ -42,8 +42,9 @@ func (h *Handler) FetchChunks(ctx context.Context, req *connect.Request[snapsync
 	return nil
 }
 
-// chunkError maps a chunk the repository could not give: damage is
-// DATA_LOSS (the client must not retry), anything else is UNAVAILABLE.
+// chunkError maps a chunk (or manifest) the repository could not give:
+// damage is DATA_LOSS (the client must not retry), anything else is
+// UNAVAILABLE.
 func chunkError(ctx context.Context, err error) error {
 	switch {
 	case ctx.Err() != nil:

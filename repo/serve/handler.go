@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -28,13 +29,17 @@ const maxChunksPerRequest = 1 << 20
 // nominal: the snapshot cannot go away while the caller's lock is held.
 const leaseTTL = 2 * time.Minute
 
-// Handler serves one committed snapshot of a repository.
+// Handler serves one committed snapshot of a repository. It holds the
+// decoded manifest, not its encoding: GetManifest streams the manifest object
+// from the repository, page by page, verified as it goes (repo.OpenManifest).
 type Handler struct {
 	r    *repo.Repo
 	info repo.SnapshotInfo
 	m    *verify.Manifest
-	enc  []byte // the manifest's canonical encoding
-	now  func() time.Time
+	size int64 // the manifest's encoded size
+	// problems is what List found out of place.
+	problems []repo.Problem
+	now      func() time.Time
 }
 
 var _ snapsyncv1connect.SnapshotServiceHandler = (*Handler)(nil)
@@ -43,7 +48,15 @@ var _ snapsyncv1connect.SnapshotServiceHandler = (*Handler)(nil)
 // zero. It reads and verifies the snapshot's manifest; a snapshot that is
 // not committed is an error matching repo.ErrNotFound.
 func New(ctx context.Context, r *repo.Repo, id verify.Digest) (*Handler, error) {
-	info, err := find(ctx, r, id)
+	l, err := r.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	info, err := find(l, id)
+	if err != nil && len(l.Problems) > 0 {
+		// The snapshot may be one of them, gone astray: say so.
+		return nil, fmt.Errorf("%w; the listing holds what is no snapshot: %s", err, repo.Summary(l.Problems))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -51,29 +64,30 @@ func New(ctx context.Context, r *repo.Repo, id verify.Digest) (*Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	enc, err := m.Encode()
+	size, err := r.ManifestSize(ctx, info.ID)
 	if err != nil {
-		return nil, fmt.Errorf("serve: encode manifest: %w", err)
+		return nil, err
 	}
-	return &Handler{r: r, info: info, m: m, enc: enc, now: time.Now}, nil
+	return &Handler{r: r, info: info, m: m, size: size, problems: l.Problems, now: time.Now}, nil
 }
 
-// find returns the committed snapshot id, or the newest when id is zero.
-func find(ctx context.Context, r *repo.Repo, id verify.Digest) (repo.SnapshotInfo, error) {
+// find returns the committed snapshot id of l, or the newest when id is
+// zero.
+func find(l repo.Listing, id verify.Digest) (repo.SnapshotInfo, error) {
 	if id.IsZero() {
-		return r.Latest(ctx)
+		return l.Latest()
 	}
-	all, err := r.List(ctx)
-	if err != nil {
-		return repo.SnapshotInfo{}, err
-	}
-	for _, s := range all {
+	for _, s := range l.Snapshots {
 		if s.ID == id {
 			return s, nil
 		}
 	}
 	return repo.SnapshotInfo{}, fmt.Errorf("serve: snapshot %s: %w", id, repo.ErrNotFound)
 }
+
+// Problems returns what the repository's listing held that is no snapshot,
+// for the caller to report.
+func (h *Handler) Problems() []repo.Problem { return h.problems }
 
 // Info describes the snapshot served.
 func (h *Handler) Info() repo.SnapshotInfo { return h.info }
@@ -103,7 +117,7 @@ func (h *Handler) CreateSnapshot(_ context.Context, req *connect.Request[snapsyn
 		SnapshotId: h.info.ID[:], Term: m.Meta.Term, Index: m.Meta.Index, Engine: m.Meta.Engine,
 		CreatedUnixNano: m.Meta.CreatedUnixNano, Labels: m.Meta.Labels,
 		FileCount: uint64(len(m.Files)), TotalBytes: uint64(m.TotalBytes()),
-		ChunkSize: m.ChunkSize, ManifestSize: uint64(len(h.enc)),
+		ChunkSize: m.ChunkSize, ManifestSize: uint64(h.size),
 	}
 	return connect.NewResponse(&snapsyncv1.CreateSnapshotResponse{Snapshot: info, Lease: l}), nil
 }
@@ -121,19 +135,32 @@ func (h *Handler) lease(ms uint32) (*snapsyncv1.Lease, error) {
 	return &snapsyncv1.Lease{LeaseId: hex.EncodeToString(b[:]), ExpiresUnixNano: h.now().Add(ttl).UnixNano()}, nil
 }
 
+// GetManifest streams the manifest object in pages of manifestPage bytes.
+// The digest is checked before the last page is sent: a manifest damaged
+// since New ends the stream with DATA_LOSS instead (the client checks the
+// digest too, so nothing unverified is ever installed).
 func (h *Handler) GetManifest(ctx context.Context, req *connect.Request[snapsyncv1.GetManifestRequest], stream *connect.ServerStream[snapsyncv1.GetManifestResponse]) error {
 	if err := h.checkID(req.Msg.GetSnapshotId()); err != nil {
 		return err
 	}
-	total := uint64(len(h.enc))
-	for off := 0; off < len(h.enc); off += manifestPage {
-		if err := ctx.Err(); err != nil {
-			return connect.NewError(connect.CodeCanceled, context.Cause(ctx))
+	rc, size, err := h.r.OpenManifest(ctx, h.info.ID)
+	if err == nil && size != h.size {
+		err = fmt.Errorf("manifest %s: %w: %d bytes, %d when the snapshot was opened", h.info.ID, repo.ErrCorrupt, size, h.size)
+	}
+	if err != nil {
+		return chunkError(ctx, err)
+	}
+	defer rc.Close()
+	buf := make([]byte, min(manifestPage, size))
+	for off := int64(0); off < size; {
+		n, err := io.ReadFull(rc, buf[:min(int64(len(buf)), size-off)])
+		if err != nil {
+			return chunkError(ctx, err)
 		}
-		page := h.enc[off:min(off+manifestPage, len(h.enc))]
-		if err := stream.Send(&snapsyncv1.GetManifestResponse{Offset: uint64(off), Data: page, TotalSize: total}); err != nil {
+		if err := stream.Send(&snapsyncv1.GetManifestResponse{Offset: uint64(off), Data: buf[:n], TotalSize: uint64(size)}); err != nil {
 			return fmt.Errorf("send manifest page: %w", err)
 		}
+		off += int64(n)
 	}
 	return nil
 }
