@@ -14,6 +14,7 @@ import (
 
 	"github.com/snapsync/snapsync/auth"
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/connlimit"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/metrics"
 	"github.com/snapsync/snapsync/sidecar"
@@ -141,7 +142,7 @@ func (f *localFlags) openLocal(reg *registry.Source, installs client.Config, m *
 			return nil, errors.Join(fmt.Errorf("chmod the local socket: %w", err), ln.Close())
 		}
 	}
-	api.ln, api.handler = ln, guard.Wrap(sidecar.LocalHandler(api.install, regSvc))
+	api.ln, api.handler = ln, connlimit.Gate(guard.Wrap, isHealthCheck, sidecar.LocalHandler(api.install, regSvc))
 	if f.localAddrFile != "" {
 		addr := ln.Addr().String()
 		if ln.Addr().Network() == "unix" {

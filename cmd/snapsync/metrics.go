@@ -64,10 +64,10 @@ func (f *metricsFlags) open(log zerolog.Logger) (*metricsEndpoint, error) {
 }
 
 // serve serves /metrics until ctx is done.
-func (e *metricsEndpoint) serve(ctx context.Context) error {
+func (e *metricsEndpoint) serve(ctx context.Context, opts ...server.ServeOption) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{Registry: e.reg}))
-	return server.Serve(ctx, e.ln, mux)
+	return server.Serve(ctx, e.ln, mux, opts...)
 }
 
 // close closes the listener if serve never ran.

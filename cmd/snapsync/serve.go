@@ -17,6 +17,7 @@ import (
 
 	"github.com/snapsync/snapsync/chunker"
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/connlimit"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/sidecar"
@@ -40,6 +41,7 @@ type serveFlags struct {
 	metricsFlags
 	fetchFlags
 	trustFlags
+	connFlags
 }
 
 func newServeCommand(g *globals) *cobra.Command {
@@ -87,6 +89,7 @@ Sources:
 	f.metricsFlags.add(fl)
 	f.fetchFlags.add(fl)
 	f.trustFlags.add(fl, true)
+	f.connFlags.add(fl)
 	return cmd
 }
 
@@ -129,6 +132,10 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		return err
 	}
 	defer mx.close()
+	lim, err := f.limiter(mx.m, log)
+	if err != nil {
+		return err
+	}
 	cfg.Source, cfg.Logger, cfg.Metrics = src, log, mx.m
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
@@ -140,12 +147,12 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		return err
 	}
 	defer local.Close()
-	return f.serve(ctx, srv, local, mx, log)
+	return f.serve(ctx, srv, local, mx, lim, log)
 }
 
-// serve listens for peers and serves both listeners until ctx is done or
-// one of them fails.
-func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *localAPI, mx *metricsEndpoint, log zerolog.Logger) error {
+// serve listens for peers and serves every listener until ctx is done or
+// one of them fails; lim bounds their connections together.
+func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *localAPI, mx *metricsEndpoint, lim *connlimit.Limiter, log zerolog.Logger) error {
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -162,14 +169,16 @@ func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *local
 	log.Info().Str("addr", ln.Addr().String()).Str("source", f.source).Msg("serving peers")
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return server.Serve(gctx, ln, peer.guard.Wrap(sidecar.PeerHandler(srv.Handler())), peer.opts...)
+		h := connlimit.Gate(peer.guard.Wrap, peer.guard.Exempt, sidecar.PeerHandler(srv.Handler()))
+		return server.Serve(gctx, ln, h, append(peer.opts, server.WithConnLimit(lim, "peer"))...)
 	})
 	if mx.ln != nil {
-		g.Go(func() error { return mx.serve(gctx) })
+		g.Go(func() error { return mx.serve(gctx, server.WithConnLimit(lim, "metrics")) })
 	}
 	if local.ln != nil {
 		g.Go(func() error {
-			return server.Serve(gctx, local.ln, local.handler, server.WithConnContext(sidecar.ConnContext))
+			return server.Serve(gctx, local.ln, local.handler, server.WithConnContext(sidecar.ConnContext),
+				server.WithConnLimit(lim, "local"))
 		})
 		g.Go(func() error {
 			<-gctx.Done()
