@@ -79,7 +79,7 @@ func checkLoopback(addr string) error {
 }
 
 // listenUnix listens on a unix socket at path with mode, removing a stale
-// one.
+// one; bindUnix gives it its mode without ever following a symlink.
 func listenUnix(path string, mode fs.FileMode) (net.Listener, error) {
 	if path == "" {
 		return nil, fmt.Errorf("listen %s: empty socket path", unixPrefix)
@@ -87,15 +87,7 @@ func listenUnix(path string, mode fs.FileMode) (net.Listener, error) {
 	if err := removeStale(path); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s%s: %w", unixPrefix, path, err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		cerr := ln.Close()
-		return nil, errors.Join(fmt.Errorf("chmod %s: %w", path, err), cerr)
-	}
-	return ln, nil
+	return bindUnix(path, mode)
 }
 
 // removeStale removes a socket at path that nobody listens on.
