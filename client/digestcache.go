@@ -32,17 +32,21 @@ import (
 // whose identity is recorded with the chunk size in use; any file touched
 // (mtime or size changed) or replaced (new inode or birth time) is hashed
 // again. Config.VerifyLocal ignores the cache and hashes everything. A cache
-// that cannot be read or decoded is ignored with a warning.
+// that cannot be read or decoded, or that another uid could have written
+// (readCache), is ignored with a warning.
 //
 // What is trusted, exactly: a chunk copied from a cached file is still
 // hashed before it is written, but a whole immutable file of the current DB
 // whose recorded chunks match is hard-linked into the new tree without being
 // read again. That is the server's own trust in its digest cache (and more
 // than rsync's size-and-mtime check): a file snapsync verified and wrote,
-// whose identity has not changed, is taken to hold what it verified. A file
-// changed in place with its size and mtime put back (or rotted on disk) is
-// not seen; RocksDB's block checksums still are, and --verify-local
-// (Config.VerifyLocal) re-hashes everything.
+// whose identity has not changed, is taken to hold what it verified. That is
+// why the cache file itself must be one only this uid could have written: a
+// planted one could say an old SST holds a new one's chunks and have it
+// linked in under the new one's name. A file changed in place with its size
+// and mtime put back (or rotted on disk) is not seen; RocksDB's block
+// checksums still are, and --verify-local (Config.VerifyLocal) re-hashes
+// everything.
 
 // cacheKey is a file's identity as the follower cache records it. ctime is
 // left out on purpose: the next install hard-links the file, which changes it.
