@@ -30,6 +30,15 @@ type Config struct {
 	// Default: filepath.Join(filepath.Dir(Dest), ".snapsync-"+filepath.Base(Dest)),
 	// or with Replace filepath.Join(Dest, SetStagingName).
 	StagingDir string
+	// Within, when set, is a directory the caller trusts as named that the
+	// staging area's parent (Dest's parent; with Replace, Dest) is or lies
+	// below: the directories from it down to that parent are then opened one
+	// at a time without following a symlink, so that one swapped for a
+	// symlink makes the install (or a note, WithinDir) fail instead of taking
+	// it out of Within. The sidecar sets it to the --allow-dest root of Dest.
+	// Default: "" (that parent is opened as named, its symlinks followed:
+	// the caller trusts the whole path).
+	Within string
 	// Replace, when set, installs into Dest as a set of top-level entries
 	// instead of replacing Dest whole: each listed name in Dest is replaced
 	// by the snapshot's entry of that name, or removed if the snapshot has
@@ -162,10 +171,12 @@ func (c *Config) EnsureDefaults() {
 			c.StagingDir = filepath.Join(c.Dest, SetStagingName)
 		}
 	}
-	if c.StagingDir != "" {
-		if abs, err := filepath.Abs(c.StagingDir); err == nil {
-			c.StagingDir = abs
-		} // else Validate reports it
+	for _, p := range []*string{&c.StagingDir, &c.Within} {
+		if *p != "" {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			} // else Validate reports it
+		}
 	}
 	setDefault(&c.Streams, DefaultStreams)
 	setDefault(&c.ChunkRetries, DefaultChunkRetries)
@@ -216,6 +227,11 @@ func (c *Config) Validate() error {
 		}
 	case filepath.Dir(c.StagingDir) != filepath.Dir(c.Dest) || c.StagingDir == c.Dest:
 		bad("StagingDir %q must be another entry of Dest's parent %q", c.StagingDir, filepath.Dir(c.Dest))
+	}
+	if c.Within != "" && c.StagingDir != "" {
+		if r, err := filepath.Rel(c.Within, filepath.Dir(c.StagingDir)); err != nil || (r != "." && !filepath.IsLocal(r)) {
+			bad("StagingDir %q does not lie below Within %q", c.StagingDir, c.Within)
+		}
 	}
 	validateReplace(c.Replace, bad)
 	for _, f := range []struct {

@@ -3,8 +3,11 @@ package client
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/rs/zerolog"
 
@@ -29,17 +32,21 @@ import (
 // whose identity is recorded with the chunk size in use; any file touched
 // (mtime or size changed) or replaced (new inode or birth time) is hashed
 // again. Config.VerifyLocal ignores the cache and hashes everything. A cache
-// that cannot be read or decoded is ignored with a warning.
+// that cannot be read or decoded, or that another uid could have written
+// (readCache), is ignored with a warning.
 //
 // What is trusted, exactly: a chunk copied from a cached file is still
 // hashed before it is written, but a whole immutable file of the current DB
 // whose recorded chunks match is hard-linked into the new tree without being
 // read again. That is the server's own trust in its digest cache (and more
 // than rsync's size-and-mtime check): a file snapsync verified and wrote,
-// whose identity has not changed, is taken to hold what it verified. A file
-// changed in place with its size and mtime put back (or rotted on disk) is
-// not seen; RocksDB's block checksums still are, and --verify-local
-// (Config.VerifyLocal) re-hashes everything.
+// whose identity has not changed, is taken to hold what it verified. That is
+// why the cache file itself must be one only this uid could have written: a
+// planted one could say an old SST holds a new one's chunks and have it
+// linked in under the new one's name. A file changed in place with its size
+// and mtime put back (or rotted on disk) is not seen; RocksDB's block
+// checksums still are, and --verify-local (Config.VerifyLocal) re-hashes
+// everything.
 
 // cacheKey is a file's identity as the follower cache records it. ctime is
 // left out on purpose: the next install hard-links the file, which changes it.
@@ -83,7 +90,8 @@ const maxCacheChunks = 4 << 20
 const maxCacheFile = maxCacheChunks * (localChunkSize + localEntryFixed)
 
 // loadLocalCache reads the follower cache beside Dest. A missing file is an
-// empty cache; one that cannot be read or decoded is ignored with a warning.
+// empty cache; one that cannot be read or decoded, or that this process
+// cannot trust (readCache), is ignored with a warning.
 //
 // A set install (Config.Replace) keeps no cache: Dest is a directory whose
 // other entries must stay exactly as they are, and its staging area goes
@@ -94,16 +102,9 @@ func loadLocalCache(l layout, log zerolog.Logger) *localCache {
 		return nil
 	}
 	path := l.cachePath()
-	info, err := l.fs.Lstat(path)
+	b, err := readCache(l.fs, path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
-	}
-	if err == nil && (!info.Mode.IsRegular() || info.Size > maxCacheFile) {
-		err = fmt.Errorf("%w: not a regular file of at most %d bytes", errBadLocalCache, int64(maxCacheFile))
-	}
-	var b []byte
-	if err == nil {
-		b, err = l.fs.ReadFile(path)
 	}
 	var c *localCache
 	if err == nil {
@@ -114,6 +115,56 @@ func loadLocalCache(l layout, log zerolog.Logger) *localCache {
 		return nil
 	}
 	return c
+}
+
+// readCache reads the cache file at path, which it trusts as the staging
+// area is trusted: opened through fsys (below the handle of Dest's parent,
+// no symlink followed, without blocking on a FIFO), the file opened must be
+// a regular file of at most maxCacheFile bytes, owned by this process's uid,
+// neither group- nor world-writable, with no other name. Its seal is a plain
+// SHA-256 that anyone can compute: what makes it snapsync's own is who could
+// have written it, so a file another uid could have written or linked there
+// (Dest's parent may be theirs to write) is never believed.
+func readCache(fsys durable.StageFS, path string) ([]byte, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := durable.Stat(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCacheFile(info, os.Geteuid()); err != nil {
+		return nil, err
+	}
+	b := make([]byte, info.Size)
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("%w: read: %w", errBadLocalCache, err)
+	}
+	return b, nil
+}
+
+// checkCacheFile refuses a cache file described by info that uid could not
+// have written alone.
+func checkCacheFile(info durable.Info, uid int) error {
+	var why string
+	switch {
+	case !info.Mode.IsRegular():
+		why = "is not a regular file"
+	case info.Size > maxCacheFile:
+		why = fmt.Sprintf("holds more than %d bytes", int64(maxCacheFile))
+	case uid >= 0 && int64(info.Uid) != int64(uid):
+		why = fmt.Sprintf("is owned by uid %d, not by this process's uid %d", info.Uid, uid)
+	case info.Mode.Perm()&0o022 != 0:
+		why = "is group- or world-writable"
+	case info.Nlink != 1:
+		why = fmt.Sprintf("has %d names", info.Nlink)
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: it %s (owner uid %d, mode %v); not written by this install alone, it is not believed",
+		errBadLocalCache, why, info.Uid, info.Mode)
 }
 
 // recordStaged records the identity and chunks of every file of the

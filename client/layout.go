@@ -30,9 +30,10 @@ type layout struct {
 	// and journal writes, creates, mkdirs, chmods, renames, removals, links
 	// and syncs. Once lockArea has run, it resolves every path below a
 	// handle of that parent, following no symlink.
-	fs   durable.StageFS
-	wrap func(durable.StageFS) durable.StageFS
-	mask fs.FileMode // Config.FileModeMask
+	fs     durable.StageFS
+	wrap   func(durable.StageFS) durable.StageFS
+	mask   fs.FileMode // Config.FileModeMask
+	within string      // Config.Within
 }
 
 func newLayout(cfg *Config) layout {
@@ -45,6 +46,7 @@ func newLayout(cfg *Config) layout {
 		fs:       wrap(durable.OS()),
 		wrap:     wrap,
 		mask:     cfg.FileModeMask,
+		within:   cfg.Within,
 		dest:     cfg.Dest,
 		names:    cfg.Replace,
 		set:      cfg.isSet(),
@@ -122,18 +124,14 @@ func ensureDir(fsys durable.StageFS, p string) error {
 }
 
 // lockArea opens a handle of Dest's parent (creating the parents of a new
-// Dest), from which l.fs resolves every path from then on, makes sure the
+// Dest; see openParent), from which l.fs resolves every path from then on, makes sure the
 // staging area is this process's own (ensureArea) and takes its lock, which
 // the returned function releases with the handle. Another holder: ErrBusy.
 func lockArea(l *layout) (unlock func(), err error) {
-	parent := filepath.Dir(l.root)
 	// The destination may be new, below directories that do not exist yet.
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("create parent of staging area: %w", err)
-	}
-	d, err := durable.OpenDir(parent)
+	d, err := openParent(l.root, l.within, true)
 	if err != nil {
-		return nil, fmt.Errorf("open parent of staging area: %w", err)
+		return nil, err
 	}
 	defer func() {
 		if err != nil {

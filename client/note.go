@@ -26,22 +26,36 @@ type area struct {
 	close func()
 }
 
+// An AreaOption tunes how WriteNote, ReadNote, RemoveNote and Staged reach
+// a staging area.
+type AreaOption func(*areaOptions)
+
+type areaOptions struct {
+	within string
+}
+
+// WithinDir reaches the staging area's parent from dir down without
+// following a symlink, as Config.Within does for an install: a directory
+// below dir swapped for a symlink makes the call fail instead of reading or
+// writing outside dir. Default: the parent is opened as named.
+func WithinDir(dir string) AreaOption {
+	return func(o *areaOptions) { o.within = dir }
+}
+
 // openArea opens the staging area at root (a path of package client's
 // layout: Dest's sibling or SetStagingName in Dest) and checks it is this
 // process's own. create makes a missing area (and its parents); without it
 // a missing area is fs.ErrNotExist.
-func openArea(root string, create bool) (*area, error) {
-	parent := filepath.Dir(root)
-	if create {
-		if err := os.MkdirAll(parent, 0o755); err != nil {
-			return nil, fmt.Errorf("create parent of staging area: %w", err)
-		}
+func openArea(root string, create bool, opts []AreaOption) (*area, error) {
+	var o areaOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
-	d, err := durable.OpenDir(parent)
+	d, err := openParent(root, o.within, create)
 	if err != nil {
 		return nil, err
 	}
-	l := newLayout(&Config{StagingDir: root})
+	l := newLayout(&Config{StagingDir: root, Within: o.within})
 	l.fs = durable.Beneath(d)
 	a := &area{l: l, close: func() { _ = d.Close() }} // a read-only handle
 	if create {
@@ -68,8 +82,8 @@ func checkExisting(l layout) error {
 // WriteNote replaces the note of the staging area at root with b, durably
 // (durable.WriteFile), creating the area with mode 0700 when it is missing.
 // It takes no lock: the caller orders its own operations on the area.
-func WriteNote(root string, b []byte) error {
-	a, err := openArea(root, true)
+func WriteNote(root string, b []byte, opts ...AreaOption) error {
+	a, err := openArea(root, true, opts)
 	if err != nil {
 		return err
 	}
@@ -79,8 +93,8 @@ func WriteNote(root string, b []byte) error {
 
 // ReadNote returns the note of the staging area at root; nil, nil when there
 // is no area or no note.
-func ReadNote(root string) ([]byte, error) {
-	a, err := openArea(root, false)
+func ReadNote(root string, opts ...AreaOption) ([]byte, error) {
+	a, err := openArea(root, false, opts)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -97,8 +111,8 @@ func ReadNote(root string) ([]byte, error) {
 
 // RemoveNote removes the note of the staging area at root, durably; no area
 // or no note is no error.
-func RemoveNote(root string) error {
-	a, err := openArea(root, false)
+func RemoveNote(root string, opts ...AreaOption) error {
+	a, err := openArea(root, false, opts)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -113,8 +127,8 @@ func RemoveNote(root string) error {
 // changing nothing and taking no lock: the snapshot staged there, ready for
 // Commit; the same with ErrRecoverNeeded when an interrupted Commit left its
 // swap (Commit or Recover finishes it); else ErrNotStaged.
-func Staged(root string) (Result, error) {
-	a, err := openArea(root, false)
+func Staged(root string, opts ...AreaOption) (Result, error) {
+	a, err := openArea(root, false, opts)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Result{}, fmt.Errorf("%w: no staging area %s", ErrNotStaged, root)
 	}

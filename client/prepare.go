@@ -120,6 +120,9 @@ func prepareReporting(ctx context.Context, from string, minIndex uint64, cfg *Co
 		fillMeta(l, st)
 		return Prepared{Result: st.result(), AlreadyStaged: true}, nil
 	}
+	if err := checkSpaceEarly(cfg, l, g.info.GetTotalBytes()); err != nil {
+		return Prepared{}, err
+	}
 	ctr.setPhase(PhaseFetchingManifest)
 	m, st, err := openSnapshot(ctx, rpc, g, cfg, l, st)
 	if err != nil {

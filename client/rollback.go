@@ -77,7 +77,7 @@ func KeptFor(cfg Config) (k Kept, ok bool, err error) {
 		return Kept{}, false, err
 	}
 	cfg = rollbackConfig(cfg)
-	a, err := openArea(cfg.StagingDir+RollbackSuffix, false)
+	a, err := openArea(cfg.StagingDir+RollbackSuffix, false, []AreaOption{WithinDir(cfg.Within)})
 	if errors.Is(err, fs.ErrNotExist) {
 		return Kept{}, false, nil
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"syscall"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // NoFreeSpaceHeadroom is the Config.FreeSpaceHeadroom that keeps no space
@@ -47,6 +49,61 @@ func checkSpace(cfg *Config, l layout, p *plan) error {
 		return &NoSpaceError{Path: filepath.Dir(l.root), Need: write + hr, Headroom: hr, Free: free}
 	}
 	return nil
+}
+
+// checkSpaceEarly refuses, before the manifest is fetched, a snapshot that
+// cannot fit even if the install wrote nothing the local trees hold: its
+// total (CreateSnapshot's total_bytes), less the bytes of the distinct
+// local files a hard link, a rename or what is already staged could place
+// (Dest or its listed entries, stage/, prev/), plus the headroom, must fit
+// in the free space. The total is the peer's word: one that says too
+// little is caught by checkSpace once the manifest is verified; one that
+// says too much only refuses its own install. A filesystem that cannot
+// tell is not checked.
+func checkSpaceEarly(cfg *Config, l layout, total uint64) error {
+	free, size, err := fsSpace(l.root)
+	if err != nil {
+		return nil // checkSpace warns
+	}
+	local := localBytes(l)
+	write := int64(min(total, 1<<62)) - local
+	hr := headroom(cfg.FreeSpaceHeadroom, size)
+	cfg.Logger.Info().Uint64("total", total).Int64("local", local).Int64("headroom", hr).Int64("free", free).
+		Msg("free space before the manifest")
+	if write+hr > free {
+		return &NoSpaceError{Path: filepath.Dir(l.root), Need: write + hr, Headroom: hr, Free: free}
+	}
+	return nil
+}
+
+// localBytes is the size of the distinct regular files of the trees an
+// install may place whole or has staged. Unreadable entries count 0.
+func localBytes(l layout) int64 {
+	trees := []localTree{{root: l.dest}, {root: l.stage}, {root: l.prev}}
+	if l.set {
+		trees = trees[1:]
+		for _, n := range l.names {
+			trees = append(trees, localTree{root: filepath.Join(l.dest, n)})
+		}
+	}
+	seen := make(map[durable.FileID]bool)
+	var n int64
+	for _, t := range trees {
+		files, err := listTree(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range files {
+			if id := durable.InfoID(f.info); !id.IsZero() {
+				if seen[id] {
+					continue
+				}
+				seen[id] = true
+			}
+			n += f.info.Size()
+		}
+	}
+	return n
 }
 
 // noSpace marks an error caused by a full filesystem (ENOSPC or EDQUOT) as

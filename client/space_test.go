@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -182,4 +184,104 @@ func TestNoSpaceMidInstall(t *testing.T) {
 	if p.BytesReused == 0 || p.AlreadyStaged {
 		t.Errorf("rerun reused %d bytes (already staged: %v), want it to resume what was staged", p.BytesReused, p.AlreadyStaged)
 	}
+}
+
+// rpcCounter counts the calls of each RPC its handler serves.
+type rpcCounter struct {
+	h     http.Handler
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *rpcCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	c.calls[path.Base(r.URL.Path)]++
+	c.mu.Unlock()
+	c.h.ServeHTTP(w, r)
+}
+
+func (c *rpcCounter) count(rpc string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[rpc]
+}
+
+// TestNoSpaceBeforeManifest: a snapshot whose total_bytes (CreateSnapshot's
+// answer) cannot fit in the staging filesystem even if every local byte were
+// reused is refused before the manifest is fetched: no GetManifest call,
+// and nothing but the staging area's lock written.
+func TestNoSpaceBeforeManifest(t *testing.T) {
+	t.Parallel()
+	disk := mountTmpfs(t, "16m")
+	leader := openLeader(t, 32<<20)
+	srv, err := server.New(context.Background(), server.Config{Source: leader, WorkDir: filepath.Join(t.TempDir(), "work"),
+		ChunkSize: testChunkSize, ReuseWithin: -1, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() }) // only its work dir to remove
+	ln, err := listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpcs := &rpcCounter{h: srv.Handler(), calls: make(map[string]int)}
+	serveUntilCleanup(t, ln, rpcs)
+
+	dest := filepath.Join(disk, "db")
+	if err := os.Mkdir(dest, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dest, "OLD"), []byte("the old DB"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, dest)
+	_, err = Prepare(context.Background(), "http://"+ln.Addr().String(), 0, cfg)
+	var ns *NoSpaceError
+	if !errors.Is(err, ErrNoSpace) || !errors.As(err, &ns) {
+		t.Fatalf("got %v, want ErrNoSpace with its figures", err)
+	}
+	t.Logf("refusal: %v; RPCs %v", err, rpcs.calls)
+	if n := rpcs.count("CreateSnapshot"); n != 1 {
+		t.Errorf("%d CreateSnapshot calls, want 1", n)
+	}
+	if n := rpcs.count("GetManifest"); n != 0 {
+		t.Errorf("%d GetManifest calls before the refusal, want none: CreateSnapshot's total_bytes said it could not fit", n)
+	}
+	if used := usedBytes(t, disk); used > 1<<10 {
+		t.Errorf("%d bytes written on the staging filesystem, want only the old DB and the staging area's lock", used)
+	}
+	got := readTree(t, dest)
+	if delete(got, "."); len(got) != 1 || got["OLD"] != "the old DB" {
+		t.Fatalf("dest changed: %v", got)
+	}
+}
+
+// TestNoSpaceEarlyCountsLocal: the check before the manifest counts what
+// the local DB could give: a reinstall of a DB that already fills most of
+// the staging filesystem is not refused for its total_bytes, since the
+// files it has are linked, not written again.
+func TestNoSpaceEarlyCountsLocal(t *testing.T) {
+	t.Parallel()
+	disk := mountTmpfs(t, "16m")
+	leader := openLeader(t, 12<<20)
+	ts := startServer(t, server.Config{Source: leader}, "")
+	dest := filepath.Join(disk, "db")
+	cfg := testConfig(t, dest)
+	if _, err := Install(context.Background(), ts.url, 0, cfg); err != nil {
+		t.Fatal(err)
+	}
+	free, _, err := fsSpace(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := usedBytes(t, dest)
+	if used+headroom(0, 16<<20) <= free {
+		t.Fatalf("the DB (%d bytes) and the headroom fit in the %d bytes free: the test needs a fuller disk", used, free)
+	}
+	p, err := Install(context.Background(), ts.url, 0, cfg)
+	if err != nil {
+		t.Fatalf("reinstall of a %d-byte DB with %d bytes free: %v", used, free, err)
+	}
+	t.Logf("reinstalled a %d-byte DB with %d bytes free: %d fetched, %d reused", used, free, p.BytesFetched, p.BytesReused)
+	checkSameDB(t, leader.DB(), dest)
 }

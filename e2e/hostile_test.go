@@ -336,18 +336,24 @@ func validPeer(chunks, files int) func(testing.TB) *hostilePeer {
 // spread over files files in one directory.
 func validManifest(tb testing.TB, chunks, files int) []byte {
 	tb.Helper()
+	return validManifestOf(tb, chunks, files, hostileChunk)
+}
+
+// validManifestOf is validManifest with chunks of chunkSize bytes.
+func validManifestOf(tb testing.TB, chunks, files int, chunkSize uint32) []byte {
+	tb.Helper()
 	rng := rand.New(rand.NewPCG(uint64(chunks), uint64(files)))
-	m := &verify.Manifest{Meta: verify.Meta{Term: 1, Index: 7, Engine: "pebble"}, ChunkSize: hostileChunk,
+	m := &verify.Manifest{Meta: verify.Meta{Term: 1, Index: 7, Engine: "pebble"}, ChunkSize: chunkSize,
 		Dirs: []verify.Dir{{Path: "db", Mode: 0o755}}}
 	all := make([]verify.Chunk, chunks)
 	for i := range all {
 		be.LittleEndian.PutUint64(all[i].Digest[:], rng.Uint64())
 		be.LittleEndian.PutUint64(all[i].Digest[8:], rng.Uint64())
-		all[i].Length = hostileChunk
+		all[i].Length = chunkSize
 	}
 	per := chunks / files
 	for i := range files {
-		f := verify.File{Path: fmt.Sprintf("db/%07d.sst", i), Size: int64(per) * hostileChunk, Mode: 0o644, LinkTo: -1}
+		f := verify.File{Path: fmt.Sprintf("db/%07d.sst", i), Size: int64(per) * int64(chunkSize), Mode: 0o644, LinkTo: -1}
 		f.Chunks = all[i*per : (i+1)*per : (i+1)*per]
 		m.Files = append(m.Files, f)
 	}

@@ -113,7 +113,7 @@ func (s *InstallService) swap(d *destState, id verify.Digest, keepOld bool) (cli
 // prepared before a restart may have changed since.
 func (s *InstallService) commitStaged(cfg client.Config, id verify.Digest) (client.Result, error) {
 	cfg.EnsureDefaults()
-	staged, err := client.Staged(cfg.StagingDir)
+	staged, err := client.Staged(cfg.StagingDir, client.WithinDir(cfg.Within))
 	if err != nil && !errors.Is(err, client.ErrRecoverNeeded) {
 		return client.Result{}, err
 	}

@@ -97,6 +97,30 @@ func (rs roots) resolveKept(dest string) (string, error) {
 	return rs.resolve(dest, true)
 }
 
+// within returns the directory the installs of a resolved dest reach their
+// staging area from without following a symlink (client.Config.Within): the
+// deepest root dest lies below, or, for a root itself (a set install's dest,
+// whose whole-tree staging area Abort and Status still look at), that root's
+// parent, trusted as named with the root. Every directory between it and
+// the staging area's parent is then opened without following a symlink, so
+// one another uid swaps for a symlink after resolve makes the operation fail
+// instead of leaving the root.
+func (rs roots) within(dest string) string {
+	best := ""
+	for _, r := range rs {
+		if r == dest {
+			return filepath.Dir(r)
+		}
+		if len(r) > len(best) && (roots{r}).contain(dest, false) {
+			best = r
+		}
+	}
+	if best == "" {
+		return filepath.Dir(dest) // unreachable for a resolved dest: its parent as named
+	}
+	return best
+}
+
 // contain reports whether p is strictly below one of the roots, or, with
 // orRoot, one of them.
 func (rs roots) contain(p string, orRoot bool) bool {

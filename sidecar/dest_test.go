@@ -101,6 +101,27 @@ func TestNestedRootsNotSwapped(t *testing.T) {
 	}
 }
 
+// TestWithin: installs reach a dest's staging area from the deepest root it
+// lies below, and a root's from that root's parent.
+func TestWithin(t *testing.T) {
+	t.Parallel()
+	rs := roots{"/data", "/data/om", "/srv"}
+	testCases := []struct{ dest, want string }{
+		{"/data/db", "/data"},
+		{"/data/om/db", "/data/om"},
+		{"/data/om/a/b/db", "/data/om"},
+		{"/data/omx/db", "/data"},
+		{"/data/om", "/data"},
+		{"/srv", "/"},
+		{"/srv/db", "/srv"},
+	}
+	for _, tc := range testCases {
+		if got := rs.within(tc.dest); got != tc.want {
+			t.Errorf("within(%q) = %q, want %q", tc.dest, got, tc.want)
+		}
+	}
+}
+
 func FuzzResolveDest(f *testing.F) {
 	rs, base := testRoots(f)
 	root := rs[0]

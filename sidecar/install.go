@@ -109,7 +109,7 @@ func (s *InstallService) dest(path string) *destState {
 // clientConfig is the template with dest filled in.
 func (s *InstallService) clientConfig(dest string) client.Config {
 	c := s.cfg.Client
-	c.Dest = dest
+	c.Dest, c.Within = dest, s.roots.within(dest)
 	c.Logger = s.cfg.Logger.With().Str("dest", dest).Logger()
 	return c
 }

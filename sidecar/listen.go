@@ -17,15 +17,33 @@ const unixPrefix = "unix:"
 // socketProbe bounds the dial that tells a stale socket from a live one.
 const socketProbe = time.Second
 
+// ListenOption tunes a Listen.
+type ListenOption func(*listenOptions)
+
+type listenOptions struct {
+	mode fs.FileMode // of a unix socket
+}
+
+// SocketMode gives a unix socket the permission bits mode instead of 0600
+// (0666 lets other uids connect, for a SO_PEERCRED check to admit or refuse
+// them). It has no effect on a TCP address.
+func SocketMode(mode fs.FileMode) ListenOption {
+	return func(o *listenOptions) { o.mode = mode.Perm() }
+}
+
 // Listen opens a listener on "host:port" or "unix:/path/to.sock". A unix
 // socket left by a dead process is removed first (a live one, or a path that
-// is not a socket, is refused) and the new one is made 0600. Unless
-// allowNonLoopback is set, a TCP address must be a loopback IP or
+// is not a socket, is refused) and the new one is made 0600 (SocketMode).
+// Unless allowNonLoopback is set, a TCP address must be a loopback IP or
 // "localhost", and the bound address is checked again: the local API must
 // never reach the network by accident.
-func Listen(addr string, allowNonLoopback bool) (net.Listener, error) {
+func Listen(addr string, allowNonLoopback bool, opts ...ListenOption) (net.Listener, error) {
+	o := listenOptions{mode: 0o600}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if path, ok := strings.CutPrefix(addr, unixPrefix); ok {
-		return listenUnix(path)
+		return listenUnix(path, o.mode)
 	}
 	if !allowNonLoopback {
 		if err := checkLoopback(addr); err != nil {
@@ -60,23 +78,16 @@ func checkLoopback(addr string) error {
 	return nil
 }
 
-// listenUnix listens on a unix socket at path, removing a stale one.
-func listenUnix(path string) (net.Listener, error) {
+// listenUnix listens on a unix socket at path with mode, removing a stale
+// one; bindUnix gives it its mode without ever following a symlink.
+func listenUnix(path string, mode fs.FileMode) (net.Listener, error) {
 	if path == "" {
 		return nil, fmt.Errorf("listen %s: empty socket path", unixPrefix)
 	}
 	if err := removeStale(path); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s%s: %w", unixPrefix, path, err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		cerr := ln.Close()
-		return nil, errors.Join(fmt.Errorf("chmod %s: %w", path, err), cerr)
-	}
-	return ln, nil
+	return bindUnix(path, mode)
 }
 
 // removeStale removes a socket at path that nobody listens on.

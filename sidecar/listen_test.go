@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -70,7 +71,7 @@ func TestListenUnix(t *testing.T) {
 	if _, err := Listen("unix:"+path, false); err == nil || !strings.Contains(err.Error(), "listening on it") {
 		t.Fatalf("second listener on a live socket: %v", err)
 	}
-	ln.(*net.UnixListener).SetUnlinkOnClose(false) // as if the process died
+	ln.(interface{ SetUnlinkOnClose(bool) }).SetUnlinkOnClose(false) // as if the process died
 	ln.Close()
 	if _, err := os.Lstat(path); err != nil {
 		t.Fatalf("stale socket gone already: %v", err)
@@ -99,4 +100,36 @@ func TestListenUnix(t *testing.T) {
 	if _, err := Listen("unix:", false); err == nil {
 		t.Fatal("listened on an empty socket path")
 	}
+
+	open := socketPath(t)
+	ln, err = Listen("unix:"+open, false, SocketMode(0o666))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(open); err != nil || fi.Mode().Type() != fs.ModeSocket || fi.Mode().Perm() != 0o666 {
+		t.Fatalf("socket %v, %v: want a socket with mode 0666", fi.Mode(), err)
+	}
+	if ln.Addr().String() != open {
+		t.Fatalf("Addr() = %s, want %s", ln.Addr(), open)
+	}
+	if names := dirNames(t, filepath.Dir(open)); len(names) != 1 {
+		t.Fatalf("beside the socket: %q, want only it", names)
+	}
+	ln.Close()
+	if names := dirNames(t, filepath.Dir(open)); len(names) != 0 {
+		t.Fatalf("after Close: %q, want nothing", names)
+	}
+}
+
+func dirNames(tb testing.TB, dir string) []string {
+	tb.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
 }

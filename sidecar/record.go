@@ -155,6 +155,13 @@ func (s *InstallService) stagingAreas(dest string) []string {
 	return []string{s.stagingArea(dest, nil), filepath.Join(dest, client.SetStagingName)}
 }
 
+// withinOf reaches dest's staging areas as its installs do: from its root
+// down, following no symlink (roots.within), so that a record is never read
+// or written outside the allowed roots.
+func (s *InstallService) withinOf(dest string) client.AreaOption {
+	return client.WithinDir(s.roots.within(dest))
+}
+
 // saveRecord writes rec as the note of the staging area of dest's install
 // with rec's replace list. A failure is logged: the state in memory stays
 // right, and only a restart would lose it.
@@ -162,7 +169,7 @@ func (s *InstallService) saveRecord(dest string, rec *record) {
 	rec.Version, rec.Updated = recordVersion, time.Now()
 	b, err := rec.encode()
 	if err == nil {
-		err = client.WriteNote(s.stagingArea(dest, rec.Replace), b)
+		err = client.WriteNote(s.stagingArea(dest, rec.Replace), b, s.withinOf(dest))
 	}
 	if err != nil {
 		s.log.Warn().Err(err).Str("dest", dest).Str("state", rec.State).Msg("save install state")
@@ -172,7 +179,7 @@ func (s *InstallService) saveRecord(dest string, rec *record) {
 // dropRecords removes dest's records (Abort).
 func (s *InstallService) dropRecords(dest string) {
 	for _, a := range s.stagingAreas(dest) {
-		if err := client.RemoveNote(a); err != nil {
+		if err := client.RemoveNote(a, s.withinOf(dest)); err != nil {
 			s.log.Warn().Err(err).Str("dest", dest).Msg("remove install state")
 		}
 	}
@@ -184,7 +191,7 @@ func (s *InstallService) loadRecord(dest string) (*record, string, error) {
 	var newest *record
 	var at string
 	for _, a := range s.stagingAreas(dest) {
-		b, err := client.ReadNote(a)
+		b, err := client.ReadNote(a, s.withinOf(dest))
 		if err != nil {
 			return nil, a, err
 		}

@@ -49,7 +49,7 @@ func (s *InstallService) reload(dest string) *destState {
 // recorded one of a failed Commit, an interrupted swap's, or why nothing is
 // prepared.
 func (s *InstallService) reloadPrepared(d *destState, rec *record, area string) error {
-	res, err := client.Staged(area)
+	res, err := client.Staged(area, s.withinOf(d.path))
 	if err != nil && !errors.Is(err, client.ErrRecoverNeeded) { // a swap Commit finishes
 		return fmt.Errorf("%w for %s: snapshot %s was prepared, the staging area says: %w",
 			ErrNotPrepared, d.path, rec.SnapshotID, err)

@@ -130,17 +130,14 @@ func (f *localFlags) openLocal(reg *registry.Source, installs client.Config, m *
 	if api.install == nil && regSvc == nil {
 		return nil, errors.New("--local-listen serves nothing: give --allow-dest (installs) or a registry: or exec: source")
 	}
-	ln, err := sidecar.Listen(f.localListen, f.allowNonLoopback)
+	var opts []sidecar.ListenOption
+	if len(f.localAllowUIDs) > 0 {
+		opts = append(opts, sidecar.SocketMode(0o666)) // other uids must be able to connect: the uid check is the gate
+	}
+	ln, err := sidecar.Listen(f.localListen, f.allowNonLoopback, opts...)
 	if err != nil {
 		api.Close()
 		return nil, err
-	}
-	if len(f.localAllowUIDs) > 0 {
-		// Other uids must be able to connect: the uid check is the gate.
-		if err := os.Chmod(strings.TrimPrefix(f.localListen, "unix:"), 0o666); err != nil {
-			api.Close()
-			return nil, errors.Join(fmt.Errorf("chmod the local socket: %w", err), ln.Close())
-		}
 	}
 	api.ln, api.handler = ln, connlimit.Gate(guard.Wrap, isHealthCheck, sidecar.LocalHandler(api.install, regSvc))
 	if f.localAddrFile != "" {

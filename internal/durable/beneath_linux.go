@@ -3,15 +3,10 @@
 package durable
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 )
-
-// ErrOutside reports a path given to a Beneath FS that does not lie below its
-// directory.
-var ErrOutside = errors.New("durable: path outside the directory handle")
 
 // Beneath returns a StageFS that resolves every path, absolute or relative to
 // the working directory, below the handle d: the path must name d or lie

@@ -9,4 +9,7 @@ var (
 	// ErrLocked reports a lock another holder has; callers wrap it into their
 	// own error (a busy staging area, a work dir in use).
 	ErrLocked = errors.New("durable: locked by another holder")
+	// ErrOutside reports a path given to a Beneath FS, or to OpenDirWithin,
+	// that does not lie below its directory.
+	ErrOutside = errors.New("durable: path outside the directory handle")
 )

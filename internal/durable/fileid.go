@@ -69,4 +69,11 @@ func Identify(path string) (FileID, error) {
 
 // IdentifyFile returns the FileID of the open file f, with its birth time
 // where the filesystem records one.
-func IdentifyFile(f *os.File) (FileID, error) { return fstat(f) }
+func IdentifyFile(f *os.File) (FileID, error) {
+	info, err := fstat(f)
+	return info.ID, err
+}
+
+// Stat describes the open file f as Lstat describes a path: what was opened,
+// whatever its name names now.
+func Stat(f *os.File) (Info, error) { return fstat(f) }

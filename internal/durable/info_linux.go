@@ -24,17 +24,17 @@ func lstat(path string) (Info, error) {
 	return infoOf(&st), nil
 }
 
-// fstat identifies the open file f with statx on its descriptor.
-func fstat(f *os.File) (FileID, error) {
+// fstat describes the open file f with statx on its descriptor.
+func fstat(f *os.File) (Info, error) {
 	var st unix.Statx_t
 	err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &st)
 	if errors.Is(err, unix.ENOSYS) {
 		return fstatPortable(f)
 	}
 	if err != nil {
-		return FileID{}, &fs.PathError{Op: "fstat", Path: f.Name(), Err: err}
+		return Info{}, &fs.PathError{Op: "fstat", Path: f.Name(), Err: err}
 	}
-	return infoOf(&st).ID, nil
+	return infoOf(&st), nil
 }
 
 func infoOf(st *unix.Statx_t) Info {

@@ -14,7 +14,7 @@ var errNoIdentity = errors.New("durable: file identity unsupported on this platf
 func lstatPortable(string) (Info, error) { return Info{}, errNoIdentity }
 
 // fstatPortable cannot identify files without inodes.
-func fstatPortable(*os.File) (FileID, error) { return FileID{}, errNoIdentity }
+func fstatPortable(*os.File) (Info, error) { return Info{}, errNoIdentity }
 
 // InfoID is zero where the platform has no inodes.
 func InfoID(fs.FileInfo) FileID { return FileID{} }

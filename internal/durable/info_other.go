@@ -8,4 +8,4 @@ import "os"
 func lstat(path string) (Info, error) { return lstatPortable(path) }
 
 // fstat off Linux has no birth time to offer.
-func fstat(f *os.File) (FileID, error) { return fstatPortable(f) }
+func fstat(f *os.File) (Info, error) { return fstatPortable(f) }

@@ -15,24 +15,28 @@ func lstatPortable(path string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
+	return infoOfFileInfo(path, fi)
+}
+
+// fstatPortable describes f with fstat(2): device and inode, no birth time.
+func fstatPortable(f *os.File) (Info, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return Info{}, err
+	}
+	return infoOfFileInfo(f.Name(), fi)
+}
+
+func infoOfFileInfo(path string, fi fs.FileInfo) (Info, error) {
 	id := InfoID(fi)
 	if id.IsZero() {
-		return Info{}, fmt.Errorf("lstat %s: no stat_t", path)
+		return Info{}, fmt.Errorf("stat %s: no stat_t", path)
 	}
 	info := Info{ID: id, Mode: fi.Mode(), Size: fi.Size(), Nlink: 1, Mtime: fi.ModTime().UnixNano()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		info.Uid, info.Nlink = st.Uid, uint64(st.Nlink) //nolint:unconvert // narrower types on some platforms
 	}
 	return info, nil
-}
-
-// fstatPortable identifies f with fstat(2): device and inode, no birth time.
-func fstatPortable(f *os.File) (FileID, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return FileID{}, err
-	}
-	return InfoID(fi), nil
 }
 
 // InfoID returns the device and inode of fi, as os.Lstat or os.File.Stat
