@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -27,8 +28,13 @@ type Guard struct {
 	// Exempt, if set, names procedures (URL paths) every caller may reach,
 	// e.g. the gRPC health check a probe calls. Default: none.
 	Exempt func(path string) bool
-	// Log receives the audit line of each refusal. Default: discard.
+	// Log receives the audit line of each refusal, at most 20 a second in
+	// full (the others are counted in one line). Default: discard.
 	Log zerolog.Logger
+	// Now is the clock of that pacing. Default: time.Now.
+	Now func() time.Time
+
+	pace pacer
 }
 
 // Enabled reports whether the guard checks anything.
@@ -84,6 +90,18 @@ func (g *Guard) check(r *http.Request) (string, error) {
 // audit logs a refusal: who (address, certificate identity), what, why. The
 // Authorization header is never logged.
 func (g *Guard) audit(r *http.Request, err error) {
+	now := time.Now
+	if g.Now != nil {
+		now = g.Now
+	}
+	ok, heldBack := g.pace.allow(now())
+	if heldBack > 0 {
+		g.Log.Warn().Str("audit", "refused").Int("not_logged", heldBack).
+			Msg("calls refused and not logged in full (more than 20 a second)")
+	}
+	if !ok {
+		return
+	}
 	ev := g.Log.Warn().Str("audit", "refused").Str("peer", r.RemoteAddr).Str("procedure", r.URL.Path)
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		ev = ev.Str("claimed_identity", Identity(r.TLS.PeerCertificates[0]))
