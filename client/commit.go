@@ -101,7 +101,11 @@ func afterSwap(ctx context.Context, cfg *Config, l layout, st *state, old string
 		return Result{}, err
 	}
 	if err := promoteCache(l); err != nil {
-		return Result{}, err
+		// The new DB is in place; the cache only spares hashing. A cache
+		// that cannot be replaced (another uid's file in a sticky shared
+		// parent: EPERM) must not fail every later run of this Commit.
+		cfg.Logger.Warn().Err(err).Str("cache", l.cachePath()).
+			Msg("follower digest cache not updated: the next install hashes the DB's files again")
 	}
 	if err := removeTree(ctx, l.fs, l.root); err != nil {
 		return Result{}, fmt.Errorf("remove staging area: %w", err)
