@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +25,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testlog"
 )
 
 // The flood: floodConns unauthenticated connections against a leader whose
@@ -184,7 +184,7 @@ func startServeUnder(tb testing.TB, prefix []string, source string, args ...stri
 	all := slices.Concat(prefix[1:], []string{binary, "serve", "--listen", "127.0.0.1:0", "--source", source,
 		"--addr-file", addrFile, "--log-format", "json", "--work-dir", filepath.Join(tb.TempDir(), "work")}, args)
 	cmd := exec.Command(prefix[0], all...)
-	logs := &bytes.Buffer{}
+	logs := &testlog.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)

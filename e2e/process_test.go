@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snapsync/snapsync/internal/testlog"
 	"github.com/snapsync/snapsync/internal/testwait"
 )
 
@@ -23,7 +24,7 @@ type serveProc struct {
 	URL  string
 	Addr string
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *testlog.Buffer
 }
 
 // startServe runs `snapsync serve` on an ephemeral loopback port and waits
@@ -34,7 +35,7 @@ func startServe(tb testing.TB, source string, args ...string) *serveProc {
 	all := append([]string{"serve", "--listen", "127.0.0.1:0", "--source", source,
 		"--addr-file", addrFile, "--log-format", "json", "--work-dir", filepath.Join(tb.TempDir(), "work")}, args...)
 	cmd := exec.Command(binary, all...)
-	logs := &bytes.Buffer{}
+	logs := &testlog.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
