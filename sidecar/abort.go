@@ -80,4 +80,3 @@ func (s *InstallService) endAbort(d *destState, prev <-chan struct{}, done chan 
 		s.wg.Done()
 	}()
 }
-
