@@ -95,9 +95,7 @@ func (r *replacement) identify(dest, staged string) error {
 // usePair switches the record to the journaled pair, whose old path must be
 // free.
 func (r *replacement) usePair() error {
-	r.rec.Mode = ModePair.String()
-	r.rec.Old = "." + r.rec.Dest + ".swap-old"
-	old := filepath.Join(r.root, r.rec.Old)
+	old := filepath.Join(r.root, r.rec.usePair())
 	if _, ok, err := lstatInfo(r.fs, old); err != nil {
 		return fmt.Errorf("old path: %w", err)
 	} else if ok {

@@ -175,9 +175,7 @@ func kindOrder(e setEntry) int {
 // usePair switches the record to the journaled pairs, whose park directory
 // (staged+".swap-old") must be free.
 func (r *setReplacement) usePair() error {
-	r.rec.Mode = ModePair.String()
-	r.rec.Old = r.rec.Staged + ".swap-old"
-	park := filepath.Join(r.root, filepath.FromSlash(r.rec.Old))
+	park := filepath.Join(r.root, filepath.FromSlash(r.rec.usePair()))
 	if _, ok, err := lstatInfo(r.fs, park); err != nil {
 		return fmt.Errorf("old path: %w", err)
 	} else if ok {
