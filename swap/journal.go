@@ -90,6 +90,8 @@ type journalRecord interface {
 	// usePair switches the record to the journaled pair and returns the old
 	// path it then names, relative to the root.
 	usePair() string
+	// encode validates the record and renders it as a journal of its version.
+	encode() ([]byte, error)
 }
 
 // encodeRecord validates r and renders it as a journal of version.

@@ -68,7 +68,7 @@ func Recover(ctx context.Context, journalPath string, o Options) (Outcome, error
 			return Nothing, fmt.Errorf("recover %s: %w", act.outcome, err)
 		}
 	}
-	if err := finish(o, j, j.path, "before-recover-cleanup", ""); err != nil {
+	if err := finish(o, j.path, parentDirs(j), "before-recover-cleanup", ""); err != nil {
 		return Nothing, err
 	}
 	o.Logger.Info().Str("dest", j.Dest).Str("mode", j.Mode.String()).Str("outcome", act.outcome.String()).

@@ -46,7 +46,12 @@ func recoverSet(o Options, j Journal) (Outcome, error) {
 			}
 		}
 	}
-	if err := finishSet(o, j, "before-recover-cleanup", "", !forward); err != nil {
+	if !forward {
+		if err := dropPark(o, j); err != nil {
+			return Nothing, err
+		}
+	}
+	if err := finish(o, j.path, setDirs(j, forward), "before-recover-cleanup", ""); err != nil {
 		return Nothing, err
 	}
 	o.Logger.Info().Str("dir", j.Dest).Str("mode", j.Mode.String()).Str("outcome", outcome.String()).
