@@ -49,31 +49,52 @@ func Recover(ctx context.Context, journalPath string, o Options) (Outcome, error
 	if err != nil || !ok {
 		return Nothing, err
 	}
+	decideRecovery := decideDir
 	if j.Entries != nil {
-		return recoverSet(o, j)
+		decideRecovery = decideSet
 	}
-	ob, err := observe(o.FS, j)
-	if err != nil {
-		return Nothing, err
-	}
-	act, err := decide(j, ob)
+	rc, err := decideRecovery(o.FS, j)
 	if err != nil {
 		return Nothing, err
 	}
 	if err := o.hook("before-recover"); err != nil {
 		return Nothing, err
 	}
-	if act.from != "" {
-		if err := o.FS.Rename(act.from, act.to); err != nil {
-			return Nothing, fmt.Errorf("recover %s: %w", act.outcome, err)
-		}
+	if err := rc.act(); err != nil {
+		return Nothing, fmt.Errorf("recover %s: %w", rc.outcome, err)
 	}
-	if err := finish(o, j.path, parentDirs(j), "before-recover-cleanup", ""); err != nil {
+	if err := finish(o, j.path, rc.dirs, "before-recover-cleanup", ""); err != nil {
 		return Nothing, err
 	}
-	o.Logger.Info().Str("dest", j.Dest).Str("mode", j.Mode.String()).Str("outcome", act.outcome.String()).
-		Msg("recovered interrupted replace")
-	return act.outcome, nil
+	o.Logger.Info().Str("dest", j.Dest).Str("mode", j.Mode.String()).Int("entries", len(j.Entries)).
+		Str("outcome", rc.outcome.String()).Msg("recovered interrupted replace")
+	return rc.outcome, nil
+}
+
+// recovery is what Recover does, decided by identity before anything is
+// touched: the outcome, the moves that reach it, and the directories whose
+// entries a swap or those moves changed.
+type recovery struct {
+	outcome Outcome
+	act     func() error
+	dirs    []string
+}
+
+// decideDir decides the recovery of a Replace: at most one rename.
+func decideDir(fsys durable.FS, j Journal) (recovery, error) {
+	ob, err := observe(fsys, j)
+	if err != nil {
+		return recovery{}, err
+	}
+	act, err := decide(j, ob)
+	if err != nil {
+		return recovery{}, err
+	}
+	rc := recovery{outcome: act.outcome, act: func() error { return nil }, dirs: parentDirs(j)}
+	if act.from != "" {
+		rc.act = func() error { return fsys.Rename(act.from, act.to) }
+	}
+	return rc, nil
 }
 
 // observed holds the identities found at the journal's paths; zero means
@@ -99,7 +120,8 @@ func observe(fsys durable.FS, j Journal) (observed, error) {
 	return ob, nil
 }
 
-// action is what Recover does: at most one rename, then the cleanup.
+// action is what Recover does to a Replace: at most one rename, then the
+// cleanup.
 type action struct {
 	outcome  Outcome
 	from, to string

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // ReplaceSet makes the entries names of dir what staged holds under the same
@@ -225,15 +227,15 @@ func setDirs(j Journal, parked bool) []string {
 
 // dropPark removes the park directory of a rolled-back pair, empty again,
 // and fsyncs its parent.
-func dropPark(o Options, j Journal) error {
+func dropPark(fsys durable.FS, j Journal) error {
 	if j.Mode != ModePair {
 		return nil
 	}
-	if _, ok, err := lstatInfo(o.FS, j.Old); err != nil || !ok {
+	if _, ok, err := lstatInfo(fsys, j.Old); err != nil || !ok {
 		return err
 	}
-	if err := o.FS.Remove(j.Old); err != nil {
+	if err := fsys.Remove(j.Old); err != nil {
 		return fmt.Errorf("remove park directory: %w", err)
 	}
-	return o.FS.SyncDir(filepath.Dir(j.Old))
+	return fsys.SyncDir(filepath.Dir(j.Old))
 }

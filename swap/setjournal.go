@@ -44,14 +44,6 @@ var _ journalRecord = (*setRecord)(nil)
 
 func (r *setRecord) encode() ([]byte, error) { return encodeRecord(setJournalVersion, r) }
 
-func decodeSetRecord(b []byte) (*setRecord, error) {
-	r := new(setRecord)
-	if err := decodeValid(b, setJournalVersion, r); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
 func (r *setRecord) journalRel() string { return r.Journal }
 
 // usePair switches r to the journaled pairs, whose park directory is
