@@ -54,6 +54,19 @@ func (p *plan) rel(what, path string) (string, error) {
 	return filepath.ToSlash(rel), nil
 }
 
+// stagedDir returns the identity of the directory at staged, refusing
+// anything else.
+func (p *plan) stagedDir(staged string) (FileID, error) {
+	info, ok, err := lstatInfo(p.fs, staged)
+	switch {
+	case err != nil:
+		return FileID{}, fmt.Errorf("staged: %w", err)
+	case !ok || !info.Mode.IsDir():
+		return FileID{}, fmt.Errorf("%w: staged %s is not a directory", ErrBadLayout, staged)
+	}
+	return info.ID, nil
+}
+
 // refusePending reports ErrPending when a journal is already at the journal
 // path: an earlier replace was interrupted and Recover has not run.
 func (p *plan) refusePending() error {

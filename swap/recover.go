@@ -103,21 +103,11 @@ type observed struct{ dest, staged, old FileID }
 
 func observe(fsys durable.FS, j Journal) (observed, error) {
 	var ob observed
-	paths := []struct {
-		what, path string
-		id         *FileID
-	}{{"dest", j.Dest, &ob.dest}, {"staged", j.Staged, &ob.staged}, {"old", j.Old, &ob.old}}
-	for _, p := range paths {
-		if p.what == "old" && j.Mode != ModePair {
-			continue // the old path is staged's (exchange) or none (rename)
-		}
-		info, _, err := lstatInfo(fsys, p.path)
-		if err != nil {
-			return ob, fmt.Errorf("%s: %w", p.what, err)
-		}
-		*p.id = info.ID
+	places := []place{{"dest", j.Dest, &ob.dest}, {"staged", j.Staged, &ob.staged}}
+	if j.Mode == ModePair { // else the old path is staged's (exchange) or none (rename)
+		places = append(places, place{"old", j.Old, &ob.old})
 	}
-	return ob, nil
+	return ob, identifyAll(fsys, places...)
 }
 
 // action is what Recover does to a Replace: at most one rename, then the

@@ -68,12 +68,9 @@ func planReplace(o Options, dest, staged, journalPath string) (*replacement, err
 // identify looks at staged, dest, the journal and the old path, records the
 // identities of the trees, and picks the mode.
 func (r *replacement) identify(dest, staged string) error {
-	si, ok, err := lstatInfo(r.fs, staged)
-	switch {
-	case err != nil:
-		return fmt.Errorf("staged: %w", err)
-	case !ok || !si.Mode.IsDir():
-		return fmt.Errorf("%w: staged %s is not a directory", ErrBadLayout, staged)
+	stagedID, err := r.stagedDir(staged)
+	if err != nil {
+		return err
 	}
 	di, destExists, err := lstatInfo(r.fs, dest)
 	switch {
@@ -85,7 +82,7 @@ func (r *replacement) identify(dest, staged string) error {
 	if err := r.refusePending(); err != nil {
 		return err
 	}
-	r.dirRec.StagedID, r.dirRec.DestID = si.ID, di.ID
+	r.dirRec.StagedID, r.dirRec.DestID = stagedID, di.ID
 	switch {
 	case !destExists:
 		r.dirRec.Mode = ModeRename.String()

@@ -97,25 +97,17 @@ func (r *setReplacement) identify(names []string) error {
 		return fmt.Errorf("%w: %d names, want 1 to %d", ErrBadLayout, len(names), MaxSetEntries)
 	}
 	staged := filepath.Join(r.root, filepath.FromSlash(r.setRec.Staged))
-	if si, ok, err := lstatInfo(r.fs, staged); err != nil {
-		return fmt.Errorf("staged: %w", err)
-	} else if !ok || !si.Mode.IsDir() {
-		return fmt.Errorf("%w: staged %s is not a directory", ErrBadLayout, staged)
+	if _, err := r.stagedDir(staged); err != nil {
+		return err
 	}
 	for _, n := range names {
 		if strings.ContainsAny(n, `/\`) || !filepath.IsLocal(n) {
 			return fmt.Errorf("%w: name %q is not one path component", ErrBadLayout, n)
 		}
 		e := setEntry{Name: n}
-		for _, side := range []struct {
-			path string
-			id   *FileID
-		}{{filepath.Join(staged, n), &e.StagedID}, {filepath.Join(r.root, n), &e.DestID}} {
-			info, _, err := lstatInfo(r.fs, side.path)
-			if err != nil {
-				return fmt.Errorf("%s: %w", side.path, err)
-			}
-			*side.id = info.ID
+		if err := identifyAll(r.fs, place{"staged", filepath.Join(staged, n), &e.StagedID},
+			place{"dest", filepath.Join(r.root, n), &e.DestID}); err != nil {
+			return err
 		}
 		if !e.StagedID.IsZero() || !e.DestID.IsZero() {
 			r.setRec.Entries = append(r.setRec.Entries, e)

@@ -52,21 +52,14 @@ func decideSet(fsys durable.FS, j Journal) (recovery, error) {
 func observeEntry(fsys durable.FS, j Journal, name string) (entrySeen, error) {
 	var s entrySeen
 	dest, staged, old := entryPaths(j, name)
-	for _, p := range []struct {
-		path string
-		id   *FileID
-	}{{dest, &s.dest}, {staged, &s.staged}, {old, &s.old}} {
-		if p.id == &s.old && old == staged { // the exchange mode parks in staged
-			s.old = s.staged
-			continue
-		}
-		info, _, err := lstatInfo(fsys, p.path)
-		if err != nil {
-			return s, fmt.Errorf("%s: %w", p.path, err)
-		}
-		*p.id = info.ID
+	if err := identifyAll(fsys, place{"dest", dest, &s.dest}, place{"staged", staged, &s.staged}); err != nil {
+		return s, err
 	}
-	return s, nil
+	if old == staged { // the exchange mode parks in staged
+		s.old = s.staged
+		return s, nil
+	}
+	return s, identifyAll(fsys, place{"old", old, &s.old})
 }
 
 // entryStateOf tells, by identity, where entry e stands; a state no move of
