@@ -60,8 +60,10 @@ func Recover(ctx context.Context, journalPath string, o Options) (Outcome, error
 	if err := o.hook("before-recover"); err != nil {
 		return Nothing, err
 	}
-	if err := rc.act(); err != nil {
-		return Nothing, fmt.Errorf("recover %s: %w", rc.outcome, err)
+	if rc.act != nil {
+		if err := rc.act(); err != nil {
+			return Nothing, fmt.Errorf("recover %s: %w", rc.outcome, err)
+		}
 	}
 	if err := finish(o, j.path, rc.dirs, "before-recover-cleanup", ""); err != nil {
 		return Nothing, err
@@ -76,7 +78,7 @@ func Recover(ctx context.Context, journalPath string, o Options) (Outcome, error
 // entries a swap or those moves changed.
 type recovery struct {
 	outcome Outcome
-	act     func() error
+	act     func() error // nil: nothing to move
 	dirs    []string
 }
 
@@ -90,7 +92,7 @@ func decideDir(fsys durable.FS, j Journal) (recovery, error) {
 	if err != nil {
 		return recovery{}, err
 	}
-	rc := recovery{outcome: act.outcome, act: func() error { return nil }, dirs: parentDirs(j)}
+	rc := recovery{outcome: act.outcome, dirs: parentDirs(j)}
 	if act.from != "" {
 		rc.act = func() error { return fsys.Rename(act.from, act.to) }
 	}

@@ -36,7 +36,7 @@ func decideSet(fsys durable.FS, j Journal) (recovery, error) {
 		forward = forward && states[i] == entryNew
 	}
 	if forward {
-		return recovery{outcome: RolledForward, act: func() error { return nil }, dirs: setDirs(j, true)}, nil
+		return recovery{outcome: RolledForward, dirs: setDirs(j, true)}, nil
 	}
 	undo := func() error {
 		for i, e := range j.Entries {
