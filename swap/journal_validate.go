@@ -3,6 +3,7 @@ package swap
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/snapsync/snapsync/internal/durable"
@@ -22,6 +23,19 @@ func (p problems) err() error {
 		return nil
 	}
 	return fmt.Errorf("%w: %w", ErrBadJournal, errors.Join(p...))
+}
+
+// header adds a problem when version is not want or mode names none of
+// modes, and returns the mode parsed (0 when unknown).
+func (p *problems) header(version, want int, mode string, modes ...Mode) Mode {
+	if version != want {
+		p.add("version %d, want %d", version, want)
+	}
+	m, ok := parseMode(mode)
+	if !ok || !slices.Contains(modes, m) {
+		p.add("mode %q is not one of %v", mode, modes)
+	}
+	return m
 }
 
 // namedPath is a slash path of a record, relative to its root, with what it is.

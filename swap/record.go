@@ -48,13 +48,7 @@ func (r *record) usePair() string {
 // ErrBadJournal: a record that passes names nothing outside its root.
 func (r *record) validate() error {
 	var p problems
-	if r.Version != journalVersion {
-		p.add("version %d, want %d", r.Version, journalVersion)
-	}
-	mode, ok := parseMode(r.Mode)
-	if !ok {
-		p.add("unknown mode %q", r.Mode)
-	}
+	mode := p.header(r.Version, journalVersion, r.Mode, ModeExchange, ModeRename, ModePair)
 	named := []namedPath{{"dest", r.Dest}, {"staged", r.Staged}}
 	if mode == ModePair {
 		named = append(named, namedPath{"old", r.Old})

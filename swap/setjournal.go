@@ -59,13 +59,7 @@ func (r *setRecord) usePair() string {
 // no entry name that overlaps the staging paths.
 func (r *setRecord) validate() error {
 	var p problems
-	if r.Version != setJournalVersion {
-		p.add("version %d, want %d", r.Version, setJournalVersion)
-	}
-	mode, ok := parseMode(r.Mode)
-	if !ok || mode == ModeRename {
-		p.add("mode %q is not exchange or pair", r.Mode)
-	}
+	mode := p.header(r.Version, setJournalVersion, r.Mode, ModeExchange, ModePair)
 	if (mode == ModePair) != (r.Old != "") {
 		p.add("old path %q in mode %s", r.Old, r.Mode)
 	}
