@@ -72,17 +72,46 @@ func setupCase(tb testing.TB, rc replaceCase) layout {
 func TestCrashAtEveryOp(t *testing.T) {
 	t.Parallel()
 	for _, rc := range replaceCases {
-		n, _ := countOps(t, rc, 0)
-		for k := 1; k <= n; k++ {
-			_, m := countOps(t, rc, k)
-			for rk := 0; rk <= m; rk++ {
-				t.Run(fmt.Sprintf("%s/replace-op%d/recover-op%d", rc.name, k, rk), func(t *testing.T) {
-					t.Parallel()
-					crashAndRecover(t, rc, k, rk)
-				})
-			}
+		everyCrash(t, rc.name, func(k int) (int, int) { return countOps(t, rc, k) }, func(t *testing.T, k, rk int) {
+			crashAndRecover(t, rc, k, rk)
+		})
+	}
+}
+
+// everyCrash runs one parallel subtest, name/replace-opK/recover-opRK, for
+// each operation k of a replace and each operation rk of the Recover that
+// follows a crash at k (rk 0: Recover does not crash). count(k) returns how
+// many operations the replace and that Recover make (k 0: no crash).
+func everyCrash(t *testing.T, name string, count func(k int) (n, m int), run func(t *testing.T, k, rk int)) {
+	t.Helper()
+	n, _ := count(0)
+	for k := 1; k <= n; k++ {
+		_, m := count(k)
+		for rk := 0; rk <= m; rk++ {
+			t.Run(fmt.Sprintf("%s/replace-op%d/recover-op%d", name, k, rk), func(t *testing.T) {
+				t.Parallel()
+				run(t, k, rk)
+			})
 		}
 	}
+}
+
+// recoverAfterCrash runs a Recover that crashes at its operation rk, unless
+// rk is 0, then one for real, and returns what that one did.
+func recoverAfterCrash(t *testing.T, journal string, rk int) Outcome {
+	t.Helper()
+	ctx := context.Background()
+	if rk > 0 {
+		var ops int
+		if _, err := Recover(ctx, journal, Options{FS: crashFS(durable.OS(), rk, &ops)}); !errors.Is(err, errCrash) {
+			t.Fatalf("recover with crash at op %d: got %v, want the crash", rk, err)
+		}
+	}
+	outcome, err := Recover(ctx, journal, Options{})
+	if err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	return outcome
 }
 
 func crashAndRecover(t *testing.T, rc replaceCase, k, rk int) {
@@ -97,16 +126,7 @@ func crashAndRecover(t *testing.T, rc replaceCase, k, rk int) {
 	if err != nil {
 		t.Fatalf("read journal: %v", err)
 	}
-	if rk > 0 {
-		ops = 0
-		if _, err := Recover(ctx, l.journal, Options{FS: crashFS(durable.OS(), rk, &ops)}); !errors.Is(err, errCrash) {
-			t.Fatalf("recover with crash at op %d: got %v, want the crash", rk, err)
-		}
-	}
-	outcome, err := Recover(ctx, l.journal, Options{})
-	if err != nil {
-		t.Fatalf("recover: %v", err)
-	}
+	outcome := recoverAfterCrash(t, l.journal, rk)
 	checkRecovered(t, rc, l, outcome, hasJournal, j)
 	replaceAgain(t, rc, l)
 }

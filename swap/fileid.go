@@ -2,6 +2,7 @@ package swap
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 
 	"github.com/snapsync/snapsync/internal/durable"
@@ -23,4 +24,23 @@ func lstatInfo(fsys durable.FS, path string) (info durable.Info, ok bool, err er
 		return durable.Info{}, false, err
 	}
 	return info, true, nil
+}
+
+// place is a path whose identity is looked at, with what it is.
+type place struct {
+	what, path string
+	id         *FileID
+}
+
+// identifyAll sets each place's id to the identity of what is at its path,
+// zero when nothing is there.
+func identifyAll(fsys durable.FS, places ...place) error {
+	for _, p := range places {
+		info, _, err := lstatInfo(fsys, p.path)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", p.what, p.path, err)
+		}
+		*p.id = info.ID
+	}
+	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/snapsync/snapsync/internal/durable"
@@ -77,27 +76,38 @@ type Journal struct {
 	path string // the journal file itself
 }
 
-// record is the journal on disk: paths are slash-separated and relative to
-// the root, dest's parent directory; Journal is the journal file's own path,
-// from which Recover finds the root again.
-type record struct {
-	Version  int    `json:"version"`
-	Mode     string `json:"mode"`
-	Journal  string `json:"journal"`
-	Dest     string `json:"dest"`
-	Staged   string `json:"staged"`
-	Old      string `json:"old,omitempty"`
-	StagedID FileID `json:"staged_id"`
-	DestID   FileID `json:"dest_id"`
+// journalRecord is a journal's record on disk: record (version 1, one
+// directory) or setRecord (version 2, a set of entries).
+type journalRecord interface {
+	// validate reports every way the record breaks the layout rules,
+	// wrapped in ErrBadJournal.
+	validate() error
+	// journalRel is where the record says its journal file is, relative to
+	// the root.
+	journalRel() string
+	// toJournal resolves the record against root.
+	toJournal(root string) Journal
+	// usePair switches the record to the journaled pair and returns the old
+	// path it then names, relative to the root.
+	usePair() string
+	// encode validates the record and renders it as a journal of its version.
+	encode() ([]byte, error)
 }
 
-// encode renders r as three lines: magic and version, the JSON record, and
-// the SHA-256 of the first two lines.
-func (r *record) encode() ([]byte, error) {
+// encodeRecord validates r and renders it as a journal of version.
+func encodeRecord(version int, r journalRecord) ([]byte, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
-	return encodeJournal(journalVersion, r)
+	return encodeJournal(version, r)
+}
+
+// decodeValid decodes an untrusted journal of version into r and validates it.
+func decodeValid(b []byte, version int, r journalRecord) error {
+	if err := decodeJournal(b, version, r); err != nil {
+		return err
+	}
+	return r.validate()
 }
 
 // encodeJournal renders v as the three lines of a journal of version.
@@ -109,18 +119,6 @@ func encodeJournal(version int, v any) ([]byte, error) {
 	b := fmt.Appendf(nil, "%s %d\n%s\n", journalMagic, version, body)
 	sum := verify.Sum(b)
 	return fmt.Appendf(b, "sha256 %s\n", sum), nil
-}
-
-// decodeRecord parses and validates an untrusted journal of a directory.
-func decodeRecord(b []byte) (*record, error) {
-	r := new(record)
-	if err := decodeJournal(b, journalVersion, r); err != nil {
-		return nil, err
-	}
-	if err := r.validate(); err != nil {
-		return nil, err
-	}
-	return r, nil
 }
 
 // journalVersionOf returns the version an untrusted journal's header names.
@@ -173,23 +171,4 @@ func checkSum(lines [][]byte) error {
 		return errors.New("checksum mismatch")
 	}
 	return nil
-}
-
-// toJournal resolves r against root, the directory that holds dest.
-func (r *record) toJournal(root string) Journal {
-	abs := func(p string) string {
-		if p == "" {
-			return ""
-		}
-		return filepath.Join(root, filepath.FromSlash(p))
-	}
-	mode, _ := parseMode(r.Mode) // validated
-	j := Journal{
-		Mode: mode, Dest: abs(r.Dest), Staged: abs(r.Staged), Old: abs(r.Old),
-		StagedID: r.StagedID, DestID: r.DestID,
-	}
-	if mode == ModeExchange {
-		j.Old = j.Staged
-	}
-	return j
 }

@@ -3,64 +3,61 @@ package swap
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
-// validate reports every way r breaks the layout rules, wrapped in
-// ErrBadJournal: a record that passes names nothing outside its root.
-func (r *record) validate() error {
-	var errs []error
-	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if r.Version != journalVersion {
-		fail("version %d, want %d", r.Version, journalVersion)
+// problems collects every way a record breaks the layout rules, so that one
+// error reports them all.
+type problems []error
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Errorf(format, args...)) }
+
+// err is nil when nothing was found, else every problem wrapped in
+// ErrBadJournal.
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
 	}
-	mode, ok := parseMode(r.Mode)
-	if !ok {
-		fail("unknown mode %q", r.Mode)
-	}
-	r.validatePaths(mode, fail)
-	if r.StagedID.IsZero() {
-		fail("no staged id")
-	}
-	if (mode == ModeRename) != r.DestID.IsZero() {
-		fail("dest id %s does not fit mode %s", r.DestID, r.Mode)
-	}
-	if r.StagedID == r.DestID {
-		fail("staged and dest share id %s", r.StagedID)
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrBadJournal, errors.Join(errs...))
-	}
-	return nil
+	return fmt.Errorf("%w: %w", ErrBadJournal, errors.Join(p...))
 }
 
-func (r *record) validatePaths(mode Mode, fail func(string, ...any)) {
-	named := []struct{ what, p string }{
-		{"journal", r.Journal}, {"journal tmp", r.Journal + durable.TmpSuffix}, {"dest", r.Dest}, {"staged", r.Staged},
+// header adds a problem when version is not want or mode names none of
+// modes, and returns the mode parsed (0 when unknown).
+func (p *problems) header(version, want int, mode string, modes ...Mode) Mode {
+	if version != want {
+		p.add("version %d, want %d", version, want)
 	}
-	if mode == ModePair {
-		named = append(named, struct{ what, p string }{"old", r.Old})
-	} else if r.Old != "" {
-		fail("old path %q in mode %s", r.Old, r.Mode)
+	m, ok := parseMode(mode)
+	if !ok || !slices.Contains(modes, m) {
+		p.add("mode %q is not one of %v", mode, modes)
 	}
+	return m
+}
+
+// namedPath is a slash path of a record, relative to its root, with what it is.
+type namedPath struct{ what, p string }
+
+// checkPaths adds a problem for each path that is not clean and relative, for
+// a journal more than one directory below the root, and for any two paths
+// (the journal and its temporary file included) that overlap.
+func (p *problems) checkPaths(journal string, named ...namedPath) {
+	named = append([]namedPath{{"journal", journal}, {"journal tmp", journal + durable.TmpSuffix}}, named...)
 	for _, n := range named {
 		if err := verify.ValidatePath(n.p); err != nil {
-			fail("%s: %v", n.what, err)
+			p.add("%s: %v", n.what, err)
 		}
 	}
-	if strings.Count(r.Journal, "/") > 1 {
-		fail("journal %q more than one directory below the root", r.Journal)
-	}
-	if strings.Contains(r.Dest, "/") || strings.Contains(r.Old, "/") {
-		fail("dest %q or old %q not directly in the root", r.Dest, r.Old)
+	if strings.Count(journal, "/") > 1 {
+		p.add("journal %q more than one directory below the root", journal)
 	}
 	for i, a := range named {
 		for _, b := range named[i+1:] {
 			if within(a.p, b.p) || within(b.p, a.p) {
-				fail("%s %q and %s %q overlap", a.what, a.p, b.what, b.p)
+				p.add("%s %q and %s %q overlap", a.what, a.p, b.what, b.p)
 			}
 		}
 	}

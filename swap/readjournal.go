@@ -29,24 +29,25 @@ func ReadJournal(ctx context.Context, journalPath string, o Options) (j Journal,
 	if err != nil || !ok {
 		return Journal{}, false, err
 	}
-	if journalVersionOf(b) == setJournalVersion {
-		j, err = readSetJournal(abs, b)
-	} else {
-		j, err = readDirJournal(abs, b)
-	}
-	if err != nil {
+	if j, err = readRecord(abs, b); err != nil {
 		return Journal{}, false, err
 	}
 	j.path = abs
 	return j, true, nil
 }
 
-func readDirJournal(abs string, b []byte) (Journal, error) {
-	r, err := decodeRecord(b)
-	if err != nil {
+// readRecord decodes the journal at abs, of either version, and resolves it
+// against the root it names.
+func readRecord(abs string, b []byte) (Journal, error) {
+	var r journalRecord = new(record)
+	version := journalVersion
+	if journalVersionOf(b) == setJournalVersion {
+		r, version = new(setRecord), setJournalVersion
+	}
+	if err := decodeValid(b, version, r); err != nil {
 		return Journal{}, fmt.Errorf("%s: %w", abs, err)
 	}
-	root, err := rootOf(abs, r.Journal)
+	root, err := rootOf(abs, r.journalRel())
 	if err != nil {
 		return Journal{}, err
 	}

@@ -49,31 +49,54 @@ func Recover(ctx context.Context, journalPath string, o Options) (Outcome, error
 	if err != nil || !ok {
 		return Nothing, err
 	}
+	decideRecovery := decideDir
 	if j.Entries != nil {
-		return recoverSet(o, j)
+		decideRecovery = decideSet
 	}
-	ob, err := observe(o.FS, j)
-	if err != nil {
-		return Nothing, err
-	}
-	act, err := decide(j, ob)
+	rc, err := decideRecovery(o.FS, j)
 	if err != nil {
 		return Nothing, err
 	}
 	if err := o.hook("before-recover"); err != nil {
 		return Nothing, err
 	}
-	if act.from != "" {
-		if err := o.FS.Rename(act.from, act.to); err != nil {
-			return Nothing, fmt.Errorf("recover %s: %w", act.outcome, err)
+	if rc.act != nil {
+		if err := rc.act(); err != nil {
+			return Nothing, fmt.Errorf("recover %s: %w", rc.outcome, err)
 		}
 	}
-	if err := finish(o, j, j.path, "before-recover-cleanup", ""); err != nil {
+	if err := finish(o, j.path, rc.dirs, "before-recover-cleanup", ""); err != nil {
 		return Nothing, err
 	}
-	o.Logger.Info().Str("dest", j.Dest).Str("mode", j.Mode.String()).Str("outcome", act.outcome.String()).
-		Msg("recovered interrupted replace")
-	return act.outcome, nil
+	o.Logger.Info().Str("dest", j.Dest).Str("mode", j.Mode.String()).Int("entries", len(j.Entries)).
+		Str("outcome", rc.outcome.String()).Msg("recovered interrupted replace")
+	return rc.outcome, nil
+}
+
+// recovery is what Recover does, decided by identity before anything is
+// touched: the outcome, the moves that reach it, and the directories whose
+// entries a swap or those moves changed.
+type recovery struct {
+	outcome Outcome
+	act     func() error // nil: nothing to move
+	dirs    []string
+}
+
+// decideDir decides the recovery of a Replace: at most one rename.
+func decideDir(fsys durable.FS, j Journal) (recovery, error) {
+	ob, err := observe(fsys, j)
+	if err != nil {
+		return recovery{}, err
+	}
+	act, err := decide(j, ob)
+	if err != nil {
+		return recovery{}, err
+	}
+	rc := recovery{outcome: act.outcome, dirs: parentDirs(j)}
+	if act.from != "" {
+		rc.act = func() error { return fsys.Rename(act.from, act.to) }
+	}
+	return rc, nil
 }
 
 // observed holds the identities found at the journal's paths; zero means
@@ -82,24 +105,15 @@ type observed struct{ dest, staged, old FileID }
 
 func observe(fsys durable.FS, j Journal) (observed, error) {
 	var ob observed
-	paths := []struct {
-		what, path string
-		id         *FileID
-	}{{"dest", j.Dest, &ob.dest}, {"staged", j.Staged, &ob.staged}, {"old", j.Old, &ob.old}}
-	for _, p := range paths {
-		if p.what == "old" && j.Mode != ModePair {
-			continue // the old path is staged's (exchange) or none (rename)
-		}
-		info, _, err := lstatInfo(fsys, p.path)
-		if err != nil {
-			return ob, fmt.Errorf("%s: %w", p.what, err)
-		}
-		*p.id = info.ID
+	places := []place{{"dest", j.Dest, &ob.dest}, {"staged", j.Staged, &ob.staged}}
+	if j.Mode == ModePair { // else the old path is staged's (exchange) or none (rename)
+		places = append(places, place{"old", j.Old, &ob.old})
 	}
-	return ob, nil
+	return ob, identifyAll(fsys, places...)
 }
 
-// action is what Recover does: at most one rename, then the cleanup.
+// action is what Recover does to a Replace: at most one rename, then the
+// cleanup.
 type action struct {
 	outcome  Outcome
 	from, to string

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-
-	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // Replace makes the tree at staged appear at dest in one atomic step and
@@ -32,56 +30,89 @@ func Replace(ctx context.Context, dest, staged, journalPath string, o Options) (
 	if err != nil {
 		return "", err
 	}
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("%w: %w", ErrInterrupted, err)
-		}
-	}()
-	if err := r.writeJournal(); err != nil {
-		return "", err
-	}
-	if err := r.swapTrees(ctx); err != nil {
-		return "", err
-	}
-	if err := r.finish("before-cleanup", "after-cleanup"); err != nil {
+	if err := r.run(ctx, r); err != nil {
 		return "", err
 	}
 	o.Logger.Info().Str("dest", r.j.Dest).Str("mode", r.j.Mode.String()).Str("old", r.j.Old).Msg("replaced")
 	return r.j.Old, nil
 }
 
-// swapTrees runs the hooks around the swap of the planned mode, falling back
-// from an unsupported exchange to the journaled pair.
-func (r *replacement) swapTrees(ctx context.Context) error {
-	if err := r.o.hook("before-swap"); err != nil {
+// replacement is one Replace in progress; dirRec is its plan's record.
+type replacement struct {
+	plan
+	dirRec *record
+}
+
+var _ mover = (*replacement)(nil)
+
+// planReplace checks the layout and what is on disk, and picks the mode.
+func planReplace(o Options, dest, staged, journalPath string) (*replacement, error) {
+	dest, err := filepath.Abs(dest)
+	if err != nil {
+		return nil, fmt.Errorf("dest: %w", err)
+	}
+	rec := &record{Version: journalVersion, Dest: filepath.Base(dest)}
+	r := &replacement{plan: plan{o: o, fs: o.FS, root: filepath.Dir(dest), rec: rec}, dirRec: rec}
+	if rec.Staged, rec.Journal, err = r.locate(staged, journalPath); err != nil {
+		return nil, err
+	}
+	if err := r.identify(dest, filepath.Join(r.root, filepath.FromSlash(rec.Staged))); err != nil {
+		return nil, err
+	}
+	if err := r.resolve(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// identify looks at staged, dest, the journal and the old path, records the
+// identities of the trees, and picks the mode.
+func (r *replacement) identify(dest, staged string) error {
+	stagedID, err := r.stagedDir(staged)
+	if err != nil {
 		return err
 	}
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
+	di, destExists, err := lstatInfo(r.fs, dest)
+	switch {
+	case err != nil:
+		return fmt.Errorf("dest: %w", err)
+	case destExists && !di.Mode.IsDir():
+		return fmt.Errorf("%w: dest %s is not a directory", ErrBadLayout, dest)
 	}
+	if err := r.refusePending(); err != nil {
+		return err
+	}
+	r.dirRec.StagedID, r.dirRec.DestID = stagedID, di.ID
+	switch {
+	case !destExists:
+		r.dirRec.Mode = ModeRename.String()
+	case r.o.Journaled:
+		return r.usePair()
+	default:
+		r.dirRec.Mode = ModeExchange.String()
+	}
+	return nil
+}
+
+// move swaps the trees in the planned mode, falling back from an unsupported
+// exchange to the journaled pair.
+func (r *replacement) move(context.Context) error {
 	switch r.j.Mode {
 	case ModeExchange:
 		err := r.fs.Exchange(r.j.Staged, r.j.Dest)
 		if !errors.Is(err, ErrExchangeUnsupported) {
-			return r.afterSwap(err)
+			return err
 		}
 		r.o.Logger.Info().Err(err).Msg("exchange unsupported: journaled renames")
 		if err := r.switchToPair(); err != nil {
 			return err
 		}
-		return r.afterSwap(r.renamePair())
+		return r.renamePair()
 	case ModePair:
-		return r.afterSwap(r.renamePair())
+		return r.renamePair()
 	default:
-		return r.afterSwap(r.fs.Rename(r.j.Staged, r.j.Dest))
+		return r.fs.Rename(r.j.Staged, r.j.Dest)
 	}
-}
-
-func (r *replacement) afterSwap(err error) error {
-	if err != nil {
-		return err
-	}
-	return r.o.hook("after-swap")
 }
 
 func (r *replacement) renamePair() error {
@@ -94,39 +125,15 @@ func (r *replacement) renamePair() error {
 	return r.fs.Rename(r.j.Staged, r.j.Dest)
 }
 
-// finish fsyncs the parents of the moved trees, then removes the journal and
-// fsyncs its directory, calling the hooks named before and after that removal.
-func (r *replacement) finish(before, after string) error {
-	return finish(r.o, r.j, r.journalPath, before, after)
-}
+func (r *replacement) movedDirs() []string { return parentDirs(r.j) }
 
-func finish(o Options, j Journal, journalPath, before, after string) error {
-	if err := syncParents(o.FS, j); err != nil {
-		return err
-	}
-	if err := o.hook(before); err != nil {
-		return err
-	}
-	if err := o.FS.Remove(journalPath); err != nil {
-		return fmt.Errorf("remove journal: %w", err)
-	}
-	if err := o.FS.SyncDir(filepath.Dir(journalPath)); err != nil {
-		return err
-	}
-	return o.hook(after)
-}
-
-// syncParents fsyncs the directories whose entries a swap changed: dest's
-// parent (which also holds the old path of the pair) and staged's parent.
-func syncParents(fsys durable.FS, j Journal) error {
+// parentDirs returns the directories whose entries a swap of one tree
+// changed: dest's parent (which also holds the old path of the pair) and
+// staged's parent.
+func parentDirs(j Journal) []string {
 	dirs := []string{filepath.Dir(j.Dest)}
 	if d := filepath.Dir(j.Staged); d != dirs[0] {
 		dirs = append(dirs, d)
 	}
-	for _, d := range dirs {
-		if err := fsys.SyncDir(d); err != nil {
-			return err
-		}
-	}
-	return nil
+	return dirs
 }

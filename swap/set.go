@@ -44,18 +44,7 @@ func ReplaceSet(ctx context.Context, dir, staged string, names []string, journal
 	if err != nil || r == nil {
 		return "", err
 	}
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("%w: %w", ErrInterrupted, err)
-		}
-	}()
-	if err := r.writeJournal(); err != nil {
-		return "", err
-	}
-	if err := r.swapEntries(ctx); err != nil {
-		return "", err
-	}
-	if err := finishSet(o, r.j, "before-cleanup", "after-cleanup", false); err != nil {
+	if err := r.run(ctx, r); err != nil {
 		return "", err
 	}
 	o.Logger.Info().Str("dir", r.j.Dest).Str("mode", r.j.Mode.String()).Int("entries", len(r.j.Entries)).
@@ -63,34 +52,30 @@ func ReplaceSet(ctx context.Context, dir, staged string, names []string, journal
 	return r.j.Old, nil
 }
 
-// setReplacement is one ReplaceSet in progress.
+// setReplacement is one ReplaceSet in progress; setRec is its plan's record.
 type setReplacement struct {
-	o    Options
-	fs   durable.FS
-	root string
-	rec  setRecord
-	j    Journal
+	plan
+	setRec *setRecord
 }
+
+var _ mover = (*setReplacement)(nil)
 
 // planSet checks the layout and what is on disk; nil when no listed name
 // exists on either side (nothing to do).
 func planSet(o Options, dir, staged string, names []string, journalPath string) (*setReplacement, error) {
-	var err error
-	r := &setReplacement{o: o, fs: o.FS}
-	if r.root, err = filepath.Abs(dir); err != nil {
+	root, err := filepath.Abs(dir)
+	if err != nil {
 		return nil, fmt.Errorf("dir: %w", err)
 	}
-	r.rec = setRecord{Version: setJournalVersion, Mode: ModeExchange.String()}
-	if r.rec.Staged, err = relTo(r.root, "staged", staged); err != nil {
-		return nil, err
-	}
-	if r.rec.Journal, err = relTo(r.root, "journal", journalPath); err != nil {
+	rec := &setRecord{Version: setJournalVersion, Mode: ModeExchange.String()}
+	r := &setReplacement{plan: plan{o: o, fs: o.FS, root: root, rec: rec}, setRec: rec}
+	if rec.Staged, rec.Journal, err = r.locate(staged, journalPath); err != nil {
 		return nil, err
 	}
 	if err := r.identify(names); err != nil {
 		return nil, err
 	}
-	if len(r.rec.Entries) == 0 {
+	if len(rec.Entries) == 0 {
 		return nil, nil
 	}
 	if o.Journaled {
@@ -98,24 +83,10 @@ func planSet(o Options, dir, staged string, names []string, journalPath string) 
 			return nil, err
 		}
 	}
-	if err := r.rec.validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadLayout, err)
+	if err := r.resolve(); err != nil {
+		return nil, err
 	}
-	r.j = r.rec.toJournal(r.root)
-	r.j.path = filepath.Join(r.root, filepath.FromSlash(r.rec.Journal))
 	return r, nil
-}
-
-func relTo(root, what, p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
-	}
-	rel, err := filepath.Rel(root, abs)
-	if err != nil || !filepath.IsLocal(rel) {
-		return "", fmt.Errorf("%w: %s %s is not below %s", ErrBadLayout, what, p, root)
-	}
-	return filepath.ToSlash(rel), nil
 }
 
 // identify records each listed entry's identities, those both sides have
@@ -125,39 +96,25 @@ func (r *setReplacement) identify(names []string) error {
 	if len(names) == 0 || len(names) > MaxSetEntries {
 		return fmt.Errorf("%w: %d names, want 1 to %d", ErrBadLayout, len(names), MaxSetEntries)
 	}
-	staged := filepath.Join(r.root, filepath.FromSlash(r.rec.Staged))
-	if si, ok, err := lstatInfo(r.fs, staged); err != nil {
-		return fmt.Errorf("staged: %w", err)
-	} else if !ok || !si.Mode.IsDir() {
-		return fmt.Errorf("%w: staged %s is not a directory", ErrBadLayout, staged)
+	staged := filepath.Join(r.root, filepath.FromSlash(r.setRec.Staged))
+	if _, err := r.stagedDir(staged); err != nil {
+		return err
 	}
 	for _, n := range names {
 		if strings.ContainsAny(n, `/\`) || !filepath.IsLocal(n) {
 			return fmt.Errorf("%w: name %q is not one path component", ErrBadLayout, n)
 		}
 		e := setEntry{Name: n}
-		for _, side := range []struct {
-			path string
-			id   *FileID
-		}{{filepath.Join(staged, n), &e.StagedID}, {filepath.Join(r.root, n), &e.DestID}} {
-			info, _, err := lstatInfo(r.fs, side.path)
-			if err != nil {
-				return fmt.Errorf("%s: %w", side.path, err)
-			}
-			*side.id = info.ID
+		if err := identifyAll(r.fs, place{"staged", filepath.Join(staged, n), &e.StagedID},
+			place{"dest", filepath.Join(r.root, n), &e.DestID}); err != nil {
+			return err
 		}
 		if !e.StagedID.IsZero() || !e.DestID.IsZero() {
-			r.rec.Entries = append(r.rec.Entries, e)
+			r.setRec.Entries = append(r.setRec.Entries, e)
 		}
 	}
-	slices.SortStableFunc(r.rec.Entries, func(a, b setEntry) int { return kindOrder(a) - kindOrder(b) })
-	journal := filepath.Join(r.root, filepath.FromSlash(r.rec.Journal))
-	if _, ok, err := lstatInfo(r.fs, journal); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	} else if ok {
-		return fmt.Errorf("%w: %s", ErrPending, journal)
-	}
-	return nil
+	slices.SortStableFunc(r.setRec.Entries, func(a, b setEntry) int { return kindOrder(a) - kindOrder(b) })
+	return r.refusePending()
 }
 
 // kindOrder puts the entries both sides have first, then the added, then the
@@ -172,44 +129,10 @@ func kindOrder(e setEntry) int {
 	return 2
 }
 
-// usePair switches the record to the journaled pairs, whose park directory
-// (staged+".swap-old") must be free.
-func (r *setReplacement) usePair() error {
-	r.rec.Mode = ModePair.String()
-	r.rec.Old = r.rec.Staged + ".swap-old"
-	park := filepath.Join(r.root, filepath.FromSlash(r.rec.Old))
-	if _, ok, err := lstatInfo(r.fs, park); err != nil {
-		return fmt.Errorf("old path: %w", err)
-	} else if ok {
-		return fmt.Errorf("%w: old path %s exists", ErrBadLayout, park)
-	}
-	return nil
-}
-
-func (r *setReplacement) writeJournal() error {
-	b, err := r.rec.encode()
-	if err != nil {
-		return err
-	}
-	if err := durable.WriteFile(r.fs, r.j.path, b, 0o600); err != nil {
-		return fmt.Errorf("write journal: %w", err)
-	}
-	return nil
-}
-
-// swapEntries moves every entry in journal order, between the hooks
-// before-swap and after-swap, with entry-moved after each entry.
-func (r *setReplacement) swapEntries(ctx context.Context) error {
-	if err := r.o.hook("before-swap"); err != nil {
-		return err
-	}
-	if err := r.moveAll(ctx); err != nil {
-		return err
-	}
-	return r.o.hook("after-swap")
-}
-
-func (r *setReplacement) moveAll(ctx context.Context) error {
+// move moves every entry in journal order, calling the hook entry-moved
+// after each; an exchange found unsupported at the first entry (before
+// anything moved) switches the set to the journaled pairs.
+func (r *setReplacement) move(ctx context.Context) error {
 	if r.j.Mode == ModePair {
 		if err := r.makePark(); err != nil {
 			return err
@@ -225,7 +148,7 @@ func (r *setReplacement) moveAll(ctx context.Context) error {
 			if err := r.switchToPair(); err != nil {
 				return err
 			}
-			return r.moveAll(ctx)
+			return r.move(ctx)
 		}
 		if err != nil {
 			return err
@@ -237,16 +160,7 @@ func (r *setReplacement) moveAll(ctx context.Context) error {
 	return nil
 }
 
-// switchToPair rewrites the journal for the journaled pairs, when the first
-// exchange (before anything moved) turned out unsupported.
-func (r *setReplacement) switchToPair() error {
-	if err := r.usePair(); err != nil {
-		return err
-	}
-	r.j = r.rec.toJournal(r.root)
-	r.j.path = filepath.Join(r.root, filepath.FromSlash(r.rec.Journal))
-	return r.writeJournal()
-}
+func (r *setReplacement) movedDirs() []string { return setDirs(r.j, true) }
 
 // makePark creates the park directory of the pairs, durably.
 func (r *setReplacement) makePark() error {
@@ -292,40 +206,28 @@ func entryPaths(j Journal, name string) (dest, staged, old string) {
 	return filepath.Join(j.Dest, name), filepath.Join(j.Staged, name), filepath.Join(j.Old, name)
 }
 
-// finishSet fsyncs the directories whose entries moved (dir, staged, the park
-// directory), then removes the journal and fsyncs its directory, calling the
-// hooks named before and after that removal. With dropPark (a rolled-back
-// pair) the park directory, empty again, is removed first.
-func finishSet(o Options, j Journal, before, after string, dropPark bool) error {
-	if dropPark && j.Mode == ModePair {
-		if _, ok, err := lstatInfo(o.FS, j.Old); err != nil {
-			return err
-		} else if ok {
-			if err := o.FS.Remove(j.Old); err != nil {
-				return fmt.Errorf("remove park directory: %w", err)
-			}
-			if err := o.FS.SyncDir(filepath.Dir(j.Old)); err != nil {
-				return err
-			}
-		}
-	}
+// setDirs returns the directories whose entries a set's moves changed: dir,
+// staged and, in the pair mode while it holds the old entries, the park
+// directory.
+func setDirs(j Journal, parked bool) []string {
 	dirs := []string{j.Dest, j.Staged}
-	if j.Mode == ModePair && !dropPark {
+	if j.Mode == ModePair && parked {
 		dirs = append(dirs, j.Old)
 	}
-	for _, d := range dirs {
-		if err := o.FS.SyncDir(d); err != nil {
-			return err
-		}
+	return dirs
+}
+
+// dropPark removes the park directory of a rolled-back pair, empty again,
+// and fsyncs its parent.
+func dropPark(fsys durable.FS, j Journal) error {
+	if j.Mode != ModePair {
+		return nil
 	}
-	if err := o.hook(before); err != nil {
+	if _, ok, err := lstatInfo(fsys, j.Old); err != nil || !ok {
 		return err
 	}
-	if err := o.FS.Remove(j.path); err != nil {
-		return fmt.Errorf("remove journal: %w", err)
+	if err := fsys.Remove(j.Old); err != nil {
+		return fmt.Errorf("remove park directory: %w", err)
 	}
-	if err := o.FS.SyncDir(filepath.Dir(j.path)); err != nil {
-		return err
-	}
-	return o.hook(after)
+	return fsys.SyncDir(filepath.Dir(j.Old))
 }

@@ -197,16 +197,9 @@ func countSetOps(tb testing.TB, sc setCase, k int) (replaceOps, recoverOps int) 
 func TestSetCrashAtEveryOp(t *testing.T) {
 	t.Parallel()
 	for _, sc := range setCases {
-		n, _ := countSetOps(t, sc, 0)
-		for k := 1; k <= n; k++ {
-			_, m := countSetOps(t, sc, k)
-			for rk := 0; rk <= m; rk++ {
-				t.Run(fmt.Sprintf("%s/replace-op%d/recover-op%d", sc.name, k, rk), func(t *testing.T) {
-					t.Parallel()
-					crashSetAndRecover(t, sc, k, rk)
-				})
-			}
-		}
+		everyCrash(t, sc.name, func(k int) (int, int) { return countSetOps(t, sc, k) }, func(t *testing.T, k, rk int) {
+			crashSetAndRecover(t, sc, k, rk)
+		})
 	}
 }
 
@@ -222,16 +215,7 @@ func crashSetAndRecover(t *testing.T, sc setCase, k, rk int) {
 	if got := setName(readSet(t, l.dir)); rk == 0 && got != "old" && got != "new" && !strings.HasPrefix(got, "MIX") {
 		t.Fatalf("set before recovery: %s", got)
 	}
-	if rk > 0 {
-		ops = 0
-		if _, err := Recover(ctx, l.journal, Options{FS: crashFS(durable.OS(), rk, &ops)}); !errors.Is(err, errCrash) {
-			t.Fatalf("recover with crash at op %d: got %v, want the crash", rk, err)
-		}
-	}
-	outcome, err := Recover(ctx, l.journal, Options{})
-	if err != nil {
-		t.Fatalf("recover: %v", err)
-	}
+	outcome := recoverAfterCrash(t, l.journal, rk)
 	got := setName(readSet(t, l.dir))
 	switch {
 	case got == "new" && (outcome == RolledForward || outcome == Nothing):

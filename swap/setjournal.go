@@ -1,13 +1,10 @@
 package swap
 
 import (
-	"errors"
-	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -43,89 +40,55 @@ type setEntry struct {
 	DestID   FileID `json:"dest_id"`
 }
 
-func (r *setRecord) encode() ([]byte, error) {
-	if err := r.validate(); err != nil {
-		return nil, err
-	}
-	return encodeJournal(setJournalVersion, r)
-}
+var _ journalRecord = (*setRecord)(nil)
 
-func decodeSetRecord(b []byte) (*setRecord, error) {
-	r := new(setRecord)
-	if err := decodeJournal(b, setJournalVersion, r); err != nil {
-		return nil, err
-	}
-	if err := r.validate(); err != nil {
-		return nil, err
-	}
-	return r, nil
+func (r *setRecord) encode() ([]byte, error) { return encodeRecord(setJournalVersion, r) }
+
+func (r *setRecord) journalRel() string { return r.Journal }
+
+// usePair switches r to the journaled pairs, whose park directory is
+// staged+".swap-old".
+func (r *setRecord) usePair() string {
+	r.Mode = ModePair.String()
+	r.Old = r.Staged + ".swap-old"
+	return r.Old
 }
 
 // validate reports every way r breaks the layout rules, wrapped in
 // ErrBadJournal: a record that passes names nothing outside its root, and
 // no entry name that overlaps the staging paths.
 func (r *setRecord) validate() error {
-	var errs []error
-	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if r.Version != setJournalVersion {
-		fail("version %d, want %d", r.Version, setJournalVersion)
-	}
-	mode, ok := parseMode(r.Mode)
-	if !ok || mode == ModeRename {
-		fail("mode %q is not exchange or pair", r.Mode)
-	}
+	var p problems
+	mode := p.header(r.Version, setJournalVersion, r.Mode, ModeExchange, ModePair)
 	if (mode == ModePair) != (r.Old != "") {
-		fail("old path %q in mode %s", r.Old, r.Mode)
+		p.add("old path %q in mode %s", r.Old, r.Mode)
 	}
-	r.validatePaths(fail)
+	named := []namedPath{{"staged", r.Staged}}
+	if r.Old != "" {
+		named = append(named, namedPath{"old", r.Old})
+	}
+	p.checkPaths(r.Journal, named...)
 	if len(r.Entries) == 0 || len(r.Entries) > MaxSetEntries {
-		fail("%d entries, want 1 to %d", len(r.Entries), MaxSetEntries)
+		p.add("%d entries, want 1 to %d", len(r.Entries), MaxSetEntries)
 	}
 	for i, e := range r.Entries {
 		switch {
 		case strings.Contains(e.Name, "/") || verify.ValidatePath(e.Name) != nil:
-			fail("entry %q is not one path component", e.Name)
+			p.add("entry %q is not one path component", e.Name)
 		case slices.ContainsFunc(r.Entries[:i], func(o setEntry) bool { return o.Name == e.Name }):
-			fail("entry %q twice", e.Name)
+			p.add("entry %q twice", e.Name)
 		case e.StagedID.IsZero() && e.DestID.IsZero():
-			fail("entry %q has neither a new nor an old identity", e.Name)
+			p.add("entry %q has neither a new nor an old identity", e.Name)
 		case e.StagedID == e.DestID:
-			fail("entry %q: staged and dest share id %s", e.Name, e.StagedID)
+			p.add("entry %q: staged and dest share id %s", e.Name, e.StagedID)
 		}
-		for _, p := range []string{r.Journal, r.Staged, r.Old} {
-			if p != "" && within(p, e.Name) {
-				fail("entry %q holds %q", e.Name, p)
+		for _, held := range []string{r.Journal, r.Staged, r.Old} {
+			if held != "" && within(held, e.Name) {
+				p.add("entry %q holds %q", e.Name, held)
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrBadJournal, errors.Join(errs...))
-	}
-	return nil
-}
-
-func (r *setRecord) validatePaths(fail func(string, ...any)) {
-	named := []struct{ what, p string }{
-		{"journal", r.Journal}, {"journal tmp", r.Journal + durable.TmpSuffix}, {"staged", r.Staged},
-	}
-	if r.Old != "" {
-		named = append(named, struct{ what, p string }{"old", r.Old})
-	}
-	for _, n := range named {
-		if err := verify.ValidatePath(n.p); err != nil {
-			fail("%s: %v", n.what, err)
-		}
-	}
-	if strings.Count(r.Journal, "/") > 1 {
-		fail("journal %q more than one directory below the root", r.Journal)
-	}
-	for i, a := range named {
-		for _, b := range named[i+1:] {
-			if within(a.p, b.p) || within(b.p, a.p) {
-				fail("%s %q and %s %q overlap", a.what, a.p, b.what, b.p)
-			}
-		}
-	}
+	return p.err()
 }
 
 // toJournal resolves r against root, the directory whose entries it
@@ -141,16 +104,4 @@ func (r *setRecord) toJournal(root string) Journal {
 		j.Entries = append(j.Entries, Entry(e))
 	}
 	return j
-}
-
-func readSetJournal(abs string, b []byte) (Journal, error) {
-	r, err := decodeSetRecord(b)
-	if err != nil {
-		return Journal{}, fmt.Errorf("%s: %w", abs, err)
-	}
-	root, err := rootOf(abs, r.Journal)
-	if err != nil {
-		return Journal{}, err
-	}
-	return r.toJournal(root), nil
 }

@@ -18,60 +18,48 @@ const (
 // entrySeen holds the identities found at an entry's three places.
 type entrySeen struct{ dest, staged, old FileID }
 
-// recoverSet rolls an interrupted ReplaceSet forward when every entry is in
-// its new place, and back otherwise, then finishes like ReplaceSet.
-func recoverSet(o Options, j Journal) (Outcome, error) {
+// decideSet decides the recovery of a ReplaceSet: forward when every entry
+// is in its new place, else back, entry by entry, then the park directory of
+// the pairs removed.
+func decideSet(fsys durable.FS, j Journal) (recovery, error) {
 	seen := make([]entrySeen, len(j.Entries))
 	states := make([]entryState, len(j.Entries))
 	forward := true
 	for i, e := range j.Entries {
 		var err error
-		if seen[i], err = observeEntry(o.FS, j, e.Name); err != nil {
-			return Nothing, err
+		if seen[i], err = observeEntry(fsys, j, e.Name); err != nil {
+			return recovery{}, err
 		}
 		if states[i], err = entryStateOf(j, e, seen[i]); err != nil {
-			return Nothing, err
+			return recovery{}, err
 		}
 		forward = forward && states[i] == entryNew
 	}
-	if err := o.hook("before-recover"); err != nil {
-		return Nothing, err
+	if forward {
+		return recovery{outcome: RolledForward, dirs: setDirs(j, true)}, nil
 	}
-	outcome := RolledForward
-	if !forward {
-		outcome = RolledBack
+	undo := func() error {
 		for i, e := range j.Entries {
-			if err := undoEntry(o.FS, j, e, states[i], seen[i]); err != nil {
-				return Nothing, fmt.Errorf("recover %s: %s: %w", outcome, e.Name, err)
+			if err := undoEntry(fsys, j, e, states[i], seen[i]); err != nil {
+				return fmt.Errorf("%s: %w", e.Name, err)
 			}
 		}
+		return dropPark(fsys, j)
 	}
-	if err := finishSet(o, j, "before-recover-cleanup", "", !forward); err != nil {
-		return Nothing, err
-	}
-	o.Logger.Info().Str("dir", j.Dest).Str("mode", j.Mode.String()).Str("outcome", outcome.String()).
-		Msg("recovered interrupted set replace")
-	return outcome, nil
+	return recovery{outcome: RolledBack, act: undo, dirs: setDirs(j, false)}, nil
 }
 
 func observeEntry(fsys durable.FS, j Journal, name string) (entrySeen, error) {
 	var s entrySeen
 	dest, staged, old := entryPaths(j, name)
-	for _, p := range []struct {
-		path string
-		id   *FileID
-	}{{dest, &s.dest}, {staged, &s.staged}, {old, &s.old}} {
-		if p.id == &s.old && old == staged { // the exchange mode parks in staged
-			s.old = s.staged
-			continue
-		}
-		info, _, err := lstatInfo(fsys, p.path)
-		if err != nil {
-			return s, fmt.Errorf("%s: %w", p.path, err)
-		}
-		*p.id = info.ID
+	if err := identifyAll(fsys, place{"dest", dest, &s.dest}, place{"staged", staged, &s.staged}); err != nil {
+		return s, err
 	}
-	return s, nil
+	if old == staged { // the exchange mode parks in staged
+		s.old = s.staged
+		return s, nil
+	}
+	return s, identifyAll(fsys, place{"old", old, &s.old})
 }
 
 // entryStateOf tells, by identity, where entry e stands; a state no move of
