@@ -31,8 +31,8 @@ func BenchmarkAcceptChunk(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer dec.Close()
-			cio := &chunkIO{dec: dec, buf: make([]byte, size), w: &chunkWriter{fs: f.st.fs}}
-			defer cio.w.close()
+			cio := &chunkIO{dec: dec, buf: make([]byte, size), out: f.sink.open()}
+			defer cio.out.close()
 			ctx := context.Background()
 			b.SetBytes(size)
 			b.ReportAllocs()
@@ -86,5 +86,5 @@ func benchSetup(b *testing.B, size int, enc snapsyncv1.Encoding) (*fetcher, []*j
 	}
 	cfg := &Config{ChunkRetries: 0}
 	st := &stager{root: root, fs: durable.OS(), plan: p, ctr: &counters{}, flush: make(chan int)}
-	return &fetcher{cfg: cfg, st: st, chunkSize: uint32(size)}, jobs, msgs
+	return &fetcher{cfg: cfg, sink: st, ctr: st.ctr, chunkSize: uint32(size)}, jobs, msgs
 }

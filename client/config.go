@@ -234,6 +234,20 @@ func (c *Config) Validate() error {
 		}
 	}
 	validateReplace(c.Replace, bad)
+	if c.FreeSpaceHeadroom < NoFreeSpaceHeadroom {
+		bad("FreeSpaceHeadroom %d is negative (NoFreeSpaceHeadroom is %d)", c.FreeSpaceHeadroom, NoFreeSpaceHeadroom)
+	}
+	errs = append(errs, c.validateFetch())
+	return errors.Join(errs...)
+}
+
+// validateFetch reports every problem of the fields that tune fetching
+// (those a Session uses), each wrapped in ErrConfig.
+func (c *Config) validateFetch() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
 	for _, f := range []struct {
 		name string
 		v    int
@@ -244,9 +258,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Streams > 256 {
 		bad("Streams %d exceeds 256", c.Streams)
-	}
-	if c.FreeSpaceHeadroom < NoFreeSpaceHeadroom {
-		bad("FreeSpaceHeadroom %d is negative (NoFreeSpaceHeadroom is %d)", c.FreeSpaceHeadroom, NoFreeSpaceHeadroom)
 	}
 	if c.RetryWait < 0 || c.LeaseTTL < 0 || c.StallTimeout < 0 {
 		bad("negative RetryWait, LeaseTTL or StallTimeout")

@@ -24,6 +24,14 @@
 // snapshot ID: the staged data then becomes prev/ and is reused by content,
 // so a switch fetches again at most the chunks that were in flight.
 //
+// # Fetch alone
+//
+// Open leases a snapshot and fetches its manifest as an install does, with no
+// destination; Session.Fetch then streams a chosen set of chunks, verified,
+// through the same fetcher (parallel streams, retries with backoff, the stall
+// limit) into a Sink of the caller's. The staged files of an install are one
+// sink, a backup's repository (package repo/backup) another.
+//
 // # Staging area
 //
 // Config.StagingDir (by default ".snapsync-NAME" beside the destination, on the

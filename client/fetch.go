@@ -16,14 +16,32 @@ import (
 	"github.com/snapsync/snapsync/verify"
 )
 
-// fetcher fetches jobs from the server over parallel FetchChunks streams.
+// fetcher fetches jobs from the server over parallel FetchChunks streams
+// and puts each verified chunk into its sink.
 type fetcher struct {
 	rpc       snapsyncv1connect.SnapshotServiceClient
 	id        verify.Digest
 	leaseID   string
 	cfg       *Config
-	st        *stager
+	sink      chunkSink
+	ctr       *counters
 	chunkSize uint32
+}
+
+// chunkSink is where a fetcher puts verified chunks: the staged files of an
+// install (stager), or the Sink of a Session.Fetch (a backup's repository).
+// It is the only difference between the two: the calls, retries, stall
+// bound and verification are the fetcher's.
+type chunkSink interface {
+	// open returns what one stream puts its chunks with.
+	open() streamSink
+}
+
+// streamSink takes one stream's verified chunks, one at a time; put marks
+// the job done once the chunk is in place.
+type streamSink interface {
+	put(ctx context.Context, j *job, data []byte) error
+	close()
 }
 
 // run splits jobs into cfg.Streams contiguous parts balanced by bytes and
@@ -74,9 +92,9 @@ func (f *fetcher) stream(ctx context.Context, n int, pending []*job) error {
 	// received into (room for a zstd frame of a chunk, so it never grows).
 	buf := alignedBuf(int(f.chunkSize))
 	msg := &snapsyncv1.FetchChunksResponse{Data: alignedBuf(int(f.chunkSize) + int(f.chunkSize)/128 + 1024)[:0]}
-	w := &chunkWriter{fs: f.st.fs, buffered: f.cfg.BufferedWrites}
-	defer w.close()
-	cio := &chunkIO{dec: dec, buf: buf, msg: msg, w: w}
+	out := f.sink.open()
+	defer out.close()
+	cio := &chunkIO{dec: dec, buf: buf, msg: msg, out: out}
 	what := fmt.Sprintf("fetch stream %d", n)
 	return newRetrier(f.cfg).do(ctx, what, func(ctx context.Context) (bool, error) {
 		progress := false
@@ -104,12 +122,12 @@ func undone(jobs []*job) []*job {
 }
 
 // chunkIO is what one stream reuses for every chunk: a decoder, a buffer for
-// decoded chunks, the message chunks are received into and the writer.
+// decoded chunks, the message chunks are received into and the sink.
 type chunkIO struct {
 	dec *zstd.Decoder
 	buf []byte
 	msg *snapsyncv1.FetchChunksResponse
-	w   *chunkWriter
+	out streamSink
 }
 
 // call makes one FetchChunks call for batch and places what arrives. It
@@ -151,7 +169,7 @@ func (f *fetcher) call(ctx context.Context, batch []*job, cio *chunkIO) (int, er
 			return placed, fmt.Errorf("%w: chunk %d of file %d was not asked for or came twice", ErrServer, t.chunk, t.file)
 		}
 		delete(want, t)
-		f.st.ctr.addFetched(int64(len(msg.GetData())))
+		f.ctr.addFetched(int64(len(msg.GetData())))
 		ok, err := f.accept(ctx, msg, j, cio)
 		if err != nil {
 			return placed, err
@@ -166,7 +184,7 @@ func (f *fetcher) call(ctx context.Context, batch []*job, cio *chunkIO) (int, er
 	return placed, nil
 }
 
-// accept verifies a chunk and writes it into place; false when it failed
+// accept verifies a chunk and puts it into the sink; false when it failed
 // verification and will be asked for again.
 func (f *fetcher) accept(ctx context.Context, msg *snapsyncv1.FetchChunksResponse, j *job, cio *chunkIO) (bool, error) {
 	data, err := checkChunk(cio.dec, msg, j, cio.buf)
@@ -180,7 +198,7 @@ func (f *fetcher) accept(ctx context.Context, msg *snapsyncv1.FetchChunksRespons
 		f.cfg.Logger.Warn().Err(err).Int32("failures", j.failures).Msg("chunk failed verification, fetching it again")
 		return false, nil
 	}
-	return true, f.st.put(ctx, j, data, cio.w)
+	return true, cio.out.put(ctx, j, data)
 }
 
 // chunkRanges names the jobs' representative chunks, merging runs of

@@ -174,3 +174,24 @@ func readManifestFile(fsys durable.StageFS, p string, id verify.Digest) (*verify
 	}
 	return verify.DecodeReader(f, size)
 }
+
+// fetchManifestTemp fetches the granted snapshot's manifest as fetchManifest
+// does (the same pages, checks and retries), spooled to a temporary file
+// that is removed once it is decoded: a Session has no staging area.
+func fetchManifestTemp(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, cfg *Config) (*verify.Manifest, error) {
+	f, err := os.CreateTemp("", "snapsync-manifest-*")
+	if err != nil {
+		return nil, fmt.Errorf("create manifest spool: %w", err)
+	}
+	defer func() {
+		_ = f.Close()           // read only from here on: nothing to lose
+		_ = os.Remove(f.Name()) // best effort: a leftover in the temporary directory costs only disk
+	}()
+	err = newRetrier(cfg).do(ctx, "get manifest", func(ctx context.Context) (bool, error) {
+		return false, spoolManifest(ctx, rpc, g, f)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return decodeSpool(f, g)
+}

@@ -228,7 +228,7 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *stat
 		return Prepared{}, err
 	}
 	planned := time.Now()
-	f.st = s
+	f.sink, f.ctr = s, ctr
 	if err := s.run(ctx, f, pool); err != nil {
 		return Prepared{}, err
 	}

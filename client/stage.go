@@ -141,6 +141,24 @@ func (s *stager) put(ctx context.Context, j *job, data []byte, w *chunkWriter) e
 	return nil
 }
 
+// open makes the stager an install's chunkSink: each stream writes with a
+// chunkWriter of its own.
+func (s *stager) open() streamSink {
+	return &stageStream{s: s, w: &chunkWriter{fs: s.fs, buffered: s.buffered}}
+}
+
+// stageStream is one stream's way into the staged files.
+type stageStream struct {
+	s *stager
+	w *chunkWriter
+}
+
+func (t *stageStream) put(ctx context.Context, j *job, data []byte) error {
+	return t.s.put(ctx, j, data, t.w)
+}
+
+func (t *stageStream) close() { t.w.close() }
+
 // chunkWriter writes chunks into staged files, keeping the last file open:
 // a stream's consecutive chunks of a file cost a pwrite each rather than an
 // open, a pwrite and a close. Aligned chunks (every whole chunk, from the

@@ -22,6 +22,10 @@ type proxy struct {
 	// bytes once it has forwarded that many, holding the connections open:
 	// a peer that stops answering without closing anything.
 	stallAt atomic.Int64
+	// cutAt, when positive, makes the proxy close the connection that
+	// carries the server's byte at that offset, once: a peer that drops a
+	// stream mid-way.
+	cutAt   atomic.Int64
 	stalled chan struct{} // closed at cleanup, to release stalled pipes
 	wg      sync.WaitGroup
 }
@@ -76,7 +80,7 @@ func (p *proxy) accept(target string) {
 func (p *proxy) pipe(dst, src net.Conn, fromServer bool) {
 	defer dst.Close()
 	defer src.Close()
-	for p.flip == nil && p.stallAt.Load() <= 0 {
+	for p.flip == nil && p.stallAt.Load() <= 0 && p.cutAt.Load() <= 0 {
 		n, err := io.CopyN(dst, src, 1<<20)
 		if fromServer {
 			p.fromServer.Add(n)
@@ -88,11 +92,15 @@ func (p *proxy) pipe(dst, src net.Conn, fromServer bool) {
 	p.pipeBuffered(dst, src, fromServer)
 }
 
-// pipeBuffered copies through a buffer, counting, flipping and stalling.
+// pipeBuffered copies through a buffer, counting, flipping, stalling and
+// cutting.
 func (p *proxy) pipeBuffered(dst, src net.Conn, fromServer bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
+		if at := p.cutAt.Load(); n > 0 && fromServer && at > 0 && p.fromServer.Load()+int64(n) > at && p.cutAt.CompareAndSwap(at, 0) {
+			return // pipe closes both ends
+		}
 		if at := p.stallAt.Load(); n > 0 && fromServer && at > 0 && p.fromServer.Load()+int64(n) > at {
 			<-p.stalled // hold the connection open, forwarding nothing more
 			return

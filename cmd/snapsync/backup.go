@@ -27,6 +27,7 @@ type backupFlags struct {
 	streams    int
 	minIndex   uint64
 	compressed string
+	stall      time.Duration
 	trustFlags
 }
 
@@ -38,7 +39,9 @@ func newBackupCommand(g *globals) *cobra.Command {
 		Long: `backup is a fetch whose destination is a repository: it leases a checkpoint of
 SOURCE, verifies its manifest and every chunk, uploads only the chunks REPO does not
 hold yet (each distinct chunk once), then stores the manifest and commits the snapshot.
-A killed backup leaves REPO valid; running it again uploads only what is missing.
+It fetches exactly as install does: dropped streams are retried with backoff and a
+source silent for --stall-timeout fails it. A killed backup leaves REPO valid; running
+it again uploads only what is missing.
 
 SOURCE is a sidecar's base URL (http:// or https://, with install's TLS and token
 flags), or pebble:DIR or dir:DIR, served inside this process for the backup.
@@ -56,6 +59,8 @@ REPO is ` + repoHelp + `.`,
 	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
 	fl.Uint64Var(&f.minIndex, "min-index", 0, "require a checkpoint reflecting at least this Raft index")
 	fl.StringVar(&f.compressed, "compression", "auto", "ask the source for chunk compression: auto, zstd, none")
+	fl.DurationVar(&f.stall, "stall-timeout", client.DefaultStallTimeout,
+		"fail the backup when the source sends no progress (headers, or 32 KiB) for this long; a slow but moving transfer is never cut")
 	f.trustFlags.add(fl, false)
 	for _, name := range []string{"from", "to"} {
 		if err := cmd.MarkFlagRequired(name); err != nil {
@@ -78,6 +83,9 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags) error {
 	if err != nil {
 		return fmt.Errorf("--compression: %w", err)
 	}
+	if f.stall <= 0 {
+		return fmt.Errorf("--stall-timeout %v: must be positive", f.stall)
+	}
 	url, hc, stop, err := f.source(ctx, log)
 	if err != nil {
 		return err
@@ -89,7 +97,7 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags) error {
 	}
 	b := newBar(g.stderr, f.json, "backup")
 	res, err := backup.Run(ctx, backup.Config{Source: url, Repo: r, HTTPClient: hc, MinIndex: f.minIndex,
-		Labels: labels, Streams: f.streams, Compression: comp, Progress: b.backup(), Logger: log})
+		Labels: labels, Streams: f.streams, Compression: comp, StallTimeout: f.stall, Progress: b.backup(), Logger: log})
 	b.finish()
 	if err != nil {
 		return fmt.Errorf("backup %s to %s: %w", f.from, f.to, err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/snapsync/snapsync/client"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/repo"
 	"github.com/snapsync/snapsync/verify"
@@ -22,16 +23,22 @@ type Config struct {
 	Repo *repo.Repo
 	// HTTPClient talks to Source. Default client.NewHTTPClient().
 	HTTPClient *http.Client
-	// MinIndex asks for a checkpoint reflecting at least this index. Default 0.
+	// MinIndex asks for a checkpoint reflecting at least this index; a
+	// source with none fails the backup with client.ErrMinIndex. Default 0.
 	MinIndex uint64
 	// Labels are added to the snapshot's index object. Default none.
 	Labels map[string]string
 	// Streams is how many FetchChunks streams run at once. Default 4.
 	Streams int
-	// Batch is how many chunks one FetchChunks request asks for. Default 32.
-	Batch int
 	// Compression is what chunks are asked for as. Default: the server's choice.
 	Compression snapsyncv1.Compression
+	// StallTimeout fails the backup with client.ErrStalled when the source
+	// sends no progress (headers, or 32 KiB) for this long, as it fails an
+	// install. Default: client.DefaultStallTimeout.
+	StallTimeout time.Duration
+	// RetryWait is the first backoff between attempts of a call the source
+	// dropped, as an install's. Default: client.DefaultRetryWait.
+	RetryWait time.Duration
 	// Progress, when set, receives the backup's progress from one goroutine.
 	Progress func(Progress)
 	// Logger receives the backup's log. Default: none.
@@ -69,35 +76,39 @@ func (c *Config) Validate() error {
 	if c.Repo == nil {
 		errs = append(errs, errors.New("backup: Repo is required"))
 	}
-	if c.Streams < 0 || c.Batch < 0 {
-		errs = append(errs, fmt.Errorf("backup: Streams %d and Batch %d must not be negative", c.Streams, c.Batch))
+	if c.Streams < 0 || c.StallTimeout < 0 || c.RetryWait < 0 {
+		errs = append(errs, fmt.Errorf("backup: Streams %d, StallTimeout %v and RetryWait %v must not be negative",
+			c.Streams, c.StallTimeout, c.RetryWait))
 	}
 	return errors.Join(errs...)
 }
 
-func (c *Config) ensureDefaults() {
-	if c.Streams == 0 {
-		c.Streams = 4
-	}
-	if c.Batch == 0 {
-		c.Batch = 32
-	}
+// fetchConfig is the configuration of the fetch: an install's, with the
+// repository in place of the destination.
+func (c *Config) fetchConfig() client.Config {
+	return client.Config{Streams: c.Streams, Compression: c.Compression, StallTimeout: c.StallTimeout,
+		RetryWait: c.RetryWait, HTTPClient: c.HTTPClient, Logger: c.Logger}
 }
 
-// Run backs up one checkpoint of cfg.Source into cfg.Repo. It holds the
-// repository's shared backup lock from before it looks for the first chunk
-// until after its commit, so a prune cannot delete what it relies on.
+// Run backs up one checkpoint of cfg.Source into cfg.Repo. It fetches
+// through package client, as an install does (client.Open and
+// Session.Fetch: the same lease, manifest checks, retries, stall bound and
+// chunk verification), with the repository as the chunks' sink. It holds
+// the repository's shared backup lock from before it looks for the first
+// chunk until after its commit, so a prune cannot delete what it relies on.
 func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
-	cfg.ensureDefaults()
+	if cfg.Streams == 0 {
+		cfg.Streams = client.DefaultStreams
+	}
 	start := time.Now()
-	src, err := openSource(ctx, &cfg)
+	src, err := client.Open(ctx, cfg.Source, cfg.MinIndex, cfg.fetchConfig())
 	if err != nil {
 		return Result{}, err
 	}
-	defer src.release()
+	defer src.Close()
 	lock, err := cfg.Repo.Lock(ctx)
 	if err != nil {
 		return Result{}, err
@@ -111,21 +122,22 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err := u.run(ctx); err != nil {
 		return Result{}, err
 	}
-	if _, err := cfg.Repo.PutManifest(ctx, src.m); err != nil {
+	m, id := src.Manifest(), src.ID()
+	if _, err := cfg.Repo.PutManifest(ctx, m); err != nil {
 		return Result{}, err
 	}
 	if err := lock.Check(); err != nil {
 		return Result{}, err
 	}
-	info, err := cfg.Repo.Commit(ctx, src.id, repo.WithLabels(cfg.Labels))
+	info, err := cfg.Repo.Commit(ctx, id, repo.WithLabels(cfg.Labels))
 	if err != nil {
 		return Result{}, err
 	}
-	cfg.Logger.Info().Str("snapshot", src.id.Short()).Int("chunks_new", u.chunksNew).
+	cfg.Logger.Info().Str("snapshot", id.Short()).Int("chunks_new", u.chunksNew).
 		Int64("bytes_new", u.ctr.stored.Load()).Msg("backup committed")
 	return Result{
-		SnapshotID: src.id, Term: src.m.Meta.Term, Index: src.m.Meta.Index, Files: len(src.m.Files),
-		BytesTotal: src.m.TotalBytes(), BytesNew: u.ctr.stored.Load(), BytesFetched: u.ctr.wire.Load(),
+		SnapshotID: id, Term: m.Meta.Term, Index: m.Meta.Index, Files: len(m.Files),
+		BytesTotal: m.TotalBytes(), BytesNew: u.ctr.stored.Load(), BytesFetched: src.BytesFetched(),
 		ChunksNew: u.chunksNew, ChunksReused: u.chunksReused, Duration: time.Since(start), Info: info,
 	}, nil
 }

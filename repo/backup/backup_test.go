@@ -66,6 +66,12 @@ func writeTree(tb testing.TB, root string, seed uint64) {
 
 func sourceURL(tb testing.TB, root string) string {
 	tb.Helper()
+	return serveHTTP(tb, sourceHandler(tb, root))
+}
+
+// sourceHandler is a sidecar's peer handler serving the checkpoint at root.
+func sourceHandler(tb testing.TB, root string) http.Handler {
+	tb.Helper()
 	src, err := dirsource.New(root, verify.Meta{Engine: "rocksdb", Labels: map[string]string{"node": "om1"}})
 	if err != nil {
 		tb.Fatal(err)
@@ -75,7 +81,7 @@ func sourceURL(tb testing.TB, root string) string {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { srv.Close() })
-	return serveHTTP(tb, srv.Handler())
+	return srv.Handler()
 }
 
 func openRepo(tb testing.TB) *repo.Repo {

@@ -1,8 +1,10 @@
 // Package backup copies a snapshot from a serving sidecar into a repository:
-// a fetch whose destination is a repository. It leases a checkpoint, verifies
-// its manifest against the snapshot ID and every chunk against its digest,
-// uploads only the distinct chunks the repository lacks, then stores the
-// manifest and commits. A backup that is killed leaves the repository valid
-// (nothing listed that is not whole) and the next run uploads only what is
-// still missing.
+// a fetch whose destination is a repository. It fetches through package
+// client exactly as an install does (a lease, the manifest verified against
+// the snapshot ID, every chunk verified, dropped streams retried, a silent
+// peer cut by the stall limit) and differs only in where the verified
+// chunks go: each distinct chunk the repository lacks is uploaded, then the
+// manifest is stored and the snapshot committed. A backup that is killed
+// leaves the repository valid (nothing listed that is not whole) and the
+// next run uploads only what is still missing.
 package backup

@@ -2,48 +2,45 @@ package backup
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"connectrpc.com/connect"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/snapsync/snapsync/internal/chunkcodec"
-	"github.com/snapsync/snapsync/internal/wire"
-	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/verify"
 )
 
 // job is one distinct chunk to back up, at its first place in the manifest.
 type job struct {
-	fi, j int
-	c     verify.Chunk
+	ref client.ChunkRef
+	c   verify.Chunk
 }
 
-// counters are the backup's live figures.
+// counters are the backup's live figures; the wire bytes are the session's.
 type counters struct {
-	total, done, wire, stored atomic.Int64
-}
-
-func (c *counters) progress() Progress {
-	return Progress{BytesTotal: c.total.Load(), BytesDone: c.done.Load(), BytesWire: c.wire.Load(), BytesNew: c.stored.Load()}
+	total, done, stored atomic.Int64
 }
 
 // upload puts every distinct chunk of a snapshot the repository lacks.
 type upload struct {
 	cfg          *Config
-	src          *source
+	src          *client.Session
 	ctr          counters
 	chunksNew    int
 	chunksReused int
 }
 
-func newUpload(cfg *Config, src *source) *upload { return &upload{cfg: cfg, src: src} }
+func newUpload(cfg *Config, src *client.Session) *upload { return &upload{cfg: cfg, src: src} }
+
+func (u *upload) progress() Progress {
+	return Progress{BytesTotal: u.ctr.total.Load(), BytesDone: u.ctr.done.Load(),
+		BytesWire: u.src.BytesFetched(), BytesNew: u.ctr.stored.Load()}
+}
 
 func (u *upload) run(ctx context.Context) error {
-	jobs := distinct(u.src.m)
+	jobs := distinct(u.src.Manifest())
 	for _, jb := range jobs {
 		u.ctr.total.Add(int64(jb.c.Length))
 	}
@@ -55,7 +52,11 @@ func (u *upload) run(ctx context.Context) error {
 	}
 	u.chunksReused = len(jobs) - len(missing)
 	u.chunksNew = len(missing)
-	return u.fetch(ctx, missing)
+	refs := make([]client.ChunkRef, len(missing))
+	for i, jb := range missing {
+		refs[i] = jb.ref
+	}
+	return u.src.Fetch(ctx, refs, u.store)
 }
 
 // distinct returns the chunks of m, each digest once, in manifest order.
@@ -70,7 +71,7 @@ func distinct(m *verify.Manifest) []job {
 		for j, c := range m.Files[fi].Chunks {
 			if !seen[c.Digest] {
 				seen[c.Digest] = true
-				out = append(out, job{fi: fi, j: j, c: c})
+				out = append(out, job{ref: client.ChunkRef{File: fi, Chunk: j}, c: c})
 			}
 		}
 	}
@@ -104,84 +105,15 @@ func (u *upload) missing(ctx context.Context, jobs []job) ([]job, error) {
 	return out, nil
 }
 
-// fetch asks for the jobs in batches over cfg.Streams streams at once.
-func (u *upload) fetch(ctx context.Context, jobs []job) error {
-	batches := make(chan []job)
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer close(batches)
-		for i := 0; i < len(jobs); i += u.cfg.Batch {
-			select {
-			case batches <- jobs[i:min(i+u.cfg.Batch, len(jobs))]:
-			case <-ctx.Done():
-				return context.Cause(ctx)
-			}
-		}
-		return nil
-	})
-	for range u.cfg.Streams {
-		g.Go(func() error {
-			for b := range batches {
-				if err := u.batch(ctx, b); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	return g.Wait()
-}
-
-// batch fetches, verifies and stores the chunks of one request.
-func (u *upload) batch(ctx context.Context, b []job) error {
-	dec, err := chunkcodec.NewDecoder(u.src.m.ChunkSize)
+// store is the fetch's sink: it puts a verified chunk into the repository.
+func (u *upload) store(ctx context.Context, _ client.ChunkRef, c verify.Chunk, data []byte) error {
+	n, err := u.cfg.Repo.PutChunk(ctx, c.Digest, data)
 	if err != nil {
 		return err
 	}
-	defer dec.Close()
-	buf := make([]byte, u.src.m.ChunkSize)
-	req := &snapsyncv1.FetchChunksRequest{SnapshotId: u.src.id[:], Ranges: ranges(b),
-		Compression: u.cfg.Compression, LeaseId: u.src.leaseID}
-	stream, err := u.src.rpc.FetchChunks(ctx, connect.NewRequest(req))
-	if err != nil {
-		return fmt.Errorf("backup: fetch chunks: %w", err)
-	}
-	defer stream.Close()
-	next := 0
-	for stream.Receive() {
-		msg := stream.Msg()
-		if next == len(b) || int(msg.GetFileIndex()) != b[next].fi || int(msg.GetChunkIndex()) != b[next].j {
-			return fmt.Errorf("%w: chunk %d of file %d out of order", ErrSource, msg.GetChunkIndex(), msg.GetFileIndex())
-		}
-		u.ctr.wire.Add(int64(len(msg.GetData())))
-		data, err := checkChunk(dec, msg, b[next].c, buf)
-		if err != nil {
-			return err
-		}
-		n, err := u.cfg.Repo.PutChunk(ctx, b[next].c.Digest, data)
-		if err != nil {
-			return err
-		}
-		u.ctr.stored.Add(n)
-		u.ctr.done.Add(int64(b[next].c.Length))
-		next++
-	}
-	if err := stream.Err(); err != nil {
-		return fmt.Errorf("backup: fetch chunks: %w", err)
-	}
-	if next != len(b) {
-		return fmt.Errorf("%w: stream ended after %d of %d chunks", ErrSource, next, len(b))
-	}
+	u.ctr.stored.Add(n)
+	u.ctr.done.Add(int64(c.Length))
 	return nil
-}
-
-// ranges asks for the jobs of b in order, adjacent chunks of a file as one range.
-func ranges(b []job) []*snapsyncv1.ChunkRange {
-	var out []*snapsyncv1.ChunkRange
-	for _, jb := range b {
-		out = wire.AppendChunk(out, jb.fi, jb.j)
-	}
-	return out
 }
 
 // report calls cfg.Progress every 100ms while the figures change, and once
@@ -196,15 +128,15 @@ func (u *upload) report() (stop func()) {
 		defer close(done)
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
-		last := u.ctr.progress()
+		last := u.progress()
 		fn(last)
 		for {
 			select {
 			case <-quit:
-				fn(u.ctr.progress())
+				fn(u.progress())
 				return
 			case <-t.C:
-				if p := u.ctr.progress(); p != last {
+				if p := u.progress(); p != last {
 					fn(p)
 					last = p
 				}
