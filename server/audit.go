@@ -15,24 +15,24 @@ const AuditCreateSnapshot = "create_snapshot"
 // auditCreate logs the audit line of a CreateSnapshot call from peer (who
 // asked: its address, and its certificate's identity when TLS verified one)
 // and counts the call by outcome: ok, or the reason the caller gets.
-func (s *Server) auditCreate(ctx context.Context, peer, client string, minIndex uint64, e *entry, reused bool, start time.Time, err error) {
+func (h *handler) auditCreate(ctx context.Context, peer, client string, minIndex uint64, d Desc, reused bool, start time.Time, err error) {
 	outcome := metrics.OutcomeOK
 	if err != nil {
 		_, outcome, _ = classify(err)
 	}
-	s.cfg.Metrics.CreateSnapshot(outcome)
-	ev := s.log.Info()
+	h.metrics.CreateSnapshot(outcome)
+	ev := h.log.Info()
 	if err != nil {
-		ev = s.log.Warn().Err(err)
+		ev = h.log.Warn().Err(err)
 	}
 	ev = ev.Str("audit", AuditCreateSnapshot).Str("peer", peer)
 	if id := auth.IdentityFrom(ctx); id != "" {
 		ev = ev.Str("identity", id)
 	}
 	ev = ev.Str("client", client).Uint64("min_index", minIndex)
-	if e != nil {
-		ev = ev.Str("snapshot", e.id.String()).Uint64("term", e.man.Meta.Term).Uint64("index", e.man.Meta.Index).
-			Int("files", len(e.man.Files)).Int64("bytes", e.man.TotalBytes()).Bool("reused", reused)
+	if m := d.Manifest; m != nil {
+		ev = ev.Str("snapshot", d.ID.String()).Uint64("term", m.Meta.Term).Uint64("index", m.Meta.Index).
+			Int("files", len(m.Files)).Int64("bytes", m.TotalBytes()).Bool("reused", reused)
 	}
 	ev.Str("outcome", outcome).Dur("duration", time.Since(start)).Msg("create snapshot")
 }

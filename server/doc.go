@@ -10,4 +10,9 @@
 //
 // Streams are capped, optionally rate limited, and compressed with zstd only
 // where compression pays for the stream at hand.
+//
+// The SnapshotService itself is one, over a Store (store.go): it checks
+// requests, pages manifests, describes snapshots and maps errors alike for
+// the catalog (live.go) and for any other store, such as a backup
+// repository (repo/serve, served by StoreHandler).
 package server

@@ -24,8 +24,15 @@ var (
 	// ErrCheckpoint wraps a source's failure to make a checkpoint (a
 	// checkpoint command that fails or prints garbage, a DB error): the
 	// caller gets FailedPrecondition, not a code it would retry at once.
-	ErrCheckpoint      = errors.New("server: source could not make a checkpoint")
-	ErrChanged         = errors.New("server: checkpoint file changed")
+	ErrCheckpoint = errors.New("server: source could not make a checkpoint")
+	ErrChanged    = errors.New("server: checkpoint file changed")
+	// ErrDataLoss: the store's copy of a snapshot is damaged (a
+	// repository's chunk or manifest that does not verify, or is gone); the
+	// caller must not retry.
+	ErrDataLoss = errors.New("server: snapshot damaged")
+	// ErrUnavailable: the store could not be read for now (a repository's
+	// backend failed); the caller may retry.
+	ErrUnavailable     = errors.New("server: store unavailable")
 	ErrUnsupportedFile = errors.New("server: unsupported file in checkpoint")
 	// ErrBadSource is source.ErrBadSource.
 	ErrBadSource     = source.ErrBadSource
@@ -52,6 +59,8 @@ var errorTable = []struct {
 	{ErrBadRequest, connect.CodeInvalidArgument, reason.BadRequest},
 	{ErrTooManyStreams, connect.CodeResourceExhausted, reason.TooManyStreams},
 	{ErrChanged, connect.CodeDataLoss, reason.CheckpointChanged},
+	{ErrDataLoss, connect.CodeDataLoss, reason.DataLoss},
+	{ErrUnavailable, connect.CodeUnavailable, reason.PeerUnavailable},
 	{ErrClosed, connect.CodeUnavailable, reason.ShuttingDown},
 	{context.Canceled, connect.CodeCanceled, reason.Canceled},
 	{context.DeadlineExceeded, connect.CodeDeadlineExceeded, reason.DeadlineExceeded},

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/snapsync/snapsync/internal/rpccodec"
@@ -17,51 +16,44 @@ import (
 	"github.com/snapsync/snapsync/verify"
 )
 
-// fetch serves one FetchChunks request: the chunks it names, in its order,
-// each read from the server's own copy of a file the manifest lists
-// (docs/DESIGN.md invariant 3) and sent raw or as one zstd frame.
-//
-// send takes a *FetchChunksResponse, or an *rpccodec.ChunkFrame when direct
-// (the stream's codec is rpccodec.Codec).
-func (s *Server) fetch(ctx context.Context, req *connect.Request[snapsyncv1.FetchChunksRequest], send func(any) error, direct bool) error {
-	start := time.Now()
-	id, err := parseID(req.Msg.GetSnapshotId())
-	if err != nil {
-		return err
-	}
+// Chunks starts a FetchChunks stream of the checkpoint: it takes one of
+// the server's MaxStreams slots, keeps the request's lease (if any)
+// renewed while it runs, and reads each chunk from the server's own copy of
+// a file the manifest lists (docs/DESIGN.md invariant 3), sent raw or as
+// one zstd frame.
+func (ls *liveSnapshot) Chunks(ctx context.Context, req *snapsyncv1.FetchChunksRequest, send func(any) error, direct bool) (ChunkSender, error) {
+	s, start := ls.s, time.Now()
 	select {
 	case s.streams <- struct{}{}:
-		defer func() { <-s.streams }()
 	default:
-		return fmt.Errorf("%w: %d running", ErrTooManyStreams, s.cfg.MaxStreams)
+		return nil, fmt.Errorf("%w: %d running", ErrTooManyStreams, s.cfg.MaxStreams)
 	}
-	e, err := s.catalog.acquire(id, s.cfg.Clock.Now())
-	if err != nil {
-		return err
-	}
-	defer func() { s.removeTrees(s.catalog.finish(e, s.cfg.Clock.Now())) }()
-	if _, err := checkRanges(e.man, req.Msg.GetRanges(), s.cfg.MaxChunksPerRequest); err != nil {
-		return err
-	}
-	ctx, stop := s.streamContext(ctx)
-	defer stop()
-	if lid := req.Msg.GetLeaseId(); lid != "" {
-		stopRenew, err := s.keepLease(ctx, lid, e)
-		if err != nil {
-			return err
+	stopRenew := func() {}
+	if lid := req.GetLeaseId(); lid != "" {
+		var err error
+		if stopRenew, err = s.keepLease(ctx, lid, ls.e); err != nil {
+			<-s.streams
+			return nil, err
 		}
-		defer stopRenew()
 	}
-	cs, err := s.newChunkStream(e, s.compressionFor(req.Msg.GetCompression()), send, direct)
+	cs, err := s.newChunkStream(ls.e, s.compressionFor(req.GetCompression()), send, direct)
 	if err != nil {
-		return err
+		stopRenew()
+		<-s.streams
+		return nil, err
 	}
-	defer cs.close()
-	err = cs.run(ctx, req.Msg.GetRanges())
-	s.log.Info().Err(err).Str("snapshot", id.Short()).Str("peer", req.Peer().Addr).
+	cs.start, cs.stopRenew = start, stopRenew
+	return cs, nil
+}
+
+// Done logs what the stream sent and gives back what it held.
+func (cs *chunkStream) Done(err error) {
+	cs.close()
+	cs.stopRenew()
+	<-cs.s.streams
+	cs.s.log.Info().Err(err).Str("snapshot", cs.e.id.Short()).
 		Stringer("compression", cs.choose.mode).Int("chunks", cs.chunks).Int("zstd_chunks", cs.zchunks).
-		Int64("bytes", cs.read).Int64("wire_bytes", cs.sent).Dur("duration", time.Since(start)).Msg("chunks sent")
-	return err
+		Int64("bytes", cs.read).Int64("wire_bytes", cs.sent).Dur("duration", time.Since(cs.start)).Msg("chunks sent")
 }
 
 // compressionFor resolves what the client asked for.
@@ -73,13 +65,6 @@ func (s *Server) compressionFor(c snapsyncv1.Compression) Compression {
 		return CompressionZstd
 	}
 	return s.cfg.Compression
-}
-
-// streamContext ends a stream when its request ends or the server closes.
-func (s *Server) streamContext(ctx context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	stop := context.AfterFunc(s.ctx, func() { cancel(ErrClosed) })
-	return ctx, func() { stop(); cancel(nil) }
 }
 
 // keepLease renews lease lid, which must hold e, now and every third of its
@@ -110,6 +95,8 @@ func (s *Server) keepLease(ctx context.Context, lid string, e *entry) (func(), e
 	return func() { cancel(); <-done }, nil
 }
 
+var _ ChunkSender = (*chunkStream)(nil)
+
 // chunkStream reads, encodes and sends the chunks of one request.
 type chunkStream struct {
 	s      *Server
@@ -123,6 +110,9 @@ type chunkStream struct {
 	f      *os.File // the open file, of manifest index fi
 	fi     int
 	frame  rpccodec.ChunkFrame
+
+	start     time.Time
+	stopRenew func()
 
 	chunks, zchunks int
 	read, sent      int64
@@ -153,29 +143,8 @@ func (cs *chunkStream) close() {
 	}
 }
 
-func (cs *chunkStream) run(ctx context.Context, ranges []*snapsyncv1.ChunkRange) error {
-	for _, r := range ranges {
-		fi, first := int(r.GetFileIndex()), int(r.GetFirstChunk())
-		chunks := cs.e.man.Files[fi].Chunks
-		var off int64
-		for _, c := range chunks[:first] {
-			off += int64(c.Length)
-		}
-		for j := first; j < first+int(r.GetChunkCount()); j++ {
-			if err := ctx.Err(); err != nil {
-				return context.Cause(ctx)
-			}
-			if err := cs.chunk(ctx, fi, j, off); err != nil {
-				return err
-			}
-			off += int64(chunks[j].Length)
-		}
-	}
-	return nil
-}
-
-// chunk sends chunk j of file fi, which starts at off.
-func (cs *chunkStream) chunk(ctx context.Context, fi, j int, off int64) error {
+// Send sends chunk j of file fi, which starts at off.
+func (cs *chunkStream) Send(ctx context.Context, fi, j int, off int64) error {
 	f, err := cs.open(fi)
 	if err != nil {
 		return err

@@ -3,78 +3,96 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/internal/wire"
+	"github.com/snapsync/snapsync/metrics"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
+	"github.com/snapsync/snapsync/source"
 	"github.com/snapsync/snapsync/verify"
 )
 
 // manifestPage is the size of a GetManifest page.
 const manifestPage = 1 << 20
 
-// handler adapts the Server to the generated Connect interface. Admission,
-// draining and the mapping of its errors to Connect codes and reasons are
-// the admission interceptor's, around every method.
-type handler struct{ s *Server }
+// handler is the SnapshotService over a Store: what is alike for every
+// store, whatever holds its snapshots. Admission, draining and the mapping
+// of its errors to Connect codes and reasons are the admission
+// interceptor's, around every method.
+type handler struct {
+	st        Store
+	maxChunks int              // per FetchChunks request
+	log       zerolog.Logger   // the audit lines
+	metrics   *metrics.Metrics // nil: none
+}
 
 var _ snapsyncv1connect.SnapshotServiceHandler = (*handler)(nil)
 
 func (h *handler) CreateSnapshot(ctx context.Context, req *connect.Request[snapsyncv1.CreateSnapshotRequest]) (*connect.Response[snapsyncv1.CreateSnapshotResponse], error) {
-	s := h.s
 	start := time.Now()
 	minIndex := req.Msg.GetMinIndex()
-	e, l, reused, err := s.create(ctx, minIndex, s.leaseTTL(req.Msg.GetLeaseTtlMs()))
-	s.auditCreate(ctx, req.Peer().Addr, req.Msg.GetClient(), minIndex, e, reused, start, err)
+	d, l, err := h.st.Create(ctx, minIndex, time.Duration(req.Msg.GetLeaseTtlMs())*time.Millisecond)
+	h.auditCreate(ctx, req.Peer().Addr, req.Msg.GetClient(), minIndex, d, l.Reused, start, err)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&snapsyncv1.CreateSnapshotResponse{Snapshot: snapshotInfo(e), Lease: leaseMsg(l)}), nil
+	return connect.NewResponse(&snapsyncv1.CreateSnapshotResponse{Snapshot: snapshotInfo(d), Lease: leaseMsg(l)}), nil
 }
 
-// leaseTTL turns a requested TTL in milliseconds into the one granted.
-func (s *Server) leaseTTL(ms uint32) time.Duration {
-	if ms == 0 {
-		return s.cfg.LeaseTTL
-	}
-	return min(time.Duration(ms)*time.Millisecond, s.cfg.MaxLeaseTTL)
+// snapshotInfo describes d as every store does.
+func snapshotInfo(d Desc) *snapsyncv1.SnapshotInfo {
+	m := d.Manifest
+	return wire.SnapshotInfo(d.ID, m.Meta, len(m.Files), m.TotalBytes(), m.ChunkSize, d.ManifestSize)
 }
 
-func snapshotInfo(e *entry) *snapsyncv1.SnapshotInfo {
-	m := e.man
-	return wire.SnapshotInfo(e.id, m.Meta, len(m.Files), m.TotalBytes(), m.ChunkSize, int64(len(e.enc)))
+func leaseMsg(l Lease) *snapsyncv1.Lease {
+	return &snapsyncv1.Lease{LeaseId: l.ID, ExpiresUnixNano: l.Expires.UnixNano()}
 }
 
-func leaseMsg(l *lease) *snapsyncv1.Lease {
-	return &snapsyncv1.Lease{LeaseId: l.id, ExpiresUnixNano: l.expires.UnixNano()}
-}
-
+// GetManifest streams the snapshot's manifest in pages of manifestPage
+// bytes, as the store reads it.
 func (h *handler) GetManifest(ctx context.Context, req *connect.Request[snapsyncv1.GetManifestRequest], stream *connect.ServerStream[snapsyncv1.GetManifestResponse]) error {
-	s := h.s
-	id, err := parseID(req.Msg.GetSnapshotId())
+	snap, err := h.open(ctx, req.Msg.GetSnapshotId())
 	if err != nil {
 		return err
 	}
-	e, err := s.catalog.acquire(id, s.cfg.Clock.Now())
+	defer snap.Close()
+	size := snap.Desc().ManifestSize
+	rc, err := snap.OpenManifest(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() { s.removeTrees(s.catalog.finish(e, s.cfg.Clock.Now())) }()
-	total := uint64(len(e.enc))
-	for off := 0; off < len(e.enc); off += manifestPage {
+	defer rc.Close() // read-only: nothing to lose
+	buf := make([]byte, min(manifestPage, size))
+	for off := int64(0); off < size; {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
-		page := e.enc[off:min(off+manifestPage, len(e.enc))]
-		if err := stream.Send(&snapsyncv1.GetManifestResponse{Offset: uint64(off), Data: page, TotalSize: total}); err != nil {
+		n, err := io.ReadFull(rc, buf[:min(int64(len(buf)), size-off)])
+		if err != nil {
+			return fmt.Errorf("read manifest at %d of %d: %w", off, size, err)
+		}
+		if err := stream.Send(&snapsyncv1.GetManifestResponse{Offset: uint64(off), Data: buf[:n], TotalSize: uint64(size)}); err != nil {
 			return fmt.Errorf("send manifest page: %w", err)
 		}
+		off += int64(n)
 	}
 	return nil
+}
+
+// open parses a request's snapshot ID and opens it.
+func (h *handler) open(ctx context.Context, b []byte) (Snapshot, error) {
+	id, err := parseID(b)
+	if err != nil {
+		return nil, err
+	}
+	return h.st.Open(ctx, id)
 }
 
 func parseID(b []byte) (verify.Digest, error) {
@@ -85,36 +103,84 @@ func parseID(b []byte) (verify.Digest, error) {
 	return id, nil
 }
 
+// FetchChunks sends the chunks a request names, checked against the
+// manifest, in its order, one Send of the store's a chunk.
 func (h *handler) FetchChunks(ctx context.Context, req *connect.Request[snapsyncv1.FetchChunksRequest], stream *connect.ServerStream[snapsyncv1.FetchChunksResponse]) error {
-	s := h.s
-	conn := stream.Conn()
-	return s.fetch(ctx, req, conn.Send, usesProto(req.Header().Get("Content-Type")))
+	snap, err := h.open(ctx, req.Msg.GetSnapshotId())
+	if err != nil {
+		return err
+	}
+	defer snap.Close()
+	m := snap.Desc().Manifest
+	if _, err := checkRanges(m, req.Msg.GetRanges(), h.maxChunks); err != nil {
+		return err
+	}
+	cs, err := snap.Chunks(ctx, req.Msg, stream.Conn().Send, usesProto(req.Header().Get("Content-Type")))
+	if err != nil {
+		return err
+	}
+	err = sendRanges(ctx, m, req.Msg.GetRanges(), cs)
+	cs.Done(err)
+	return err
 }
 
-func (h *handler) RenewLease(_ context.Context, req *connect.Request[snapsyncv1.RenewLeaseRequest]) (*connect.Response[snapsyncv1.RenewLeaseResponse], error) {
-	s := h.s
+// sendRanges sends every chunk of ranges through cs.
+func sendRanges(ctx context.Context, m *verify.Manifest, ranges []*snapsyncv1.ChunkRange, cs ChunkSender) error {
+	for _, r := range ranges {
+		fi, first := int(r.GetFileIndex()), int(r.GetFirstChunk())
+		chunks := m.Files[fi].Chunks
+		var off int64
+		for _, c := range chunks[:first] {
+			off += int64(c.Length)
+		}
+		for j := first; j < first+int(r.GetChunkCount()); j++ {
+			if err := ctx.Err(); err != nil {
+				return context.Cause(ctx)
+			}
+			if err := cs.Send(ctx, fi, j, off); err != nil {
+				return err
+			}
+			off += int64(chunks[j].Length)
+		}
+	}
+	return nil
+}
+
+func (h *handler) RenewLease(ctx context.Context, req *connect.Request[snapsyncv1.RenewLeaseRequest]) (*connect.Response[snapsyncv1.RenewLeaseResponse], error) {
 	if req.Msg.GetLeaseId() == "" {
 		return nil, fmt.Errorf("%w: lease_id is empty", ErrBadRequest)
 	}
-	ttl := time.Duration(0) // keep the lease's own TTL
-	if ms := req.Msg.GetLeaseTtlMs(); ms > 0 {
-		ttl = s.leaseTTL(ms)
-	}
-	l, err := s.catalog.renew(req.Msg.GetLeaseId(), nil, ttl, s.cfg.Clock.Now())
+	l, err := h.st.Renew(ctx, req.Msg.GetLeaseId(), time.Duration(req.Msg.GetLeaseTtlMs())*time.Millisecond)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&snapsyncv1.RenewLeaseResponse{Lease: leaseMsg(&l)}), nil
+	return connect.NewResponse(&snapsyncv1.RenewLeaseResponse{Lease: leaseMsg(l)}), nil
 }
 
 // ReleaseLease gives a lease back; releasing a lease already gone succeeds.
-func (h *handler) ReleaseLease(_ context.Context, req *connect.Request[snapsyncv1.ReleaseLeaseRequest]) (*connect.Response[snapsyncv1.ReleaseLeaseResponse], error) {
-	s := h.s
+func (h *handler) ReleaseLease(ctx context.Context, req *connect.Request[snapsyncv1.ReleaseLeaseRequest]) (*connect.Response[snapsyncv1.ReleaseLeaseResponse], error) {
 	if req.Msg.GetLeaseId() == "" {
 		return nil, fmt.Errorf("%w: lease_id is empty", ErrBadRequest)
 	}
-	s.removeTrees(s.catalog.release(req.Msg.GetLeaseId(), s.cfg.Clock.Now()))
+	if err := h.st.Release(ctx, req.Msg.GetLeaseId()); err != nil {
+		return nil, err
+	}
 	return connect.NewResponse(&snapsyncv1.ReleaseLeaseResponse{}), nil
+}
+
+// Probe tells the newest index the store could grant now, as a
+// source.Prober; it takes no lease and makes no checkpoint.
+func (h *handler) Probe(ctx context.Context, req *connect.Request[snapsyncv1.ProbeRequest]) (*connect.Response[snapsyncv1.ProbeResponse], error) {
+	var n source.Newest
+	if p, ok := h.st.(source.Prober); ok {
+		var err error
+		if n, err = p.Newest(ctx); err != nil {
+			h.log.Warn().Err(err).Str("client", req.Msg.GetClient()).Str("peer", req.Peer().Addr).Msg("probe")
+			return nil, err
+		}
+	}
+	return connect.NewResponse(&snapsyncv1.ProbeResponse{NewestIndex: n.Index, NewestTerm: n.Term,
+		CanMakeCheckpoint: n.OnDemand, Engine: n.Engine}), nil
 }
 
 // usesProto reports whether a request of this content type is answered in

@@ -4,26 +4,11 @@ import (
 	"context"
 	"time"
 
-	"connectrpc.com/connect"
-
-	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/source"
 )
 
-// Probe tells the newest index the server could grant now: the newest
-// checkpoint of the catalog or what the source reports (a source.Prober),
-// whichever is higher. It takes no lease and makes no checkpoint.
-func (h *handler) Probe(ctx context.Context, req *connect.Request[snapsyncv1.ProbeRequest]) (*connect.Response[snapsyncv1.ProbeResponse], error) {
-	s := h.s
-	n, err := s.probe(ctx)
-	if err != nil {
-		s.log.Warn().Err(err).Str("client", req.Msg.GetClient()).Str("peer", req.Peer().Addr).Msg("probe")
-		return nil, err
-	}
-	return connect.NewResponse(&snapsyncv1.ProbeResponse{NewestIndex: n.Index, NewestTerm: n.Term,
-		CanMakeCheckpoint: n.OnDemand, Engine: n.Engine}), nil
-}
-
+// probe is what Probe answers: the newest index the server could grant
+// now, without a lease or a checkpoint.
 func (s *Server) probe(ctx context.Context) (source.Newest, error) {
 	var n source.Newest
 	if p, ok := s.cfg.Source.(source.Prober); ok {

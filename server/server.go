@@ -130,17 +130,33 @@ func (s *Server) open(ctx context.Context) error {
 	return nil
 }
 
-// Handler returns the Connect handler of SnapshotService, on its own mux.
+// Handler returns the Connect handler of SnapshotService over the server's
+// catalog of checkpoints, on its own mux.
 func (s *Server) Handler() http.Handler {
+	h := &handler{st: live{s}, maxChunks: s.cfg.MaxChunksPerRequest, log: s.log, metrics: s.cfg.Metrics}
+	return serviceMux(h, admission{s})
+}
+
+// StoreHandler returns the Connect handler of SnapshotService over st, on
+// its own mux: the service a Server's Handler is, with the same checks,
+// limits and errors, over another store (a backup repository: repo/serve).
+// CreateSnapshot's audit lines go to log.
+func StoreHandler(st Store, log zerolog.Logger) http.Handler {
+	h := &handler{st: st, maxChunks: DefaultMaxChunksPerRequest, log: log}
+	return serviceMux(h, admission{})
+}
+
+// serviceMux serves h on a mux of its own.
+func serviceMux(h *handler, a admission) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(snapsyncv1connect.NewSnapshotServiceHandler(&handler{s: s},
+	mux.Handle(snapsyncv1connect.NewSnapshotServiceHandler(h,
 		// Chunks are compressed by the server itself; Connect's gzip would
 		// cost 15x the throughput.
 		connect.WithCompression("gzip", nil, nil),
 		connect.WithReadMaxBytes(maxRequestBytes),
 		connect.WithSendMaxBytes(maxSendBytes),
 		connect.WithCodec(rpccodec.Codec{}), // chunks go from the file into the send buffer
-		connect.WithInterceptors(admission{s}),
+		connect.WithInterceptors(a),
 	))
 	return mux
 }

@@ -89,14 +89,17 @@ func runRestore(ctx context.Context, g *globals, f *restoreFlags) (err error) {
 			err = uerr
 		}
 	}()
-	h, err := serve.New(ctx, r, id)
+	// The repository's snapshot, served to the install by the sidecar's own
+	// SnapshotService (server.StoreHandler, its audit lines unlogged), over
+	// in-memory pipes.
+	st, err := serve.New(ctx, r, id)
 	if err != nil {
 		return err
 	}
-	for _, p := range h.Problems() {
+	for _, p := range st.Problems() {
 		log.Warn().Str("key", p.Key).Str("problem", p.Reason).Msg("repository entry that is no snapshot")
 	}
-	url, hc, stop := serveInProc(ctx, h.HTTPHandler())
+	url, hc, stop := serveInProc(ctx, st.HTTPHandler())
 	defer stop()
 	cfg.HTTPClient = hc
 	b := newBar(g.stderr, f.json, "restore")
