@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/snapsync/snapsync/internal/digestcache"
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -102,19 +104,17 @@ func (s *Server) readEntry(id verify.Digest, now time.Time) (*entry, error) {
 
 // statFiles checks that every file of m is in the tree at root with its
 // size, and returns their stat keys.
-func statFiles(root string, m *verify.Manifest) ([]fileKey, error) {
-	stats := make([]fileKey, len(m.Files))
+func statFiles(root string, m *verify.Manifest) ([]digestcache.Key, error) {
+	stats := make([]digestcache.Key, len(m.Files))
 	for i, f := range m.Files {
-		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(f.Path)))
+		info, err := durable.Lstat(filepath.Join(root, filepath.FromSlash(f.Path)))
 		if err != nil {
 			return nil, err
 		}
-		if !fi.Mode().IsRegular() || fi.Size() != f.Size {
-			return nil, fmt.Errorf("%w: %q is %v of %d bytes, want a regular file of %d", ErrChanged, f.Path, fi.Mode().Type(), fi.Size(), f.Size)
+		if !info.Mode.IsRegular() || info.Size != f.Size {
+			return nil, fmt.Errorf("%w: %q is %v of %d bytes, want a regular file of %d", ErrChanged, f.Path, info.Mode.Type(), info.Size, f.Size)
 		}
-		if stats[i], err = statKey(fi, m.ChunkSize); err != nil {
-			return nil, err
-		}
+		stats[i] = digestcache.KeyOf(info, m.ChunkSize)
 	}
 	return stats, nil
 }
