@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/snapsync/snapsync/internal/digestcache"
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -129,7 +130,7 @@ func (c *digestCache) save() error {
 // load reads the persisted cache. A missing file, or one an earlier version
 // wrote, is an empty cache; a corrupt one is reported (the caller logs it and starts empty).
 func (c *digestCache) load() error {
-	b, err := os.ReadFile(c.path)
+	b, err := durable.ReadBounded(durable.OS(), c.path, digestcache.MaxEncodedSize(c.max))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

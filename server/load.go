@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,7 +68,7 @@ func (s *Server) loadOne(id verify.Digest, now time.Time, keep map[string]bool) 
 
 // readEntry reads and checks one checkpoint's state, manifest and tree.
 func (s *Server) readEntry(id verify.Digest, now time.Time) (*entry, error) {
-	b, err := readBounded(s.catalog.statePath(id), maxStateSize)
+	b, err := durable.ReadBounded(durable.OS(), s.catalog.statePath(id), maxStateSize)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +85,7 @@ func (s *Server) readEntry(id verify.Digest, now time.Time) (*entry, error) {
 	if len(e.leases) == 0 {
 		return nil, errors.New("every lease expired")
 	}
-	enc, err := readBounded(s.catalog.manifestPath(id), verify.MaxManifestSize)
+	enc, err := durable.ReadBounded(durable.OS(), s.catalog.manifestPath(id), verify.MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -117,23 +116,6 @@ func statFiles(root string, m *verify.Manifest) ([]digestcache.Key, error) {
 		stats[i] = digestcache.KeyOf(info, m.ChunkSize)
 	}
 	return stats, nil
-}
-
-// readBounded reads a file of at most limit bytes.
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s exceeds %d bytes", path, limit)
-	}
-	return b, nil
 }
 
 // removeOrphanManifests removes manifests whose checkpoint was not restored.
