@@ -84,7 +84,7 @@ FUZZTIME ?= 15s
 # Every fuzz target, as package:Target; seeds are committed under testdata/fuzz.
 # A target in another module names its directory: examples/raftkv:Target.
 FUZZ_TARGETS := ./verify:FuzzDecode ./verify:FuzzValidatePath ./client:FuzzDecodeState ./client:FuzzDecodeChunk \
-	./swap:FuzzDecodeRecord ./swap:FuzzDecodeSealedBody ./server:FuzzDecodeDigestCache ./client:FuzzDecodeLocalCache ./server:FuzzDecodeState \
+	./swap:FuzzDecodeRecord ./swap:FuzzDecodeSealedBody ./internal/digestcache:FuzzDecodeDigestCache ./server:FuzzDecodeState \
 	./sidecar:FuzzResolveDest ./sidecar:FuzzDecodeRecord ./repo:FuzzDecodeChunk ./repo:FuzzDecodeInfo \
 	./repo:FuzzDecodeConfig ./internal/rpccodec:FuzzUnmarshal examples/raftkv:FuzzDecodeCommand examples/raftkv:FuzzDecodeLog \
 	examples/raftkv:FuzzDecodePointer

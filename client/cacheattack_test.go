@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/internal/digestcache"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/server"
 	dirsource "github.com/snapsync/snapsync/source/dir"
@@ -113,7 +114,7 @@ func forgeCache(tb testing.TB, s *attackScene, local, claimed string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b := encodeLocalCache(map[cacheKey][]verify.Chunk{keyOf(info, verify.MinChunkSize): chunks})
+	b := digestcache.Encode(0, map[digestcache.Key]*digestcache.Entry{digestcache.KeyOf(info, verify.MinChunkSize): {Chunks: chunks}})
 	p := filepath.Join(filepath.Dir(s.shared), "forged.digests")
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		tb.Fatal(err)

@@ -8,13 +8,13 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/internal/wire"
 	"github.com/snapsync/snapsync/metrics"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 )
@@ -265,7 +265,7 @@ func (c *Config) validateFetch() error {
 	if c.LeaseTTL > 0 && (c.LeaseTTL < time.Millisecond || c.LeaseTTL.Milliseconds() > int64(^uint32(0))) {
 		bad("LeaseTTL %v out of range", c.LeaseTTL)
 	}
-	if _, ok := snapsyncv1.Compression_name[int32(c.Compression)]; !ok {
+	if !wire.KnownCompression(c.Compression) {
 		bad("unknown Compression %d", c.Compression)
 	}
 	return errors.Join(errs...)
@@ -279,18 +279,4 @@ func (c *Config) isSet() bool { return len(c.Replace) > 0 || c.setArea }
 func DefaultImmutable(p string) bool {
 	ext := path.Ext(p)
 	return ext == ".sst" || ext == ".blob"
-}
-
-// ParseCompression maps "auto" (or ""), "zstd" and "none" (or "raw") to the
-// Compression a client asks for.
-func ParseCompression(s string) (snapsyncv1.Compression, error) {
-	switch strings.ToLower(s) {
-	case "", "auto":
-		return snapsyncv1.Compression_COMPRESSION_UNSPECIFIED, nil
-	case "zstd":
-		return snapsyncv1.Compression_COMPRESSION_ZSTD, nil
-	case "none", "raw":
-		return snapsyncv1.Compression_COMPRESSION_NONE, nil
-	}
-	return 0, fmt.Errorf("%w: compression %q: want auto, zstd or none", ErrConfig, s)
 }

@@ -65,19 +65,3 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
-
-func TestParseCompression(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]snapsyncv1.Compression{
-		"": snapsyncv1.Compression_COMPRESSION_UNSPECIFIED, "auto": snapsyncv1.Compression_COMPRESSION_UNSPECIFIED,
-		"ZSTD": snapsyncv1.Compression_COMPRESSION_ZSTD, "none": snapsyncv1.Compression_COMPRESSION_NONE,
-		"raw": snapsyncv1.Compression_COMPRESSION_NONE,
-	} {
-		if got, err := ParseCompression(in); err != nil || got != want {
-			t.Errorf("ParseCompression(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	if _, err := ParseCompression("gzip"); !errors.Is(err, ErrConfig) {
-		t.Errorf("ParseCompression(gzip): %v, want ErrConfig", err)
-	}
-}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/snapsync/snapsync/internal/digestcache"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -48,22 +49,10 @@ import (
 // checksums still are, and --verify-local (Config.VerifyLocal) re-hashes
 // everything.
 
-// cacheKey is a file's identity as the follower cache records it. ctime is
-// left out on purpose: the next install hard-links the file, which changes it.
-type cacheKey struct {
-	ID        durable.FileID
-	Size      int64
-	MtimeNs   int64
-	ChunkSize uint32
-}
-
-func keyOf(info durable.Info, chunkSize uint32) cacheKey {
-	return cacheKey{ID: info.ID, Size: info.Size, MtimeNs: info.Mtime, ChunkSize: chunkSize}
-}
-
-// localCache maps identities to the chunk lists snapsync verified.
+// localCache maps identities to the chunk lists snapsync verified, in the
+// digest cache format shared with the server (internal/digestcache).
 type localCache struct {
-	entries map[cacheKey][]verify.Chunk
+	entries map[digestcache.Key]*digestcache.Entry
 }
 
 // lookup returns the recorded chunks of the file at path, lstat'ed now, and
@@ -76,18 +65,17 @@ func (c *localCache) lookup(path string, chunkSize uint32) ([]verify.Chunk, bool
 	if err != nil || !info.Mode.IsRegular() || info.ID.IsZero() {
 		return nil, false
 	}
-	cs, ok := c.entries[keyOf(info, chunkSize)]
-	return cs, ok
+	e, ok := c.entries[digestcache.KeyOf(info, chunkSize)]
+	if !ok {
+		return nil, false
+	}
+	return e.Chunks, true
 }
 
 // maxCacheChunks bounds what a cache file may hold: at the smallest chunk
 // size this is 4M chunks (~150 MiB of file), far above any real DB's count
 // and below what would hurt to decode.
 const maxCacheChunks = 4 << 20
-
-// maxCacheFile bounds the cache file read back: maxCacheChunks chunks and
-// as many entries.
-const maxCacheFile = maxCacheChunks * (localChunkSize + localEntryFixed)
 
 // loadLocalCache reads the follower cache beside Dest. A missing file is an
 // empty cache; one that cannot be read or decoded, or that this process
@@ -106,21 +94,21 @@ func loadLocalCache(l layout, log zerolog.Logger) *localCache {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	var c *localCache
+	var entries map[digestcache.Key]*digestcache.Entry
 	if err == nil {
-		c, err = decodeLocalCache(b, maxCacheChunks)
+		_, entries, err = digestcache.Decode(b, maxCacheChunks)
 	}
 	if err != nil {
 		log.Warn().Err(err).Str("path", path).Msg("ignoring the digest cache: every local file is hashed")
 		return nil
 	}
-	return c
+	return &localCache{entries: entries}
 }
 
 // readCache reads the cache file at path, which it trusts as the staging
 // area is trusted: opened through fsys (below the handle of Dest's parent,
 // no symlink followed, without blocking on a FIFO), the file opened must be
-// a regular file of at most maxCacheFile bytes, owned by this process's uid,
+// a regular file no larger than maxCacheChunks chunks could need, owned by this process's uid,
 // neither group- nor world-writable, with no other name. Its seal is a plain
 // SHA-256 that anyone can compute: what makes it snapsync's own is who could
 // have written it, so a file another uid could have written or linked there
@@ -140,7 +128,7 @@ func readCache(fsys durable.StageFS, path string) ([]byte, error) {
 	}
 	b := make([]byte, info.Size)
 	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, fmt.Errorf("%w: read: %w", errBadLocalCache, err)
+		return nil, fmt.Errorf("%w: read: %w", digestcache.ErrBad, err)
 	}
 	return b, nil
 }
@@ -152,8 +140,8 @@ func checkCacheFile(info durable.Info, uid int) error {
 	switch {
 	case !info.Mode.IsRegular():
 		why = "is not a regular file"
-	case info.Size > maxCacheFile:
-		why = fmt.Sprintf("holds more than %d bytes", int64(maxCacheFile))
+	case info.Size > digestcache.MaxEncodedSize(maxCacheChunks):
+		why = fmt.Sprintf("holds more than %d bytes", digestcache.MaxEncodedSize(maxCacheChunks))
 	case uid >= 0 && int64(info.Uid) != int64(uid):
 		why = fmt.Sprintf("is owned by uid %d, not by this process's uid %d", info.Uid, uid)
 	case info.Mode.Perm()&0o022 != 0:
@@ -164,7 +152,7 @@ func checkCacheFile(info durable.Info, uid int) error {
 		return nil
 	}
 	return fmt.Errorf("%w: it %s (owner uid %d, mode %v); not written by this install alone, it is not believed",
-		errBadLocalCache, why, info.Uid, info.Mode)
+		digestcache.ErrBad, why, info.Uid, info.Mode)
 }
 
 // recordStaged records the identity and chunks of every file of the
@@ -172,7 +160,7 @@ func checkCacheFile(info durable.Info, uid int) error {
 // the tree is swapped in. It only saves later work: a failure is logged and
 // leaves no record.
 func recordStaged(l layout, m *verify.Manifest, log zerolog.Logger) {
-	entries := make(map[cacheKey][]verify.Chunk)
+	entries := make(map[digestcache.Key]*digestcache.Entry)
 	var err error
 	for i := range m.Files {
 		f := &m.Files[i]
@@ -190,10 +178,10 @@ func recordStaged(l layout, m *verify.Manifest, log zerolog.Logger) {
 		if info.ID.IsZero() || info.Size != f.Size {
 			continue // no identity to key it by
 		}
-		entries[keyOf(info, m.ChunkSize)] = f.Chunks
+		entries[digestcache.KeyOf(info, m.ChunkSize)] = &digestcache.Entry{Chunks: f.Chunks}
 	}
 	if err == nil {
-		err = durable.WriteFile(l.fs, l.stagedDigests(), encodeLocalCache(entries), 0o600)
+		err = durable.WriteFile(l.fs, l.stagedDigests(), digestcache.Encode(0, entries), 0o600)
 	}
 	if err != nil {
 		log.Warn().Err(err).Msg("no digest cache for this install")

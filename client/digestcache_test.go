@@ -13,9 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/server"
-	"github.com/snapsync/snapsync/verify"
 )
 
 // planLog captures an install's log and reads its last plan line.
@@ -173,36 +171,4 @@ func replaceFile(tb testing.TB, path string) {
 	if err := os.Rename(tmp, path); err != nil {
 		tb.Fatal(err)
 	}
-}
-
-// FuzzDecodeLocalCache: whatever bytes the cache file holds, the decoder
-// never panics, stays within its chunk bound, and what it accepts encodes
-// back to the same bytes.
-func FuzzDecodeLocalCache(f *testing.F) {
-	cs := uint32(verify.MinChunkSize)
-	one := []verify.Chunk{{Length: cs, Digest: verify.Sum([]byte("a"))}, {Length: 7, Digest: verify.Sum([]byte("b"))}}
-	valid := encodeLocalCache(map[cacheKey][]verify.Chunk{
-		{ID: durable.FileID{Dev: 1, Ino: 2, Birth: 3}, Size: int64(cs) + 7, MtimeNs: 4, ChunkSize: cs}: one,
-		{ID: durable.FileID{Dev: 1, Ino: 5}, Size: 0, MtimeNs: 6, ChunkSize: cs}:                       {},
-	})
-	f.Add(valid)
-	f.Add(encodeLocalCache(nil))
-	f.Add(valid[:len(valid)-1])
-	f.Add([]byte(localCacheMagic))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := decodeLocalCache(b, 64)
-		if err != nil {
-			return
-		}
-		n := 0
-		for _, cs := range c.entries {
-			n += len(cs)
-		}
-		if n > 64 {
-			t.Fatalf("%d chunks decoded, bound 64", n)
-		}
-		if got := encodeLocalCache(c.entries); !bytes.Equal(got, b) {
-			t.Fatal("accepted bytes do not encode back the same")
-		}
-	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/snapsync/snapsync/internal/digestcache"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -20,7 +21,7 @@ func BenchmarkIndexTrees(b *testing.B) {
 	const files, size = 16, 4 << 20
 	root := b.TempDir()
 	data := make([]byte, size)
-	cache := &localCache{entries: make(map[cacheKey][]verify.Chunk)}
+	cache := &localCache{entries: make(map[digestcache.Key]*digestcache.Entry)}
 	for i := range files {
 		data[0] = byte(i)
 		p := filepath.Join(root, strconv.Itoa(i)+".sst")
@@ -31,7 +32,7 @@ func BenchmarkIndexTrees(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cache.entries[keyOf(info, testChunkSize)] = make([]verify.Chunk, size/testChunkSize)
+		cache.entries[digestcache.KeyOf(info, testChunkSize)] = &digestcache.Entry{Chunks: make([]verify.Chunk, size/testChunkSize)}
 	}
 	for _, tc := range []struct {
 		name  string
@@ -46,25 +47,5 @@ func BenchmarkIndexTrees(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-// BenchmarkDecodeLocalCache decodes the cache of a 1 GiB DB in 1 MiB chunks.
-func BenchmarkDecodeLocalCache(b *testing.B) {
-	entries := make(map[cacheKey][]verify.Chunk)
-	for i := range 256 {
-		cs := make([]verify.Chunk, 4)
-		for j := range cs {
-			cs[j].Length = 1 << 20
-		}
-		entries[cacheKey{ID: durable.FileID{Dev: 1, Ino: uint64(i + 1)}, Size: 4 << 20, ChunkSize: 1 << 20}] = cs
-	}
-	enc := encodeLocalCache(entries)
-	b.SetBytes(int64(len(enc)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := decodeLocalCache(enc, maxCacheChunks); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

@@ -37,7 +37,7 @@ func (p *plan) writeBytes() int64 { return p.fetchBytes() + p.reuseBytes() }
 // filesystem has no room for (its headroom included). A filesystem that
 // cannot tell is not checked.
 func checkSpace(cfg *Config, l layout, p *plan) error {
-	free, size, err := fsSpace(l.root)
+	free, size, err := durable.Space(l.root)
 	if err != nil {
 		cfg.Logger.Warn().Err(err).Msg("free space unknown, not checked")
 		return nil
@@ -61,7 +61,7 @@ func checkSpace(cfg *Config, l layout, p *plan) error {
 // says too much only refuses its own install. A filesystem that cannot
 // tell is not checked.
 func checkSpaceEarly(cfg *Config, l layout, total uint64) error {
-	free, size, err := fsSpace(l.root)
+	free, size, err := durable.Space(l.root)
 	if err != nil {
 		return nil // checkSpace warns
 	}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/server"
 )
 
@@ -270,7 +271,7 @@ func TestNoSpaceEarlyCountsLocal(t *testing.T) {
 	if _, err := Install(context.Background(), ts.url, 0, cfg); err != nil {
 		t.Fatal(err)
 	}
-	free, _, err := fsSpace(disk)
+	free, _, err := durable.Space(disk)
 	if err != nil {
 		t.Fatal(err)
 	}

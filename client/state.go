@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -194,40 +193,26 @@ func writeState(l layout, s *state) error {
 }
 
 // openBounded opens a regular file of at most limit bytes, not following a
-// symlink, and returns it with its size.
+// symlink, and returns it with its size (durable.OpenBounded); another file
+// is ErrStaging.
 func openBounded(fsys durable.StageFS, p string, limit int64) (*os.File, int64, error) {
-	f, err := fsys.OpenFile(p, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, 0, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		_ = f.Close() // read-only: nothing to lose
-		return nil, 0, fmt.Errorf("stat %s: %w", p, err)
-	}
-	if !fi.Mode().IsRegular() || fi.Size() > limit {
-		_ = f.Close() // read-only: nothing to lose
-		return nil, 0, fmt.Errorf("%w: %s is not a regular file of at most %d bytes", ErrStaging, p, limit)
-	}
-	return f, fi.Size(), nil
+	f, size, err := durable.OpenBounded(fsys, p, limit)
+	return f, size, stagingErr(err)
 }
 
 // readBounded reads a regular file of at most limit bytes, not following a
-// symlink.
+// symlink (durable.ReadBounded); another file is ErrStaging.
 func readBounded(fsys durable.StageFS, p string, limit int64) ([]byte, error) {
-	f, _, err := openBounded(fsys, p, limit)
-	if err != nil {
-		return nil, err
+	b, err := durable.ReadBounded(fsys, p, limit)
+	return b, stagingErr(err)
+}
+
+// stagingErr wraps ErrStaging around a file durable refused to read.
+func stagingErr(err error) error {
+	if errors.Is(err, durable.ErrNotBounded) {
+		return fmt.Errorf("%w: %w", ErrStaging, err)
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: %s grew beyond %d bytes", ErrStaging, p, limit)
-	}
-	return b, nil
+	return err
 }
 
 // readManifest reads manifest.bin back and checks it against the snapshot ID.

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // ServerState is what a server holds at one moment.
@@ -62,7 +64,7 @@ func (freeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- freeBytesDesc 
 
 func (roots freeCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range roots {
-		free, err := freeBytes(r)
+		free, _, err := durable.Space(r)
 		if err != nil {
 			ch <- prometheus.NewInvalidMetric(freeBytesDesc, err)
 			continue

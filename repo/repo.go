@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/snapsync/snapsync/internal/durable"
 )
 
 // FormatVersion is the repository format this build reads and writes.
@@ -110,7 +112,10 @@ func open(ctx context.Context, b Backend, opts *Options, create bool) (*Repo, er
 // decodeConfig parses a config object and refuses an unknown version.
 func decodeConfig(data []byte) (config, error) {
 	var c config
-	if err := json.Unmarshal(data, &c); err != nil {
+	if err := durable.DecodeJSON(data, &c); err != nil {
+		if v, ok := versionOf(data); ok && v != FormatVersion {
+			return c, fmt.Errorf("%w: %d, this snapsync reads %d", ErrVersion, v, FormatVersion)
+		}
 		return c, fmt.Errorf("repo: config: %w: %v", ErrCorrupt, err)
 	}
 	if c.Version != FormatVersion {
@@ -156,4 +161,17 @@ func (r *Repo) putBytes(ctx context.Context, key string, data []byte) error {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
+}
+
+// versionOf reads only the format version of a JSON object, leniently: an
+// object a later format wrote may hold fields this one does not know, and is
+// refused as ErrVersion, not as corrupt.
+func versionOf(b []byte) (int, bool) {
+	var v struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return 0, false
+	}
+	return v.Version, true
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -220,7 +221,10 @@ func (r *Repo) info(ctx context.Context, id verify.Digest) (SnapshotInfo, error)
 // decodeInfo parses the index object of snapshot id.
 func decodeInfo(id verify.Digest, b []byte) (SnapshotInfo, error) {
 	var j infoJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	if err := durable.DecodeJSON(b, &j); err != nil {
+		if v, ok := versionOf(b); ok && v != FormatVersion {
+			return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %d", id, ErrVersion, v)
+		}
 		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %v", id, ErrCorrupt, err)
 	}
 	switch {

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/internal/digestcache"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -19,7 +20,7 @@ type built struct {
 	man   *verify.Manifest
 	enc   []byte
 	id    verify.Digest
-	stats []fileKey
+	stats []digestcache.Key
 }
 
 // buildManifest walks the checkpoint at root and describes it: directories,
@@ -35,7 +36,7 @@ func buildManifest(ctx context.Context, root string, meta verify.Meta, chunkSize
 		return nil, err
 	}
 	m := &verify.Manifest{Meta: meta, ChunkSize: uint32(chunkSize), Dirs: t.dirs, Files: make([]verify.File, len(t.files))}
-	keys := make(map[string]fileKey, len(t.files))
+	keys := make(map[string]digestcache.Key, len(t.files))
 	for i, f := range t.files {
 		owner := i
 		if f.link >= 0 {
@@ -49,7 +50,7 @@ func buildManifest(ctx context.Context, root string, meta verify.Meta, chunkSize
 	if err != nil {
 		return nil, fmt.Errorf("encode manifest of %s: %w", root, err)
 	}
-	b := &built{man: m, enc: enc, id: verify.Sum(enc), stats: make([]fileKey, len(m.Files))}
+	b := &built{man: m, enc: enc, id: verify.Sum(enc), stats: make([]digestcache.Key, len(m.Files))}
 	for i, f := range m.Files {
 		b.stats[i] = keys[f.Path]
 	}
@@ -89,7 +90,7 @@ func hashTree(ctx context.Context, root string, t *tree, parallel int, cache *di
 
 // hashFile hashes the file at path, which must keep the stat key seen by the
 // walk before and after it is read.
-func hashFile(ctx context.Context, path string, want fileKey) ([]verify.Chunk, error) {
+func hashFile(ctx context.Context, path string, want digestcache.Key) ([]verify.Chunk, error) {
 	f, err := openNoFollow(path)
 	if err != nil {
 		return nil, err
@@ -121,18 +122,15 @@ func openNoFollow(path string) (*os.File, error) {
 }
 
 // checkUnchanged fails with ErrChanged unless the open file still has the
-// device, inode, size and mtime in want.
-func checkUnchanged(f *os.File, want fileKey) error {
-	fi, err := f.Stat()
+// identity (device, inode, birth time), size and mtime in want.
+func checkUnchanged(f *os.File, want digestcache.Key) error {
+	info, err := durable.Stat(f)
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", f.Name(), err)
 	}
-	got, err := statKey(fi, want.ChunkSize)
-	if err != nil {
-		return err
-	}
-	if got != want {
-		return fmt.Errorf("%w: %s (size %d -> %d, mtime %d -> %d)", ErrChanged, f.Name(), want.Size, got.Size, want.MtimeNs, got.MtimeNs)
+	if got := digestcache.KeyOf(info, want.ChunkSize); got != want {
+		return fmt.Errorf("%w: %s (file %v -> %v, size %d -> %d, mtime %d -> %d)", ErrChanged, f.Name(),
+			want.ID, got.ID, want.Size, got.Size, want.MtimeNs, got.MtimeNs)
 	}
 	return nil
 }

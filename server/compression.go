@@ -1,48 +1,20 @@
 package server
 
-import (
-	"fmt"
-	"strings"
-)
+import snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 
 // Compression is what the server does with chunks when a client leaves the
-// choice to it (COMPRESSION_UNSPECIFIED).
-type Compression int
+// choice to it (COMPRESSION_UNSPECIFIED). It is snapsync's one compression
+// enum, the API's; wire.ParseCompression parses it from "auto", "zstd" or
+// "none".
+type Compression = snapsyncv1.Compression
 
 const (
-	// CompressionAuto compresses with zstd only while it pays for the stream:
-	// when the link is slower than compressing. On a fast link it sends raw.
-	CompressionAuto Compression = iota
+	// CompressionAuto (COMPRESSION_UNSPECIFIED) compresses with zstd only
+	// while it pays for the stream: when the link is slower than compressing.
+	// On a fast link it sends raw.
+	CompressionAuto = snapsyncv1.Compression_COMPRESSION_UNSPECIFIED
 	// CompressionZstd compresses every chunk that shrinks enough to pay.
-	CompressionZstd
+	CompressionZstd = snapsyncv1.Compression_COMPRESSION_ZSTD
 	// CompressionNone always sends raw chunks.
-	CompressionNone
+	CompressionNone = snapsyncv1.Compression_COMPRESSION_NONE
 )
-
-// String returns "auto", "zstd" or "none".
-func (c Compression) String() string {
-	switch c {
-	case CompressionAuto:
-		return "auto"
-	case CompressionZstd:
-		return "zstd"
-	case CompressionNone:
-		return "none"
-	}
-	return fmt.Sprintf("Compression(%d)", int(c))
-}
-
-// ParseCompression parses "auto", "zstd" or "none" (case-insensitive).
-func ParseCompression(s string) (Compression, error) {
-	switch strings.ToLower(s) {
-	case "auto", "":
-		return CompressionAuto, nil
-	case "zstd":
-		return CompressionZstd, nil
-	case "none", "raw":
-		return CompressionNone, nil
-	}
-	return 0, fmt.Errorf("%w: compression %q: want auto, zstd or none", ErrBadConfig, s)
-}
-
-func (c Compression) valid() bool { return c >= CompressionAuto && c <= CompressionNone }

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/internal/wire"
 	"github.com/snapsync/snapsync/metrics"
 	"github.com/snapsync/snapsync/source"
 	"github.com/snapsync/snapsync/verify"
@@ -138,7 +139,7 @@ func (c *Config) Validate() error {
 	if c.RateLimit < 0 {
 		bad("RateLimit %d must not be negative", c.RateLimit)
 	}
-	if !c.Compression.valid() {
+	if !wire.KnownCompression(c.Compression) {
 		bad("unknown Compression %v", c.Compression)
 	}
 	if c.HashParallel <= 0 || c.SweepInterval <= 0 || c.DigestCacheChunks <= 0 {

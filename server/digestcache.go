@@ -8,23 +8,15 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/snapsync/snapsync/internal/digestcache"
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
-
-// fileKey identifies a file's content without reading it: an SST hard-linked
-// into successive checkpoints keeps its device, inode, size and mtime.
-// ctime is left out on purpose: linking a file changes it.
-type fileKey struct {
-	Dev, Ino  uint64
-	Size      int64
-	MtimeNs   int64
-	ChunkSize uint32
-}
 
 // keepGenerations is how many manifest builds an entry survives unused.
 const keepGenerations = 16
 
-// digestCache remembers chunk lists by fileKey (docs/DESIGN.md invariant 8), bounded by the
+// digestCache remembers chunk lists by file identity (digestcache.Key, docs/DESIGN.md invariant 8), bounded by the
 // number of chunks it holds, least recently used first out, and persisted
 // atomically so a restarted server does not rehash.
 type digestCache struct {
@@ -32,7 +24,7 @@ type digestCache struct {
 	max  int
 
 	mu      sync.Mutex
-	entries map[fileKey]*cacheEntry
+	entries map[digestcache.Key]*digestcache.Entry
 	chunks  int
 	gen     uint64
 	dirty   bool
@@ -40,17 +32,12 @@ type digestCache struct {
 	misses  int64
 }
 
-type cacheEntry struct {
-	chunks []verify.Chunk
-	used   uint64 // generation of the last build that used it
-}
-
 func newDigestCache(path string, maxChunks int) *digestCache {
-	return &digestCache{path: path, max: maxChunks, entries: make(map[fileKey]*cacheEntry)}
+	return &digestCache{path: path, max: maxChunks, entries: make(map[digestcache.Key]*digestcache.Entry)}
 }
 
 // get returns the cached chunks for k, counting a hit or a miss.
-func (c *digestCache) get(k fileKey) ([]verify.Chunk, bool) {
+func (c *digestCache) get(k digestcache.Key) ([]verify.Chunk, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
@@ -59,20 +46,20 @@ func (c *digestCache) get(k fileKey) ([]verify.Chunk, bool) {
 		return nil, false
 	}
 	c.hits++
-	if e.used != c.gen {
-		e.used, c.dirty = c.gen, true
+	if e.Used != c.gen {
+		e.Used, c.dirty = c.gen, true
 	}
-	return e.chunks, true
+	return e.Chunks, true
 }
 
 // put stores chunks for k.
-func (c *digestCache) put(k fileKey, chunks []verify.Chunk) {
+func (c *digestCache) put(k digestcache.Key, chunks []verify.Chunk) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.entries[k]; ok {
-		c.chunks -= len(old.chunks)
+		c.chunks -= len(old.Chunks)
 	}
-	c.entries[k] = &cacheEntry{chunks: chunks, used: c.gen}
+	c.entries[k] = &digestcache.Entry{Chunks: chunks, Used: c.gen}
 	c.chunks += len(chunks)
 	c.dirty = true
 }
@@ -97,16 +84,16 @@ func (c *digestCache) trim() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	type aged struct {
-		k    fileKey
+		k    digestcache.Key
 		used uint64
 	}
 	var all []aged
 	for k, e := range c.entries {
-		if e.used+keepGenerations < c.gen {
+		if e.Used+keepGenerations < c.gen {
 			c.evict(k)
 			continue
 		}
-		all = append(all, aged{k, e.used})
+		all = append(all, aged{k, e.Used})
 	}
 	if c.chunks <= c.max {
 		return
@@ -120,8 +107,8 @@ func (c *digestCache) trim() {
 	}
 }
 
-func (c *digestCache) evict(k fileKey) {
-	c.chunks -= len(c.entries[k].chunks)
+func (c *digestCache) evict(k digestcache.Key) {
+	c.chunks -= len(c.entries[k].Chunks)
 	delete(c.entries, k)
 	c.dirty = true
 }
@@ -133,24 +120,27 @@ func (c *digestCache) save() error {
 	if !c.dirty {
 		return nil
 	}
-	if err := writeFileAtomic(c.path, encodeDigestCache(c.gen, c.entries)); err != nil {
+	if err := writeFileAtomic(c.path, digestcache.Encode(c.gen, c.entries)); err != nil {
 		return fmt.Errorf("save digest cache: %w", err)
 	}
 	c.dirty = false
 	return nil
 }
 
-// load reads the persisted cache. A missing file is an empty cache; a
-// corrupt one is reported (the caller logs it and starts empty).
+// load reads the persisted cache. A missing file, or one an earlier version
+// wrote, is an empty cache; a corrupt one is reported (the caller logs it and starts empty).
 func (c *digestCache) load() error {
-	b, err := os.ReadFile(c.path)
+	b, err := durable.ReadBounded(durable.OS(), c.path, digestcache.MaxEncodedSize(c.max))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("read digest cache: %w", err)
 	}
-	gen, entries, err := decodeDigestCache(b, c.max)
+	gen, entries, err := digestcache.Decode(b, c.max)
+	if errors.Is(err, digestcache.ErrOldFormat) {
+		return nil // an earlier version's cache: start empty, the next save replaces it
+	}
 	if err != nil {
 		return fmt.Errorf("decode digest cache %s: %w", c.path, err)
 	}
@@ -158,7 +148,7 @@ func (c *digestCache) load() error {
 	defer c.mu.Unlock()
 	c.gen, c.entries, c.chunks = gen, entries, 0
 	for _, e := range entries {
-		c.chunks += len(e.chunks)
+		c.chunks += len(e.Chunks)
 	}
 	return nil
 }

@@ -3,12 +3,13 @@ package server
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/snapsync/snapsync/internal/digestcache"
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -67,7 +68,7 @@ func (s *Server) loadOne(id verify.Digest, now time.Time, keep map[string]bool) 
 
 // readEntry reads and checks one checkpoint's state, manifest and tree.
 func (s *Server) readEntry(id verify.Digest, now time.Time) (*entry, error) {
-	b, err := readBounded(s.catalog.statePath(id), maxStateSize)
+	b, err := durable.ReadBounded(durable.OS(), s.catalog.statePath(id), maxStateSize)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,7 @@ func (s *Server) readEntry(id verify.Digest, now time.Time) (*entry, error) {
 	if len(e.leases) == 0 {
 		return nil, errors.New("every lease expired")
 	}
-	enc, err := readBounded(s.catalog.manifestPath(id), verify.MaxManifestSize)
+	enc, err := durable.ReadBounded(durable.OS(), s.catalog.manifestPath(id), verify.MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -102,38 +103,19 @@ func (s *Server) readEntry(id verify.Digest, now time.Time) (*entry, error) {
 
 // statFiles checks that every file of m is in the tree at root with its
 // size, and returns their stat keys.
-func statFiles(root string, m *verify.Manifest) ([]fileKey, error) {
-	stats := make([]fileKey, len(m.Files))
+func statFiles(root string, m *verify.Manifest) ([]digestcache.Key, error) {
+	stats := make([]digestcache.Key, len(m.Files))
 	for i, f := range m.Files {
-		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(f.Path)))
+		info, err := durable.Lstat(filepath.Join(root, filepath.FromSlash(f.Path)))
 		if err != nil {
 			return nil, err
 		}
-		if !fi.Mode().IsRegular() || fi.Size() != f.Size {
-			return nil, fmt.Errorf("%w: %q is %v of %d bytes, want a regular file of %d", ErrChanged, f.Path, fi.Mode().Type(), fi.Size(), f.Size)
+		if !info.Mode.IsRegular() || info.Size != f.Size {
+			return nil, fmt.Errorf("%w: %q is %v of %d bytes, want a regular file of %d", ErrChanged, f.Path, info.Mode.Type(), info.Size, f.Size)
 		}
-		if stats[i], err = statKey(fi, m.ChunkSize); err != nil {
-			return nil, err
-		}
+		stats[i] = digestcache.KeyOf(info, m.ChunkSize)
 	}
 	return stats, nil
-}
-
-// readBounded reads a file of at most limit bytes.
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s exceeds %d bytes", path, limit)
-	}
-	return b, nil
 }
 
 // removeOrphanManifests removes manifests whose checkpoint was not restored.

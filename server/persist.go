@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -87,7 +88,7 @@ func decodeState(b []byte, want verify.Digest, checkpoints string) (*stateJSON, 
 		return nil, fmt.Errorf("state of %d bytes exceeds %d", len(b), maxStateSize)
 	}
 	var st stateJSON
-	if err := json.Unmarshal(b, &st); err != nil {
+	if err := durable.DecodeJSON(b, &st); err != nil {
 		return nil, fmt.Errorf("decode state: %w", err)
 	}
 	switch {

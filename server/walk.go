@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"syscall"
 
+	"github.com/snapsync/snapsync/internal/digestcache"
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -15,7 +15,7 @@ import (
 type treeFile struct {
 	path string // relative, slash-separated, validated
 	mode fs.FileMode
-	key  fileKey
+	key  digestcache.Key
 	link int // index of the first file with the same (dev, inode), or -1
 }
 
@@ -74,32 +74,20 @@ func (t *tree) add(root, p string, d fs.DirEntry, chunkSize uint32, inodes map[[
 	case !typ.IsRegular():
 		return fmt.Errorf("%w: %q is a special file (%v)", ErrUnsupportedFile, rel, typ)
 	}
-	fi, err := d.Info()
+	info, err := durable.Lstat(p)
 	if err != nil {
 		return err
 	}
-	key, err := statKey(fi, chunkSize)
-	if err != nil {
-		return fmt.Errorf("%q: %w", rel, err)
+	if !info.Mode.IsRegular() {
+		return fmt.Errorf("%w: %q changed type while walked (%v)", ErrChanged, rel, info.Mode.Type())
 	}
-	f := treeFile{path: rel, mode: fi.Mode().Perm(), key: key, link: -1}
-	if first, ok := inodes[[2]uint64{key.Dev, key.Ino}]; ok {
+	key := digestcache.KeyOf(info, chunkSize)
+	f := treeFile{path: rel, mode: info.Mode.Perm(), key: key, link: -1}
+	if first, ok := inodes[[2]uint64{key.ID.Dev, key.ID.Ino}]; ok {
 		f.link = first
 	} else {
-		inodes[[2]uint64{key.Dev, key.Ino}] = len(t.files)
+		inodes[[2]uint64{key.ID.Dev, key.ID.Ino}] = len(t.files)
 	}
 	t.files = append(t.files, f)
 	return nil
-}
-
-// statKey returns the cache key of a file from its stat.
-func statKey(fi os.FileInfo, chunkSize uint32) (fileKey, error) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileKey{}, fmt.Errorf("no inode information for %s", fi.Name())
-	}
-	return fileKey{
-		Dev: uint64(st.Dev), Ino: st.Ino, Size: fi.Size(),
-		MtimeNs: fi.ModTime().UnixNano(), ChunkSize: chunkSize,
-	}, nil
 }

@@ -304,19 +304,32 @@ func ChunkLength(size int64, chunkSize uint32, j int) uint32 {
 	return uint32(min(int64(chunkSize), size-int64(j)*int64(chunkSize)))
 }
 
-// checkChunkShape enforces the one shape a file's chunks may have, so that
-// the chunk count follows from the size (and memory from the data, not from
-// the manifest's say-so): every chunk but the last is exactly the chunk size,
-// the last 1..chunk size.
+// checkChunkShape enforces the one shape a file's chunks may have (see
+// CheckChunkShape), so that the chunk count follows from the size (and memory
+// from the data, not from the manifest's say-so).
 func (m *Manifest) checkChunkShape(f *File) error {
-	if n := ChunkCount(f.Size, m.ChunkSize); int64(len(f.Chunks)) != n {
-		return fmt.Errorf("%w: file %q of %d bytes has %d chunks, want %d of %d bytes",
-			ErrBadManifest, f.Path, f.Size, len(f.Chunks), n, m.ChunkSize)
+	if err := CheckChunkShape(f.Size, m.ChunkSize, f.Chunks); err != nil {
+		return fmt.Errorf("%w: file %q of %d bytes %w", ErrBadManifest, f.Path, f.Size, err)
 	}
-	for j, c := range f.Chunks {
-		if want := ChunkLength(f.Size, m.ChunkSize, j); c.Length != want {
-			return fmt.Errorf("%w: file %q chunk %d is %d bytes, want %d (every chunk but the last is the chunk size %d)",
-				ErrBadManifest, f.Path, j, c.Length, want, m.ChunkSize)
+	return nil
+}
+
+// CheckChunkShape reports whether chunks are the one chunking of a file of
+// size bytes (0..MaxFileSize) by chunkSize (MinChunkSize..MaxChunkSize): every
+// chunk but the last is exactly chunkSize, the last 1..chunkSize, and an empty
+// file has none. Anything that records a file's chunks (a manifest, a digest
+// cache) holds them to this rule.
+func CheckChunkShape(size int64, chunkSize uint32, chunks []Chunk) error {
+	if chunkSize < MinChunkSize || chunkSize > MaxChunkSize || size < 0 || size > MaxFileSize {
+		return fmt.Errorf("cannot be cut into chunks of %d bytes", chunkSize)
+	}
+	if n := ChunkCount(size, chunkSize); int64(len(chunks)) != n {
+		return fmt.Errorf("has %d chunks, want %d of %d bytes", len(chunks), n, chunkSize)
+	}
+	for j, c := range chunks {
+		if want := ChunkLength(size, chunkSize, j); c.Length != want {
+			return fmt.Errorf("chunk %d is %d bytes, want %d (every chunk but the last is the chunk size %d)",
+				j, c.Length, want, chunkSize)
 		}
 	}
 	return nil

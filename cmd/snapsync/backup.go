@@ -14,7 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/wire"
 	"github.com/snapsync/snapsync/repo/backup"
 	"github.com/snapsync/snapsync/server"
 )
@@ -79,7 +79,7 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags) error {
 	if err != nil {
 		return err
 	}
-	comp, err := client.ParseCompression(f.compressed)
+	comp, err := wire.ParseCompression(f.compressed)
 	if err != nil {
 		return fmt.Errorf("--compression: %w", err)
 	}

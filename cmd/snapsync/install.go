@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/wire"
 )
 
 type installFlags struct {
@@ -78,7 +79,7 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 	if err != nil {
 		return err
 	}
-	comp, err := client.ParseCompression(f.compressed)
+	comp, err := wire.ParseCompression(f.compressed)
 	if err != nil {
 		return fmt.Errorf("--compression: %w", err)
 	}

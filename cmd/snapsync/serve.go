@@ -19,6 +19,7 @@ import (
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/connlimit"
 	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/internal/wire"
 	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/sidecar"
 )
@@ -222,7 +223,7 @@ func (f *serveFlags) config() (server.Config, error) {
 	if err != nil {
 		return server.Config{}, fmt.Errorf("--rate-limit: %w", err)
 	}
-	comp, err := server.ParseCompression(f.compression)
+	comp, err := wire.ParseCompression(f.compression)
 	if err != nil {
 		return server.Config{}, fmt.Errorf("--compression: %w", err)
 	}

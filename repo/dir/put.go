@@ -11,11 +11,12 @@ import (
 	"github.com/snapsync/snapsync/internal/durable"
 )
 
-// Put writes exactly size bytes of r to a temporary file beside the file of
-// key, fsyncs it, renames it over the file and fsyncs the directory. The
-// temporary file's name is unique, so two puts of one key (two backups
-// uploading one chunk) never write into each other's file.
-func (b *Backend) Put(ctx context.Context, key string, r io.Reader, size int64) (err error) {
+// Put writes exactly size bytes of r to the file of key with
+// durable.WriteStream: into a temporary file beside it, fsynced, renamed over
+// it, the directory fsynced. The temporary file's name is unique, so two puts
+// of one key (two backups uploading one chunk) never write into each other's
+// file.
+func (b *Backend) Put(ctx context.Context, key string, r io.Reader, size int64) error {
 	p, err := b.path(key)
 	if err != nil {
 		return err
@@ -23,34 +24,11 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, size int64) 
 	if err := b.mkdirs(filepath.Dir(p)); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), tmpPrefix+"*")
+	err = durable.WriteStream(p, tmpPrefix, 0o644, func(w io.Writer) error { return copyN(ctx, w, r, size) })
 	if err != nil {
-		return fmt.Errorf("dir: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			// Best effort: the error to report is the first one, and a
-			// leftover temporary file is never listed.
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-		}
-	}()
-	if err := copyN(ctx, f, r, size); err != nil {
 		return fmt.Errorf("dir: put %s: %w", key, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("dir: put %s: %w", key, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("dir: put %s: %w", key, err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("dir: put %s: %w", key, err)
-	}
-	if err := os.Rename(f.Name(), p); err != nil {
-		return fmt.Errorf("dir: put %s: %w", key, err)
-	}
-	return durable.SyncDir(filepath.Dir(p))
+	return nil
 }
 
 // copyN copies exactly n bytes of r to w, failing on fewer or more.

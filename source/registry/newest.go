@@ -14,6 +14,10 @@ import (
 // stateFile, in Root, remembers the newest registration across restarts.
 const stateFile = ".snapsync-registry.json"
 
+// maxStateSize bounds the state file read back: a directory path and the
+// labels of one registration.
+const maxStateSize = 1 << 20
+
 type state struct {
 	Dir             string            `json:"dir"`
 	Term            uint64            `json:"term"`
@@ -39,13 +43,13 @@ func (s *Source) save(e *entry) error {
 // load restores the newest registration if its directory still validates;
 // a missing file is no registration, a bad one is logged and ignored.
 func (s *Source) load() {
-	b, err := os.ReadFile(filepath.Join(s.root, stateFile))
+	b, err := durable.ReadBounded(durable.OS(), filepath.Join(s.root, stateFile), maxStateSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return
 	}
 	var st state
 	if err == nil {
-		err = json.Unmarshal(b, &st)
+		err = durable.DecodeJSON(b, &st)
 	}
 	if err == nil {
 		_, err = s.validate(context.Background(), st.Dir)

@@ -1,0 +1,48 @@
+package repo
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// TestDecodeStrict: the config and index objects are decoded strictly (one
+// object, known fields only), but an object of another format version is
+// refused as ErrVersion even when it holds fields this version does not know.
+func TestDecodeStrict(t *testing.T) {
+	t.Parallel()
+	id := verify.Sum([]byte("snapshot"))
+	info := func(version int, extra string) []byte {
+		return fmt.Appendf(nil, `{"version":%d,"id":%q,"term":1,"index":2,"engine":"pebble","created":"2026-01-02T03:04:05Z",`+
+			`"backed_up":"2026-01-02T03:04:06Z","bytes":3,"files":1,"chunks":1%s}`, version, id.String(), extra)
+	}
+	testCases := []struct {
+		name   string
+		decode func() error
+		want   error
+	}{
+		{"config", func() error { _, err := decodeConfig(fmt.Appendf(nil, `{"version":%d}`, FormatVersion)); return err }, nil},
+		{"config unknown field", func() error {
+			_, err := decodeConfig(fmt.Appendf(nil, `{"version":%d,"x":1}`, FormatVersion))
+			return err
+		}, ErrCorrupt},
+		{"config trailing", func() error {
+			_, err := decodeConfig(fmt.Appendf(nil, `{"version":%d}{}`, FormatVersion))
+			return err
+		}, ErrCorrupt},
+		{"config of a later format", func() error {
+			_, err := decodeConfig(fmt.Appendf(nil, `{"version":%d,"cipher":"x"}`, FormatVersion+1))
+			return err
+		}, ErrVersion},
+		{"info", func() error { _, err := decodeInfo(id, info(FormatVersion, "")); return err }, nil},
+		{"info unknown field", func() error { _, err := decodeInfo(id, info(FormatVersion, `,"x":1`)); return err }, ErrCorrupt},
+		{"info of a later format", func() error { _, err := decodeInfo(id, info(FormatVersion+1, `,"x":1`)); return err }, ErrVersion},
+	}
+	for _, tc := range testCases {
+		if err := tc.decode(); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
