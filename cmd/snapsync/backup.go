@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/wire"
 	"github.com/snapsync/snapsync/repo/backup"
 	"github.com/snapsync/snapsync/server"
