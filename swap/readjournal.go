@@ -70,19 +70,14 @@ func rootOf(abs, rel string) (string, error) {
 // readBounded reads a regular file of at most MaxJournalSize bytes; ok is
 // false when nothing is at p.
 func readBounded(fsys durable.FS, p string) (b []byte, ok bool, err error) {
-	fi, err := fsys.Lstat(p)
+	b, err = durable.ReadFileBounded(fsys, p, MaxJournalSize)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, false, nil
+	case errors.Is(err, durable.ErrNotBounded):
+		return nil, false, fmt.Errorf("%w: %w", ErrBadJournal, err)
 	case err != nil:
 		return nil, false, fmt.Errorf("journal: %w", err)
-	case !fi.Mode.IsRegular():
-		return nil, false, fmt.Errorf("%w: %s is not a regular file", ErrBadJournal, p)
-	case fi.Size > MaxJournalSize:
-		return nil, false, fmt.Errorf("%w: %s has %d bytes, more than %d", ErrBadJournal, p, fi.Size, MaxJournalSize)
-	}
-	if b, err = fsys.ReadFile(p); err != nil {
-		return nil, false, fmt.Errorf("read journal: %w", err)
 	}
 	return b, true, nil
 }

@@ -59,3 +59,26 @@ func checkBounded(path string, info Info, limit int64) error {
 	}
 	return nil
 }
+
+// ReadFileBounded is ReadBounded for an FS that does not open files (package
+// swap's): the entry at path is checked with Lstat — a regular file, not a
+// symlink, of at most limit bytes — then read; what was read is checked
+// against limit again. Where the FS resolves below a handle that follows no
+// symlink (Beneath), the read cannot leave it either.
+func ReadFileBounded(fsys FS, path string, limit int64) ([]byte, error) {
+	info, err := fsys.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBounded(path, info, limit); err != nil {
+		return nil, err
+	}
+	b, err := fsys.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: %s grew beyond %d bytes", ErrNotBounded, path, limit)
+	}
+	return b, nil
+}

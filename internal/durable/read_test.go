@@ -85,3 +85,37 @@ func mustOpenDir(tb testing.TB, path string) *Dir {
 	tb.Cleanup(func() { d.Close() })
 	return d
 }
+
+// TestReadFileBounded: through an FS without OpenFile, a regular file within
+// the limit is read; a symlink, a directory and a file over the limit are
+// refused with ErrNotBounded; a missing one is fs.ErrNotExist.
+func TestReadFileBounded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	small, big := filepath.Join(dir, "small"), filepath.Join(dir, "big")
+	if err := os.WriteFile(small, []byte("ok"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(big, make([]byte, 100), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(small, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	testCases := []struct {
+		name string
+		want error
+	}{
+		{"small", nil},
+		{"big", ErrNotBounded},
+		{"link", ErrNotBounded},
+		{".", ErrNotBounded},
+		{"missing", fs.ErrNotExist},
+	}
+	for _, tc := range testCases {
+		b, err := ReadFileBounded(OS(), filepath.Join(dir, tc.name), 10)
+		if !errors.Is(err, tc.want) || (tc.want == nil && string(b) != "ok") {
+			t.Errorf("%s: %q, %v; want %v", tc.name, b, err, tc.want)
+		}
+	}
+}
