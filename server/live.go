@@ -12,7 +12,7 @@ import (
 
 // live is the Store of a Server: the catalog of checkpoints it makes and
 // leases, whose chunks it reads from its own files (docs/DESIGN.md
-// docs/DESIGN.md invariant 3).
+// invariant 3).
 type live struct{ s *Server }
 
 var (
