@@ -20,49 +20,81 @@ import (
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 )
 
-// TestServeRepoSource backs a Pebble DB up into a directory repository
-// (from an exec: sidecar, so that the snapshot has a term and index), then
-// serves the repository with `serve --source repo:REPO`: Probe answers the
-// snapshot's index, `install` from it installs exactly that DB, and an
-// install above its index fails with MIN_INDEX_NOT_REACHED. The serve
-// holds the repository's shared lock, releases it when stopped, and writes
-// nothing else into the repository.
+// TestServeRepoSource backs a Pebble DB up into a directory repository,
+// straight from pebble:DIR (term and index 0) and from an exec: sidecar
+// (term 3, index 42), then serves the repository with `serve --source
+// repo:REPO` behind a token (a call without it is UNAUTHENTICATED): Probe
+// answers the snapshot's term and index, `install` from it installs exactly
+// that DB, and an install above its index fails with
+// MIN_INDEX_NOT_REACHED. The serve holds the repository's shared lock,
+// releases it when stopped, and writes nothing else into the repository.
 func TestServeRepoSource(t *testing.T) {
 	t.Parallel()
 	leader := filepath.Join(t.TempDir(), "leader")
 	writePebble(t, leader, sampledb.Fill{Seed: 18, Bytes: 4 << 20})
-	script := writeScript(t, `d="$SNAPSYNC_CMD_ROOT/ckpt-$$"
+	for _, tc := range []struct {
+		name        string
+		term, index uint64
+		from        func(t *testing.T) (string, func())
+	}{
+		{"pebble", 0, 0, func(*testing.T) (string, func()) { return "pebble:" + leader, func() {} }},
+		{"exec", 3, 42, func(t *testing.T) (string, func()) {
+			script := writeScript(t, `d="$SNAPSYNC_CMD_ROOT/ckpt-$$"
 cp -a "`+leader+`" "$d"
 printf '{"dir": "%s", "term": 3, "index": 42}\n' "$d"`)
-	live := startServe(t, "exec:"+script, "--engine", "pebble")
-	location := filepath.Join(t.TempDir(), "repo")
-	backup := runBackup(t, nil, live.URL, location)
-	live.stop()
-	before := treeListing(t, location)
+			live := startServe(t, "exec:"+script, "--engine", "pebble")
+			return live.URL, live.stop
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			from, stop := tc.from(t)
+			location := filepath.Join(t.TempDir(), "repo")
+			backup := runBackup(t, nil, from, location)
+			stop()
+			serveRepoAndInstall(t, location, leader, backup.SnapshotID, tc.term, tc.index)
+		})
+	}
+}
 
-	srv := startRepoServe(t, "repo:"+location)
+// serveRepoAndInstall serves the repository at location, which holds
+// snapshot id of the Pebble DB leader at term and index, and checks what
+// TestServeRepoSource says.
+func serveRepoAndInstall(t *testing.T, location, leader, id string, term, index uint64) {
+	before := treeListing(t, location)
+	token := filepath.Join(t.TempDir(), "token")
+	const secret = "repo-source-token-0123456789"
+	if err := os.WriteFile(token, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startRepoServe(t, "repo:"+location, "--token-file", token, "--max-conns", "64")
 	rpc := snapsyncv1connect.NewSnapshotServiceClient(http.DefaultClient, srv.URL)
-	probe, err := rpc.Probe(t.Context(), connect.NewRequest(&snapsyncv1.ProbeRequest{Client: "e2e"}))
+	if _, err := rpc.Probe(t.Context(), connect.NewRequest(&snapsyncv1.ProbeRequest{})); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("probe without the token: %v, want UNAUTHENTICATED", err)
+	}
+	req := connect.NewRequest(&snapsyncv1.ProbeRequest{Client: "e2e"})
+	req.Header().Set("Authorization", "Bearer "+secret)
+	probe, err := rpc.Probe(t.Context(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := probe.Msg; p.NewestIndex != 42 || p.NewestTerm != 3 || p.CanMakeCheckpoint || p.Engine != "pebble" {
-		t.Fatalf("probe of a repo: source: %+v, want term 3, index 42, engine pebble, no checkpoints made", p)
+	if p := probe.Msg; p.NewestIndex != index || p.NewestTerm != term || p.CanMakeCheckpoint || p.Engine != "pebble" {
+		t.Fatalf("probe of a repo: source: %+v, want term %d, index %d, engine pebble, no checkpoints made", p, term, index)
 	}
 	if locks := dirNames(t, filepath.Join(location, "locks")); len(locks) != 1 || !strings.HasPrefix(locks[0], "backup-") {
 		t.Fatalf("locks while serving: %v, want one shared (backup-) lock", locks)
 	}
 
 	dest := filepath.Join(t.TempDir(), "follower", "db")
-	res := install(t, srv.URL, dest, "--min-index", "42")
-	if res.SnapshotID != backup.SnapshotID || res.Index != 42 || res.Term != 3 {
-		t.Fatalf("installed %+v, backed up %s at term 3, index 42", res, backup.SnapshotID)
+	res := install(t, srv.URL, dest, "--min-index", fmt.Sprint(index), "--token-file", token)
+	if res.SnapshotID != id || res.Index != index || res.Term != term {
+		t.Fatalf("installed %+v, backed up %s at term %d, index %d", res, id, term, index)
 	}
 	if n := comparePebble(t, leader, dest); n == 0 {
 		t.Fatal("compared no keys")
 	}
 
-	r := runSnapsync(context.Background(), nil, "install", "--from", srv.URL, "--dest", filepath.Join(t.TempDir(), "db2"), "--min-index", "43")
+	r := runSnapsync(context.Background(), nil, "install", "--from", srv.URL, "--dest", filepath.Join(t.TempDir(), "db2"),
+		"--min-index", fmt.Sprint(index+1), "--token-file", token)
 	if r.Err == nil {
 		t.Fatal("an install above the snapshot's index succeeded")
 	}
