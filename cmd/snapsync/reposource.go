@@ -59,7 +59,7 @@ func (f *serveFlags) checkSourceFlags(fl *pflag.FlagSet, isRepo bool) error {
 		}
 	}
 	if len(refused) > 0 {
-		return fmt.Errorf("--source %s: does not apply to a repo: source: %s", f.source, strings.Join(refused, "; "))
+		return fmt.Errorf("--source %s: %s: does not apply to a repo: source", f.source, strings.Join(refused, "; "))
 	}
 	if f.source == "repo:" {
 		return fmt.Errorf("--source repo: needs a repository: repo:REPO, REPO %s", repoHelp)

@@ -70,12 +70,13 @@ Sources:
                  {"dir": ..., "term": N, "index": N} (needs --work-dir)
   repo:REPO      one committed snapshot of a backup repository (--repo-snapshot, default the
                  newest), read-only, under the repository's shared lock so a prune waits;
-                 REPO is ` + repoHelp + `.
-                 The checkpoint, lease, chunking and compression options do not apply and are
-                 refused: chunks go raw, as stored`,
+                 REPO is a directory, file:///path or s3://bucket/prefix (AWS_* environment).
+                 The checkpoint, lease, chunking, compression and stream/rate limit options
+                 do not apply and are refused: chunks go raw, as stored`,
 		Example: `  snapsync serve --source pebble:/var/lib/app/db --listen 0.0.0.0:7600
   snapsync serve --source registry:/var/lib/om/checkpoints --listen 0.0.0.0:7600 \
-      --local-listen unix:/run/snapsync.sock --allow-dest /var/lib/om`,
+      --local-listen unix:/run/snapsync.sock --allow-dest /var/lib/om
+  snapsync serve --source repo:s3://backups/om --repo-snapshot latest --listen 0.0.0.0:7600`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, g, f)
