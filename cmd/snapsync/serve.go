@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -22,6 +23,8 @@ import (
 	"github.com/snapsync/snapsync/internal/wire"
 	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/sidecar"
+	"github.com/snapsync/snapsync/source"
+	"github.com/snapsync/snapsync/source/registry"
 )
 
 type serveFlags struct {
@@ -37,6 +40,8 @@ type serveFlags struct {
 	compression string
 	frameCache  string
 	insecure    bool
+	// repoSnapshot is the snapshot a repo: source serves (reposource.go).
+	repoSnapshot string
 	sourceFlags
 	localFlags
 	metricsFlags
@@ -48,7 +53,7 @@ type serveFlags struct {
 func newServeCommand(g *globals) *cobra.Command {
 	f := &serveFlags{}
 	cmd := &cobra.Command{
-		Use:   "serve --source pebble:DIR|dir:DIR|registry:ROOT|exec:PATH [--listen ADDR] [--local-listen ADDR]",
+		Use:   "serve --source pebble:DIR|dir:DIR|registry:ROOT|exec:PATH|repo:REPO [--listen ADDR] [--local-listen ADDR]",
 		Short: "Run the sidecar: serve checkpoints to peers, and the local install API to its node",
 		Long: `serve runs the sidecar. On --listen it serves consistent checkpoints of the source to
 other sidecars as verified, resumable chunk streams (SnapshotService). On --local-listen,
@@ -62,10 +67,16 @@ Sources:
   registry:ROOT  checkpoints the node makes under ROOT and registers over the local API;
                  with --checkpoint-command, that command makes one when none is new enough
   exec:PATH      PATH makes a checkpoint on demand under WORK-DIR/incoming and prints
-                 {"dir": ..., "term": N, "index": N} (needs --work-dir)`,
+                 {"dir": ..., "term": N, "index": N} (needs --work-dir)
+  repo:REPO      one committed snapshot of a backup repository (--repo-snapshot, default the
+                 newest), read-only, under the repository's shared lock so a prune waits;
+                 REPO is a directory, file:///path or s3://bucket/prefix (AWS_* environment).
+                 The checkpoint, lease, chunking, compression and stream/rate limit options
+                 do not apply and are refused: chunks go raw, as stored`,
 		Example: `  snapsync serve --source pebble:/var/lib/app/db --listen 0.0.0.0:7600
   snapsync serve --source registry:/var/lib/om/checkpoints --listen 0.0.0.0:7600 \
-      --local-listen unix:/run/snapsync.sock --allow-dest /var/lib/om`,
+      --local-listen unix:/run/snapsync.sock --allow-dest /var/lib/om
+  snapsync serve --source repo:s3://backups/om --repo-snapshot latest --listen 0.0.0.0:7600`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, g, f)
@@ -73,7 +84,8 @@ Sources:
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7600", "address to serve peers on")
-	fl.StringVar(&f.source, "source", "", "what to serve: pebble:DIR, dir:DIR, registry:ROOT or exec:PATH (required)")
+	fl.StringVar(&f.source, "source", "", "what to serve: "+sourceKinds+" (required)")
+	fl.StringVar(&f.repoSnapshot, "repo-snapshot", "latest", "repo: source: the snapshot ID to serve, or latest")
 	fl.StringVar(&f.workDir, "work-dir", "", "where checkpoints and lease state live (default: beside the source, DIR.snapsync)")
 	fl.StringVar(&f.addrFile, "addr-file", "", "write the bound peer address here once listening (for scripts and tests)")
 	fl.IntVar(&f.chunkSize, "chunk-size", chunker.DefaultChunkSize, "chunk size in bytes")
@@ -100,7 +112,7 @@ Sources:
 // under 100 MiB (measured serving a 4 GiB DB) for about 2% more CPU in GC.
 const serveGCPercent = 50
 
-func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
+func runServe(cmd *cobra.Command, g *globals, f *serveFlags) (err error) {
 	log, err := g.logger()
 	if err != nil {
 		return err
@@ -109,9 +121,15 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 		debug.SetGCPercent(serveGCPercent)
 	}
 	ctx := cmd.Context()
-	cfg, err := f.config()
-	if err != nil {
+	loc, isRepo := strings.CutPrefix(f.source, "repo:")
+	if err := f.checkSourceFlags(cmd.Flags(), isRepo); err != nil {
 		return err
+	}
+	var cfg server.Config
+	if !isRepo {
+		if cfg, err = f.config(); err != nil {
+			return err
+		}
 	}
 	if err := f.localFlags.validate(); err != nil {
 		return err
@@ -123,11 +141,26 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	src, reg, err := f.openSource(f.source, cfg.WorkDir, log)
-	if err != nil {
-		return err
+	var (
+		src   source.Source
+		reg   *registry.Source
+		repoS *repoSource
+	)
+	if isRepo {
+		if repoS, err = f.openRepoSource(ctx, loc, log); err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := repoS.close(ctx); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+	} else {
+		if src, reg, err = f.openSource(f.source, cfg.WorkDir, log); err != nil {
+			return err
+		}
+		defer src.Close()
 	}
-	defer src.Close()
 	mx, err := f.metricsFlags.open(log)
 	if err != nil {
 		return err
@@ -137,23 +170,32 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg.Source, cfg.Logger, cfg.Metrics = src, log, mx.m
-	srv, err := server.New(ctx, cfg)
-	if err != nil {
-		return err
+	var peer http.Handler
+	var watch func(context.Context) error
+	if isRepo {
+		peer, watch = repoS.handler, repoS.watch
+	} else {
+		cfg.Source, cfg.Logger, cfg.Metrics = src, log, mx.m
+		srv, err := server.New(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		peer = srv.Handler()
 	}
-	defer srv.Close()
 	local, err := f.openLocal(reg, installs, mx.m, log)
 	if err != nil {
 		return err
 	}
 	defer local.Close()
-	return f.serve(ctx, srv, local, mx, lim, log)
+	return f.serve(ctx, peer, watch, local, mx, lim, log)
 }
 
 // serve listens for peers and serves every listener until ctx is done or
-// one of them fails; lim bounds their connections together.
-func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *localAPI, mx *metricsEndpoint, lim *connlimit.Limiter, log zerolog.Logger) error {
+// one of them fails; lim bounds their connections together. srv is the
+// SnapshotService; watch, if not nil, runs beside the listeners and ends
+// the serve when it fails.
+func (f *serveFlags) serve(ctx context.Context, srv http.Handler, watch func(context.Context) error, local *localAPI, mx *metricsEndpoint, lim *connlimit.Limiter, log zerolog.Logger) error {
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -170,9 +212,12 @@ func (f *serveFlags) serve(ctx context.Context, srv *server.Server, local *local
 	log.Info().Str("addr", ln.Addr().String()).Str("source", f.source).Msg("serving peers")
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		h := connlimit.Gate(peer.guard.Wrap, peer.guard.Exempt, sidecar.PeerHandler(srv.Handler()))
+		h := connlimit.Gate(peer.guard.Wrap, peer.guard.Exempt, sidecar.PeerHandler(srv))
 		return server.Serve(gctx, ln, h, append(peer.opts, server.WithConnLimit(lim, "peer"))...)
 	})
+	if watch != nil {
+		g.Go(func() error { return watch(gctx) })
+	}
 	if mx.ln != nil {
 		g.Go(func() error { return mx.serve(gctx, server.WithConnLimit(lim, "metrics")) })
 	}

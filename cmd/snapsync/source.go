@@ -19,7 +19,7 @@ import (
 )
 
 // sourceKinds is what --source accepts, for messages.
-const sourceKinds = "pebble:DIR, dir:DIR, registry:ROOT or exec:PATH"
+const sourceKinds = "pebble:DIR, dir:DIR, registry:ROOT, exec:PATH or repo:REPO"
 
 // sourceFlags configure the registry: and exec: sources.
 type sourceFlags struct {
