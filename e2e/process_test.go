@@ -31,9 +31,16 @@ type serveProc struct {
 // until it listens. Extra args are appended (e.g. --rate-limit).
 func startServe(tb testing.TB, source string, args ...string) *serveProc {
 	tb.Helper()
+	return runServe(tb, source, append([]string{"--work-dir", filepath.Join(tb.TempDir(), "work")}, args...)...)
+}
+
+// runServe is startServe without a --work-dir of its own (a repo: source
+// refuses one).
+func runServe(tb testing.TB, source string, args ...string) *serveProc {
+	tb.Helper()
 	addrFile := filepath.Join(tb.TempDir(), "addr")
 	all := append([]string{"serve", "--listen", "127.0.0.1:0", "--source", source,
-		"--addr-file", addrFile, "--log-format", "json", "--work-dir", filepath.Join(tb.TempDir(), "work")}, args...)
+		"--addr-file", addrFile, "--log-format", "json"}, args...)
 	cmd := exec.Command(binary, all...)
 	logs := &testlog.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs

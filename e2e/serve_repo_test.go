@@ -5,17 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
-	"github.com/snapsync/snapsync/internal/testlog"
-	"github.com/snapsync/snapsync/internal/testwait"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 )
@@ -66,7 +62,7 @@ func serveRepoAndInstall(t *testing.T, location, leader, id string, term, index 
 	if err := os.WriteFile(token, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := startRepoServe(t, "repo:"+location, "--token-file", token, "--max-conns", "64")
+	srv := runServe(t, "repo:"+location, "--token-file", token, "--max-conns", "64")
 	rpc := snapsyncv1connect.NewSnapshotServiceClient(http.DefaultClient, srv.URL)
 	if _, err := rpc.Probe(t.Context(), connect.NewRequest(&snapsyncv1.ProbeRequest{})); connect.CodeOf(err) != connect.CodeUnauthenticated {
 		t.Fatalf("probe without the token: %v, want UNAUTHENTICATED", err)
@@ -109,40 +105,6 @@ func serveRepoAndInstall(t *testing.T, location, leader, id string, term, index 
 	if after := treeListing(t, location); after != before {
 		t.Fatalf("serving changed the repository:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
-}
-
-// startRepoServe runs `snapsync serve` on an ephemeral loopback port with no
-// --work-dir (startServe gives one, which a repo: source refuses) and waits
-// until it listens.
-func startRepoServe(tb testing.TB, source string, args ...string) *serveProc {
-	tb.Helper()
-	addrFile := filepath.Join(tb.TempDir(), "addr")
-	cmd := exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0", "--source", source,
-		"--addr-file", addrFile, "--log-format", "json"}, args...)...)
-	logs := &testlog.Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	p := &serveProc{cmd: cmd, logs: logs}
-	tb.Cleanup(func() {
-		p.stop()
-		if tb.Failed() {
-			tb.Logf("serve logs:\n%s", tail(logs.String(), 4000))
-		}
-	})
-	testwait.Eventually(tb, 30*time.Second, func() (bool, string) {
-		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
-			p.Addr = string(b)
-			return true, ""
-		}
-		if cmd.ProcessState != nil {
-			tb.Fatalf("serve exited before it listened:\n%s", logs.String())
-		}
-		return false, "serve did not start:\n" + logs.String()
-	})
-	p.URL = "http://" + p.Addr
-	return p
 }
 
 // treeListing lists every file under root with its size and modification

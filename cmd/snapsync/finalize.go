@@ -20,11 +20,10 @@ so), so running it twice is safe.`,
 		Example: `  snapsync finalize --dest /var/lib/app/db`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
+			cfg, err := f.config(g)
 			if err != nil {
 				return err
 			}
-			cfg := client.Config{Dest: f.dest, StagingDir: f.staging, Logger: log, Hook: crashHook()}
 			done, err := client.Finalize(cmd.Context(), cfg)
 			if err != nil {
 				return fmt.Errorf("finalize %s: %w", f.dest, err)

@@ -27,6 +27,15 @@ func (f *keptFlags) add(cmd *cobra.Command) {
 	}
 }
 
+// config is the client configuration of rollback and finalize.
+func (f *keptFlags) config(g *globals) (client.Config, error) {
+	log, err := g.logger()
+	if err != nil {
+		return client.Config{}, err
+	}
+	return client.Config{Dest: f.dest, StagingDir: f.staging, Logger: log, Hook: crashHook()}, nil
+}
+
 func newRollbackCommand(g *globals) *cobra.Command {
 	f := &keptFlags{}
 	cmd := &cobra.Command{
@@ -42,11 +51,10 @@ short by a crash is finished by running it again. With nothing kept it fails (NO
   snapsync finalize --dest /var/lib/app/db     # or: it did, delete the old one`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
+			cfg, err := f.config(g)
 			if err != nil {
 				return err
 			}
-			cfg := client.Config{Dest: f.dest, StagingDir: f.staging, Logger: log, Hook: crashHook()}
 			res, err := client.Rollback(cmd.Context(), cfg)
 			if err != nil {
 				return fmt.Errorf("rollback %s: %w", f.dest, err)
