@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/testdb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	"github.com/snapsync/snapsync/server"
@@ -79,7 +80,7 @@ func TestCommitRefusals(t *testing.T) {
 	if got := commit(t, c, dest, info.GetSnapshotId()); !bytes.Equal(got.GetSnapshotId(), info.GetSnapshotId()) {
 		t.Fatalf("commit returned %v", got)
 	}
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 
 	// A leader whose checkpoint cannot reach min_index: FAILED, saying so.
 	other := filepath.Join(l.root, "other")
@@ -215,7 +216,7 @@ func TestPrepareRace(t *testing.T) {
 		t.Fatalf("repeated prepare returned %x", again.GetSnapshotId())
 	}
 	commit(t, l.client, dest, again.GetSnapshotId())
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 }
 
 // TestAbort: Abort with keep_staging ends a running Prepare and keeps what
