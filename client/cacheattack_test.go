@@ -12,6 +12,7 @@ import (
 	"github.com/snapsync/snapsync/chunker"
 	"github.com/snapsync/snapsync/internal/digestcache"
 	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/internal/testtree"
 	"github.com/snapsync/snapsync/server"
 	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
@@ -30,7 +31,7 @@ func TestLocalAttackDigestCache(t *testing.T) {
 	leaderDir := filepath.Join(t.TempDir(), "checkpoint")
 	leaderTree := map[string]string{"CURRENT": "MANIFEST-000009\n", "MANIFEST-000009": "leader manifest",
 		"000007.sst": strings.Repeat("L", size)}
-	writeTree(t, leaderDir, leaderTree)
+	testtree.Write(t, leaderDir, leaderTree)
 	src, err := dirsource.New(leaderDir, verify.Meta{Engine: "pebble", Term: 2, Index: 9, CreatedUnixNano: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -120,18 +121,4 @@ func forgeCache(tb testing.TB, s *attackScene, local, claimed string) string {
 		tb.Fatal(err)
 	}
 	return p
-}
-
-// writeTree writes the files of tree below dir.
-func writeTree(tb testing.TB, dir string, tree map[string]string) {
-	tb.Helper()
-	for p, data := range tree {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
 }

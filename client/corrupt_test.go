@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/snapsync/snapsync/internal/testdb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/verify"
@@ -65,7 +66,7 @@ func TestCorruptedChunks(t *testing.T) {
 				if res.BytesFetched <= res.BytesTotal/4 {
 					t.Fatalf("fetched only %d of %d bytes", res.BytesFetched, res.BytesTotal)
 				}
-				checkSameDB(t, leader.DB(), dest)
+				testdb.CheckSameDB(t, leader.DB(), dest)
 				return
 			}
 			if !errors.Is(err, ErrVerify) {

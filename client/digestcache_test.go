@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/snapsync/snapsync/internal/testdb"
 	"github.com/snapsync/snapsync/server"
 )
 
@@ -113,7 +114,7 @@ func TestFollowerDigestCache(t *testing.T) {
 	if files, hashed, _, _ = log.last(t); hashed != 2 {
 		t.Fatalf("one file touched, one replaced: %d of %d hashed, want 2", hashed, files)
 	}
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 
 	installOnce(t, ts.url, dest, &log, true)
 	if files, hashed, cached, _ = log.last(t); hashed != files || cached != 0 {
@@ -147,7 +148,7 @@ func TestFollowerDigestCacheCorrupt(t *testing.T) {
 	if _, hashed, _, warned = log.last(t); warned || hashed != 0 {
 		t.Fatalf("after a corrupt cache was replaced: warned %v, %d hashed", warned, hashed)
 	}
-	checkSameDB(t, leader.DB(), dest) // opening it adds a LOCK file snapsync did not write
+	testdb.CheckSameDB(t, leader.DB(), dest) // opening it adds a LOCK file snapsync did not write
 }
 
 // replaceFile gives path a new inode with the same content and mtime.

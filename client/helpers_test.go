@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
@@ -14,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/rs/zerolog"
-
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testlog"
 	"github.com/snapsync/snapsync/server"
 	pebblesource "github.com/snapsync/snapsync/source/pebble"
 )
@@ -25,15 +22,11 @@ import (
 // testChunkSize gives many chunks from a few MiB of data.
 const testChunkSize = 64 << 10
 
-func testLogger(tb testing.TB) zerolog.Logger {
-	return zerolog.New(zerolog.NewTestWriter(tb)).Level(zerolog.WarnLevel)
-}
-
 // openLeader opens a Pebble source in a fresh dir holding about size bytes of
 // sample data written with seed 1.
 func openLeader(tb testing.TB, size int64) *pebblesource.Source {
 	tb.Helper()
-	src, err := pebblesource.Open(filepath.Join(tb.TempDir(), "leader"), testLogger(tb))
+	src, err := pebblesource.Open(filepath.Join(tb.TempDir(), "leader"), testlog.Logger(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -61,13 +54,6 @@ func writeData(tb testing.TB, src *pebblesource.Source, seed uint64, size int64)
 	}
 }
 
-// quietPebble drops Pebble's own logs in tests.
-type quietPebble struct{}
-
-func (quietPebble) Infof(string, ...any)         {}
-func (quietPebble) Errorf(string, ...any)        {}
-func (quietPebble) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
-
 // testServer is a real snapsync server on 127.0.0.1.
 type testServer struct {
 	url  string
@@ -89,7 +75,7 @@ func startServer(tb testing.TB, cfg server.Config, addr string) *testServer {
 	if cfg.ReuseWithin == 0 {
 		cfg.ReuseWithin = -1
 	}
-	cfg.Logger = testLogger(tb)
+	cfg.Logger = testlog.Logger(tb)
 	srv, err := server.New(context.Background(), cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -151,25 +137,7 @@ func listen(addr string) (net.Listener, error) {
 
 // testConfig is a client Config for dest with quick retries.
 func testConfig(tb testing.TB, dest string) Config {
-	return Config{Dest: dest, RetryWait: 10 * time.Millisecond, MaxAttempts: 5, Logger: testLogger(tb)}
-}
-
-// checkSameDB opens dest read-only and compares every key and value with the
-// leader's.
-func checkSameDB(tb testing.TB, leader *pebble.DB, dest string) {
-	tb.Helper()
-	db, err := pebble.Open(dest, &pebble.Options{ReadOnly: true, Logger: quietPebble{}})
-	if err != nil {
-		tb.Fatalf("open installed db: %v", err)
-	}
-	defer db.Close()
-	n, err := sampledb.Compare(context.Background(), leader, db)
-	if err != nil {
-		tb.Fatalf("installed db differs after %d keys: %v", n, err)
-	}
-	if n == 0 {
-		tb.Fatal("installed db is empty")
-	}
+	return Config{Dest: dest, RetryWait: 10 * time.Millisecond, MaxAttempts: 5, Logger: testlog.Logger(tb)}
 }
 
 // readTree returns every regular file below root by relative path, and the

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/snapsync/snapsync/internal/testdb"
 	"github.com/snapsync/snapsync/server"
 )
 
@@ -101,5 +102,5 @@ func TestBusy(t *testing.T) {
 	if _, err := Install(ctx, ts.url, 0, cfg); err != nil {
 		t.Fatalf("Install once free: %v", err)
 	}
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/snapsync/snapsync/internal/testdb"
 	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -24,7 +25,7 @@ func TestInstallIntoEmptyDest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 	if res.SnapshotID.IsZero() || res.Files == 0 || res.BytesTotal < 2<<20 {
 		t.Fatalf("result %+v", res)
 	}
@@ -51,7 +52,7 @@ func TestInstallOverOlderCopyFetchesLittle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 	var common int64 // content the old copy already held
 	for name, content := range readTree(t, dest) {
 		if before[name] == content && !strings.HasPrefix(content, "<") {

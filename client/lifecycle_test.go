@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/jonboulle/clockwork"
 
+	"github.com/snapsync/snapsync/internal/testdb"
 	"github.com/snapsync/snapsync/server"
 	dirsource "github.com/snapsync/snapsync/source/dir"
 	pebblesource "github.com/snapsync/snapsync/source/pebble"
@@ -97,7 +98,7 @@ func TestPrepareCommitLeavesDestUntilCommit(t *testing.T) {
 	if res.SnapshotID != p.SnapshotID || res.Index != 7 {
 		t.Fatalf("Commit: %+v, Prepare: %+v", res, p)
 	}
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 	if _, err := os.Lstat(filepath.Join(filepath.Dir(dest), ".snapsync-db")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("staging area left after Commit: %v", err)
 	}
@@ -205,7 +206,7 @@ func TestLeaseRenewed(t *testing.T) {
 	if _, err := Install(context.Background(), ts.url, 0, cfg); err != nil {
 		t.Fatal(err)
 	}
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 }
 
 // TestSuccessiveCalls: a plan larger than ChunksPerRequest is fetched in
@@ -224,5 +225,5 @@ func TestSuccessiveCalls(t *testing.T) {
 	if res.BytesTotal < 10*testChunkSize {
 		t.Fatalf("only %d bytes: too few chunks to need several calls", res.BytesTotal)
 	}
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 }

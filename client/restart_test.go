@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snapsync/snapsync/internal/testlog"
 	"github.com/snapsync/snapsync/server"
 	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
@@ -34,7 +35,7 @@ func startKillable(tb testing.TB, cfg server.Config) *killableServer {
 	tb.Helper()
 	cfg.WorkDir = filepath.Join(tb.TempDir(), "work")
 	cfg.ChunkSize = testChunkSize
-	cfg.Logger = testLogger(tb)
+	cfg.Logger = testlog.Logger(tb)
 	k := &killableServer{tb: tb, cfg: cfg, addr: "127.0.0.1:0"}
 	if err := k.start(); err != nil {
 		tb.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/snapsync/snapsync/internal/testdb"
 	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/source"
 )
@@ -57,7 +58,7 @@ func TestResumeAfterCancel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkSameDB(t, leader.DB(), dest)
+			testdb.CheckSameDB(t, leader.DB(), dest)
 			total := firstFetched.Load() + res.BytesFetched
 			t.Logf("clean %d; first run %d, second run %d (reused %d): %.2fx",
 				clean.BytesFetched, firstFetched.Load(), res.BytesFetched, res.BytesReused,

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/snapsync/snapsync/internal/testdb"
 	"github.com/snapsync/snapsync/server"
 )
 
@@ -65,7 +66,7 @@ func TestRollback(t *testing.T) {
 			if !res.RollbackAvailable {
 				t.Fatal("Install with KeepOld over an old tree: no rollback available")
 			}
-			checkSameDB(t, leader.DB(), dest)
+			testdb.CheckSameDB(t, leader.DB(), dest)
 			k, ok, err := KeptFor(Config{Dest: dest})
 			if err != nil || !ok || k.Snapshot.SnapshotID != res.SnapshotID {
 				t.Fatalf("KeptFor: %+v %v %v, want the installed snapshot", k, ok, err)
@@ -82,13 +83,13 @@ func TestRollback(t *testing.T) {
 			if err := Abort(context.Background(), cfg, false); err != nil {
 				t.Fatal(err)
 			}
-			checkSameDB(t, leader.DB(), dest)
+			testdb.CheckSameDB(t, leader.DB(), dest)
 			if tc.finalize {
 				done, err := Finalize(context.Background(), Config{Dest: dest})
 				if err != nil || !done {
 					t.Fatalf("Finalize: %v %v", done, err)
 				}
-				checkSameDB(t, leader.DB(), dest)
+				testdb.CheckSameDB(t, leader.DB(), dest)
 				if done, err := Finalize(context.Background(), Config{Dest: dest}); err != nil || done {
 					t.Fatalf("second Finalize: %v %v, want false, nil", done, err)
 				}

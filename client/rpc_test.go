@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/snapsync/snapsync/internal/testwait"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/server"
 )
@@ -54,11 +56,8 @@ func TestHTTPClientProtocols(t *testing.T) {
 		}
 	}
 	hc.CloseIdleConnections()
-	deadline := time.Now().Add(5 * time.Second)
-	for closed.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := closed.Load(); n < 2 {
-		t.Fatalf("%d connections closed after CloseIdleConnections, want both", n)
-	}
+	testwait.Eventually(t, 5*time.Second, func() (bool, string) {
+		n := closed.Load()
+		return n >= 2, fmt.Sprintf("%d connections closed after CloseIdleConnections, want both", n)
+	})
 }

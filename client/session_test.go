@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/snapsync/snapsync/internal/testlog"
 	"github.com/snapsync/snapsync/server"
 	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
@@ -21,7 +22,7 @@ func TestSessionFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := startServer(t, server.Config{Source: src}, "")
-	s, err := Open(t.Context(), ts.url, 9, Config{Logger: testLogger(t)})
+	s, err := Open(t.Context(), ts.url, 9, Config{Logger: testlog.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func TestSessionMinIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := startServer(t, server.Config{Source: src}, "")
-	if _, err := Open(t.Context(), ts.url, 10, Config{Logger: testLogger(t)}); !errors.Is(err, ErrMinIndex) {
+	if _, err := Open(t.Context(), ts.url, 10, Config{Logger: testlog.Logger(t)}); !errors.Is(err, ErrMinIndex) {
 		t.Fatalf("Open above the source's index: %v, want ErrMinIndex", err)
 	}
 }

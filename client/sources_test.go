@@ -11,6 +11,7 @@ import (
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
 
+	"github.com/snapsync/snapsync/internal/testdb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/server"
 	dirsource "github.com/snapsync/snapsync/source/dir"
@@ -67,7 +68,7 @@ func TestInstallPicksSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 	if res.Source != ahead.url || res.Index != 100 || len(res.Failovers) != 0 {
 		t.Fatalf("installed index %d from %s after %v, want index 100 from %s at once", res.Index, res.Source, res.Failovers, ahead.url)
 	}
@@ -125,7 +126,7 @@ func TestInstallFailsOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 	if res.Source != second.url || len(res.Failovers) != 1 || res.Failovers[0].Source != first.url {
 		t.Fatalf("installed from %s after %+v; want from %s after %s", res.Source, res.Failovers, second.url, first.url)
 	}

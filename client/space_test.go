@@ -17,6 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/internal/testdb"
+	"github.com/snapsync/snapsync/internal/testlog"
 	"github.com/snapsync/snapsync/server"
 )
 
@@ -90,7 +92,7 @@ func TestNoSpaceBeforeFirstByte(t *testing.T) {
 	disk := mountTmpfs(t, "16m")
 	leader := openLeader(t, 32<<20)
 	srv, err := server.New(context.Background(), server.Config{Source: leader, WorkDir: filepath.Join(t.TempDir(), "work"),
-		ChunkSize: testChunkSize, ReuseWithin: -1, Logger: testLogger(t)})
+		ChunkSize: testChunkSize, ReuseWithin: -1, Logger: testlog.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +218,7 @@ func TestNoSpaceBeforeManifest(t *testing.T) {
 	disk := mountTmpfs(t, "16m")
 	leader := openLeader(t, 32<<20)
 	srv, err := server.New(context.Background(), server.Config{Source: leader, WorkDir: filepath.Join(t.TempDir(), "work"),
-		ChunkSize: testChunkSize, ReuseWithin: -1, Logger: testLogger(t)})
+		ChunkSize: testChunkSize, ReuseWithin: -1, Logger: testlog.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,5 +286,5 @@ func TestNoSpaceEarlyCountsLocal(t *testing.T) {
 		t.Fatalf("reinstall of a %d-byte DB with %d bytes free: %v", used, free, err)
 	}
 	t.Logf("reinstalled a %d-byte DB with %d bytes free: %d fetched, %d reused", used, free, p.BytesFetched, p.BytesReused)
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 }

@@ -28,7 +28,7 @@ import (
 func startTLSServer(tb testing.TB, cfg *tls.Config) string {
 	tb.Helper()
 	srv, err := server.New(context.Background(), server.Config{Source: goldenSource(tb), WorkDir: filepath.Join(tb.TempDir(), "work"),
-		ChunkSize: testChunkSize, ReuseWithin: -1, Logger: testLogger(tb)})
+		ChunkSize: testChunkSize, ReuseWithin: -1, Logger: testlog.Logger(tb)})
 	if err != nil {
 		tb.Fatal(err)
 	}

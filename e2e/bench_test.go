@@ -48,7 +48,7 @@ func benchCheckpoint(b testing.TB) string {
 	root := filepath.Join(os.TempDir(), "snapsync-bench-"+strconv.FormatUint(size, 10))
 	ckpt := filepath.Join(root, "checkpoint")
 	cachedBuild(b, root, filepath.Join(root, "ready"), func() {
-		db, err := pebble.Open(filepath.Join(root, "db"), &pebble.Options{Logger: quietPebble()})
+		db, err := pebble.Open(filepath.Join(root, "db"), &pebble.Options{Logger: sampledb.QuietLogger{}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -87,7 +87,7 @@ func startRequestNode(tb testing.TB, answer bool, args ...string) (*requestNode,
 		tb.Fatal(err)
 	}
 	srv, sock := startSidecar(tb, "registry:"+root, append([]string{"--engine", "pebble"}, args...)...)
-	db, err := pebble.Open(dbDir, &pebble.Options{Logger: quietPebble()})
+	db, err := pebble.Open(dbDir, &pebble.Options{Logger: sampledb.QuietLogger{}})
 	if err != nil {
 		tb.Fatal(err)
 	}

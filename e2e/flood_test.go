@@ -26,6 +26,7 @@ import (
 
 	"github.com/snapsync/snapsync/internal/sampledb"
 	"github.com/snapsync/snapsync/internal/testlog"
+	"github.com/snapsync/snapsync/internal/testwait"
 )
 
 // The flood: floodConns unauthenticated connections against a leader whose
@@ -196,15 +197,15 @@ func startServeUnder(tb testing.TB, prefix []string, source string, args ...stri
 			tb.Logf("serve logs:\n%s", tail(logs.String(), 4000))
 		}
 	})
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
-			p.Addr, p.URL = string(b), "http://"+string(b)
-			return p
+	testwait.Eventually(tb, 30*time.Second, func() (bool, string) { // on failure the cleanup above stops serve
+		b, err := os.ReadFile(addrFile)
+		if err != nil || len(b) == 0 {
+			return false, "serve did not start:\n" + logs.String()
 		}
-	}
-	p.stop()
-	tb.Fatalf("serve did not start:\n%s", logs.String())
-	return nil
+		p.Addr, p.URL = string(b), "http://"+string(b)
+		return true, ""
+	})
+	return p
 }
 
 // raiseNofile raises this process's soft open-file limit to its hard limit

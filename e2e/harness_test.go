@@ -503,7 +503,7 @@ func newerCheckpoint(tb testing.TB, ckpt string) string {
 	root := filepath.Dir(ckpt)
 	newer := filepath.Join(root, "checkpoint-5pct")
 	cachedBuild(tb, newer, filepath.Join(root, "ready-5pct"), func() {
-		db, err := pebble.Open(filepath.Join(root, "db"), &pebble.Options{Logger: quietPebble()})
+		db, err := pebble.Open(filepath.Join(root, "db"), &pebble.Options{Logger: sampledb.QuietLogger{}})
 		if err != nil {
 			tb.Fatal(err)
 		}

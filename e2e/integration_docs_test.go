@@ -90,7 +90,7 @@ func docBlock(tb testing.TB, path, name string) string {
 // out, as a node would before registering it.
 func checkpointPebble(tb testing.TB, dir, out string) {
 	tb.Helper()
-	db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble()})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: sampledb.QuietLogger{}})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/snapsync/snapsync/internal/testlog"
+	"github.com/snapsync/snapsync/internal/testwait"
 )
 
 // omTree is an Ozone Manager's metadata directory, laid out as Ozone lays
@@ -167,12 +168,10 @@ func (p *javaProgram) wait(tb testing.TB) error {
 // waitFor waits until the program printed line, at most 45 s.
 func (p *javaProgram) waitFor(tb testing.TB, line string) {
 	tb.Helper()
-	for deadline := time.Now().Add(45 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if strings.Contains(p.out.String(), line) {
-			return
-		}
-	}
-	tb.Fatalf("no %q from the Java program:\n%s", line, p.out.String())
+	testwait.Eventually(tb, 45*time.Second, func() (bool, string) {
+		out := p.out.String()
+		return strings.Contains(out, line), fmt.Sprintf("no %q from the Java program:\n%s", line, out)
+	})
 }
 
 // wantLines fails unless out contains every line.

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/snapsync/snapsync/internal/testwait"
 )
 
 // javaJars is the runtime classpath of a grpc-java client from Debian's
@@ -204,11 +206,11 @@ func startTCPSidecar(tb testing.TB, source string, args ...string) (*serveProc, 
 	}
 	p := startServe(tb, source, append([]string{"--local-listen", "127.0.0.1:0",
 		"--local-addr-file", localFile, "--local-token-file", tokenFile}, args...)...)
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if b, err := os.ReadFile(localFile); err == nil && len(b) > 0 {
-			return p, strings.TrimSpace(string(b)), tokenFile
-		}
-	}
-	tb.Fatalf("the sidecar did not open its local listener:\n%s", p.logs.String())
-	return nil, "", ""
+	var addr string
+	testwait.Eventually(tb, 30*time.Second, func() (bool, string) {
+		b, err := os.ReadFile(localFile)
+		addr = strings.TrimSpace(string(b))
+		return err == nil && len(b) > 0, "the sidecar did not open its local listener:\n" + p.logs.String()
+	})
+	return p, addr, tokenFile
 }

@@ -7,16 +7,14 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
-	pebblesource "github.com/snapsync/snapsync/source/pebble"
 )
 
 // writePebble adds data to the Pebble DB at dir (creating it) and closes it.
 func writePebble(tb testing.TB, dir string, fills ...sampledb.Fill) {
 	tb.Helper()
-	db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble()})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: sampledb.QuietLogger{}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -28,15 +26,11 @@ func writePebble(tb testing.TB, dir string, fills ...sampledb.Fill) {
 	}
 }
 
-// quietPebble drops Pebble's own logs (pebblesource.Logger sends its info
-// to a logger's debug level; this logger keeps nothing).
-func quietPebble() pebble.Logger { return pebblesource.Logger(zerolog.Nop()) }
-
 // comparePebble opens both DBs and fails unless every key and value is equal.
 func comparePebble(tb testing.TB, wantDir, gotDir string) int {
 	tb.Helper()
 	open := func(dir string) *pebble.DB {
-		db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble()})
+		db, err := pebble.Open(dir, &pebble.Options{Logger: sampledb.QuietLogger{}})
 		if err != nil {
 			tb.Fatalf("open %s: %v", dir, err)
 		}

@@ -13,9 +13,9 @@ import (
 	"connectrpc.com/connect"
 	"github.com/jonboulle/clockwork"
 	"github.com/klauspost/compress/zstd"
-	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testlog"
 	"github.com/snapsync/snapsync/internal/testwait"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
@@ -26,15 +26,11 @@ import (
 // testChunkSize gives many chunks from a few MiB of data.
 const testChunkSize = 64 << 10
 
-func testLogger(tb testing.TB) zerolog.Logger {
-	return zerolog.New(zerolog.NewTestWriter(tb)).Level(zerolog.WarnLevel)
-}
-
 // openPebble opens a Pebble source at a fresh dir holding about size bytes of
 // sample data (values compress about 2:1).
 func openPebble(tb testing.TB, size int64) *pebblesource.Source {
 	tb.Helper()
-	src, err := pebblesource.Open(filepath.Join(tb.TempDir(), "db"), testLogger(tb))
+	src, err := pebblesource.Open(filepath.Join(tb.TempDir(), "db"), testlog.Logger(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -70,7 +66,7 @@ func startServer(tb testing.TB, cfg Config) *testServer {
 	if cfg.ChunkSize == 0 {
 		cfg.ChunkSize = testChunkSize
 	}
-	cfg.Logger = testLogger(tb)
+	cfg.Logger = testlog.Logger(tb)
 	srv, err := New(context.Background(), cfg)
 	if err != nil {
 		tb.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/connect"
 	pebbledb "github.com/cockroachdb/pebble/v2"
 
+	"github.com/snapsync/snapsync/internal/testlog"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/source"
 	dirsource "github.com/snapsync/snapsync/source/dir"
@@ -30,7 +31,7 @@ func TestProbe(t *testing.T) {
 			meta := func(context.Context, *pebbledb.DB) (verify.Meta, error) {
 				return verify.Meta{Term: 2, Index: 77, Engine: "pebble"}, nil
 			}
-			src, err := pebblesource.Open(t.TempDir(), testLogger(t), pebblesource.WithMeta(meta))
+			src, err := pebblesource.Open(t.TempDir(), testlog.Logger(t), pebblesource.WithMeta(meta))
 			if err != nil {
 				t.Fatal(err)
 			}

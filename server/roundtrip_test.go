@@ -2,14 +2,13 @@ package server
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
 
+	"github.com/snapsync/snapsync/internal/testtree"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/source"
 	dirsource "github.com/snapsync/snapsync/source/dir"
@@ -199,15 +198,11 @@ func TestFetchSubranges(t *testing.T) {
 // content) under dir, with their parent directories.
 func writeTree(tb testing.TB, dir string, files map[string]int) {
 	tb.Helper()
+	tree := make(map[string]string, len(files))
 	for name, size := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(p, content(name, size), 0o644); err != nil {
-			tb.Fatal(err)
-		}
+		tree[name] = string(content(name, size))
 	}
+	testtree.Write(tb, dir, tree)
 }
 
 // content is size bytes derived from name: half noise, half text.

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testlog"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	dirsource "github.com/snapsync/snapsync/source/dir"
 	pebblesource "github.com/snapsync/snapsync/source/pebble"
@@ -100,7 +101,7 @@ func checkLinks(tb testing.TB, m *verify.Manifest, want map[string]string) {
 // and linked; a client fetching the group leaders gets every byte.
 func TestOzoneTree(t *testing.T) {
 	t.Parallel()
-	db, err := pebble.Open(filepath.Join(t.TempDir(), "live"), &pebble.Options{Logger: pebblesource.Logger(testLogger(t))})
+	db, err := pebble.Open(filepath.Join(t.TempDir(), "live"), &pebble.Options{Logger: pebblesource.Logger(testlog.Logger(t))})
 	if err != nil {
 		t.Fatal(err)
 	}

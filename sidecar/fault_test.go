@@ -14,6 +14,7 @@ import (
 
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testdb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/server"
 	dirsource "github.com/snapsync/snapsync/source/dir"
@@ -27,7 +28,7 @@ func makeCheckpoint(tb testing.TB, size int64) string {
 	tb.Helper()
 	ctx := context.Background()
 	base := tb.TempDir()
-	db, err := pebble.Open(filepath.Join(base, "db"), &pebble.Options{Logger: quietPebble{}})
+	db, err := pebble.Open(filepath.Join(base, "db"), &pebble.Options{Logger: sampledb.QuietLogger{}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestLeaderChangeMidPrepare(t *testing.T) {
 		t.Fatalf("old leader sent %d, new leader %d, for a %d-byte snapshot: staged bytes not reused", sentA, sentB, total)
 	}
 	commit(t, l.client, dest, info.GetSnapshotId())
-	checkSameDB(t, openDB(t, ckA), dest)
+	testdb.CheckSameDB(t, openDB(t, ckA), dest)
 }
 
 // TestSourceGoesAway: a leader that stops mid-Prepare leaves the install
@@ -165,5 +166,5 @@ func TestSourceGoesAway(t *testing.T) {
 		t.Fatalf("the restarted leader sent %d of %d bytes: the prepare did not resume", sent, total)
 	}
 	commit(t, l.client, dest, info.GetSnapshotId())
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 }

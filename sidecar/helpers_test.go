@@ -3,7 +3,6 @@ package sidecar
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -14,10 +13,10 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testlog"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	"github.com/snapsync/snapsync/server"
@@ -31,17 +30,6 @@ const testChunkSize = 64 << 10
 // waitLimit bounds every wait of a test.
 const waitLimit = 20 * time.Second
 
-func testLogger(tb testing.TB) zerolog.Logger {
-	return zerolog.New(zerolog.NewTestWriter(tb)).Level(zerolog.WarnLevel)
-}
-
-// quietPebble drops Pebble's own logs in tests.
-type quietPebble struct{}
-
-func (quietPebble) Infof(string, ...any)         {}
-func (quietPebble) Errorf(string, ...any)        {}
-func (quietPebble) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
-
 // openLeader opens a Pebble source in a fresh dir holding about size bytes of
 // sample data written with seed 1, each checkpoint reflecting term 3, index
 // 42.
@@ -50,7 +38,7 @@ func openLeader(tb testing.TB, size int64) *pebblesource.Source {
 	meta := func(context.Context, *pebble.DB) (verify.Meta, error) {
 		return verify.Meta{Term: 3, Index: 42, Engine: "pebble"}, nil
 	}
-	src, err := pebblesource.Open(filepath.Join(tb.TempDir(), "leader"), testLogger(tb), pebblesource.WithMeta(meta))
+	src, err := pebblesource.Open(filepath.Join(tb.TempDir(), "leader"), testlog.Logger(tb), pebblesource.WithMeta(meta))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -75,7 +63,7 @@ func openLeader(tb testing.TB, size int64) *pebblesource.Source {
 // data: a follower's old DB.
 func writeDB(tb testing.TB, dir string, seed uint64, size int64) {
 	tb.Helper()
-	db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble{}})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: sampledb.QuietLogger{}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -90,30 +78,12 @@ func writeDB(tb testing.TB, dir string, seed uint64, size int64) {
 // openDB opens the DB at dir read-only, closed at the test's end.
 func openDB(tb testing.TB, dir string) *pebble.DB {
 	tb.Helper()
-	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: quietPebble{}})
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: sampledb.QuietLogger{}})
 	if err != nil {
 		tb.Fatalf("open db %s: %v", dir, err)
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db
-}
-
-// checkSameDB reopens dir with Pebble, as the node would after Commit, and
-// compares it key by key with want.
-func checkSameDB(tb testing.TB, want *pebble.DB, dir string) {
-	tb.Helper()
-	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: quietPebble{}})
-	if err != nil {
-		tb.Fatalf("open installed db: %v", err)
-	}
-	defer db.Close()
-	n, err := sampledb.Compare(context.Background(), want, db)
-	if err != nil {
-		tb.Fatalf("installed db differs after %d keys: %v", n, err)
-	}
-	if n == 0 {
-		tb.Fatal("installed db is empty")
-	}
 }
 
 // serve serves h on ln until the test ends or stop is called.
@@ -153,7 +123,7 @@ func startPeer(tb testing.TB, cfg server.Config) *peer {
 	if cfg.ChunkSize == 0 {
 		cfg.ChunkSize = testChunkSize
 	}
-	cfg.Logger = testLogger(tb)
+	cfg.Logger = testlog.Logger(tb)
 	srv, err := server.New(context.Background(), cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -195,7 +165,7 @@ func startLocal(tb testing.TB, cfg InstallConfig, reg *RegistryService) *local {
 	if cfg.Client.RetryWait == 0 {
 		cfg.Client.RetryWait = 10 * time.Millisecond
 	}
-	cfg.Logger = testLogger(tb)
+	cfg.Logger = testlog.Logger(tb)
 	install, err := NewInstallService(cfg)
 	if err != nil {
 		tb.Fatal(err)

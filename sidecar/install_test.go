@@ -12,6 +12,8 @@ import (
 	"connectrpc.com/connect"
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testdb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	"github.com/snapsync/snapsync/server"
@@ -106,7 +108,7 @@ func installAndCheck(t *testing.T, c snapsyncv1connect.InstallServiceClient, p *
 	if got.GetTerm() != 3 || got.GetIndex() != 42 || !bytes.Equal(got.GetSnapshotId(), info.GetSnapshotId()) {
 		t.Fatalf("commit returned %v", got)
 	}
-	checkSameDB(t, leader, dest)
+	testdb.CheckSameDB(t, leader, dest)
 	if st := status(t, c, dest); st.GetProgress().GetState() != snapsyncv1.InstallState_INSTALL_STATE_IDLE || st.GetPrepared() != nil {
 		t.Fatalf("status after commit: %v", st)
 	}
@@ -123,7 +125,7 @@ func installAndCheck(t *testing.T, c snapsyncv1connect.InstallServiceClient, p *
 // countKeys opens the DB at dir read-only and counts its keys.
 func countKeys(tb testing.TB, dir string) int {
 	tb.Helper()
-	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: quietPebble{}})
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: sampledb.QuietLogger{}})
 	if err != nil {
 		tb.Fatalf("open %s: %v", dir, err)
 	}

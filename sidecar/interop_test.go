@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/snapsync/snapsync/internal/testdb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/verify"
@@ -187,7 +188,7 @@ func TestGRPCInterop(t *testing.T) {
 		checkIntrospection(t, localConn, []string{"snapsync.v1.InstallService"},
 			[]string{"snapsync.v1.SnapshotService", "snapsync.v1.RegistryService"})
 		installOverGRPC(t, localConn, p.url, filepath.Join(l.root, "db"))
-		checkSameDB(t, leader.DB(), filepath.Join(l.root, "db"))
+		testdb.CheckSameDB(t, leader.DB(), filepath.Join(l.root, "db"))
 		err := localConn.Invoke(context.Background(), methodCreate, &snapsyncv1.CreateSnapshotRequest{}, &snapsyncv1.CreateSnapshotResponse{})
 		if grpcstatus.Code(err) != codes.Unimplemented {
 			t.Fatalf("SnapshotService on the local listener: %v", err)

@@ -12,6 +12,8 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/snapsync/snapsync/internal/testdb"
+	"github.com/snapsync/snapsync/internal/testlog"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/source/registry"
@@ -44,7 +46,7 @@ func postJSON(tb testing.TB, base, path string, body any) (int, map[string]any) 
 func TestConnectJSON(t *testing.T) {
 	t.Parallel()
 	ckRoot := t.TempDir()
-	src, err := registry.New(registry.Config{Root: ckRoot, Engine: "pebble", Logger: testLogger(t)})
+	src, err := registry.New(registry.Config{Root: ckRoot, Engine: "pebble", Logger: testlog.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func TestConnectJSON(t *testing.T) {
 		t.Fatalf("status after prepare: %d %v", code, reply)
 	}
 	commit(t, c, dest, info.GetSnapshotId())
-	checkSameDB(t, openDB(t, ck), dest)
+	testdb.CheckSameDB(t, openDB(t, ck), dest)
 }
 
 // TestRegisterRefusals: a registered directory that is not a checkpoint, is
@@ -89,7 +91,7 @@ func TestConnectJSON(t *testing.T) {
 func TestRegisterRefusals(t *testing.T) {
 	t.Parallel()
 	ckRoot, outside := t.TempDir(), t.TempDir()
-	src, err := registry.New(registry.Config{Root: ckRoot, Logger: testLogger(t)})
+	src, err := registry.New(registry.Config{Root: ckRoot, Logger: testlog.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,16 +3,18 @@ package sidecar
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/testdb"
+	"github.com/snapsync/snapsync/internal/testwait"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	"github.com/snapsync/snapsync/server"
@@ -37,17 +39,12 @@ func commitErr(c snapsyncv1connect.InstallServiceClient, dest string, id []byte)
 // waitState polls Status until dest is in want.
 func waitState(tb testing.TB, c snapsyncv1connect.InstallServiceClient, dest string, want snapsyncv1.InstallState) *snapsyncv1.StatusResponse {
 	tb.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		st := status(tb, c, dest)
-		if st.GetProgress().GetState() == want {
-			return st
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("state %v, want %v", st, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var st *snapsyncv1.StatusResponse
+	testwait.Eventually(tb, waitLimit, func() (bool, string) {
+		st = status(tb, c, dest)
+		return st.GetProgress().GetState() == want, fmt.Sprintf("state %v, want %v", st, want)
+	})
+	return st
 }
 
 // TestCommitRefusals: Commit before Prepare, during it, with a malformed or
@@ -79,7 +76,7 @@ func TestCommitRefusals(t *testing.T) {
 	if got := commit(t, c, dest, info.GetSnapshotId()); !bytes.Equal(got.GetSnapshotId(), info.GetSnapshotId()) {
 		t.Fatalf("commit returned %v", got)
 	}
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 
 	// A leader whose checkpoint cannot reach min_index: FAILED, saying so.
 	other := filepath.Join(l.root, "other")
@@ -215,7 +212,7 @@ func TestPrepareRace(t *testing.T) {
 		t.Fatalf("repeated prepare returned %x", again.GetSnapshotId())
 	}
 	commit(t, l.client, dest, again.GetSnapshotId())
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 }
 
 // TestAbort: Abort with keep_staging ends a running Prepare and keeps what

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/testdb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/reason"
 	"github.com/snapsync/snapsync/server"
@@ -42,7 +43,7 @@ func TestRestartPrepared(t *testing.T) {
 	if got := commit(t, l.client, dest, info.GetSnapshotId()); !proto.Equal(got, info) {
 		t.Fatalf("commit after restart: %v, want %v", got, info)
 	}
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 	if exists(filepath.Join(l.root, ".snapsync-db")) {
 		t.Fatal("commit left the staging area (or the install state)")
 	}
@@ -110,5 +111,5 @@ func TestRestartPreparing(t *testing.T) {
 		t.Fatalf("resumed prepare fetched %d of %d bytes; the first had %d", second, info.GetTotalBytes(), first)
 	}
 	commit(t, l.client, dest, info.GetSnapshotId())
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 }

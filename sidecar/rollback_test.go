@@ -9,6 +9,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/snapsync/snapsync/internal/testdb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/reason"
 	"github.com/snapsync/snapsync/server"
@@ -44,7 +45,7 @@ func TestCommitKeepOldRollbackFinalize(t *testing.T) {
 			if !resp.Msg.GetRollbackAvailable() || !bytes.Equal(resp.Msg.GetSnapshot().GetSnapshotId(), info.GetSnapshotId()) {
 				t.Fatalf("commit: %v", resp.Msg)
 			}
-			checkSameDB(t, leader.DB(), dest)
+			testdb.CheckSameDB(t, leader.DB(), dest)
 			st := status(t, c, dest)
 			if !st.GetRollbackAvailable() || !bytes.Equal(st.GetCommitted().GetSnapshotId(), info.GetSnapshotId()) {
 				t.Fatalf("status after commit: %v", st)
@@ -65,7 +66,7 @@ func TestCommitKeepOldRollbackFinalize(t *testing.T) {
 						t.Fatalf("finalize #%d: %v %v", i+1, fr, err)
 					}
 				}
-				checkSameDB(t, leader.DB(), dest)
+				testdb.CheckSameDB(t, leader.DB(), dest)
 			} else {
 				rr, err := c.Rollback(ctx, connect.NewRequest(&snapsyncv1.RollbackRequest{Dest: dest}))
 				if err != nil {
@@ -74,7 +75,7 @@ func TestCommitKeepOldRollbackFinalize(t *testing.T) {
 				if !bytes.Equal(rr.Msg.GetRolledBack().GetSnapshotId(), info.GetSnapshotId()) {
 					t.Fatalf("rollback removed %x, want %x", rr.Msg.GetRolledBack().GetSnapshotId(), info.GetSnapshotId())
 				}
-				checkSameDB(t, openDB(t, ref), dest) // the old DB is back
+				testdb.CheckSameDB(t, openDB(t, ref), dest) // the old DB is back
 			}
 			_, err = c.Rollback(ctx, connect.NewRequest(&snapsyncv1.RollbackRequest{Dest: dest}))
 			wantReason(t, err, connect.CodeFailedPrecondition, reason.NoRollback)

@@ -3,11 +3,13 @@ package sidecar
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/testwait"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 )
 
@@ -49,16 +51,12 @@ func (r *recorder) messages() []*snapsyncv1.PrepareResponse {
 // waitMessages waits until rec has recorded n messages.
 func waitMessages(tb testing.TB, rec *recorder, n int) []*snapsyncv1.PrepareResponse {
 	tb.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		if msgs := rec.messages(); len(msgs) >= n {
-			return msgs
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%d messages after %v, want %d", len(rec.messages()), waitLimit, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	var msgs []*snapsyncv1.PrepareResponse
+	testwait.Eventually(tb, waitLimit, func() (bool, string) {
+		msgs = rec.messages()
+		return len(msgs) >= n, fmt.Sprintf("%d messages, want %d", len(msgs), n)
+	})
+	return msgs
 }
 
 // TestFollowFanOut: a stream stuck on the network neither blocks the fetch's

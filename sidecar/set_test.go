@@ -20,6 +20,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/testlog"
+	"github.com/snapsync/snapsync/internal/testtree"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	"github.com/snapsync/snapsync/server"
@@ -29,30 +31,6 @@ import (
 
 // omList is what an OM replaces in its metadata directory.
 var omList = []string{"om.db", "db.snapshots"}
-
-// writeTree writes files (path below dir -> content) and hard links (new
-// path -> existing path).
-func writeTree(tb testing.TB, dir string, files, links map[string]string) {
-	tb.Helper()
-	for p, data := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	for p, target := range links {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.Link(filepath.Join(dir, filepath.FromSlash(target)), full); err != nil {
-			tb.Fatal(err)
-		}
-	}
-}
 
 // omCheckpoint makes the leader's checkpoint tree: a new om.db and two
 // snapshot DBs below db.snapshots sharing its SSTs through hard links, plus
@@ -72,7 +50,8 @@ func omCheckpoint(tb testing.TB, extra ...string) string {
 	for _, e := range extra {
 		files[e+"/data"] = "an entry the replace list does not name"
 	}
-	writeTree(tb, dir, files, map[string]string{
+	testtree.Write(tb, dir, files)
+	testtree.Link(tb, dir, map[string]string{
 		"db.snapshots/checkpointState/om.db-9f1c/000012.sst": "om.db/000012.sst",
 		"db.snapshots/checkpointState/om.db-c2d4/000012.sst": "om.db/000012.sst",
 		"db.snapshots/checkpointState/om.db-c2d4/000015.sst": "om.db/000015.sst",
@@ -94,7 +73,7 @@ func startCountingPeer(tb testing.TB, checkpoint string) *countingPeer {
 		tb.Fatal(err)
 	}
 	srv, err := server.New(context.Background(), server.Config{Source: src, WorkDir: filepath.Join(tb.TempDir(), "work"),
-		ChunkSize: testChunkSize, Logger: testLogger(tb)})
+		ChunkSize: testChunkSize, Logger: testlog.Logger(tb)})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -126,12 +105,13 @@ func startCountingPeer(tb testing.TB, checkpoint string) *countingPeer {
 func omMetaDir(tb testing.TB, root string) (string, func(testing.TB)) {
 	tb.Helper()
 	dir := filepath.Join(root, "meta")
-	writeTree(tb, dir, map[string]string{
+	testtree.Write(tb, dir, map[string]string{
 		"om/current/VERSION":             "nodeType=OM\nclusterID=CID-1\nomUuid=om-2\n",
 		"ratis/group-1/current/log_0-41": strings.Repeat("raft ", 2000), "ratis/group-1/current/raft-meta": "term=3\n",
 		"om.db/CURRENT": "MANIFEST-000004\n", "om.db/MANIFEST-000004": "old manifest", "om.db/000003.sst": strings.Repeat("old sst ", 5000),
 		"db.snapshots/checkpointState/om.db-0a0a/CURRENT": "MANIFEST-000002\n",
-	}, map[string]string{"db.snapshots/checkpointState/om.db-0a0a/000003.sst": "om.db/000003.sst"})
+	})
+	testtree.Link(tb, dir, map[string]string{"db.snapshots/checkpointState/om.db-0a0a/000003.sst": "om.db/000003.sst"})
 	before := outsideList(tb, dir)
 	return dir, func(tb testing.TB) {
 		tb.Helper()

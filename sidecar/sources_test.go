@@ -10,6 +10,7 @@ import (
 	"connectrpc.com/connect"
 	pebbledb "github.com/cockroachdb/pebble/v2"
 
+	"github.com/snapsync/snapsync/internal/testdb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/server"
 	dirsource "github.com/snapsync/snapsync/source/dir"
@@ -104,7 +105,7 @@ func TestPrepareSourceURLs(t *testing.T) {
 	if got := commit(t, l.client, dest, info.GetSnapshotId()); got.GetIndex() != 90 {
 		t.Fatalf("committed index %d", got.GetIndex())
 	}
-	checkSameDB(t, leader.DB(), dest)
+	testdb.CheckSameDB(t, leader.DB(), dest)
 	if sent := good.srv.Stats().BytesSent; sent == 0 {
 		t.Fatal("the peer at 100 sent nothing: it was not picked first")
 	}

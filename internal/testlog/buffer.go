@@ -1,5 +1,6 @@
-// Package testlog holds what tests use to read logs a server writes from its
-// own goroutines.
+// Package testlog holds what tests use for logs: a zerolog logger writing to
+// the test's log, and a buffer to read logs a server writes from its own
+// goroutines.
 package testlog
 
 import (
