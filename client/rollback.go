@@ -100,12 +100,13 @@ func KeptFor(cfg Config) (k Kept, ok bool, err error) {
 // tree is in the area, old is "" or gone.
 func keepOld(ctx context.Context, cfg *Config, l layout, st *state, old string) error {
 	kp := l.kept()
-	if err := ensureKeptArea(l); err != nil {
+	var rec *keptRecord
+	if ok, err := checkKeptArea(l); err != nil {
 		return err
-	}
-	rec, err := readKept(l)
-	if err != nil {
-		return err
+	} else if ok {
+		if rec, err = readKept(l); err != nil {
+			return err
+		}
 	}
 	if rec != nil && rec.Snapshot.SnapshotID != st.SnapshotID {
 		return fmt.Errorf("%w: %s keeps %s", ErrRollbackPending, kp.root, rec.Snapshot.SnapshotID)
@@ -119,11 +120,14 @@ func keepOld(ctx context.Context, cfg *Config, l layout, st *state, old string) 
 		}
 	}
 	if rec == nil {
-		if !present {
-			return nil // nothing was replaced: nothing to keep
+		var err error
+		if present {
+			rec, err = newKept(l, st, old)
 		}
-		rec, err = newKept(l, st, old)
-		if err != nil {
+		if err != nil || rec == nil {
+			return err // nothing was replaced (a new dest, or none of a set's names): nothing to keep
+		}
+		if err := ensureKeptArea(l); err != nil {
 			return err
 		}
 		if err := writeKept(l, rec); err != nil {
@@ -231,15 +235,11 @@ func Rollback(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	cfg = rollbackConfig(cfg)
-	l := newLayout(&cfg)
-	unlock, err := lockArea(&l)
+	l, unlock, err := lockRecovered(ctx, &cfg)
 	if err != nil {
 		return Result{}, err
 	}
 	defer unlock()
-	if _, _, err := recoverLocked(ctx, &cfg, l); err != nil { // a Commit cut short keeps its old tree first
-		return Result{}, err
-	}
 	rec, err := recoverKept(ctx, &cfg, l)
 	if err != nil {
 		return Result{}, err
@@ -257,6 +257,9 @@ func Rollback(ctx context.Context, cfg Config) (Result, error) {
 	where, err := rec.locate(l)
 	if err != nil {
 		return Result{}, err
+	}
+	if where == keptChanged {
+		return Result{}, rec.changedError(l)
 	}
 	if where == keptInstalled {
 		if err := swapBack(ctx, &cfg, l, rec); err != nil {
@@ -282,15 +285,11 @@ func Finalize(ctx context.Context, cfg Config) (bool, error) {
 		return false, err
 	}
 	cfg = rollbackConfig(cfg)
-	l := newLayout(&cfg)
-	unlock, err := lockArea(&l)
+	l, unlock, err := lockRecovered(ctx, &cfg)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	if _, _, err := recoverLocked(ctx, &cfg, l); err != nil {
-		return false, err
-	}
 	rec, err := recoverKept(ctx, &cfg, l)
 	if err != nil || rec == nil {
 		if err == nil {
@@ -298,6 +297,8 @@ func Finalize(ctx context.Context, cfg Config) (bool, error) {
 		}
 		return false, err
 	}
+	// Finalize keeps whatever Dest holds now (the node has run on it): only a
+	// rollback already swapped in stops it.
 	if where, err := rec.locate(l); err != nil {
 		return false, err
 	} else if where == keptRestored {
@@ -320,6 +321,31 @@ func Finalize(ctx context.Context, cfg Config) (bool, error) {
 	}
 	cfg.Logger.Info().Str("dest", l.dest).Str("snapshot", rec.Snapshot.id().Short()).Msg("finalized: kept DB deleted")
 	return true, nil
+}
+
+// lockRecovered finishes a Commit a crash cut short (which keeps its old
+// tree first: keep_old is in its state), under the staging area's lock,
+// then takes the lock again for the caller. The recovery of a finished swap
+// removes the staging area, lock file included, so the lock it held is not
+// the one a later locker would take; the second lockArea makes sure the
+// caller holds the lock of the area as it now is.
+func lockRecovered(ctx context.Context, cfg *Config) (layout, func(), error) {
+	l := newLayout(cfg)
+	unlock, err := lockArea(&l)
+	if err != nil {
+		return layout{}, nil, err
+	}
+	_, _, err = recoverLocked(ctx, cfg, l)
+	unlock()
+	if err != nil {
+		return layout{}, nil, err
+	}
+	l = newLayout(cfg)
+	unlock, err = lockArea(&l)
+	if err != nil {
+		return layout{}, nil, err
+	}
+	return l, unlock, nil
 }
 
 // recoverKept finishes or undoes a Rollback's swap that a crash cut short,

@@ -35,7 +35,8 @@ type keptRecord struct {
 const maxKeptSize = 64 << 10
 
 // newKept records the state of a swap that has just happened: st at Dest,
-// the replaced tree (or entries) at old.
+// the replaced tree (or entries) at old. nil, nil when a set install
+// replaced none of its names (they were all new): nothing to keep.
 func newKept(l layout, st *state, old string) (*keptRecord, error) {
 	rec := &keptRecord{Version: keptVersion, Set: l.set, Snapshot: *st}
 	rec.Snapshot.Old = durable.FileID{}
@@ -49,6 +50,7 @@ func newKept(l layout, st *state, old string) (*keptRecord, error) {
 		return rec, rec.validate()
 	}
 	rec.Names = slices.Clone(st.Replace)
+	kept := false
 	for _, n := range rec.Names {
 		in, err := lstatID(l.fs, filepath.Join(l.dest, n))
 		if err != nil {
@@ -60,6 +62,10 @@ func newKept(l layout, st *state, old string) (*keptRecord, error) {
 		}
 		rec.Installed = append(rec.Installed, entryID{Name: n, ID: in})
 		rec.Old = append(rec.Old, entryID{Name: n, ID: was})
+		kept = kept || !was.IsZero()
+	}
+	if !kept {
+		return nil, nil // none of the names existed before: nothing to keep
 	}
 	return rec, rec.validate()
 }
@@ -144,14 +150,17 @@ func writeKept(l layout, r *keptRecord) error {
 
 // Where a recorded rollback stands, by identity.
 const (
-	keptInstalled = iota // Dest holds what Commit installed, the area what it replaced
+	keptInstalled = iota // the area holds what Commit replaced, and Dest what it installed: a rollback can swap
 	keptRestored         // Dest holds what Commit replaced: the rollback's swap is done
+	keptChanged          // neither: Dest or the area was changed by someone else
 )
 
-// locate tells, by identity, whether Dest holds what the Commit installed
-// (and the area what it replaced: a rollback can swap) or what it replaced
-// (a rollback's swap is done). Anything else is refused: someone changed
-// Dest or the area, and neither swap is safe.
+// locate tells, by identity, where a recorded rollback stands. Dest holds
+// what the Commit installed when each entry is the installed one, gone (the
+// node removed it since), or, for an entry the snapshot lacked, whatever the
+// node has made there since (a rollback moves it out with the rest); an
+// entry replaced by another is a change. The area must hold exactly what
+// the Commit replaced.
 func (r *keptRecord) locate(l layout) (int, error) {
 	kp := l.kept()
 	installed, restored := true, true
@@ -168,7 +177,8 @@ func (r *keptRecord) locate(l layout) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("identify %s: %w", kept, err)
 		}
-		installed = installed && same(did, r.Installed[i].ID) && same(kid, r.Old[i].ID)
+		inst := r.Installed[i].ID
+		installed = installed && (same(did, inst) || inst.IsZero() || did.IsZero()) && same(kid, r.Old[i].ID)
 		restored = restored && same(did, r.Old[i].ID)
 	}
 	switch {
@@ -177,8 +187,14 @@ func (r *keptRecord) locate(l layout) (int, error) {
 	case installed:
 		return keptInstalled, nil
 	}
-	return 0, fmt.Errorf("%w: %s no longer holds what the commit of %s installed, or %s what it replaced; nothing was changed",
-		ErrStaging, l.dest, r.Snapshot.SnapshotID, kp.old)
+	return keptChanged, nil
+}
+
+// changedError is Rollback's refusal of a rollback whose Dest or area was
+// changed by someone else: neither swap is safe.
+func (r *keptRecord) changedError(l layout) error {
+	return fmt.Errorf("%w: %s no longer holds what the commit of %s installed, or %s what it replaced; nothing was changed",
+		ErrStaging, l.dest, r.Snapshot.SnapshotID, l.kept().old)
 }
 
 // same compares two identities, zero (absent) included.

@@ -245,3 +245,86 @@ func TestRollbackAreaUntrusted(t *testing.T) {
 		t.Fatalf("the planted area was touched: %v", err)
 	}
 }
+
+// TestRollbackSetNothingReplaced: a set install with KeepOld into a
+// directory that holds none of the names (a new OM follower: only its
+// VERSION) keeps nothing and leaves no area behind; the next install goes
+// through.
+func TestRollbackSetNothingReplaced(t *testing.T) {
+	t.Parallel()
+	leader := openLeader(t, 1<<20)
+	ts := startServer(t, server.Config{Source: leader}, "")
+	dest := filepath.Join(t.TempDir(), "meta")
+	cfg := testConfig(t, dest)
+	if _, err := Prepare(context.Background(), ts.url, 0, cfg); err != nil {
+		t.Fatal(err)
+	}
+	names := stagedNames(t, cfg)
+	if err := Abort(context.Background(), cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dest, "VERSION"), []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Replace, cfg.KeepOld = names, true
+	res, err := Install(context.Background(), ts.url, 0, cfg)
+	if err != nil || res.RollbackAvailable {
+		t.Fatalf("set install over none of its names: rollback %v, %v; want none", res.RollbackAvailable, err)
+	}
+	for _, n := range []string{SetStagingName, SetStagingName + RollbackSuffix} {
+		if _, err := os.Lstat(filepath.Join(dest, n)); !os.IsNotExist(err) {
+			t.Fatalf("%s left in dest: %v", n, err)
+		}
+	}
+	if _, err := Install(context.Background(), ts.url, 0, cfg); err != nil {
+		t.Fatalf("the next install: %v", err)
+	}
+}
+
+// TestFinalizeAfterTheNodeRan: the node runs on the installed DB between
+// Commit and Finalize, removing one installed entry and making one the
+// snapshot lacked; Finalize still deletes the kept DB, and Rollback (in a
+// second destination changed alike) still puts it back.
+func TestFinalizeAfterTheNodeRan(t *testing.T) {
+	t.Parallel()
+	leader := openLeader(t, 2<<20)
+	ts := startServer(t, server.Config{Source: leader}, "")
+	base := testConfig(t, filepath.Join(t.TempDir(), "probe"))
+	if _, err := Prepare(context.Background(), ts.url, 0, base); err != nil {
+		t.Fatal(err)
+	}
+	names := append(stagedNames(t, base), "made-later")
+	if err := Abort(context.Background(), base, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, finalize := range []bool{true, false} {
+		dest := filepath.Join(t.TempDir(), "meta")
+		writeOldTree(t, dest, names[:2])
+		before := readTree(t, dest)
+		cfg := testConfig(t, dest)
+		cfg.Replace, cfg.KeepOld = names, true
+		if res, err := Install(context.Background(), ts.url, 0, cfg); err != nil || !res.RollbackAvailable {
+			t.Fatalf("install: %v %v", res.RollbackAvailable, err)
+		}
+		// The node: an installed entry removed, one the snapshot lacked made.
+		if err := os.RemoveAll(filepath.Join(dest, names[2])); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dest, "made-later"), []byte("new"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if finalize {
+			if done, err := Finalize(context.Background(), Config{Dest: dest}); err != nil || !done {
+				t.Fatalf("Finalize after the node ran: %v %v", done, err)
+			}
+			continue
+		}
+		if _, err := Rollback(context.Background(), Config{Dest: dest}); err != nil {
+			t.Fatalf("Rollback after the node ran: %v", err)
+		}
+		sameTree(t, before, readTree(t, dest))
+	}
+}
