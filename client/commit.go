@@ -87,9 +87,11 @@ func swapIn(ctx context.Context, cfg *Config, l layout) (string, error) {
 // state recorded it before the swap, so a recovery by another caller keeps
 // it too), then removes the staging area, once the new tree is at Dest.
 func afterSwap(ctx context.Context, cfg *Config, l layout, st *state, old string) (Result, error) {
+	kept := false
 	switch {
 	case st.KeepOld:
-		if err := keepOld(ctx, cfg, l, st, old); err != nil {
+		var err error
+		if kept, err = keepOld(ctx, cfg, l, st, old); err != nil {
 			return Result{}, err
 		}
 	case old != "":
@@ -115,13 +117,7 @@ func afterSwap(ctx context.Context, cfg *Config, l layout, st *state, old string
 	}
 	cfg.Logger.Info().Str("snapshot", st.id().Short()).Str("dest", l.dest).Msg("installed")
 	res := st.result()
-	if st.KeepOld {
-		_, kept, err := lstatKept(l)
-		if err != nil {
-			return Result{}, err
-		}
-		res.RollbackAvailable = kept
-	}
+	res.RollbackAvailable = kept
 	return res, nil
 }
 

@@ -132,12 +132,17 @@ func (l layout) setOld() string {
 // Dest, when cfg lists no names but such an area exists: Recover and Abort
 // find an interrupted set install without being told its list (the journal
 // and the state hold it).
-func setAreaConfig(cfg Config) (Config, bool) {
+func setAreaConfig(cfg Config) (Config, bool) { return setAreaConfigBy(cfg, "") }
+
+// setAreaConfigBy is setAreaConfig where what must exist is the set staging
+// area's path + suffix (RollbackSuffix: Rollback and Finalize find a set
+// install's kept DB).
+func setAreaConfigBy(cfg Config, suffix string) (Config, bool) {
 	if len(cfg.Replace) > 0 || cfg.setArea || cfg.Dest == "" {
 		return cfg, false
 	}
 	p := filepath.Join(cfg.Dest, SetStagingName)
-	info, err := durable.OS().Lstat(p)
+	info, err := durable.OS().Lstat(p + suffix)
 	if errors.Is(err, fs.ErrNotExist) || err != nil || !info.Mode.IsDir() {
 		return cfg, false
 	}

@@ -41,9 +41,6 @@ var (
 type Kept struct {
 	// Snapshot is the installed snapshot, which Rollback would remove.
 	Snapshot Result
-	// Path is the kept tree (the old DB, or the directory holding the old
-	// entries of a set install).
-	Path string
 }
 
 // keptPaths names the files of the rollback area of l.
@@ -59,13 +56,7 @@ func (l layout) kept() keptPaths {
 // when cfg lists no names but such an area exists (Rollback, Finalize and
 // Status are told only Dest).
 func rollbackConfig(cfg Config) Config {
-	if len(cfg.Replace) > 0 || cfg.setArea || cfg.Dest == "" {
-		return cfg
-	}
-	p := filepath.Join(cfg.Dest, SetStagingName)
-	if info, err := durable.OS().Lstat(p + RollbackSuffix); err == nil && info.Mode.IsDir() {
-		cfg.StagingDir, cfg.setArea = p, true
-	}
+	cfg, _ = setAreaConfigBy(cfg, RollbackSuffix)
 	return cfg
 }
 
@@ -91,64 +82,64 @@ func KeptFor(cfg Config) (k Kept, ok bool, err error) {
 	if err != nil || rec == nil {
 		return Kept{}, false, err
 	}
-	return Kept{Snapshot: rec.Snapshot.result(), Path: l.kept().old}, true, nil
+	return Kept{Snapshot: rec.Snapshot.result()}, true, nil
 }
 
 // keepOld moves the old tree (or the old entries of a set install), which
-// the swap left at old, into the rollback area, after recording it. It is
-// called again after a crash with old wherever the tree is then; once the
-// tree is in the area, old is "" or gone.
-func keepOld(ctx context.Context, cfg *Config, l layout, st *state, old string) error {
+// the swap left at old, into the rollback area, after recording it, and
+// reports whether anything is kept. It is called again after a crash with
+// old wherever the tree is then; once the tree is in the area, old is "" or
+// gone.
+func keepOld(ctx context.Context, cfg *Config, l layout, st *state, old string) (kept bool, err error) {
 	kp := l.kept()
 	var rec *keptRecord
 	if ok, err := checkKeptArea(l); err != nil {
-		return err
+		return false, err
 	} else if ok {
 		if rec, err = readKept(l); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if rec != nil && rec.Snapshot.SnapshotID != st.SnapshotID {
-		return fmt.Errorf("%w: %s keeps %s", ErrRollbackPending, kp.root, rec.Snapshot.SnapshotID)
+		return false, fmt.Errorf("%w: %s keeps %s", ErrRollbackPending, kp.root, rec.Snapshot.SnapshotID)
 	}
 	present := old != ""
 	if present {
 		if _, err := l.fs.Lstat(old); errors.Is(err, fs.ErrNotExist) {
 			present = false
 		} else if err != nil {
-			return fmt.Errorf("stat old tree: %w", err)
+			return false, fmt.Errorf("stat old tree: %w", err)
 		}
 	}
 	if rec == nil {
-		var err error
 		if present {
 			rec, err = newKept(l, st, old)
 		}
 		if err != nil || rec == nil {
-			return err // nothing was replaced (a new dest, or none of a set's names): nothing to keep
+			return false, err // nothing was replaced (a new dest, or none of a set's names): nothing to keep
 		}
 		if err := ensureKeptArea(l); err != nil {
-			return err
+			return false, err
 		}
 		if err := writeKept(l, rec); err != nil {
-			return err
+			return false, err
 		}
 		if err := callHook(cfg.Hook, "kept-recorded"); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if present {
 		if err := l.fs.Rename(old, kp.old); err != nil {
-			return fmt.Errorf("keep old tree: %w", err)
+			return false, fmt.Errorf("keep old tree: %w", err)
 		}
 		for _, d := range uniq(filepath.Dir(old), kp.root) {
 			if err := l.fs.SyncDir(d); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
 	cfg.Logger.Info().Str("kept", kp.old).Str("dest", l.dest).Msg("old DB kept for rollback")
-	return callHook(cfg.Hook, "old-kept")
+	return true, callHook(cfg.Hook, "old-kept")
 }
 
 func uniq(a, b string) []string {
@@ -156,12 +147,6 @@ func uniq(a, b string) []string {
 		return []string{a}
 	}
 	return []string{a, b}
-}
-
-// lstatKept reports whether l's rollback area holds a record.
-func lstatKept(l layout) (*keptRecord, bool, error) {
-	rec, err := readKept(l)
-	return rec, rec != nil, err
 }
 
 // ensureKeptArea creates the rollback area (mode 0700) or checks the one
@@ -384,10 +369,11 @@ func swapBack(ctx context.Context, cfg *Config, l layout, rec *keptRecord) error
 // (it describes the installed files), then the record and the area.
 func finishRollback(ctx context.Context, cfg *Config, l layout) error {
 	kp := l.kept()
-	for _, p := range []string{kp.old, kp.old + ".swap-old", l.pairOld()} {
-		if p == l.pairOld() && l.set {
-			continue
-		}
+	installed := []string{kp.old, kp.old + ".swap-old"} // an exchange leaves it in old/, a set's pairs in the park
+	if !l.set {
+		installed = append(installed, l.pairOld()) // a whole-dest pair parks it beside Dest
+	}
+	for _, p := range installed {
 		if err := removeTree(ctx, l.fs, p); err != nil {
 			return fmt.Errorf("remove installed tree: %w", err)
 		}
