@@ -196,17 +196,3 @@ func sameTree(tb testing.TB, want, got map[string]string) {
 		}
 	}
 }
-
-// entries lists the names in dir.
-func entries(tb testing.TB, dir string) []string {
-	tb.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
-}

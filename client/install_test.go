@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/snapsync/snapsync/internal/testdb"
+	"github.com/snapsync/snapsync/internal/testtree"
 	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -32,7 +33,7 @@ func TestInstallIntoEmptyDest(t *testing.T) {
 	if res.BytesReused != 0 || res.BytesFetched == 0 {
 		t.Fatalf("into an empty dest: fetched %d, reused %d", res.BytesFetched, res.BytesReused)
 	}
-	if got := entries(t, parent); !slices.Equal(got, []string{".snapsync-db.digests", "db"}) {
+	if got := testtree.Names(t, parent); !slices.Equal(got, []string{".snapsync-db.digests", "db"}) {
 		t.Fatalf("parent holds %v, want only db and its digest cache", got)
 	}
 }
@@ -114,7 +115,7 @@ func TestFailedInstallLeavesNoTrace(t *testing.T) {
 	if _, err := Install(context.Background(), url, 0, cfg); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("got %v, want ErrUnavailable", err)
 	}
-	if got := entries(t, parent); len(got) != 0 {
+	if got := testtree.Names(t, parent); len(got) != 0 {
 		t.Fatalf("parent holds %v after a failed install, want nothing", got)
 	}
 }
@@ -129,7 +130,7 @@ func TestBadSourceURL(t *testing.T) {
 		if !errors.Is(err, ErrConfig) {
 			t.Errorf("Install from %q: %v, want ErrConfig", from, err)
 		}
-		if got := entries(t, parent); len(got) != 0 {
+		if got := testtree.Names(t, parent); len(got) != 0 {
 			t.Errorf("Install from %q left %v", from, got)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/snapsync/snapsync/internal/testtree"
 	"github.com/snapsync/snapsync/server"
 	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
@@ -90,7 +91,7 @@ func (s *attackScene) checkIntact(t *testing.T) {
 	if fi, err := os.Lstat(s.secretDir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("root-only dir mode now %v (%v)", fi.Mode(), err)
 	}
-	if names := entries(t, s.secretDir); len(names) != 1 {
+	if names := testtree.Names(t, s.secretDir); len(names) != 1 {
 		t.Fatalf("root-only dir now holds %q", names)
 	}
 	sameTree(t, s.old, readTree(t, s.dest))

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/snapsync/snapsync/internal/testdb"
+	"github.com/snapsync/snapsync/internal/testtree"
 	"github.com/snapsync/snapsync/server"
 )
 
@@ -110,12 +111,12 @@ func TestRollback(t *testing.T) {
 			if _, err := Rollback(context.Background(), Config{Dest: dest}); !errors.Is(err, ErrNoRollback) {
 				t.Fatalf("Rollback with nothing kept: %v, want ErrNoRollback", err)
 			}
-			left := slices.DeleteFunc(entries(t, parent), func(n string) bool { return n == ".snapsync-db.digests" })
+			left := slices.DeleteFunc(testtree.Names(t, parent), func(n string) bool { return n == ".snapsync-db.digests" })
 			if !slices.Equal(left, []string{"db"}) {
 				t.Fatalf("beside dest: %v, want only db", left)
 			}
 			if tc.set {
-				for _, n := range entries(t, dest) {
+				for _, n := range testtree.Names(t, dest) {
 					if n == SetStagingName || n == SetStagingName+RollbackSuffix {
 						t.Fatalf("dest keeps %s", n)
 					}
@@ -203,7 +204,7 @@ func stagingDir(cfg Config) string {
 func stagedNames(tb testing.TB, cfg Config) []string {
 	tb.Helper()
 	cfg.EnsureDefaults()
-	return entries(tb, filepath.Join(cfg.StagingDir, "stage"))
+	return testtree.Names(tb, filepath.Join(cfg.StagingDir, "stage"))
 }
 
 // TestRollbackAreaUntrusted: a rollback area another uid made (or a

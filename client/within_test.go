@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/snapsync/snapsync/internal/testtree"
 	"github.com/snapsync/snapsync/server"
 )
 
@@ -43,7 +44,7 @@ func TestWithinRefusesSymlink(t *testing.T) {
 	if _, err := ReadNote(area, WithinDir(within)); err == nil {
 		t.Fatal("read a note through a symlink below Within")
 	}
-	if names := entries(t, outside); len(names) != 0 {
+	if names := testtree.Names(t, outside); len(names) != 0 {
 		t.Fatalf("outside Within now holds %q", names)
 	}
 	cfg.Dest = filepath.Join(within, "om.moved", "db") // no symlink on the way: works

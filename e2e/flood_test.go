@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,8 +24,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
-	"github.com/snapsync/snapsync/internal/testlog"
-	"github.com/snapsync/snapsync/internal/testwait"
 )
 
 // The flood: floodConns unauthenticated connections against a leader whose
@@ -68,8 +65,8 @@ func TestConnectionFlood(t *testing.T) {
 	writePebble(t, db, sampledb.Fill{Seed: 41, Bytes: 4 << 20})
 	want := pristine(t, db)
 	margs, maddr := metricsArgs(t)
-	srv := startServeUnder(t, []string{prlimit, "--nofile=" + strconv.Itoa(leaderNofile) + ":" + strconv.Itoa(leaderNofile), "--"},
-		"pebble:"+db, append(margs, "--token-file", token)...)
+	srv := runServeUnder(t, []string{prlimit, "--nofile=" + strconv.Itoa(leaderNofile) + ":" + strconv.Itoa(leaderNofile), "--"},
+		"pebble:"+db, append(margs, "--token-file", token, "--work-dir", filepath.Join(t.TempDir(), "work"))...)
 	pid := srv.cmd.Process.Pid
 	follower := newPeerClient(t, token)
 	if reused := follower.call(t, srv.URL); reused {
@@ -175,37 +172,6 @@ func (p *peerClient) call(tb testing.TB, url string) bool {
 		tb.Fatalf("authenticated call: %s over %s", resp.Status, resp.Proto)
 	}
 	return reused
-}
-
-// startServeUnder is startServe run through a command prefix (here prlimit,
-// which execs the server: its PID is the server's).
-func startServeUnder(tb testing.TB, prefix []string, source string, args ...string) *serveProc {
-	tb.Helper()
-	addrFile := filepath.Join(tb.TempDir(), "addr")
-	all := slices.Concat(prefix[1:], []string{binary, "serve", "--listen", "127.0.0.1:0", "--source", source,
-		"--addr-file", addrFile, "--log-format", "json", "--work-dir", filepath.Join(tb.TempDir(), "work")}, args)
-	cmd := exec.Command(prefix[0], all...)
-	logs := &testlog.Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	p := &serveProc{cmd: cmd, logs: logs}
-	tb.Cleanup(func() {
-		p.stop()
-		if tb.Failed() {
-			tb.Logf("serve logs:\n%s", tail(logs.String(), 4000))
-		}
-	})
-	testwait.Eventually(tb, 30*time.Second, func() (bool, string) { // on failure the cleanup above stops serve
-		b, err := os.ReadFile(addrFile)
-		if err != nil || len(b) == 0 {
-			return false, "serve did not start:\n" + logs.String()
-		}
-		p.Addr, p.URL = string(b), "http://"+string(b)
-		return true, ""
-	})
-	return p
 }
 
 // raiseNofile raises this process's soft open-file limit to its hard limit

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,10 +39,17 @@ func startServe(tb testing.TB, source string, args ...string) *serveProc {
 // refuses one).
 func runServe(tb testing.TB, source string, args ...string) *serveProc {
 	tb.Helper()
+	return runServeUnder(tb, nil, source, args...)
+}
+
+// runServeUnder is runServe through a command prefix (prlimit, which execs
+// the server, so the PID is the server's); no prefix runs the binary itself.
+func runServeUnder(tb testing.TB, prefix []string, source string, args ...string) *serveProc {
+	tb.Helper()
 	addrFile := filepath.Join(tb.TempDir(), "addr")
-	all := append([]string{"serve", "--listen", "127.0.0.1:0", "--source", source,
-		"--addr-file", addrFile, "--log-format", "json"}, args...)
-	cmd := exec.Command(binary, all...)
+	all := slices.Concat(prefix, []string{binary, "serve", "--listen", "127.0.0.1:0", "--source", source,
+		"--addr-file", addrFile, "--log-format", "json"}, args)
+	cmd := exec.Command(all[0], all[1:]...)
 	logs := &testlog.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testtree"
 )
 
 // rollbackCrashRun is one case of TestRollbackKilledAtEveryPoint: the
@@ -108,7 +109,7 @@ func TestRollbackKilledAtEveryPoint(t *testing.T) {
 				t.Fatalf("new set's link groups differ:\nwant %v\ngot  %v", sets.newGroups, linkGroups(got))
 			}
 			untouched(t)
-			if names := topLevel(t, meta); !slices.Equal(names, []string{"db.snapshots", "om", "om.db", "ratis"}) {
+			if names := testtree.Names(t, meta); !slices.Equal(names, []string{"db.snapshots", "om", "om.db", "ratis"}) {
 				t.Fatalf("metadata dir holds %v at the end", names)
 			}
 			if run.want == "new" {
@@ -209,7 +210,7 @@ func TestRollbackWholeKilledAtEveryPoint(t *testing.T) {
 			if run.want == "new" {
 				comparePebble(t, want, dest)
 			}
-			left := slices.DeleteFunc(topLevel(t, filepath.Dir(dest)), func(n string) bool { return n == ".snapsync-db.digests" })
+			left := slices.DeleteFunc(testtree.Names(t, filepath.Dir(dest)), func(n string) bool { return n == ".snapsync-db.digests" })
 			if !slices.Equal(left, []string{"db"}) {
 				t.Fatalf("beside dest at the end: %v", left)
 			}

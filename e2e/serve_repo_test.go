@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/snapsync/snapsync/internal/sampledb"
+	"github.com/snapsync/snapsync/internal/testtree"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 )
@@ -76,7 +77,7 @@ func serveRepoAndInstall(t *testing.T, location, leader, id string, term, index 
 	if p := probe.Msg; p.NewestIndex != index || p.NewestTerm != term || p.CanMakeCheckpoint || p.Engine != "pebble" {
 		t.Fatalf("probe of a repo: source: %+v, want term %d, index %d, engine pebble, no checkpoints made", p, term, index)
 	}
-	if locks := dirNames(t, filepath.Join(location, "locks")); len(locks) != 1 || !strings.HasPrefix(locks[0], "backup-") {
+	if locks := testtree.Names(t, filepath.Join(location, "locks")); len(locks) != 1 || !strings.HasPrefix(locks[0], "backup-") {
 		t.Fatalf("locks while serving: %v, want one shared (backup-) lock", locks)
 	}
 
@@ -125,18 +126,4 @@ func treeListing(tb testing.TB, root string) string {
 		tb.Fatal(err)
 	}
 	return b.String()
-}
-
-// dirNames lists the names in dir (none when it does not exist).
-func dirNames(tb testing.TB, dir string) []string {
-	tb.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
-		tb.Fatal(err)
-	}
-	names := make([]string, len(ents))
-	for i, e := range ents {
-		names[i] = e.Name()
-	}
-	return names
 }

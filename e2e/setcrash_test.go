@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/internal/testtree"
 )
 
 // omSetNames is what an OM replaces in its metadata directory.
@@ -117,7 +118,7 @@ func TestSetInstallKilledAtEveryPoint(t *testing.T) {
 				t.Fatalf("hard-link groups differ:\nwant %v\ngot  %v", newGroups, g)
 			}
 			untouched(t)
-			if names := topLevel(t, meta); !slices.Equal(names, []string{"db.snapshots", "om", "om.db", "ratis"}) {
+			if names := testtree.Names(t, meta); !slices.Equal(names, []string{"db.snapshots", "om", "om.db", "ratis"}) {
 				t.Fatalf("metadata dir holds %v after the rerun", names)
 			}
 			checkConsistency(t, filepath.Join(meta, "om.db"))
@@ -343,20 +344,6 @@ func journals(tb testing.TB, dir string) []string {
 		tb.Fatal(err)
 	}
 	return m
-}
-
-// topLevel returns dir's entry names, sorted.
-func topLevel(tb testing.TB, dir string) []string {
-	tb.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var names []string
-	for _, de := range des {
-		names = append(names, de.Name())
-	}
-	return names
 }
 
 // copyLinked copies src to dst keeping hard links (cp -a), and returns dst.

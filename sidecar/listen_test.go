@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"errors"
+	"github.com/snapsync/snapsync/internal/testtree"
 	"io/fs"
 	"net"
 	"os"
@@ -112,24 +113,11 @@ func TestListenUnix(t *testing.T) {
 	if ln.Addr().String() != open {
 		t.Fatalf("Addr() = %s, want %s", ln.Addr(), open)
 	}
-	if names := dirNames(t, filepath.Dir(open)); len(names) != 1 {
+	if names := testtree.Names(t, filepath.Dir(open)); len(names) != 1 {
 		t.Fatalf("beside the socket: %q, want only it", names)
 	}
 	ln.Close()
-	if names := dirNames(t, filepath.Dir(open)); len(names) != 0 {
+	if names := testtree.Names(t, filepath.Dir(open)); len(names) != 0 {
 		t.Fatalf("after Close: %q, want nothing", names)
 	}
-}
-
-func dirNames(tb testing.TB, dir string) []string {
-	tb.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
 }

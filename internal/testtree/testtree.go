@@ -36,3 +36,17 @@ func Link(tb testing.TB, dir string, links map[string]string) {
 		}
 	}
 }
+
+// Names returns the names of dir's entries, sorted.
+func Names(tb testing.TB, dir string) []string {
+	tb.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	names := make([]string, 0, len(es))
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
