@@ -1,7 +1,6 @@
 package client
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -112,17 +111,7 @@ func (r *keptRecord) validate() error {
 }
 
 func decodeKept(b []byte) (*keptRecord, error) {
-	if len(b) > maxKeptSize {
-		return nil, fmt.Errorf("%w: rollback record of %d bytes", ErrStaging, len(b))
-	}
-	var r keptRecord
-	if err := durable.DecodeJSON(b, &r); err != nil {
-		return nil, fmt.Errorf("%w: rollback record: %v", ErrStaging, err)
-	}
-	if err := r.validate(); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return decodeChecked[keptRecord](b, maxKeptSize, "rollback record")
 }
 
 // readKept reads the record of l's rollback area; nil, nil without one.
@@ -138,14 +127,11 @@ func readKept(l layout) (*keptRecord, error) {
 }
 
 func writeKept(l layout, r *keptRecord) error {
-	if err := r.validate(); err != nil {
+	b, err := encodeChecked(r, "rollback record")
+	if err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode rollback record: %w", err)
-	}
-	return durable.WriteFile(l.fs, l.kept().record, append(b, '\n'), 0o600)
+	return durable.WriteFile(l.fs, l.kept().record, b, 0o600)
 }
 
 // Where a recorded rollback stands, by identity.

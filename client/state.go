@@ -111,32 +111,46 @@ func fillMeta(l layout, st *state) {
 	st.setManifest(m, info.Size)
 }
 
-func (s *state) encode() ([]byte, error) {
-	if err := s.validate(); err != nil {
+func (s *state) encode() ([]byte, error) { return encodeChecked(s, "state") }
+
+// checked is a JSON file of the staging or rollback area (state.json,
+// rollback.json): read back from disk, so untrusted, and checked by validate.
+type checked[T any] interface {
+	*T
+	validate() error
+}
+
+// encodeChecked checks v and encodes it, indented, with a final newline.
+func encodeChecked(v interface{ validate() error }, what string) ([]byte, error) {
+	if err := v.validate(); err != nil {
 		return nil, err
 	}
-	b, err := json.MarshalIndent(s, "", "  ")
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("encode state: %w", err)
+		return nil, fmt.Errorf("encode %s: %w", what, err)
 	}
 	return append(b, '\n'), nil
 }
 
-// decodeState parses state.json strictly: one JSON object, known fields only,
-// every field in range.
-func decodeState(b []byte) (*state, error) {
-	if len(b) > maxStateSize {
-		return nil, fmt.Errorf("%w: state of %d bytes", ErrStaging, len(b))
+// decodeChecked parses b strictly (at most limit bytes, one JSON object,
+// known fields only) and checks every field (validate).
+func decodeChecked[T any, P checked[T]](b []byte, limit int, what string) (*T, error) {
+	if len(b) > limit {
+		return nil, fmt.Errorf("%w: %s of %d bytes", ErrStaging, what, len(b))
 	}
-	var s state
-	if err := durable.DecodeJSON(b, &s); err != nil {
-		return nil, fmt.Errorf("%w: state: %v", ErrStaging, err)
+	v := new(T)
+	if err := durable.DecodeJSON(b, v); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrStaging, what, err)
 	}
-	if err := s.validate(); err != nil {
+	if err := P(v).validate(); err != nil {
 		return nil, err
 	}
-	return &s, nil
+	return v, nil
 }
+
+// decodeState parses state.json strictly: one JSON object, known fields only,
+// every field in range.
+func decodeState(b []byte) (*state, error) { return decodeChecked[state](b, maxStateSize, "state") }
 
 func (s *state) validate() error {
 	bad := func(format string, args ...any) error {
