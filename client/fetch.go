@@ -80,7 +80,8 @@ func splitJobs(jobs []*job, n int) [][]*job {
 }
 
 // stream fetches its jobs, in calls of at most ChunksPerRequest chunks, with
-// retries; memory is one message and one decoded chunk.
+// retries; memory is two messages and one decoded chunk: one message is
+// received while the one before it is verified and written (call).
 func (f *fetcher) stream(ctx context.Context, n int, pending []*job) error {
 	dec, err := newDecoder(f.chunkSize)
 	if err != nil {
@@ -88,13 +89,16 @@ func (f *fetcher) stream(ctx context.Context, n int, pending []*job) error {
 	}
 	defer dec.Close()
 	// Aligned buffers, so that whole chunks can be written with direct I/O:
-	// buf for decoded chunks, and the message's Data, which raw chunks are
+	// buf for decoded chunks, and each message's Data, which raw chunks are
 	// received into (room for a zstd frame of a chunk, so it never grows).
 	buf := alignedBuf(int(f.chunkSize))
-	msg := &snapsyncv1.FetchChunksResponse{Data: alignedBuf(int(f.chunkSize) + int(f.chunkSize)/128 + 1024)[:0]}
+	var msgs [2]*snapsyncv1.FetchChunksResponse
+	for i := range msgs {
+		msgs[i] = &snapsyncv1.FetchChunksResponse{Data: alignedBuf(int(f.chunkSize) + int(f.chunkSize)/128 + 1024)[:0]}
+	}
 	out := f.sink.open()
 	defer out.close()
-	cio := &chunkIO{dec: dec, buf: buf, msg: msg, out: out}
+	cio := &chunkIO{dec: dec, buf: buf, msgs: msgs, out: out}
 	what := fmt.Sprintf("fetch stream %d", n)
 	return newRetrier(f.cfg).do(ctx, what, func(ctx context.Context) (bool, error) {
 		progress := false
@@ -122,20 +126,30 @@ func undone(jobs []*job) []*job {
 }
 
 // chunkIO is what one stream reuses for every chunk: a decoder, a buffer for
-// decoded chunks, the message chunks are received into and the sink.
+// decoded chunks, the two messages chunks are received into and the sink.
 type chunkIO struct {
-	dec *zstd.Decoder
-	buf []byte
+	dec  *zstd.Decoder
+	buf  []byte
+	msgs [2]*snapsyncv1.FetchChunksResponse
+	out  streamSink
+}
+
+// received is a chunk message matched to the job it answers.
+type received struct {
 	msg *snapsyncv1.FetchChunksResponse
-	out streamSink
+	j   *job
 }
 
 // call makes one FetchChunks call for batch and places what arrives. It
 // returns the number of chunks placed. A chunk that fails verification is
 // left pending (and fails the install after ChunkRetries); a chunk the call
 // did not ask for, or sends twice, is a protocol violation.
+//
+// Receiving and placing overlap (docs/DESIGN.md invariant 5 bounds the
+// memory: two messages a stream): this goroutine receives the next chunk
+// from the connection while place verifies and writes the one before, so a
+// direct write waiting on the disk does not stop the stream's flow.
 func (f *fetcher) call(ctx context.Context, batch []*job, cio *chunkIO) (int, error) {
-	msg := cio.msg
 	want := make(map[target]*job, len(batch))
 	for _, j := range batch {
 		want[j.targets[0]] = j
@@ -143,6 +157,8 @@ func (f *fetcher) call(ctx context.Context, batch []*job, cio *chunkIO) (int, er
 	req := connect.NewRequest(&snapsyncv1.FetchChunksRequest{
 		SnapshotId: f.id[:], Ranges: chunkRanges(batch), Compression: f.cfg.Compression, LeaseId: f.leaseID,
 	})
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	stream, err := f.rpc.FetchChunks(ctx, req)
 	if err != nil {
 		return 0, err
@@ -152,36 +168,89 @@ func (f *fetcher) call(ctx context.Context, batch []*job, cio *chunkIO) (int, er
 	if err != nil {
 		return 0, err
 	}
-	placed := 0
+	free := make(chan *snapsyncv1.FetchChunksResponse, len(cio.msgs))
+	for _, m := range cio.msgs {
+		free <- m
+	}
+	work := make(chan received)
+	placedc := make(chan placeResult, 1)
+	go func() { placedc <- f.place(ctx, work, free, cio, cancel) }()
+	err = f.receive(ctx, conn, want, work, free)
+	close(work)
+	pr := <-placedc
+	if pr.err != nil { // the first failure: the receive error, if any, is its consequence
+		return pr.placed, pr.err
+	}
+	if err != nil {
+		return pr.placed, err
+	}
+	if len(want) > 0 {
+		return pr.placed, fmt.Errorf("%w: %d of %d chunks missing", errIncomplete, len(want), len(batch))
+	}
+	return pr.placed, nil
+}
+
+// placeResult is what place did: chunks placed, and the error that stopped it.
+type placeResult struct {
+	placed int
+	err    error
+}
+
+// receive reads the call's messages into free buffers and hands each, with
+// its job, to work, until the stream ends. It returns when the stream ends,
+// fails or ctx (cancelled by place on failure) is done.
+func (f *fetcher) receive(ctx context.Context, conn connect.StreamingClientConn, want map[target]*job,
+	work chan<- received, free <-chan *snapsyncv1.FetchChunksResponse) error {
 	for {
-		// One message for the whole call: its Data is reused (rpccodec).
-		// Reset first: Connect leaves the message as it is for an empty one.
+		var msg *snapsyncv1.FetchChunksResponse
+		select {
+		case msg = <-free:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		// Its Data is reused (rpccodec). Reset first: Connect leaves the
+		// message as it is for an empty one.
 		msg.FileIndex, msg.ChunkIndex, msg.Encoding, msg.Data = 0, 0, 0, msg.Data[:0]
 		if err := conn.Receive(msg); err != nil {
 			if errors.Is(err, io.EOF) {
-				break
+				return nil
 			}
-			return placed, err
+			return err
 		}
 		t := target{file: int(msg.GetFileIndex()), chunk: int(msg.GetChunkIndex())}
 		j := want[t]
 		if j == nil {
-			return placed, fmt.Errorf("%w: chunk %d of file %d was not asked for or came twice", ErrServer, t.chunk, t.file)
+			return fmt.Errorf("%w: chunk %d of file %d was not asked for or came twice", ErrServer, t.chunk, t.file)
 		}
 		delete(want, t)
 		f.ctr.addFetched(int64(len(msg.GetData())))
-		ok, err := f.accept(ctx, msg, j, cio)
-		if err != nil {
-			return placed, err
-		}
-		if ok {
-			placed++
+		select {
+		case work <- received{msg: msg, j: j}:
+		case <-ctx.Done():
+			return context.Cause(ctx)
 		}
 	}
-	if len(want) > 0 {
-		return placed, fmt.Errorf("%w: %d of %d chunks missing", errIncomplete, len(want), len(batch))
+}
+
+// place verifies and puts each received chunk, handing its message back to
+// free, until work is closed. On the first error it cancels the call and
+// drains work.
+func (f *fetcher) place(ctx context.Context, work <-chan received, free chan<- *snapsyncv1.FetchChunksResponse,
+	cio *chunkIO, cancel context.CancelCauseFunc) placeResult {
+	var r placeResult
+	for w := range work {
+		if r.err == nil {
+			var ok bool
+			ok, r.err = f.accept(ctx, w.msg, w.j, cio)
+			if r.err != nil {
+				cancel(r.err)
+			} else if ok {
+				r.placed++
+			}
+		}
+		free <- w.msg
 	}
-	return placed, nil
+	return r
 }
 
 // accept verifies a chunk and puts it into the sink; false when it failed
