@@ -13,6 +13,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dustin/go-humanize"
+
+	"github.com/snapsync/snapsync/verify"
 )
 
 func median(xs []float64) float64 {
@@ -41,7 +45,8 @@ func (h *harness) markdown(rounds int) string {
 	fmt.Fprintf(&b, "Machine: `%s`, nproc %d, %s MiB memory, kernel %s; %s.\n\n", host, runtime.NumCPU(), strings.TrimSpace(string(mem)), strings.TrimSpace(string(kernel)), time.Now().UTC().Format("2006-01-02"))
 	size := cmp.Or(os.Getenv("SNAPSYNC_BENCH_SIZE"), "1GiB")
 	report := filepath.Join("bench", filepath.Base(os.Getenv(reportEnv)))
-	fmt.Fprintf(&b, "Command: `make bench BENCH_SIZE=%s BENCH_ROUNDS=%d BENCH_REPORT=%s` (`%s=%s go test -run TestBenchReport ./e2e`).\n", size, rounds, report, reportEnv, report)
+	fmt.Fprintf(&b, "Command: `make bench BENCH_SIZE=%s BENCH_ROUNDS=%d BENCH_FILES=%d BENCH_FILES_ROUNDS=%d BENCH_REPORT=%s` (`%s=%s go test -run TestBenchReport ./e2e`).\n",
+		size, rounds, h.files, h.filesRounds, report, reportEnv, report)
 	fmt.Fprintf(&b, "Checkpoints: Pebble %.1f MB, whose newer checkpoint (%.1f MB, the one full installs copy) adds %.1f MB of new or changed files", float64(h.size)/1e6, float64(h.newSize)/1e6, float64(h.newData)/1e6)
 	if h.rocks != "" {
 		fmt.Fprintf(&b, "; RocksDB %.1f MB (db_bench fillrandom, snappy, then `ldb checkpoint`)", float64(h.rocksSize)/1e6)
@@ -66,7 +71,25 @@ func (h *harness) notes() string {
 		fmt.Sprintf("Client CPU and peak RSS come from a wrapper process (wait4 rusage); the child inherits the wrapper's peak at exec, so %.0f MB (what it reports for `true`) is the floor. ", float64(h.floorRSS.rss)/1e6) +
 		"Server CPU comes from /proc (10 ms ticks; rsync's daemon's reaped children included, waited for). " +
 		"Server peak RSS is snapsync's serving process's VmHWM, reset before each run (clear_refs); rsync's daemon forks per client, its RSS is not shown. " +
-		"Total CPU is client + server. Wire bytes: " + wire + "; rsync's from --stats.\n\n"
+		"Total CPU is client + server. Wire bytes: " + wire + "; rsync's from --stats.\n\n" + h.scaleNotes()
+}
+
+// scaleNotes describes issue 20's scenarios.
+func (h *harness) scaleNotes() string {
+	return "Issue 20's scenarios. *Over mTLS / ssh*: snapsync serves the newer checkpoint with certificates the harness makes " +
+		"(mutual TLS and a peer allow-list on both sides, as in production), against `rsync -a --whole-file` over ssh " +
+		"(`-c " + sshCipher + "`) from an sshd on 127.0.0.1 the harness starts (Debian's openssh-server, key login), and plaintext snapsync; " +
+		"the ssh row's server CPU is sshd's with its reaped children (the session and the remote rsync), and its wire bytes rsync's, not ssh's. " +
+		"*Foreign DB*: the follower holds a Pebble DB of about the same size written from other seeds (no chunk in common), copied in with `cp -a` " +
+		"and synced before the clock starts, so that no digest cache knows it; the last column shows what the plan hashed " +
+		"(and the local bytes it read, when the plan's log line reports `local_bytes_read`). " +
+		fmt.Sprintf("*Empty files*: a plain tree of %s empty files in %s directories served as `dir:`, against `tar -cf - | tar -xf -` and `sync -f`; "+
+			"%d round(s) (SNAPSYNC_BENCH_FILES, SNAPSYNC_BENCH_FILES_ROUNDS); the server's manifest is built before the clock starts. ",
+			humanize.Comma(int64(h.files)), humanize.Comma(int64(filesDirs(h.files))), h.filesRounds) +
+		fmt.Sprintf("*Plan of 4 Mi chunks*: `snapsync install` has no dry run, so the harness serves, in-process, a valid manifest of "+
+			"%s distinct 4 KiB chunks in 4,096 files and refuses every chunk request: the client's figures are up to its first chunk request, "+
+			"made once the plan is; the server columns of that row are the test process's (the in-process peer); %d round(s) (SNAPSYNC_BENCH_PLAN_ROUNDS).\n\n",
+			humanize.Comma(int64(verify.MaxTotalChunks)), h.planRounds)
 }
 
 func (r *benchRow) markdown() string {
@@ -88,6 +111,9 @@ func (r *benchRow) markdown() string {
 	hc := "—"
 	if strings.HasPrefix(r.contender, "snapsync") {
 		hc = fmt.Sprintf("%.0f / %.0f", r.med(func(s sample) float64 { return float64(s.hashed) }), r.med(func(s sample) float64 { return float64(s.cached) }))
+		if read := r.med(func(s sample) float64 { return float64(s.localRead) }); read >= 0 {
+			hc += fmt.Sprintf(" (%.1f MB read)", read/1e6)
+		}
 	}
 	return fmt.Sprintf("| %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.scenario, r.contender, wall, rate,
 		opt(r.med(func(s sample) float64 { return float64(s.wire) / 1e6 }), "%.1f"),
@@ -130,7 +156,7 @@ func (t target) markdown() string {
 	return fmt.Sprintf("| %s | %s%s%s | %s |\n", t.name, v, t.unit, t.note, verdict)
 }
 
-// targets compares the medians with issue 11's targets.
+// targets compares the medians with issue 11's and issue 20's targets.
 func (h *harness) targets() string {
 	wall := func(s sample) float64 { return s.wall.Seconds() }
 	wire := func(s sample) float64 { return float64(s.wire) }
@@ -150,6 +176,12 @@ func (h *harness) targets() string {
 		{name: "three followers: leader CPU ≤ 1.3× one", measured: ratio(followersScen, "3 follower(s)", "1 follower(s)", srv), want: 1.3, unit: "×"},
 		h.peak("client", func(s sample) int64 { return s.rss }),
 		h.peak("server", func(s sample) int64 { return s.srvRSS }),
+		{name: "install onto a foreign follower DB ≤ 1.15× onto an empty one", measured: ratio(foreignScen, ontoForeign, ontoEmpty, wall), want: 1.15, unit: "×"},
+		{name: filesScenario(h.files) + " ≤ 2× `tar | tar` + sync", measured: ratio(filesScenario(h.files), filesSnapsync, filesTar, wall), want: filesTargetWall, unit: "×"},
+		h.maxRSS(filesScenario(h.files)+": client peak RSS ≤ 256 MiB", filesScenario(h.files), filesSnapsync),
+		h.maxRSS("valid manifest of 4 Mi chunks (plan only): client peak RSS ≤ 256 MiB", planScen, planContender),
+		{name: "full install over mTLS ≤ 0.6× rsync over ssh (" + sshCipher + ")", measured: ratio(h.tlsScenario(), tlsContender, sshContender, wall), want: 0.6, unit: "×"},
+		{name: "mTLS ≤ 1.2× plaintext snapsync", measured: ratio(h.tlsScenario(), tlsContender, plainContender, wall), want: 1.2, unit: "×"},
 	} {
 		b.WriteString(t.markdown())
 	}
@@ -166,11 +198,28 @@ func (h *harness) med(scenario, contender string, f func(sample) float64) float6
 	return math.NaN()
 }
 
-// peak is the largest peak RSS of any snapsync run, on one side.
+// maxRSS is the largest client peak RSS of one row, against the bound at
+// scale (scaleRSSTarget); NaN when it did not run.
+func (h *harness) maxRSS(name, scenario, contender string) target {
+	t := target{name: name, measured: math.NaN(), want: scaleRSSTarget, unit: " MiB"}
+	for _, r := range h.rows {
+		if r.scenario == scenario && r.contender == contender {
+			var most int64
+			for _, s := range r.samples {
+				most = max(most, s.rss)
+			}
+			t.measured = float64(most) / (1 << 20)
+		}
+	}
+	return t
+}
+
+// peak is the largest peak RSS of any snapsync run, on one side, but those
+// of the scale scenarios, which have bounds of their own (maxRSS).
 func (h *harness) peak(side string, f func(sample) int64) target {
 	var most int64
 	for _, r := range h.rows {
-		if strings.HasPrefix(r.contender, "snapsync") {
+		if strings.HasPrefix(r.contender, "snapsync") && r.scenario != planScen && r.scenario != filesScenario(h.files) {
 			for _, s := range r.samples {
 				most = max(most, f(s))
 			}

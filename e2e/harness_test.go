@@ -37,6 +37,7 @@ type sample struct {
 	srvCPU         time.Duration
 	srvRSS         int64 // the server's peak RSS during this run (snapsync only)
 	hashed, cached int64
+	localRead      int64 // local bytes the plan read; -1 when the install does not say
 }
 
 type benchRow struct {
@@ -50,7 +51,7 @@ func TestBenchReport(t *testing.T) {
 	if out == "" {
 		t.Skip(reportEnv + " not set (make bench)")
 	}
-	for _, tool := range []string{"rsync", "zstd", "tar", "cp", "sync"} {
+	for _, tool := range []string{"rsync", "zstd", "tar", "cp", "sync", "ssh", "ssh-keygen", sshdPath} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not found: make bench-deps", tool)
 		}
@@ -69,13 +70,17 @@ func TestBenchReport(t *testing.T) {
 		h.rocksSize = treeSize(t, h.rocks)
 		h.fullRocks = fmt.Sprintf("full install, RocksDB %.0f MB", float64(h.rocksSize)/1e6)
 	}
+	h.foreign = foreignCheckpoint(t, h.newSize)
 	h.start()
+	h.startTLS()
 	h.floorRSS, _ = h.measure("true")
 	for r := 0; r < rounds; r++ {
 		h.round(r)
 	}
 	h.resume(rounds)
 	h.followers(rounds)
+	h.manyFiles()
+	h.planOnly()
 	if err := os.WriteFile(out, []byte(h.markdown(rounds)), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +106,17 @@ type harness struct {
 	seq                      int
 	// floorRSS is what the rusage wrapper reports for `true`.
 	floorRSS sample
+	// foreign is a Pebble checkpoint of about newSize that shares no chunk
+	// with newer (bench_scale_test.go).
+	foreign string
+	// srvTLS serves newer over mutual TLS, tlsArgs are the client's flags
+	// for it, ssh reaches an sshd on loopback (bench_tls_test.go).
+	srvTLS  *serveProc
+	tlsArgs []string
+	ssh     *sshServer
+	// files and plan describe the scale scenarios that run after the
+	// rounds (bench_scale_test.go), for the report's notes.
+	files, filesRounds, planRounds int
 }
 
 func (h *harness) start() {
@@ -186,7 +202,7 @@ func (h *harness) round(r int) {
 			h.remove(d)
 		},
 	}
-	lists := [][]func(){full, catchUp}
+	lists := [][]func(){full, catchUp, h.tlsRound(), h.foreignRound()}
 	if h.rocks != "" {
 		lists = append(lists, h.rocksRound())
 	}
@@ -206,7 +222,12 @@ func (h *harness) add(scenario, contender string, bytes int64, s sample) {
 // snapsync installs from srv into dest over a direct connection, then syncs
 // dest; the wire bytes are what the install reports.
 func (h *harness) snapsync(srv *serveProc, dest string) sample {
-	s, stdout := h.runInstall(srv, srv.URL, dest, nil)
+	return h.snapsyncURL(srv, srv.URL, dest)
+}
+
+// snapsyncURL is snapsync from url (srv's) with extra install flags.
+func (h *harness) snapsyncURL(srv *serveProc, url, dest string, args ...string) sample {
+	s, stdout := h.runInstall(srv, url, dest, nil, args...)
 	var err error
 	if s.wire, err = h.wireBytes([]byte(stdout)); err != nil {
 		h.t.Fatal(err)
@@ -241,12 +262,17 @@ func (h *harness) wireBytes(stdout []byte) (int64, error) {
 
 // runInstall runs `snapsync install --json` from url through the rusage
 // wrapper, then syncs dest; it measures srv's CPU and peak RSS meanwhile.
-func (h *harness) runInstall(srv *serveProc, url, dest string, kill func(*exec.Cmd)) (sample, string) {
+func (h *harness) runInstall(srv *serveProc, url, dest string, kill func(*exec.Cmd), args ...string) (sample, string) {
+	return h.runInstallPid(srv.cmd.Process.Pid, url, dest, kill, args...)
+}
+
+// runInstallPid is runInstall with the server named by its process ID.
+func (h *harness) runInstallPid(pid int, url, dest string, kill func(*exec.Cmd), args ...string) (sample, string) {
 	rss := filepath.Join(h.dir(), "rusage")
-	resetHWM(srv.cmd.Process.Pid)
-	cpu0 := procCPU(srv.cmd.Process.Pid)
+	resetHWM(pid)
+	cpu0 := procCPU(pid)
 	start := time.Now()
-	cmd := exec.Command(os.Args[0], binary, "install", "--from", url, "--dest", dest, "--json", "--log-format", "json")
+	cmd := exec.Command(os.Args[0], append([]string{binary, "install", "--from", url, "--dest", dest, "--json", "--log-format", "json"}, args...)...)
 	cmd.Env = append(os.Environ(), measureEnv+"="+rss)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -261,27 +287,36 @@ func (h *harness) runInstall(srv *serveProc, url, dest string, kill func(*exec.C
 		h.t.Fatalf("install: %v\n%s", err, tail(stderr.String(), 4000))
 	}
 	h.run(exec.Command("sync", "-f", filepath.Dir(dest)))
-	s := sample{wall: time.Since(start), srvCPU: procCPU(srv.cmd.Process.Pid) - cpu0, srvRSS: procHWM(srv.cmd.Process.Pid)}
-	if kill == nil { // a killed wrapper reports nothing
+	s := sample{wall: time.Since(start), srvCPU: procCPU(pid) - cpu0, srvRSS: procHWM(pid)}
+	if _, rerr := os.Stat(rss); rerr == nil { // a killed wrapper reports nothing
 		s.rss, s.cpu = readRusage(h.t, rss)
 	}
-	s.hashed, s.cached = planCounts(stderr.String())
+	s.hashed, s.cached, s.localRead = planCounts(stderr.String())
 	return s, stdout.String()
 }
 
 var (
 	hashedRe = regexp.MustCompile(`"local_hashed":(\d+)`)
 	cachedRe = regexp.MustCompile(`"local_cached":(\d+)`)
+	// localReadRe reads the local bytes the plan read, should the plan's
+	// log line carry them (it does not yet: the column then shows —).
+	localReadRe = regexp.MustCompile(`"local_bytes_read":(\d+)`)
 )
 
-func planCounts(log string) (hashed, cached int64) {
+// planCounts reads the plan's log line: local inodes hashed, inodes the
+// digest cache knew, and local bytes read (-1: not reported).
+func planCounts(log string) (hashed, cached, read int64) {
 	if m := hashedRe.FindStringSubmatch(log); m != nil {
 		hashed, _ = strconv.ParseInt(m[1], 10, 64)
 	}
 	if m := cachedRe.FindStringSubmatch(log); m != nil {
 		cached, _ = strconv.ParseInt(m[1], 10, 64)
 	}
-	return hashed, cached
+	read = -1
+	if m := localReadRe.FindStringSubmatch(log); m != nil {
+		read, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	return hashed, cached, read
 }
 
 // rsync copies module into a fresh dest, then removes it.
