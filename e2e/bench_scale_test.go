@@ -200,7 +200,7 @@ func (h *harness) planOnly() {
 		d := h.dest()
 		rss := filepath.Join(h.dir(), "rusage")
 		resetHWM(self)
-		cpu0 := procCPU(self)
+		cpu0 := procOwnCPU(self)
 		t0 := time.Now()
 		cmd := exec.Command(os.Args[0], binary, "install", "--from", url, "--dest", d, "--json", "--log-format", "json",
 			"--free-space-headroom", "0")
@@ -211,7 +211,7 @@ func (h *harness) planOnly() {
 		if err == nil || !strings.Contains(stderr.String(), "permission") {
 			h.t.Fatalf("want the peer's permission error, got %v:\n%s", err, tail(stderr.String(), 2000))
 		}
-		s := sample{wall: time.Since(t0), srvCPU: procCPU(self) - cpu0, srvRSS: procHWM(self)}
+		s := sample{wall: time.Since(t0), srvCPU: procOwnCPU(self) - cpu0, srvRSS: procHWM(self)}
 		s.rss, s.cpu = readRusage(h.t, rss)
 		s.hashed, s.cached, s.localRead = planCounts(stderr.String())
 		h.add(planScen, planContender, 0, s)

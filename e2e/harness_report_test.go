@@ -115,7 +115,7 @@ func (r *benchRow) markdown() string {
 			hc += fmt.Sprintf(" (%.1f MB read)", read/1e6)
 		}
 	}
-	return fmt.Sprintf("| %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.scenario, r.contender, wall, rate,
+	return fmt.Sprintf("| %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(r.scenario), cell(r.contender), wall, rate,
 		opt(r.med(func(s sample) float64 { return float64(s.wire) / 1e6 }), "%.1f"),
 		opt(r.med(func(s sample) float64 { return s.cpu.Seconds() }), "%.2f"),
 		opt(r.med(func(s sample) float64 { return float64(s.rss) / 1e6 }), "%.0f"),
@@ -143,7 +143,7 @@ type target struct {
 
 func (t target) markdown() string {
 	if math.IsNaN(t.measured) || math.IsInf(t.measured, 0) {
-		return fmt.Sprintf("| %s | not measured | — |\n", t.name)
+		return fmt.Sprintf("| %s | not measured | — |\n", cell(t.name))
 	}
 	verdict := "met"
 	if t.measured > t.want {
@@ -153,8 +153,11 @@ func (t target) markdown() string {
 	if v == fmt.Sprintf("%.2f", t.want) { // show on which side of the target it fell
 		v = fmt.Sprintf("%.3f", t.measured)
 	}
-	return fmt.Sprintf("| %s | %s%s%s | %s |\n", t.name, v, t.unit, t.note, verdict)
+	return fmt.Sprintf("| %s | %s%s%s | %s |\n", cell(t.name), v, t.unit, t.note, verdict)
 }
+
+// cell escapes the pipes of a table cell's text (`tar | tar`).
+func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
 // targets compares the medians with issue 11's and issue 20's targets.
 func (h *harness) targets() string {

@@ -456,6 +456,18 @@ func (h *harness) followers(rounds int) {
 
 // procCPU is the user+system CPU of pid and its reaped children so far.
 func procCPU(pid int) time.Duration {
+	return statCPU(pid, 11, 12, 13, 14) // utime stime cutime cstime, fields 14-17
+}
+
+// procOwnCPU is the user+system CPU of pid alone, without its reaped
+// children: the test process's own, which reaps every command it runs.
+func procOwnCPU(pid int) time.Duration {
+	return statCPU(pid, 11, 12)
+}
+
+// statCPU adds the given fields (0 is the state, field 3) of
+// /proc/pid/stat, in clock ticks.
+func statCPU(pid int, fields ...int) time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
@@ -463,7 +475,7 @@ func procCPU(pid int) time.Duration {
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 	var ticks int64
-	for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime, fields 14-17
+	for _, i := range fields {
 		n, _ := strconv.ParseInt(f[i], 10, 64)
 		ticks += n
 	}
