@@ -84,7 +84,8 @@ func (h *harness) scaleNotes() string {
 		"and synced before the clock starts, so that no digest cache knows it; the last column shows what the plan hashed " +
 		"(and the local bytes it read, when the plan's log line reports `local_bytes_read`). " +
 		fmt.Sprintf("*Empty files*: a plain tree of %s empty files in %s directories served as `dir:`, against `tar -cf - | tar -xf -` and `sync -f`; "+
-			"%d round(s) (SNAPSYNC_BENCH_FILES, SNAPSYNC_BENCH_FILES_ROUNDS); the server's manifest is built before the clock starts. ",
+			"%d round(s) (SNAPSYNC_BENCH_FILES, SNAPSYNC_BENCH_FILES_ROUNDS); the server hashes the tree once before the clock starts "+
+			"(its digest cache is kept beside the cached tree), and a timed install's checkpoint, older than `--reuse-within`, walks it again with that cache. ",
 			humanize.Comma(int64(h.files)), humanize.Comma(int64(filesDirs(h.files))), h.filesRounds) +
 		fmt.Sprintf("*Plan of 4 Mi chunks*: `snapsync install` has no dry run, so the harness serves, in-process, a valid manifest of "+
 			"%s distinct 4 KiB chunks in 4,096 files and refuses every chunk request: the client's figures are up to its first chunk request, "+
