@@ -58,9 +58,15 @@ func (h *harness) tlsRound() []func() {
 	sc := h.tlsScenario()
 	return []func(){
 		func() {
-			h.add(sc, tlsContender, h.newSize, h.snapsyncURL(h.srvTLS, "https://"+h.srvTLS.Addr, h.dest(), h.tlsArgs...))
+			d := h.dest()
+			h.add(sc, tlsContender, h.newSize, h.snapsyncURL(h.srvTLS, "https://"+h.srvTLS.Addr, d, h.tlsArgs...))
+			h.remove(d)
 		},
-		func() { h.add(sc, plainContender, h.newSize, h.snapsync(h.srvNew, h.dest())) },
+		func() {
+			d := h.dest()
+			h.add(sc, plainContender, h.newSize, h.snapsync(h.srvNew, d))
+			h.remove(d)
+		},
 		func() {
 			d := h.dest()
 			h.add(sc, sshContender, h.newSize, h.rsyncSSH(h.newer, d, "--whole-file"))
