@@ -54,6 +54,7 @@ func (h *harness) markdown(rounds int) string {
 	fmt.Fprintf(&b, ". Medians of %d rounds, contenders alternating; every contender ends with a `sync`.\n\n", rounds)
 	b.WriteString("**Noisy:** this is a 2-core VM on a shared host (it hands freed memory back to the host, so a write after a large delete costs more, for every contender); read ratios of one run, not absolute times, and rerun before quoting.\n\n")
 	b.WriteString(h.notes())
+	fmt.Fprintf(&b, "Time taken: %s (building a data set the first time included; later runs reuse it).\n\n", strings.Join(h.laps, ", "))
 	b.WriteString("| scenario | contender | wall s | MB/s | wire MB | client CPU s | client peak RSS MB | server CPU s | server peak RSS MB | total CPU s | local files hashed / cached |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range h.rows {

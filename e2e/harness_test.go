@@ -62,7 +62,7 @@ func TestBenchReport(t *testing.T) {
 	}
 	ckpt := benchCheckpoint(t)
 	newer := newerCheckpoint(t, ckpt)
-	h := &harness{t: t, ckpt: ckpt, newer: newer, size: treeSize(t, ckpt), work: t.TempDir()}
+	h := &harness{t: t, ckpt: ckpt, newer: newer, size: treeSize(t, ckpt), work: t.TempDir(), lapStart: time.Now()}
 	h.newData, h.newSize = changedBytes(t, ckpt, newer), treeSize(t, newer)
 	h.fullPebble = fmt.Sprintf("full install, Pebble %.0f MB", float64(h.newSize)/1e6)
 	if size := rocksBenchSize(t); size > 0 {
@@ -74,13 +74,19 @@ func TestBenchReport(t *testing.T) {
 	h.start()
 	h.startTLS()
 	h.floorRSS, _ = h.measure("true")
+	h.lap("checkpoints and servers")
 	for r := 0; r < rounds; r++ {
 		h.round(r)
 	}
+	h.lap("the rounds")
 	h.resume(rounds)
+	h.lap("resume")
 	h.followers(rounds)
+	h.lap("followers")
 	h.manyFiles()
+	h.lap("empty files")
 	h.planOnly()
+	h.lap("plan of 4 Mi chunks")
 	if err := os.WriteFile(out, []byte(h.markdown(rounds)), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +123,17 @@ type harness struct {
 	// files and plan describe the scale scenarios that run after the
 	// rounds (bench_scale_test.go), for the report's notes.
 	files, filesRounds, planRounds int
+	// laps are how long each part of the run took, for the report.
+	laps     []string
+	lapStart time.Time
+}
+
+// lap records how long the part named took since the last lap (or the
+// harness's start).
+func (h *harness) lap(name string) {
+	now := time.Now()
+	h.laps = append(h.laps, fmt.Sprintf("%s %.0f s", name, now.Sub(h.lapStart).Seconds()))
+	h.lapStart = now
 }
 
 func (h *harness) start() {
