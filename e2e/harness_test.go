@@ -280,11 +280,7 @@ func (h *harness) wireBytes(stdout []byte) (int64, error) {
 // runInstall runs `snapsync install --json` from url through the rusage
 // wrapper, then syncs dest; it measures srv's CPU and peak RSS meanwhile.
 func (h *harness) runInstall(srv *serveProc, url, dest string, kill func(*exec.Cmd), args ...string) (sample, string) {
-	return h.runInstallPid(srv.cmd.Process.Pid, url, dest, kill, args...)
-}
-
-// runInstallPid is runInstall with the server named by its process ID.
-func (h *harness) runInstallPid(pid int, url, dest string, kill func(*exec.Cmd), args ...string) (sample, string) {
+	pid := srv.cmd.Process.Pid
 	rss := filepath.Join(h.dir(), "rusage")
 	resetHWM(pid)
 	cpu0 := procCPU(pid)
@@ -305,7 +301,7 @@ func (h *harness) runInstallPid(pid int, url, dest string, kill func(*exec.Cmd),
 	}
 	h.run(exec.Command("sync", "-f", filepath.Dir(dest)))
 	s := sample{wall: time.Since(start), srvCPU: procCPU(pid) - cpu0, srvRSS: procHWM(pid)}
-	if _, rerr := os.Stat(rss); rerr == nil { // a killed wrapper reports nothing
+	if kill == nil { // a killed wrapper reports nothing
 		s.rss, s.cpu = readRusage(h.t, rss)
 	}
 	s.hashed, s.cached, s.localRead = planCounts(stderr.String())
@@ -315,8 +311,8 @@ func (h *harness) runInstallPid(pid int, url, dest string, kill func(*exec.Cmd),
 var (
 	hashedRe = regexp.MustCompile(`"local_hashed":(\d+)`)
 	cachedRe = regexp.MustCompile(`"local_cached":(\d+)`)
-	// localReadRe reads the local bytes the plan read, should the plan's
-	// log line carry them (it does not yet: the column then shows —).
+	// localReadRe reads the local bytes the plan read, where the plan's
+	// log line carries them (the report then shows them beside the counts).
 	localReadRe = regexp.MustCompile(`"local_bytes_read":(\d+)`)
 )
 
