@@ -13,6 +13,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dustin/go-humanize"
+
+	"github.com/snapsync/snapsync/verify"
 )
 
 func median(xs []float64) float64 {
@@ -41,7 +45,8 @@ func (h *harness) markdown(rounds int) string {
 	fmt.Fprintf(&b, "Machine: `%s`, nproc %d, %s MiB memory, kernel %s; %s.\n\n", host, runtime.NumCPU(), strings.TrimSpace(string(mem)), strings.TrimSpace(string(kernel)), time.Now().UTC().Format("2006-01-02"))
 	size := cmp.Or(os.Getenv("SNAPSYNC_BENCH_SIZE"), "1GiB")
 	report := filepath.Join("bench", filepath.Base(os.Getenv(reportEnv)))
-	fmt.Fprintf(&b, "Command: `make bench BENCH_SIZE=%s BENCH_ROUNDS=%d BENCH_REPORT=%s` (`%s=%s go test -run TestBenchReport ./e2e`).\n", size, rounds, report, reportEnv, report)
+	fmt.Fprintf(&b, "Command: `make bench BENCH_SIZE=%s BENCH_ROUNDS=%d BENCH_FILES=%d BENCH_FILES_ROUNDS=%d BENCH_REPORT=%s` (`%s=%s go test -run TestBenchReport ./e2e`).\n",
+		size, rounds, h.files, h.filesRounds, report, reportEnv, report)
 	fmt.Fprintf(&b, "Checkpoints: Pebble %.1f MB, whose newer checkpoint (%.1f MB, the one full installs copy) adds %.1f MB of new or changed files", float64(h.size)/1e6, float64(h.newSize)/1e6, float64(h.newData)/1e6)
 	if h.rocks != "" {
 		fmt.Fprintf(&b, "; RocksDB %.1f MB (db_bench fillrandom, snappy, then `ldb checkpoint`)", float64(h.rocksSize)/1e6)
@@ -49,6 +54,7 @@ func (h *harness) markdown(rounds int) string {
 	fmt.Fprintf(&b, ". Medians of %d rounds, contenders alternating; every contender ends with a `sync`.\n\n", rounds)
 	b.WriteString("**Noisy:** this is a 2-core VM on a shared host (it hands freed memory back to the host, so a write after a large delete costs more, for every contender); read ratios of one run, not absolute times, and rerun before quoting.\n\n")
 	b.WriteString(h.notes())
+	fmt.Fprintf(&b, "Time taken: %s (building a data set the first time included; later runs reuse it).\n\n", strings.Join(h.laps, ", "))
 	b.WriteString("| scenario | contender | wall s | MB/s | wire MB | client CPU s | client peak RSS MB | server CPU s | server peak RSS MB | total CPU s | local files hashed / cached |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range h.rows {
@@ -66,7 +72,26 @@ func (h *harness) notes() string {
 		fmt.Sprintf("Client CPU and peak RSS come from a wrapper process (wait4 rusage); the child inherits the wrapper's peak at exec, so %.0f MB (what it reports for `true`) is the floor. ", float64(h.floorRSS.rss)/1e6) +
 		"Server CPU comes from /proc (10 ms ticks; rsync's daemon's reaped children included, waited for). " +
 		"Server peak RSS is snapsync's serving process's VmHWM, reset before each run (clear_refs); rsync's daemon forks per client, its RSS is not shown. " +
-		"Total CPU is client + server. Wire bytes: " + wire + "; rsync's from --stats.\n\n"
+		"Total CPU is client + server. Wire bytes: " + wire + "; rsync's from --stats.\n\n" + h.scaleNotes()
+}
+
+// scaleNotes describes issue 20's scenarios.
+func (h *harness) scaleNotes() string {
+	return "Issue 20's scenarios. *Over mTLS / ssh*: snapsync serves the newer checkpoint with certificates the harness makes " +
+		"(mutual TLS and a peer allow-list on both sides, as in production), against `rsync -a --whole-file` over ssh " +
+		"(`-c " + sshCipher + "`) from an sshd on 127.0.0.1 the harness starts (Debian's openssh-server, key login), and plaintext snapsync; " +
+		"the ssh row's server CPU is sshd's with its reaped children (the session and the remote rsync), and its wire bytes rsync's, not ssh's. " +
+		"*Foreign DB*: the follower holds a Pebble DB of about the same size written from other seeds (no chunk in common), copied in with `cp -a` " +
+		"and synced before the clock starts, so that no digest cache knows it; the last column shows what the plan hashed " +
+		"(and the local bytes it read, when the plan's log line reports `local_bytes_read`). " +
+		fmt.Sprintf("*Empty files*: a plain tree of %s empty files in %s directories served as `dir:`, against `tar -cf - | tar -xf -` and `sync -f`; "+
+			"%d round(s) (SNAPSYNC_BENCH_FILES, SNAPSYNC_BENCH_FILES_ROUNDS); the server hashes the tree once before the clock starts "+
+			"(its digest cache is kept beside the cached tree), and a timed install's checkpoint, older than `--reuse-within`, walks it again with that cache. ",
+			humanize.Comma(int64(h.files)), humanize.Comma(int64(filesDirs(h.files))), h.filesRounds) +
+		fmt.Sprintf("*Plan of 4 Mi chunks*: `snapsync install` has no dry run, so the harness serves, in-process, a valid manifest of "+
+			"%s distinct 4 KiB chunks in 4,096 files and refuses every chunk request: the client's figures are up to its first chunk request, "+
+			"made once the plan is; the server columns of that row are the test process's (the in-process peer); %d round(s) (SNAPSYNC_BENCH_PLAN_ROUNDS).\n\n",
+			humanize.Comma(int64(verify.MaxTotalChunks)), h.planRounds)
 }
 
 func (r *benchRow) markdown() string {
@@ -88,8 +113,11 @@ func (r *benchRow) markdown() string {
 	hc := "—"
 	if strings.HasPrefix(r.contender, "snapsync") {
 		hc = fmt.Sprintf("%.0f / %.0f", r.med(func(s sample) float64 { return float64(s.hashed) }), r.med(func(s sample) float64 { return float64(s.cached) }))
+		if read := r.med(func(s sample) float64 { return float64(s.localRead) }); read >= 0 {
+			hc += fmt.Sprintf(" (%.1f MB read)", read/1e6)
+		}
 	}
-	return fmt.Sprintf("| %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.scenario, r.contender, wall, rate,
+	return fmt.Sprintf("| %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(r.scenario), cell(r.contender), wall, rate,
 		opt(r.med(func(s sample) float64 { return float64(s.wire) / 1e6 }), "%.1f"),
 		opt(r.med(func(s sample) float64 { return s.cpu.Seconds() }), "%.2f"),
 		opt(r.med(func(s sample) float64 { return float64(s.rss) / 1e6 }), "%.0f"),
@@ -117,7 +145,7 @@ type target struct {
 
 func (t target) markdown() string {
 	if math.IsNaN(t.measured) || math.IsInf(t.measured, 0) {
-		return fmt.Sprintf("| %s | not measured | — |\n", t.name)
+		return fmt.Sprintf("| %s | not measured | — |\n", cell(t.name))
 	}
 	verdict := "met"
 	if t.measured > t.want {
@@ -127,10 +155,13 @@ func (t target) markdown() string {
 	if v == fmt.Sprintf("%.2f", t.want) { // show on which side of the target it fell
 		v = fmt.Sprintf("%.3f", t.measured)
 	}
-	return fmt.Sprintf("| %s | %s%s%s | %s |\n", t.name, v, t.unit, t.note, verdict)
+	return fmt.Sprintf("| %s | %s%s%s | %s |\n", cell(t.name), v, t.unit, t.note, verdict)
 }
 
-// targets compares the medians with issue 11's targets.
+// cell escapes the pipes of a table cell's text (`tar | tar`).
+func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// targets compares the medians with issue 11's and issue 20's targets.
 func (h *harness) targets() string {
 	wall := func(s sample) float64 { return s.wall.Seconds() }
 	wire := func(s sample) float64 { return float64(s.wire) }
@@ -150,6 +181,12 @@ func (h *harness) targets() string {
 		{name: "three followers: leader CPU ≤ 1.3× one", measured: ratio(followersScen, "3 follower(s)", "1 follower(s)", srv), want: 1.3, unit: "×"},
 		h.peak("client", func(s sample) int64 { return s.rss }),
 		h.peak("server", func(s sample) int64 { return s.srvRSS }),
+		{name: "install onto a foreign follower DB ≤ 1.15× onto an empty one", measured: ratio(foreignScen, ontoForeign, ontoEmpty, wall), want: 1.15, unit: "×"},
+		{name: filesScenario(h.files) + " ≤ 2× `tar | tar` + sync", measured: ratio(filesScenario(h.files), filesSnapsync, filesTar, wall), want: filesTargetWall, unit: "×"},
+		h.maxRSS(filesScenario(h.files)+": client peak RSS ≤ 256 MiB", filesScenario(h.files), filesSnapsync),
+		h.maxRSS("valid manifest of 4 Mi chunks (plan only): client peak RSS ≤ 256 MiB", planScen, planContender),
+		{name: "full install over mTLS ≤ 0.6× rsync over ssh (" + sshCipher + ")", measured: ratio(h.tlsScenario(), tlsContender, sshContender, wall), want: 0.6, unit: "×"},
+		{name: "mTLS ≤ 1.2× plaintext snapsync", measured: ratio(h.tlsScenario(), tlsContender, plainContender, wall), want: 1.2, unit: "×"},
 	} {
 		b.WriteString(t.markdown())
 	}
@@ -166,11 +203,28 @@ func (h *harness) med(scenario, contender string, f func(sample) float64) float6
 	return math.NaN()
 }
 
-// peak is the largest peak RSS of any snapsync run, on one side.
+// maxRSS is the largest client peak RSS of one row, against the bound at
+// scale (scaleRSSTarget); NaN when it did not run.
+func (h *harness) maxRSS(name, scenario, contender string) target {
+	t := target{name: name, measured: math.NaN(), want: scaleRSSTarget, unit: " MiB"}
+	for _, r := range h.rows {
+		if r.scenario == scenario && r.contender == contender {
+			var most int64
+			for _, s := range r.samples {
+				most = max(most, s.rss)
+			}
+			t.measured = float64(most) / (1 << 20)
+		}
+	}
+	return t
+}
+
+// peak is the largest peak RSS of any snapsync run, on one side, but those
+// of the scale scenarios, which have bounds of their own (maxRSS).
 func (h *harness) peak(side string, f func(sample) int64) target {
 	var most int64
 	for _, r := range h.rows {
-		if strings.HasPrefix(r.contender, "snapsync") {
+		if strings.HasPrefix(r.contender, "snapsync") && r.scenario != planScen && r.scenario != filesScenario(h.files) {
 			for _, s := range r.samples {
 				most = max(most, f(s))
 			}

@@ -37,6 +37,7 @@ type sample struct {
 	srvCPU         time.Duration
 	srvRSS         int64 // the server's peak RSS during this run (snapsync only)
 	hashed, cached int64
+	localRead      int64 // local bytes the plan read; -1 when the install does not say
 }
 
 type benchRow struct {
@@ -50,7 +51,7 @@ func TestBenchReport(t *testing.T) {
 	if out == "" {
 		t.Skip(reportEnv + " not set (make bench)")
 	}
-	for _, tool := range []string{"rsync", "zstd", "tar", "cp", "sync"} {
+	for _, tool := range []string{"rsync", "zstd", "tar", "cp", "sync", "ssh", "ssh-keygen", sshdPath} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not found: make bench-deps", tool)
 		}
@@ -61,7 +62,7 @@ func TestBenchReport(t *testing.T) {
 	}
 	ckpt := benchCheckpoint(t)
 	newer := newerCheckpoint(t, ckpt)
-	h := &harness{t: t, ckpt: ckpt, newer: newer, size: treeSize(t, ckpt), work: t.TempDir()}
+	h := &harness{t: t, ckpt: ckpt, newer: newer, size: treeSize(t, ckpt), work: t.TempDir(), lapStart: time.Now()}
 	h.newData, h.newSize = changedBytes(t, ckpt, newer), treeSize(t, newer)
 	h.fullPebble = fmt.Sprintf("full install, Pebble %.0f MB", float64(h.newSize)/1e6)
 	if size := rocksBenchSize(t); size > 0 {
@@ -69,13 +70,23 @@ func TestBenchReport(t *testing.T) {
 		h.rocksSize = treeSize(t, h.rocks)
 		h.fullRocks = fmt.Sprintf("full install, RocksDB %.0f MB", float64(h.rocksSize)/1e6)
 	}
+	h.foreign = foreignCheckpoint(t, h.newSize)
 	h.start()
+	h.startTLS()
 	h.floorRSS, _ = h.measure("true")
+	h.lap("checkpoints and servers")
 	for r := 0; r < rounds; r++ {
 		h.round(r)
 	}
+	h.lap("the rounds")
 	h.resume(rounds)
+	h.lap("resume")
 	h.followers(rounds)
+	h.lap("followers")
+	h.manyFiles()
+	h.lap("empty files")
+	h.planOnly()
+	h.lap("plan of 4 Mi chunks")
 	if err := os.WriteFile(out, []byte(h.markdown(rounds)), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +112,28 @@ type harness struct {
 	seq                      int
 	// floorRSS is what the rusage wrapper reports for `true`.
 	floorRSS sample
+	// foreign is a Pebble checkpoint of about newSize that shares no chunk
+	// with newer (bench_scale_test.go).
+	foreign string
+	// srvTLS serves newer over mutual TLS, tlsArgs are the client's flags
+	// for it, ssh reaches an sshd on loopback (bench_tls_test.go).
+	srvTLS  *serveProc
+	tlsArgs []string
+	ssh     *sshServer
+	// files and plan describe the scale scenarios that run after the
+	// rounds (bench_scale_test.go), for the report's notes.
+	files, filesRounds, planRounds int
+	// laps are how long each part of the run took, for the report.
+	laps     []string
+	lapStart time.Time
+}
+
+// lap records how long the part named took since the last lap (or the
+// harness's start).
+func (h *harness) lap(name string) {
+	now := time.Now()
+	h.laps = append(h.laps, fmt.Sprintf("%s %.0f s", name, now.Sub(h.lapStart).Seconds()))
+	h.lapStart = now
 }
 
 func (h *harness) start() {
@@ -186,7 +219,7 @@ func (h *harness) round(r int) {
 			h.remove(d)
 		},
 	}
-	lists := [][]func(){full, catchUp}
+	lists := [][]func(){full, catchUp, h.tlsRound(), h.foreignRound()}
 	if h.rocks != "" {
 		lists = append(lists, h.rocksRound())
 	}
@@ -206,7 +239,12 @@ func (h *harness) add(scenario, contender string, bytes int64, s sample) {
 // snapsync installs from srv into dest over a direct connection, then syncs
 // dest; the wire bytes are what the install reports.
 func (h *harness) snapsync(srv *serveProc, dest string) sample {
-	s, stdout := h.runInstall(srv, srv.URL, dest, nil)
+	return h.snapsyncURL(srv, srv.URL, dest)
+}
+
+// snapsyncURL is snapsync from url (srv's) with extra install flags.
+func (h *harness) snapsyncURL(srv *serveProc, url, dest string, args ...string) sample {
+	s, stdout := h.runInstall(srv, url, dest, nil, args...)
 	var err error
 	if s.wire, err = h.wireBytes([]byte(stdout)); err != nil {
 		h.t.Fatal(err)
@@ -241,12 +279,13 @@ func (h *harness) wireBytes(stdout []byte) (int64, error) {
 
 // runInstall runs `snapsync install --json` from url through the rusage
 // wrapper, then syncs dest; it measures srv's CPU and peak RSS meanwhile.
-func (h *harness) runInstall(srv *serveProc, url, dest string, kill func(*exec.Cmd)) (sample, string) {
+func (h *harness) runInstall(srv *serveProc, url, dest string, kill func(*exec.Cmd), args ...string) (sample, string) {
+	pid := srv.cmd.Process.Pid
 	rss := filepath.Join(h.dir(), "rusage")
-	resetHWM(srv.cmd.Process.Pid)
-	cpu0 := procCPU(srv.cmd.Process.Pid)
+	resetHWM(pid)
+	cpu0 := procCPU(pid)
 	start := time.Now()
-	cmd := exec.Command(os.Args[0], binary, "install", "--from", url, "--dest", dest, "--json", "--log-format", "json")
+	cmd := exec.Command(os.Args[0], append([]string{binary, "install", "--from", url, "--dest", dest, "--json", "--log-format", "json"}, args...)...)
 	cmd.Env = append(os.Environ(), measureEnv+"="+rss)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -261,27 +300,36 @@ func (h *harness) runInstall(srv *serveProc, url, dest string, kill func(*exec.C
 		h.t.Fatalf("install: %v\n%s", err, tail(stderr.String(), 4000))
 	}
 	h.run(exec.Command("sync", "-f", filepath.Dir(dest)))
-	s := sample{wall: time.Since(start), srvCPU: procCPU(srv.cmd.Process.Pid) - cpu0, srvRSS: procHWM(srv.cmd.Process.Pid)}
+	s := sample{wall: time.Since(start), srvCPU: procCPU(pid) - cpu0, srvRSS: procHWM(pid)}
 	if kill == nil { // a killed wrapper reports nothing
 		s.rss, s.cpu = readRusage(h.t, rss)
 	}
-	s.hashed, s.cached = planCounts(stderr.String())
+	s.hashed, s.cached, s.localRead = planCounts(stderr.String())
 	return s, stdout.String()
 }
 
 var (
 	hashedRe = regexp.MustCompile(`"local_hashed":(\d+)`)
 	cachedRe = regexp.MustCompile(`"local_cached":(\d+)`)
+	// localReadRe reads the local bytes the plan read, where the plan's
+	// log line carries them (the report then shows them beside the counts).
+	localReadRe = regexp.MustCompile(`"local_bytes_read":(\d+)`)
 )
 
-func planCounts(log string) (hashed, cached int64) {
+// planCounts reads the plan's log line: local inodes hashed, inodes the
+// digest cache knew, and local bytes read (-1: not reported).
+func planCounts(log string) (hashed, cached, read int64) {
 	if m := hashedRe.FindStringSubmatch(log); m != nil {
 		hashed, _ = strconv.ParseInt(m[1], 10, 64)
 	}
 	if m := cachedRe.FindStringSubmatch(log); m != nil {
 		cached, _ = strconv.ParseInt(m[1], 10, 64)
 	}
-	return hashed, cached
+	read = -1
+	if m := localReadRe.FindStringSubmatch(log); m != nil {
+		read, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	return hashed, cached, read
 }
 
 // rsync copies module into a fresh dest, then removes it.
@@ -421,6 +469,18 @@ func (h *harness) followers(rounds int) {
 
 // procCPU is the user+system CPU of pid and its reaped children so far.
 func procCPU(pid int) time.Duration {
+	return statCPU(pid, 11, 12, 13, 14) // utime stime cutime cstime, fields 14-17
+}
+
+// procOwnCPU is the user+system CPU of pid alone, without its reaped
+// children: the test process's own, which reaps every command it runs.
+func procOwnCPU(pid int) time.Duration {
+	return statCPU(pid, 11, 12)
+}
+
+// statCPU adds the given fields (0 is the state, field 3) of
+// /proc/pid/stat, in clock ticks.
+func statCPU(pid int, fields ...int) time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
@@ -428,7 +488,7 @@ func procCPU(pid int) time.Duration {
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 	var ticks int64
-	for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime, fields 14-17
+	for _, i := range fields {
 		n, _ := strconv.ParseInt(f[i], 10, 64)
 		ticks += n
 	}
