@@ -1,8 +1,10 @@
 package server
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,20 +87,51 @@ func (s *Server) readEntry(id verify.Digest, now time.Time) (*entry, error) {
 	if len(e.leases) == 0 {
 		return nil, errors.New("every lease expired")
 	}
-	enc, err := durable.ReadBounded(durable.OS(), s.catalog.manifestPath(id), verify.MaxManifestSize)
+	lay, err := readLayout(s.catalog.manifestPath(id), id, st.Dir)
 	if err != nil {
 		return nil, err
 	}
-	m, err := verify.DecodeVerified(id, enc)
-	if err != nil {
-		return nil, err
-	}
-	stats, err := statFiles(st.Dir, m)
-	if err != nil {
-		return nil, err
-	}
-	e.built = &built{man: m, enc: enc, id: id, stats: stats}
+	e.built = &built{lay: lay, id: id}
 	return e, nil
+}
+
+// readLayout decodes the manifest at path, which must hash to id, checks
+// the tree at root against it and returns its layout. The decoded manifest
+// is dropped once the layout is made; the encoding is not held at all.
+func readLayout(path string, id verify.Digest, root string) (*layout, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close() // read-only: nothing to lose
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	m, err := verify.DecodeReader(io.TeeReader(f, h), info.Size())
+	if err != nil {
+		return nil, err
+	}
+	if err := verify.CheckDigest("manifest", id, verify.Digest(h.Sum(nil))); err != nil {
+		return nil, err
+	}
+	stats, err := statFiles(root, m)
+	if err != nil {
+		return nil, err
+	}
+	lay := &layout{meta: m.Meta, chunkSize: m.ChunkSize, stats: stats}
+	for _, f := range m.Files {
+		lay.paths.add(f.Path)
+	}
+	head := verify.AppendHead(nil, &m.Meta, m.ChunkSize, m.Dirs, len(m.Files))
+	if err := lay.place(len(head), func(i int) int { return m.Files[i].LinkTo }); err != nil {
+		return nil, err
+	}
+	if lay.encSize != info.Size() {
+		return nil, fmt.Errorf("manifest of %d bytes placed as %d", info.Size(), lay.encSize)
+	}
+	return lay, nil
 }
 
 // statFiles checks that every file of m is in the tree at root with its

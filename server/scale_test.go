@@ -111,7 +111,7 @@ func makeEmptyTree(t *testing.T, root string, n int) {
 			f.Close()
 		}
 	}
-	if err := os.WriteFile(root + ".done", nil, 0o644); err != nil {
+	if err := os.WriteFile(root+".done", nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -137,7 +137,7 @@ func makeSparseTree(t *testing.T, root string, total int64) {
 		f.Close()
 		total -= size
 	}
-	if err := os.WriteFile(root + ".done", nil, 0o644); err != nil {
+	if err := os.WriteFile(root+".done", nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -148,7 +148,7 @@ func scaleBuild(t *testing.T, root string, chunkSize int) (int, int64) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cache := newDigestCache(filepath.Join(dir, "digests"), DefaultDigestCacheChunks)
-	b, err := buildManifest(ctx, root, verify.Meta{Engine: "pebble"}, chunkSize, runtime.GOMAXPROCS(0), cache)
+	b, err := buildManifest(ctx, root, dir, verify.Meta{Engine: "pebble"}, chunkSize, runtime.GOMAXPROCS(0), cache)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,8 +156,5 @@ func scaleBuild(t *testing.T, root string, chunkSize int) (int, int64) {
 	if err := cache.save(); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "m"), b.enc); err != nil {
-		t.Fatal(err)
-	}
-	return len(b.man.Files), int64(len(b.enc))
+	return b.lay.Files(), b.lay.encSize
 }
