@@ -11,7 +11,8 @@ import (
 )
 
 // checkedReader reads exactly size bytes of f and fails the read that
-// reaches the end, with ErrDataLoss, unless they hash to want.
+// reaches the end, with ErrDataLoss and none of its bytes, unless they hash
+// to want: a caller that stops at size (io.ReadFull) sees the error too.
 type checkedReader struct {
 	f    *os.File
 	r    io.Reader
@@ -33,7 +34,7 @@ func (c *checkedReader) Read(p []byte) (int, error) {
 	}
 	if c.left == 0 && (err == nil || err == io.EOF) {
 		if got := verify.Digest(c.h.Sum(nil)); got != c.want {
-			return n, fmt.Errorf("%w: manifest on disk hashes to %s, not its ID %s", ErrDataLoss, got.Short(), c.want.Short())
+			return 0, fmt.Errorf("%w: manifest on disk hashes to %s, not its ID %s", ErrDataLoss, got.Short(), c.want.Short())
 		}
 		return n, io.EOF
 	}

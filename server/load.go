@@ -95,9 +95,9 @@ func (s *Server) readEntry(id verify.Digest, now time.Time) (*entry, error) {
 	return e, nil
 }
 
-// readLayout decodes the manifest at path, which must hash to id, checks
-// the tree at root against it and returns its layout. The decoded manifest
-// is dropped once the layout is made; the encoding is not held at all.
+// readLayout reads the manifest at path, which must hash to id, file by
+// file (verify.Scan: its chunk lists are never held), checks each file is in
+// the tree at root with its size, and returns its layout.
 func readLayout(path string, id verify.Digest, root string) (*layout, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -109,23 +109,30 @@ func readLayout(path string, id verify.Digest, root string) (*layout, error) {
 		return nil, err
 	}
 	h := sha256.New()
-	m, err := verify.DecodeReader(io.TeeReader(f, h), info.Size())
+	lay := &layout{}
+	var links []int32
+	m, err := verify.Scan(io.TeeReader(f, h), info.Size(), func(_ int, f *verify.File) error {
+		key, err := statFile(root, f)
+		if err != nil {
+			return err
+		}
+		lay.paths.add(f.Path)
+		lay.stats = append(lay.stats, key)
+		links = append(links, int32(f.LinkTo))
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	if err := verify.CheckDigest("manifest", id, verify.Digest(h.Sum(nil))); err != nil {
 		return nil, err
 	}
-	stats, err := statFiles(root, m)
-	if err != nil {
-		return nil, err
+	lay.meta, lay.chunkSize = m.Meta, m.ChunkSize
+	for i := range lay.stats {
+		lay.stats[i].ChunkSize = m.ChunkSize
 	}
-	lay := &layout{meta: m.Meta, chunkSize: m.ChunkSize, stats: stats}
-	for _, f := range m.Files {
-		lay.paths.add(f.Path)
-	}
-	head := verify.AppendHead(nil, &m.Meta, m.ChunkSize, m.Dirs, len(m.Files))
-	if err := lay.place(len(head), func(i int) int { return m.Files[i].LinkTo }); err != nil {
+	head := verify.AppendHead(nil, &m.Meta, m.ChunkSize, m.Dirs, lay.Files())
+	if err := lay.place(len(head), func(i int) int { return int(links[i]) }); err != nil {
 		return nil, err
 	}
 	if lay.encSize != info.Size() {
@@ -134,21 +141,17 @@ func readLayout(path string, id verify.Digest, root string) (*layout, error) {
 	return lay, nil
 }
 
-// statFiles checks that every file of m is in the tree at root with its
-// size, and returns their stat keys.
-func statFiles(root string, m *verify.Manifest) ([]digestcache.Key, error) {
-	stats := make([]digestcache.Key, len(m.Files))
-	for i, f := range m.Files {
-		info, err := durable.Lstat(filepath.Join(root, filepath.FromSlash(f.Path)))
-		if err != nil {
-			return nil, err
-		}
-		if !info.Mode.IsRegular() || info.Size != f.Size {
-			return nil, fmt.Errorf("%w: %q is %v of %d bytes, want a regular file of %d", ErrChanged, f.Path, info.Mode.Type(), info.Size, f.Size)
-		}
-		stats[i] = digestcache.KeyOf(info, m.ChunkSize)
+// statFile checks that f is in the tree at root with its size, and returns
+// its stat key (whose ChunkSize the caller sets).
+func statFile(root string, f *verify.File) (digestcache.Key, error) {
+	info, err := durable.Lstat(filepath.Join(root, filepath.FromSlash(f.Path)))
+	if err != nil {
+		return digestcache.Key{}, err
 	}
-	return stats, nil
+	if !info.Mode.IsRegular() || info.Size != f.Size {
+		return digestcache.Key{}, fmt.Errorf("%w: %q is %v of %d bytes, want a regular file of %d", ErrChanged, f.Path, info.Mode.Type(), info.Size, f.Size)
+	}
+	return digestcache.KeyOf(info, 0), nil
 }
 
 // removeOrphanManifests removes manifests whose checkpoint was not restored.
