@@ -55,7 +55,7 @@ func buildManifest(ctx context.Context, root, dir string, meta verify.Meta, chun
 	if err := (&verify.Manifest{Meta: meta, ChunkSize: lay.chunkSize, Dirs: t.dirs}).Validate(); err != nil {
 		return nil, fmt.Errorf("manifest of %s: %w", root, err)
 	}
-	if err := lay.place(len(head), func(i int) int { return int(t.links[i]) }); err != nil {
+	if err := lay.place(len(head), func(i int) int { return int(t.links.at(i)) }); err != nil {
 		return nil, fmt.Errorf("manifest of %s: %w", root, err)
 	}
 	f, err := createTemp(dir)
@@ -107,8 +107,8 @@ func writeEncoding(f *os.File, head []byte, t *tree, lay *layout, cache *digestC
 	var buf []byte
 	zeros := make([]byte, 64*verify.ChunkRecordSize)
 	for i := range t.files() {
-		link, key, n := int(t.links[i]), t.keys[i], lay.Chunks(i)
-		buf = verify.AppendFileHead(buf[:0], t.paths.at(i), link, key.Size, t.modes[i], n)
+		link, key, n := int(t.links.at(i)), t.keys.at(i), lay.Chunks(i)
+		buf = verify.AppendFileHead(buf[:0], t.paths.at(i), link, key.Size, t.modes.at(i), n)
 		hash := false
 		if link < 0 && n > 0 {
 			if chunks, ok := cache.get(key); ok && len(chunks) == n {
@@ -133,7 +133,7 @@ func hashInto(ctx context.Context, f *os.File, root string, t *tree, lay *layout
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
 	for _, i := range todo {
-		path, key := t.paths.at(int(i)), t.keys[i]
+		path, key := t.paths.at(int(i)), t.keys.at(int(i))
 		g.Go(func() error {
 			chunks, err := hashFile(ctx, filepath.Join(root, filepath.FromSlash(path)), key)
 			if err != nil {

@@ -304,7 +304,7 @@ func (cs *chunkStream) open(fi int) (*os.File, error) {
 		cs.s.catalog.markBroken(cs.e)
 		return nil, fmt.Errorf("%w: %w", ErrChanged, err)
 	}
-	if err := checkUnchanged(f, cs.e.lay.stats[fi]); err != nil {
+	if err := checkUnchanged(f, cs.e.lay.stats.at(fi)); err != nil {
 		f.Close()
 		cs.s.catalog.markBroken(cs.e)
 		return nil, err

@@ -21,7 +21,7 @@ type layout struct {
 	encSize   int64 // bytes of the canonical encoding
 	total     int64 // bytes of data, each hard-link group once
 	paths     pathTable
-	stats     []digestcache.Key
+	stats     column[digestcache.Key]
 	recs      []int64 // offset in the encoding of file i's first chunk record (its group's first entry's)
 }
 
@@ -31,9 +31,9 @@ func (l *layout) Meta() verify.Meta    { return l.meta }
 func (l *layout) ChunkSize() uint32    { return l.chunkSize }
 func (l *layout) Files() int           { return l.paths.len() }
 func (l *layout) TotalBytes() int64    { return l.total }
-func (l *layout) Chunks(fi int) int    { return int(verify.ChunkCount(l.stats[fi].Size, l.chunkSize)) }
+func (l *layout) Chunks(fi int) int    { return int(verify.ChunkCount(l.stats.at(fi).Size, l.chunkSize)) }
 func (l *layout) path(fi int) string   { return l.paths.at(fi) }
-func (l *layout) size(fi int) int64    { return l.stats[fi].Size }
+func (l *layout) size(fi int) int64    { return l.stats.at(fi).Size }
 func (l *layout) length(fi, j int) int { return int(verify.ChunkLength(l.size(fi), l.chunkSize, j)) }
 
 // digest reads the digest of chunk j of file fi from the encoding in r,

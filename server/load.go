@@ -110,15 +110,15 @@ func readLayout(path string, id verify.Digest, root string) (*layout, error) {
 	}
 	h := sha256.New()
 	lay := &layout{}
-	var links []int32
+	var links column[int32]
 	m, err := verify.Scan(io.TeeReader(f, h), info.Size(), func(_ int, f *verify.File) error {
 		key, err := statFile(root, f)
 		if err != nil {
 			return err
 		}
 		lay.paths.add(f.Path)
-		lay.stats = append(lay.stats, key)
-		links = append(links, int32(f.LinkTo))
+		lay.stats.add(key)
+		links.add(int32(f.LinkTo))
 		return nil
 	})
 	if err != nil {
@@ -128,11 +128,13 @@ func readLayout(path string, id verify.Digest, root string) (*layout, error) {
 		return nil, err
 	}
 	lay.meta, lay.chunkSize = m.Meta, m.ChunkSize
-	for i := range lay.stats {
-		lay.stats[i].ChunkSize = m.ChunkSize
+	for i := range lay.stats.len() {
+		k := lay.stats.at(i)
+		k.ChunkSize = m.ChunkSize
+		lay.stats.set(i, k)
 	}
 	head := verify.AppendHead(nil, &m.Meta, m.ChunkSize, m.Dirs, lay.Files())
-	if err := lay.place(len(head), func(i int) int { return int(links[i]) }); err != nil {
+	if err := lay.place(len(head), func(i int) int { return int(links.at(i)) }); err != nil {
 		return nil, err
 	}
 	if lay.encSize != info.Size() {

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,45 +22,85 @@ import (
 type tree struct {
 	dirs  []verify.Dir
 	paths pathTable
-	modes []fs.FileMode
-	keys  []digestcache.Key
-	links []int32 // index of the first file with the same (dev, inode), or -1
+	modes column[fs.FileMode]
+	keys  column[digestcache.Key]
+	links column[int32] // index of the first file with the same (dev, inode), or -1
 }
 
 func (t *tree) files() int { return t.paths.len() }
 
 // walkTree lists the tree at root. A symlink or a special file is an error:
-// a checkpoint holds only directories and regular files.
+// a checkpoint holds only directories and regular files. Files come in
+// canonical order (byte order of their paths), so the build sorts nothing.
 func walkTree(ctx context.Context, root string, chunkSize uint32) (*tree, error) {
+	fi, err := os.Lstat(root)
+	if err != nil {
+		return nil, fmt.Errorf("walk %s: %w", root, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("walk %s: %w: %s is not a directory", root, ErrUnsupportedFile, root)
+	}
 	t := &tree{}
 	inodes := make(map[[2]uint64]int32) // of files with more than one link
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return context.Cause(ctx)
-		}
-		if p == root {
-			if !d.IsDir() {
-				return fmt.Errorf("%w: %s is not a directory", ErrUnsupportedFile, root)
-			}
-			return nil
-		}
-		return t.add(root, p, d, chunkSize, inodes)
-	})
-	if err != nil {
+	if err := t.walkDir(ctx, root, "", chunkSize, inodes); err != nil {
 		return nil, fmt.Errorf("walk %s: %w", root, err)
 	}
 	return t, nil
 }
 
-func (t *tree) add(root, p string, d fs.DirEntry, chunkSize uint32, inodes map[[2]uint64]int32) error {
-	rel, err := filepath.Rel(root, p)
+// walkDir adds what the directory rel (below root; "" is root) holds, in
+// canonical order: a directory's entries sort as if its name ended in "/",
+// as the paths below it do, so "a.txt" comes before "a/b".
+func (t *tree) walkDir(ctx context.Context, root, rel string, chunkSize uint32, inodes map[[2]uint64]int32) error {
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	dir := filepath.Join(root, filepath.FromSlash(rel))
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
-	rel = filepath.ToSlash(rel)
+	slices.SortStableFunc(ents, func(a, b fs.DirEntry) int { return compareEntries(a.Name(), a.IsDir(), b.Name(), b.IsDir()) })
+	for _, d := range ents {
+		p := d.Name()
+		if rel != "" {
+			p = rel + "/" + p
+		}
+		if err := t.add(filepath.Join(dir, d.Name()), p, d, chunkSize, inodes); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if err := t.walkDir(ctx, root, p, chunkSize, inodes); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// compareEntries orders two names of one directory as the paths below them
+// sort: a directory's name as if it ended in "/".
+func compareEntries(a string, aDir bool, b string, bDir bool) int {
+	n := min(len(a), len(b))
+	if c := strings.Compare(a[:n], b[:n]); c != 0 {
+		return c
+	}
+	return cmp.Compare(nextByte(a, aDir, n), nextByte(b, bDir, n))
+}
+
+// nextByte is the byte at i of name, as a directory's sorts (-1: the end).
+func nextByte(name string, dir bool, i int) int {
+	switch {
+	case i < len(name):
+		return int(name[i])
+	case dir && i == len(name):
+		return '/'
+	}
+	return -1
+}
+
+// add adds the entry d at p, whose path below the root is rel.
+func (t *tree) add(p, rel string, d fs.DirEntry, chunkSize uint32, inodes map[[2]uint64]int32) error {
 	if err := verify.ValidatePath(rel); err != nil {
 		return err
 	}
@@ -96,9 +138,9 @@ func (t *tree) add(root, p string, d fs.DirEntry, chunkSize uint32, inodes map[[
 		}
 	}
 	t.paths.add(rel)
-	t.modes = append(t.modes, info.Mode.Perm())
-	t.keys = append(t.keys, key)
-	t.links = append(t.links, link)
+	t.modes.add(info.Mode.Perm())
+	t.keys.add(key)
+	t.links.add(link)
 	return nil
 }
 
@@ -106,13 +148,17 @@ func (t *tree) add(root, p string, d fs.DirEntry, chunkSize uint32, inodes map[[
 // a hard-link group linked to the group's first in that order.
 func (t *tree) sorted() *tree {
 	slices.SortFunc(t.dirs, func(a, b verify.Dir) int { return strings.Compare(a.Path, b.Path) })
-	order := t.paths.order()
+	order, moved := t.paths.order()
+	if !moved {
+		return t // walkTree's order: its links point at each group's first already
+	}
 	pos := make([]int32, len(order)) // walk index -> sorted index
 	for n, o := range order {
 		pos[o] = int32(n)
 	}
 	lead := make(map[int32]int32) // a group's first in the walk -> its first sorted
-	for o, first := range t.links {
+	for o := range t.links.len() {
+		first := t.links.at(o)
 		if first < 0 {
 			continue
 		}
@@ -121,17 +167,19 @@ func (t *tree) sorted() *tree {
 			lead[first] = m
 		}
 	}
-	s := &tree{dirs: t.dirs, paths: t.paths.permute(order), modes: make([]fs.FileMode, len(order)),
-		keys: make([]digestcache.Key, len(order)), links: make([]int32, len(order))}
+	s := &tree{dirs: t.dirs, paths: t.paths.permute(order)}
 	for n, o := range order {
-		s.modes[n], s.keys[n], s.links[n] = t.modes[o], t.keys[o], -1
-		first := t.links[o]
+		s.modes.add(t.modes.at(int(o)))
+		s.keys.add(t.keys.at(int(o)))
+		first := t.links.at(int(o))
 		if first < 0 {
 			first = o
 		}
+		link := int32(-1)
 		if l, ok := lead[first]; ok && l != int32(n) {
-			s.links[n] = l
+			link = l
 		}
+		s.links.add(link)
 	}
 	return s
 }
