@@ -12,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -157,4 +161,87 @@ func scaleBuild(t *testing.T, root string, chunkSize int) (int, int64) {
 		t.Fatal(err)
 	}
 	return b.lay.Files(), b.lay.encSize
+}
+
+// TestScaleServe is TestScaleBuild through a running server: a dir source
+// over the tree, CreateSnapshot (the build), GetManifest of every page and
+// FetchChunks of up to 4096 chunks, the pages and chunks dropped as they
+// arrive (the client here holds none of them). Run it alone (one -run) so
+// the peak RSS is its own.
+func TestScaleServe(t *testing.T) {
+	files, _ := strconv.Atoi(os.Getenv("SNAPSYNC_SCALE_FILES"))
+	chunks, _ := strconv.Atoi(os.Getenv("SNAPSYNC_SCALE_CHUNKS"))
+	if files <= 0 && chunks <= 0 {
+		t.Skip("set SNAPSYNC_SCALE_FILES or SNAPSYNC_SCALE_CHUNKS")
+	}
+	base := os.Getenv("SNAPSYNC_SCALE_DIR")
+	if base == "" {
+		base = t.TempDir()
+	}
+	root := filepath.Join(base, fmt.Sprintf("empty-%d", files))
+	what := fmt.Sprintf("%d empty files", files)
+	if files > 0 {
+		makeEmptyTree(t, root, files)
+	} else {
+		root, what = filepath.Join(base, fmt.Sprintf("sparse-%d", chunks)), fmt.Sprintf("%d chunks", chunks)
+		makeSparseTree(t, root, int64(chunks)*verify.MinChunkSize)
+	}
+	src, err := dirsource.New(root, verify.Meta{Index: 1, Engine: "pebble"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	stop := watchHeap()
+	start := time.Now()
+	ts := startServer(t, Config{Source: src, ChunkSize: verify.MinChunkSize})
+	resp := ts.create(t, 0, 600_000)
+	built := time.Since(start)
+	id := resp.GetSnapshot().GetSnapshotId()
+	size := scaleManifest(t, ts, id)
+	sent := scaleFetch(t, ts, id, resp.GetLease().GetLeaseId(), int(resp.GetSnapshot().GetFileCount()))
+	heap := stop()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: CreateSnapshot %v, GetManifest %d bytes and %d chunks fetched by %v, peak heap %d MiB, peak RSS %d MiB",
+		what, built.Round(time.Millisecond), size, sent, time.Since(start).Round(time.Millisecond), heap>>20, ru.Maxrss>>10)
+}
+
+// scaleManifest receives every page of id's manifest, keeping none, and
+// returns its size.
+func scaleManifest(t *testing.T, ts *testServer, id []byte) int64 {
+	st, err := ts.client.GetManifest(context.Background(), connect.NewRequest(&snapsyncv1.GetManifestRequest{SnapshotId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var n int64
+	for st.Receive() {
+		n += int64(len(st.Msg().GetData()))
+	}
+	if err := st.Err(); err != nil {
+		t.Fatalf("GetManifest: %v", err)
+	}
+	return n
+}
+
+// scaleFetch fetches up to 4096 chunks of the last files of the snapshot
+// (a dir of empty files has none: then nothing) and returns how many came.
+func scaleFetch(t *testing.T, ts *testServer, id []byte, lease string, files int) int {
+	req := &snapsyncv1.FetchChunksRequest{SnapshotId: id, LeaseId: lease,
+		Ranges: []*snapsyncv1.ChunkRange{{FileIndex: uint32(files - 1), ChunkCount: 4096}}}
+	st, err := ts.client.FetchChunks(context.Background(), connect.NewRequest(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	n := 0
+	for st.Receive() {
+		n++
+	}
+	if err := st.Err(); err != nil && connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("FetchChunks: %v", err)
+	}
+	return n
 }
