@@ -45,7 +45,7 @@ func (b *built) discard() error {
 // dir, each file's chunk records written in place as its hashing ends, so
 // memory holds a file's chunk list only while it is hashed.
 func buildManifest(ctx context.Context, root, dir string, meta verify.Meta, chunkSize, parallel int, cache *digestCache) (_ *built, err error) {
-	t, err := walkTree(ctx, root, uint32(chunkSize))
+	t, err := walkTree(ctx, root, uint32(chunkSize), parallel)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/snapsync/snapsync/internal/digestcache"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
@@ -32,7 +34,9 @@ func (t *tree) files() int { return t.paths.len() }
 // walkTree lists the tree at root. A symlink or a special file is an error:
 // a checkpoint holds only directories and regular files. Files come in
 // canonical order (byte order of their paths), so the build sorts nothing.
-func walkTree(ctx context.Context, root string, chunkSize uint32) (*tree, error) {
+// Directories are read first, then files are stat'ed (one statx each,
+// an empty file is never opened) parallel at once.
+func walkTree(ctx context.Context, root string, chunkSize uint32, parallel int) (*tree, error) {
 	fi, err := os.Lstat(root)
 	if err != nil {
 		return nil, fmt.Errorf("walk %s: %w", root, err)
@@ -41,17 +45,80 @@ func walkTree(ctx context.Context, root string, chunkSize uint32) (*tree, error)
 		return nil, fmt.Errorf("walk %s: %w: %s is not a directory", root, ErrUnsupportedFile, root)
 	}
 	t := &tree{}
-	inodes := make(map[[2]uint64]int32) // of files with more than one link
-	if err := t.walkDir(ctx, root, "", chunkSize, inodes); err != nil {
+	if err := t.walkDir(ctx, root, ""); err != nil {
 		return nil, fmt.Errorf("walk %s: %w", root, err)
 	}
+	if err := t.statFiles(ctx, root, chunkSize, parallel); err != nil {
+		return nil, fmt.Errorf("walk %s: %w", root, err)
+	}
+	t.linkFiles()
 	return t, nil
+}
+
+// statFiles fills in every file's stat key and mode, a block of files per
+// goroutine, parallel at once; a file of more than one link is marked -2
+// for linkFiles.
+func (t *tree) statFiles(ctx context.Context, root string, chunkSize uint32, parallel int) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
+	const block = 1 << columnShift
+	for first := 0; first < t.files(); first += block {
+		g.Go(func() error {
+			for i := first; i < min(first+block, t.files()); i++ {
+				if err := ctx.Err(); err != nil {
+					return context.Cause(ctx)
+				}
+				if err := t.stat(root, i, chunkSize); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// stat fills in file i.
+func (t *tree) stat(root string, i int, chunkSize uint32) error {
+	rel := t.paths.at(i)
+	info, err := durable.Lstat(filepath.Join(root, filepath.FromSlash(rel)))
+	if err != nil {
+		return err
+	}
+	if !info.Mode.IsRegular() {
+		return fmt.Errorf("%w: %q changed type while walked (%v)", ErrChanged, rel, info.Mode.Type())
+	}
+	t.keys.set(i, digestcache.KeyOf(info, chunkSize))
+	t.modes.set(i, info.Mode.Perm())
+	if info.Nlink > 1 {
+		t.links.set(i, -2)
+	}
+	return nil
+}
+
+// linkFiles links each file statFiles marked to the first file of the
+// same (dev, inode).
+func (t *tree) linkFiles() {
+	inodes := make(map[[2]uint64]int32) // of files with more than one link
+	for i := range t.files() {
+		if t.links.at(i) != -2 {
+			continue
+		}
+		key := t.keys.at(i)
+		ino := [2]uint64{key.ID.Dev, key.ID.Ino}
+		first, ok := inodes[ino]
+		if !ok {
+			first = -1
+			inodes[ino] = int32(i)
+		}
+		t.links.set(i, first)
+	}
 }
 
 // walkDir adds what the directory rel (below root; "" is root) holds, in
 // canonical order: a directory's entries sort as if its name ended in "/",
 // as the paths below it do, so "a.txt" comes before "a/b".
-func (t *tree) walkDir(ctx context.Context, root, rel string, chunkSize uint32, inodes map[[2]uint64]int32) error {
+func (t *tree) walkDir(ctx context.Context, root, rel string) error {
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
@@ -66,11 +133,11 @@ func (t *tree) walkDir(ctx context.Context, root, rel string, chunkSize uint32, 
 		if rel != "" {
 			p = rel + "/" + p
 		}
-		if err := t.add(filepath.Join(dir, d.Name()), p, d, chunkSize, inodes); err != nil {
+		if err := t.add(p, d); err != nil {
 			return err
 		}
 		if d.IsDir() {
-			if err := t.walkDir(ctx, root, p, chunkSize, inodes); err != nil {
+			if err := t.walkDir(ctx, root, p); err != nil {
 				return err
 			}
 		}
@@ -99,8 +166,9 @@ func nextByte(name string, dir bool, i int) int {
 	return -1
 }
 
-// add adds the entry d at p, whose path below the root is rel.
-func (t *tree) add(p, rel string, d fs.DirEntry, chunkSize uint32, inodes map[[2]uint64]int32) error {
+// add adds the entry d, whose path below the root is rel; a file's stat
+// is statFiles' to fill in.
+func (t *tree) add(rel string, d fs.DirEntry) error {
 	if err := verify.ValidatePath(rel); err != nil {
 		return err
 	}
@@ -120,27 +188,10 @@ func (t *tree) add(p, rel string, d fs.DirEntry, chunkSize uint32, inodes map[[2
 	if t.files() >= verify.MaxFiles {
 		return fmt.Errorf("%w: more than %d files", verify.ErrTooLarge, verify.MaxFiles)
 	}
-	info, err := durable.Lstat(p)
-	if err != nil {
-		return err
-	}
-	if !info.Mode.IsRegular() {
-		return fmt.Errorf("%w: %q changed type while walked (%v)", ErrChanged, rel, info.Mode.Type())
-	}
-	key := digestcache.KeyOf(info, chunkSize)
-	link := int32(-1)
-	if info.Nlink > 1 {
-		ino := [2]uint64{key.ID.Dev, key.ID.Ino}
-		if first, ok := inodes[ino]; ok {
-			link = first
-		} else {
-			inodes[ino] = int32(t.files())
-		}
-	}
 	t.paths.add(rel)
-	t.modes.add(info.Mode.Perm())
-	t.keys.add(key)
-	t.links.add(link)
+	t.modes.add(0)
+	t.keys.add(digestcache.Key{})
+	t.links.add(-1)
 	return nil
 }
 

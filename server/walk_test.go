@@ -17,7 +17,7 @@ func TestWalkCanonicalOrder(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]int{"a-b/c": 1, "a.txt": 1, "a/b.c": 1, "a/b/d": 1, "a0": 0, "b/a.x": 1, "b/a/x": 1})
 	want := []string{"a-b/c", "a.txt", "a/b.c", "a/b/d", "a0", "b/a.x", "b/a/x"}
-	tr, err := walkTree(context.Background(), root, testChunkSize)
+	tr, err := walkTree(context.Background(), root, testChunkSize, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
