@@ -75,6 +75,9 @@ func (c *digestCache) put(k digestcache.Key, chunks []verify.Chunk) {
 	if c.chunks+len(chunks) > c.max {
 		return
 	}
+	if cap(chunks) > len(chunks)+len(chunks)/8 {
+		chunks = slices.Clone(chunks) // a hasher's list grew by doubling: keep what it holds, not its spare room
+	}
 	c.entries[k] = &digestcache.Entry{Chunks: chunks, Used: c.gen}
 	c.chunks += len(chunks)
 	c.dirty = true
