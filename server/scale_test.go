@@ -206,6 +206,16 @@ func TestScaleServe(t *testing.T) {
 	}
 	t.Logf("%s: CreateSnapshot %v, GetManifest %d bytes and %d chunks fetched by %v, peak heap %d MiB, peak RSS %d MiB",
 		what, built.Round(time.Millisecond), size, sent, time.Since(start).Round(time.Millisecond), heap>>20, ru.Maxrss>>10)
+
+	ts.stop()
+	runtime.GC()
+	stop = watchHeap()
+	start = time.Now()
+	ts = startServer(t, ts.cfg) // reloads the checkpoint from the work dir
+	loaded := time.Since(start)
+	size = scaleManifest(t, ts, id)
+	t.Logf("%s: restart %v (reload), GetManifest %d bytes by %v, peak heap %d MiB",
+		what, loaded.Round(time.Millisecond), size, time.Since(start).Round(time.Millisecond), stop()>>20)
 }
 
 // scaleManifest receives every page of id's manifest, keeping none, and
