@@ -88,6 +88,13 @@ func watchHeap() func() uint64 {
 	return func() uint64 { close(done); return <-peak }
 }
 
+// liveHeap returns the bytes of heap objects now.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
 func maxU(a, b uint64) uint64 {
 	if a > b {
 		return a
@@ -209,13 +216,14 @@ func TestScaleServe(t *testing.T) {
 
 	ts.stop()
 	runtime.GC()
+	left := liveHeap() // the stopped server: its test cleanup still holds it
 	stop = watchHeap()
 	start = time.Now()
 	ts = startServer(t, ts.cfg) // reloads the checkpoint from the work dir
 	loaded := time.Since(start)
 	size = scaleManifest(t, ts, id)
-	t.Logf("%s: restart %v (reload), GetManifest %d bytes by %v, peak heap %d MiB",
-		what, loaded.Round(time.Millisecond), size, time.Since(start).Round(time.Millisecond), stop()>>20)
+	t.Logf("%s: restart %v (reload), GetManifest %d bytes by %v, peak heap %d MiB above the %d MiB the stopped server left",
+		what, loaded.Round(time.Millisecond), size, time.Since(start).Round(time.Millisecond), (stop()-left)>>20, left>>20)
 }
 
 // scaleManifest receives every page of id's manifest, keeping none, and
