@@ -30,9 +30,11 @@ func (h *handler) auditCreate(ctx context.Context, peer, client string, minIndex
 		ev = ev.Str("identity", id)
 	}
 	ev = ev.Str("client", client).Uint64("min_index", minIndex)
-	if m := d.Manifest; m != nil {
-		ev = ev.Str("snapshot", d.ID.String()).Uint64("term", m.Meta.Term).Uint64("index", m.Meta.Index).
-			Int("files", len(m.Files)).Int64("bytes", m.TotalBytes()).Bool("reused", reused)
+	if d.Manifest != nil || d.Shape != nil {
+		s := d.shape()
+		meta := s.Meta()
+		ev = ev.Str("snapshot", d.ID.String()).Uint64("term", meta.Term).Uint64("index", meta.Index).
+			Int("files", s.Files()).Int64("bytes", s.TotalBytes()).Bool("reused", reused)
 	}
 	ev.Str("outcome", outcome).Dur("duration", time.Since(start)).Msg("create snapshot")
 }

@@ -1,8 +1,13 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -14,78 +19,155 @@ import (
 	"github.com/snapsync/snapsync/verify"
 )
 
-// built is a manifest with its canonical encoding, its ID, and the stat of
-// each file (by manifest index) that FetchChunks checks before reading.
+// built is a manifest the server made: what it keeps in memory to serve it
+// (its layout), its ID, and the file holding its canonical encoding, written
+// and synced, which the catalog installs as ID.manifest (persist.go).
 type built struct {
-	man   *verify.Manifest
-	enc   []byte
-	id    verify.Digest
-	stats []digestcache.Key
+	lay *layout
+	id  verify.Digest
+	tmp string // "" once installed or discarded
+}
+
+// discard removes the encoding of a build the catalog did not take.
+func (b *built) discard() error {
+	if b.tmp == "" {
+		return nil
+	}
+	err := os.Remove(b.tmp)
+	b.tmp = ""
+	return err
 }
 
 // buildManifest walks the checkpoint at root and describes it: directories,
 // files with their chunk digests (from the cache where the inode is
-// unchanged, else hashed, parallel files at once) and hard-link groups.
-func buildManifest(ctx context.Context, root string, meta verify.Meta, chunkSize, parallel int, cache *digestCache) (*built, error) {
-	t, err := walkTree(ctx, root, uint32(chunkSize))
+// unchanged, else hashed, parallel files at once; an empty file is never
+// opened) and hard-link groups. The canonical encoding streams to a file in
+// dir, each file's chunk records written in place as its hashing ends, so
+// memory holds a file's chunk list only while it is hashed.
+func buildManifest(ctx context.Context, root, dir string, meta verify.Meta, chunkSize, parallel int, cache *digestCache) (_ *built, err error) {
+	t, err := walkTree(ctx, root, uint32(chunkSize), parallel)
 	if err != nil {
 		return nil, err
 	}
-	chunks, err := hashTree(ctx, root, t, parallel, cache)
+	t = t.sorted()
+	lay := &layout{meta: meta, chunkSize: uint32(chunkSize), paths: t.paths, stats: t.keys}
+	head := verify.AppendHead(nil, &meta, lay.chunkSize, t.dirs, t.files())
+	if err := (&verify.Manifest{Meta: meta, ChunkSize: lay.chunkSize, Dirs: t.dirs}).Validate(); err != nil {
+		return nil, fmt.Errorf("manifest of %s: %w", root, err)
+	}
+	if err := lay.place(len(head), func(i int) int { return int(t.links.at(i)) }); err != nil {
+		return nil, fmt.Errorf("manifest of %s: %w", root, err)
+	}
+	f, err := createTemp(dir)
 	if err != nil {
 		return nil, err
 	}
-	m := &verify.Manifest{Meta: meta, ChunkSize: uint32(chunkSize), Dirs: t.dirs, Files: make([]verify.File, len(t.files))}
-	keys := make(map[string]digestcache.Key, len(t.files))
-	for i, f := range t.files {
-		owner := i
-		if f.link >= 0 {
-			owner = f.link
+	defer func() {
+		if err != nil {
+			f.Close() // failed: removed below
+			os.Remove(f.Name())
 		}
-		m.Files[i] = verify.File{Path: f.path, Size: f.key.Size, Mode: f.mode, LinkTo: f.link, Chunks: chunks[owner]}
-		keys[f.path] = f.key
-	}
-	m.Sort()
-	enc, err := m.Encode()
+	}()
+	todo, err := writeEncoding(f, head, t, lay, cache)
 	if err != nil {
-		return nil, fmt.Errorf("encode manifest of %s: %w", root, err)
+		return nil, fmt.Errorf("write manifest of %s: %w", root, err)
 	}
-	b := &built{man: m, enc: enc, id: verify.Sum(enc), stats: make([]digestcache.Key, len(m.Files))}
-	for i, f := range m.Files {
-		b.stats[i] = keys[f.Path]
+	if err := hashInto(ctx, f, root, t, lay, todo, parallel, cache); err != nil {
+		return nil, err
 	}
-	return b, nil
+	id, err := syncAndSum(f, lay.encSize)
+	if err != nil {
+		return nil, fmt.Errorf("manifest of %s: %w", root, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("close manifest of %s: %w", root, err)
+	}
+	return &built{lay: lay, id: id, tmp: f.Name()}, nil
 }
 
-// hashTree returns the chunks of every file that leads its hard-link group,
-// by tree index.
-func hashTree(ctx context.Context, root string, t *tree, parallel int, cache *digestCache) ([][]verify.Chunk, error) {
-	chunks := make([][]verify.Chunk, len(t.files))
+// createTemp makes a file for a manifest being built; a restarted server
+// removes one a crash left (load).
+func createTemp(dir string) (*os.File, error) {
+	var b [8]byte
+	rand.Read(b[:]) // never fails
+	f, err := os.OpenFile(filepath.Join(dir, "build-"+hex.EncodeToString(b[:])+tmpSuffix), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create manifest file: %w", err)
+	}
+	return f, nil
+}
+
+// writeEncoding writes the whole encoding to f: every entry, the chunk
+// records of files the cache knows, and zeros where the records of the
+// files it returns (by index) will be written once they are hashed.
+func writeEncoding(f *os.File, head []byte, t *tree, lay *layout, cache *digestCache) ([]int32, error) {
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.Write(head) // a bufio.Writer's error sticks: Flush reports it
+	var todo []int32
+	var buf []byte
+	zeros := make([]byte, 64*verify.ChunkRecordSize)
+	for i := range t.files() {
+		link, key, n := int(t.links.at(i)), t.keys.at(i), lay.Chunks(i)
+		buf = verify.AppendFileHead(buf[:0], t.paths.at(i), link, key.Size, t.modes.at(i), n)
+		hash := false
+		if link < 0 && n > 0 {
+			if chunks, ok := cache.get(key); ok && len(chunks) == n {
+				for _, c := range chunks {
+					buf = verify.AppendChunk(buf, c)
+				}
+			} else {
+				todo, hash = append(todo, int32(i)), true
+			}
+		}
+		w.Write(buf)
+		for left := n * verify.ChunkRecordSize; hash && left > 0; left -= min(left, len(zeros)) {
+			w.Write(zeros[:min(left, len(zeros))])
+		}
+	}
+	return todo, w.Flush()
+}
+
+// hashInto hashes the files todo names, parallel at once, and writes each
+// one's chunk records into the encoding in f.
+func hashInto(ctx context.Context, f *os.File, root string, t *tree, lay *layout, todo []int32, parallel int, cache *digestCache) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
-	for i := range t.files {
-		f := &t.files[i]
-		if f.link >= 0 {
-			continue
-		}
-		if c, ok := cache.get(f.key); ok {
-			chunks[i] = c
-			continue
-		}
+	for _, i := range todo {
+		path, key := t.paths.at(int(i)), t.keys.at(int(i))
 		g.Go(func() error {
-			c, err := hashFile(ctx, filepath.Join(root, filepath.FromSlash(f.path)), f.key)
+			chunks, err := hashFile(ctx, filepath.Join(root, filepath.FromSlash(path)), key)
 			if err != nil {
-				return fmt.Errorf("hash %q: %w", f.path, err)
+				return fmt.Errorf("hash %q: %w", path, err)
 			}
-			cache.put(f.key, c)
-			chunks[i] = c
+			recs := make([]byte, 0, len(chunks)*verify.ChunkRecordSize)
+			for _, c := range chunks {
+				recs = verify.AppendChunk(recs, c)
+			}
+			if _, err := f.WriteAt(recs, lay.recs[i]); err != nil {
+				return fmt.Errorf("write digests of %q: %w", path, err)
+			}
+			cache.put(key, chunks)
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	return g.Wait()
+}
+
+// syncAndSum syncs the encoding in f, checks its size, and returns its
+// digest: the snapshot ID.
+func syncAndSum(f *os.File, size int64) (verify.Digest, error) {
+	if err := f.Sync(); err != nil {
+		return verify.Digest{}, fmt.Errorf("sync: %w", err)
 	}
-	return chunks, nil
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, size+1), make([]byte, 1<<20))
+	if err != nil {
+		return verify.Digest{}, fmt.Errorf("read back: %w", err)
+	}
+	if n != size {
+		return verify.Digest{}, fmt.Errorf("encoding is %d bytes, want %d", n, size)
+	}
+	return verify.Digest(h.Sum(nil)), nil
 }
 
 // hashFile hashes the file at path, which must keep the stat key seen by the

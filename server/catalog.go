@@ -21,7 +21,7 @@ type entry struct {
 	broken bool // a file changed under it: never reused
 }
 
-func (e *entry) created() time.Time { return time.Unix(0, e.man.Meta.CreatedUnixNano) }
+func (e *entry) created() time.Time { return time.Unix(0, e.lay.meta.CreatedUnixNano) }
 
 // held reports whether an unexpired lease holds e.
 func (e *entry) held(now time.Time) bool {
@@ -58,7 +58,7 @@ func (c *catalog) reuse(now, notBefore time.Time, minIndex uint64, ttl time.Dura
 	defer c.mu.Unlock()
 	var best *entry
 	for _, e := range c.byID {
-		if e.broken || !e.held(now) || e.man.Meta.Index < minIndex || e.created().Before(notBefore) {
+		if e.broken || !e.held(now) || e.lay.meta.Index < minIndex || e.created().Before(notBefore) {
 			continue
 		}
 		if best == nil || e.created().After(best.created()) {

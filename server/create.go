@@ -112,12 +112,17 @@ func (s *Server) fly(f *flight, minIndex uint64) {
 	var ws []*waiter
 	var ttls []time.Duration
 	for w := range f.waiters {
-		w.index = e.man.Meta.Index
-		if w.minIndex <= e.man.Meta.Index {
+		w.index = e.lay.meta.Index
+		if w.minIndex <= e.lay.meta.Index {
 			ws, ttls = append(ws, w), append(ttls, w.ttl)
 		}
 	}
 	got, leases, trees, err := s.catalog.add(e, ttls, s.cfg.Clock.Now())
+	if got != e {
+		if err := e.discard(); err != nil {
+			s.log.Warn().Err(err).Msg("remove manifest of a checkpoint not kept")
+		}
+	}
 	if got != e && e.owned {
 		trees = append(trees, e.dir) // not needed: known already, or nobody waits
 	}
@@ -146,7 +151,7 @@ func (s *Server) makeCheckpoint(ctx context.Context, minIndex uint64) (*entry, e
 	made := time.Since(start)
 	hits0, misses0 := s.cache.counts()
 	s.cache.nextGeneration()
-	b, err := buildManifest(ctx, cp.Dir, cp.Meta, s.cfg.ChunkSize, s.cfg.HashParallel, s.cache)
+	b, err := buildManifest(ctx, cp.Dir, s.stateDir, cp.Meta, s.cfg.ChunkSize, s.cfg.HashParallel, s.cache)
 	if err != nil {
 		if cp.Owned {
 			s.removeTrees([]string{dir})
@@ -159,8 +164,8 @@ func (s *Server) makeCheckpoint(ctx context.Context, minIndex uint64) (*entry, e
 	}
 	hits, misses := s.cache.counts()
 	s.cfg.Metrics.Checkpoint(time.Since(start))
-	s.log.Info().Str("snapshot", b.id.Short()).Str("dir", cp.Dir).Uint64("index", b.man.Meta.Index).
-		Int("files", len(b.man.Files)).Int64("bytes", b.man.TotalBytes()).
+	s.log.Info().Str("snapshot", b.id.Short()).Str("dir", cp.Dir).Uint64("index", b.lay.meta.Index).
+		Int("files", b.lay.Files()).Int64("bytes", b.lay.total).
 		Int64("digest_hits", hits-hits0).Int64("digest_misses", misses-misses0).
 		Dur("checkpoint", made).Dur("duration", time.Since(start)).Msg("checkpoint made")
 	return &entry{built: b, dir: cp.Dir, owned: cp.Owned}, nil

@@ -27,6 +27,7 @@ type digestCache struct {
 	entries map[digestcache.Key]*digestcache.Entry
 	chunks  int
 	gen     uint64
+	swept   uint64 // the generation put last made room in, by evicting older ones
 	dirty   bool
 	hits    int64
 	misses  int64
@@ -52,12 +53,30 @@ func (c *digestCache) get(k digestcache.Key) ([]verify.Chunk, bool) {
 	return e.Chunks, true
 }
 
-// put stores chunks for k.
+// put stores chunks for k if they fit in max, making room (once a
+// generation) by evicting every entry this build has not used: those are
+// the least recently used. What does not fit is not kept, so a build of
+// more chunks than max holds at most max of them here (docs/DESIGN.md
+// invariant 5).
 func (c *digestCache) put(k digestcache.Key, chunks []verify.Chunk) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.entries[k]; ok {
-		c.chunks -= len(old.Chunks)
+	if _, ok := c.entries[k]; ok {
+		c.evict(k)
+	}
+	if c.chunks+len(chunks) > c.max && c.swept != c.gen {
+		c.swept = c.gen
+		for k, e := range c.entries {
+			if e.Used != c.gen {
+				c.evict(k)
+			}
+		}
+	}
+	if c.chunks+len(chunks) > c.max {
+		return
+	}
+	if cap(chunks) > len(chunks)+len(chunks)/8 {
+		chunks = slices.Clone(chunks) // a hasher's list grew by doubling: keep what it holds, not its spare room
 	}
 	c.entries[k] = &digestcache.Entry{Chunks: chunks, Used: c.gen}
 	c.chunks += len(chunks)

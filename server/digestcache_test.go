@@ -7,6 +7,7 @@ import (
 
 	"github.com/snapsync/snapsync/internal/digestcache"
 	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/verify"
 )
 
 // TestDigestCacheOldFormat: a cache the previous version wrote (keyed
@@ -32,5 +33,35 @@ func TestDigestCacheOldFormat(t *testing.T) {
 	again := newDigestCache(path, 1<<10)
 	if err := again.load(); err != nil || len(again.entries) != 1 {
 		t.Fatalf("reload after save: %d entries, %v", len(again.entries), err)
+	}
+}
+
+// TestDigestCachePutBounded: a build never holds more than max chunks in the
+// cache; when full, entries the build has not used make room first, and
+// what still does not fit is not kept.
+func TestDigestCachePutBounded(t *testing.T) {
+	t.Parallel()
+	key := func(ino uint64) digestcache.Key {
+		return digestcache.Key{ID: durable.FileID{Dev: 1, Ino: ino}, Size: 3 * 4096, ChunkSize: 4096}
+	}
+	three := make([]verify.Chunk, 3)
+	c := newDigestCache(filepath.Join(t.TempDir(), digestCacheName), 7)
+	c.put(key(1), three) // generation 0: an earlier build
+	c.nextGeneration()
+	c.put(key(2), three)
+	if _, ok := c.entries[key(1)]; !ok || c.chunks != 6 {
+		t.Fatalf("below max: %d chunks, old entry kept %v", c.chunks, ok)
+	}
+	c.put(key(3), three) // full: the old entry goes
+	if _, ok := c.entries[key(1)]; ok || c.chunks != 6 {
+		t.Fatalf("full: %d chunks, old entry kept %v; want 6, evicted", c.chunks, ok)
+	}
+	c.put(key(4), three) // full of this build's: not kept
+	if _, ok := c.entries[key(4)]; ok || c.chunks != 6 {
+		t.Fatalf("full of this build's: %d chunks, new entry kept %v; want 6, dropped", c.chunks, ok)
+	}
+	c.put(key(2), three) // again: replaces, not adds
+	if c.chunks != 6 || len(c.entries) != 2 {
+		t.Fatalf("put again: %d chunks in %d entries, want 6 in 2", c.chunks, len(c.entries))
 	}
 }

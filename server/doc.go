@@ -8,6 +8,14 @@
 // no lease holds them (lease time comes from Config.Clock); chunk digests are
 // cached by inode so unchanged SSTs are hashed once.
 //
+// A manifest is never held whole: the build walks the tree into columns
+// (walk.go), streams the canonical encoding to the work directory, and
+// keeps a layout (layout.go: per file a path, the stat it was built from and
+// where its chunk records sit in the encoding, about 80 bytes) by which
+// GetManifest streams the file and FetchChunks reads a chunk's digest from
+// it. A million files or 4 Mi chunks build and serve in well under 256 MiB
+// (TestScaleBuild, TestScaleServe; docs/DESIGN.md invariant 5).
+//
 // Streams are capped, optionally rate limited, and compressed with zstd only
 // where compression pays for the stream at hand.
 //

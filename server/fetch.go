@@ -108,6 +108,7 @@ type chunkStream struct {
 	raw    *[]byte
 	out    *[]byte
 	f      *os.File // the open file, of manifest index fi
+	man    *os.File // the manifest's encoding, opened for the first digest needed
 	fi     int
 	frame  rpccodec.ChunkFrame
 
@@ -120,14 +121,14 @@ type chunkStream struct {
 
 func (s *Server) newChunkStream(e *entry, mode Compression, send func(any) error, direct bool) (*chunkStream, error) {
 	cs := &chunkStream{s: s, e: e, send: send, direct: direct, choose: newChooser(mode), fi: -1}
-	cs.raw = s.bufs.buf(int(e.man.ChunkSize))
+	cs.raw = s.bufs.buf(int(e.lay.chunkSize))
 	if mode != CompressionNone {
 		enc, err := s.bufs.encoder()
 		if err != nil {
 			s.bufs.putBuf(cs.raw)
 			return nil, fmt.Errorf("zstd encoder: %w", err)
 		}
-		cs.enc, cs.out = enc, s.bufs.buf(frameBound(int(e.man.ChunkSize)))
+		cs.enc, cs.out = enc, s.bufs.buf(frameBound(int(e.lay.chunkSize)))
 	}
 	return cs, nil
 }
@@ -135,6 +136,9 @@ func (s *Server) newChunkStream(e *entry, mode Compression, send func(any) error
 func (cs *chunkStream) close() {
 	if cs.f != nil {
 		cs.f.Close() // read-only: nothing to lose
+	}
+	if cs.man != nil {
+		cs.man.Close() // read-only: nothing to lose
 	}
 	cs.s.bufs.putBuf(cs.raw)
 	if cs.enc != nil {
@@ -149,10 +153,10 @@ func (cs *chunkStream) Send(ctx context.Context, fi, j int, off int64) error {
 	if err != nil {
 		return err
 	}
-	c := cs.e.man.Files[fi].Chunks[j]
+	length := cs.e.lay.length(fi, j)
 	cs.frame = rpccodec.ChunkFrame{FileIndex: uint32(fi), ChunkIndex: uint32(j), Encoding: snapsyncv1.Encoding_ENCODING_RAW,
-		From: f, Offset: off, Len: int(c.Length)}
-	if err := cs.encode(&cs.frame, c.Digest); err != nil {
+		From: f, Offset: off, Len: length}
+	if err := cs.encode(&cs.frame, fi, j); err != nil {
 		return cs.readError(fi, j, err)
 	}
 	wire := cs.frame.Len
@@ -172,10 +176,10 @@ func (cs *chunkStream) Send(ctx context.Context, fi, j int, off int64) error {
 		if cs.frame.ReadErr != nil {
 			return cs.readError(fi, j, cs.frame.ReadErr)
 		}
-		return fmt.Errorf("send chunk %d of %q: %w", j, cs.e.man.Files[fi].Path, err)
+		return fmt.Errorf("send chunk %d of %q: %w", j, cs.e.lay.path(fi), err)
 	}
 	cs.choose.sent(wire, time.Since(start))
-	cs.count(int(c.Length), wire, cs.frame.Encoding)
+	cs.count(length, wire, cs.frame.Encoding)
 	return nil
 }
 
@@ -197,18 +201,22 @@ func (cs *chunkStream) sendFrame() error {
 func (cs *chunkStream) readError(fi, j int, err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		cs.s.catalog.markBroken(cs.e)
-		err = fmt.Errorf("%w: %s shrank", ErrChanged, cs.e.man.Files[fi].Path)
+		err = fmt.Errorf("%w: %s shrank", ErrChanged, cs.e.lay.path(fi))
 	}
-	return fmt.Errorf("read chunk %d of %q: %w", j, cs.e.man.Files[fi].Path, err)
+	return fmt.Errorf("read chunk %d of %q: %w", j, cs.e.lay.path(fi), err)
 }
 
-// encode makes fr (whose content has digest d) a zstd frame where the
-// chooser wants one and it pays; otherwise it stays raw, to be read from
-// the file as it is sent. A frame another stream made for the same content
-// is reused from the server's frame cache.
-func (cs *chunkStream) encode(fr *rpccodec.ChunkFrame, d verify.Digest) error {
+// encode makes fr (chunk j of file fi) a zstd frame where the chooser
+// wants one and it pays; otherwise it stays raw, to be read from the file
+// as it is sent. A frame another stream made for the same content (by the
+// digest the manifest records) is reused from the server's frame cache.
+func (cs *chunkStream) encode(fr *rpccodec.ChunkFrame, fi, j int) error {
 	if !cs.choose.try(cs.fi) {
 		return nil
+	}
+	d, err := cs.digest(fi, j)
+	if err != nil {
+		return err
 	}
 	if frame, ok := cs.s.frames.get(d); ok {
 		if frame == nil {
@@ -268,6 +276,18 @@ func (cs *chunkStream) count(raw, wire int, encoding snapsyncv1.Encoding) {
 	cs.s.cfg.Metrics.ChunkSent(raw, wire, encoding == snapsyncv1.Encoding_ENCODING_ZSTD)
 }
 
+// digest reads the digest of chunk j of file fi from the manifest on disk.
+func (cs *chunkStream) digest(fi, j int) (verify.Digest, error) {
+	if cs.man == nil {
+		f, err := os.Open(cs.s.catalog.manifestPath(cs.e.id))
+		if err != nil {
+			return verify.Digest{}, fmt.Errorf("%w: open manifest: %w", ErrDataLoss, err)
+		}
+		cs.man = f
+	}
+	return cs.e.lay.digest(cs.man, fi, j)
+}
+
 // open returns file fi, opened by the server's own path and checked to be
 // the file the manifest was built from (same inode, size and mtime).
 func (cs *chunkStream) open(fi int) (*os.File, error) {
@@ -278,13 +298,13 @@ func (cs *chunkStream) open(fi int) (*os.File, error) {
 		cs.f.Close() // read-only: nothing to lose
 		cs.f, cs.fi = nil, -1
 	}
-	path := filepath.Join(cs.e.dir, filepath.FromSlash(cs.e.man.Files[fi].Path))
+	path := filepath.Join(cs.e.dir, filepath.FromSlash(cs.e.lay.path(fi)))
 	f, err := openNoFollow(path)
 	if err != nil {
 		cs.s.catalog.markBroken(cs.e)
 		return nil, fmt.Errorf("%w: %w", ErrChanged, err)
 	}
-	if err := checkUnchanged(f, cs.e.stats[fi]); err != nil {
+	if err := checkUnchanged(f, cs.e.lay.stats.at(fi)); err != nil {
 		f.Close()
 		cs.s.catalog.markBroken(cs.e)
 		return nil, err

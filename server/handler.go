@@ -47,8 +47,8 @@ func (h *handler) CreateSnapshot(ctx context.Context, req *connect.Request[snaps
 
 // snapshotInfo describes d as every store does.
 func snapshotInfo(d Desc) *snapsyncv1.SnapshotInfo {
-	m := d.Manifest
-	return wire.SnapshotInfo(d.ID, m.Meta, len(m.Files), m.TotalBytes(), m.ChunkSize, d.ManifestSize)
+	s := d.shape()
+	return wire.SnapshotInfo(d.ID, s.Meta(), s.Files(), s.TotalBytes(), s.ChunkSize(), d.ManifestSize)
 }
 
 func leaseMsg(l Lease) *snapsyncv1.Lease {
@@ -111,7 +111,7 @@ func (h *handler) FetchChunks(ctx context.Context, req *connect.Request[snapsync
 		return err
 	}
 	defer snap.Close()
-	m := snap.Desc().Manifest
+	m := snap.Desc().shape()
 	if _, err := checkRanges(m, req.Msg.GetRanges(), h.maxChunks); err != nil {
 		return err
 	}
@@ -125,22 +125,18 @@ func (h *handler) FetchChunks(ctx context.Context, req *connect.Request[snapsync
 }
 
 // sendRanges sends every chunk of ranges through cs.
-func sendRanges(ctx context.Context, m *verify.Manifest, ranges []*snapsyncv1.ChunkRange, cs ChunkSender) error {
+// Every chunk but a file's last is the chunk size (the manifest is valid),
+// so chunk j starts at verify.Offset.
+func sendRanges(ctx context.Context, m Shape, ranges []*snapsyncv1.ChunkRange, cs ChunkSender) error {
 	for _, r := range ranges {
 		fi, first := int(r.GetFileIndex()), int(r.GetFirstChunk())
-		chunks := m.Files[fi].Chunks
-		var off int64
-		for _, c := range chunks[:first] {
-			off += int64(c.Length)
-		}
 		for j := first; j < first+int(r.GetChunkCount()); j++ {
 			if err := ctx.Err(); err != nil {
 				return context.Cause(ctx)
 			}
-			if err := cs.Send(ctx, fi, j, off); err != nil {
+			if err := cs.Send(ctx, fi, j, verify.Offset(m.ChunkSize(), j)); err != nil {
 				return err
 			}
-			off += int64(chunks[j].Length)
 		}
 	}
 	return nil

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -28,27 +27,27 @@ func TestBuildManifestLinks(t *testing.T) {
 	}
 	cache := newDigestCache(filepath.Join(t.TempDir(), "cache"), 1<<20)
 	for run, want := range [][2]int64{{0, 1}, {1, 1}} {
-		b, err := buildManifest(context.Background(), root, verify.Meta{}, testChunkSize, 2, cache)
+		_, man, enc, err := testBuild(t, root, testChunkSize, cache)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if hits, misses := cache.counts(); hits != want[0] || misses != want[1] {
 			t.Fatalf("build %d: cache hits %d, misses %d; want %d, %d", run, hits, misses, want[0], want[1])
 		}
-		first := b.man.Files[0]
-		for _, f := range b.man.Files[1:] {
+		first := man.Files[0]
+		for _, f := range man.Files[1:] {
 			if f.LinkTo != 0 || &f.Chunks[0] != &first.Chunks[0] {
 				t.Fatalf("%s: LinkTo %d, or a chunk list of its own", f.Path, f.LinkTo)
 			}
 		}
 		var dirBytes int
-		for _, d := range b.man.Dirs {
+		for _, d := range man.Dirs {
 			dirBytes += 8 + len(d.Path)
 		}
-		files := len(b.enc) - dirBytes
+		files := len(enc) - dirBytes
 		full := 24 + len(first.Path) + 16*(4+verify.DigestSize)
 		t.Logf("1 file + %d links: manifest %d bytes, %d of them files: full entry %d, %.1f a link (path %.1f)",
-			links, len(b.enc), files, full, float64(files-full)/links, float64(pathBytes)/links)
+			links, len(enc), files, full, float64(files-full)/links, float64(pathBytes)/links)
 		if files > full+links*8+pathBytes+100 {
 			t.Fatalf("file entries take %d bytes, want about %d", files, full+links*8+pathBytes)
 		}

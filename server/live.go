@@ -1,9 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/snapsync/snapsync/source"
@@ -72,13 +73,19 @@ type liveSnapshot struct {
 	e *entry
 }
 
-func (e *entry) desc() Desc { return Desc{ID: e.id, Manifest: e.man, ManifestSize: int64(len(e.enc))} }
+func (e *entry) desc() Desc { return Desc{ID: e.id, Shape: e.lay, ManifestSize: e.lay.encSize} }
 
 func (ls *liveSnapshot) Desc() Desc { return ls.e.desc() }
 
-// OpenManifest reads the encoding the server built and keeps.
+// OpenManifest reads the encoding the server built and keeps on disk
+// (ID.manifest), checked against the ID as it is read: damage on disk fails
+// the last Read with ErrDataLoss.
 func (ls *liveSnapshot) OpenManifest(context.Context) (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(ls.e.enc)), nil
+	f, err := os.Open(ls.s.catalog.manifestPath(ls.e.id))
+	if err != nil {
+		return nil, fmt.Errorf("%w: open manifest: %w", ErrDataLoss, err)
+	}
+	return newCheckedReader(f, ls.e.id, ls.e.lay.encSize), nil
 }
 
 func (ls *liveSnapshot) Close() { ls.s.removeTrees(ls.s.catalog.finish(ls.e, ls.s.cfg.Clock.Now())) }

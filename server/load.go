@@ -1,8 +1,10 @@
 package server
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,37 +87,73 @@ func (s *Server) readEntry(id verify.Digest, now time.Time) (*entry, error) {
 	if len(e.leases) == 0 {
 		return nil, errors.New("every lease expired")
 	}
-	enc, err := durable.ReadBounded(durable.OS(), s.catalog.manifestPath(id), verify.MaxManifestSize)
+	lay, err := readLayout(s.catalog.manifestPath(id), id, st.Dir)
 	if err != nil {
 		return nil, err
 	}
-	m, err := verify.DecodeVerified(id, enc)
-	if err != nil {
-		return nil, err
-	}
-	stats, err := statFiles(st.Dir, m)
-	if err != nil {
-		return nil, err
-	}
-	e.built = &built{man: m, enc: enc, id: id, stats: stats}
+	e.built = &built{lay: lay, id: id}
 	return e, nil
 }
 
-// statFiles checks that every file of m is in the tree at root with its
-// size, and returns their stat keys.
-func statFiles(root string, m *verify.Manifest) ([]digestcache.Key, error) {
-	stats := make([]digestcache.Key, len(m.Files))
-	for i, f := range m.Files {
-		info, err := durable.Lstat(filepath.Join(root, filepath.FromSlash(f.Path)))
-		if err != nil {
-			return nil, err
-		}
-		if !info.Mode.IsRegular() || info.Size != f.Size {
-			return nil, fmt.Errorf("%w: %q is %v of %d bytes, want a regular file of %d", ErrChanged, f.Path, info.Mode.Type(), info.Size, f.Size)
-		}
-		stats[i] = digestcache.KeyOf(info, m.ChunkSize)
+// readLayout reads the manifest at path, which must hash to id, file by
+// file (verify.Scan: its chunk lists are never held), checks each file is in
+// the tree at root with its size, and returns its layout.
+func readLayout(path string, id verify.Digest, root string) (*layout, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
-	return stats, nil
+	defer f.Close() // read-only: nothing to lose
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	lay := &layout{}
+	var links column[int32]
+	m, err := verify.Scan(io.TeeReader(f, h), info.Size(), func(_ int, f *verify.File) error {
+		key, err := statFile(root, f)
+		if err != nil {
+			return err
+		}
+		lay.paths.add(f.Path)
+		lay.stats.add(key)
+		links.add(int32(f.LinkTo))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := verify.CheckDigest("manifest", id, verify.Digest(h.Sum(nil))); err != nil {
+		return nil, err
+	}
+	lay.meta, lay.chunkSize = m.Meta, m.ChunkSize
+	for i := range lay.stats.len() {
+		k := lay.stats.at(i)
+		k.ChunkSize = m.ChunkSize
+		lay.stats.set(i, k)
+	}
+	head := verify.AppendHead(nil, &m.Meta, m.ChunkSize, m.Dirs, lay.Files())
+	if err := lay.place(len(head), func(i int) int { return int(links.at(i)) }); err != nil {
+		return nil, err
+	}
+	if lay.encSize != info.Size() {
+		return nil, fmt.Errorf("manifest of %d bytes placed as %d", info.Size(), lay.encSize)
+	}
+	return lay, nil
+}
+
+// statFile checks that f is in the tree at root with its size, and returns
+// its stat key (whose ChunkSize the caller sets).
+func statFile(root string, f *verify.File) (digestcache.Key, error) {
+	info, err := durable.Lstat(filepath.Join(root, filepath.FromSlash(f.Path)))
+	if err != nil {
+		return digestcache.Key{}, err
+	}
+	if !info.Mode.IsRegular() || info.Size != f.Size {
+		return digestcache.Key{}, fmt.Errorf("%w: %q is %v of %d bytes, want a regular file of %d", ErrChanged, f.Path, info.Mode.Type(), info.Size, f.Size)
+	}
+	return digestcache.KeyOf(info, 0), nil
 }
 
 // removeOrphanManifests removes manifests whose checkpoint was not restored.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,8 +49,17 @@ func (c *catalog) manifestPath(id verify.Digest) string {
 	return filepath.Join(c.stateDir, id.String()+manifestExt)
 }
 
+// writeManifest installs the encoding e's build wrote and synced as
+// ID.manifest, durably.
 func (c *catalog) writeManifest(e *entry) error {
-	return writeFileAtomic(c.manifestPath(e.id), e.enc)
+	if err := os.Rename(e.tmp, c.manifestPath(e.id)); err != nil {
+		return fmt.Errorf("install manifest of %s: %w", e.id.Short(), err)
+	}
+	e.tmp = ""
+	if err := durable.SyncDir(c.stateDir); err != nil {
+		return fmt.Errorf("install manifest of %s: %w", e.id.Short(), err)
+	}
+	return nil
 }
 
 // writeState persists e's state; callers hold c.mu.

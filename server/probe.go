@@ -29,10 +29,10 @@ func (c *catalog) newest(now time.Time) (term, index uint64, engine string, ok b
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range c.byID {
-		if e.broken || !e.held(now) || (ok && e.man.Meta.Index <= index) {
+		if e.broken || !e.held(now) || (ok && e.lay.meta.Index <= index) {
 			continue
 		}
-		term, index, engine, ok = e.man.Meta.Term, e.man.Meta.Index, e.man.Meta.Engine, true
+		term, index, engine, ok = e.lay.meta.Term, e.lay.meta.Index, e.lay.meta.Engine, true
 	}
 	return term, index, engine, ok
 }

@@ -58,13 +58,48 @@ type ChunkSender interface {
 	Done(err error)
 }
 
-// Desc describes a snapshot: its ID, its manifest and the size of the
-// manifest's canonical encoding.
+// Desc describes a snapshot: its ID, its manifest (or, where the store
+// keeps only that, its shape) and the size of the manifest's canonical
+// encoding.
 type Desc struct {
-	ID           verify.Digest
-	Manifest     *verify.Manifest
+	ID verify.Digest
+	// Manifest is the decoded manifest; nil where Shape is set.
+	Manifest *verify.Manifest
+	// Shape is what the service needs of a manifest the store does not
+	// hold decoded (the live catalog keeps its manifests on disk); nil:
+	// Manifest's.
+	Shape        Shape
 	ManifestSize int64
 }
+
+// Shape is what a SnapshotService needs of a manifest to describe its
+// snapshot and check chunk ranges: every file is cut into ChunkSize chunks,
+// the last shorter, so chunk j of a file starts at verify.Offset.
+type Shape interface {
+	Meta() verify.Meta
+	ChunkSize() uint32
+	Files() int
+	TotalBytes() int64
+	// Chunks is the number of chunks of file fi.
+	Chunks(fi int) int
+}
+
+// shape returns d's Shape, or one over its decoded manifest.
+func (d Desc) shape() Shape {
+	if d.Shape != nil {
+		return d.Shape
+	}
+	return manifestShape{d.Manifest}
+}
+
+// manifestShape is the Shape of a decoded manifest.
+type manifestShape struct{ m *verify.Manifest }
+
+func (s manifestShape) Meta() verify.Meta { return s.m.Meta }
+func (s manifestShape) ChunkSize() uint32 { return s.m.ChunkSize }
+func (s manifestShape) Files() int        { return len(s.m.Files) }
+func (s manifestShape) TotalBytes() int64 { return s.m.TotalBytes() }
+func (s manifestShape) Chunks(fi int) int { return len(s.m.Files[fi].Chunks) }
 
 // Lease is a hold on a snapshot, until it expires or is released.
 type Lease struct {

@@ -58,7 +58,7 @@ func TestBuildManifestTrees(t *testing.T) {
 			root := t.TempDir()
 			tc.make(t, root)
 			cache := newDigestCache(filepath.Join(t.TempDir(), "cache"), 1<<20)
-			b, err := buildManifest(context.Background(), root, verify.Meta{}, testChunkSize, 2, cache)
+			_, man, _, err := testBuild(t, root, testChunkSize, cache)
 			if tc.wantErr != "" {
 				if !errors.Is(err, ErrUnsupportedFile) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want ErrUnsupportedFile naming %s", err, tc.wantErr)
@@ -68,8 +68,8 @@ func TestBuildManifestTrees(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkLinks(t, b.man, tc.links)
-			if err := verify.CheckDir(context.Background(), root, b.man, 2); err != nil {
+			checkLinks(t, man, tc.links)
+			if err := verify.CheckDir(context.Background(), root, man, 2); err != nil {
 				t.Fatalf("tree does not match its manifest: %v", err)
 			}
 		})

@@ -182,6 +182,9 @@ func TestDecodeRejectsLinks(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Decode: got %v, want an error with %q", err, tc.want)
 			}
+			if _, err := scanAll(tc.data); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Scan: got %v, want an error with %q", err, tc.want)
+			}
 		})
 	}
 }

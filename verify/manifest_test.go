@@ -161,6 +161,9 @@ func TestDecodeRejects(t *testing.T) {
 			if _, err := Decode(tc.data); err == nil {
 				t.Fatal("Decode accepted bad input")
 			}
+			if _, err := scanAll(tc.data); err == nil {
+				t.Fatal("Scan accepted bad input")
+			}
 		})
 	}
 }
