@@ -3,11 +3,8 @@ package client
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/rs/zerolog"
 
@@ -34,7 +31,7 @@ import (
 // (mtime or size changed) or replaced (new inode or birth time) is hashed
 // again. Config.VerifyLocal ignores the cache and hashes everything. A cache
 // that cannot be read or decoded, or that another uid could have written
-// (readCache), is ignored with a warning.
+// (digestcache.CheckTrusted), is ignored with a warning.
 //
 // What is trusted, exactly: a chunk copied from a cached file is still
 // hashed before it is written, but a whole immutable file of the current DB
@@ -79,7 +76,7 @@ const maxCacheChunks = 4 << 20
 
 // loadLocalCache reads the follower cache beside Dest. A missing file is an
 // empty cache; one that cannot be read or decoded, or that this process
-// cannot trust (readCache), is ignored with a warning.
+// cannot trust (digestcache.ReadTrusted: written by this uid alone), is ignored with a warning.
 //
 // A set install (Config.Replace) keeps no cache: Dest is a directory whose
 // other entries must stay exactly as they are, and its staging area goes
@@ -90,7 +87,7 @@ func loadLocalCache(l layout, log zerolog.Logger) *localCache {
 		return nil
 	}
 	path := l.cachePath()
-	b, err := readCache(l.fs, path)
+	b, err := digestcache.ReadTrusted(l.fs, path, maxCacheChunks)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -103,56 +100,6 @@ func loadLocalCache(l layout, log zerolog.Logger) *localCache {
 		return nil
 	}
 	return &localCache{entries: entries}
-}
-
-// readCache reads the cache file at path, which it trusts as the staging
-// area is trusted: opened through fsys (below the handle of Dest's parent,
-// no symlink followed, without blocking on a FIFO), the file opened must be
-// a regular file no larger than maxCacheChunks chunks could need, owned by this process's uid,
-// neither group- nor world-writable, with no other name. Its seal is a plain
-// SHA-256 that anyone can compute: what makes it snapsync's own is who could
-// have written it, so a file another uid could have written or linked there
-// (Dest's parent may be theirs to write) is never believed.
-func readCache(fsys durable.StageFS, path string) ([]byte, error) {
-	f, err := fsys.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := durable.Stat(f)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkCacheFile(info, os.Geteuid()); err != nil {
-		return nil, err
-	}
-	b := make([]byte, info.Size)
-	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, fmt.Errorf("%w: read: %w", digestcache.ErrBad, err)
-	}
-	return b, nil
-}
-
-// checkCacheFile refuses a cache file described by info that uid could not
-// have written alone.
-func checkCacheFile(info durable.Info, uid int) error {
-	var why string
-	switch {
-	case !info.Mode.IsRegular():
-		why = "is not a regular file"
-	case info.Size > digestcache.MaxEncodedSize(maxCacheChunks):
-		why = fmt.Sprintf("holds more than %d bytes", digestcache.MaxEncodedSize(maxCacheChunks))
-	case uid >= 0 && int64(info.Uid) != int64(uid):
-		why = fmt.Sprintf("is owned by uid %d, not by this process's uid %d", info.Uid, uid)
-	case info.Mode.Perm()&0o022 != 0:
-		why = "is group- or world-writable"
-	case info.Nlink != 1:
-		why = fmt.Sprintf("has %d names", info.Nlink)
-	default:
-		return nil
-	}
-	return fmt.Errorf("%w: it %s (owner uid %d, mode %v); not written by this install alone, it is not believed",
-		digestcache.ErrBad, why, info.Uid, info.Mode)
 }
 
 // recordStaged records the identity and chunks of every file of the

@@ -23,6 +23,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Backups keep their digest caches under the user's cache directory:
+	// the tests' go to a directory of their own, not the home of whoever
+	// runs them.
+	if err := os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	binary, crashBinary = filepath.Join(dir, "snapsync"), filepath.Join(dir, "snapsync-crashhook")
 	for bin, tags := range map[string]string{binary: "", crashBinary: "crashhook"} {
 		build := exec.Command("go", "build", "-tags", tags, "-o", bin, "github.com/snapsync/snapsync/cmd/snapsync")

@@ -55,6 +55,13 @@ type Config struct {
 	// SweepInterval is how often expired leases and their checkpoints are
 	// removed. Default 10s.
 	SweepInterval time.Duration
+	// DigestCachePath is where the digest cache persists. Default
+	// WorkDir/digests.cache. A cache kept elsewhere outlives a temporary
+	// WorkDir (a backup of a dir: or pebble: source keeps one per source under
+	// the user's cache directory, so a second backup does not hash unchanged
+	// files again); it is believed only if this uid wrote it alone
+	// (digestcache.CheckTrusted), and its directory must exist.
+	DigestCachePath string
 	// DigestCacheChunks bounds the chunk digests the digest cache keeps (and
 	// persists, about 36 bytes each). Default 1<<20 (1 TiB of 1 MiB chunks).
 	DigestCacheChunks int

@@ -147,9 +147,12 @@ func (c *digestCache) save() error {
 }
 
 // load reads the persisted cache. A missing file, or one an earlier version
-// wrote, is an empty cache; a corrupt one is reported (the caller logs it and starts empty).
+// wrote, is an empty cache; a corrupt one, or one this uid did not write
+// alone (digestcache.CheckTrusted: Config.DigestCachePath may be outside
+// WorkDir), is reported (the caller logs it and starts empty; the next save
+// replaces it).
 func (c *digestCache) load() error {
-	b, err := durable.ReadBounded(durable.OS(), c.path, digestcache.MaxEncodedSize(c.max))
+	b, err := digestcache.ReadTrusted(durable.OS(), c.path, c.max)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

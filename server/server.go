@@ -115,7 +115,11 @@ func (s *Server) open(ctx context.Context) error {
 	s.lock = lock
 	s.catalog = newCatalog(s.stateDir, s.log, s.cfg.Metrics)
 	s.frames = newFrameCache(s.cfg.FrameCacheBytes)
-	s.cache = newDigestCache(filepath.Join(s.cfg.WorkDir, digestCacheName), s.cfg.DigestCacheChunks)
+	cachePath := s.cfg.DigestCachePath
+	if cachePath == "" {
+		cachePath = filepath.Join(s.cfg.WorkDir, digestCacheName)
+	}
+	s.cache = newDigestCache(cachePath, s.cfg.DigestCacheChunks)
 	if err := s.cache.load(); err != nil {
 		s.log.Warn().Err(err).Msg("digest cache unreadable; starting empty")
 	}

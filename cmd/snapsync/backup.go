@@ -29,6 +29,7 @@ type backupFlags struct {
 	minIndex   uint64
 	compressed string
 	stall      time.Duration
+	cacheDir   string
 	trustFlags
 }
 
@@ -62,6 +63,8 @@ REPO is ` + repoHelp + `.`,
 	fl.StringVar(&f.compressed, "compression", "auto", "ask the source for chunk compression: auto, zstd, none")
 	fl.DurationVar(&f.stall, "stall-timeout", client.DefaultStallTimeout,
 		"fail the backup when the source sends no progress (headers, or 32 KiB) for this long; a slow but moving transfer is never cut")
+	fl.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(),
+		"where a backup of a pebble: or dir: source keeps its digest cache (a file per source), so unchanged files are not read again; empty: none")
 	f.trustFlags.add(fl, false)
 	for _, name := range []string{"from", "to"} {
 		if err := cmd.MarkFlagRequired(name); err != nil {
@@ -133,7 +136,8 @@ func (f *backupFlags) source(ctx context.Context, log zerolog.Logger) (string, *
 		src.Close()
 		return "", nil, nil, err
 	}
-	srv, err := server.New(ctx, server.Config{Source: src, WorkDir: work, ReuseWithin: time.Nanosecond, Logger: log})
+	srv, err := server.New(ctx, server.Config{Source: src, WorkDir: work, ReuseWithin: time.Nanosecond, Logger: log,
+		DigestCachePath: backupCachePath(f.cacheDir, f.from, log)})
 	if err != nil {
 		src.Close()
 		os.RemoveAll(work)
