@@ -42,7 +42,7 @@ func BenchmarkIndexTrees(b *testing.B) {
 			b.SetBytes(files * size)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := indexTrees(context.Background(), []localTree{{root: root, fromDest: true}}, testChunkSize, nil, tc.cache, zerolog.Nop()); err != nil {
+				if _, err := indexTrees(context.Background(), []localTree{{root: root, fromDest: true}}, testChunkSize, nil, nil, tc.cache, zerolog.Nop()); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -206,8 +206,11 @@ func wholeMatch(f *verify.File, idx *localIndex, used map[durable.FileID]bool, i
 	return nil, false
 }
 
-// neededDigests returns the digests of every chunk not yet staged (8 bytes
-// of key a chunk, and the map's slack).
+// neededDigests returns the digests of every chunk not yet staged, and of
+// the first chunk of every file not complete (8 bytes of key a chunk, and
+// the map's slack): what the plan can use of a local file, and so what the
+// prefilter lets through (a file whose first chunk is already staged may
+// still be placed whole).
 func neededDigests(m *verify.Manifest, done [][]bool, complete []bool) *digestSet {
 	need := newDigestSet()
 	for i := range m.Files {
@@ -215,7 +218,7 @@ func neededDigests(m *verify.Manifest, done [][]bool, complete []bool) *digestSe
 			continue
 		}
 		for j := range m.Files[i].Chunks {
-			if done[i] == nil || !done[i][j] {
+			if j == 0 || done[i] == nil || !done[i][j] {
 				need.add(&m.Files[i].Chunks[j].Digest)
 			}
 		}

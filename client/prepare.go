@@ -261,11 +261,15 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 			trees = append(trees, localTree{root: filepath.Join(l.dest, n), fromDest: true})
 		}
 	}
+	need := neededDigests(m, done, complete)
 	var cache *localCache
+	want := need // the prefilter
 	if !cfg.VerifyLocal {
 		cache = loadLocalCache(l, cfg.Logger)
+	} else {
+		want = nil // exhaustive: every local byte is hashed
 	}
-	idx, err := indexTrees(ctx, trees, int(m.ChunkSize), neededDigests(m, done, complete), cache, cfg.Logger)
+	idx, err := indexTrees(ctx, trees, int(m.ChunkSize), want, need, cache, cfg.Logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -281,7 +285,7 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 		Int64("staged", s.plan.stagedBytes).Int64("placed", s.plan.placedBytes).
 		Int64("reuse", s.plan.reuseBytes()).Int64("fetch", s.plan.fetchBytes()).
 		Int("local_files", idx.files).Int64("local_hashed", idx.hashed).
-		Int64("local_cached", idx.cached).Msg("plan")
+		Int64("local_cached", idx.cached).Int64("local_bytes_read", idx.read).Msg("plan")
 	return s, pool, nil
 }
 
