@@ -113,15 +113,17 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 
 // installOutput is the --json shape: stable field names for scripts.
 type installOutput struct {
-	SnapshotID   string  `json:"snapshot_id"`
-	Term         uint64  `json:"term"`
-	Index        uint64  `json:"index"`
-	Files        int     `json:"files"`
-	BytesTotal   int64   `json:"bytes_total"`
-	BytesFetched int64   `json:"bytes_fetched"`
-	BytesReused  int64   `json:"bytes_reused"`
-	Seconds      float64 `json:"seconds"`
-	Source       string  `json:"source"`
+	SnapshotID   string `json:"snapshot_id"`
+	Term         uint64 `json:"term"`
+	Index        uint64 `json:"index"`
+	Files        int    `json:"files"`
+	BytesTotal   int64  `json:"bytes_total"`
+	BytesFetched int64  `json:"bytes_fetched"`
+	BytesReused  int64  `json:"bytes_reused"`
+	// LocalBytesRead: local bytes planning read and hashed.
+	LocalBytesRead int64   `json:"local_bytes_read"`
+	Seconds        float64 `json:"seconds"`
+	Source         string  `json:"source"`
 	// Failovers are the sources given up on before Source, in order.
 	Failovers []string `json:"failovers,omitempty"`
 	// RollbackAvailable: --keep-old kept the replaced DB for rollback.
@@ -132,7 +134,7 @@ func newInstallOutput(r client.Result) installOutput {
 	out := installOutput{
 		SnapshotID: r.SnapshotID.String(), Term: r.Term, Index: r.Index, Files: r.Files,
 		BytesTotal: r.BytesTotal, BytesFetched: r.BytesFetched, BytesReused: r.BytesReused,
-		Seconds: r.Duration.Seconds(), Source: r.Source, RollbackAvailable: r.RollbackAvailable,
+		LocalBytesRead: r.LocalBytesRead, Seconds: r.Duration.Seconds(), Source: r.Source, RollbackAvailable: r.RollbackAvailable,
 	}
 	for _, f := range r.Failovers {
 		out.Failovers = append(out.Failovers, f.Source)
