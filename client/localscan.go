@@ -54,9 +54,9 @@ type localScan struct {
 // then hashed whole; a longer one is a candidate, left pending for hashRest,
 // if want (nil: every file) may hold its first chunk's digest, and is
 // otherwise refused: not indexed at all. The files of an earlier staging
-// (prev/) all pass: they were written chunk by chunk in any order, so a
-// file's head may be missing while later chunks are in place. A file that
-// cannot be read is
+// (prev/) are hashed whole at once: they were written chunk by chunk in any
+// order, so a file's head may be missing while later chunks are in place,
+// and its first chunk says nothing of the rest. A file that cannot be read is
 // skipped: reuse is opportunistic, and every reused byte is checked again
 // when it is copied.
 func scanLocal(ctx context.Context, trees []localTree, chunkSize int, want *digestSet, cache *localCache, log zerolog.Logger) (*localScan, error) {
@@ -77,10 +77,18 @@ func scanLocal(ctx context.Context, trees []localTree, chunkSize int, want *dige
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	var prev []*localFile
 	for _, f := range first {
-		if f.pending && !f.failed.Load() {
+		switch {
+		case !f.pending || f.failed.Load():
+		case f.fromDest:
 			sc.pending = append(sc.pending, f)
+		default:
+			prev = append(prev, f)
 		}
+	}
+	if err := sc.hashFiles(ctx, prev); err != nil {
+		return nil, err
 	}
 	return sc, nil
 }
@@ -112,13 +120,21 @@ func (sc *localScan) head(ctx context.Context, f *localFile, cache *localCache, 
 	return nil
 }
 
-// hashRest hashes the candidates' other chunks, in ranges of hashRange
-// bytes on every core, and drops the candidates a read failed on.
+// hashRest hashes the candidates' other chunks (hashFiles).
 func (sc *localScan) hashRest(ctx context.Context) error {
+	err := sc.hashFiles(ctx, sc.pending)
+	sc.pending = nil
+	return err
+}
+
+// hashFiles hashes the other chunks of files whose first chunk is hashed,
+// in ranges of hashRange bytes on every core, and drops the files a read
+// failed on.
+func (sc *localScan) hashFiles(ctx context.Context, files []*localFile) error {
 	per := max(hashRange/sc.chunkSize, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, f := range sc.pending {
+	for _, f := range files {
 		for k := 1; k < len(f.chunks); k += per {
 			out := f.chunks[k:min(k+per, len(f.chunks))]
 			g.Go(func() error { return sc.hashChunks(gctx, f, k, out) })
@@ -127,13 +143,12 @@ func (sc *localScan) hashRest(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for _, f := range sc.pending {
+	for _, f := range files {
 		f.pending = false
 		if f.failed.Load() {
 			f.chunks = nil
 		}
 	}
-	sc.pending = nil
 	return nil
 }
 

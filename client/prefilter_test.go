@@ -6,11 +6,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/chunker"
+	"github.com/snapsync/snapsync/internal/testdb"
+	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -183,4 +186,81 @@ func TestPrefilterLargeFileSplit(t *testing.T) {
 		return
 	}
 	t.Fatal("file not indexed")
+}
+
+// treeBytes0 is the size of the regular files below root.
+func treeBytes0(tb testing.TB, root string) int64 {
+	tb.Helper()
+	var n int64
+	for _, content := range readTree(tb, root) {
+		if !strings.HasPrefix(content, "<") {
+			n += int64(len(content))
+		}
+	}
+	return n
+}
+
+// TestInstallOntoUncachedDest installs a leader's snapshot onto a dest the
+// follower digest cache does not know: a foreign DB (another leader's),
+// read one chunk a file; an exact copy, placed whole from candidates
+// hashed while the rest is fetched; and the foreign DB with VerifyLocal,
+// read whole. Each install is exact.
+func TestInstallOntoUncachedDest(t *testing.T) {
+	t.Parallel()
+	leader := openLeader(t, 4<<20)
+	ts := startServer(t, server.Config{Source: leader}, "")
+	other := openLeader(t, 0)
+	writeData(t, other, 7, 4<<20)
+	tsOther := startServer(t, server.Config{Source: other}, "")
+	testCases := []struct {
+		name   string
+		from   string // the dest's first install
+		verify bool
+		check  func(t *testing.T, res Result, destBytes, common int64)
+	}{
+		{name: "foreign", from: tsOther.url, check: func(t *testing.T, res Result, destBytes, _ int64) {
+			if res.LocalBytesRead*4 > destBytes {
+				t.Errorf("read %d of the foreign dest's %d bytes, want one chunk a file", res.LocalBytesRead, destBytes)
+			}
+		}},
+		{name: "foreign, verify-local", from: tsOther.url, verify: true, check: func(t *testing.T, res Result, destBytes, _ int64) {
+			if res.LocalBytesRead != destBytes {
+				t.Errorf("read %d of the dest's %d bytes, want all", res.LocalBytesRead, destBytes)
+			}
+		}},
+		{name: "own copy", from: ts.url, check: func(t *testing.T, res Result, _, common int64) {
+			if common < res.BytesTotal/4 || res.BytesReused < common {
+				t.Errorf("reused %d of %d bytes, %d of them in files the dest held", res.BytesReused, res.BytesTotal, common)
+			}
+		}},
+	}
+	for _, tc := range testCases {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dest := filepath.Join(parent, "db")
+			if _, err := Install(context.Background(), tc.from, 0, testConfig(t, dest)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(parent, ".snapsync-db.digests")); err != nil {
+				t.Fatal(err) // as if the node had written its DB itself
+			}
+			destBytes := treeBytes0(t, dest)
+			before := readTree(t, dest)
+			cfg := testConfig(t, dest)
+			cfg.VerifyLocal = tc.verify
+			res, err := Install(context.Background(), ts.url, 0, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testdb.CheckSameDB(t, leader.DB(), dest)
+			var common int64 // whole files the dest already held
+			for name, content := range readTree(t, dest) {
+				if before[name] == content && !strings.HasPrefix(content, "<") {
+					common += int64(len(content))
+				}
+			}
+			t.Logf("dest %d bytes: read %d, fetched %d, reused %d of %d, %d in common", destBytes, res.LocalBytesRead, res.BytesFetched, res.BytesReused, res.BytesTotal, common)
+			tc.check(t, res, destBytes, common)
+		})
+	}
 }
