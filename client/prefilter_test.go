@@ -264,3 +264,72 @@ func TestInstallOntoUncachedDest(t *testing.T) {
 		})
 	}
 }
+
+// TestHeldPlan plans against a scan with candidates still to hash: the
+// leaders whose first chunk a candidate has, and every job with one of
+// their chunks, wait; the rest is fetched at once. Resolved, the exact copy
+// is placed whole, the grown log's prefix reused, and every chunk is in
+// exactly one job.
+func TestHeldPlan(t *testing.T) {
+	t.Parallel()
+	const cs = testChunkSize
+	shared := randBytes(9, cs) // a chunk both in a held leader and in one fetched at once
+	leader := map[string][]byte{
+		"000001.sst": randBytes(1, 4*cs),
+		"000002.sst": append(append(randBytes(2, 2*cs), shared...), randBytes(22, cs)...),
+		"000003.sst": append(randBytes(3, 3*cs), shared...),
+		"000004.log": randBytes(4, 5*cs+7),
+	}
+	names := []string{"000001.sst", "000002.sst", "000003.sst", "000004.log"}
+	root := t.TempDir()
+	writeFiles(t, root, map[string][]byte{
+		"000002.sst": leader["000002.sst"],        // an exact copy
+		"000004.log": leader["000004.log"][:3*cs], // the log, before it grew
+		"000001.sst": randBytes(101, 4*cs),        // foreign
+	})
+	m := manifestOf(t, leader, names)
+	done, complete := make([][]bool, len(m.Files)), make([]bool, len(m.Files))
+	need := neededDigests(m, done, complete)
+	sc, err := scanLocal(context.Background(), []localTree{{root: root, fromDest: true}}, cs, need, nil, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.pending) != 2 {
+		t.Fatalf("%d candidates, want 2 (the copy and the log)", len(sc.pending))
+	}
+	p := makePlanHolding(m, done, complete, sc.index(need), func(string) bool { return true }, DefaultFileModeMask,
+		func(int) string { return "" }, sc.heads())
+	held := map[int]bool{1: true, 3: true}
+	if p.hold == nil || len(p.hold.files) != 2 || !held[p.hold.files[0]] || !held[p.hold.files[1]] {
+		t.Fatalf("held %v, want leaders 1 and 3", p.hold)
+	}
+	for _, jb := range append(p.fetch, p.reuse...) {
+		for _, tg := range jb.targets {
+			if held[tg.file] {
+				t.Fatalf("a job under way targets held leader %d", tg.file)
+			}
+		}
+		if *jb.digest == verify.Sum(shared) {
+			t.Fatal("the chunk shared with a held leader is under way")
+		}
+	}
+	if got, want := p.fetchBytes(), int64(4*cs+3*cs); got != want {
+		t.Fatalf("fetching %d bytes at once, want %d (leaders 0 and 2 but their shared chunk)", got, want)
+	}
+	if err := sc.hashRest(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.resolve(sc.index(need))
+	if len(p.place) != 1 || p.place[0].file != 1 {
+		t.Fatalf("placed %v, want leader 1 whole", p.place)
+	}
+	if got := p.reuseBytes(); got != 4*cs {
+		t.Errorf("reuse %d bytes, want the log's prefix and the shared chunk (from the copy), %d", got, 4*cs)
+	}
+	if got, want := p.fetchBytes(), int64(2*cs+7); got != want {
+		t.Errorf("then fetching %d bytes, want the log's tail, %d", got, want)
+	}
+	if n := p.remaining[1].Load(); n != 0 {
+		t.Errorf("placed leader 1 has %d chunks to write", n)
+	}
+}
