@@ -25,10 +25,11 @@ import (
 
 // holding is what a plan leaves until the candidates are hashed.
 type holding struct {
-	files  []int      // leaders held, in manifest order
-	isHeld []bool     // by leader
-	held   *digestSet // the digests of their chunks
-	later  []*job     // jobs made before resolve whose content a held leader has
+	heads  map[verify.Digest]bool // the first chunks of the leaders held
+	files  []int                  // leaders held, in manifest order
+	isHeld []bool                 // by leader
+	held   *digestSet             // the digests of their chunks
+	later  []*job                 // jobs made before resolve whose content a held leader has
 	// resolving: resolve is planning the held leaders; jobs are routed.
 	resolving bool
 	// What makePlanHolding planned with, for resolve.
@@ -43,7 +44,7 @@ type holding struct {
 // holdFor holds the leaders of m not complete whose first chunk's digest
 // heads holds.
 func holdFor(m *verify.Manifest, complete []bool, heads map[verify.Digest]bool) *holding {
-	h := &holding{isHeld: make([]bool, len(m.Files)), held: newDigestSet()}
+	h := &holding{heads: make(map[verify.Digest]bool), isHeld: make([]bool, len(m.Files)), held: newDigestSet()}
 	for i := range m.Files {
 		f := &m.Files[i]
 		if f.LinkTo >= 0 || complete[i] || len(f.Chunks) == 0 || !heads[f.Chunks[0].Digest] {
@@ -51,6 +52,7 @@ func holdFor(m *verify.Manifest, complete []bool, heads map[verify.Digest]bool) 
 		}
 		h.files = append(h.files, i)
 		h.isHeld[i] = true
+		h.heads[f.Chunks[0].Digest] = true
 		for j := range f.Chunks {
 			h.held.add(&f.Chunks[j].Digest)
 		}
@@ -93,6 +95,22 @@ func (sc *localScan) heads() map[verify.Digest]bool {
 		hs[f.chunks[0].Digest] = true
 	}
 	return hs
+}
+
+// keep leaves pending only the candidates whose first chunk is a held
+// leader's (p.hold.heads; nil: none). The others could only supply a held
+// leader's chunks found at other offsets: they are dropped unread, as the
+// prefilter drops a file.
+func (sc *localScan) keep(heads map[verify.Digest]bool) {
+	kept := sc.pending[:0]
+	for _, f := range sc.pending {
+		if heads[f.chunks[0].Digest] {
+			kept = append(kept, f)
+			continue
+		}
+		f.pending, f.chunks = false, nil
+	}
+	sc.pending = kept
 }
 
 // localPlan is planning's view of the local trees: the scan, and once the

@@ -96,8 +96,8 @@ func makePlanHolding(m *verify.Manifest, done [][]bool, complete []bool, idx *lo
 	staged := stagedChunks(m, done, stagePath)
 	used := make(map[durable.FileID]bool) // local inodes already placed
 	jobs := newJobIndex()
-	if len(heads) > 0 {
-		p.hold = holdFor(m, complete, heads)
+	if h := holdFor(m, complete, heads); len(h.files) > 0 {
+		p.hold = h
 		p.hold.jobs, p.hold.used, p.hold.staged, p.hold.done = jobs, used, staged, done
 		p.hold.immutable, p.hold.mask = immutable, mask
 		// resolve may mark held leaders while the flushers read synced.

@@ -316,6 +316,10 @@ func TestHeldPlan(t *testing.T) {
 	if got, want := p.fetchBytes(), int64(4*cs+3*cs); got != want {
 		t.Fatalf("fetching %d bytes at once, want %d (leaders 0 and 2 but their shared chunk)", got, want)
 	}
+	sc.keep(p.hold.heads)
+	if len(sc.pending) != 2 {
+		t.Fatalf("%d candidates kept, want 2", len(sc.pending))
+	}
 	if err := sc.hashRest(context.Background()); err != nil {
 		t.Fatal(err)
 	}

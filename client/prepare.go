@@ -270,14 +270,22 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 		return nil, nil, nil, err
 	}
 	lp := &localPlan{sc: sc, need: need}
-	heads, idx := sc.heads(), sc.index(need)
-	if heads == nil { // nothing left to hash
-		lp.idx = idx
+	if cfg.VerifyLocal { // exhaustive: every candidate is read whole before planning
+		if err := sc.hashRest(ctx); err != nil {
+			return nil, nil, nil, err
+		}
 	}
+	idx := sc.index(need)
 	s := &stager{root: l.stage, fs: l.fs, mask: l.mask, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64),
 		buffered: cfg.BufferedWrites}
 	s.plan = makePlanHolding(m, done, complete, idx, cfg.Immutable, cfg.FileModeMask,
-		func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p }, heads)
+		func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p }, sc.heads())
+	if s.plan.hold == nil { // nothing held: no candidate is worth reading on
+		sc.keep(nil)
+		lp.idx = idx
+	} else {
+		sc.keep(s.plan.hold.heads)
+	}
 	if err := checkSpace(cfg, l, s.plan); err != nil {
 		return nil, nil, nil, err
 	}
