@@ -229,7 +229,7 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *stat
 	}
 	planned := time.Now()
 	f.sink, f.ctr = s, ctr
-	if err := s.run(ctx, f, pool, lp, func() error { return afterHeld(cfg, l, s.plan, lp, ctr) }); err != nil {
+	if err := s.run(ctx, f, pool, lp, func() error { return afterHeld(cfg, l, s.plan, lp) }); err != nil {
 		return Prepared{}, err
 	}
 	fetched := time.Now()
@@ -312,7 +312,7 @@ func localTrees(l layout) []localTree {
 }
 
 // afterHeld checks the space for, and logs, the plan once resolved.
-func afterHeld(cfg *Config, l layout, p *plan, lp *localPlan, ctr *counters) error {
+func afterHeld(cfg *Config, l layout, p *plan, lp *localPlan) error {
 	if err := checkSpace(cfg, l, p); err != nil {
 		return err
 	}
