@@ -51,3 +51,19 @@ func BenchmarkIndexTrees(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIndexOneLargeFile hashes one 64 MiB file (no cache, as
+// --verify-local): its chunk ranges are spread over every core.
+func BenchmarkIndexOneLargeFile(b *testing.B) {
+	const size = 64 << 20
+	root := b.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "big.sst"), make([]byte, size), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	for b.Loop() {
+		if _, err := indexTrees(context.Background(), []localTree{{root: root, fromDest: true}}, testChunkSize, nil, nil, nil, zerolog.Nop()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -106,16 +106,17 @@ func (sc *localScan) head(ctx context.Context, f *localFile, cache *localCache, 
 	if size == 0 {
 		return nil
 	}
-	chunks := make([]verify.Chunk, chunker.Count(size, sc.chunkSize))
-	if err := sc.hashChunks(ctx, f, 0, chunks[:1]); err != nil {
+	head := make([]verify.Chunk, 1)
+	if err := sc.hashChunks(ctx, f, 0, head); err != nil {
 		return err
 	}
+	n := chunker.Count(size, sc.chunkSize)
 	switch {
 	case f.failed.Load():
-	case len(chunks) == 1:
-		f.chunks = chunks
-	case !f.fromDest || want.has(&chunks[0].Digest):
-		f.chunks, f.pending = chunks, true
+	case n == 1:
+		f.chunks = head
+	case !f.fromDest || want.has(&head[0].Digest): // room for the others only now
+		f.chunks, f.pending = append(head, make([]verify.Chunk, n-1)...), true
 	}
 	return nil
 }
