@@ -59,7 +59,7 @@ fails mid-way, goes on from the next, keeping every chunk already verified.`,
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
 	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database (or --replace entries) for snapsync rollback, until snapsync finalize deletes it")
-	fl.BoolVar(&f.verifyLocal, "verify-local", false, "hash every local file again, ignoring the digest cache beside DIR")
+	fl.BoolVar(&f.verifyLocal, "verify-local", false, "hash every byte of every local file, ignoring the digest cache beside DIR and the first-chunk prefilter")
 	fl.BoolVar(&f.buffered, "buffered-writes", false, "write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, leaving the rest (e.g. om.db,db.snapshots in an OM metadata dir); the staging area is then DIR/.snapsync-replace")
 	fl.Uint64Var(&f.minIndex, "min-index", 0, "require a checkpoint reflecting at least this Raft index")
