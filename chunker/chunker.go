@@ -88,3 +88,39 @@ func HashFile(ctx context.Context, path string, chunkSize int) ([]verify.Chunk, 
 	}
 	return chunks, n, nil
 }
+
+// Count is the number of chunks of a size-byte file: the last may be short,
+// an empty file has none.
+func Count(size int64, chunkSize int) int {
+	return int((size + int64(chunkSize) - 1) / int64(chunkSize))
+}
+
+// HashAt hashes len(out) consecutive chunks of a size-byte file read
+// through r, the first being chunk number first, into out; buf must hold a
+// chunk. Every chunk but the file's last is chunkSize long. A file that
+// ends before size is an error wrapping io.ErrUnexpectedEOF. Ranges of one
+// file can be hashed by several goroutines at once, each with its own out
+// and buf: that is how a large file is hashed on every core.
+func HashAt(ctx context.Context, r io.ReaderAt, size int64, chunkSize, first int, out []verify.Chunk, buf []byte) error {
+	if chunkSize < verify.MinChunkSize || chunkSize > verify.MaxChunkSize || len(buf) < chunkSize {
+		return fmt.Errorf("chunker: chunk size %d outside [%d, %d] or buffer of %d", chunkSize, verify.MinChunkSize, verify.MaxChunkSize, len(buf))
+	}
+	if first < 0 || first+len(out) > Count(size, chunkSize) {
+		return fmt.Errorf("chunker: chunks [%d, %d) outside the %d of %d bytes", first, first+len(out), Count(size, chunkSize), size)
+	}
+	for k := range out {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		off := int64(first+k) * int64(chunkSize)
+		b := buf[:min(int64(chunkSize), size-off)]
+		if n, err := r.ReadAt(b, off); n < len(b) {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("chunker: read at %d: %w", off, err)
+		}
+		out[k] = verify.Chunk{Length: uint32(len(b)), Digest: verify.Sum(b)}
+	}
+	return nil
+}

@@ -108,3 +108,56 @@ func BenchmarkDigests(b *testing.B) {
 		}
 	}
 }
+
+// TestHashAt checks that hashing any split of a file's chunk ranges gives
+// Digests' chunks, and that a file shorter than said is refused.
+func TestHashAt(t *testing.T) {
+	const cs = 64 << 10
+	testCases := []struct {
+		name   string
+		size   int
+		ranges [][2]int // [first, count)
+		short  int      // bytes the reader lacks
+	}{
+		{name: "one range", size: 300 << 10, ranges: [][2]int{{0, 5}}},
+		{name: "split", size: 300 << 10, ranges: [][2]int{{0, 1}, {1, 3}, {4, 1}}},
+		{name: "exact", size: 2 * cs, ranges: [][2]int{{1, 1}, {0, 1}}},
+		{name: "empty", size: 0, ranges: [][2]int{{0, 0}}},
+		{name: "shrank", size: 300 << 10, ranges: [][2]int{{0, 5}}, short: 1},
+	}
+	for _, tc := range testCases {
+		t.Run(tc.name, func(t *testing.T) {
+			data := input(tc.size)
+			want, _, err := Digests(context.Background(), bytes.NewReader(data), cs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := bytes.NewReader(data[:tc.size-tc.short])
+			got := make([]verify.Chunk, Count(int64(tc.size), cs))
+			buf := make([]byte, cs)
+			for _, rg := range tc.ranges {
+				err = HashAt(context.Background(), r, int64(tc.size), cs, rg[0], got[rg[0]:rg[0]+rg[1]], buf)
+				if err != nil {
+					break
+				}
+			}
+			if tc.short > 0 {
+				if !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("err = %v, want io.ErrUnexpectedEOF", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d chunks, want %d", len(got), len(want))
+			}
+			for k := range want {
+				if got[k] != want[k] {
+					t.Fatalf("chunk %d = %v, want %v", k, got[k], want[k])
+				}
+			}
+		})
+	}
+}

@@ -82,10 +82,13 @@ type Config struct {
 	// it or Rollback puts it back; meanwhile another Commit fails with
 	// ErrRollbackPending. Default: false.
 	KeepOld bool
-	// VerifyLocal hashes every local file again while planning, ignoring the
-	// follower digest cache (StagingDir+".digests"), which otherwise spares
-	// the files this package verified and wrote whose identity (device,
-	// inode, birth time, size, mtime) has not changed since. Default: false.
+	// VerifyLocal hashes every byte of every local file while planning,
+	// ignoring the follower digest cache (StagingDir+".digests"), which
+	// otherwise spares the files this package verified and wrote whose
+	// identity (device, inode, birth time, size, mtime) has not changed
+	// since, and the prefilter, which otherwise reads past the first chunk
+	// only of a file whose first chunk the plan can use (docs/DESIGN.md, How
+	// an install runs). Default: false.
 	VerifyLocal bool
 	// Immutable reports whether a file of the current database (a
 	// slash-separated path relative to Dest) never changes in place, so that

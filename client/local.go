@@ -8,14 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/snapsync/snapsync/chunker"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -34,6 +31,11 @@ type localFile struct {
 	// synced: the file's identity was in the follower digest cache, so
 	// snapsync verified, wrote and fsynced it, and it has not changed since.
 	synced bool
+	// pending: the first chunk passed the prefilter, the others are not
+	// hashed yet (chunks has room for them all).
+	pending bool
+	// failed: a read of the file failed while its chunks were hashed.
+	failed atomic.Bool
 }
 
 // chunkLoc is where a chunk's bytes are found locally.
@@ -63,8 +65,9 @@ type localIndex struct {
 	byContent map[contentKey][]*localFile
 	files     int   // names indexed
 	bytes     int64 // of the distinct inodes indexed
-	hashed    int64 // inodes read and hashed: each once
+	hashed    int64 // inodes read and hashed (if only their first chunk): each once
 	cached    int64 // inodes whose chunks the follower cache held
+	read      int64 // bytes read and hashed
 }
 
 // localTree is a directory whose files may hold reusable content.
@@ -73,59 +76,19 @@ type localTree struct {
 	fromDest bool
 }
 
-// indexTrees hashes every regular file of the trees (symlinks and other
-// entries are skipped, missing trees are empty) and indexes the chunks that
-// need holds. Each local inode is hashed once, however many names it has in
-// Dest and earlier stagings (an OM's SST linked into every snapshot): its
-// other names share the first name's chunks. A file that cannot be read is
-// skipped: reuse is opportunistic, and every reused byte is checked again
-// when it is copied. An inode whose identity the follower cache records
-// (snapsync verified and wrote it, and it has not changed since) takes its
-// chunks from the cache instead of being read; cache may be nil.
-func indexTrees(ctx context.Context, trees []localTree, chunkSize int, need *digestSet, cache *localCache, log zerolog.Logger) (*localIndex, error) {
-	var files []*localFile
-	for _, t := range trees {
-		found, err := listTree(t)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, found...)
-	}
-	first := byInode(files)
-	var hashed, cached atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, f := range first {
-		g.Go(func() error {
-			if cs, ok := cache.lookup(f.path, uint32(chunkSize)); ok {
-				cached.Add(1)
-				f.chunks, f.synced = cs, true
-				return nil
-			}
-			hashed.Add(1)
-			chunks, _, err := chunker.HashFile(gctx, f.path, chunkSize)
-			if err != nil {
-				if gctx.Err() != nil {
-					return context.Cause(gctx)
-				}
-				log.Debug().Err(err).Str("path", f.path).Msg("skip local file")
-				return nil
-			}
-			f.chunks = chunks
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+// indexTrees finds the local content the plan can use: scanLocal, then
+// hashRest, then index (see them). want, if not nil, is the prefilter: a file
+// whose first chunk it refuses is not read further. need is what the plan
+// needs (nil: everything).
+func indexTrees(ctx context.Context, trees []localTree, chunkSize int, want, need *digestSet, cache *localCache, log zerolog.Logger) (*localIndex, error) {
+	sc, err := scanLocal(ctx, trees, chunkSize, want, cache, log)
+	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		if f.same != nil {
-			f.chunks, f.synced = f.same.chunks, f.same.synced
-		}
+	if err := sc.hashRest(ctx); err != nil {
+		return nil, err
 	}
-	x := buildIndex(files, need)
-	x.hashed, x.cached = hashed.Load(), cached.Load()
-	return x, nil
+	return sc.index(need), nil
 }
 
 // byInode returns the first name of each distinct inode of files, and points
@@ -151,14 +114,14 @@ func buildIndex(files []*localFile, need *digestSet) *localIndex {
 	x := &localIndex{byDigest: make(map[verify.Digest]chunkLoc), byContent: make(map[contentKey][]*localFile)}
 	keys := make(map[*localFile]contentKey) // by an inode's first name
 	for _, f := range files {
-		if f.chunks == nil && f.info.Size() > 0 {
-			continue // unreadable
-		}
-		x.files++
 		first := f
 		if f.same != nil {
 			first = f.same
 		}
+		if first.pending || (first.chunks == nil && f.info.Size() > 0) {
+			continue // not hashed yet, unreadable or refused by the prefilter
+		}
+		x.files++
 		k, ok := keys[first]
 		if !ok {
 			k = contentOf(f.chunks, f.info.Size())

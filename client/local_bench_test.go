@@ -15,8 +15,9 @@ import (
 )
 
 // BenchmarkIndexTrees indexes a follower's DB of 16 files of 4 MiB while
-// planning: hashed (no cache, as --verify-local) and from the follower
-// digest cache. Bytes are the DB's.
+// planning: hashed (no cache, as --verify-local), from the follower digest
+// cache, and foreign (no cache, no first chunk the plan wants: the
+// prefilter reads one chunk a file). Bytes are the DB's.
 func BenchmarkIndexTrees(b *testing.B) {
 	const files, size = 16, 4 << 20
 	root := b.TempDir()
@@ -37,15 +38,32 @@ func BenchmarkIndexTrees(b *testing.B) {
 	for _, tc := range []struct {
 		name  string
 		cache *localCache
-	}{{"hashed", nil}, {"cached", cache}} {
+		want  *digestSet
+	}{{"hashed", nil, nil}, {"cached", cache, nil}, {"foreign", nil, newDigestSet()}} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(files * size)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := indexTrees(context.Background(), []localTree{{root: root, fromDest: true}}, testChunkSize, nil, tc.cache, zerolog.Nop()); err != nil {
+				if _, err := indexTrees(context.Background(), []localTree{{root: root, fromDest: true}}, testChunkSize, tc.want, nil, tc.cache, zerolog.Nop()); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkIndexOneLargeFile hashes one 64 MiB file (no cache, as
+// --verify-local): its chunk ranges are spread over every core.
+func BenchmarkIndexOneLargeFile(b *testing.B) {
+	const size = 64 << 20
+	root := b.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "big.sst"), make([]byte, size), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	for b.Loop() {
+		if _, err := indexTrees(context.Background(), []localTree{{root: root, fromDest: true}}, testChunkSize, nil, nil, nil, zerolog.Nop()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -72,6 +72,9 @@ type plan struct {
 	// whole.
 	stagedBytes int64
 	placedBytes int64
+	// hold, when local candidates are still being hashed, is what waits
+	// for them (deferred.go); nil otherwise.
+	hold *holding
 }
 
 // makePlan decides, by content only, where every leader's bytes come from.
@@ -81,10 +84,25 @@ type plan struct {
 // has the mode the install gives.
 func makePlan(m *verify.Manifest, done [][]bool, complete []bool, idx *localIndex,
 	immutable func(string) bool, mask fs.FileMode, stagePath func(int) string) *plan {
+	return makePlanHolding(m, done, complete, idx, immutable, mask, stagePath, nil)
+}
+
+// makePlanHolding is makePlan, except that the leaders whose first chunk's
+// digest heads holds (a local candidate not hashed yet may supply them) are
+// left for resolve, with every job one of their chunks is in (p.hold).
+func makePlanHolding(m *verify.Manifest, done [][]bool, complete []bool, idx *localIndex,
+	immutable func(string) bool, mask fs.FileMode, stagePath func(int) string, heads map[verify.Digest]bool) *plan {
 	p := &plan{m: m, remaining: make([]atomic.Int64, len(m.Files))}
 	staged := stagedChunks(m, done, stagePath)
 	used := make(map[durable.FileID]bool) // local inodes already placed
 	jobs := newJobIndex()
+	if h := holdFor(m, complete, heads); len(h.files) > 0 {
+		p.hold = h
+		p.hold.jobs, p.hold.used, p.hold.staged, p.hold.done = jobs, used, staged, done
+		p.hold.immutable, p.hold.mask = immutable, mask
+		// resolve may mark held leaders while the flushers read synced.
+		p.synced = make([]bool, len(m.Files))
+	}
 	for i := range m.Files {
 		f := &m.Files[i]
 		switch {
@@ -94,27 +112,37 @@ func makePlan(m *verify.Manifest, done [][]bool, complete []bool, idx *localInde
 			p.ready = append(p.ready, i)
 			p.stagedBytes += f.Size
 			continue
-		}
-		if src, link := wholeMatch(f, idx, used, immutable, mask); src != nil {
-			used[durable.InfoID(src.info)] = true
-			p.place = append(p.place, placement{file: i, src: src, link: link})
-			p.ready = append(p.ready, i)
-			if src.synced {
-				if p.synced == nil {
-					p.synced = make([]bool, len(m.Files))
-				}
-				p.synced[i] = true
-			}
-			p.placedBytes += f.Size
+		case p.hold.holds(i):
 			continue
 		}
-		p.create = append(p.create, i)
-		p.addChunks(i, done[i], jobs, staged, idx)
-		if p.remaining[i].Load() == 0 {
-			p.ready = append(p.ready, i)
-		}
+		p.planFile(i, done[i], jobs, staged, idx, used, immutable, mask)
 	}
 	return p
+}
+
+// planFile plans leader i: placed whole from a local file, or created and
+// written from jobs.
+func (p *plan) planFile(i int, done []bool, jobs *jobIndex, staged map[verify.Digest]chunkLoc, idx *localIndex,
+	used map[durable.FileID]bool, immutable func(string) bool, mask fs.FileMode) {
+	f := &p.m.Files[i]
+	if src, link := wholeMatch(f, idx, used, immutable, mask); src != nil {
+		used[durable.InfoID(src.info)] = true
+		p.place = append(p.place, placement{file: i, src: src, link: link})
+		p.ready = append(p.ready, i)
+		if src.synced {
+			if p.synced == nil {
+				p.synced = make([]bool, len(p.m.Files))
+			}
+			p.synced[i] = true
+		}
+		p.placedBytes += f.Size
+		return
+	}
+	p.create = append(p.create, i)
+	p.addChunks(i, done, jobs, staged, idx)
+	if p.remaining[i].Load() == 0 {
+		p.ready = append(p.ready, i)
+	}
 }
 
 // isSynced reports whether leader i was placed from an already durable file.
@@ -133,18 +161,28 @@ func (p *plan) addChunks(i int, done []bool, jobs *jobIndex, staged map[verify.D
 		if jb == nil {
 			jb = p.newJob(&c.Digest, c.Length)
 			jobs.put(jb)
-			if loc, ok := staged[c.Digest]; ok {
-				jb.src = &loc
-				p.reuse = append(p.reuse, jb)
-			} else if loc, ok := idx.byDigest[c.Digest]; ok {
-				jb.src = &loc
-				p.reuse = append(p.reuse, jb)
+			if p.hold.holdsChunk(&c.Digest) {
+				p.hold.later = append(p.hold.later, jb)
 			} else {
-				p.fetch = append(p.fetch, jb)
+				p.route(jb, staged, idx)
 			}
 		}
 		jb.targets = append(jb.targets, target{file: i, chunk: j})
 		p.remaining[i].Add(1)
+	}
+}
+
+// route makes jb a reuse job if its content is staged or local, else a
+// fetch job.
+func (p *plan) route(jb *job, staged map[verify.Digest]chunkLoc, idx *localIndex) {
+	if loc, ok := staged[*jb.digest]; ok {
+		jb.src = &loc
+		p.reuse = append(p.reuse, jb)
+	} else if loc, ok := idx.byDigest[*jb.digest]; ok {
+		jb.src = &loc
+		p.reuse = append(p.reuse, jb)
+	} else {
+		p.fetch = append(p.fetch, jb)
 	}
 }
 
@@ -206,8 +244,11 @@ func wholeMatch(f *verify.File, idx *localIndex, used map[durable.FileID]bool, i
 	return nil, false
 }
 
-// neededDigests returns the digests of every chunk not yet staged (8 bytes
-// of key a chunk, and the map's slack).
+// neededDigests returns the digests of every chunk not yet staged, and of
+// the first chunk of every file not complete (8 bytes of key a chunk, and
+// the map's slack): what the plan can use of a local file, and so what the
+// prefilter lets through (a file whose first chunk is already staged may
+// still be placed whole).
 func neededDigests(m *verify.Manifest, done [][]bool, complete []bool) *digestSet {
 	need := newDigestSet()
 	for i := range m.Files {
@@ -215,7 +256,7 @@ func neededDigests(m *verify.Manifest, done [][]bool, complete []bool) *digestSe
 			continue
 		}
 		for j := range m.Files[i].Chunks {
-			if done[i] == nil || !done[i][j] {
+			if j == 0 || done[i] == nil || !done[i][j] {
 				need.add(&m.Files[i].Chunks[j].Digest)
 			}
 		}

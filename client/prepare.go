@@ -223,13 +223,13 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *stat
 	ctr.setManifest(len(m.Files), m.TotalBytes())
 	ctr.setPhase(PhasePlanning)
 	start := time.Now()
-	s, pool, err := planStage(ctx, m, cfg, l, ctr)
+	s, pool, lp, err := planStage(ctx, m, cfg, l, ctr)
 	if err != nil {
 		return Prepared{}, err
 	}
 	planned := time.Now()
 	f.sink, f.ctr = s, ctr
-	if err := s.run(ctx, f, pool); err != nil {
+	if err := s.run(ctx, f, pool, lp, func() error { return afterHeld(cfg, l, s.plan, lp) }); err != nil {
 		return Prepared{}, err
 	}
 	fetched := time.Now()
@@ -240,58 +240,106 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *stat
 	cfg.Logger.Debug().Dur("plan", planned.Sub(start)).Dur("fetch", fetched.Sub(planned)).
 		Dur("finish", time.Since(fetched)).Msg("staging phases")
 	recordStaged(l, m, cfg.Logger)
-	return markStaged(l, st, ctr, cfg)
+	p, err = markStaged(l, st, ctr, cfg)
+	p.LocalBytesRead = lp.idx.read
+	return p, err
 }
 
 // planStage creates stage/'s directories, finds what is staged and what is
-// local, and plans the rest.
-func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, ctr *counters) (*stager, *bufPool, error) {
+// local, and plans the rest: all of it, or, while local candidates are
+// still to be hashed, all but what they may supply (deferred.go).
+func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, ctr *counters) (*stager, *bufPool, *localPlan, error) {
 	pool := newBufPool(int(m.ChunkSize))
 	if err := makeDirs(l.fs, l.stage, m); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	done, complete, err := scanStage(ctx, l.fs, l.stage, m, pool)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	trees := []localTree{{root: l.dest, fromDest: true}, {root: l.prev}}
-	if l.set { // only the listed entries of Dest: never the node's other files, nor the staging area
-		trees = []localTree{{root: l.prev}}
-		for _, n := range l.names {
-			trees = append(trees, localTree{root: filepath.Join(l.dest, n), fromDest: true})
-		}
-	}
+	need := neededDigests(m, done, complete)
 	var cache *localCache
+	want := need // the prefilter
 	if !cfg.VerifyLocal {
 		cache = loadLocalCache(l, cfg.Logger)
+	} else {
+		want = nil // exhaustive: every local byte is hashed
 	}
-	idx, err := indexTrees(ctx, trees, int(m.ChunkSize), neededDigests(m, done, complete), cache, cfg.Logger)
+	sc, err := scanLocal(ctx, localTrees(l), int(m.ChunkSize), want, cache, cfg.Logger)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	lp := &localPlan{sc: sc, need: need}
+	if cfg.VerifyLocal { // exhaustive: every candidate is read whole before planning
+		if err := sc.hashRest(ctx); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	idx := sc.index(need)
 	s := &stager{root: l.stage, fs: l.fs, mask: l.mask, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64),
 		buffered: cfg.BufferedWrites}
-	s.plan = makePlan(m, done, complete, idx, cfg.Immutable, cfg.FileModeMask, func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p })
+	s.plan = makePlanHolding(m, done, complete, idx, cfg.Immutable, cfg.FileModeMask,
+		func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p }, sc.heads())
+	if s.plan.hold == nil { // nothing held: no candidate is worth reading on
+		sc.keep(nil)
+		lp.idx = idx
+	} else {
+		sc.keep(s.plan.hold.heads)
+	}
 	if err := checkSpace(cfg, l, s.plan); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ctr.done.Store(s.plan.stagedBytes)
 	ctr.reused.Store(s.plan.stagedBytes) // staged by an interrupted attempt: held locally
-	cfg.Logger.Info().Int("files", len(m.Files)).Int64("total", m.TotalBytes()).
-		Int64("staged", s.plan.stagedBytes).Int64("placed", s.plan.placedBytes).
-		Int64("reuse", s.plan.reuseBytes()).Int64("fetch", s.plan.fetchBytes()).
-		Int("local_files", idx.files).Int64("local_hashed", idx.hashed).
-		Int64("local_cached", idx.cached).Msg("plan")
-	return s, pool, nil
+	if s.plan.hold == nil {
+		logPlan(cfg, s.plan, lp.idx, s.plan.reuseBytes(), s.plan.fetchBytes())
+	} else {
+		lp.reuse, lp.fetch = s.plan.reuseBytes(), s.plan.fetchBytes()
+	}
+	return s, pool, lp, nil
 }
 
-// run places whole files, then copies, fetches and flushes at once.
-func (s *stager) run(ctx context.Context, f *fetcher, pool *bufPool) error {
+// localTrees lists the trees whose files may hold reusable content.
+func localTrees(l layout) []localTree {
+	if !l.set {
+		return []localTree{{root: l.dest, fromDest: true}, {root: l.prev}}
+	}
+	trees := []localTree{{root: l.prev}} // only the listed entries of Dest: never the node's other files, nor the staging area
+	for _, n := range l.names {
+		trees = append(trees, localTree{root: filepath.Join(l.dest, n), fromDest: true})
+	}
+	return trees
+}
+
+// afterHeld checks the space for, and logs, the plan once resolved.
+func afterHeld(cfg *Config, l layout, p *plan, lp *localPlan) error {
+	if err := checkSpace(cfg, l, p); err != nil {
+		return err
+	}
+	logPlan(cfg, p, lp.idx, lp.reuse+p.reuseBytes(), lp.fetch+p.fetchBytes())
+	return nil
+}
+
+// logPlan logs the plan's figures ("plan"; the e2e harness reads
+// local_hashed and local_cached): reuse and fetch are over both parts of a
+// plan that held leaders for candidates.
+func logPlan(cfg *Config, p *plan, idx *localIndex, reuse, fetch int64) {
+	cfg.Logger.Info().Int("files", len(p.m.Files)).Int64("total", p.m.TotalBytes()).
+		Int64("staged", p.stagedBytes).Int64("placed", p.placedBytes).
+		Int64("reuse", reuse).Int64("fetch", fetch).
+		Int("local_files", idx.files).Int64("local_hashed", idx.hashed).
+		Int64("local_cached", idx.cached).Int64("local_bytes_read", idx.read).Msg("plan")
+}
+
+// run places whole files, then copies, fetches and flushes at once. With
+// leaders held for local candidates (lp's scan has some), it hashes them
+// meanwhile, resolves the plan, calls resolved, then places, copies and
+// fetches what was held.
+func (s *stager) run(ctx context.Context, f *fetcher, pool *bufPool, lp *localPlan, resolved func() error) error {
 	if err := s.prepareFiles(ctx); err != nil {
 		return err
 	}
-	s.ctr.done.Add(s.plan.placedBytes)
-	s.ctr.addReused(s.plan.placedBytes)
+	s.placed(s.plan.placedBytes)
 	s.ctr.setPhase(PhaseFetching)
 	g, gctx := errgroup.WithContext(ctx)
 	for range flushWorkers {
@@ -299,27 +347,68 @@ func (s *stager) run(ctx context.Context, f *fetcher, pool *bufPool) error {
 	}
 	g.Go(func() error {
 		defer close(s.flush)
-		for _, i := range s.plan.ready {
-			if err := s.fileDone(gctx, i); err != nil {
-				return err
-			}
+		if err := s.readyAll(gctx); err != nil {
+			return err
 		}
-		return s.produce(gctx, f, pool)
+		if s.plan.hold == nil {
+			return s.produce(gctx, f, pool, s.plan.reuse, s.plan.fetch)
+		}
+		return s.runHeld(gctx, f, pool, lp, resolved)
 	})
 	return g.Wait()
 }
 
+// runHeld copies and fetches what the plan did not hold while hashing the
+// candidates, then carries out the resolved rest.
+func (s *stager) runHeld(ctx context.Context, f *fetcher, pool *bufPool, lp *localPlan, resolved func() error) error {
+	before := s.plan.placedBytes
+	reuse, fetch := s.plan.reuse, s.plan.fetch
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.produce(gctx, f, pool, reuse, fetch) })
+	g.Go(func() error { return lp.finish(gctx, s.plan) })
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := resolved(); err != nil {
+		return err
+	}
+	if err := s.prepareFiles(ctx); err != nil {
+		return err
+	}
+	s.placed(s.plan.placedBytes - before)
+	if err := s.readyAll(ctx); err != nil {
+		return err
+	}
+	return s.produce(ctx, f, pool, s.plan.reuse, s.plan.fetch)
+}
+
+// placed counts n bytes placed whole as done and reused.
+func (s *stager) placed(n int64) {
+	s.ctr.done.Add(n)
+	s.ctr.addReused(n)
+}
+
+// readyAll hands the leaders complete before any write to the flushers.
+func (s *stager) readyAll(ctx context.Context) error {
+	for _, i := range s.plan.ready {
+		if err := s.fileDone(ctx, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // produce copies the reusable chunks while fetching the others, then fetches
 // what turned out not to be reusable after all.
-func (s *stager) produce(ctx context.Context, f *fetcher, pool *bufPool) error {
+func (s *stager) produce(ctx context.Context, f *fetcher, pool *bufPool, reuse, fetch []*job) error {
 	var missed []*job
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		missed, err = s.reuse(gctx, s.plan.reuse, pool, reuseWorkers)
+		missed, err = s.reuse(gctx, reuse, pool, reuseWorkers)
 		return err
 	})
-	g.Go(func() error { return f.run(gctx, s.plan.fetch) })
+	g.Go(func() error { return f.run(gctx, fetch) })
 	if err := g.Wait(); err != nil {
 		return err
 	}

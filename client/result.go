@@ -28,7 +28,12 @@ type Result struct {
 	// BytesReused is what was found locally: in the current database, in an
 	// earlier staging, or already staged by an interrupted attempt.
 	BytesReused int64
-	Duration    time.Duration
+	// LocalBytesRead is what planning read and hashed of local files in
+	// the attempt that completed the staging: the follower digest cache and
+	// the prefilter (docs/DESIGN.md, How an install runs) spare the rest;
+	// with Config.VerifyLocal it is every local byte.
+	LocalBytesRead int64
+	Duration       time.Duration
 	// Source is the URL the snapshot was fetched from (empty when an earlier
 	// call staged it).
 	Source string

@@ -59,7 +59,7 @@ fails mid-way, goes on from the next, keeping every chunk already verified.`,
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
 	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database (or --replace entries) for snapsync rollback, until snapsync finalize deletes it")
-	fl.BoolVar(&f.verifyLocal, "verify-local", false, "hash every local file again, ignoring the digest cache beside DIR")
+	fl.BoolVar(&f.verifyLocal, "verify-local", false, "hash every byte of every local file, ignoring the digest cache beside DIR and the first-chunk prefilter")
 	fl.BoolVar(&f.buffered, "buffered-writes", false, "write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, leaving the rest (e.g. om.db,db.snapshots in an OM metadata dir); the staging area is then DIR/.snapsync-replace")
 	fl.Uint64Var(&f.minIndex, "min-index", 0, "require a checkpoint reflecting at least this Raft index")
@@ -113,15 +113,17 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 
 // installOutput is the --json shape: stable field names for scripts.
 type installOutput struct {
-	SnapshotID   string  `json:"snapshot_id"`
-	Term         uint64  `json:"term"`
-	Index        uint64  `json:"index"`
-	Files        int     `json:"files"`
-	BytesTotal   int64   `json:"bytes_total"`
-	BytesFetched int64   `json:"bytes_fetched"`
-	BytesReused  int64   `json:"bytes_reused"`
-	Seconds      float64 `json:"seconds"`
-	Source       string  `json:"source"`
+	SnapshotID   string `json:"snapshot_id"`
+	Term         uint64 `json:"term"`
+	Index        uint64 `json:"index"`
+	Files        int    `json:"files"`
+	BytesTotal   int64  `json:"bytes_total"`
+	BytesFetched int64  `json:"bytes_fetched"`
+	BytesReused  int64  `json:"bytes_reused"`
+	// LocalBytesRead: local bytes planning read and hashed.
+	LocalBytesRead int64   `json:"local_bytes_read"`
+	Seconds        float64 `json:"seconds"`
+	Source         string  `json:"source"`
 	// Failovers are the sources given up on before Source, in order.
 	Failovers []string `json:"failovers,omitempty"`
 	// RollbackAvailable: --keep-old kept the replaced DB for rollback.
@@ -132,7 +134,7 @@ func newInstallOutput(r client.Result) installOutput {
 	out := installOutput{
 		SnapshotID: r.SnapshotID.String(), Term: r.Term, Index: r.Index, Files: r.Files,
 		BytesTotal: r.BytesTotal, BytesFetched: r.BytesFetched, BytesReused: r.BytesReused,
-		Seconds: r.Duration.Seconds(), Source: r.Source, RollbackAvailable: r.RollbackAvailable,
+		LocalBytesRead: r.LocalBytesRead, Seconds: r.Duration.Seconds(), Source: r.Source, RollbackAvailable: r.RollbackAvailable,
 	}
 	for _, f := range r.Failovers {
 		out.Failovers = append(out.Failovers, f.Source)
