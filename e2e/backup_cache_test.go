@@ -44,7 +44,7 @@ func TestBackupDigestCache(t *testing.T) {
 	if h, m := backup(); h != 0 || m != 3 {
 		t.Fatalf("first backup: %d hits, %d misses; want 0, 3", h, m)
 	}
-	caches, err := filepath.Glob(filepath.Join(cacheDir, "backup-*.digests"))
+	caches, err := filepath.Glob(filepath.Join(cacheDir, "*.digests"))
 	if err != nil || len(caches) != 1 {
 		t.Fatalf("cache files in %s: %v, %v; want one", cacheDir, caches, err)
 	}

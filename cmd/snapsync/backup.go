@@ -64,7 +64,7 @@ REPO is ` + repoHelp + `.`,
 	fl.DurationVar(&f.stall, "stall-timeout", client.DefaultStallTimeout,
 		"fail the backup when the source sends no progress (headers, or 32 KiB) for this long; a slow but moving transfer is never cut")
 	fl.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(),
-		"where a backup of a pebble: or dir: source keeps its digest cache (a file per source), so unchanged files are not read again; empty: none")
+		"where backups of pebble: and dir: sources keep their digest cache, so files unchanged since an earlier backup are not read again; empty: none")
 	f.trustFlags.add(fl, false)
 	for _, name := range []string{"from", "to"} {
 		if err := cmd.MarkFlagRequired(name); err != nil {
@@ -137,7 +137,7 @@ func (f *backupFlags) source(ctx context.Context, log zerolog.Logger) (string, *
 		return "", nil, nil, err
 	}
 	srv, err := server.New(ctx, server.Config{Source: src, WorkDir: work, ReuseWithin: time.Nanosecond, Logger: log,
-		DigestCachePath: backupCachePath(f.cacheDir, f.from, log)})
+		DigestCachePath: backupCachePath(f.cacheDir, log)})
 	if err != nil {
 		src.Close()
 		os.RemoveAll(work)

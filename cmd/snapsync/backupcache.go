@@ -1,12 +1,9 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -23,29 +20,25 @@ func defaultCacheDir() string {
 	return filepath.Join(d, "snapsync")
 }
 
-// backupCachePath returns the digest cache a backup of the local source
-// src (pebble:DIR or dir:DIR) keeps in dir, one per source directory, so a
-// second backup of an unchanged file costs a stat instead of a read and a
-// hash (the server's digest cache: docs/DESIGN.md invariant 8). It makes
-// dir (0700) if need be and refuses one this uid could not have written
-// alone (another owner, or group- or world-writable): "" and a warning then,
-// and the backup hashes every file as if it had no cache. An empty dir
-// turns the cache off.
-func backupCachePath(dir, src string, log zerolog.Logger) string {
+// backupCachePath returns the digest cache backups of local sources
+// (pebble:DIR, dir:DIR) keep in dir, so a backup does not read and hash a
+// file an earlier one hashed, unchanged since (the server's digest cache:
+// docs/DESIGN.md invariant 8). It is one file for every source: entries are
+// keyed by file identity, so the SSTs a new checkpoint directory hard-links
+// from the DB hit whatever directory the earlier backup read them from, and
+// the cache's chunk bound evicts what no recent backup used. It makes dir
+// (0700) if need be and refuses one this uid could not have written alone
+// (another owner, or group- or world-writable): "" and a warning then, and
+// the backup hashes every file. An empty dir turns the cache off.
+func backupCachePath(dir string, log zerolog.Logger) string {
 	if dir == "" {
-		return ""
-	}
-	_, path, _ := strings.Cut(src, ":")
-	abs, err := filepath.Abs(path)
-	if err != nil {
 		return ""
 	}
 	if err := trustedCacheDir(dir); err != nil {
 		log.Warn().Err(err).Str("cache_dir", dir).Msg("not keeping a digest cache: every file is hashed")
 		return ""
 	}
-	sum := sha256.Sum256([]byte(abs))
-	return filepath.Join(dir, "backup-"+hex.EncodeToString(sum[:8])+".digests")
+	return filepath.Join(dir, "backup.digests")
 }
 
 // trustedCacheDir makes dir (0700, parents as MkdirAll makes them) if it
