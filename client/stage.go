@@ -52,11 +52,12 @@ func (s *stager) prepareFiles(ctx context.Context) error {
 			return err
 		}
 	}
+	bareOK := durable.DirSyncCoversCreates(s.root)
 	for _, i := range s.plan.create {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		if s.plan.m.Files[i].Size == 0 {
+		if bareOK && s.plan.m.Files[i].Size == 0 {
 			if err := s.createEmpty(i); err != nil {
 				return err
 			}
@@ -70,8 +71,9 @@ func (s *stager) prepareFiles(ctx context.Context) error {
 }
 
 // createEmpty creates the empty file i with its final mode in one create
-// call. When that made it whole (the file is new, and the umask left its
-// mode alone), it is marked bare: no fsync of its own, the fsync of its
+// call, on a filesystem where its directory's fsync makes such a file
+// durable (durable.DirSyncCoversCreates). When that made it whole (the file
+// is new, and the umask left its mode alone), it is marked bare: no fsync of its own, the fsync of its
 // directory in finish makes it durable (docs/DESIGN.md, "Durability of the
 // staged tree"). Otherwise (a file an earlier attempt left, or a mode the
 // umask changed) it is made as any other file, and the flushers give it its

@@ -56,3 +56,15 @@ func TestReadDirInfo(t *testing.T) {
 		})
 	}
 }
+
+// TestDirSyncCoversCreates: the test's temporary directory is on one of the
+// filesystems named, or not, as statfs says; /proc never is.
+func TestDirSyncCoversCreates(t *testing.T) {
+	if DirSyncCoversCreates("/proc") {
+		t.Error("procfs taken for a journaling filesystem")
+	}
+	if DirSyncCoversCreates(filepath.Join(t.TempDir(), "missing")) {
+		t.Error("a missing path taken for a journaling filesystem")
+	}
+	t.Logf("temp dir: %v", DirSyncCoversCreates(t.TempDir()))
+}
