@@ -2,9 +2,12 @@ package client
 
 import (
 	"cmp"
+	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 
+	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -94,4 +97,40 @@ func (t *treeIndex) children(dir string) []ref {
 		return nil
 	}
 	return t.order[r[0]:r[1]]
+}
+
+// eachStaged calls visit with the Info of every file of m staged below
+// root, one directory listing at a time (ReadDirInfo) rather than one path
+// lookup per file. Entries the manifest does not list are skipped; a
+// listed file that is missing is an error.
+func eachStaged(fsys durable.FS, root string, m *verify.Manifest, visit func(i int, info durable.Info)) error {
+	t := newTreeIndex(m)
+	for _, dir := range t.dirs() {
+		p := root
+		if dir != "" {
+			var err error
+			if p, err = join(root, dir); err != nil {
+				return err
+			}
+		}
+		have, err := fsys.ReadDirInfo(p)
+		if err != nil {
+			return err
+		}
+		i := 0
+		for _, r := range t.children(dir) {
+			if r.isDir() {
+				continue
+			}
+			name := r.name(m)
+			for i < len(have) && have[i].Name < name {
+				i++
+			}
+			if i == len(have) || have[i].Name != name {
+				return fmt.Errorf("staged %s: %w", r.path(m), fs.ErrNotExist)
+			}
+			visit(int(r), have[i].Info)
+		}
+	}
+	return nil
 }
