@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io/fs"
+	"path"
 	"slices"
 	"strings"
 
@@ -106,31 +107,29 @@ func (t *treeIndex) children(dir string) []ref {
 func eachStaged(fsys durable.FS, root string, m *verify.Manifest, visit func(i int, info durable.Info)) error {
 	t := newTreeIndex(m)
 	for _, dir := range t.dirs() {
-		p := root
-		if dir != "" {
-			var err error
-			if p, err = join(root, dir); err != nil {
-				return err
-			}
-		}
-		have, err := fsys.ReadDirInfo(p)
+		have, err := listStaged(fsys, root, dir)
 		if err != nil {
 			return err
 		}
-		i := 0
-		for _, r := range t.children(dir) {
-			if r.isDir() {
-				continue
-			}
-			name := r.name(m)
-			for i < len(have) && have[i].Name < name {
-				i++
-			}
-			if i == len(have) || have[i].Name != name {
-				return fmt.Errorf("staged %s: %w", r.path(m), fs.ErrNotExist)
-			}
-			visit(int(r), have[i].Info)
+		want := t.children(dir)
+		found := matchFiles(m, want, have)
+		if n := countFiles(want); len(found) != n {
+			return fmt.Errorf("staged %s: %d of %d files: %w", path.Join(root, dir), len(found), n, fs.ErrNotExist)
+		}
+		for _, e := range found {
+			visit(e.file, e.info)
 		}
 	}
 	return nil
+}
+
+// countFiles is the number of files among refs.
+func countFiles(refs []ref) int {
+	n := 0
+	for _, r := range refs {
+		if !r.isDir() {
+			n++
+		}
+	}
+	return n
 }
