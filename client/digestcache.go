@@ -160,7 +160,7 @@ func checkCacheFile(info durable.Info, uid int) error {
 // the tree is swapped in. It only saves later work: a failure is logged and
 // leaves no record.
 func recordStaged(l layout, m *verify.Manifest, log zerolog.Logger) {
-	entries := make(map[digestcache.Key]*digestcache.Entry)
+	var items []digestcache.Item  // a slice, not a map: 56 bytes a file
 	empty := &digestcache.Entry{} // one for every empty file: a million of them may be staged
 	err := eachStaged(l.fs, l.stage, m, func(i int, info durable.Info) {
 		f := &m.Files[i]
@@ -171,10 +171,10 @@ func recordStaged(l layout, m *verify.Manifest, log zerolog.Logger) {
 		if len(f.Chunks) > 0 {
 			e = &digestcache.Entry{Chunks: f.Chunks}
 		}
-		entries[digestcache.KeyOf(info, m.ChunkSize)] = e
+		items = append(items, digestcache.Item{Key: digestcache.KeyOf(info, m.ChunkSize), Entry: e})
 	})
 	if err == nil {
-		err = durable.WriteFile(l.fs, l.stagedDigests(), digestcache.Encode(0, entries), 0o600)
+		err = durable.WriteFile(l.fs, l.stagedDigests(), digestcache.EncodeItems(0, items), 0o600)
 	}
 	if err != nil {
 		log.Warn().Err(err).Msg("no digest cache for this install")
