@@ -73,11 +73,11 @@ func (s *stager) prepareFiles(ctx context.Context) error {
 // createEmpty creates the empty file i with its final mode in one create
 // call, on a filesystem where its directory's fsync makes such a file
 // durable (durable.DirSyncCoversCreates). When that made it whole (the file
-// is new, and the umask left its mode alone), it is marked bare: no fsync of its own, the fsync of its
-// directory in finish makes it durable (docs/DESIGN.md, "Durability of the
-// staged tree"). Otherwise (a file an earlier attempt left, or a mode the
-// umask changed) it is made as any other file, and the flushers give it its
-// mode and fsync it.
+// is new, and the umask left its mode alone), it is marked bare: no fsync
+// of its own, the fsync of its directory in finish makes it durable
+// (docs/DESIGN.md, "Durability of the staged tree"). Otherwise (a file an
+// earlier attempt left, or a mode the umask changed) it is made as any
+// other file, and the flushers give it its mode and fsync it.
 func (s *stager) createEmpty(i int) error {
 	p, mode := s.path(i), fileMode(s.plan.m.Files[i].Mode, s.mask)
 	fh, err := s.fs.OpenFile(p, os.O_RDONLY|os.O_CREATE|os.O_EXCL, mode)
