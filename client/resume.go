@@ -35,17 +35,16 @@ func scanStage(ctx context.Context, fsys durable.StageFS, stage string, m *verif
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, e := range matchFiles(m, t.children(dir), have) {
-			f := &m.Files[e.file]
-			if f.LinkTo >= 0 {
-				continue
+		matchFiles(m, t.children(dir), have, func(i int, info durable.Info) {
+			if m.Files[i].LinkTo >= 0 {
+				return
 			}
 			g.Go(func() error {
 				var err error
-				done[e.file], complete[e.file], err = scanFile(gctx, fsys, stage, f, e.info, pool)
+				done[i], complete[i], err = scanFile(gctx, fsys, stage, &m.Files[i], info, pool)
 				return err
 			})
-		}
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
@@ -73,16 +72,10 @@ func listStaged(fsys durable.FS, stage, dir string) ([]durable.DirInfo, error) {
 	return have, nil
 }
 
-// stagedFile is a manifest file found in a listing, with what it is.
-type stagedFile struct {
-	file int
-	info durable.Info
-}
-
-// matchFiles returns the files among want (a directory's manifest entries,
-// sorted by name) that have (its listing, sorted by name) holds.
-func matchFiles(m *verify.Manifest, want []ref, have []durable.DirInfo) []stagedFile {
-	var out []stagedFile
+// matchFiles calls found for each file among want (a directory's manifest
+// entries, sorted by name) that have (its listing, sorted by name) holds,
+// and returns how many of want's files it did not find.
+func matchFiles(m *verify.Manifest, want []ref, have []durable.DirInfo, found func(file int, info durable.Info)) (missing int) {
 	i := 0
 	for _, r := range want {
 		if r.isDir() {
@@ -93,10 +86,12 @@ func matchFiles(m *verify.Manifest, want []ref, have []durable.DirInfo) []staged
 			i++
 		}
 		if i < len(have) && have[i].Name == name {
-			out = append(out, stagedFile{file: int(r), info: have[i].Info})
+			found(int(r), have[i].Info)
+		} else {
+			missing++
 		}
 	}
-	return out
+	return missing
 }
 
 func scanFile(ctx context.Context, fsys durable.StageFS, stage string, f *verify.File, info durable.Info, pool *bufPool) ([]bool, bool, error) {

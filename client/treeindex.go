@@ -111,25 +111,9 @@ func eachStaged(fsys durable.FS, root string, m *verify.Manifest, visit func(i i
 		if err != nil {
 			return err
 		}
-		want := t.children(dir)
-		found := matchFiles(m, want, have)
-		if n := countFiles(want); len(found) != n {
-			return fmt.Errorf("staged %s: %d of %d files: %w", path.Join(root, dir), len(found), n, fs.ErrNotExist)
-		}
-		for _, e := range found {
-			visit(e.file, e.info)
+		if n := matchFiles(m, t.children(dir), have, visit); n > 0 {
+			return fmt.Errorf("staged %s: %d files missing: %w", path.Join(root, dir), n, fs.ErrNotExist)
 		}
 	}
 	return nil
-}
-
-// countFiles is the number of files among refs.
-func countFiles(refs []ref) int {
-	n := 0
-	for _, r := range refs {
-		if !r.isDir() {
-			n++
-		}
-	}
-	return n
 }
