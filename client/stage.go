@@ -87,14 +87,14 @@ func (s *stager) createEmpty(i int) error {
 	if err != nil {
 		return fmt.Errorf("create %s: %w", p, err)
 	}
-	fi, err := fh.Stat()
+	info, err := durable.Stat(fh)
 	if cerr := fh.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("create %s: %w", p, err)
 	}
-	if fi.Mode().Perm() == mode && fi.Size() == 0 {
+	if info.Mode.Perm() == mode && info.Size == 0 {
 		if s.bare == nil {
 			s.bare = make([]bool, len(s.plan.m.Files))
 		}
