@@ -20,21 +20,30 @@ import (
 // manifest's boundaries (nil: nothing usable), and whether the file is
 // complete (every chunk, and the exact size). An entry of the wrong type is
 // removed, and so is a partial file that shares its inode (a hard link from
-// elsewhere), since writing into it would write elsewhere too.
+// elsewhere), since writing into it would write elsewhere too. It lists
+// each directory once (ReadDirInfo) and looks only at the files it finds:
+// a fresh stage/ of a million files costs a listing per directory, not a
+// lookup per file.
 func scanStage(ctx context.Context, fsys durable.StageFS, stage string, m *verify.Manifest, pool *bufPool) (done [][]bool, complete []bool, err error) {
 	done = make([][]bool, len(m.Files))
 	complete = make([]bool, len(m.Files))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range m.Files {
-		f := &m.Files[i]
-		if f.LinkTo >= 0 {
-			continue
+	t := newTreeIndex(m)
+	for _, dir := range t.dirs() {
+		have, err := listStaged(fsys, stage, dir)
+		if err != nil {
+			return nil, nil, err
 		}
-		g.Go(func() error {
-			var err error
-			done[i], complete[i], err = scanFile(gctx, fsys, stage, f, pool)
-			return err
+		matchFiles(m, t.children(dir), have, func(i int, info durable.Info) {
+			if m.Files[i].LinkTo >= 0 {
+				return
+			}
+			g.Go(func() error {
+				var err error
+				done[i], complete[i], err = scanFile(gctx, fsys, stage, &m.Files[i], info, pool)
+				return err
+			})
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -43,18 +52,54 @@ func scanStage(ctx context.Context, fsys durable.StageFS, stage string, m *verif
 	return done, complete, nil
 }
 
-func scanFile(ctx context.Context, fsys durable.StageFS, stage string, f *verify.File, pool *bufPool) ([]bool, bool, error) {
+// listStaged lists the manifest directory dir ("" for the root) below
+// stage; nothing there is an empty listing.
+func listStaged(fsys durable.FS, stage, dir string) ([]durable.DirInfo, error) {
+	p := stage
+	if dir != "" {
+		var err error
+		if p, err = join(stage, dir); err != nil {
+			return nil, err
+		}
+	}
+	have, err := fsys.ReadDirInfo(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list staged %s: %w", p, err)
+	}
+	return have, nil
+}
+
+// matchFiles calls found for each file among want (a directory's manifest
+// entries, sorted by name) that have (its listing, sorted by name) holds,
+// and returns how many of want's files it did not find.
+func matchFiles(m *verify.Manifest, want []ref, have []durable.DirInfo, found func(file int, info durable.Info)) (missing int) {
+	i := 0
+	for _, r := range want {
+		if r.isDir() {
+			continue
+		}
+		name := r.name(m)
+		for i < len(have) && have[i].Name < name {
+			i++
+		}
+		if i < len(have) && have[i].Name == name {
+			found(int(r), have[i].Info)
+		} else {
+			missing++
+		}
+	}
+	return missing
+}
+
+func scanFile(ctx context.Context, fsys durable.StageFS, stage string, f *verify.File, info durable.Info, pool *bufPool) ([]bool, bool, error) {
 	p, err := join(stage, f.Path)
 	if err != nil {
 		return nil, false, err
 	}
-	info, err := fsys.Lstat(p)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, false, nil
-	case err != nil:
-		return nil, false, fmt.Errorf("stat staged %s: %w", f.Path, err)
-	case !info.Mode.IsRegular():
+	if !info.Mode.IsRegular() {
 		return nil, false, removeEntry(fsys, p)
 	}
 	done, all, err := hashStaged(ctx, fsys, p, f, pool)

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -25,6 +26,10 @@ type stager struct {
 	log   zerolog.Logger
 	// buffered is Config.BufferedWrites: no direct I/O.
 	buffered bool
+	// bare marks the empty files prepareFiles created whole (createEmpty):
+	// they need no fsync of their own, their directory's in finish makes
+	// them durable. Nil when there is none.
+	bare []bool
 }
 
 // path returns the staged path of manifest file i.
@@ -47,13 +52,53 @@ func (s *stager) prepareFiles(ctx context.Context) error {
 			return err
 		}
 	}
+	bareOK := durable.DirSyncCoversCreates(s.root)
 	for _, i := range s.plan.create {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
+		if bareOK && s.plan.m.Files[i].Size == 0 {
+			if err := s.createEmpty(i); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := createFile(s.fs, s.path(i), s.plan.m.Files[i].Size); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// createEmpty creates the empty file i with its final mode in one create
+// call, on a filesystem where its directory's fsync makes such a file
+// durable (durable.DirSyncCoversCreates). When that made it whole (the file
+// is new, and the umask left its mode alone), it is marked bare: no fsync
+// of its own, the fsync of its directory in finish makes it durable
+// (docs/DESIGN.md, "Durability of the staged tree"). Otherwise (a file an
+// earlier attempt left, or a mode the umask changed) it is made as any
+// other file, and the flushers give it its mode and fsync it.
+func (s *stager) createEmpty(i int) error {
+	p, mode := s.path(i), fileMode(s.plan.m.Files[i].Mode, s.mask)
+	fh, err := s.fs.OpenFile(p, os.O_RDONLY|os.O_CREATE|os.O_EXCL, mode)
+	if errors.Is(err, fs.ErrExist) {
+		return createFile(s.fs, p, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", p, err)
+	}
+	info, err := durable.Stat(fh)
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", p, err)
+	}
+	if info.Mode.Perm() == mode && info.Size == 0 {
+		if s.bare == nil {
+			s.bare = make([]bool, len(s.plan.m.Files))
+		}
+		s.bare[i] = true
 	}
 	return nil
 }
@@ -238,8 +283,14 @@ func (w *chunkWriter) close() {
 	w.f, w.d, w.path = nil, nil, ""
 }
 
-// fileDone queues a complete file for fsync.
+// fileDone queues a complete file for fsync, or counts a bare one
+// (createEmpty) as done: it has its mode, and finish's directory fsyncs make
+// it durable.
 func (s *stager) fileDone(ctx context.Context, i int) error {
+	if s.bare != nil && s.bare[i] {
+		s.ctr.files.Add(1)
+		return nil
+	}
 	select {
 	case s.flush <- i:
 		return nil

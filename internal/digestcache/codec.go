@@ -45,26 +45,42 @@ func MaxEncodedSize(maxChunks int) int64 {
 // Encode returns the cache file of generation gen holding entries; the same
 // entries always give the same bytes.
 func Encode(gen uint64, entries map[Key]*Entry) []byte {
-	keys := make([]Key, 0, len(entries))
-	size := headerSize + verify.DigestSize
+	items := make([]Item, 0, len(entries))
 	for k, e := range entries {
-		keys = append(keys, k)
-		size += entryFixed + len(e.Chunks)*chunkBytes
+		items = append(items, Item{Key: k, Entry: e})
 	}
-	slices.SortFunc(keys, Compare)
+	return EncodeItems(gen, items)
+}
+
+// Item is one entry of a cache file with its key.
+type Item struct {
+	Key
+	*Entry
+}
+
+// EncodeItems is Encode of entries held in a slice, in any order (it sorts
+// them, and keeps one entry of a key given twice): a writer of a million
+// entries holds 56 bytes an entry instead of a map's.
+func EncodeItems(gen uint64, items []Item) []byte {
+	slices.SortStableFunc(items, func(a, b Item) int { return Compare(a.Key, b.Key) })
+	items = slices.CompactFunc(items, func(a, b Item) bool { return a.Key == b.Key })
+	size := headerSize + verify.DigestSize
+	for _, it := range items {
+		size += entryFixed + len(it.Chunks)*chunkBytes
+	}
 	b := make([]byte, 0, size)
 	b = append(b, magic...)
 	b = binary.BigEndian.AppendUint64(b, gen)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(keys)))
-	for _, k := range keys {
-		e := entries[k]
+	b = binary.BigEndian.AppendUint32(b, uint32(len(items)))
+	for _, it := range items {
+		k := it.Key
 		for _, v := range []uint64{k.ID.Dev, k.ID.Ino, uint64(k.ID.Birth), uint64(k.Size), uint64(k.MtimeNs)} {
 			b = binary.BigEndian.AppendUint64(b, v)
 		}
 		b = binary.BigEndian.AppendUint32(b, k.ChunkSize)
-		b = binary.BigEndian.AppendUint64(b, e.Used)
-		b = binary.BigEndian.AppendUint32(b, uint32(len(e.Chunks)))
-		for _, c := range e.Chunks {
+		b = binary.BigEndian.AppendUint64(b, it.Used)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(it.Chunks)))
+		for _, c := range it.Chunks {
 			b = binary.BigEndian.AppendUint32(b, c.Length)
 			b = append(b, c.Digest[:]...)
 		}

@@ -89,6 +89,14 @@ func (b dirFS) ReadDir(path string) ([]fs.DirEntry, error) {
 	return b.d.ReadDir(r)
 }
 
+func (b dirFS) ReadDirInfo(path string) ([]DirInfo, error) {
+	r, err := b.rel("readdir", path)
+	if err != nil {
+		return nil, err
+	}
+	return b.d.ReadDirInfo(r)
+}
+
 func (b dirFS) pair(op, p1, p2 string, do func(r1, r2 string) error) error {
 	r1, err := b.rel(op, p1)
 	if err != nil {

@@ -288,6 +288,36 @@ func (d *Dir) ReadDir(rel string) ([]fs.DirEntry, error) {
 	return entries, err
 }
 
+// ReadDirInfo lists the directory rel, sorted by name, and describes each
+// entry with statx relative to the open directory (no symlink followed, no
+// path resolved again per entry). An entry removed between the listing and
+// its statx is left out.
+func (d *Dir) ReadDirInfo(rel string) ([]DirInfo, error) {
+	f, err := d.OpenFile(rel, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	out := make([]DirInfo, 0, len(names))
+	fd := int(f.Fd())
+	for _, n := range names {
+		info, err := statAt(fd, n, unix.AT_SYMLINK_NOFOLLOW, filepath.Join(f.Name(), n))
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, DirInfo{Name: n, Info: info})
+	}
+	return out, nil
+}
+
 // Rename renames oldrel below d to newrel below nd, replacing a file there.
 func (d *Dir) Rename(oldrel string, nd *Dir, newrel string) error {
 	return d.two("rename", oldrel, nd, newrel, func(ofd int, ob string, nfd int, nb string) error {

@@ -38,6 +38,12 @@ type FS interface {
 	// ReadDir lists the directory path, sorted by name, not following a
 	// symlink at path.
 	ReadDir(path string) ([]fs.DirEntry, error)
+	// ReadDirInfo lists the directory path, sorted by name, not following a
+	// symlink at path, and describes each entry as Lstat would: in one pass
+	// over the directory (each entry looked up by name in the open
+	// directory where the FS has directory handles), for checking a tree of
+	// a million files without a path lookup per file.
+	ReadDirInfo(path string) ([]DirInfo, error)
 }
 
 // StageFS is an FS that also carries what filling a staging area needs: hard
@@ -81,6 +87,8 @@ func (osFS) ReadDir(path string) ([]fs.DirEntry, error) {
 	}
 	return os.ReadDir(path)
 }
+
+func (o osFS) ReadDirInfo(path string) ([]DirInfo, error) { return readDirInfoByName(o, path) }
 
 func (osFS) OpenFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
 	return OpenNoFollow(path, flag, perm)

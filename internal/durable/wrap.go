@@ -71,6 +71,9 @@ func (w *wrapFS) Sync(f *os.File) error {
 // ReadDir is not recorded: it changes nothing.
 func (w *wrapFS) ReadDir(path string) ([]fs.DirEntry, error) { return w.fs.ReadDir(path) }
 
+// ReadDirInfo is not recorded: it changes nothing.
+func (w *wrapFS) ReadDirInfo(path string) ([]DirInfo, error) { return w.fs.ReadDirInfo(path) }
+
 // OpenFile is recorded as "create" when flag has O_CREATE (it may add an
 // entry); other opens change no entry and are not recorded, so that the
 // order of concurrent chunk writes does not enter the log.
