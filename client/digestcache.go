@@ -107,18 +107,22 @@ func loadLocalCache(l layout, log zerolog.Logger) *localCache {
 // the tree is swapped in. It only saves later work: a failure is logged and
 // leaves no record.
 func recordStaged(l layout, m *verify.Manifest, log zerolog.Logger) {
-	var items []digestcache.Item  // a slice, not a map: 56 bytes a file
-	empty := &digestcache.Entry{} // one for every empty file: a million of them may be staged
+	// A slice, not a map: 56 bytes a file with content. An empty file gets
+	// no entry: it has nothing to hash, and is never placed from a local
+	// copy (wholeMatch), so a million of them cost nothing here.
+	n := 0
+	for i := range m.Files {
+		if m.Files[i].LinkTo < 0 && m.Files[i].Size > 0 {
+			n++
+		}
+	}
+	items := make([]digestcache.Item, 0, n)
 	err := eachStaged(l.fs, l.stage, m, func(i int, info durable.Info) {
 		f := &m.Files[i]
-		if f.LinkTo >= 0 || info.ID.IsZero() || info.Size != f.Size {
+		if f.LinkTo >= 0 || f.Size == 0 || info.ID.IsZero() || info.Size != f.Size || len(items) == n {
 			return // a member is its leader's inode; no identity to key by
 		}
-		e := empty
-		if len(f.Chunks) > 0 {
-			e = &digestcache.Entry{Chunks: f.Chunks}
-		}
-		items = append(items, digestcache.Item{Key: digestcache.KeyOf(info, m.ChunkSize), Entry: e})
+		items = append(items, digestcache.Item{Key: digestcache.KeyOf(info, m.ChunkSize), Entry: &digestcache.Entry{Chunks: f.Chunks}})
 	})
 	if err == nil {
 		err = durable.WriteFile(l.fs, l.stagedDigests(), digestcache.EncodeItems(0, items), 0o600)

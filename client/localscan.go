@@ -96,16 +96,16 @@ func scanLocal(ctx context.Context, trees []localTree, chunkSize int, want *dige
 // head gives f its chunks from the cache, or hashes its first chunk and
 // decides whether it is a candidate.
 func (sc *localScan) head(ctx context.Context, f *localFile, cache *localCache, want *digestSet) error {
+	size := f.info.Size()
+	if size == 0 {
+		return nil // no chunks: nothing to read or look up (and the cache keeps no empty files)
+	}
 	if cs, ok := cache.lookup(f.path, uint32(sc.chunkSize)); ok {
 		sc.cached.Add(1)
 		f.chunks, f.synced = cs, true
 		return nil
 	}
 	sc.hashed.Add(1)
-	size := f.info.Size()
-	if size == 0 {
-		return nil
-	}
 	head := make([]verify.Chunk, 1)
 	if err := sc.hashChunks(ctx, f, 0, head); err != nil {
 		return err
