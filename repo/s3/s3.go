@@ -111,6 +111,45 @@ func (b *Backend) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return obj, nil
 }
 
+// ReadAt reads len(p) bytes of the object of key from offset off with one
+// GET of that range. A range past the object's end (416) is
+// io.ErrUnexpectedEOF, as is a shorter answer.
+func (b *Backend) ReadAt(ctx context.Context, key string, p []byte, off int64) error {
+	name, err := b.object(key)
+	if err != nil {
+		return err
+	}
+	if off < 0 {
+		return fmt.Errorf("s3: read %s at %d: negative offset", key, off)
+	}
+	if len(p) == 0 {
+		_, _, err := b.Stat(ctx, key)
+		return err
+	}
+	var opts minio.GetObjectOptions
+	if err := opts.SetRange(off, off+int64(len(p))-1); err != nil {
+		return fmt.Errorf("s3: read %s: %w", key, err)
+	}
+	obj, err := b.c.GetObject(ctx, b.bucket, name, opts)
+	if err != nil {
+		return wrap("get", key, err)
+	}
+	defer obj.Close() // read-only: nothing to lose
+	// Read through the object's own reader, not its ReadAt (which would
+	// send another request).
+	n, err := io.ReadFull(struct{ io.Reader }{obj}, p)
+	if r := minio.ToErrorResponse(err); r.StatusCode == http.StatusRequestedRangeNotSatisfiable || r.Code == "InvalidRange" {
+		return fmt.Errorf("s3: read %s: %d bytes at %d: %w", key, len(p), off, io.ErrUnexpectedEOF)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return fmt.Errorf("s3: read %s: %d bytes at %d, want %d: %w", key, n, off, len(p), io.ErrUnexpectedEOF)
+	}
+	return wrap("get", key, err)
+}
+
 // Put uploads exactly size bytes of r as the object of key. An r with more
 // bytes fails the upload before it completes (minio-go would read size bytes
 // and store them).
