@@ -2,8 +2,10 @@ package repo
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/snapsync/snapsync/verify"
 )
@@ -23,6 +25,13 @@ func (r *Repo) PutChunk(ctx context.Context, d verify.Digest, data []byte) (int6
 		return 0, err
 	}
 	stored := r.codec.encode(data)
+	if r.format >= Format2 {
+		added, err := r.packs.add(ctx, d, stored, uint32(len(data)))
+		if err != nil || !added {
+			return 0, err
+		}
+		return int64(len(stored)), nil
+	}
 	if err := r.putBytes(ctx, ChunkKey(d), stored); err != nil {
 		return 0, err
 	}
@@ -30,10 +39,18 @@ func (r *Repo) PutChunk(ctx context.Context, d verify.Digest, data []byte) (int6
 }
 
 // HasChunk reports whether the repository holds the chunk with digest d. It
-// does not read the chunk: GetChunk and Verify do. An object that is no
-// regular file (a FIFO, a symlink) is no chunk: PutChunk stores the chunk
-// over it.
+// does not read the chunk: GetChunk and Verify do. In format 2 it asks the
+// loaded index objects (and the packs this Repo has not indexed yet), not
+// the backend. In format 1 an object that is no regular file (a FIFO, a
+// symlink) is no chunk: PutChunk stores the chunk over it.
 func (r *Repo) HasChunk(ctx context.Context, d verify.Digest) (bool, error) {
+	if r.format >= Format2 {
+		if r.packs.has(d) {
+			return true, nil
+		}
+		_, ok, err := r.lookup(ctx, d)
+		return ok, err
+	}
 	_, _, err := r.b.Stat(ctx, ChunkKey(d))
 	var nr *NotRegularError
 	switch {
@@ -53,6 +70,9 @@ func (r *Repo) GetChunk(ctx context.Context, d verify.Digest, length uint32) ([]
 	if length > verify.MaxChunkSize {
 		return nil, fmt.Errorf("repo: chunk %s: length %d over the limit %d", d, length, verify.MaxChunkSize)
 	}
+	if r.format >= Format2 {
+		return r.getPacked(ctx, d, length)
+	}
 	// A stored chunk is at most its length plus the encoding byte; one more
 	// byte read tells a longer object from one that fits.
 	stored, err := r.getSmall(ctx, ChunkKey(d), int64(length)+1)
@@ -63,6 +83,46 @@ func (r *Repo) GetChunk(ctx context.Context, d verify.Digest, length uint32) ([]
 		return nil, fmt.Errorf("repo: chunk %s: %w", d, err)
 	}
 	data, err := r.codec.decode(stored, length)
+	if err != nil {
+		return nil, &ChunkError{Digest: d, Reason: err.Error()}
+	}
+	if got := verify.Sum(data); got != d {
+		return nil, &ChunkError{Digest: d, Got: got}
+	}
+	return data, nil
+}
+
+// getPacked reads chunk d from its pack with one ranged read of its blob,
+// and verifies it: the blob's header must repeat the index's length, its
+// encoding the index's, and its body decode to length bytes of digest d.
+func (r *Repo) getPacked(ctx context.Context, d verify.Digest, length uint32) ([]byte, error) {
+	loc, ok, err := r.lookup(ctx, d)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, fmt.Errorf("repo: chunk %s: in no index: %w", d, ErrNotFound)
+	case loc.raw != length:
+		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("indexed as %d bytes, want %d", loc.raw, length)}
+	}
+	blob := make([]byte, blobHeaderSize+int(loc.stored))
+	err = r.b.ReadAt(ctx, PackKey(loc.pack), blob, int64(loc.offset))
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("pack %s ends before the chunk's %d bytes at %d", loc.pack, len(blob), loc.offset)}
+	case errors.Is(err, ErrNotFound):
+		return nil, fmt.Errorf("repo: chunk %s: pack %s: %w", d, loc.pack, ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("repo: chunk %s: pack %s: %w", d, loc.pack, err)
+	}
+	if n := binary.BigEndian.Uint32(blob); n != loc.stored {
+		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("blob of %d bytes in pack %s, indexed as %d", n, loc.pack, loc.stored)}
+	}
+	body := blob[blobHeaderSize:]
+	if body[0] != loc.enc {
+		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("encoding %d in pack %s, indexed as %d", body[0], loc.pack, loc.enc)}
+	}
+	data, err := r.codec.decode(body, length)
 	if err != nil {
 		return nil, &ChunkError{Digest: d, Reason: err.Error()}
 	}

@@ -54,6 +54,12 @@ func (r *Repo) Commit(ctx context.Context, id verify.Digest, opts ...CommitOptio
 	if err != nil {
 		return SnapshotInfo{}, err
 	}
+	if r.format >= Format2 {
+		// Packs, then their index, then (below) the commit point.
+		if err := r.packs.flush(ctx); err != nil {
+			return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
+		}
+	}
 	chunks := distinctChunks(m)
 	if err := r.checkPresent(ctx, chunks); err != nil {
 		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
@@ -70,7 +76,7 @@ func (r *Repo) Commit(ctx context.Context, id verify.Digest, opts ...CommitOptio
 	if err := co.addLabels(&info); err != nil {
 		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
 	}
-	b, err := json.Marshal(infoJSON{Version: FormatVersion, ID: id.String(), SnapshotInfo: info})
+	b, err := json.Marshal(infoJSON{Version: infoVersion, ID: id.String(), SnapshotInfo: info})
 	if err != nil {
 		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
 	}
@@ -222,13 +228,13 @@ func (r *Repo) info(ctx context.Context, id verify.Digest) (SnapshotInfo, error)
 func decodeInfo(id verify.Digest, b []byte) (SnapshotInfo, error) {
 	var j infoJSON
 	if err := durable.DecodeJSON(b, &j); err != nil {
-		if v, ok := versionOf(b); ok && v != FormatVersion {
+		if v, ok := versionOf(b); ok && v != infoVersion {
 			return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %d", id, ErrVersion, v)
 		}
 		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %v", id, ErrCorrupt, err)
 	}
 	switch {
-	case j.Version != FormatVersion:
+	case j.Version != infoVersion:
 		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %d", id, ErrVersion, j.Version)
 	case j.ID != id.String():
 		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: index object names %.64q", id, ErrCorrupt, j.ID)

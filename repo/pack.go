@@ -1,0 +1,194 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/snapsync/snapsync/verify"
+)
+
+// A pack (format 2) is one object holding many chunks as blobs:
+//
+//	magic "SNAPPAK2" | blob | blob | …
+//	blob: body length uint32 (big-endian) | body
+//
+// With encryption "none" a body is a format-1 chunk object: one encoding
+// byte, then the raw bytes or a zstd frame. Blobs are self-delimiting, so a
+// pack can be walked without its index; a body has room for what an
+// encryption scheme adds (a nonce before, a tag after: maxBlobOverhead).
+// A pack is named by its SHA-256: packs/ab/abcdef….
+const (
+	packMagic      = "SNAPPAK2"
+	packHeaderSize = len(packMagic)
+	blobHeaderSize = 4
+	// maxBlobOverhead is what a blob body may hold beyond the encoding byte
+	// and the payload: room for a future cipher's nonce and tag.
+	maxBlobOverhead = 64
+	maxBlobBody     = verify.MaxChunkSize + 1 + maxBlobOverhead
+	// DefaultPackSize is the size a pack is closed at. 16 MiB: a 300 MB
+	// checkpoint is ~19 objects, and minio-go sends a pack of at most
+	// 16 MiB as one PUT (a larger one as a multipart upload: three requests
+	// or more). Restores read chunks by range, so a pack's size costs them
+	// nothing.
+	DefaultPackSize = 16 << 20
+	// maxPackSize bounds what a reader believes an index says of a pack.
+	maxPackSize = 64 << 20
+)
+
+// openPack is a pack being filled in memory.
+type openPack struct {
+	buf     []byte
+	entries []indexEntry // their pack ID is set when the pack is sealed
+}
+
+// packer gathers chunks into packs, uploads each full pack, and writes the
+// index of the packs stored when flushed. It is safe for concurrent use:
+// PutChunk calls of several streams fill one pack.
+type packer struct {
+	r    *Repo
+	size int
+
+	mu       sync.Mutex
+	idle     *sync.Cond // signalled when inflight drops to 0
+	cur      *openPack
+	inflight int                        // packs being uploaded
+	known    map[verify.Digest]struct{} // chunks packed and not yet indexed
+	stored   []indexEntry               // in stored packs, not yet indexed
+
+	flushMu sync.Mutex // one flush at a time
+}
+
+func newPacker(r *Repo, size int) *packer {
+	p := &packer{r: r, size: size, known: make(map[verify.Digest]struct{})}
+	p.idle = sync.NewCond(&p.mu)
+	return p
+}
+
+// has reports whether chunk d is in a pack not yet indexed.
+func (p *packer) has(d verify.Digest) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.known[d]
+	return ok
+}
+
+// add packs body, the stored form of chunk d of raw bytes; it uploads the
+// pack it closes, if it closes one. It returns false for a chunk packed
+// already.
+func (p *packer) add(ctx context.Context, d verify.Digest, body []byte, raw uint32) (bool, error) {
+	p.mu.Lock()
+	if _, ok := p.known[d]; ok {
+		p.mu.Unlock()
+		return false, nil
+	}
+	var full *openPack
+	if p.cur != nil && len(p.cur.buf)+blobHeaderSize+len(body) > p.size {
+		full, p.cur = p.cur, nil
+		p.inflight++
+	}
+	if p.cur == nil {
+		p.cur = &openPack{buf: make([]byte, 0, max(p.size, packHeaderSize+blobHeaderSize+len(body)))}
+		p.cur.buf = append(p.cur.buf, packMagic...)
+	}
+	loc := location{offset: uint32(len(p.cur.buf)), stored: uint32(len(body)), raw: raw, enc: body[0]}
+	p.cur.buf = binary.BigEndian.AppendUint32(p.cur.buf, uint32(len(body)))
+	p.cur.buf = append(p.cur.buf, body...)
+	p.cur.entries = append(p.cur.entries, indexEntry{digest: d, location: loc})
+	p.known[d] = struct{}{}
+	p.mu.Unlock()
+	if full != nil {
+		return true, p.upload(ctx, full)
+	}
+	return true, nil
+}
+
+// upload stores the sealed pack op (counted in inflight by the caller) and
+// makes its chunks ready to index; on failure they are forgotten, so a
+// later PutChunk packs them again.
+func (p *packer) upload(ctx context.Context, op *openPack) error {
+	id := verify.Digest(sha256.Sum256(op.buf))
+	err := p.r.b.Put(ctx, PackKey(id), bytes.NewReader(op.buf), int64(len(op.buf)))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range op.entries {
+		if err != nil {
+			delete(p.known, op.entries[i].digest)
+			continue
+		}
+		op.entries[i].pack = id
+		p.stored = append(p.stored, op.entries[i])
+	}
+	if p.inflight--; p.inflight == 0 {
+		p.idle.Broadcast()
+	}
+	if err != nil {
+		return fmt.Errorf("repo: put pack %s: %w", id.Short(), err)
+	}
+	return nil
+}
+
+// flush uploads the open pack, waits for the packs being uploaded, and
+// writes the index of every chunk stored and not yet indexed: packs first,
+// then their index, so an index never names a pack that is not there.
+func (p *packer) flush(ctx context.Context) error {
+	p.flushMu.Lock()
+	defer p.flushMu.Unlock()
+	p.mu.Lock()
+	full := p.cur
+	p.cur = nil
+	if full != nil {
+		p.inflight++
+	}
+	p.mu.Unlock()
+	var err error
+	if full != nil {
+		err = p.upload(ctx, full)
+	}
+	p.mu.Lock()
+	for p.inflight > 0 {
+		p.idle.Wait()
+	}
+	entries := p.stored
+	p.stored = nil
+	p.mu.Unlock()
+	if err != nil {
+		p.requeue(entries)
+		return err
+	}
+	for len(entries) > 0 {
+		n := min(len(entries), maxIndexEntries)
+		if err := p.r.putIndex(ctx, entries[:n]); err != nil {
+			p.requeue(entries)
+			return err
+		}
+		p.mu.Lock()
+		for _, e := range entries[:n] {
+			delete(p.known, e.digest)
+		}
+		p.mu.Unlock()
+		entries = entries[n:]
+	}
+	return nil
+}
+
+// requeue puts entries back to be indexed by the next flush.
+func (p *packer) requeue(entries []indexEntry) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stored = append(p.stored, entries...)
+}
+
+// putIndex writes the index object of entries and adds them to the loaded
+// index.
+func (r *Repo) putIndex(ctx context.Context, entries []indexEntry) error {
+	b, key := encodeIndex(entries)
+	if err := r.putBytes(ctx, key, b); err != nil {
+		return fmt.Errorf("repo: %w", err)
+	}
+	r.idx.add(key, entries)
+	return nil
+}
