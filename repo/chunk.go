@@ -14,6 +14,9 @@ import (
 // pays, unless the repository holds it already; it returns how many bytes it
 // stored (0 for a chunk already present). It refuses data whose digest is not
 // d, so a repository never holds a chunk under the wrong name.
+// In format 2 the chunk goes into the open pack, uploaded once full; it is
+// in the repository (GetChunk reads it) once Flush or Commit has written
+// its pack and an index naming it.
 func (r *Repo) PutChunk(ctx context.Context, d verify.Digest, data []byte) (int64, error) {
 	if len(data) > verify.MaxChunkSize {
 		return 0, fmt.Errorf("repo: chunk %s of %d bytes over the limit %d", d, len(data), verify.MaxChunkSize)
@@ -36,6 +39,16 @@ func (r *Repo) PutChunk(ctx context.Context, d verify.Digest, data []byte) (int6
 		return 0, err
 	}
 	return int64(len(stored)), nil
+}
+
+// Flush stores the open pack and writes the index of every pack stored
+// and not yet indexed (format 2; format 1 has nothing to flush). Commit
+// flushes first.
+func (r *Repo) Flush(ctx context.Context) error {
+	if r.format < Format2 {
+		return nil
+	}
+	return r.packs.flush(ctx)
 }
 
 // HasChunk reports whether the repository holds the chunk with digest d. It
@@ -93,8 +106,7 @@ func (r *Repo) GetChunk(ctx context.Context, d verify.Digest, length uint32) ([]
 }
 
 // getPacked reads chunk d from its pack with one ranged read of its blob,
-// and verifies it: the blob's header must repeat the index's length, its
-// encoding the index's, and its body decode to length bytes of digest d.
+// verified (readBlob).
 func (r *Repo) getPacked(ctx context.Context, d verify.Digest, length uint32) ([]byte, error) {
 	loc, ok, err := r.lookup(ctx, d)
 	switch {
@@ -102,32 +114,80 @@ func (r *Repo) getPacked(ctx context.Context, d verify.Digest, length uint32) ([
 		return nil, err
 	case !ok:
 		return nil, fmt.Errorf("repo: chunk %s: in no index: %w", d, ErrNotFound)
-	case loc.raw != length:
-		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("indexed as %d bytes, want %d", loc.raw, length)}
+	}
+	_, data, err := r.readBlob(ctx, d, loc, length)
+	return data, err
+}
+
+// readBlob reads the blob of chunk d at loc and returns its body and the
+// chunk's raw bytes, verified: the blob's header must repeat the index's
+// length, its encoding the index's, and its body decode to length bytes of
+// digest d. Damage is a *ChunkError; a pack that is not there ErrNotFound.
+func (r *Repo) readBlob(ctx context.Context, d verify.Digest, loc location, length uint32) (body, data []byte, err error) {
+	if loc.raw != length {
+		return nil, nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("indexed as %d bytes, want %d", loc.raw, length)}
 	}
 	blob := make([]byte, blobHeaderSize+int(loc.stored))
 	err = r.b.ReadAt(ctx, PackKey(loc.pack), blob, int64(loc.offset))
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("pack %s ends before the chunk's %d bytes at %d", loc.pack, len(blob), loc.offset)}
+		return nil, nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("pack %s ends before the chunk's %d bytes at %d", loc.pack, len(blob), loc.offset)}
 	case errors.Is(err, ErrNotFound):
-		return nil, fmt.Errorf("repo: chunk %s: pack %s: %w", d, loc.pack, ErrNotFound)
+		return nil, nil, fmt.Errorf("repo: chunk %s: pack %s: %w", d, loc.pack, ErrNotFound)
 	case err != nil:
-		return nil, fmt.Errorf("repo: chunk %s: pack %s: %w", d, loc.pack, err)
+		return nil, nil, fmt.Errorf("repo: chunk %s: pack %s: %w", d, loc.pack, err)
 	}
 	if n := binary.BigEndian.Uint32(blob); n != loc.stored {
-		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("blob of %d bytes in pack %s, indexed as %d", n, loc.pack, loc.stored)}
+		return nil, nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("blob of %d bytes in pack %s, indexed as %d", n, loc.pack, loc.stored)}
 	}
-	body := blob[blobHeaderSize:]
+	body = blob[blobHeaderSize:]
 	if body[0] != loc.enc {
-		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("encoding %d in pack %s, indexed as %d", body[0], loc.pack, loc.enc)}
+		return nil, nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("encoding %d in pack %s, indexed as %d", body[0], loc.pack, loc.enc)}
 	}
-	data, err := r.codec.decode(body, length)
+	data, err = r.codec.decode(body, length)
 	if err != nil {
-		return nil, &ChunkError{Digest: d, Reason: err.Error()}
+		return nil, nil, &ChunkError{Digest: d, Reason: err.Error()}
 	}
 	if got := verify.Sum(data); got != d {
-		return nil, &ChunkError{Digest: d, Got: got}
+		return nil, nil, &ChunkError{Digest: d, Got: got}
 	}
-	return data, nil
+	return body, data, nil
+}
+
+// Locate returns where the stored bytes of chunk d are: the key of the
+// object holding them and their offset and length there (format 1: the
+// chunk's object, whole; format 2: its blob in a pack). For tests and
+// tools that damage or inspect a repository on purpose.
+func (r *Repo) Locate(ctx context.Context, d verify.Digest) (key string, off, n int64, err error) {
+	if r.format < Format2 {
+		size, _, err := r.b.Stat(ctx, ChunkKey(d))
+		return ChunkKey(d), 0, size, err
+	}
+	loc, ok, err := r.lookup(ctx, d)
+	if err == nil && !ok {
+		err = fmt.Errorf("repo: chunk %s: in no index: %w", d, ErrNotFound)
+	}
+	return PackKey(loc.pack), int64(loc.offset), blobHeaderSize + int64(loc.stored), err
+}
+
+// CountChunks returns how many distinct chunks the repository holds:
+// format 1 its chunk objects, format 2 the chunks its index objects name.
+func (r *Repo) CountChunks(ctx context.Context) (int, error) {
+	if r.format >= Format2 {
+		s := r.idx
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err := r.loadLocked(ctx); err != nil {
+			return 0, err
+		}
+		return len(s.locs), nil
+	}
+	n := 0
+	for _, err := range r.b.List(ctx, chunkPrefix) {
+		if err != nil {
+			return 0, fmt.Errorf("repo: list %s: %w", chunkPrefix, err)
+		}
+		n++
+	}
+	return n, nil
 }

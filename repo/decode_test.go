@@ -23,7 +23,10 @@ func TestDecodeStrict(t *testing.T) {
 		decode func() error
 		want   error
 	}{
-		{"config", func() error { _, err := decodeConfig(fmt.Appendf(nil, `{"version":%d,"encryption":"none"}`, FormatVersion)); return err }, nil},
+		{"config", func() error {
+			_, err := decodeConfig(fmt.Appendf(nil, `{"version":%d,"encryption":"none"}`, FormatVersion))
+			return err
+		}, nil},
 		{"config format 1", func() error { _, err := decodeConfig([]byte(`{"version":1}`)); return err }, nil},
 		{"config format 2 without encryption", func() error { _, err := decodeConfig([]byte(`{"version":2}`)); return err }, ErrVersion},
 		{"config of an unknown cipher", func() error {

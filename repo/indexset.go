@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/snapsync/snapsync/verify"
@@ -67,21 +69,41 @@ func (r *Repo) indexProblems(ctx context.Context) ([]Problem, error) {
 	return s.problems, nil
 }
 
-// loadLocked reads every index object, unless loaded; r.idx.mu is held. An
-// index object that does not verify is a problem, not an error: the chunks
-// only it names are missing (a backup stores them again). Failing to read
-// one at all is an error.
+// loadLocked reads every index object, unless loaded; r.idx.mu is held.
+// Of chunks indexed twice (two backups stored one at once), the copy of the
+// first index object in key order counts.
 func (r *Repo) loadLocked(ctx context.Context) error {
 	s := r.idx
 	if s.loaded {
 		return nil
 	}
+	objs, problems, err := r.indexObjects(ctx)
+	if err != nil {
+		return err
+	}
 	locs := make(map[verify.Digest]location)
-	keys := make(map[string]bool)
+	keys := make(map[string]bool, len(objs))
+	for _, key := range slices.Sorted(maps.Keys(objs)) {
+		keys[key] = true
+		for _, e := range objs[key] {
+			if _, ok := locs[e.digest]; !ok {
+				locs[e.digest] = e.location
+			}
+		}
+	}
+	s.loaded, s.locs, s.keys, s.problems = true, locs, keys, problems
+	return nil
+}
+
+// indexObjects reads every index object. One that does not verify is a
+// problem, not an error: the chunks only it names are missing (a backup
+// stores them again). Failing to read one at all is an error.
+func (r *Repo) indexObjects(ctx context.Context) (map[string][]indexEntry, []Problem, error) {
+	objs := make(map[string][]indexEntry)
 	var problems []Problem
 	for key, err := range r.b.List(ctx, indexPrefix) {
 		if err != nil {
-			return fmt.Errorf("repo: list %s: %w", indexPrefix, err)
+			return nil, nil, fmt.Errorf("repo: list %s: %w", indexPrefix, err)
 		}
 		entries, err := r.readIndex(ctx, key)
 		var nr *NotRegularError
@@ -95,17 +117,11 @@ func (r *Repo) loadLocked(ctx context.Context) error {
 			problems = append(problems, Problem{Key: key, Reason: err.Error()})
 			continue
 		case err != nil:
-			return fmt.Errorf("repo: %w", err)
+			return nil, nil, fmt.Errorf("repo: %w", err)
 		}
-		keys[key] = true
-		for _, e := range entries {
-			if _, ok := locs[e.digest]; !ok {
-				locs[e.digest] = e.location
-			}
-		}
+		objs[key] = entries
 	}
-	s.loaded, s.locs, s.keys, s.problems = true, locs, keys, problems
-	return nil
+	return objs, problems, nil
 }
 
 // readIndex reads and decodes the index object at key.

@@ -137,24 +137,7 @@ func (p *packer) upload(ctx context.Context, op *openPack) error {
 func (p *packer) flush(ctx context.Context) error {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
-	p.mu.Lock()
-	full := p.cur
-	p.cur = nil
-	if full != nil {
-		p.inflight++
-	}
-	p.mu.Unlock()
-	var err error
-	if full != nil {
-		err = p.upload(ctx, full)
-	}
-	p.mu.Lock()
-	for p.inflight > 0 {
-		p.idle.Wait()
-	}
-	entries := p.stored
-	p.stored = nil
-	p.mu.Unlock()
+	entries, err := p.seal(ctx)
 	if err != nil {
 		p.requeue(entries)
 		return err
@@ -173,6 +156,30 @@ func (p *packer) flush(ctx context.Context) error {
 		entries = entries[n:]
 	}
 	return nil
+}
+
+// seal uploads the open pack, waits for the packs being uploaded, and
+// returns (and forgets) the entries of every pack stored.
+func (p *packer) seal(ctx context.Context) ([]indexEntry, error) {
+	p.mu.Lock()
+	full := p.cur
+	p.cur = nil
+	if full != nil {
+		p.inflight++
+	}
+	p.mu.Unlock()
+	var err error
+	if full != nil {
+		err = p.upload(ctx, full)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.inflight > 0 {
+		p.idle.Wait()
+	}
+	entries := p.stored
+	p.stored = nil
+	return entries, err
 }
 
 // requeue puts entries back to be indexed by the next flush.

@@ -48,6 +48,9 @@ type Options struct {
 	// RefreshLock is how often a held lock is refreshed; at most StaleLock/3.
 	// Default StaleLock/6.
 	RefreshLock time.Duration
+	// Format is the format of a repository OpenOrCreate creates: Format1 or
+	// Format2. An existing repository keeps its own. Default FormatVersion.
+	Format int
 	// PackSize is the size a format-2 pack is closed at. Default
 	// DefaultPackSize (16 MiB).
 	PackSize int
@@ -69,6 +72,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Format != Format1 {
+		o.Format = FormatVersion
 	}
 	if o.PackSize <= 0 || o.PackSize > maxPackSize-maxBlobBody-blobHeaderSize {
 		o.PackSize = DefaultPackSize
@@ -124,7 +130,11 @@ func open(ctx context.Context, b Backend, opts *Options, create bool) (*Repo, er
 	case errors.Is(err, ErrNotFound) && !create:
 		return nil, &NoRepositoryError{Reason: "no config object"}
 	case errors.Is(err, ErrNotFound):
-		data, err = json.Marshal(config{Version: FormatVersion, Encryption: EncryptionNone})
+		cfg := config{Version: Format1}
+		if r.opts.Format >= Format2 {
+			cfg = config{Version: Format2, Encryption: EncryptionNone}
+		}
+		data, err = json.Marshal(cfg)
 		if err == nil {
 			err = r.b.Put(ctx, configKey, bytes.NewReader(data), int64(len(data)))
 		}

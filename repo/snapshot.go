@@ -54,11 +54,9 @@ func (r *Repo) Commit(ctx context.Context, id verify.Digest, opts ...CommitOptio
 	if err != nil {
 		return SnapshotInfo{}, err
 	}
-	if r.format >= Format2 {
-		// Packs, then their index, then (below) the commit point.
-		if err := r.packs.flush(ctx); err != nil {
-			return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
-		}
+	// Packs, then their index, then (below) the commit point.
+	if err := r.Flush(ctx); err != nil {
+		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
 	}
 	chunks := distinctChunks(m)
 	if err := r.checkPresent(ctx, chunks); err != nil {

@@ -140,7 +140,8 @@ func checkNotRegular(t *testing.T, op string, err error, key, kind string) {
 	}
 }
 
-// TestPutChunkOverNonRegular makes a chunk's file a FIFO: the repository
+// TestPutChunkOverNonRegular makes a chunk's file a FIFO in a format-1
+// repository (format 2 keeps no file per chunk): the repository
 // does not count it as the chunk, and the next backup's PutChunk stores the
 // chunk over it, readable again.
 func TestPutChunkOverNonRegular(t *testing.T) {
@@ -150,7 +151,7 @@ func TestPutChunkOverNonRegular(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := repo.OpenOrCreate(ctx, b, nil)
+	r, err := repo.OpenOrCreate(ctx, b, &repo.Options{Format: repo.Format1})
 	if err != nil {
 		t.Fatal(err)
 	}
