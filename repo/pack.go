@@ -35,6 +35,8 @@ const (
 	// or more). Restores read chunks by range, so a pack's size costs them
 	// nothing.
 	DefaultPackSize = 16 << 20
+	// maxInflight is how many full packs may be uploading at once.
+	maxInflight = 2
 	// maxPackSize bounds what a reader believes an index says of a pack.
 	maxPackSize = 64 << 20
 )
@@ -53,10 +55,11 @@ type packer struct {
 	size int
 
 	mu       sync.Mutex
-	idle     *sync.Cond // signalled when inflight drops to 0
+	idle     *sync.Cond // signalled when inflight drops
 	cur      *openPack
 	inflight int                        // packs being uploaded
 	known    map[verify.Digest]struct{} // chunks packed and not yet indexed
+	spare    [][]byte                   // buffers of packs uploaded, to reuse
 	stored   []indexEntry               // in stored packs, not yet indexed
 
 	flushMu sync.Mutex // one flush at a time
@@ -87,11 +90,19 @@ func (p *packer) add(ctx context.Context, d verify.Digest, body []byte, raw uint
 	}
 	var full *openPack
 	if p.cur != nil && len(p.cur.buf)+blobHeaderSize+len(body) > p.size {
+		// Memory is bounded to maxInflight packs uploading and one open.
+		for p.inflight >= maxInflight {
+			p.idle.Wait()
+		}
+		if _, ok := p.known[d]; ok { // packed while we waited
+			p.mu.Unlock()
+			return false, nil
+		}
 		full, p.cur = p.cur, nil
 		p.inflight++
 	}
 	if p.cur == nil {
-		p.cur = &openPack{buf: make([]byte, 0, max(p.size, packHeaderSize+blobHeaderSize+len(body)))}
+		p.cur = &openPack{buf: p.buffer(packHeaderSize + blobHeaderSize + len(body))}
 		p.cur.buf = append(p.cur.buf, packMagic...)
 	}
 	loc := location{offset: uint32(len(p.cur.buf)), stored: uint32(len(body)), raw: raw, enc: body[0]}
@@ -106,6 +117,17 @@ func (p *packer) add(ctx context.Context, d verify.Digest, body []byte, raw uint
 	return true, nil
 }
 
+// buffer returns an empty buffer for a pack of at least n bytes: a spare
+// one, or a new one of the pack size. p.mu is held.
+func (p *packer) buffer(n int) []byte {
+	if k := len(p.spare); k > 0 && cap(p.spare[k-1]) >= n {
+		b := p.spare[k-1]
+		p.spare = p.spare[:k-1]
+		return b
+	}
+	return make([]byte, 0, max(p.size, n))
+}
+
 // upload stores the sealed pack op (counted in inflight by the caller) and
 // makes its chunks ready to index; on failure they are forgotten, so a
 // later PutChunk packs them again.
@@ -114,6 +136,10 @@ func (p *packer) upload(ctx context.Context, op *openPack) error {
 	err := p.r.b.Put(ctx, PackKey(id), bytes.NewReader(op.buf), int64(len(op.buf)))
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(p.spare) < maxInflight {
+		p.spare = append(p.spare, op.buf[:0])
+	}
+	op.buf = nil
 	for i := range op.entries {
 		if err != nil {
 			delete(p.known, op.entries[i].digest)
@@ -122,9 +148,8 @@ func (p *packer) upload(ctx context.Context, op *openPack) error {
 		op.entries[i].pack = id
 		p.stored = append(p.stored, op.entries[i])
 	}
-	if p.inflight--; p.inflight == 0 {
-		p.idle.Broadcast()
-	}
+	p.inflight--
+	p.idle.Broadcast()
 	if err != nil {
 		return fmt.Errorf("repo: put pack %s: %w", id.Short(), err)
 	}
