@@ -35,9 +35,12 @@ type Damage struct {
 // Verify re-reads and re-hashes every chunk of every committed snapshot, or
 // of the one snapshot id when id is non-zero; a chunk shared by several
 // snapshots is read once. Verifying them all, it reports what List finds
-// out of place too. Damage is reported, not returned: the error is for
-// a repository that could not be read at all (or ctx ending).
+// out of place too, and (format 2) every index object that does not
+// verify. It reads the index objects afresh. Damage is reported, not
+// returned: the error is for a repository that could not be read at all (or
+// ctx ending).
 func (r *Repo) Verify(ctx context.Context, id verify.Digest) (*Report, error) {
+	r.idx.invalidate()
 	ids := []verify.Digest{id}
 	var problems []Problem
 	if id.IsZero() {
@@ -48,6 +51,13 @@ func (r *Repo) Verify(ctx context.Context, id verify.Digest) (*Report, error) {
 		ids, problems = ids[:0], l.Problems
 		for _, s := range l.Snapshots {
 			ids = append(ids, s.ID)
+		}
+		if r.format >= Format2 {
+			ps, err := r.indexProblems(ctx)
+			if err != nil {
+				return nil, err
+			}
+			problems = append(problems, ps...)
 		}
 	}
 	rep := &Report{Snapshots: len(ids), Problems: problems}

@@ -61,6 +61,10 @@ func run(t *testing.T, h Harness) {
 		"ListProblems":      testListProblems,
 		"BadKeysRefused":    testBadKeys,
 		"CommitLabels":      testCommitLabels,
+		"KilledMidway":      testKilledMidway,
+		"PruneRepack":       testPruneRepack,
+		"PruneKilled":       testPruneKilled,
+		"DamagedPacks":      testDamagedPacks,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
