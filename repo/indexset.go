@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 
 	"github.com/snapsync/snapsync/verify"
@@ -19,7 +17,6 @@ type indexSet struct {
 	mu       sync.Mutex
 	loaded   bool
 	locs     map[verify.Digest]location
-	keys     map[string]bool // the index objects loaded
 	problems []Problem       // index objects that are none
 }
 
@@ -27,17 +24,16 @@ type indexSet struct {
 func (s *indexSet) invalidate() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.loaded, s.locs, s.keys, s.problems = false, nil, nil, nil
+	s.loaded, s.locs, s.problems = false, nil, nil
 }
 
-// add records the entries of the index object key, just written.
-func (s *indexSet) add(key string, entries []indexEntry) {
+// add records the entries of an index object just written.
+func (s *indexSet) add(entries []indexEntry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.loaded {
 		return // the next load reads the object
 	}
-	s.keys[key] = true
 	for _, e := range entries {
 		if _, ok := s.locs[e.digest]; !ok {
 			s.locs[e.digest] = e.location
@@ -69,41 +65,54 @@ func (r *Repo) indexProblems(ctx context.Context) ([]Problem, error) {
 	return s.problems, nil
 }
 
-// loadLocked reads every index object, unless loaded; r.idx.mu is held.
-// Of chunks indexed twice (two backups stored one at once), the copy of the
-// first index object in key order counts.
+// maxIndexed bounds the entries a repository's index objects may hold
+// together: 16 Mi chunks (16 TiB of 1 MiB chunks, about 2 GB loaded), so a
+// hostile repository of valid but countless index objects cannot exhaust
+// memory.
+const maxIndexed = 1 << 24
+
+// loadLocked reads every index object, unless loaded; r.idx.mu is held. Of
+// chunks indexed twice (two backups stored one at once), either copy may
+// count: both verify.
 func (r *Repo) loadLocked(ctx context.Context) error {
 	s := r.idx
 	if s.loaded {
 		return nil
 	}
-	objs, problems, err := r.indexObjects(ctx)
-	if err != nil {
-		return err
-	}
 	locs := make(map[verify.Digest]location)
-	keys := make(map[string]bool, len(objs))
-	for _, key := range slices.Sorted(maps.Keys(objs)) {
-		keys[key] = true
-		for _, e := range objs[key] {
+	problems, err := r.eachIndex(ctx, func(_ string, entries []indexEntry) {
+		for _, e := range entries {
 			if _, ok := locs[e.digest]; !ok {
 				locs[e.digest] = e.location
 			}
 		}
+	})
+	if err != nil {
+		return err
 	}
-	s.loaded, s.locs, s.keys, s.problems = true, locs, keys, problems
+	s.loaded, s.locs, s.problems = true, locs, problems
 	return nil
 }
 
-// indexObjects reads every index object. One that does not verify is a
-// problem, not an error: the chunks only it names are missing (a backup
-// stores them again). Failing to read one at all is an error.
+// indexObjects returns every index object's entries by key, and the
+// index objects that are none (see eachIndex).
 func (r *Repo) indexObjects(ctx context.Context) (map[string][]indexEntry, []Problem, error) {
 	objs := make(map[string][]indexEntry)
+	problems, err := r.eachIndex(ctx, func(key string, entries []indexEntry) { objs[key] = entries })
+	return objs, problems, err
+}
+
+// eachIndex reads every index object, one at a time, and calls fn with the
+// entries of each that verifies. One that does not is a problem, not an
+// error: the chunks only it names are missing (a backup stores them again).
+// Failing to read one at all is an error, as are index objects holding
+// over maxIndexed entries together.
+func (r *Repo) eachIndex(ctx context.Context, fn func(key string, entries []indexEntry)) ([]Problem, error) {
 	var problems []Problem
+	total := 0
 	for key, err := range r.b.List(ctx, indexPrefix) {
 		if err != nil {
-			return nil, nil, fmt.Errorf("repo: list %s: %w", indexPrefix, err)
+			return nil, fmt.Errorf("repo: list %s: %w", indexPrefix, err)
 		}
 		entries, err := r.readIndex(ctx, key)
 		var nr *NotRegularError
@@ -117,11 +126,14 @@ func (r *Repo) indexObjects(ctx context.Context) (map[string][]indexEntry, []Pro
 			problems = append(problems, Problem{Key: key, Reason: err.Error()})
 			continue
 		case err != nil:
-			return nil, nil, fmt.Errorf("repo: %w", err)
+			return nil, fmt.Errorf("repo: %w", err)
 		}
-		objs[key] = entries
+		if total += len(entries); total > maxIndexed {
+			return nil, fmt.Errorf("repo: %s: %w: over %d chunks indexed", indexPrefix, ErrCorrupt, maxIndexed)
+		}
+		fn(key, entries)
 	}
-	return objs, problems, nil
+	return problems, nil
 }
 
 // readIndex reads and decodes the index object at key.

@@ -221,6 +221,6 @@ func (r *Repo) putIndex(ctx context.Context, entries []indexEntry) error {
 	if err := r.putBytes(ctx, key, b); err != nil {
 		return fmt.Errorf("repo: %w", err)
 	}
-	r.idx.add(key, entries)
+	r.idx.add(entries)
 	return nil
 }
