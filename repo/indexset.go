@@ -17,7 +17,7 @@ type indexSet struct {
 	mu       sync.Mutex
 	loaded   bool
 	locs     map[verify.Digest]location
-	problems []Problem       // index objects that are none
+	problems []Problem // index objects that are none
 }
 
 // invalidate makes the next use load the index objects again.
