@@ -106,9 +106,17 @@ func distinctChunks(m *verify.Manifest) map[verify.Digest]uint32 {
 }
 
 // checkPresent returns an error naming a chunk of want the repository lacks.
+// In format 2 only an index object counts, not a pack being filled.
 func (r *Repo) checkPresent(ctx context.Context, want map[verify.Digest]uint32) error {
 	return r.forEach(ctx, slices.Collect(maps.Keys(want)), func(ctx context.Context, d verify.Digest) error {
-		ok, err := r.HasChunk(ctx, d)
+		has := r.HasChunk
+		if r.format >= Format2 {
+			has = func(ctx context.Context, d verify.Digest) (bool, error) {
+				_, ok, err := r.lookup(ctx, d)
+				return ok, err
+			}
+		}
+		ok, err := has(ctx, d)
 		if err == nil && !ok {
 			err = fmt.Errorf("chunk %s: %w", d, ErrNotFound)
 		}
