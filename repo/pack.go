@@ -35,6 +35,11 @@ const (
 	// or more). Restores read chunks by range, so a pack's size costs them
 	// nothing.
 	DefaultPackSize = 16 << 20
+	// indexEvery is how many packs a backup stores before it writes their
+	// index without waiting for its commit: 256 (4 GiB), so a killed backup
+	// of a large DB re-uploads at most that much, while one of under 4 GiB
+	// writes one index object.
+	indexEvery = 256
 	// maxInflight is how many full packs may be uploading at once.
 	maxInflight = 2
 	// maxPackSize bounds what a reader believes an index says of a pack.
@@ -54,19 +59,23 @@ type packer struct {
 	r    *Repo
 	size int
 
-	mu       sync.Mutex
-	idle     *sync.Cond // signalled when inflight drops
-	cur      *openPack
-	inflight int                        // packs being uploaded
-	known    map[verify.Digest]struct{} // chunks packed and not yet indexed
-	spare    [][]byte                   // buffers of packs uploaded, to reuse
-	stored   []indexEntry               // in stored packs, not yet indexed
+	mu        sync.Mutex
+	idle      *sync.Cond // signalled when inflight drops
+	cur       *openPack
+	inflight  int                        // packs being uploaded
+	known     map[verify.Digest]struct{} // chunks packed and not yet indexed
+	spare     [][]byte                   // buffers of packs uploaded, to reuse
+	stored    []indexEntry               // in stored packs, not yet indexed
+	unindexed int                        // packs stored, not yet indexed
+	// indexEvery is how many packs stored make the packer write their
+	// index before the flush: a killed backup loses at most that many.
+	indexEvery int
 
 	flushMu sync.Mutex // one flush at a time
 }
 
 func newPacker(r *Repo, size int) *packer {
-	p := &packer{r: r, size: size, known: make(map[verify.Digest]struct{})}
+	p := &packer{r: r, size: size, known: make(map[verify.Digest]struct{}), indexEvery: indexEvery}
 	p.idle = sync.NewCond(&p.mu)
 	return p
 }
@@ -111,10 +120,27 @@ func (p *packer) add(ctx context.Context, d verify.Digest, body []byte, raw uint
 	p.cur.entries = append(p.cur.entries, indexEntry{digest: d, location: loc})
 	p.known[d] = struct{}{}
 	p.mu.Unlock()
-	if full != nil {
-		return true, p.upload(ctx, full)
+	if full == nil {
+		return true, nil
 	}
-	return true, nil
+	if err := p.upload(ctx, full); err != nil {
+		return true, err
+	}
+	return true, p.indexStored(ctx)
+}
+
+// indexStored writes the index of the packs stored, once there are
+// indexEvery of them.
+func (p *packer) indexStored(ctx context.Context) error {
+	p.mu.Lock()
+	if p.unindexed < p.indexEvery {
+		p.mu.Unlock()
+		return nil
+	}
+	entries := p.stored
+	p.stored, p.unindexed = nil, 0
+	p.mu.Unlock()
+	return p.writeIndex(ctx, entries)
 }
 
 // buffer returns an empty buffer for a pack of at least n bytes: a spare
@@ -148,6 +174,9 @@ func (p *packer) upload(ctx context.Context, op *openPack) error {
 		op.entries[i].pack = id
 		p.stored = append(p.stored, op.entries[i])
 	}
+	if err == nil {
+		p.unindexed++
+	}
 	p.inflight--
 	p.idle.Broadcast()
 	if err != nil {
@@ -167,6 +196,13 @@ func (p *packer) flush(ctx context.Context) error {
 		p.requeue(entries)
 		return err
 	}
+	return p.writeIndex(ctx, entries)
+}
+
+// writeIndex writes the index objects of entries (one per maxIndexEntries)
+// and then forgets them: the loaded index holds them. Those it could not
+// write are put back for the next flush.
+func (p *packer) writeIndex(ctx context.Context, entries []indexEntry) error {
 	for len(entries) > 0 {
 		n := min(len(entries), maxIndexEntries)
 		if err := p.r.putIndex(ctx, entries[:n]); err != nil {
@@ -203,7 +239,7 @@ func (p *packer) seal(ctx context.Context) ([]indexEntry, error) {
 		p.idle.Wait()
 	}
 	entries := p.stored
-	p.stored = nil
+	p.stored, p.unindexed = nil, 0
 	return entries, err
 }
 

@@ -1,0 +1,55 @@
+package repo_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/snapsync/snapsync/repo"
+	"github.com/snapsync/snapsync/repo/repotest"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// TestIndexEvery: a backup writes the index of its stored packs every so
+// many packs, before its commit, so a backup killed late keeps what it
+// stored then: a new process finds those chunks, and only those.
+func TestIndexEvery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := &repotest.Memory{}
+	opts := &repo.Options{PackSize: 200 << 10} // three 64 KiB chunks a pack
+	r, err := repo.OpenOrCreate(ctx, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.SetIndexEvery(r, 2)
+	rng := rand.NewChaCha8([32]byte{7})
+	var ds []verify.Digest
+	for range 12 {
+		data := make([]byte, 64<<10)
+		_, _ = rng.Read(data) // never fails
+		d := verify.Sum(data)
+		ds = append(ds, d)
+		if _, err := r.PutChunk(ctx, d, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Killed here: three packs stored (the first two indexed), one open.
+	again, err := repo.Open(ctx, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, d := range ds {
+		ok, err := again.HasChunk(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			found++
+		}
+	}
+	if found != 6 {
+		t.Fatalf("a new process finds %d chunks of a killed backup, want the 6 of its first two packs", found)
+	}
+}
