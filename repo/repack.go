@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/snapsync/snapsync/verify"
@@ -136,45 +137,21 @@ func (r *Repo) unindexedPacks(ctx context.Context, res *PruneResult, stats map[v
 }
 
 // rewriteIndex copies the used chunks of the packs to repack into new
-// packs, verified as they are read, and writes one index (more past
-// maxIndexEntries) of every chunk still stored: the kept packs' entries and
-// the copies.
+// packs and writes one index (more past maxIndexEntries) of every chunk
+// still stored: the kept packs' entries and the copies. It removes the
+// index objects it wrote from objs, which are then the ones to delete.
 func (r *Repo) rewriteIndex(ctx context.Context, res *PruneResult, objs map[string][]indexEntry, plan packPlan, stats map[verify.Digest]*packStat) error {
-	p := newPacker(r, r.opts.PackSize)
-	for _, id := range plan.repack {
-		for _, e := range stats[id].live {
-			body, _, err := r.readBlob(ctx, e.digest, e.location, e.raw)
-			if err != nil {
-				return fmt.Errorf("repo: prune: repack %s: %w", id.Short(), err)
-			}
-			if _, err := p.add(ctx, e.digest, body, e.raw); err != nil {
-				return fmt.Errorf("repo: prune: %w", err)
-			}
-			res.BytesRepacked += int64(len(body))
-		}
-	}
-	entries, err := p.seal(ctx)
+	entries, err := r.copyLive(ctx, res, plan, stats)
 	if err != nil {
-		return fmt.Errorf("repo: prune: %w", err)
+		return err
 	}
-	res.Repacked = len(plan.repack)
-	type blob struct {
-		d      verify.Digest
-		pack   verify.Digest
-		offset uint32
-	}
-	before := make(map[verify.Digest]bool)
-	seen := make(map[blob]bool)
-	for _, key := range slices.Sorted(maps.Keys(objs)) {
-		for _, e := range objs[key] {
+	entries = append(entries, keptEntries(objs, plan)...)
+	before, after := make(map[verify.Digest]bool), make(map[verify.Digest]bool, len(entries))
+	for _, es := range objs {
+		for _, e := range es {
 			before[e.digest] = true
-			if b := (blob{e.digest, e.pack, e.offset}); plan.keep[e.pack] && !seen[b] {
-				seen[b] = true
-				entries = append(entries, e)
-			}
 		}
 	}
-	after := make(map[verify.Digest]bool, len(entries))
 	for _, e := range entries {
 		after[e.digest] = true
 	}
@@ -188,6 +165,51 @@ func (r *Repo) rewriteIndex(ctx context.Context, res *PruneResult, objs map[stri
 		entries = entries[n:]
 	}
 	return nil
+}
+
+// copyLive copies the used chunks of the packs to repack, each read and
+// verified, into new packs, and returns their entries.
+func (r *Repo) copyLive(ctx context.Context, res *PruneResult, plan packPlan, stats map[verify.Digest]*packStat) ([]indexEntry, error) {
+	p := newPacker(r, r.opts.PackSize)
+	p.indexEvery = math.MaxInt // one index, written by rewriteIndex
+	for _, id := range plan.repack {
+		for _, e := range stats[id].live {
+			body, _, err := r.readBlob(ctx, e.digest, e.location, e.raw)
+			if err != nil {
+				return nil, fmt.Errorf("repo: prune: repack %s: %w", id.Short(), err)
+			}
+			if _, err := p.add(ctx, e.digest, body, e.raw); err != nil {
+				return nil, fmt.Errorf("repo: prune: %w", err)
+			}
+			res.BytesRepacked += int64(len(body))
+		}
+	}
+	entries, err := p.seal(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("repo: prune: %w", err)
+	}
+	res.Repacked = len(plan.repack)
+	return entries, nil
+}
+
+// keptEntries returns the entries of the packs kept, each blob once (a
+// prune killed after writing its index leaves two naming one blob).
+func keptEntries(objs map[string][]indexEntry, plan packPlan) []indexEntry {
+	type blob struct {
+		d, pack verify.Digest
+		offset  uint32
+	}
+	var out []indexEntry
+	seen := make(map[blob]bool)
+	for _, key := range slices.Sorted(maps.Keys(objs)) {
+		for _, e := range objs[key] {
+			if b := (blob{e.digest, e.pack, e.offset}); plan.keep[e.pack] && !seen[b] {
+				seen[b] = true
+				out = append(out, e)
+			}
+		}
+	}
+	return out
 }
 
 // indexSum returns the SHA-256 of the index object of entries.
