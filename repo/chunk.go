@@ -113,10 +113,19 @@ func (r *Repo) getPacked(ctx context.Context, d verify.Digest, length uint32) ([
 	case err != nil:
 		return nil, err
 	case !ok:
-		return nil, fmt.Errorf("repo: chunk %s: in no index: %w", d, ErrNotFound)
+		return nil, r.notIndexed(ctx, d)
 	}
 	_, data, err := r.readBlob(ctx, d, loc, length)
 	return data, err
+}
+
+// notIndexed returns the error for a chunk d no index names: ErrNotFound,
+// naming the index objects that do not verify, if any (it may be in one).
+func (r *Repo) notIndexed(ctx context.Context, d verify.Digest) error {
+	if ps, err := r.indexProblems(ctx); err == nil && len(ps) > 0 {
+		return fmt.Errorf("repo: chunk %s: in no index that verifies (%s): %w", d, Summary(ps), ErrNotFound)
+	}
+	return fmt.Errorf("repo: chunk %s: in no index: %w", d, ErrNotFound)
 }
 
 // readBlob reads the blob of chunk d at loc and returns its body and the

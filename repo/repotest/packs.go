@@ -284,6 +284,11 @@ func testDamagedPacks(t *testing.T, h Harness) {
 	if err != nil || len(rep.Problems) != 1 || rep.Problems[0].Key != bad {
 		t.Fatalf("Verify beside a garbage index object = %+v, %v; want it named", rep, err)
 	}
+	// A chunk in no index, beside a damaged one: the error names it.
+	other := verify.Sum([]byte("a chunk no index names"))
+	if _, err := r.GetChunk(ctx, other, 22); !errors.Is(err, repo.ErrNotFound) || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("GetChunk of a chunk in no index beside a damaged one = %v, want ErrNotFound naming %s", err, bad)
+	}
 	before := allKeys(t, b)
 	if _, err := r.Prune(ctx, 1, 0); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("Prune beside a garbage index object = %v, want a refusal naming it", err)
