@@ -71,7 +71,7 @@ var nonRegular = []struct {
 }
 
 // TestGetNonRegular puts each kind of file that is no regular file where
-// an object should be: Get and Stat refuse it at once with a
+// an object should be: Get, ReadAt and Stat refuse it at once with a
 // *repo.NotRegularError naming the key and the kind (a FIFO used to block
 // Get for good), and List still yields its key for the caller to report.
 func TestGetNonRegular(t *testing.T) {
@@ -115,6 +115,8 @@ func TestGetNonRegular(t *testing.T) {
 			}
 			_, _, err = b.Stat(ctx, key)
 			checkNotRegular(t, "Stat", err, key, tc.kind)
+			err = b.ReadAt(ctx, key, make([]byte, 8), 0)
+			checkNotRegular(t, "ReadAt", err, key, tc.kind)
 			var keys []string
 			for k, err := range b.List(ctx, "snapshots/") {
 				if err != nil {
