@@ -1,10 +1,15 @@
 package repo_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/snapsync/snapsync/internal/golden"
 	"github.com/snapsync/snapsync/repo"
 	"github.com/snapsync/snapsync/repo/repotest"
 	"github.com/snapsync/snapsync/verify"
@@ -52,4 +57,43 @@ func TestIndexEvery(t *testing.T) {
 	if found != 6 {
 		t.Fatalf("a new process finds %d chunks of a killed backup, want the 6 of its first two packs", found)
 	}
+}
+
+// TestFormat2Golden stores two chunks, one raw and one compressed, and
+// compares the objects written (the config, the pack, the index) byte for
+// byte with testdata/format2.golden, so a change to the format is a visible
+// diff.
+func TestFormat2Golden(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := &repotest.Memory{}
+	r, err := repo.OpenOrCreate(ctx, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range [][]byte{[]byte("a small chunk, stored raw"), bytes.Repeat([]byte("a compressible chunk "), 40)} {
+		if _, err := r.PutChunk(ctx, verify.Sum(data), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	for key, err := range b.List(ctx, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := b.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&out, "%s (%d bytes)\n%s\n", key, len(data), hex.Dump(data))
+	}
+	golden.Check(t, "testdata/format2.golden", out.Bytes())
 }
