@@ -16,7 +16,7 @@ import (
 // integers big-endian:
 //
 //	magic "SNAPIDX2" | packs uint32 | entries uint32
-//	packs × 32-byte pack ID (the SHA-256 of the pack, which names it)
+//	packs × 32-byte pack ID (which names it: packs/ab/abcdef…)
 //	entries × (digest [32] | pack uint32 | offset uint32 | stored uint32 | raw uint32 | encoding uint8)
 //
 // Its key is index/<SHA-256 of the object>, so a reader verifies the whole

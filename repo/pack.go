@@ -20,7 +20,8 @@ import (
 // byte, then the raw bytes or a zstd frame. Blobs are self-delimiting, so a
 // pack can be walked without its index; a body has room for what an
 // encryption scheme adds (a nonce before, a tag after: maxBlobOverhead).
-// A pack is named by its SHA-256: packs/ab/abcdef….
+// A pack is named by the SHA-256 of its table of contents (openPack.id):
+// packs/ab/abcdef….
 const (
 	packMagic      = "SNAPPAK2"
 	packHeaderSize = len(packMagic)
@@ -50,6 +51,25 @@ const (
 type openPack struct {
 	buf     []byte
 	entries []indexEntry // their pack ID is set when the pack is sealed
+}
+
+// id returns the pack's ID: the SHA-256 of its table of contents (each
+// blob's chunk digest, offset, stored length and encoding), not of its
+// bytes, which would cost a third hash of every byte backed up. Two packs
+// of one ID hold the same chunks at the same places, each verified by its
+// digest when read, so either may stand for the other.
+func (op *openPack) id() verify.Digest {
+	h := sha256.New()
+	h.Write([]byte(packMagic))
+	var b [verify.DigestSize + 9]byte
+	for _, e := range op.entries {
+		copy(b[:], e.digest[:])
+		binary.BigEndian.PutUint32(b[verify.DigestSize:], e.offset)
+		binary.BigEndian.PutUint32(b[verify.DigestSize+4:], e.stored)
+		b[verify.DigestSize+8] = e.enc
+		h.Write(b[:])
+	}
+	return verify.Digest(h.Sum(nil))
 }
 
 // packer gathers chunks into packs, uploads each full pack, and writes the
@@ -158,7 +178,7 @@ func (p *packer) buffer(n int) []byte {
 // makes its chunks ready to index; on failure they are forgotten, so a
 // later PutChunk packs them again.
 func (p *packer) upload(ctx context.Context, op *openPack) error {
-	id := verify.Digest(sha256.Sum256(op.buf))
+	id := op.id()
 	err := p.r.b.Put(ctx, PackKey(id), bytes.NewReader(op.buf), int64(len(op.buf)))
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -97,3 +97,31 @@ func TestFormat2Golden(t *testing.T) {
 	}
 	golden.Check(t, "testdata/format2.golden", out.Bytes())
 }
+
+// BenchmarkPutChunk stores incompressible 1 MiB chunks into a repository in
+// memory, each format: format 2 packs them and compresses none (its sample
+// does not compress), format 1 compresses each whole to find it does not pay.
+func BenchmarkPutChunk(b *testing.B) {
+	for _, format := range []int{repo.Format1, repo.Format2} {
+		b.Run(fmt.Sprintf("format%d", format), func(b *testing.B) {
+			ctx := context.Background()
+			r, err := repo.OpenOrCreate(ctx, &repotest.Memory{}, &repo.Options{Format: format})
+			if err != nil {
+				b.Fatal(err)
+			}
+			data := make([]byte, 1<<20)
+			rng := rand.NewChaCha8([32]byte{9})
+			_, _ = rng.Read(data) // never fails
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				_, _ = rng.Read(data[:8]) // never fails; a new chunk each time
+				if _, err := r.PutChunk(ctx, verify.Sum(data), data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := r.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

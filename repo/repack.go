@@ -26,6 +26,15 @@ type packStat struct {
 	live []indexEntry // the used blobs, to copy when repacked
 }
 
+// blobRef names one blob: two index objects may list it (two backups of
+// the same chunks packed alike, or a prune killed after its new index).
+type blobRef struct {
+	pack   verify.Digest
+	offset uint32
+}
+
+func refOf(e indexEntry) blobRef { return blobRef{e.pack, e.offset} }
+
 // packPlan is what prune does to the packs.
 type packPlan struct {
 	drop, repack []verify.Digest
@@ -38,8 +47,14 @@ type packPlan struct {
 func planPacks(objs map[string][]indexEntry, used map[verify.Digest]struct{}) (packPlan, map[verify.Digest]*packStat) {
 	stats := make(map[verify.Digest]*packStat)
 	counted := make(map[verify.Digest]bool)
+	seen := make(map[blobRef]bool)
 	for _, key := range slices.Sorted(maps.Keys(objs)) {
 		for _, e := range objs[key] {
+			ref := refOf(e)
+			if seen[ref] {
+				continue // listed by two index objects: one blob
+			}
+			seen[ref] = true
 			st := stats[e.pack]
 			if st == nil {
 				st = &packStat{size: int64(packHeaderSize)}
@@ -90,8 +105,9 @@ func (r *Repo) prunePacks(ctx context.Context, l *Lock, res *PruneResult, used m
 	if err != nil {
 		return err
 	}
+	written := make(map[verify.Digest]bool)
 	if len(plan.drop) > 0 || len(plan.repack) > 0 {
-		if err := r.rewriteIndex(ctx, res, objs, plan, stats); err != nil {
+		if written, err = r.rewriteIndex(ctx, res, objs, plan, stats); err != nil {
 			return err
 		}
 		for _, key := range slices.Sorted(maps.Keys(objs)) {
@@ -105,6 +121,9 @@ func (r *Repo) prunePacks(ctx context.Context, l *Lock, res *PruneResult, used m
 	}
 	doomed := append(append(plan.drop, plan.repack...), unindexed...)
 	for _, id := range doomed {
+		if written[id] {
+			continue // a new pack of the same contents: the index names it
+		}
 		if err := l.Check(); err != nil {
 			return err
 		}
@@ -139,11 +158,16 @@ func (r *Repo) unindexedPacks(ctx context.Context, res *PruneResult, stats map[v
 // rewriteIndex copies the used chunks of the packs to repack into new
 // packs and writes one index (more past maxIndexEntries) of every chunk
 // still stored: the kept packs' entries and the copies. It removes the
-// index objects it wrote from objs, which are then the ones to delete.
-func (r *Repo) rewriteIndex(ctx context.Context, res *PruneResult, objs map[string][]indexEntry, plan packPlan, stats map[verify.Digest]*packStat) error {
+// index objects it wrote from objs, which are then the ones to delete, and
+// returns the packs it wrote.
+func (r *Repo) rewriteIndex(ctx context.Context, res *PruneResult, objs map[string][]indexEntry, plan packPlan, stats map[verify.Digest]*packStat) (map[verify.Digest]bool, error) {
 	entries, err := r.copyLive(ctx, res, plan, stats)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	written := make(map[verify.Digest]bool)
+	for _, e := range entries {
+		written[e.pack] = true
 	}
 	entries = append(entries, keptEntries(objs, plan)...)
 	before, after := make(map[verify.Digest]bool), make(map[verify.Digest]bool, len(entries))
@@ -159,12 +183,12 @@ func (r *Repo) rewriteIndex(ctx context.Context, res *PruneResult, objs map[stri
 	for len(entries) > 0 {
 		n := min(len(entries), maxIndexEntries)
 		if err := r.putIndex(ctx, entries[:n]); err != nil {
-			return fmt.Errorf("repo: prune: %w", err)
+			return nil, fmt.Errorf("repo: prune: %w", err)
 		}
 		delete(objs, IndexKey(indexSum(entries[:n])))
 		entries = entries[n:]
 	}
-	return nil
+	return written, nil
 }
 
 // copyLive copies the used chunks of the packs to repack, each read and
@@ -195,16 +219,12 @@ func (r *Repo) copyLive(ctx context.Context, res *PruneResult, plan packPlan, st
 // keptEntries returns the entries of the packs kept, each blob once (a
 // prune killed after writing its index leaves two naming one blob).
 func keptEntries(objs map[string][]indexEntry, plan packPlan) []indexEntry {
-	type blob struct {
-		d, pack verify.Digest
-		offset  uint32
-	}
 	var out []indexEntry
-	seen := make(map[blob]bool)
+	seen := make(map[blobRef]bool)
 	for _, key := range slices.Sorted(maps.Keys(objs)) {
 		for _, e := range objs[key] {
-			if b := (blob{e.digest, e.pack, e.offset}); plan.keep[e.pack] && !seen[b] {
-				seen[b] = true
+			if ref := refOf(e); plan.keep[e.pack] && !seen[ref] {
+				seen[ref] = true
 				out = append(out, e)
 			}
 		}

@@ -65,6 +65,7 @@ func run(t *testing.T, h Harness) {
 		"PruneRepack":       testPruneRepack,
 		"PruneKilled":       testPruneKilled,
 		"DamagedPacks":      testDamagedPacks,
+		"TwinPacks":         testTwinPacks,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
