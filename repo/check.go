@@ -99,10 +99,14 @@ func (r *Repo) Verify(ctx context.Context, id verify.Digest) (*Report, error) {
 	return rep, nil
 }
 
-// readAll reads every chunk of lengths through GetChunk and returns the
+// readAll reads every chunk of lengths (format 1 through GetChunk, format 2
+// pack by pack: readPacked) and returns the
 // error of each that is missing or does not verify; it adds the bytes read to
 // *total. Its own error is for ctx ending or a backend that fails otherwise.
 func (r *Repo) readAll(ctx context.Context, lengths map[verify.Digest]uint32, total *int64) (map[verify.Digest]error, error) {
+	if r.format >= Format2 {
+		return r.readPacked(ctx, lengths, total)
+	}
 	var mu sync.Mutex
 	bad := make(map[verify.Digest]error)
 	err := r.forEach(ctx, slices.Collect(maps.Keys(lengths)), func(ctx context.Context, d verify.Digest) error {

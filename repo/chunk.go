@@ -146,6 +146,13 @@ func (r *Repo) readBlob(ctx context.Context, d verify.Digest, loc location, leng
 	case err != nil:
 		return nil, nil, fmt.Errorf("repo: chunk %s: pack %s: %w", d, loc.pack, err)
 	}
+	return r.checkBlob(d, loc, blob)
+}
+
+// checkBlob verifies blob, read from where loc says chunk d is: its header
+// must repeat the index's length, its encoding the index's, and its body
+// decode to loc.raw bytes of digest d. It returns the body and the chunk.
+func (r *Repo) checkBlob(d verify.Digest, loc location, blob []byte) (body, data []byte, err error) {
 	if n := binary.BigEndian.Uint32(blob); n != loc.stored {
 		return nil, nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("blob of %d bytes in pack %s, indexed as %d", n, loc.pack, loc.stored)}
 	}
@@ -153,7 +160,7 @@ func (r *Repo) readBlob(ctx context.Context, d verify.Digest, loc location, leng
 	if body[0] != loc.enc {
 		return nil, nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("encoding %d in pack %s, indexed as %d", body[0], loc.pack, loc.enc)}
 	}
-	data, err = r.codec.decode(body, length)
+	data, err = r.codec.decode(body, loc.raw)
 	if err != nil {
 		return nil, nil, &ChunkError{Digest: d, Reason: err.Error()}
 	}

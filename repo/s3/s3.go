@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -103,12 +104,21 @@ func (b *Backend) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, wrap("get", key, err)
 	}
-	// Stat sends the GET, so a missing key is reported here, not on Read.
-	if _, err := obj.Stat(); err != nil {
-		_ = obj.Close() // the error to report is Stat's
+	// The first Read sends the GET, so a missing key is reported here, not
+	// on a later Read. (obj.Stat would send a HEAD first: two requests.)
+	var first [1]byte
+	n, err := obj.Read(first[:])
+	if err != nil && !errors.Is(err, io.EOF) {
+		_ = obj.Close() // the error to report is Read's
 		return nil, wrap("get", key, err)
 	}
-	return obj, nil
+	return &peeked{Reader: io.MultiReader(bytes.NewReader(first[:n]), obj), Closer: obj}, nil
+}
+
+// peeked is an object whose first byte was read to send its GET.
+type peeked struct {
+	io.Reader
+	io.Closer
 }
 
 // ReadAt reads len(p) bytes of the object of key from offset off with one
