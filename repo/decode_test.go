@@ -8,7 +8,7 @@ import (
 	"github.com/snapsync/snapsync/verify"
 )
 
-// TestDecodeStrict: the config and index objects are decoded strictly (one
+// TestDecodeStrict: the config and snapshot objects are decoded strictly (one
 // object, known fields only), but an object of another format version is
 // refused as ErrVersion even when it holds fields this version does not know.
 func TestDecodeStrict(t *testing.T) {

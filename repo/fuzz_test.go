@@ -28,7 +28,7 @@ func FuzzDecodeChunk(f *testing.F) {
 	})
 }
 
-// FuzzDecodeInfo feeds index objects to their decoder.
+// FuzzDecodeInfo feeds snapshot objects to their decoder.
 func FuzzDecodeInfo(f *testing.F) {
 	id := verify.Sum([]byte("x"))
 	f.Add([]byte(`{"version":1,"id":"` + id.String() + `","term":3,"index":7,"bytes":10,"labels":{"a":"b"}}`))

@@ -22,7 +22,7 @@ import (
 // Its key is index/<SHA-256 of the object>, so a reader verifies the whole
 // object before it believes one entry. One is written per backup (more for a
 // backup of over maxIndexEntries chunks) after the packs it names and before
-// the snapshot's index object, the commit point.
+// the snapshot object, the commit point.
 const (
 	indexMagic      = "SNAPIDX2"
 	indexHeaderSize = len(indexMagic) + 8

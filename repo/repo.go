@@ -29,7 +29,8 @@ const (
 // the scheme, so a cipher slots in without another format version.
 const EncryptionNone = "none"
 
-// infoVersion is the version of snapshot index objects, the same in both
+// infoVersion is the version of snapshot objects (snapshots/ID.json), the
+// same in both
 // formats.
 const infoVersion = 1
 
