@@ -113,22 +113,23 @@ func (p *packer) has(d verify.Digest) bool {
 // already.
 func (p *packer) add(ctx context.Context, d verify.Digest, body []byte, raw uint32) (bool, error) {
 	p.mu.Lock()
-	if _, ok := p.known[d]; ok {
-		p.mu.Unlock()
-		return false, nil
-	}
 	var full *openPack
-	if p.cur != nil && len(p.cur.buf)+blobHeaderSize+len(body) > p.size {
-		// Memory is bounded to maxInflight packs uploading and one open.
-		for p.inflight >= maxInflight {
-			p.idle.Wait()
-		}
-		if _, ok := p.known[d]; ok { // packed while we waited
+	for {
+		if _, ok := p.known[d]; ok {
 			p.mu.Unlock()
 			return false, nil
 		}
-		full, p.cur = p.cur, nil
-		p.inflight++
+		if p.cur == nil || len(p.cur.buf)+blobHeaderSize+len(body) <= p.size {
+			break
+		}
+		// Memory is bounded to maxInflight packs uploading and one open.
+		// Waiting, another add may seal the pack or pack d: look again.
+		if p.inflight < maxInflight {
+			full, p.cur = p.cur, nil
+			p.inflight++
+			break
+		}
+		p.idle.Wait()
 	}
 	if p.cur == nil {
 		p.cur = &openPack{buf: p.buffer(packHeaderSize + blobHeaderSize + len(body))}

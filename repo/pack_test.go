@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/snapsync/snapsync/internal/golden"
@@ -123,5 +125,71 @@ func BenchmarkPutChunk(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+// gated is a Backend whose pack uploads wait until release is closed.
+type gated struct {
+	repo.Backend
+	release chan struct{}
+}
+
+func (g *gated) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if strings.HasPrefix(key, "packs/") {
+		<-g.release
+	}
+	return g.Backend.Put(ctx, key, r, size)
+}
+
+// TestPacksFullUnderContention adds chunks from eight goroutines while the
+// first pack uploads are held: adds wait for an upload slot and then must
+// find the pack they were about to seal sealed already by another, not seal
+// the next one with a chunk or two in it. Every pack but the last is full.
+func TestPacksFullUnderContention(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := &gated{Backend: &repotest.Memory{}, release: make(chan struct{})}
+	r, err := repo.OpenOrCreate(ctx, g, &repo.Options{PackSize: 200 << 10}) // three 64 KiB chunks a pack
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 48)
+	for w := range 8 {
+		wg.Go(func() {
+			rng := rand.NewChaCha8([32]byte{byte(w)})
+			for range 6 {
+				data := make([]byte, 64<<10)
+				_, _ = rng.Read(data) // never fails
+				_, err := r.PutChunk(ctx, verify.Sum(data), data)
+				errs <- err
+			}
+		})
+	}
+	for range 4 { // a few chunks in, then let the uploads go
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(g.release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, err := range g.List(ctx, "packs/") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 16 {
+		t.Fatalf("48 chunks in %d packs, want 16 of three", n)
 	}
 }
