@@ -31,7 +31,7 @@ const (
 	maxBlobOverhead = 64
 	maxBlobBody     = verify.MaxChunkSize + 1 + maxBlobOverhead
 	// DefaultPackSize is the size a pack is closed at. 16 MiB: a 300 MB
-	// checkpoint is ~19 objects, and minio-go sends a pack of at most
+	// checkpoint is ~18 objects, and minio-go sends a pack of at most
 	// 16 MiB as one PUT (a larger one as a multipart upload: three requests
 	// or more). Restores read chunks by range, so a pack's size costs them
 	// nothing.
