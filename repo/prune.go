@@ -53,11 +53,12 @@ func (r *Repo) Prune(ctx context.Context, keepLast int, keepWithin time.Duration
 		return nil, fmt.Errorf("repo: prune: %s holds what is no snapshot (%s): remove or repair it; prune deletes nothing until then",
 			snapshotPrefix, Summary(l.Problems))
 	}
+	var objs map[string][]indexEntry
 	if r.format >= Format2 {
 		// Nothing is deleted beside an index object that is none: the
 		// packs only it names would go.
-		r.idx.invalidate()
-		switch ps, err := r.indexProblems(ctx); {
+		var ps []Problem
+		switch objs, ps, err = r.indexObjects(ctx); {
 		case err != nil:
 			return nil, err
 		case len(ps) > 0:
@@ -92,7 +93,7 @@ func (r *Repo) Prune(ctx context.Context, keepLast int, keepWithin time.Duration
 	}
 	if r.format >= Format2 {
 		defer r.idx.invalidate()
-		return res, r.prunePacks(ctx, lock, res, chunks)
+		return res, r.prunePacks(ctx, lock, res, objs, chunks)
 	}
 	res.Chunks, err = r.sweep(ctx, lock, res, chunkPrefix, func(key string) (bool, error) {
 		d, err := parseChunkKey(key)

@@ -84,22 +84,15 @@ func planPacks(objs map[string][]indexEntry, used map[verify.Digest]struct{}) (p
 	return plan, stats
 }
 
-// prunePacks (format 2) deletes the packs no kept snapshot uses and
-// rewrites those mostly unused, crash-safely: new packs, then one new
+// prunePacks (format 2) deletes, of the packs objs (every index object,
+// read under the lock) lists, those no kept snapshot uses, and rewrites
+// those mostly unused, crash-safely: new packs, then one new
 // index of every chunk still stored, then the old index objects, then the
 // old packs. A prune killed at any point leaves every kept chunk indexed
 // (maybe twice, which is harmless) and at worst packs no index names,
 // which the next prune deletes. Packs no index names (a killed backup's)
 // are deleted too: the exclusive lock is held, so no backup is running.
-func (r *Repo) prunePacks(ctx context.Context, l *Lock, res *PruneResult, used map[verify.Digest]struct{}) error {
-	objs, problems, err := r.indexObjects(ctx)
-	if err != nil {
-		return err
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("repo: prune: %s holds what is no index (%s): remove or repair it; prune deletes no pack until then",
-			indexPrefix, Summary(problems))
-	}
+func (r *Repo) prunePacks(ctx context.Context, l *Lock, res *PruneResult, objs map[string][]indexEntry, used map[verify.Digest]struct{}) error {
 	plan, stats := planPacks(objs, used)
 	unindexed, err := r.unindexedPacks(ctx, res, stats)
 	if err != nil {

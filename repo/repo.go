@@ -30,8 +30,7 @@ const (
 const EncryptionNone = "none"
 
 // infoVersion is the version of snapshot objects (snapshots/ID.json), the
-// same in both
-// formats.
+// same in both formats.
 const infoVersion = 1
 
 // maxConfigSize bounds the config object read back.
