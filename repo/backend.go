@@ -26,6 +26,11 @@ type Backend interface {
 	// It may yield names that are no valid key, or entries Get refuses (a
 	// directory's symlink or FIFO): the caller reports them.
 	List(ctx context.Context, prefix string) iter.Seq2[string, error]
+	// ReadAt reads len(p) bytes of the object at key, from offset off,
+	// into p: a ranged read. An absent key is an error matching
+	// ErrNotFound; an object that ends before off+len(p) one matching
+	// io.ErrUnexpectedEOF, whatever p then holds.
+	ReadAt(ctx context.Context, key string, p []byte, off int64) error
 	// Delete removes the object at key; an absent key is no error.
 	Delete(ctx context.Context, key string) error
 	// Stat returns the size and modification time (the backend's clock) of

@@ -35,9 +35,12 @@ type Damage struct {
 // Verify re-reads and re-hashes every chunk of every committed snapshot, or
 // of the one snapshot id when id is non-zero; a chunk shared by several
 // snapshots is read once. Verifying them all, it reports what List finds
-// out of place too. Damage is reported, not returned: the error is for
-// a repository that could not be read at all (or ctx ending).
+// out of place too, and (format 2) every index object that does not
+// verify. It reads the index objects afresh. Damage is reported, not
+// returned: the error is for a repository that could not be read at all (or
+// ctx ending).
 func (r *Repo) Verify(ctx context.Context, id verify.Digest) (*Report, error) {
+	r.idx.invalidate()
 	ids := []verify.Digest{id}
 	var problems []Problem
 	if id.IsZero() {
@@ -48,6 +51,13 @@ func (r *Repo) Verify(ctx context.Context, id verify.Digest) (*Report, error) {
 		ids, problems = ids[:0], l.Problems
 		for _, s := range l.Snapshots {
 			ids = append(ids, s.ID)
+		}
+		if r.format >= Format2 {
+			ps, err := r.indexProblems(ctx)
+			if err != nil {
+				return nil, err
+			}
+			problems = append(problems, ps...)
 		}
 	}
 	rep := &Report{Snapshots: len(ids), Problems: problems}
@@ -89,10 +99,14 @@ func (r *Repo) Verify(ctx context.Context, id verify.Digest) (*Report, error) {
 	return rep, nil
 }
 
-// readAll reads every chunk of lengths through GetChunk and returns the
+// readAll reads every chunk of lengths (format 1 through GetChunk, format 2
+// pack by pack: readPacked) and returns the
 // error of each that is missing or does not verify; it adds the bytes read to
 // *total. Its own error is for ctx ending or a backend that fails otherwise.
 func (r *Repo) readAll(ctx context.Context, lengths map[verify.Digest]uint32, total *int64) (map[verify.Digest]error, error) {
+	if r.format >= Format2 {
+		return r.readPacked(ctx, lengths, total)
+	}
 	var mu sync.Mutex
 	bad := make(map[verify.Digest]error)
 	err := r.forEach(ctx, slices.Collect(maps.Keys(lengths)), func(ctx context.Context, d verify.Digest) error {

@@ -18,7 +18,7 @@ type commitOptions struct {
 	labels map[string]string
 }
 
-// WithLabels adds labels to the snapshot's index object, beside (and over)
+// WithLabels adds labels to the snapshot's snapshot object, beside (and over)
 // the labels of its manifest. Keys must be non-empty; keys and values are
 // at most verify.MaxLabelLen bytes, and the labels of one snapshot at most
 // verify.MaxLabels.

@@ -8,7 +8,7 @@ import (
 	"github.com/snapsync/snapsync/verify"
 )
 
-// TestDecodeStrict: the config and index objects are decoded strictly (one
+// TestDecodeStrict: the config and snapshot objects are decoded strictly (one
 // object, known fields only), but an object of another format version is
 // refused as ErrVersion even when it holds fields this version does not know.
 func TestDecodeStrict(t *testing.T) {
@@ -23,7 +23,16 @@ func TestDecodeStrict(t *testing.T) {
 		decode func() error
 		want   error
 	}{
-		{"config", func() error { _, err := decodeConfig(fmt.Appendf(nil, `{"version":%d}`, FormatVersion)); return err }, nil},
+		{"config", func() error {
+			_, err := decodeConfig(fmt.Appendf(nil, `{"version":%d,"encryption":"none"}`, FormatVersion))
+			return err
+		}, nil},
+		{"config format 1", func() error { _, err := decodeConfig([]byte(`{"version":1}`)); return err }, nil},
+		{"config format 2 without encryption", func() error { _, err := decodeConfig([]byte(`{"version":2}`)); return err }, ErrVersion},
+		{"config of an unknown cipher", func() error {
+			_, err := decodeConfig([]byte(`{"version":2,"encryption":"aes-256-gcm"}`))
+			return err
+		}, ErrVersion},
 		{"config unknown field", func() error {
 			_, err := decodeConfig(fmt.Appendf(nil, `{"version":%d,"x":1}`, FormatVersion))
 			return err
@@ -36,9 +45,9 @@ func TestDecodeStrict(t *testing.T) {
 			_, err := decodeConfig(fmt.Appendf(nil, `{"version":%d,"cipher":"x"}`, FormatVersion+1))
 			return err
 		}, ErrVersion},
-		{"info", func() error { _, err := decodeInfo(id, info(FormatVersion, "")); return err }, nil},
-		{"info unknown field", func() error { _, err := decodeInfo(id, info(FormatVersion, `,"x":1`)); return err }, ErrCorrupt},
-		{"info of a later format", func() error { _, err := decodeInfo(id, info(FormatVersion+1, `,"x":1`)); return err }, ErrVersion},
+		{"info", func() error { _, err := decodeInfo(id, info(infoVersion, "")); return err }, nil},
+		{"info unknown field", func() error { _, err := decodeInfo(id, info(infoVersion, `,"x":1`)); return err }, ErrCorrupt},
+		{"info of a later format", func() error { _, err := decodeInfo(id, info(infoVersion+1, `,"x":1`)); return err }, ErrVersion},
 	}
 	for _, tc := range testCases {
 		if err := tc.decode(); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {

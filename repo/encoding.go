@@ -21,6 +21,21 @@ const (
 type codec struct {
 	enc *zstd.Encoder
 	dec *zstd.Decoder
+	// sampled decides on a sample (format 2); format 1 compresses every
+	// chunk whole, as it always did.
+	sampled bool
+}
+
+// sampleSize is the sample a chunk's compression is decided on.
+const sampleSize = 64 << 10
+
+// sampleOf returns where the sample of an n-byte chunk starts and how long
+// it is; a chunk under four samples is compressed whole (ok false).
+func sampleOf(n int) (at, length int, ok bool) {
+	if n < 4*sampleSize {
+		return 0, 0, false
+	}
+	return (n - sampleSize) / 2, sampleSize, true
 }
 
 // newCodec returns a codec whose decoder never holds more than
@@ -50,6 +65,17 @@ func newCodec() (*codec, error) {
 // content size of an input under 256 bytes, and may declare a window larger
 // than a small input.
 func (c *codec) encode(data []byte) []byte {
+	if c.sampled {
+		if at, n, ok := sampleOf(len(data)); ok {
+			// Most chunks of a database are incompressible (blocks its
+			// engine compressed already): a sample from the middle that
+			// does not compress spares the whole chunk's compression, as
+			// on the peer path (server/fetch.go).
+			if z := c.enc.EncodeAll(data[at:at+n], nil); len(z) > n-n/8 {
+				return append([]byte{encRaw}, data...)
+			}
+		}
+	}
 	z := c.enc.EncodeAll(data, []byte{encZstd})
 	if len(z)-1 <= len(data)-len(data)/8 && checkFrame(z[1:], uint32(len(data))) == nil {
 		return z

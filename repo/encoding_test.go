@@ -43,3 +43,40 @@ func TestEncodeRoundTrip(t *testing.T) {
 		t.Fatalf("only %d of %d compressible chunks stored compressed", zstd, len(lengths))
 	}
 }
+
+// TestEncodeDecidesOnSample: in format 2 a chunk of at least four samples
+// is compressed only when its middle 64 KiB sample compresses, so a chunk
+// whose sample is random is stored raw without compressing the rest; one of
+// text is compressed. Format 1 compresses every chunk whole.
+func TestEncodeDecidesOnSample(t *testing.T) {
+	t.Parallel()
+	text := bytes.Repeat([]byte("key-0001 = value of a text chunk\n"), 40000)[:1<<20]
+	noisy := bytes.Clone(text)
+	at, n, _ := sampleOf(len(noisy))
+	_, _ = rand.NewChaCha8([32]byte{3}).Read(noisy[at : at+n]) // never fails
+	testCases := []struct {
+		name    string
+		sampled bool
+		data    []byte
+		want    byte
+	}{
+		{"text, sampled", true, text, encZstd},
+		{"random sample, sampled", true, noisy, encRaw},
+		{"random sample, whole", false, noisy, encZstd},
+		{"small, sampled", true, text[:4096], encZstd},
+	}
+	for _, tc := range testCases {
+		c, err := newCodec()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.sampled = tc.sampled
+		stored := c.encode(tc.data)
+		if stored[0] != tc.want {
+			t.Errorf("%s: encoding %d, want %d", tc.name, stored[0], tc.want)
+		}
+		if got, err := c.decode(stored, uint32(len(tc.data))); err != nil || !bytes.Equal(got, tc.data) {
+			t.Errorf("%s: decode: %v", tc.name, err)
+		}
+	}
+}

@@ -16,7 +16,32 @@ const (
 	snapshotPrefix = "snapshots/"
 	snapshotSuffix = ".json"
 	lockPrefix     = "locks/"
+	packPrefix     = "packs/" // format 2
+	indexPrefix    = "index/" // format 2
 )
+
+// PackKey returns the key of the pack with SHA-256 id: packs/ab/abcdef….
+func PackKey(id verify.Digest) string {
+	s := id.String()
+	return packPrefix + s[:2] + "/" + s
+}
+
+// IndexKey returns the key of the index object with SHA-256 sum.
+func IndexKey(sum verify.Digest) string { return indexPrefix + sum.String() }
+
+// parsePackKey returns the ID a pack key names.
+func parsePackKey(key string) (verify.Digest, error) {
+	rest, ok := strings.CutPrefix(key, packPrefix)
+	if !ok || len(rest) != 3+2*verify.DigestSize || rest[2] != '/' || rest[:2] != rest[3:5] {
+		return verify.Digest{}, fmt.Errorf("%w: %q is not a pack key", ErrBadKey, key)
+	}
+	return verify.ParseDigest(rest[3:])
+}
+
+// parseIndexKey returns the SHA-256 an index key names.
+func parseIndexKey(key string) (verify.Digest, error) {
+	return parseKeyID(key, indexPrefix, "")
+}
 
 // ChunkKey returns the key of the chunk with digest d: chunks/ab/abcdef….
 func ChunkKey(d verify.Digest) string {

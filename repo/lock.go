@@ -81,6 +81,9 @@ func (r *Repo) lock(ctx context.Context, kind string) (*Lock, error) {
 	if err := l.conflicts(ctx, kind); err != nil {
 		return nil, errors.Join(err, l.remove(ctx))
 	}
+	// What another process indexed before the lock is read again: a
+	// prune may have repacked, a backup added.
+	r.idx.invalidate()
 	hb, stop := context.WithCancel(context.WithoutCancel(ctx))
 	l.stop, l.done = stop, make(chan struct{})
 	go l.heartbeat(hb)

@@ -62,6 +62,18 @@ func (f *fakeBackend) Put(_ context.Context, key string, r io.Reader, size int64
 	return nil
 }
 
+func (f *fakeBackend) ReadAt(ctx context.Context, key string, p []byte, off int64) error {
+	rc, err := f.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if _, err := io.CopyN(io.Discard, rc, off); err != nil {
+		return io.ErrUnexpectedEOF
+	}
+	_, err = io.ReadFull(rc, p)
+	return err
+}
+
 func (f *fakeBackend) List(context.Context, string) iter.Seq2[string, error] {
 	return func(func(string, error) bool) {}
 }

@@ -13,10 +13,15 @@ import (
 type PruneResult struct {
 	Kept    []SnapshotInfo // oldest first
 	Dropped []SnapshotInfo // oldest first
-	// Manifests and Chunks count the objects deleted: the dropped snapshots'
+	// Manifests and Chunks count what was deleted: the dropped snapshots'
 	// manifests and those an interrupted backup left, and every chunk no kept
-	// snapshot names.
+	// snapshot names (format 2: every chunk no longer indexed).
 	Manifests, Chunks int
+	// Packs counts the packs deleted (format 2): unused, repacked, or named
+	// by no index. Repacked counts those rewritten, whose used chunks were
+	// copied (BytesRepacked bytes) into new packs first.
+	Packs, Repacked int
+	BytesRepacked   int64
 	// Problems lists the entries under manifests/ and chunks/ whose names
 	// do not parse: kept, and reported.
 	Problems []Problem
@@ -48,6 +53,19 @@ func (r *Repo) Prune(ctx context.Context, keepLast int, keepWithin time.Duration
 		return nil, fmt.Errorf("repo: prune: %s holds what is no snapshot (%s): remove or repair it; prune deletes nothing until then",
 			snapshotPrefix, Summary(l.Problems))
 	}
+	var objs map[string][]indexEntry
+	if r.format >= Format2 {
+		// Nothing is deleted beside an index object that is none: the
+		// packs only it names would go.
+		var ps []Problem
+		switch objs, ps, err = r.indexObjects(ctx); {
+		case err != nil:
+			return nil, err
+		case len(ps) > 0:
+			return nil, fmt.Errorf("repo: prune: %s holds what is no index (%s): remove or repair it; prune deletes nothing until then",
+				indexPrefix, Summary(ps))
+		}
+	}
 	all := l.Snapshots
 	res = &PruneResult{}
 	cutoff := r.opts.Now().Add(-keepWithin)
@@ -72,6 +90,10 @@ func (r *Repo) Prune(ctx context.Context, keepLast int, keepWithin time.Duration
 		return !keep[id], err
 	}); err != nil {
 		return res, err
+	}
+	if r.format >= Format2 {
+		defer r.idx.invalidate()
+		return res, r.prunePacks(ctx, lock, res, objs, chunks)
 	}
 	res.Chunks, err = r.sweep(ctx, lock, res, chunkPrefix, func(key string) (bool, error) {
 		d, err := parseChunkKey(key)

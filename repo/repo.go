@@ -12,8 +12,26 @@ import (
 	"github.com/snapsync/snapsync/internal/durable"
 )
 
-// FormatVersion is the repository format this build reads and writes.
-const FormatVersion = 1
+// The repository formats this build reads and writes. Format 1 stores one
+// object per chunk (chunks/ab/abcdef…); format 2 stores chunks in packs
+// listed by index objects (see pack.go and index.go). A new repository is
+// format 2; a format-1 repository stays format 1, read and written as it
+// always was (back up into a new repository to move to packs).
+const (
+	Format1 = 1
+	Format2 = 2
+	// FormatVersion is the format of the repositories this build creates.
+	FormatVersion = Format2
+)
+
+// EncryptionNone is the only encryption scheme of format 2 so far: blobs,
+// index objects and manifests stored as they are. The config object names
+// the scheme, so a cipher slots in without another format version.
+const EncryptionNone = "none"
+
+// infoVersion is the version of snapshot objects (snapshots/ID.json), the
+// same in both formats.
+const infoVersion = 1
 
 // maxConfigSize bounds the config object read back.
 const maxConfigSize = 4 << 10
@@ -30,6 +48,12 @@ type Options struct {
 	// RefreshLock is how often a held lock is refreshed; at most StaleLock/3.
 	// Default StaleLock/6.
 	RefreshLock time.Duration
+	// Format is the format of a repository OpenOrCreate creates: Format1 or
+	// Format2. An existing repository keeps its own. Default FormatVersion.
+	Format int
+	// PackSize is the size a format-2 pack is closed at. Default
+	// DefaultPackSize (16 MiB).
+	PackSize int
 	// Now is the clock for the times a Repo records and for Prune's keep
 	// window. Default time.Now.
 	Now func() time.Time
@@ -49,20 +73,31 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Format != Format1 {
+		o.Format = FormatVersion
+	}
+	if o.PackSize <= 0 || o.PackSize > maxPackSize-maxBlobBody-blobHeaderSize {
+		o.PackSize = DefaultPackSize
+	}
 	return o
 }
 
 // Repo is a repository of snapshots on a Backend. It is safe for concurrent
 // use; several processes may share one repository (see Lock and Prune).
 type Repo struct {
-	b     Backend
-	opts  Options
-	codec *codec
+	b      Backend
+	opts   Options
+	codec  *codec
+	format int       // Format1 or Format2
+	packs  *packer   // format 2
+	idx    *indexSet // format 2
 }
 
-// config is the config object: the repository's format version.
+// config is the config object: the repository's format version and, from
+// format 2, its encryption scheme.
 type config struct {
-	Version int `json:"version"`
+	Version    int    `json:"version"`
+	Encryption string `json:"encryption,omitempty"`
 }
 
 // Open opens the existing repository on b: one whose config object is there
@@ -95,7 +130,11 @@ func open(ctx context.Context, b Backend, opts *Options, create bool) (*Repo, er
 	case errors.Is(err, ErrNotFound) && !create:
 		return nil, &NoRepositoryError{Reason: "no config object"}
 	case errors.Is(err, ErrNotFound):
-		data, err = json.Marshal(config{Version: FormatVersion})
+		cfg := config{Version: Format1}
+		if r.opts.Format >= Format2 {
+			cfg = config{Version: Format2, Encryption: EncryptionNone}
+		}
+		data, err = json.Marshal(cfg)
 		if err == nil {
 			err = r.b.Put(ctx, configKey, bytes.NewReader(data), int64(len(data)))
 		}
@@ -103,26 +142,40 @@ func open(ctx context.Context, b Backend, opts *Options, create bool) (*Repo, er
 	if err != nil {
 		return nil, fmt.Errorf("repo: config: %w", err)
 	}
-	if _, err := decodeConfig(data); err != nil {
+	cfg, err := decodeConfig(data)
+	if err != nil {
 		return nil, err
 	}
+	r.format = cfg.Version
+	r.codec.sampled = r.format >= Format2
+	r.packs = newPacker(r, r.opts.PackSize)
+	r.idx = &indexSet{}
 	return r, nil
 }
 
-// decodeConfig parses a config object and refuses an unknown version.
+// decodeConfig parses a config object and refuses an unknown version or
+// encryption scheme.
 func decodeConfig(data []byte) (config, error) {
 	var c config
 	if err := durable.DecodeJSON(data, &c); err != nil {
-		if v, ok := versionOf(data); ok && v != FormatVersion {
-			return c, fmt.Errorf("%w: %d, this snapsync reads %d", ErrVersion, v, FormatVersion)
+		if v, ok := versionOf(data); ok && v != Format1 && v != Format2 {
+			return c, fmt.Errorf("%w: %d, this snapsync reads %d and %d", ErrVersion, v, Format1, Format2)
 		}
 		return c, fmt.Errorf("repo: config: %w: %v", ErrCorrupt, err)
 	}
-	if c.Version != FormatVersion {
-		return c, fmt.Errorf("%w: %d, this snapsync reads %d", ErrVersion, c.Version, FormatVersion)
+	switch {
+	case c.Version != Format1 && c.Version != Format2:
+		return c, fmt.Errorf("%w: %d, this snapsync reads %d and %d", ErrVersion, c.Version, Format1, Format2)
+	case c.Version == Format1 && c.Encryption != "":
+		return c, fmt.Errorf("repo: config: %w: format 1 has no encryption field", ErrCorrupt)
+	case c.Version == Format2 && c.Encryption != EncryptionNone:
+		return c, fmt.Errorf("%w: encryption %.64q, this snapsync reads %q only", ErrVersion, c.Encryption, EncryptionNone)
 	}
 	return c, nil
 }
+
+// Format returns the repository's format version: Format1 or Format2.
+func (r *Repo) Format() int { return r.format }
 
 // getSmall reads the whole object at key, which must be at most limit
 // bytes: it reads no more than limit+1 of a longer one (a *tooLongError).

@@ -15,11 +15,11 @@ import (
 	"github.com/snapsync/snapsync/verify"
 )
 
-// maxInfoSize bounds an index object: its labels are bounded by the
+// maxInfoSize bounds a snapshot object: its labels are bounded by the
 // manifest's (verify.MaxLabels of verify.MaxLabelLen), JSON-escaped.
 const maxInfoSize = 2 * verify.MaxLabels * verify.MaxLabelLen * 6
 
-// SnapshotInfo describes a committed snapshot; it is the index object
+// SnapshotInfo describes a committed snapshot; it is the snapshot object
 // snapshots/<id>.json, stored as JSON.
 type SnapshotInfo struct {
 	ID       verify.Digest     `json:"-"`
@@ -34,7 +34,7 @@ type SnapshotInfo struct {
 	Labels   map[string]string `json:"labels,omitempty"`
 }
 
-// infoJSON is the index object's encoding: SnapshotInfo with its version and ID.
+// infoJSON is the snapshot object's encoding: SnapshotInfo with its version and ID.
 type infoJSON struct {
 	Version int    `json:"version"`
 	ID      string `json:"id"`
@@ -42,8 +42,8 @@ type infoJSON struct {
 }
 
 // Commit makes snapshot id visible: it checks that its manifest verifies and
-// that every chunk it names is present, then writes the index object, the
-// commit point. A snapshot exists iff its index object exists and its
+// that every chunk it names is present, then writes the snapshot object, the
+// commit point. A snapshot exists iff its snapshot object exists and its
 // manifest verifies.
 func (r *Repo) Commit(ctx context.Context, id verify.Digest, opts ...CommitOption) (SnapshotInfo, error) {
 	var co commitOptions
@@ -53,6 +53,10 @@ func (r *Repo) Commit(ctx context.Context, id verify.Digest, opts ...CommitOptio
 	m, err := r.Manifest(ctx, id)
 	if err != nil {
 		return SnapshotInfo{}, err
+	}
+	// Packs, then their index, then (below) the commit point.
+	if err := r.Flush(ctx); err != nil {
+		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
 	}
 	chunks := distinctChunks(m)
 	if err := r.checkPresent(ctx, chunks); err != nil {
@@ -70,7 +74,7 @@ func (r *Repo) Commit(ctx context.Context, id verify.Digest, opts ...CommitOptio
 	if err := co.addLabels(&info); err != nil {
 		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
 	}
-	b, err := json.Marshal(infoJSON{Version: FormatVersion, ID: id.String(), SnapshotInfo: info})
+	b, err := json.Marshal(infoJSON{Version: infoVersion, ID: id.String(), SnapshotInfo: info})
 	if err != nil {
 		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
 	}
@@ -102,9 +106,17 @@ func distinctChunks(m *verify.Manifest) map[verify.Digest]uint32 {
 }
 
 // checkPresent returns an error naming a chunk of want the repository lacks.
+// In format 2 only an index object counts, not a pack being filled.
 func (r *Repo) checkPresent(ctx context.Context, want map[verify.Digest]uint32) error {
 	return r.forEach(ctx, slices.Collect(maps.Keys(want)), func(ctx context.Context, d verify.Digest) error {
-		ok, err := r.HasChunk(ctx, d)
+		has := r.HasChunk
+		if r.format >= Format2 {
+			has = func(ctx context.Context, d verify.Digest) (bool, error) {
+				_, ok, err := r.lookup(ctx, d)
+				return ok, err
+			}
+		}
+		ok, err := has(ctx, d)
 		if err == nil && !ok {
 			err = fmt.Errorf("chunk %s: %w", d, ErrNotFound)
 		}
@@ -142,7 +154,7 @@ func Summary(ps []Problem) string {
 
 // List returns every committed snapshot, oldest first (by the checkpoint's
 // creation time, then index, then ID), and every entry under snapshots/ that
-// is no snapshot (Listing.Problems). An index object that does not decode is
+// is no snapshot (Listing.Problems). A snapshot object that does not decode is
 // an error: the repository needs repair, not a silently shorter list.
 func (r *Repo) List(ctx context.Context) (Listing, error) {
 	var l Listing
@@ -152,7 +164,7 @@ func (r *Repo) List(ctx context.Context) (Listing, error) {
 		}
 		id, err := parseKeyID(key, snapshotPrefix, snapshotSuffix)
 		if err != nil {
-			l.Problems = append(l.Problems, Problem{Key: key, Reason: "not the name of an index object (" + snapshotPrefix + "ID" + snapshotSuffix + ")"})
+			l.Problems = append(l.Problems, Problem{Key: key, Reason: "not the name of a snapshot object (" + snapshotPrefix + "ID" + snapshotSuffix + ")"})
 			continue
 		}
 		info, err := r.info(ctx, id)
@@ -209,7 +221,7 @@ func (l Listing) Latest() (SnapshotInfo, error) {
 	return l.Snapshots[len(l.Snapshots)-1], nil
 }
 
-// info reads the index object of snapshot id.
+// info reads the snapshot object of snapshot id.
 func (r *Repo) info(ctx context.Context, id verify.Digest) (SnapshotInfo, error) {
 	b, err := r.getSmall(ctx, SnapshotKey(id), maxInfoSize)
 	if err != nil {
@@ -218,20 +230,20 @@ func (r *Repo) info(ctx context.Context, id verify.Digest) (SnapshotInfo, error)
 	return decodeInfo(id, b)
 }
 
-// decodeInfo parses the index object of snapshot id.
+// decodeInfo parses the snapshot object of snapshot id.
 func decodeInfo(id verify.Digest, b []byte) (SnapshotInfo, error) {
 	var j infoJSON
 	if err := durable.DecodeJSON(b, &j); err != nil {
-		if v, ok := versionOf(b); ok && v != FormatVersion {
+		if v, ok := versionOf(b); ok && v != infoVersion {
 			return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %d", id, ErrVersion, v)
 		}
 		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %v", id, ErrCorrupt, err)
 	}
 	switch {
-	case j.Version != FormatVersion:
+	case j.Version != infoVersion:
 		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %d", id, ErrVersion, j.Version)
 	case j.ID != id.String():
-		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: index object names %.64q", id, ErrCorrupt, j.ID)
+		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: snapshot object names %.64q", id, ErrCorrupt, j.ID)
 	case j.Bytes < 0 || j.Files < 0 || j.Chunks < 0 || len(j.Labels) > verify.MaxLabels:
 		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: counts out of range", id, ErrCorrupt)
 	}

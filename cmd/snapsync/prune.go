@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/snapsync/snapsync/repo"
 )
 
 func newPruneCommand(g *globals) *cobra.Command {
@@ -16,8 +18,11 @@ func newPruneCommand(g *globals) *cobra.Command {
 		Short: "Drop old snapshots of a backup repository and delete what no kept one needs",
 		Long: `prune keeps the N newest snapshots and every snapshot made within DURATION, drops
 the others, and deletes every manifest and chunk no kept snapshot names (those an
-interrupted backup left included). It holds the repository's exclusive lock: beside a
-running backup or restore it fails (repo: locked) and deletes nothing.
+interrupted backup left included). In a repository of packs (format 2) it deletes
+the packs no kept snapshot uses and rewrites those more than a quarter unused, new
+packs and index written before old ones are deleted. It holds the repository's
+exclusive lock: beside a running backup or restore it fails (repo: locked) and
+deletes nothing.
 REPO is ` + repoHelp + `.`,
 		Example: `  snapsync prune /backups/om --keep-last 7 --keep-within 720h`,
 		Args:    cobra.ExactArgs(1),
@@ -47,5 +52,9 @@ func runPrune(ctx context.Context, g *globals, location string, keepLast int, ke
 	}
 	_, err = fmt.Fprintf(g.stdout, "kept %d snapshots, dropped %d; deleted %d manifests and %d chunks\n",
 		len(res.Kept), len(res.Dropped), res.Manifests, res.Chunks)
+	if err == nil && r.Format() >= repo.Format2 {
+		_, err = fmt.Fprintf(g.stdout, "packs: deleted %d, of which %d repacked (%d bytes copied into new packs)\n",
+			res.Packs, res.Repacked, res.BytesRepacked)
+	}
 	return err
 }

@@ -26,7 +26,7 @@ type Config struct {
 	// MinIndex asks for a checkpoint reflecting at least this index; a
 	// source with none fails the backup with client.ErrMinIndex. Default 0.
 	MinIndex uint64
-	// Labels are added to the snapshot's index object. Default none.
+	// Labels are added to the snapshot object. Default none.
 	Labels map[string]string
 	// Streams is how many FetchChunks streams run at once. Default 4.
 	Streams int

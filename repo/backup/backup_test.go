@@ -168,7 +168,17 @@ func TestRestoreRefusesDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := m.Files[0].Chunks[0].Digest
-	if err := os.WriteFile(filepath.Join(rootDir, filepath.FromSlash(repo.ChunkKey(bad))), []byte("\x00garbage"), 0o644); err != nil {
+	key, off, n, err := r.Locate(ctx, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(rootDir, filepath.FromSlash(key))
+	stored, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored[off+n-1] ^= 1
+	if err := os.WriteFile(p, stored, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	h, err := serve.New(ctx, r, res.SnapshotID)

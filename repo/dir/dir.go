@@ -259,3 +259,25 @@ func (b *Backend) List(ctx context.Context, prefix string) iter.Seq2[string, err
 }
 
 var errStop = errors.New("stop")
+
+// ReadAt reads len(p) bytes of the file of key from offset off with pread,
+// refusing what is no regular file as Get does.
+func (b *Backend) ReadAt(ctx context.Context, key string, p []byte, off int64) error {
+	rc, err := b.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	f := rc.(*reader).f
+	defer f.Close() // read-only: nothing to lose
+	if off < 0 {
+		return fmt.Errorf("dir: read %s at %d: negative offset", key, off)
+	}
+	n, err := f.ReadAt(p, off)
+	switch {
+	case n == len(p):
+		return nil
+	case err == nil || errors.Is(err, io.EOF):
+		return fmt.Errorf("dir: read %s: %d bytes at %d, want %d: %w", key, n, off, len(p), io.ErrUnexpectedEOF)
+	}
+	return fmt.Errorf("dir: read %s: %w", key, err)
+}

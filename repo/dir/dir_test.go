@@ -71,7 +71,7 @@ var nonRegular = []struct {
 }
 
 // TestGetNonRegular puts each kind of file that is no regular file where
-// an object should be: Get and Stat refuse it at once with a
+// an object should be: Get, ReadAt and Stat refuse it at once with a
 // *repo.NotRegularError naming the key and the kind (a FIFO used to block
 // Get for good), and List still yields its key for the caller to report.
 func TestGetNonRegular(t *testing.T) {
@@ -115,6 +115,8 @@ func TestGetNonRegular(t *testing.T) {
 			}
 			_, _, err = b.Stat(ctx, key)
 			checkNotRegular(t, "Stat", err, key, tc.kind)
+			err = b.ReadAt(ctx, key, make([]byte, 8), 0)
+			checkNotRegular(t, "ReadAt", err, key, tc.kind)
 			var keys []string
 			for k, err := range b.List(ctx, "snapshots/") {
 				if err != nil {
@@ -140,7 +142,8 @@ func checkNotRegular(t *testing.T, op string, err error, key, kind string) {
 	}
 }
 
-// TestPutChunkOverNonRegular makes a chunk's file a FIFO: the repository
+// TestPutChunkOverNonRegular makes a chunk's file a FIFO in a format-1
+// repository (format 2 keeps no file per chunk): the repository
 // does not count it as the chunk, and the next backup's PutChunk stores the
 // chunk over it, readable again.
 func TestPutChunkOverNonRegular(t *testing.T) {
@@ -150,7 +153,7 @@ func TestPutChunkOverNonRegular(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := repo.OpenOrCreate(ctx, b, nil)
+	r, err := repo.OpenOrCreate(ctx, b, &repo.Options{Format: repo.Format1})
 	if err != nil {
 		t.Fatal(err)
 	}

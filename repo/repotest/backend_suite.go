@@ -32,6 +32,7 @@ func RunBackend(t *testing.T, newBackend func(t *testing.T) repo.Backend) {
 		"ConcurrentPuts":  testBackendConcurrentPuts,
 		"Large":           testBackendLarge,
 		"ReadEndsWithCtx": testBackendReadCanceled,
+		"ReadAt":          testBackendReadAt,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -324,5 +325,29 @@ func testBackendReadCanceled(t *testing.T, b repo.Backend) {
 	if rc, err := b.Get(ctx, "big"); err == nil {
 		rc.Close()
 		t.Fatal("Get with an ended context succeeded")
+	}
+}
+
+// testBackendReadAt reads ranges of an object: each whole range inside it,
+// io.ErrUnexpectedEOF for one that runs past its end or starts beyond it,
+// ErrNotFound for an absent key.
+func testBackendReadAt(t *testing.T, b repo.Backend) {
+	ctx := context.Background()
+	data := make([]byte, 3<<20+17)
+	_, _ = rand.NewChaCha8([32]byte{5}).Read(data) // never fails
+	put(t, b, "packs/ab/p", data)
+	for _, r := range []struct{ off, n int64 }{{0, 1}, {0, int64(len(data))}, {1 << 20, 1 << 20}, {int64(len(data)) - 5, 5}, {12345, 0}} {
+		p := make([]byte, r.n)
+		if err := b.ReadAt(ctx, "packs/ab/p", p, r.off); err != nil || !bytes.Equal(p, data[r.off:r.off+r.n]) {
+			t.Fatalf("ReadAt(%d bytes at %d) = %v, or other bytes", r.n, r.off, err)
+		}
+	}
+	for _, r := range []struct{ off, n int64 }{{int64(len(data)) - 5, 6}, {int64(len(data)), 1}, {int64(len(data)) + 100, 10}} {
+		if err := b.ReadAt(ctx, "packs/ab/p", make([]byte, r.n), r.off); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("ReadAt(%d bytes at %d) of %d = %v, want io.ErrUnexpectedEOF", r.n, r.off, len(data), err)
+		}
+	}
+	if err := b.ReadAt(ctx, "packs/ab/absent", make([]byte, 4), 0); !errors.Is(err, repo.ErrNotFound) {
+		t.Fatalf("ReadAt of an absent key = %v, want ErrNotFound", err)
 	}
 }

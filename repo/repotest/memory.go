@@ -119,6 +119,19 @@ func (m *Memory) Stat(ctx context.Context, key string) (int64, time.Time, error)
 	return int64(len(o.data)), o.mod, nil
 }
 
+// ReadAt copies len(p) bytes of the object of key from offset off into p.
+func (m *Memory) ReadAt(ctx context.Context, key string, p []byte, off int64) error {
+	o, err := m.object(ctx, key)
+	if err != nil {
+		return err
+	}
+	if off < 0 || off > int64(len(o.data)) || int64(len(o.data))-off < int64(len(p)) {
+		return fmt.Errorf("memory: read %s: %d bytes at %d of %d: %w", key, len(p), off, len(o.data), io.ErrUnexpectedEOF)
+	}
+	copy(p, o.data[off:])
+	return nil
+}
+
 // Delete removes the object of key; an absent key is no error.
 func (m *Memory) Delete(ctx context.Context, key string) error {
 	if err := m.check(ctx, key); err != nil {

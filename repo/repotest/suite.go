@@ -24,13 +24,27 @@ type Harness struct {
 	// Overwrite replaces the stored object of key with data behind the
 	// backend's back (the file, or the S3 object through another client).
 	Overwrite func(t *testing.T, b repo.Backend, key string, data []byte)
+	// Format is the format of the repositories the suite creates; Run sets
+	// it, running the suite once for each format.
+	Format int
 }
 
 // t0 is when the suite's first checkpoint was made.
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// Run runs the suite as subtests of t.
+// Run runs the suite as subtests of t, on repositories of each format
+// (format1/…, format2/…).
 func Run(t *testing.T, h Harness) {
+	for _, f := range []int{repo.Format1, repo.Format2} {
+		t.Run(fmt.Sprintf("format%d", f), func(t *testing.T) {
+			t.Parallel()
+			h.Format = f
+			run(t, h)
+		})
+	}
+}
+
+func run(t *testing.T, h Harness) {
 	for name, test := range map[string]func(*testing.T, Harness){
 		"RoundTrip":         testRoundTrip,
 		"Dedup":             testDedup,
@@ -47,6 +61,11 @@ func Run(t *testing.T, h Harness) {
 		"ListProblems":      testListProblems,
 		"BadKeysRefused":    testBadKeys,
 		"CommitLabels":      testCommitLabels,
+		"KilledMidway":      testKilledMidway,
+		"PruneRepack":       testPruneRepack,
+		"PruneKilled":       testPruneKilled,
+		"DamagedPacks":      testDamagedPacks,
+		"TwinPacks":         testTwinPacks,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -55,9 +74,9 @@ func Run(t *testing.T, h Harness) {
 	}
 }
 
-func open(t *testing.T, b repo.Backend, now time.Time) *repo.Repo {
+func open(t *testing.T, h Harness, b repo.Backend, now time.Time) *repo.Repo {
 	t.Helper()
-	r, err := repo.OpenOrCreate(context.Background(), b, &repo.Options{Now: func() time.Time { return now }})
+	r, err := repo.OpenOrCreate(context.Background(), b, &repo.Options{Now: func() time.Time { return now }, Format: h.Format})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +85,7 @@ func open(t *testing.T, b repo.Backend, now time.Time) *repo.Repo {
 
 func testRoundTrip(t *testing.T, h Harness) {
 	ctx := context.Background()
-	r := open(t, h.New(t), t0.Add(time.Hour))
+	r := open(t, h, h.New(t), t0.Add(time.Hour))
 	s := makeSnap(t, files(1, 1<<20, 1<<20), 100, t0)
 	id, stored, _ := upload(t, r, s)
 	info, err := r.Commit(ctx, id)
@@ -111,7 +130,7 @@ func equalInfo(a, b repo.SnapshotInfo) bool {
 }
 
 func testDedup(t *testing.T, h Harness) {
-	r := open(t, h.New(t), t0)
+	r := open(t, h, h.New(t), t0)
 	fs := files(2, 2<<20, 1<<20) // 48 chunks
 	a := makeSnap(t, fs, 100, t0)
 	backup(t, r, a)
@@ -138,7 +157,7 @@ func testDedup(t *testing.T, h Harness) {
 func testCorrupt(t *testing.T, h Harness) {
 	ctx := context.Background()
 	b := h.New(t)
-	r := open(t, b, t0)
+	r := open(t, h, b, t0)
 	fs := files(3, 512<<10, 512<<10)
 	a := backup(t, r, makeSnap(t, fs, 100, t0))
 	fs["db/000001.sst"] = append(fs["db/000001.sst"], 1, 2, 3)
@@ -151,11 +170,15 @@ func testCorrupt(t *testing.T, h Harness) {
 			victim = f.Chunks[0]
 		}
 	}
-	stored := read(t, b, repo.ChunkKey(victim.Digest))
-	stored[len(stored)/2] ^= 0x40
-	h.Overwrite(t, b, repo.ChunkKey(victim.Digest), stored)
+	key, off, n, err := r.Locate(ctx, victim.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := read(t, b, key)
+	stored[off+n/2] ^= 0x40
+	h.Overwrite(t, b, key, stored)
 
-	_, err := r.GetChunk(ctx, victim.Digest, victim.Length)
+	_, err = r.GetChunk(ctx, victim.Digest, victim.Length)
 	var ce *repo.ChunkError
 	if !errors.As(err, &ce) || !errors.Is(err, repo.ErrCorrupt) || ce.Digest != victim.Digest {
 		t.Fatalf("GetChunk of a flipped chunk = %v, want a *ChunkError naming %s", err, victim.Digest)
@@ -201,7 +224,7 @@ func read(t *testing.T, b repo.Backend, key string) []byte {
 
 func testKilledBackup(t *testing.T, h Harness) {
 	ctx := context.Background()
-	r := open(t, h.New(t), t0)
+	r := open(t, h, h.New(t), t0)
 	s := makeSnap(t, files(4, 512<<10, 256<<10), 100, t0)
 	id, _, n := upload(t, r, s) // killed before its commit
 	if n != len(s.chunks) {
@@ -236,7 +259,7 @@ func testKilledBackup(t *testing.T, h Harness) {
 
 func testConcurrentBackups(t *testing.T, h Harness) {
 	ctx := context.Background()
-	r := open(t, h.New(t), t0)
+	r := open(t, h, h.New(t), t0)
 	fs := files(6, 1<<20, 256<<10)
 	a := makeSnap(t, fs, 100, t0)
 	fs["db/000002.log"] = []byte("a WAL of another checkpoint")
@@ -263,15 +286,12 @@ func testConcurrentBackups(t *testing.T, h Harness) {
 	}
 }
 
-// chunkCount returns how many chunk objects the repository holds.
-func chunkCount(t *testing.T, b repo.Backend) int {
+// chunkCount returns how many chunks the repository holds.
+func chunkCount(t *testing.T, r *repo.Repo) int {
 	t.Helper()
-	n := 0
-	for _, err := range b.List(context.Background(), "chunks/") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		n++
+	n, err := r.CountChunks(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return n
 }
@@ -293,7 +313,7 @@ func three(t *testing.T, r *repo.Repo) ([]*snap, []verify.Digest) {
 func testPruneKeepLast(t *testing.T, h Harness) {
 	ctx := context.Background()
 	b := h.New(t)
-	r := open(t, b, t0.Add(10*time.Hour))
+	r := open(t, h, b, t0.Add(10*time.Hour))
 	snaps, all := three(t, r)
 	if _, err := r.Prune(ctx, 0, 0); err == nil {
 		t.Fatal("Prune keeping nothing succeeded")
@@ -305,7 +325,7 @@ func testPruneKeepLast(t *testing.T, h Harness) {
 	if !slices.Equal(ids(res.Kept), all[2:]) || !slices.Equal(ids(res.Dropped), all[:2]) || res.Manifests != 2 {
 		t.Fatalf("Prune(1, 0) = %+v", res)
 	}
-	if n := chunkCount(t, b); n != len(snaps[2].chunks) || res.Chunks != 8 {
+	if n := chunkCount(t, r); n != len(snaps[2].chunks) || res.Chunks != 8 {
 		t.Fatalf("%d chunks left (%d deleted), want %d (8 deleted)", n, res.Chunks, len(snaps[2].chunks))
 	}
 	rep, err := r.Verify(ctx, verify.Digest{})
@@ -316,7 +336,7 @@ func testPruneKeepLast(t *testing.T, h Harness) {
 
 func testPruneKeepWithin(t *testing.T, h Harness) {
 	ctx := context.Background()
-	r := open(t, h.New(t), t0.Add(2*time.Hour+time.Minute))
+	r := open(t, h, h.New(t), t0.Add(2*time.Hour+time.Minute))
 	_, all := three(t, r)
 	res, err := r.Prune(ctx, 0, 90*time.Minute) // the checkpoints of 1 h and 2 h ago... and now
 	if err != nil {
@@ -337,7 +357,7 @@ func testPruneKeepWithin(t *testing.T, h Harness) {
 func testPruneBesideBackup(t *testing.T, h Harness) {
 	ctx := context.Background()
 	b := h.New(t)
-	r := open(t, b, t0.Add(time.Hour))
+	r := open(t, h, b, t0.Add(time.Hour))
 	old := makeSnap(t, files(8, 256<<10, 64<<10), 100, t0)
 	backup(t, r, old)
 	l, err := r.Lock(ctx)
@@ -346,11 +366,11 @@ func testPruneBesideBackup(t *testing.T, h Harness) {
 	}
 	running := makeSnap(t, files(9, 512<<10, 64<<10), 200, t0.Add(time.Minute))
 	id, _, _ := upload(t, r, running)
-	before := chunkCount(t, b)
+	before := chunkCount(t, r)
 	if _, err := r.Prune(ctx, 1, 0); !errors.Is(err, repo.ErrLocked) {
 		t.Fatalf("Prune beside a backup = %v, want ErrLocked", err)
 	}
-	if n := chunkCount(t, b); n != before {
+	if n := chunkCount(t, r); n != before {
 		t.Fatalf("prune beside a backup left %d of %d chunks", n, before)
 	}
 	if _, err := r.Commit(ctx, id); err != nil {
@@ -372,7 +392,7 @@ func testPruneBesideBackup(t *testing.T, h Harness) {
 func testBackupBesidePrune(t *testing.T, h Harness) {
 	ctx := context.Background()
 	b := h.New(t)
-	r := open(t, b, t0)
+	r := open(t, h, b, t0)
 	body := []byte(`{"kind":"prune"}`)
 	if err := b.Put(ctx, "locks/prune-0123", bytes.NewReader(body), int64(len(body))); err != nil {
 		t.Fatal(err)
@@ -399,7 +419,7 @@ func testBackupBesidePrune(t *testing.T, h Harness) {
 func testStaleLock(t *testing.T, h Harness) {
 	ctx := context.Background()
 	b := h.New(t)
-	r, err := repo.OpenOrCreate(ctx, b, &repo.Options{StaleLock: 2 * time.Second})
+	r, err := repo.OpenOrCreate(ctx, b, &repo.Options{StaleLock: 2 * time.Second, Format: h.Format})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,14 +441,14 @@ func testStaleLock(t *testing.T, h Harness) {
 func testConfigVersion(t *testing.T, h Harness) {
 	ctx := context.Background()
 	b := h.New(t)
-	open(t, b, t0)
-	open(t, b, t0) // an existing repository opens
-	body := []byte(`{"version":2}`)
+	open(t, h, b, t0)
+	open(t, h, b, t0) // an existing repository opens
+	body := []byte(`{"version":3}`)
 	if err := b.Put(ctx, "config", bytes.NewReader(body), int64(len(body))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := repo.Open(ctx, b, nil); !errors.Is(err, repo.ErrVersion) {
-		t.Fatalf("Open of a version 2 repository = %v, want ErrVersion", err)
+		t.Fatalf("Open of a version 3 repository = %v, want ErrVersion", err)
 	}
 }
 
@@ -472,7 +492,7 @@ func listed(ctx context.Context, r *repo.Repo) ([]repo.SnapshotInfo, error) {
 func testListProblems(t *testing.T, h Harness) {
 	ctx := context.Background()
 	b := h.New(t)
-	r := open(t, b, t0.Add(time.Hour))
+	r := open(t, h, b, t0.Add(time.Hour))
 	id := backup(t, r, makeSnap(t, files(12, 128<<10, 1<<10), 100, t0))
 	put := func(key string) {
 		if err := b.Put(ctx, key, strings.NewReader("stray"), 5); err != nil {
@@ -480,7 +500,11 @@ func testListProblems(t *testing.T, h Harness) {
 		}
 	}
 	put("snapshots/notes.txt")
-	put("chunks/zz/not-a-chunk")
+	stray := "chunks/zz/not-a-chunk"
+	if h.Format >= repo.Format2 {
+		stray = "packs/zz/not-a-pack"
+	}
+	put(stray)
 	l, err := r.List(ctx)
 	if err != nil || len(l.Snapshots) != 1 || l.Snapshots[0].ID != id || len(l.Problems) != 1 || l.Problems[0].Key != "snapshots/notes.txt" {
 		t.Fatalf("List = %+v, %v; want the snapshot and the stray", l, err)
@@ -500,10 +524,10 @@ func testListProblems(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	res, err := r.Prune(ctx, 1, 0)
-	if err != nil || len(res.Problems) != 1 || res.Problems[0].Key != "chunks/zz/not-a-chunk" || res.Chunks != 0 {
+	if err != nil || len(res.Problems) != 1 || res.Problems[0].Key != stray || res.Chunks != 0 {
 		t.Fatalf("Prune = %+v, %v; want the stray chunk kept and reported", res, err)
 	}
-	if keys := allKeys(t, b); !slices.Contains(keys, "chunks/zz/not-a-chunk") {
+	if keys := allKeys(t, b); !slices.Contains(keys, stray) {
 		t.Fatalf("Prune deleted the stray chunk: %q", keys)
 	}
 }
@@ -548,7 +572,7 @@ func testBadKeys(t *testing.T, h Harness) {
 // index object, and that a label out of bounds commits nothing.
 func testCommitLabels(t *testing.T, h Harness) {
 	ctx := context.Background()
-	r := open(t, h.New(t), t0)
+	r := open(t, h, h.New(t), t0)
 	id, _, _ := upload(t, r, makeSnap(t, files(9, 64<<10, 1<<10), 7, t0))
 	if _, err := r.Commit(ctx, id, repo.WithLabels(map[string]string{"": "x"})); !errors.Is(err, repo.ErrBadLabel) {
 		t.Fatalf("Commit with an empty key: %v, want ErrBadLabel", err)

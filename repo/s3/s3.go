@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -103,12 +104,60 @@ func (b *Backend) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, wrap("get", key, err)
 	}
-	// Stat sends the GET, so a missing key is reported here, not on Read.
-	if _, err := obj.Stat(); err != nil {
-		_ = obj.Close() // the error to report is Stat's
+	// The first Read sends the GET, so a missing key is reported here, not
+	// on a later Read. (obj.Stat would send a HEAD first: two requests.)
+	var first [1]byte
+	n, err := obj.Read(first[:])
+	if err != nil && !errors.Is(err, io.EOF) {
+		_ = obj.Close() // the error to report is Read's
 		return nil, wrap("get", key, err)
 	}
-	return obj, nil
+	return &peeked{Reader: io.MultiReader(bytes.NewReader(first[:n]), obj), Closer: obj}, nil
+}
+
+// peeked is an object whose first byte was read to send its GET.
+type peeked struct {
+	io.Reader
+	io.Closer
+}
+
+// ReadAt reads len(p) bytes of the object of key from offset off with one
+// GET of that range. A range past the object's end (416) is
+// io.ErrUnexpectedEOF, as is a shorter answer.
+func (b *Backend) ReadAt(ctx context.Context, key string, p []byte, off int64) error {
+	name, err := b.object(key)
+	if err != nil {
+		return err
+	}
+	if off < 0 {
+		return fmt.Errorf("s3: read %s at %d: negative offset", key, off)
+	}
+	if len(p) == 0 {
+		_, _, err := b.Stat(ctx, key)
+		return err
+	}
+	var opts minio.GetObjectOptions
+	if err := opts.SetRange(off, off+int64(len(p))-1); err != nil {
+		return fmt.Errorf("s3: read %s: %w", key, err)
+	}
+	obj, err := b.c.GetObject(ctx, b.bucket, name, opts)
+	if err != nil {
+		return wrap("get", key, err)
+	}
+	defer obj.Close() // read-only: nothing to lose
+	// Read through the object's own reader, not its ReadAt (which would
+	// send another request).
+	n, err := io.ReadFull(struct{ io.Reader }{obj}, p)
+	if r := minio.ToErrorResponse(err); r.StatusCode == http.StatusRequestedRangeNotSatisfiable || r.Code == "InvalidRange" {
+		return fmt.Errorf("s3: read %s: %d bytes at %d: %w", key, len(p), off, io.ErrUnexpectedEOF)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return fmt.Errorf("s3: read %s: %d bytes at %d, want %d: %w", key, n, off, len(p), io.ErrUnexpectedEOF)
+	}
+	return wrap("get", key, err)
 }
 
 // Put uploads exactly size bytes of r as the object of key. An r with more
