@@ -62,11 +62,12 @@ func (r *hostileRepo) file(key string) string {
 	return filepath.Join(r.storage, filepath.FromSlash(key))
 }
 
-// aChunk returns the key of one of the repository's chunks.
+// aChunk returns the key of one of the repository's packs, where its chunks
+// are (format 2).
 func (r *hostileRepo) aChunk(tb testing.TB) string {
 	tb.Helper()
 	var key string
-	err := filepath.WalkDir(r.file("chunks"), func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(r.file("packs"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() && key == "" {
 			rel, _ := filepath.Rel(r.storage, p)
 			key = filepath.ToSlash(rel)

@@ -37,10 +37,11 @@ const (
 	// nothing.
 	DefaultPackSize = 16 << 20
 	// indexEvery is how many packs a backup stores before it writes their
-	// index without waiting for its commit: 256 (4 GiB), so a killed backup
-	// of a large DB re-uploads at most that much, while one of under 4 GiB
-	// writes one index object.
-	indexEvery = 256
+	// index without waiting for its commit: 64 (1 GiB), so a killed backup
+	// re-uploads at most that much (and what was in flight), while one of
+	// under 1 GiB writes one index object and a 1 TB one about a thousand
+	// (prune merges them into one).
+	indexEvery = 64
 	// maxInflight is how many full packs may be uploading at once.
 	maxInflight = 2
 	// maxPackSize bounds what a reader believes an index says of a pack.
