@@ -86,16 +86,13 @@ type backupBench struct {
 	failed map[string]string
 }
 
-// backupMode reads backupEnv: "on", "off" or "only".
+// backupMode reads backupEnv: "on" (the default), "off" or "only".
 func backupMode(tb testing.TB) string {
 	switch m := strings.ToLower(strings.TrimSpace(os.Getenv(backupEnv))); m {
-	case "", "on", "1", "true":
+	case "", "on":
 		return "on"
-	case "off", "0", "false", "only":
-		if m == "only" {
-			return m
-		}
-		return "off"
+	case "off", "only":
+		return m
 	default:
 		tb.Fatalf("%s=%q: want on, off or only", backupEnv, m)
 		return ""
@@ -287,7 +284,7 @@ func (h *harness) backupTools() []backupTool {
 			},
 			backup: func(w *bkWork, _ bool) []string { return cmd(w, "snapshot", "create", w.src) },
 			restore: func(w *bkWork, dest string) []string {
-				return cmd(w, "snapshot", "restore", h.kopiaLatest(w, cmd(w, "snapshot", "list", "--json", w.src)), dest)
+				return cmd(w, "snapshot", "restore", h.kopiaLatest(cmd(w, "snapshot", "list", "--json", w.src)), dest)
 			},
 			verify: func(w *bkWork) []string { return cmd(w, "snapshot", "verify", "--verify-files-percent=100") },
 		}
@@ -313,28 +310,25 @@ func (h *harness) backupTools() []backupTool {
 		kopia(bkKopia), kopia(bkKopiaZstd, "--compression", "zstd"), tar)
 }
 
+// kopiaSnapshot is what the harness reads of `kopia snapshot list --json`.
+type kopiaSnapshot struct {
+	ID        string    `json:"id"`
+	StartTime time.Time `json:"startTime"`
+}
+
 // kopiaLatest lists the snapshots (untimed) and returns the newest one's ID.
-func (h *harness) kopiaLatest(w *bkWork, list []string) string {
+func (h *harness) kopiaLatest(list []string) string {
 	cmd := exec.Command(list[0], list[1:]...)
 	cmd.Env = append(os.Environ(), "KOPIA_PASSWORD="+benchPass, "KOPIA_CHECK_FOR_UPDATES=false")
 	out, err := cmd.Output()
 	if err != nil {
 		h.t.Fatalf("%v: %v", list, err)
 	}
-	var snaps []struct {
-		ID        string    `json:"id"`
-		StartTime time.Time `json:"startTime"`
-	}
+	var snaps []kopiaSnapshot
 	if err := json.Unmarshal(out, &snaps); err != nil || len(snaps) == 0 {
 		h.t.Fatalf("kopia snapshot list: %v: %q", err, tail(string(out), 500))
 	}
-	slices.SortFunc(snaps, func(a, b struct {
-		ID        string    `json:"id"`
-		StartTime time.Time `json:"startTime"`
-	}) int {
-		return a.StartTime.Compare(b.StartTime)
-	})
-	return snaps[len(snaps)-1].ID
+	return slices.MaxFunc(snaps, func(a, b kopiaSnapshot) int { return a.StartTime.Compare(b.StartTime) }).ID
 }
 
 // backups runs the backup part: rounds of every contender on a directory
