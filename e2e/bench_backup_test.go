@@ -598,7 +598,7 @@ func (h *harness) backupNotes() string {
 		"Restore restores the second backup into an empty directory (tar|zstd: the full archive, then the incremental one); verify reads all data "+
 		"(snapsync `verify`, restic `check --read-data`, kopia `snapshot verify --verify-files-percent=100`, `zstd -t` of both archives). "+
 		"Steps end with `sync -f` inside the clock. restic %s and kopia %s are built from the module proxy as tools/bench/go.mod pins them; "+
-		"passwords from the environment; restic `init` and kopia `repository create` (and kopia's `policy set`) are not timed, snapsync's first backup makes its repository itself. "+
+		"passwords from the environment; restic `init` and kopia `repository create` (and kopia's `policy set`) are not timed, snapsync's first backup makes its repository itself; kopia's automatic maintenance, which runs when due (after a new repository's first snapshot), is inside its timed backup, as by default. "+
 		"The S3 rows back up to versitygw (POSIX backend, same disk) through a counting reverse proxy on 127.0.0.1, each run under a prefix of its own; "+
 		"their server CPU is not measured. Encrypted snapsync (`--key-file`): %s.\n\n",
 		backupEnv, b.rounds, backupRoundsEnv, resticVersion, kopiaVersion, map[bool]string{true: "measured (the snapsync (--key-file) rows)", false: "not built yet (`snapsync backup --help` has no --key-file)"}[b.encrypted])
