@@ -60,11 +60,11 @@ demo: ## The main job: make a Pebble DB, serve it, install it on a follower, pri
 	$(GO) run ./cmd/snapsync demo
 
 .PHONY: bench-deps
-bench-deps: deps ## Install the baselines the benchmarks compare against (rsync, zstd, an sshd for rsync over ssh)
-	@if ! command -v rsync >/dev/null || ! command -v zstd >/dev/null || ! command -v ssh >/dev/null || \
+bench-deps: deps ## Install the baselines the benchmarks compare against (rsync, zstd, GNU tar, an sshd for rsync over ssh)
+	@if ! command -v rsync >/dev/null || ! command -v zstd >/dev/null || ! command -v ssh >/dev/null || ! command -v tar >/dev/null || \
 		! command -v ssh-keygen >/dev/null || ! [ -x /usr/sbin/sshd ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq rsync zstd openssh-client openssh-server >/dev/null; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq rsync zstd tar openssh-client openssh-server >/dev/null; \
 	fi
 
 BENCH_SIZE ?= 256MiB
@@ -74,11 +74,16 @@ BENCH_REPORT ?= bench/RESULTS.md
 # install of a million files takes minutes today).
 BENCH_FILES ?= 1048576
 BENCH_FILES_ROUNDS ?= 1
+# The backup scenarios (restic and kopia built from tools/bench/go.mod):
+# on, off, or only (alone), and their rounds.
+BENCH_BACKUP ?= on
+BENCH_BACKUP_ROUNDS ?= 3
 .PHONY: bench
-bench: bench-deps ## Side by side on a BENCH_SIZE checkpoint: snapsync vs rsync (daemon, ssh), tar|zstd, cp -a, mTLS, BENCH_FILES empty files vs tar|tar; writes BENCH_REPORT (bench/RESULTS.md)
+bench: bench-deps ## Side by side on a BENCH_SIZE checkpoint: snapsync vs rsync (daemon, ssh), tar|zstd, cp -a, mTLS, BENCH_FILES empty files vs tar|tar, backups vs restic/kopia (BENCH_BACKUP=on|off|only); writes BENCH_REPORT (bench/RESULTS.md)
 	SNAPSYNC_BENCH_SIZE=$(BENCH_SIZE) SNAPSYNC_BENCH_ROUNDS=$(BENCH_ROUNDS) SNAPSYNC_BENCH_REPORT=$(abspath $(BENCH_REPORT)) \
 		SNAPSYNC_BENCH_FILES=$(BENCH_FILES) SNAPSYNC_BENCH_FILES_ROUNDS=$(BENCH_FILES_ROUNDS) \
-		$(GO) test -count=1 -run '^TestBenchReport$$' -timeout 120m ./e2e
+		SNAPSYNC_BENCH_BACKUP=$(BENCH_BACKUP) SNAPSYNC_BENCH_BACKUP_ROUNDS=$(BENCH_BACKUP_ROUNDS) \
+		$(GO) test -count=1 -run '^TestBenchReport$$' -timeout 150m ./e2e
 	@cat $(BENCH_REPORT)
 
 .PHONY: bench-go

@@ -45,8 +45,12 @@ func (h *harness) markdown(rounds int) string {
 	fmt.Fprintf(&b, "Machine: `%s`, nproc %d, %s MiB memory, kernel %s; %s.\n\n", host, runtime.NumCPU(), strings.TrimSpace(string(mem)), strings.TrimSpace(string(kernel)), time.Now().UTC().Format("2006-01-02"))
 	size := cmp.Or(os.Getenv("SNAPSYNC_BENCH_SIZE"), "1GiB")
 	report := filepath.Join("bench", filepath.Base(os.Getenv(reportEnv)))
-	fmt.Fprintf(&b, "Command: `make bench BENCH_SIZE=%s BENCH_ROUNDS=%d BENCH_FILES=%d BENCH_FILES_ROUNDS=%d BENCH_REPORT=%s` (`%s=%s go test -run TestBenchReport ./e2e`).\n",
-		size, rounds, h.files, h.filesRounds, report, reportEnv, report)
+	backup := "BENCH_BACKUP=off"
+	if h.bk != nil {
+		backup = fmt.Sprintf("BENCH_BACKUP=%s BENCH_BACKUP_ROUNDS=%d", backupMode(h.t), h.bk.rounds)
+	}
+	fmt.Fprintf(&b, "Command: `make bench BENCH_SIZE=%s BENCH_ROUNDS=%d BENCH_FILES=%d BENCH_FILES_ROUNDS=%d %s BENCH_REPORT=%s` (`%s=%s go test -run TestBenchReport ./e2e`).\n",
+		size, rounds, h.files, h.filesRounds, backup, report, reportEnv, report)
 	fmt.Fprintf(&b, "Checkpoints: Pebble %.1f MB, whose newer checkpoint (%.1f MB, the one full installs copy) adds %.1f MB of new or changed files", float64(h.size)/1e6, float64(h.newSize)/1e6, float64(h.newData)/1e6)
 	if h.rocks != "" {
 		fmt.Fprintf(&b, "; RocksDB %.1f MB (db_bench fillrandom, snappy, then `ldb checkpoint`)", float64(h.rocksSize)/1e6)
@@ -54,6 +58,7 @@ func (h *harness) markdown(rounds int) string {
 	fmt.Fprintf(&b, ". Medians of %d rounds, contenders alternating; every contender ends with a `sync`.\n\n", rounds)
 	b.WriteString("**Noisy:** this is a 2-core VM on a shared host (it hands freed memory back to the host, so a write after a large delete costs more, for every contender); read ratios of one run, not absolute times, and rerun before quoting.\n\n")
 	b.WriteString(h.notes())
+	b.WriteString(h.backupNotes())
 	fmt.Fprintf(&b, "Time taken: %s (building a data set the first time included; later runs reuse it).\n\n", strings.Join(h.laps, ", "))
 	b.WriteString("| scenario | contender | wall s | MB/s | wire MB | client CPU s | client peak RSS MB | server CPU s | server peak RSS MB | total CPU s | local files hashed / cached |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
@@ -111,7 +116,7 @@ func (r *benchRow) markdown() string {
 		total = opt(r.med(func(s sample) float64 { return (s.cpu + s.srvCPU).Seconds() }), "%.2f")
 	}
 	hc := "—"
-	if strings.HasPrefix(r.contender, "snapsync") {
+	if strings.HasPrefix(r.contender, "snapsync") && !strings.HasPrefix(r.scenario, "backup:") { // a backup logs no plan line
 		hc = fmt.Sprintf("%.0f / %.0f", r.med(func(s sample) float64 { return float64(s.hashed) }), r.med(func(s sample) float64 { return float64(s.cached) }))
 		if read := r.med(func(s sample) float64 { return float64(s.localRead) }); read >= 0 {
 			hc += fmt.Sprintf(" (%.1f MB read)", read/1e6)
@@ -141,9 +146,14 @@ type target struct {
 	want     float64
 	unit     string // "×" or " MiB"
 	note     string
+	// missing, when set, is shown instead of a figure: what is not built yet.
+	missing string
 }
 
 func (t target) markdown() string {
+	if t.missing != "" {
+		return fmt.Sprintf("| %s | %s | — |\n", cell(t.name), cell(t.missing))
+	}
 	if math.IsNaN(t.measured) || math.IsInf(t.measured, 0) {
 		return fmt.Sprintf("| %s | not measured | — |\n", cell(t.name))
 	}
@@ -161,7 +171,7 @@ func (t target) markdown() string {
 // cell escapes the pipes of a table cell's text (`tar | tar`).
 func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
-// targets compares the medians with issue 11's and issue 20's targets.
+// targets compares the medians with issue 11's, issue 20's and issue 22's targets.
 func (h *harness) targets() string {
 	wall := func(s sample) float64 { return s.wall.Seconds() }
 	wire := func(s sample) float64 { return float64(s.wire) }
@@ -188,6 +198,9 @@ func (h *harness) targets() string {
 		{name: "full install over mTLS ≤ 0.6× rsync over ssh (" + sshCipher + ")", measured: ratio(h.tlsScenario(), tlsContender, sshContender, wall), want: 0.6, unit: "×"},
 		{name: "mTLS ≤ 1.2× plaintext snapsync", measured: ratio(h.tlsScenario(), tlsContender, plainContender, wall), want: 1.2, unit: "×"},
 	} {
+		b.WriteString(t.markdown())
+	}
+	for _, t := range h.backupTargets() {
 		b.WriteString(t.markdown())
 	}
 	return b.String()
@@ -219,12 +232,13 @@ func (h *harness) maxRSS(name, scenario, contender string) target {
 	return t
 }
 
-// peak is the largest peak RSS of any snapsync run, on one side, but those
-// of the scale scenarios, which have bounds of their own (maxRSS).
+// peak is the largest peak RSS of any snapsync install, on one side, but
+// those of the scale scenarios, which have bounds of their own (maxRSS),
+// and of the backup scenarios (issue 22's, with no such target).
 func (h *harness) peak(side string, f func(sample) int64) target {
 	var most int64
 	for _, r := range h.rows {
-		if strings.HasPrefix(r.contender, "snapsync") && r.scenario != planScen && r.scenario != filesScenario(h.files) {
+		if strings.HasPrefix(r.contender, "snapsync") && r.scenario != planScen && r.scenario != filesScenario(h.files) && !strings.HasPrefix(r.scenario, "backup:") {
 			for _, s := range r.samples {
 				most = max(most, f(s))
 			}

@@ -60,33 +60,39 @@ func TestBenchReport(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("SNAPSYNC_BENCH_ROUNDS")); err == nil && n > 0 {
 		rounds = n
 	}
+	backups := backupMode(t) // on, off, or only (the backup part alone)
 	ckpt := benchCheckpoint(t)
 	newer := newerCheckpoint(t, ckpt)
 	h := &harness{t: t, ckpt: ckpt, newer: newer, size: treeSize(t, ckpt), work: t.TempDir(), lapStart: time.Now()}
 	h.newData, h.newSize = changedBytes(t, ckpt, newer), treeSize(t, newer)
 	h.fullPebble = fmt.Sprintf("full install, Pebble %.0f MB", float64(h.newSize)/1e6)
-	if size := rocksBenchSize(t); size > 0 {
-		h.rocks = rocksCheckpoint(t, size)
-		h.rocksSize = treeSize(t, h.rocks)
-		h.fullRocks = fmt.Sprintf("full install, RocksDB %.0f MB", float64(h.rocksSize)/1e6)
-	}
-	h.foreign = foreignCheckpoint(t, h.newSize)
-	h.start()
-	h.startTLS()
 	h.floorRSS, _ = h.measure("true")
-	h.lap("checkpoints and servers")
-	for r := 0; r < rounds; r++ {
-		h.round(r)
+	if backups != "only" {
+		if size := rocksBenchSize(t); size > 0 {
+			h.rocks = rocksCheckpoint(t, size)
+			h.rocksSize = treeSize(t, h.rocks)
+			h.fullRocks = fmt.Sprintf("full install, RocksDB %.0f MB", float64(h.rocksSize)/1e6)
+		}
+		h.foreign = foreignCheckpoint(t, h.newSize)
+		h.start()
+		h.startTLS()
+		h.lap("checkpoints and servers")
+		for r := 0; r < rounds; r++ {
+			h.round(r)
+		}
+		h.lap("the rounds")
+		h.resume(rounds)
+		h.lap("resume")
+		h.followers(rounds)
+		h.lap("followers")
+		h.manyFiles()
+		h.lap("empty files")
+		h.planOnly()
+		h.lap("plan of 4 Mi chunks")
 	}
-	h.lap("the rounds")
-	h.resume(rounds)
-	h.lap("resume")
-	h.followers(rounds)
-	h.lap("followers")
-	h.manyFiles()
-	h.lap("empty files")
-	h.planOnly()
-	h.lap("plan of 4 Mi chunks")
+	if backups != "off" {
+		h.backups()
+	}
 	if err := os.WriteFile(out, []byte(h.markdown(rounds)), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +132,9 @@ type harness struct {
 	// laps are how long each part of the run took, for the report.
 	laps     []string
 	lapStart time.Time
+	// bk is the backup part's state (bench_backup_test.go), nil when
+	// SNAPSYNC_BENCH_BACKUP=off.
+	bk *backupBench
 }
 
 // lap records how long the part named took since the last lap (or the
