@@ -23,7 +23,7 @@ func newListCommand(g *globals) *cobra.Command {
 		Use:   "list REPO [--json]",
 		Short: "List the snapshots of a backup repository, oldest first",
 		Long: `list prints the committed snapshots of REPO, oldest first, and a warning (on stderr)
-for each entry among the index objects that is no snapshot: a name that does not parse,
+for each entry among the snapshot objects that is no snapshot: a name that does not parse,
 a symlink, a FIFO, a device. --json prints {"snapshots": [...], "problems": [...]}.
 REPO is ` + repoHelp + `.`,
 		Args: cobra.ExactArgs(1),

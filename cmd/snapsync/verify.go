@@ -27,7 +27,7 @@ func newVerifyCommand(g *globals) *cobra.Command {
 		Long: `verify reads every chunk of every snapshot of REPO (or of the one --snapshot), once
 each, and checks it against its digest. It exits non-zero if any snapshot cannot be
 restored whole, naming each damaged snapshot and each missing or damaged chunk, or if
-anything among the index objects is no snapshot (a name that does not parse, a symlink,
+anything among the snapshot objects is no snapshot (a name that does not parse, a symlink,
 a FIFO), naming each.
 REPO is ` + repoHelp + `.`,
 		Args: cobra.ExactArgs(1),
