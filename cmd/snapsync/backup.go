@@ -75,6 +75,7 @@ REPO is ` + repoHelp + `.`,
 }
 
 func runBackup(ctx context.Context, g *globals, f *backupFlags) error {
+	lowerGC()
 	log, err := g.logger()
 	if err != nil {
 		return err

@@ -75,6 +75,7 @@ fails mid-way, goes on from the next, keeping every chunk already verified.`,
 }
 
 func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
+	lowerGC()
 	log, err := g.logger()
 	if err != nil {
 		return err

@@ -61,6 +61,7 @@ While it runs, restore holds the repository's shared backup lock, so a prune wai
 }
 
 func runRestore(ctx context.Context, g *globals, f *restoreFlags) (err error) {
+	lowerGC()
 	log, err := g.logger()
 	if err != nil {
 		return err
