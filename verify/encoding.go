@@ -122,17 +122,17 @@ func Decode(b []byte) (*Manifest, error) {
 	return DecodeReader(bytes.NewReader(b), int64(len(b)))
 }
 
-// DecodeReader decodes a canonical encoding of exactly size bytes read from
-// r, as Decode does, with buffers of bounded size: what it allocates is the
-// decoded manifest, and every count is checked against the bytes that remain
-// (and each file's chunk count against its size) before it is allocated.
-func DecodeReader(r io.Reader, size int64) (*Manifest, error) {
+// readHead starts decoding a canonical encoding of exactly size bytes read
+// from r (DecodeReader, Scan): the magic, then Meta, ChunkSize and Dirs into
+// a new Manifest; the files are the caller's. A decode error is left in the
+// decoder, as every later read's is.
+func readHead(r io.Reader, size int64) (*decoder, *Manifest, error) {
 	if size < 0 || size > MaxManifestSize {
-		return nil, fmt.Errorf("%w: manifest of %d bytes", ErrTooLarge, size)
+		return nil, nil, fmt.Errorf("%w: manifest of %d bytes", ErrTooLarge, size)
 	}
-	d := decoder{r: bufio.NewReaderSize(io.LimitReader(r, size), 64<<10), left: size}
+	d := &decoder{r: bufio.NewReaderSize(io.LimitReader(r, size), 64<<10), left: size}
 	if err := checkMagic(d.bytes(len(manifestMagic))); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m := &Manifest{}
 	d.meta(&m.Meta)
@@ -143,6 +143,18 @@ func DecodeReader(r io.Reader, size int64) (*Manifest, error) {
 	m.Dirs = make([]Dir, d.count(MaxDirs, 8))
 	for i := range m.Dirs {
 		m.Dirs[i] = Dir{Path: d.str(MaxPathLen), Mode: fs.FileMode(d.u32())}
+	}
+	return d, m, nil
+}
+
+// DecodeReader decodes a canonical encoding of exactly size bytes read from
+// r, as Decode does, with buffers of bounded size: what it allocates is the
+// decoded manifest, and every count is checked against the bytes that remain
+// (and each file's chunk count against its size) before it is allocated.
+func DecodeReader(r io.Reader, size int64) (*Manifest, error) {
+	d, m, err := readHead(r, size)
+	if err != nil {
+		return nil, err
 	}
 	m.Files = make([]File, d.count(MaxFiles, linkEntrySize))
 	for i := range m.Files {

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"io/fs"
@@ -18,22 +17,9 @@ import (
 // which it must not keep; a link's Size and Mode are its group's. An error
 // from visit ends the scan. The caller checks the encoding's digest.
 func Scan(r io.Reader, size int64, visit func(i int, f *File) error) (*Manifest, error) {
-	if size < 0 || size > MaxManifestSize {
-		return nil, fmt.Errorf("%w: manifest of %d bytes", ErrTooLarge, size)
-	}
-	d := decoder{r: bufio.NewReaderSize(io.LimitReader(r, size), 64<<10), left: size}
-	if err := checkMagic(d.bytes(len(manifestMagic))); err != nil {
+	d, m, err := readHead(r, size)
+	if err != nil {
 		return nil, err
-	}
-	m := &Manifest{}
-	d.meta(&m.Meta)
-	m.ChunkSize = d.u32()
-	if d.err == nil && (m.ChunkSize < MinChunkSize || m.ChunkSize > MaxChunkSize) {
-		d.fail("chunk size %d outside [%d, %d]", m.ChunkSize, MinChunkSize, MaxChunkSize)
-	}
-	m.Dirs = make([]Dir, d.count(MaxDirs, 8))
-	for i := range m.Dirs {
-		m.Dirs[i] = Dir{Path: d.str(MaxPathLen), Mode: fs.FileMode(d.u32())}
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -41,7 +27,7 @@ func Scan(r io.Reader, size int64, visit func(i int, f *File) error) (*Manifest,
 	if err := m.Validate(); err != nil { // header and dirs: no files yet
 		return nil, err
 	}
-	s := scanner{d: &d, m: m, dirs: make(map[string]bool, len(m.Dirs))}
+	s := scanner{d: d, m: m, dirs: make(map[string]bool, len(m.Dirs))}
 	for _, dir := range m.Dirs {
 		s.dirs[dir.Path] = true
 	}
