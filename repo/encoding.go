@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/snapsync/snapsync/internal/wire"
+
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/snapsync/snapsync/verify"
@@ -24,18 +26,6 @@ type codec struct {
 	// sampled decides on a sample (format 2); format 1 compresses every
 	// chunk whole, as it always did.
 	sampled bool
-}
-
-// sampleSize is the sample a chunk's compression is decided on.
-const sampleSize = 64 << 10
-
-// sampleOf returns where the sample of an n-byte chunk starts and how long
-// it is; a chunk under four samples is compressed whole (ok false).
-func sampleOf(n int) (at, length int, ok bool) {
-	if n < 4*sampleSize {
-		return 0, 0, false
-	}
-	return (n - sampleSize) / 2, sampleSize, true
 }
 
 // newCodec returns a codec whose decoder never holds more than
@@ -66,7 +56,7 @@ func newCodec() (*codec, error) {
 // than a small input.
 func (c *codec) encode(data []byte) []byte {
 	if c.sampled {
-		if at, n, ok := sampleOf(len(data)); ok {
+		if at, n, ok := wire.Sample(len(data)); ok {
 			// Most chunks of a database are incompressible (blocks its
 			// engine compressed already): a sample from the middle that
 			// does not compress spares the whole chunk's compression, as

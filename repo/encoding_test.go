@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/snapsync/snapsync/internal/wire"
 )
 
 // TestEncodeRoundTrip stores compressible chunks of every length from 1 to
@@ -52,7 +54,7 @@ func TestEncodeDecidesOnSample(t *testing.T) {
 	t.Parallel()
 	text := bytes.Repeat([]byte("key-0001 = value of a text chunk\n"), 40000)[:1<<20]
 	noisy := bytes.Clone(text)
-	at, n, _ := sampleOf(len(noisy))
+	at, n, _ := wire.Sample(len(noisy))
 	_, _ = rand.NewChaCha8([32]byte{3}).Read(noisy[at : at+n]) // never fails
 	testCases := []struct {
 		name    string

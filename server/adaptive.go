@@ -60,21 +60,6 @@ func (c *chooser) try(file int) bool {
 	return false
 }
 
-// sampleBytes is the part of a chunk compressed first, from its middle: a
-// chunk whose sample does not compress is sent raw without compressing the
-// rest, so an incompressible chunk costs 1/16 of its compression (for 1 MiB
-// chunks). Chunks under 4 samples are compressed whole.
-const sampleBytes = 64 << 10
-
-// sampleOf returns where, in a chunk of n bytes, the sample to try first
-// starts and its length, if the chunk is large enough.
-func sampleOf(n int) (at, length int, ok bool) {
-	if n < 4*sampleBytes {
-		return 0, 0, false
-	}
-	return (n - sampleBytes) / 2, sampleBytes, true
-}
-
 // pays reports whether a frame of out bytes is worth sending for raw bytes.
 func pays(raw, out int) bool { return float64(out) < poorRatio*float64(raw) }
 

@@ -2,28 +2,6 @@ package server
 
 import "testing"
 
-func TestSampleOf(t *testing.T) {
-	tests := []struct {
-		n          int
-		at, length int
-		ok         bool
-	}{
-		{n: 1 << 20, at: (1<<20 - sampleBytes) / 2, length: sampleBytes, ok: true},
-		{n: 4 * sampleBytes, at: 3 * sampleBytes / 2, length: sampleBytes, ok: true},
-		{n: 4*sampleBytes - 1},
-		{n: 0},
-	}
-	for _, tt := range tests {
-		at, length, ok := sampleOf(tt.n)
-		if at != tt.at || length != tt.length || ok != tt.ok {
-			t.Errorf("sampleOf(%d) = %d, %d, %v; want %d, %d, %v", tt.n, at, length, ok, tt.at, tt.length, tt.ok)
-		}
-		if ok && (at < 0 || at+length > tt.n) {
-			t.Errorf("sampleOf(%d): [%d, %d) outside the chunk", tt.n, at, at+length)
-		}
-	}
-}
-
 func TestWindowFor(t *testing.T) {
 	for _, tt := range []struct{ n, want int }{
 		{100, 1 << 10}, // zstd's smallest window

@@ -12,6 +12,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/snapsync/snapsync/internal/rpccodec"
+	"github.com/snapsync/snapsync/internal/wire"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -228,7 +229,7 @@ func (cs *chunkStream) encode(fr *rpccodec.ChunkFrame, fi, j int) error {
 		return nil
 	}
 	start := time.Now()
-	if at, n, ok := sampleOf(fr.Len); ok {
+	if at, n, ok := wire.Sample(fr.Len); ok {
 		// Most chunks of a database are incompressible (blocks its engine
 		// compressed already): a sample that does not compress spares the
 		// whole chunk's compression, and its copy.

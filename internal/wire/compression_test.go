@@ -31,3 +31,25 @@ func TestParseCompression(t *testing.T) {
 		t.Error("Compression(9) is known")
 	}
 }
+
+func TestSample(t *testing.T) {
+	tests := []struct {
+		n          int
+		at, length int
+		ok         bool
+	}{
+		{n: 1 << 20, at: (1<<20 - SampleBytes) / 2, length: SampleBytes, ok: true},
+		{n: 4 * SampleBytes, at: 3 * SampleBytes / 2, length: SampleBytes, ok: true},
+		{n: 4*SampleBytes - 1},
+		{n: 0},
+	}
+	for _, tt := range tests {
+		at, length, ok := Sample(tt.n)
+		if at != tt.at || length != tt.length || ok != tt.ok {
+			t.Errorf("Sample(%d) = %d, %d, %v; want %d, %d, %v", tt.n, at, length, ok, tt.at, tt.length, tt.ok)
+		}
+		if ok && (at < 0 || at+length > tt.n) {
+			t.Errorf("Sample(%d): [%d, %d) outside the chunk", tt.n, at, at+length)
+		}
+	}
+}
