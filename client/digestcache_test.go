@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,25 +78,29 @@ func installOnce(tb testing.TB, url, dest string, log *planLog, verifyLocal bool
 	}
 }
 
-// nonEmptyFiles counts the regular files below dir that hold bytes: the
-// ones an install hashes (an empty file has nothing to read).
-func nonEmptyFiles(tb testing.TB, dir string) int64 {
+// nonEmptyInodes counts the distinct inodes of the regular files below dir
+// that hold bytes: what an install reads of a local tree (an empty file has
+// nothing to read, a hard link's other names are the same inode).
+func nonEmptyInodes(tb testing.TB, dir string) int64 {
 	tb.Helper()
-	var n int64
+	seen := make(map[[2]uint64]bool)
 	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
 		info, err := d.Info()
-		if err == nil && info.Size() > 0 {
-			n++
+		if err != nil {
+			return err
 		}
-		return err
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && info.Size() > 0 {
+			seen[[2]uint64{uint64(st.Dev), st.Ino}] = true
+		}
+		return nil
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return n
+	return int64(len(seen))
 }
 
 // sstsOf returns the SSTs of dest, sorted.
@@ -138,7 +143,7 @@ func TestFollowerDigestCache(t *testing.T) {
 	}
 	testdb.CheckSameDB(t, leader.DB(), dest)
 
-	withContent := nonEmptyFiles(t, dest)
+	withContent := nonEmptyInodes(t, dest)
 	installOnce(t, ts.url, dest, &log, true)
 	if files, hashed, cached, _ = log.last(t); hashed != withContent || cached != 0 {
 		t.Fatalf("--verify-local: %d of %d hashed, %d cached, want all %d with content hashed", hashed, files, cached, withContent)
@@ -162,7 +167,7 @@ func TestFollowerDigestCacheCorrupt(t *testing.T) {
 	if err := os.WriteFile(cache, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	withContent := nonEmptyFiles(t, dest)
+	withContent := nonEmptyInodes(t, dest)
 	installOnce(t, ts.url, dest, &log, false)
 	files, hashed, cached, warned := log.last(t)
 	if !warned || hashed != withContent || cached != 0 {
