@@ -90,6 +90,13 @@ type Config struct {
 	// only of a file whose first chunk the plan can use (docs/DESIGN.md, How
 	// an install runs). Default: false.
 	VerifyLocal bool
+	// PlanWindow is the most chunks an install holds chunk lists and jobs
+	// for at once: a manifest of more is read back from the staged
+	// manifest file and staged a window at a time, in memory bounded by the
+	// window rather than the database (docs/DESIGN.md, How an install runs:
+	// Plan). Default: 262,144 (256 GiB at the default 1 MiB chunk, about 30
+	// MiB of plan).
+	PlanWindow int
 	// Immutable reports whether a file of the current database (a
 	// slash-separated path relative to Dest) never changes in place, so that
 	// it may be hard-linked into the staged tree when its whole content matches.
@@ -187,6 +194,7 @@ func (c *Config) EnsureDefaults() {
 	setDefault(&c.RetryWait, DefaultRetryWait)
 	setDefault(&c.ChunksPerRequest, DefaultChunksPerRequest)
 	setDefault(&c.StallTimeout, DefaultStallTimeout)
+	setDefault(&c.PlanWindow, defaultPlanWindow)
 	if c.Immutable == nil {
 		c.Immutable = DefaultImmutable
 	}
@@ -254,7 +262,7 @@ func (c *Config) validateFetch() error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"Streams", c.Streams}, {"ChunkRetries", c.ChunkRetries}, {"MaxAttempts", c.MaxAttempts}, {"ChunksPerRequest", c.ChunksPerRequest}} {
+	}{{"Streams", c.Streams}, {"ChunkRetries", c.ChunkRetries}, {"MaxAttempts", c.MaxAttempts}, {"ChunksPerRequest", c.ChunksPerRequest}, {"PlanWindow", c.PlanWindow}} {
 		if f.v < 0 {
 			bad("%s is negative (%d)", f.name, f.v)
 		}
@@ -282,4 +290,12 @@ func (c *Config) isSet() bool { return len(c.Replace) > 0 || c.setArea }
 func DefaultImmutable(p string) bool {
 	ext := path.Ext(p)
 	return ext == ".sst" || ext == ".blob"
+}
+
+// window is the plan window (PlanWindow once defaulted).
+func (c *Config) window() int {
+	if c.PlanWindow <= 0 {
+		return defaultPlanWindow
+	}
+	return c.PlanWindow
 }

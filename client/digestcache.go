@@ -106,8 +106,11 @@ func loadLocalCache(l layout, log zerolog.Logger) *localCache {
 // finished stage/ in the staging area, for promoteCache to put in place once
 // the tree is swapped in. It only saves later work: a failure is logged and
 // leaves no record.
-func recordStaged(l layout, m *verify.Manifest, log zerolog.Logger) {
-	// A slice, not a map: 56 bytes a file with content. An empty file gets
+//
+// A chunk list m does not hold is read back from tbl as the record's
+// encoding comes to it.
+func recordStaged(l layout, m *verify.Manifest, tbl *chunkTable, log zerolog.Logger) {
+	// A slice, not a map: 64 bytes a file with content. An empty file gets
 	// no entry: it has nothing to hash, and is never placed from a local
 	// copy (wholeMatch), so a million of them cost nothing here.
 	n := 0
@@ -122,10 +125,18 @@ func recordStaged(l layout, m *verify.Manifest, log zerolog.Logger) {
 		if f.LinkTo >= 0 || f.Size == 0 || info.ID.IsZero() || info.Size != f.Size || len(items) == n {
 			return // a member is its leader's inode; no identity to key by
 		}
-		items = append(items, digestcache.Item{Key: digestcache.KeyOf(info, m.ChunkSize), Entry: &digestcache.Entry{Chunks: f.Chunks}})
+		it := digestcache.Item{Key: digestcache.KeyOf(info, m.ChunkSize), Entry: &digestcache.Entry{Chunks: f.Chunks}}
+		if f.Chunks == nil {
+			it.Entry, it.Load = nil, func() ([]verify.Chunk, error) { return tbl.chunks(m, i) }
+		}
+		items = append(items, it)
 	})
+	var b []byte
 	if err == nil {
-		err = durable.WriteFile(l.fs, l.stagedDigests(), digestcache.EncodeItems(0, items), 0o600)
+		b, err = digestcache.EncodeLoading(0, items)
+	}
+	if err == nil {
+		err = durable.WriteFile(l.fs, l.stagedDigests(), b, 0o600)
 	}
 	if err != nil {
 		log.Warn().Err(err).Msg("no digest cache for this install")

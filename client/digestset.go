@@ -2,6 +2,7 @@ package client
 
 import (
 	"hash/maphash"
+	"slices"
 
 	"github.com/snapsync/snapsync/verify"
 )
@@ -21,6 +22,18 @@ func (k digestKey) of(d *verify.Digest) uint64 { return maphash.Bytes(k.seed, d[
 type digestSet struct {
 	key digestKey
 	set map[uint64]struct{}
+	// sorted, if not nil, is the set's keys in order, and set is unused: 8
+	// bytes a digest, for a set built once and then only asked
+	// (sortedDigestSet).
+	sorted []uint64
+}
+
+// sortedDigestSet is the set of the keys keys (sorted, distinct) of key.
+func sortedDigestSet(key digestKey, keys []uint64) *digestSet {
+	if keys == nil {
+		keys = []uint64{}
+	}
+	return &digestSet{key: key, sorted: keys}
 }
 
 func newDigestSet() *digestSet {
@@ -33,6 +46,10 @@ func (s *digestSet) add(d *verify.Digest) { s.set[s.key.of(d)] = struct{}{} }
 func (s *digestSet) has(d *verify.Digest) bool {
 	if s == nil {
 		return true
+	}
+	if s.sorted != nil {
+		_, ok := slices.BinarySearch(s.sorted, s.key.of(d))
+		return ok
 	}
 	_, ok := s.set[s.key.of(d)]
 	return ok

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -150,9 +151,27 @@ func TestHardLinkGroups(t *testing.T) {
 		t.Fatalf("the leader's tree has link groups %q", wantGroups)
 	}
 	wantTree, wantModes := readTree(t, root), modes(t, root)
+	// A plan window of one chunk stages each file in a window of its own:
+	// the two copies of the shared content are in different windows, and
+	// still fetched once (window.go).
+	for _, window := range []int{0, 1, 6} {
+		t.Run(fmt.Sprintf("plan window %d", window), func(t *testing.T) {
+			installLinkedTree(t, ts.url, window, wantTree, wantModes, wantGroups, wantDisk)
+		})
+	}
+}
+
+// installLinkedTree installs linkedTree's tree from url twice with the
+// plan window window (0: the default), into an empty dest and over the
+// first copy, and checks the copy: content, modes, link groups, disk, and
+// each distinct content fetched once.
+func installLinkedTree(t *testing.T, url string, window int, wantTree map[string]string, wantModes map[string]fs.FileMode,
+	wantGroups []string, wantDisk int64) {
 	dest := filepath.Join(t.TempDir(), "db")
 	for _, run := range []string{"into an empty dest", "over the first copy"} {
-		res, err := Install(context.Background(), ts.url, 0, testConfig(t, dest))
+		cfg := testConfig(t, dest)
+		cfg.PlanWindow = window
+		res, err := Install(context.Background(), url, 0, cfg)
 		if err != nil {
 			t.Fatalf("%s: %v", run, err)
 		}

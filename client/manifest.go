@@ -26,8 +26,9 @@ import (
 
 // fetchManifest fetches the granted snapshot's manifest into l.manifest
 // (through a temporary file beside it), checks it against the ID and decodes
-// it.
-func fetchManifest(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, cfg *Config, l layout) (_ *verify.Manifest, err error) {
+// it: whole, or, past cfg's plan window, without its chunk lists (at:
+// decodeManifest).
+func fetchManifest(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, cfg *Config, l layout) (_ *verify.Manifest, at []int64, err error) {
 	p := l.manifest
 	tmp := p + durable.TmpSuffix
 	defer func() {
@@ -37,56 +38,57 @@ func fetchManifest(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceCli
 	}()
 	f, err := l.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("%w: create %s: %w", ErrStaging, tmp, err)
+		return nil, nil, fmt.Errorf("%w: create %s: %w", ErrStaging, tmp, err)
 	}
 	defer f.Close() // closed explicitly below; a second close only errs
 	err = newRetrier(cfg).do(ctx, "get manifest", func(ctx context.Context) (bool, error) {
 		return false, spoolManifest(ctx, rpc, g, f)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	m, err := decodeSpool(f, g)
+	m, at, err := decodeSpool(f, g, cfg.window())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := l.fs.Sync(f); err != nil {
-		return nil, fmt.Errorf("sync %s: %w", tmp, err)
+		return nil, nil, fmt.Errorf("sync %s: %w", tmp, err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("close %s: %w", tmp, err)
+		return nil, nil, fmt.Errorf("close %s: %w", tmp, err)
 	}
 	if err := l.fs.Rename(tmp, p); err != nil {
-		return nil, fmt.Errorf("rename %s: %w", tmp, err)
+		return nil, nil, fmt.Errorf("rename %s: %w", tmp, err)
 	}
 	if err := l.fs.SyncDir(filepath.Dir(p)); err != nil {
-		return nil, fmt.Errorf("sync %s: %w", filepath.Dir(p), err)
+		return nil, nil, fmt.Errorf("sync %s: %w", filepath.Dir(p), err)
 	}
-	return m, nil
+	return m, at, nil
 }
 
-// decodeSpool checks the spooled manifest's digest and decodes it from f.
-func decodeSpool(f *os.File, g grant) (*verify.Manifest, error) {
+// decodeSpool checks the spooled manifest's digest and decodes it from f
+// (decodeManifest, with window).
+func decodeSpool(f *os.File, g grant, window int) (*verify.Manifest, []int64, error) {
 	total := int64(g.info.GetManifestSize())
 	h := sha256.New()
 	if err := readSpool(f, total, h); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStaging, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrStaging, err)
 	}
 	if err := verify.CheckDigest("manifest", g.id, verify.Digest(h.Sum(nil))); err != nil {
-		return nil, fmt.Errorf("%w: manifest: %w", ErrServer, err)
+		return nil, nil, fmt.Errorf("%w: manifest: %w", ErrServer, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("%w: rewind manifest: %w", ErrStaging, err)
+		return nil, nil, fmt.Errorf("%w: rewind manifest: %w", ErrStaging, err)
 	}
-	m, err := verify.DecodeReader(f, total)
+	m, at, err := decodeManifest(f, total, window)
 	if err != nil {
-		return nil, fmt.Errorf("%w: manifest: %w", ErrServer, err)
+		return nil, nil, fmt.Errorf("%w: manifest: %w", ErrServer, err)
 	}
 	if m.Meta.Index != g.info.GetIndex() || m.Meta.Term != g.info.GetTerm() {
-		return nil, fmt.Errorf("%w: manifest reflects term %d index %d, summary said %d/%d",
+		return nil, nil, fmt.Errorf("%w: manifest reflects term %d index %d, summary said %d/%d",
 			ErrServer, m.Meta.Term, m.Meta.Index, g.info.GetTerm(), g.info.GetIndex())
 	}
-	return m, nil
+	return m, at, nil
 }
 
 // readSpool hashes the total bytes of f from its start.
@@ -155,24 +157,25 @@ func checkPage(page *snapsyncv1.GetManifestResponse, got, total uint64) error {
 }
 
 // readManifestFile decodes a staged manifest file after checking it against
-// id, reading it twice (hash, then decode) instead of holding it in memory.
-func readManifestFile(fsys durable.StageFS, p string, id verify.Digest) (*verify.Manifest, error) {
+// id, reading it twice (hash, then decode) instead of holding it in memory:
+// whole, or, past window chunks, without its chunk lists (decodeManifest).
+func readManifestFile(fsys durable.StageFS, p string, id verify.Digest, window int) (*verify.Manifest, []int64, error) {
 	f, size, err := openBounded(fsys, p, verify.MaxManifestSize)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if err := readSpool(f, size, h); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := verify.CheckDigest("manifest", id, verify.Digest(h.Sum(nil))); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("rewind %s: %w", p, err)
+		return nil, nil, fmt.Errorf("rewind %s: %w", p, err)
 	}
-	return verify.DecodeReader(f, size)
+	return decodeManifest(f, size, window)
 }
 
 // fetchManifestTemp fetches the granted snapshot's manifest as fetchManifest
@@ -193,5 +196,6 @@ func fetchManifestTemp(ctx context.Context, rpc snapsyncv1connect.SnapshotServic
 	if err != nil {
 		return nil, err
 	}
-	return decodeSpool(f, g)
+	m, _, err := decodeSpool(f, g, verify.MaxTotalChunks)
+	return m, err
 }

@@ -75,6 +75,9 @@ type plan struct {
 	// hold, when local candidates are still being hashed, is what waits
 	// for them (deferred.go); nil otherwise.
 	hold *holding
+	// win, for a manifest larger than one window, is what plans it a
+	// window at a time (window.go); nil when it is planned whole.
+	win *windowing
 }
 
 // makePlan decides, by content only, where every leader's bytes come from.
@@ -93,7 +96,7 @@ func makePlan(m *verify.Manifest, done [][]bool, complete []bool, idx *localInde
 func makePlanHolding(m *verify.Manifest, done [][]bool, complete []bool, idx *localIndex,
 	immutable func(string) bool, mask fs.FileMode, stagePath func(int) string, heads map[verify.Digest]bool) *plan {
 	p := &plan{m: m, remaining: make([]atomic.Int64, len(m.Files))}
-	staged := stagedChunks(m, done, stagePath)
+	staged := stagedChunks(m, nil, done, stagePath)
 	used := make(map[durable.FileID]bool) // local inodes already placed
 	jobs := newJobIndex()
 	if h := holdFor(m, complete, heads); len(h.files) > 0 {
@@ -124,37 +127,49 @@ func makePlanHolding(m *verify.Manifest, done [][]bool, complete []bool, idx *lo
 // written from jobs.
 func (p *plan) planFile(i int, done []bool, jobs *jobIndex, staged map[verify.Digest]chunkLoc, idx *localIndex,
 	used map[durable.FileID]bool, immutable func(string) bool, mask fs.FileMode) {
-	f := &p.m.Files[i]
-	if src, link := wholeMatch(f, idx, used, immutable, mask); src != nil {
-		used[durable.InfoID(src.info)] = true
-		p.place = append(p.place, placement{file: i, src: src, link: link})
-		p.ready = append(p.ready, i)
-		if src.synced {
-			if p.synced == nil {
-				p.synced = make([]bool, len(p.m.Files))
-			}
-			p.synced[i] = true
-		}
-		p.placedBytes += f.Size
+	if p.placeWhole(i, p.m.Files[i].Chunks, idx, used, immutable, mask) {
 		return
 	}
 	p.create = append(p.create, i)
-	p.addChunks(i, done, jobs, staged, idx)
+	p.stagedBytes += p.addChunks(i, done, jobs, staged, idx)
 	if p.remaining[i].Load() == 0 {
 		p.ready = append(p.ready, i)
 	}
 }
 
+// placeWhole places leader i, whose chunk list is chunks, whole from a
+// local file if one matches (wholeMatch), and reports whether it did.
+func (p *plan) placeWhole(i int, chunks []verify.Chunk, idx *localIndex,
+	used map[durable.FileID]bool, immutable func(string) bool, mask fs.FileMode) bool {
+	f := &p.m.Files[i]
+	src, link := wholeMatch(f, chunks, idx, used, immutable, mask)
+	if src == nil {
+		return false
+	}
+	used[durable.InfoID(src.info)] = true
+	p.place = append(p.place, placement{file: i, src: src, link: link})
+	p.ready = append(p.ready, i)
+	if src.synced {
+		if p.synced == nil {
+			p.synced = make([]bool, len(p.m.Files))
+		}
+		p.synced[i] = true
+	}
+	p.placedBytes += f.Size
+	return true
+}
+
 // isSynced reports whether leader i was placed from an already durable file.
 func (p *plan) isSynced(i int) bool { return p.synced != nil && p.synced[i] }
 
-// addChunks adds the chunks of leader i not yet staged to their jobs.
-func (p *plan) addChunks(i int, done []bool, jobs *jobIndex, staged map[verify.Digest]chunkLoc, idx *localIndex) {
+// addChunks adds the chunks of leader i not yet staged to their jobs, and
+// returns the bytes of those staged.
+func (p *plan) addChunks(i int, done []bool, jobs *jobIndex, staged map[verify.Digest]chunkLoc, idx *localIndex) (stagedBytes int64) {
 	f := &p.m.Files[i]
 	for j := range f.Chunks {
 		c := &f.Chunks[j]
 		if done != nil && done[j] {
-			p.stagedBytes += int64(c.Length)
+			stagedBytes += int64(c.Length)
 			continue
 		}
 		jb := jobs.get(&c.Digest)
@@ -170,6 +185,7 @@ func (p *plan) addChunks(i int, done []bool, jobs *jobIndex, staged map[verify.D
 		jb.targets = append(jb.targets, target{file: i, chunk: j})
 		p.remaining[i].Add(1)
 	}
+	return stagedBytes
 }
 
 // route makes jb a reuse job if its content is staged or local, else a
@@ -179,6 +195,9 @@ func (p *plan) route(jb *job, staged map[verify.Digest]chunkLoc, idx *localIndex
 		jb.src = &loc
 		p.reuse = append(p.reuse, jb)
 	} else if loc, ok := idx.byDigest[*jb.digest]; ok {
+		jb.src = &loc
+		p.reuse = append(p.reuse, jb)
+	} else if loc, ok := p.win.staged(jb.digest); ok {
 		jb.src = &loc
 		p.reuse = append(p.reuse, jb)
 	} else {
@@ -202,22 +221,31 @@ func (p *plan) newJob(d *verify.Digest, length uint32) *job {
 	return j
 }
 
-// stagedChunks indexes the chunks already in place in stage/, so content
-// staged once is copied from there to the other places that need it.
-func stagedChunks(m *verify.Manifest, done [][]bool, stagePath func(int) string) map[verify.Digest]chunkLoc {
+// stagedChunks indexes the chunks of leaders (nil: all) already in place in
+// stage/, so content staged once is copied from there to the other places
+// that need it.
+func stagedChunks(m *verify.Manifest, leaders []int, done [][]bool, stagePath func(int) string) map[verify.Digest]chunkLoc {
 	locs := make(map[verify.Digest]chunkLoc)
-	for i, d := range done {
-		if d == nil {
-			continue
+	add := func(i int) {
+		if done[i] == nil {
+			return
 		}
 		lf := &localFile{rel: m.Files[i].Path, path: stagePath(i)}
 		var off int64
 		for j, c := range m.Files[i].Chunks {
-			if _, seen := locs[c.Digest]; d[j] && !seen {
+			if _, seen := locs[c.Digest]; done[i][j] && !seen {
 				locs[c.Digest] = chunkLoc{file: lf, off: off}
 			}
 			off += int64(c.Length)
 		}
+	}
+	if leaders == nil {
+		for i := range done {
+			add(i)
+		}
+	}
+	for _, i := range leaders {
+		add(i)
 	}
 	return locs
 }
@@ -228,11 +256,11 @@ func stagedChunks(m *verify.Manifest, done [][]bool, stagePath func(int) string)
 // other name shares (renamed). Each local inode is placed at most once,
 // whatever the names it has, so the staged tree has the leader's hard-link
 // groups and no others.
-func wholeMatch(f *verify.File, idx *localIndex, used map[durable.FileID]bool, immutable func(string) bool, mask fs.FileMode) (*localFile, bool) {
-	if f.Size == 0 || idx == nil {
+func wholeMatch(f *verify.File, chunks []verify.Chunk, idx *localIndex, used map[durable.FileID]bool, immutable func(string) bool, mask fs.FileMode) (*localFile, bool) {
+	if f.Size == 0 || idx == nil || len(idx.byContent) == 0 {
 		return nil, false
 	}
-	for _, c := range idx.byContent[contentOf(f.Chunks, f.Size)] {
+	for _, c := range idx.byContent[contentOf(chunks, f.Size)] {
 		switch {
 		case used[durable.InfoID(c.info)]:
 		case c.fromDest && immutable(c.rel) && c.info.Mode().Perm() == fileMode(f.Mode, mask):
@@ -277,3 +305,4 @@ func sumBytes(jobs []*job) int64 {
 	}
 	return n
 }
+

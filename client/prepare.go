@@ -124,7 +124,7 @@ func prepareReporting(ctx context.Context, from string, minIndex uint64, cfg *Co
 		return Prepared{}, err
 	}
 	ctr.setPhase(PhaseFetchingManifest)
-	m, st, err := openSnapshot(ctx, rpc, g, cfg, l, st)
+	m, at, st, err := openSnapshot(ctx, rpc, g, cfg, l, st)
 	if err != nil {
 		return Prepared{}, err
 	}
@@ -135,34 +135,36 @@ func prepareReporting(ctx context.Context, from string, minIndex uint64, cfg *Co
 	if err := callHook(cfg.Hook, "manifest-fetched"); err != nil {
 		return Prepared{}, err
 	}
-	return stageSnapshot(ctx, &fetcher{rpc: rpc, id: g.id, leaseID: g.leaseID, cfg: cfg, chunkSize: m.ChunkSize}, m, st, cfg, l, ctr)
+	return stageSnapshot(ctx, &fetcher{rpc: rpc, id: g.id, leaseID: g.leaseID, cfg: cfg, chunkSize: m.ChunkSize}, m, at, st, cfg, l, ctr)
 }
 
 // openSnapshot resumes the staging of the granted snapshot, or starts it
-// afresh, keeping the data of a different earlier one in prev/.
-func openSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, cfg *Config, l layout, st *state) (*verify.Manifest, *state, error) {
+// afresh, keeping the data of a different earlier one in prev/. A manifest
+// past the plan window comes without its chunk lists, and at says where
+// they are in the staged manifest file (decodeManifest).
+func openSnapshot(ctx context.Context, rpc snapsyncv1connect.SnapshotServiceClient, g grant, cfg *Config, l layout, st *state) (*verify.Manifest, []int64, *state, error) {
 	if st != nil && st.id() == g.id {
-		m, err := readManifest(l, g.id)
+		m, at, err := readManifestWindow(l, g.id, cfg.window())
 		if err == nil {
 			cfg.Logger.Info().Str("snapshot", g.id.Short()).Msg("resuming")
 			fillMeta(l, st)
-			return m, st, nil
+			return m, at, st, nil
 		}
 		cfg.Logger.Warn().Err(err).Msg("staged manifest unusable, fetching it again")
 	}
 	if err := rotate(ctx, l); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	m, err := fetchManifest(ctx, rpc, g, cfg, l)
+	m, at, err := fetchManifest(ctx, rpc, g, cfg, l)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	st = &state{Version: stateVersion, SnapshotID: g.id.String(), Phase: phaseFetching}
 	st.setManifest(m, int64(g.info.GetManifestSize())) // decodeSpool checked the size
 	if err := writeState(l, st); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return m, st, nil
+	return m, at, st, nil
 }
 
 // rotate keeps the data of an earlier staging as a source of reusable chunks:
@@ -214,7 +216,7 @@ func treeBytes(fsys durable.FS, root string) int64 {
 
 // stageSnapshot plans, fetches and finishes stage/, then marks it staged. On
 // error the result holds what was fetched.
-func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *state, cfg *Config, l layout, ctr *counters) (p Prepared, err error) {
+func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, at []int64, st *state, cfg *Config, l layout, ctr *counters) (p Prepared, err error) {
 	defer func() {
 		if err != nil {
 			p.BytesFetched = ctr.fetched.Load()
@@ -223,7 +225,21 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *stat
 	ctr.setManifest(len(m.Files), m.TotalBytes())
 	ctr.setPhase(PhasePlanning)
 	start := time.Now()
-	s, pool, lp, err := planStage(ctx, m, cfg, l, ctr)
+	var tbl *chunkTable
+	if at != nil {
+		if tbl, err = openChunkTable(l.fs, l.manifest, at); err != nil {
+			return Prepared{}, err
+		}
+		defer tbl.close()
+	}
+	var s *stager
+	var pool *bufPool
+	var lp *localPlan
+	if tbl == nil {
+		s, pool, lp, err = planStage(ctx, m, cfg, l, ctr)
+	} else {
+		s, pool, lp, err = planWindowed(ctx, m, tbl, cfg, l, ctr)
+	}
 	if err != nil {
 		return Prepared{}, err
 	}
@@ -239,7 +255,7 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, st *stat
 	}
 	cfg.Logger.Debug().Dur("plan", planned.Sub(start)).Dur("fetch", fetched.Sub(planned)).
 		Dur("finish", time.Since(fetched)).Msg("staging phases")
-	recordStaged(l, m, cfg.Logger)
+	recordStaged(l, m, tbl, cfg.Logger)
 	p, err = markStaged(l, st, ctr, cfg)
 	p.LocalBytesRead = lp.idx.read
 	return p, err
@@ -253,7 +269,7 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 	if err := makeDirs(l.fs, l.stage, m); err != nil {
 		return nil, nil, nil, err
 	}
-	done, complete, err := scanStage(ctx, l.fs, l.stage, m, pool)
+	done, complete, err := scanStage(ctx, l.fs, l.stage, m, nil, pool)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -350,7 +366,10 @@ func (s *stager) run(ctx context.Context, f *fetcher, pool *bufPool, lp *localPl
 		if err := s.readyAll(gctx); err != nil {
 			return err
 		}
-		if s.plan.hold == nil {
+		switch {
+		case s.plan.win != nil:
+			return s.produceWindows(gctx, f, pool)
+		case s.plan.hold == nil:
 			return s.produce(gctx, f, pool, s.plan.reuse, s.plan.fetch)
 		}
 		return s.runHeld(gctx, f, pool, lp, resolved)

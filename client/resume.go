@@ -24,7 +24,8 @@ import (
 // each directory once (ReadDirInfo) and looks only at the files it finds:
 // a fresh stage/ of a million files costs a listing per directory, not a
 // lookup per file.
-func scanStage(ctx context.Context, fsys durable.StageFS, stage string, m *verify.Manifest, pool *bufPool) (done [][]bool, complete []bool, err error) {
+// A leader's chunk list comes from tbl when m does not hold it.
+func scanStage(ctx context.Context, fsys durable.StageFS, stage string, m *verify.Manifest, tbl *chunkTable, pool *bufPool) (done [][]bool, complete []bool, err error) {
 	done = make([][]bool, len(m.Files))
 	complete = make([]bool, len(m.Files))
 	g, gctx := errgroup.WithContext(ctx)
@@ -40,8 +41,11 @@ func scanStage(ctx context.Context, fsys durable.StageFS, stage string, m *verif
 				return
 			}
 			g.Go(func() error {
-				var err error
-				done[i], complete[i], err = scanFile(gctx, fsys, stage, &m.Files[i], info, pool)
+				chunks, err := tbl.chunks(m, i)
+				if err != nil {
+					return err
+				}
+				done[i], complete[i], err = scanFile(gctx, fsys, stage, &m.Files[i], chunks, info, pool)
 				return err
 			})
 		})
@@ -94,7 +98,7 @@ func matchFiles(m *verify.Manifest, want []ref, have []durable.DirInfo, found fu
 	return missing
 }
 
-func scanFile(ctx context.Context, fsys durable.StageFS, stage string, f *verify.File, info durable.Info, pool *bufPool) ([]bool, bool, error) {
+func scanFile(ctx context.Context, fsys durable.StageFS, stage string, f *verify.File, chunks []verify.Chunk, info durable.Info, pool *bufPool) ([]bool, bool, error) {
 	p, err := join(stage, f.Path)
 	if err != nil {
 		return nil, false, err
@@ -102,7 +106,7 @@ func scanFile(ctx context.Context, fsys durable.StageFS, stage string, f *verify
 	if !info.Mode.IsRegular() {
 		return nil, false, removeEntry(fsys, p)
 	}
-	done, all, err := hashStaged(ctx, fsys, p, f, pool)
+	done, all, err := hashStaged(ctx, fsys, p, f, chunks, pool)
 	if err != nil {
 		return nil, false, err
 	}
@@ -113,9 +117,9 @@ func scanFile(ctx context.Context, fsys durable.StageFS, stage string, f *verify
 	return done, all, nil
 }
 
-// hashStaged reads the file at p chunk by chunk at f's boundaries and reports
-// which chunks hold the manifest's bytes.
-func hashStaged(ctx context.Context, fsys durable.StageFS, p string, f *verify.File, pool *bufPool) (done []bool, all bool, err error) {
+// hashStaged reads the file at p chunk by chunk at f's boundaries (chunks,
+// its chunk list) and reports which chunks hold the manifest's bytes.
+func hashStaged(ctx context.Context, fsys durable.StageFS, p string, f *verify.File, chunks []verify.Chunk, pool *bufPool) (done []bool, all bool, err error) {
 	fh, err := fsys.OpenFile(p, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, false, fmt.Errorf("open staged %s: %w", f.Path, err)
@@ -123,10 +127,10 @@ func hashStaged(ctx context.Context, fsys durable.StageFS, p string, f *verify.F
 	defer fh.Close()
 	buf := pool.get()
 	defer pool.put(buf)
-	done = make([]bool, len(f.Chunks))
+	done = make([]bool, len(chunks))
 	all = true
 	var off int64
-	for j, c := range f.Chunks {
+	for j, c := range chunks {
 		if ctx.Err() != nil {
 			return nil, false, context.Cause(ctx)
 		}

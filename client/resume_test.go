@@ -22,11 +22,14 @@ func TestResumeAfterCancel(t *testing.T) {
 	t.Parallel()
 	leader := openLeader(t, 8<<20)
 	testCases := []struct {
-		name string
-		src  source.Source
+		name   string
+		src    source.Source
+		window int // Config.PlanWindow
 	}{
-		{"same snapshot", checkpointSource(t, leader, 3)},
-		{"new snapshot of the same data", leader},
+		{"same snapshot", checkpointSource(t, leader, 3), 0},
+		{"new snapshot of the same data", leader, 0},
+		{"same snapshot, planned 8 chunks at a time", checkpointSource(t, leader, 4), 8},
+		{"new snapshot of the same data, planned 8 chunks at a time", leader, 8},
 	}
 	for _, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -38,6 +41,7 @@ func TestResumeAfterCancel(t *testing.T) {
 			}
 			dest := filepath.Join(t.TempDir(), "db")
 			cfg := testConfig(t, dest)
+			cfg.PlanWindow = tc.window
 			var firstFetched atomic.Int64
 			cctx, cancel := context.WithCancelCause(ctx)
 			defer cancel(nil)

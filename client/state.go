@@ -231,9 +231,16 @@ func stagingErr(err error) error {
 
 // readManifest reads manifest.bin back and checks it against the snapshot ID.
 func readManifest(l layout, id verify.Digest) (*verify.Manifest, error) {
-	m, err := readManifestFile(l.fs, l.manifest, id)
+	m, _, err := readManifestWindow(l, id, verify.MaxTotalChunks)
+	return m, err
+}
+
+// readManifestWindow is readManifest past window chunks without the chunk
+// lists (decodeManifest).
+func readManifestWindow(l layout, id verify.Digest, window int) (*verify.Manifest, []int64, error) {
+	m, at, err := readManifestFile(l.fs, l.manifest, id, window)
 	if err != nil {
-		return nil, fmt.Errorf("%w: manifest: %w", ErrStaging, err)
+		return nil, nil, fmt.Errorf("%w: manifest: %w", ErrStaging, err)
 	}
-	return m, nil
+	return m, at, nil
 }

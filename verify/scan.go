@@ -17,6 +17,15 @@ import (
 // which it must not keep; a link's Size and Mode are its group's. An error
 // from visit ends the scan. The caller checks the encoding's digest.
 func Scan(r io.Reader, size int64, visit func(i int, f *File) error) (*Manifest, error) {
+	return ScanAt(r, size, func(i int, f *File, _ int64) error { return visit(i, f) })
+}
+
+// ScanAt is Scan, handing visit also the offset in the encoding of a full
+// entry's first chunk record (its chunk j's record is ChunkRecordSize*j
+// bytes further; a link's offset is -1): a reader that keeps the encoding
+// can read a file's chunk list back from it on demand (ParseChunk) instead
+// of holding every list.
+func ScanAt(r io.Reader, size int64, visit func(i int, f *File, chunksAt int64) error) (*Manifest, error) {
 	d, m, err := readHead(r, size)
 	if err != nil {
 		return nil, err
@@ -27,7 +36,7 @@ func Scan(r io.Reader, size int64, visit func(i int, f *File) error) (*Manifest,
 	if err := m.Validate(); err != nil { // header and dirs: no files yet
 		return nil, err
 	}
-	s := scanner{d: d, m: m, dirs: make(map[string]bool, len(m.Dirs))}
+	s := scanner{d: d, m: m, size: size, dirs: make(map[string]bool, len(m.Dirs))}
 	for _, dir := range m.Dirs {
 		s.dirs[dir.Path] = true
 	}
@@ -38,7 +47,7 @@ func Scan(r io.Reader, size int64, visit func(i int, f *File) error) (*Manifest,
 		if err != nil {
 			return nil, err
 		}
-		if err := visit(i, f); err != nil {
+		if err := visit(i, f, s.at); err != nil {
 			return nil, err
 		}
 	}
@@ -57,6 +66,8 @@ func Scan(r io.Reader, size int64, visit func(i int, f *File) error) (*Manifest,
 type scanner struct {
 	d     *decoder
 	m     *Manifest
+	size  int64 // of the encoding
+	at    int64 // the offset of the last file's first chunk record; -1 for a link
 	dirs  map[string]bool
 	prev  string
 	f     File
@@ -67,6 +78,7 @@ type scanner struct {
 func (s *scanner) file(i int) (*File, error) {
 	d, f := s.d, &s.f
 	*f = File{Path: d.str(MaxPathLen), LinkTo: -1}
+	s.at = -1
 	link := d.u32()
 	if link != 0 {
 		to := int64(link) - 1
@@ -116,6 +128,7 @@ func (s *scanner) full(f *File) {
 		return
 	}
 	d.chunks += n
+	s.at = s.size - d.left
 	for j := 0; j < n && d.err == nil; j++ {
 		if l, want := d.u32(), ChunkLength(f.Size, s.m.ChunkSize, j); d.err == nil && l != want {
 			d.err = fmt.Errorf("%w: file %q of %d bytes chunk %d is %d bytes, want %d (every chunk but the last is the chunk size %d)",

@@ -45,6 +45,32 @@ func sameScan(t *testing.T, b []byte) {
 			t.Fatalf("file %d: Scan saw %+v, Decode %+v", i, g, f)
 		}
 	}
+	sameChunksAt(t, b, want)
+}
+
+// sameChunksAt checks that ScanAt's offsets lead to each full entry's chunk
+// records in b, and that a link's offset is -1.
+func sameChunksAt(t *testing.T, b []byte, want *Manifest) {
+	t.Helper()
+	_, err := ScanAt(bytes.NewReader(b), int64(len(b)), func(i int, f *File, at int64) error {
+		w := &want.Files[i]
+		if w.LinkTo >= 0 {
+			if at != -1 {
+				t.Fatalf("link %d: chunks at %d, want -1", i, at)
+			}
+			return nil
+		}
+		for j, c := range w.Chunks {
+			off := at + int64(j)*ChunkRecordSize
+			if off < 0 || off+ChunkRecordSize > int64(len(b)) || ParseChunk(b[off:]) != c {
+				t.Fatalf("file %d chunk %d: no record of it at %d", i, j, off)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestScanMatchesDecode(t *testing.T) {

@@ -56,17 +56,29 @@ func Encode(gen uint64, entries map[Key]*Entry) []byte {
 type Item struct {
 	Key
 	*Entry
+	// Load, for an item without Entry (EncodeLoading), reads its chunk
+	// list when the encoding comes to it.
+	Load func() ([]verify.Chunk, error)
 }
 
 // EncodeItems is Encode of entries held in a slice, in any order (it sorts
 // them, and keeps one entry of a key given twice): a writer of a million
-// entries holds 56 bytes an entry instead of a map's.
+// entries holds 64 bytes an entry instead of a map's.
 func EncodeItems(gen uint64, items []Item) []byte {
+	b, _ := EncodeLoading(gen, items) // every item has its Entry: nothing to load, nothing to fail
+	return b
+}
+
+// EncodeLoading is EncodeItems where an item may come without its Entry:
+// its chunk list is read by its Load as the encoding comes to it (and must
+// be the one chunking of its key's size), so a writer holds the encoding
+// and one chunk list at a time, not every list twice.
+func EncodeLoading(gen uint64, items []Item) ([]byte, error) {
 	slices.SortStableFunc(items, func(a, b Item) int { return Compare(a.Key, b.Key) })
 	items = slices.CompactFunc(items, func(a, b Item) bool { return a.Key == b.Key })
 	size := headerSize + verify.DigestSize
 	for _, it := range items {
-		size += entryFixed + len(it.Chunks)*chunkBytes
+		size += entryFixed + int(verify.ChunkCount(it.Size, it.ChunkSize))*chunkBytes
 	}
 	b := make([]byte, 0, size)
 	b = append(b, magic...)
@@ -78,15 +90,26 @@ func EncodeItems(gen uint64, items []Item) []byte {
 			b = binary.BigEndian.AppendUint64(b, v)
 		}
 		b = binary.BigEndian.AppendUint32(b, k.ChunkSize)
-		b = binary.BigEndian.AppendUint64(b, it.Used)
-		b = binary.BigEndian.AppendUint32(b, uint32(len(it.Chunks)))
-		for _, c := range it.Chunks {
+		e := it.Entry
+		if e == nil {
+			chunks, err := it.Load()
+			if err != nil {
+				return nil, err
+			}
+			if err := verify.CheckChunkShape(k.Size, k.ChunkSize, chunks); err != nil {
+				return nil, fmt.Errorf("digestcache: entry of %d bytes: %w", k.Size, err)
+			}
+			e = &Entry{Chunks: chunks}
+		}
+		b = binary.BigEndian.AppendUint64(b, e.Used)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(e.Chunks)))
+		for _, c := range e.Chunks {
 			b = binary.BigEndian.AppendUint32(b, c.Length)
 			b = append(b, c.Digest[:]...)
 		}
 	}
 	sum := verify.Sum(b)
-	return append(b, sum[:]...)
+	return append(b, sum[:]...), nil
 }
 
 // Decode parses a cache file holding at most maxChunks chunks and returns
