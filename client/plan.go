@@ -305,4 +305,3 @@ func sumBytes(jobs []*job) int64 {
 	}
 	return n
 }
-
