@@ -74,6 +74,8 @@ BENCH_REPORT ?= bench/RESULTS.md
 # install of a million files takes minutes today).
 BENCH_FILES ?= 1048576
 BENCH_FILES_ROUNDS ?= 1
+# The windowed-plan scenario's tree (4 KiB chunks; 0 skips it).
+BENCH_WINDOWED ?= 2GiB
 # The backup scenarios (restic and kopia built from tools/bench/go.mod):
 # on, off, or only (alone), and their rounds.
 BENCH_BACKUP ?= on
@@ -82,6 +84,7 @@ BENCH_BACKUP_ROUNDS ?= 3
 bench: bench-deps ## Side by side on a BENCH_SIZE checkpoint: snapsync vs rsync (daemon, ssh), tar|zstd, cp -a, mTLS, BENCH_FILES empty files vs tar|tar, backups vs restic/kopia (BENCH_BACKUP=on|off|only); writes BENCH_REPORT (bench/RESULTS.md)
 	SNAPSYNC_BENCH_SIZE=$(BENCH_SIZE) SNAPSYNC_BENCH_ROUNDS=$(BENCH_ROUNDS) SNAPSYNC_BENCH_REPORT=$(abspath $(BENCH_REPORT)) \
 		SNAPSYNC_BENCH_FILES=$(BENCH_FILES) SNAPSYNC_BENCH_FILES_ROUNDS=$(BENCH_FILES_ROUNDS) \
+		SNAPSYNC_BENCH_WINDOWED=$(BENCH_WINDOWED) \
 		SNAPSYNC_BENCH_BACKUP=$(BENCH_BACKUP) SNAPSYNC_BENCH_BACKUP_ROUNDS=$(BENCH_BACKUP_ROUNDS) \
 		$(GO) test -count=1 -run '^TestBenchReport$$' -timeout 150m ./e2e
 	@cat $(BENCH_REPORT)

@@ -89,6 +89,8 @@ func TestBenchReport(t *testing.T) {
 		h.lap("empty files")
 		h.planOnly()
 		h.lap("plan of 4 Mi chunks")
+		h.windowed()
+		h.lap("windowed plan")
 	}
 	if backups != "off" {
 		h.backups()
@@ -129,6 +131,8 @@ type harness struct {
 	// files and plan describe the scale scenarios that run after the
 	// rounds (bench_scale_test.go), for the report's notes.
 	files, filesRounds, planRounds int
+	// windowedSize is the windowed-plan scenario's tree (0: off).
+	windowedSize int64
 	// laps are how long each part of the run took, for the report.
 	laps     []string
 	lapStart time.Time

@@ -21,6 +21,7 @@ type installFlags struct {
 	streams     int
 	keepOld     bool
 	verifyLocal bool
+	planWindow  int
 	buffered    bool
 	replace     []string
 	minIndex    uint64
@@ -60,6 +61,7 @@ fails mid-way, goes on from the next, keeping every chunk already verified.`,
 	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
 	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database (or --replace entries) for snapsync rollback, until snapsync finalize deletes it")
 	fl.BoolVar(&f.verifyLocal, "verify-local", false, "hash every byte of every local file, ignoring the digest cache beside DIR and the first-chunk prefilter")
+	fl.IntVar(&f.planWindow, "plan-window", 0, "most chunks planned at once: a larger manifest is staged a window at a time, in memory bounded by the window (0: 262144)")
 	fl.BoolVar(&f.buffered, "buffered-writes", false, "write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, leaving the rest (e.g. om.db,db.snapshots in an OM metadata dir); the staging area is then DIR/.snapsync-replace")
 	fl.Uint64Var(&f.minIndex, "min-index", 0, "require a checkpoint reflecting at least this Raft index")
@@ -92,7 +94,7 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 		return err
 	}
 	cfg := client.Config{
-		Dest: f.dest, StagingDir: f.staging, Streams: f.streams, KeepOld: f.keepOld, VerifyLocal: f.verifyLocal, Replace: f.replace,
+		Dest: f.dest, StagingDir: f.staging, Streams: f.streams, KeepOld: f.keepOld, VerifyLocal: f.verifyLocal, PlanWindow: f.planWindow, Replace: f.replace,
 		BufferedWrites: f.buffered,
 		Compression:    comp, Logger: log, Hook: crashHook(), HTTPClient: hc,
 	}
