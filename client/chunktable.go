@@ -9,8 +9,8 @@ import (
 	"github.com/snapsync/snapsync/verify"
 )
 
-// A large manifest is not held whole (docs/DESIGN.md, invariant 5: memory
-// bounded by the install's window, not its size). decodeManifest keeps every
+// A large manifest is not held whole (docs/DESIGN.md invariant 5: memory
+// bounded by the install's plan window, not its size). decodeManifest keeps every
 // file's path, size and mode, and for each full entry the offset of its
 // chunk records in the staged manifest file; a chunkTable reads a file's
 // chunk list back from that file when the plan comes to it, a window of
