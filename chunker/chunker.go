@@ -53,6 +53,13 @@ func (c *Chunker) Next() (verify.Chunk, []byte, error) {
 
 // Digests returns the chunks of everything r yields and the total length.
 func Digests(ctx context.Context, r io.Reader, chunkSize int) ([]verify.Chunk, int64, error) {
+	return Each(ctx, r, chunkSize, nil)
+}
+
+// Each is Digests, handing each chunk with its bytes to fn (when not nil)
+// as it is hashed: the bytes are valid during the call only. An error from
+// fn ends the read.
+func Each(ctx context.Context, r io.Reader, chunkSize int, fn func(c verify.Chunk, data []byte) error) ([]verify.Chunk, int64, error) {
 	c, err := New(r, chunkSize)
 	if err != nil {
 		return nil, 0, err
@@ -63,12 +70,17 @@ func Digests(ctx context.Context, r io.Reader, chunkSize int) ([]verify.Chunk, i
 		if err := ctx.Err(); err != nil {
 			return nil, 0, context.Cause(ctx)
 		}
-		ch, _, err := c.Next()
+		ch, data, err := c.Next()
 		if errors.Is(err, io.EOF) {
 			return chunks, total, nil
 		}
 		if err != nil {
 			return nil, 0, err
+		}
+		if fn != nil {
+			if err := fn(ch, data); err != nil {
+				return nil, 0, err
+			}
 		}
 		chunks = append(chunks, ch)
 		total += int64(ch.Length)

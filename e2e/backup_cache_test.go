@@ -36,13 +36,26 @@ func TestBackupDigestCache(t *testing.T) {
 	}
 	location := filepath.Join(t.TempDir(), "repo")
 	cacheDir := filepath.Join(t.TempDir(), "cache")
+	var fetched int64 // the last backup's bytes_fetched
 	backup := func() (hits, misses int64) {
 		r := snapsyncOK(t, nil, "backup", "--from", "dir:"+src, "--to", location, "--cache-dir", cacheDir,
 			"--json", "--log-level", "info", "--log-format", "json")
+		var out struct {
+			BytesFetched int64 `json:"bytes_fetched"`
+		}
+		if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
+			t.Fatalf("backup --json: %v\n%s", err, r.Stdout)
+		}
+		fetched = out.BytesFetched
 		return digestCounts(t, r.Stderr)
 	}
 	if h, m := backup(); h != 0 || m != 3 {
 		t.Fatalf("first backup: %d hits, %d misses; want 0, 3", h, m)
+	}
+	// Read once, hash once: every chunk was stored as the manifest build
+	// read and hashed it (repo/backup.Tee), none fetched from the source.
+	if fetched != 0 {
+		t.Fatalf("first backup of a dir: source fetched %d bytes; want 0, stored as hashed", fetched)
 	}
 	caches, err := filepath.Glob(filepath.Join(cacheDir, "*.digests"))
 	if err != nil || len(caches) != 1 {

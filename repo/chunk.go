@@ -24,6 +24,17 @@ func (r *Repo) PutChunk(ctx context.Context, d verify.Digest, data []byte) (int6
 	if err := verify.CheckDigest("chunk "+d.String(), d, verify.Sum(data)); err != nil {
 		return 0, err
 	}
+	return r.PutVerified(ctx, d, data)
+}
+
+// PutVerified is PutChunk for bytes the caller has just hashed to d (a
+// chunk its manifest build hashed, or one package client verified): it
+// stores them without hashing them again. Bytes that are not d's would be
+// stored under d, so only the code that computed or checked d calls it.
+func (r *Repo) PutVerified(ctx context.Context, d verify.Digest, data []byte) (int64, error) {
+	if len(data) > verify.MaxChunkSize {
+		return 0, fmt.Errorf("repo: chunk %s of %d bytes over the limit %d", d, len(data), verify.MaxChunkSize)
+	}
 	if ok, err := r.HasChunk(ctx, d); err != nil || ok {
 		return 0, err
 	}

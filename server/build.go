@@ -44,7 +44,11 @@ func (b *built) discard() error {
 // opened) and hard-link groups. The canonical encoding streams to a file in
 // dir, each file's chunk records written in place as its hashing ends, so
 // memory holds a file's chunk list only while it is hashed.
-func buildManifest(ctx context.Context, root, dir string, meta verify.Meta, chunkSize, parallel int, cache *digestCache) (_ *built, err error) {
+//
+// onHashed, when not nil, gets every chunk hashed (not those the cache
+// gives) with its bytes, as Config.OnHashed says.
+func buildManifest(ctx context.Context, root, dir string, meta verify.Meta, chunkSize, parallel int, cache *digestCache,
+	onHashed func(context.Context, verify.Chunk, []byte) error) (_ *built, err error) {
 	t, err := walkTree(ctx, root, uint32(chunkSize), parallel)
 	if err != nil {
 		return nil, err
@@ -72,7 +76,7 @@ func buildManifest(ctx context.Context, root, dir string, meta verify.Meta, chun
 	if err != nil {
 		return nil, fmt.Errorf("write manifest of %s: %w", root, err)
 	}
-	if err := hashInto(ctx, f, root, t, lay, todo, parallel, cache); err != nil {
+	if err := hashInto(ctx, f, root, t, lay, todo, parallel, cache, onHashed); err != nil {
 		return nil, err
 	}
 	id, err := syncAndSum(f, lay.encSize)
@@ -129,13 +133,14 @@ func writeEncoding(f *os.File, head []byte, t *tree, lay *layout, cache *digestC
 
 // hashInto hashes the files todo names, parallel at once, and writes each
 // one's chunk records into the encoding in f.
-func hashInto(ctx context.Context, f *os.File, root string, t *tree, lay *layout, todo []int32, parallel int, cache *digestCache) error {
+func hashInto(ctx context.Context, f *os.File, root string, t *tree, lay *layout, todo []int32, parallel int, cache *digestCache,
+	onHashed func(context.Context, verify.Chunk, []byte) error) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
 	for _, i := range todo {
 		path, key := t.paths.at(int(i)), t.keys.at(int(i))
 		g.Go(func() error {
-			chunks, err := hashFile(ctx, filepath.Join(root, filepath.FromSlash(path)), key)
+			chunks, err := hashFile(ctx, filepath.Join(root, filepath.FromSlash(path)), key, onHashed)
 			if err != nil {
 				return fmt.Errorf("hash %q: %w", path, err)
 			}
@@ -171,8 +176,9 @@ func syncAndSum(f *os.File, size int64) (verify.Digest, error) {
 }
 
 // hashFile hashes the file at path, which must keep the stat key seen by the
-// walk before and after it is read.
-func hashFile(ctx context.Context, path string, want digestcache.Key) ([]verify.Chunk, error) {
+// walk before and after it is read, handing each chunk to onHashed (if not
+// nil) as it is hashed.
+func hashFile(ctx context.Context, path string, want digestcache.Key, onHashed func(context.Context, verify.Chunk, []byte) error) ([]verify.Chunk, error) {
 	f, err := openNoFollow(path)
 	if err != nil {
 		return nil, err
@@ -181,7 +187,11 @@ func hashFile(ctx context.Context, path string, want digestcache.Key) ([]verify.
 	if err := checkUnchanged(f, want); err != nil {
 		return nil, err
 	}
-	chunks, n, err := chunker.Digests(ctx, f, int(want.ChunkSize))
+	var fn func(verify.Chunk, []byte) error
+	if onHashed != nil {
+		fn = func(c verify.Chunk, data []byte) error { return onHashed(ctx, c, data) }
+	}
+	chunks, n, err := chunker.Each(ctx, f, int(want.ChunkSize), fn)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 // the build and its encoding, decoded and checked against the ID.
 func testBuild(tb testing.TB, root string, chunkSize int, cache *digestCache) (*built, *verify.Manifest, []byte, error) {
 	tb.Helper()
-	b, err := buildManifest(context.Background(), root, tb.TempDir(), verify.Meta{}, chunkSize, 2, cache)
+	b, err := buildManifest(context.Background(), root, tb.TempDir(), verify.Meta{}, chunkSize, 2, cache, nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}

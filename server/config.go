@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -62,6 +63,13 @@ type Config struct {
 	// files again); it is believed only if this uid wrote it alone
 	// (digestcache.CheckTrusted), and its directory must exist.
 	DigestCachePath string
+	// OnHashed, when set, is called with every chunk a manifest build reads
+	// and hashes (not those the digest cache gives), from the hashing
+	// goroutines at once, with the chunk's bytes valid during the call
+	// only; an error fails the build. A backup of a local source stores
+	// new chunks from it, so each of their bytes is read and hashed once
+	// (repo/backup.Tee). Default: none.
+	OnHashed func(ctx context.Context, c verify.Chunk, data []byte) error
 	// DigestCacheChunks bounds the chunk digests the digest cache keeps (and
 	// persists, about 36 bytes each). Default 1<<20 (1 TiB of 1 MiB chunks).
 	DigestCacheChunks int

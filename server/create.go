@@ -151,7 +151,7 @@ func (s *Server) makeCheckpoint(ctx context.Context, minIndex uint64) (*entry, e
 	made := time.Since(start)
 	hits0, misses0 := s.cache.counts()
 	s.cache.nextGeneration()
-	b, err := buildManifest(ctx, cp.Dir, s.stateDir, cp.Meta, s.cfg.ChunkSize, s.cfg.HashParallel, s.cache)
+	b, err := buildManifest(ctx, cp.Dir, s.stateDir, cp.Meta, s.cfg.ChunkSize, s.cfg.HashParallel, s.cache, s.cfg.OnHashed)
 	if err != nil {
 		if cp.Owned {
 			s.removeTrees([]string{dir})

@@ -159,7 +159,7 @@ func scaleBuild(t *testing.T, root string, chunkSize int) (int, int64) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cache := newDigestCache(filepath.Join(dir, "digests"), DefaultDigestCacheChunks)
-	b, err := buildManifest(ctx, root, dir, verify.Meta{Engine: "pebble"}, chunkSize, runtime.GOMAXPROCS(0), cache)
+	b, err := buildManifest(ctx, root, dir, verify.Meta{Engine: "pebble"}, chunkSize, runtime.GOMAXPROCS(0), cache, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags) error {
 	if f.stall <= 0 {
 		return fmt.Errorf("--stall-timeout %v: must be positive", f.stall)
 	}
-	url, hc, stop, err := f.source(ctx, log)
+	url, hc, tee, stop, err := f.source(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags) error {
 	}
 	b := newBar(g.stderr, f.json, "backup")
 	res, err := backup.Run(ctx, backup.Config{Source: url, Repo: r, HTTPClient: hc, MinIndex: f.minIndex,
-		Labels: labels, Streams: f.streams, Compression: comp, StallTimeout: f.stall, Progress: b.backup(), Logger: log})
+		Labels: labels, Streams: f.streams, Compression: comp, StallTimeout: f.stall, Progress: b.backup(), Logger: log, Tee: tee})
 	b.finish()
 	if err != nil {
 		return fmt.Errorf("backup %s to %s: %w", f.from, f.to, err)
@@ -115,37 +115,39 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags) error {
 
 // source returns the URL to back up from and the client to reach it: --from
 // itself with the trust flags, or a pebble: or dir: source served inside
-// the process over in-memory pipes (serveInProc: no socket).
-func (f *backupFlags) source(ctx context.Context, log zerolog.Logger) (string, *http.Client, func(), error) {
+// the process over in-memory pipes (serveInProc: no socket), with the Tee
+// that stores the chunks its manifest build reads (nil for a URL).
+func (f *backupFlags) source(ctx context.Context, log zerolog.Logger) (string, *http.Client, *backup.Tee, func(), error) {
 	if strings.HasPrefix(f.from, "http://") || strings.HasPrefix(f.from, "https://") {
 		if err := f.checkSourceURLs(f.from); err != nil {
-			return "", nil, nil, fmt.Errorf("--from %w", err)
+			return "", nil, nil, nil, fmt.Errorf("--from %w", err)
 		}
 		hc, err := f.httpClient(log)
 		if err != nil {
-			return "", nil, nil, err
+			return "", nil, nil, nil, err
 		}
-		return f.from, hc, func() {}, nil
+		return f.from, hc, nil, func() {}, nil
 	}
 	var sf sourceFlags
 	src, _, err := sf.openSource(f.from, "", log)
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("--from: %w", err)
+		return "", nil, nil, nil, fmt.Errorf("--from: %w", err)
 	}
 	work, err := os.MkdirTemp("", "snapsync-backup-")
 	if err != nil {
 		src.Close()
-		return "", nil, nil, err
+		return "", nil, nil, nil, err
 	}
+	tee := &backup.Tee{}
 	srv, err := server.New(ctx, server.Config{Source: src, WorkDir: work, ReuseWithin: time.Nanosecond, Logger: log,
-		DigestCachePath: backupCachePath(f.cacheDir, log)})
+		DigestCachePath: backupCachePath(f.cacheDir, log), OnHashed: tee.Hashed})
 	if err != nil {
 		src.Close()
 		os.RemoveAll(work)
-		return "", nil, nil, err
+		return "", nil, nil, nil, err
 	}
 	url, hc, stopServe := serveInProc(ctx, srv.Handler())
-	return url, hc, func() {
+	return url, hc, tee, func() {
 		stopServe()
 		srv.Close()
 		src.Close()

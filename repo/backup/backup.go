@@ -39,6 +39,11 @@ type Config struct {
 	// RetryWait is the first backoff between attempts of a call the source
 	// dropped, as an install's. Default: client.DefaultRetryWait.
 	RetryWait time.Duration
+	// Tee, when set, is the source's Config.OnHashed (a source served in
+	// this process): Run attaches it to Repo before it asks for the
+	// checkpoint, so the chunks the manifest build hashes are stored as they
+	// are read. Default: none.
+	Tee *Tee
 	// Progress, when set, receives the backup's progress from one goroutine.
 	Progress func(Progress)
 	// Logger receives the backup's log. Default: none.
@@ -93,9 +98,11 @@ func (c *Config) fetchConfig() client.Config {
 // Run backs up one checkpoint of cfg.Source into cfg.Repo. It fetches
 // through package client, as an install does (client.Open and
 // Session.Fetch: the same lease, manifest checks, retries, stall bound and
-// chunk verification), with the repository as the chunks' sink. It holds
-// the repository's shared backup lock from before it looks for the first
-// chunk until after its commit, so a prune cannot delete what it relies on.
+// chunk verification), with the repository as the chunks' sink; with a Tee,
+// the chunks the source's manifest build hashes are stored first, as it
+// reads them. It holds the repository's shared backup lock from before the
+// first chunk is stored until after its commit, so a prune cannot delete
+// what it relies on.
 func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
@@ -104,11 +111,6 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		cfg.Streams = client.DefaultStreams
 	}
 	start := time.Now()
-	src, err := client.Open(ctx, cfg.Source, cfg.MinIndex, cfg.fetchConfig())
-	if err != nil {
-		return Result{}, err
-	}
-	defer src.Close()
 	lock, err := cfg.Repo.Lock(ctx)
 	if err != nil {
 		return Result{}, err
@@ -118,6 +120,15 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			err = errors.Join(err, uerr)
 		}
 	}()
+	if cfg.Tee != nil {
+		cfg.Tee.repo.Store(cfg.Repo)
+		defer cfg.Tee.repo.Store(nil)
+	}
+	src, err := client.Open(ctx, cfg.Source, cfg.MinIndex, cfg.fetchConfig())
+	if err != nil {
+		return Result{}, err
+	}
+	defer src.Close()
 	u := newUpload(&cfg, src)
 	if err := u.run(ctx); err != nil {
 		return Result{}, err
@@ -134,7 +145,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return Result{}, err
 	}
 	cfg.Logger.Info().Str("snapshot", id.Short()).Int("chunks_new", u.chunksNew).
-		Int64("bytes_new", u.ctr.stored.Load()).Msg("backup committed")
+		Int64("bytes_new", u.ctr.stored.Load()).Int64("bytes_fetched", src.BytesFetched()).Msg("backup committed")
 	return Result{
 		SnapshotID: id, Term: m.Meta.Term, Index: m.Meta.Index, Files: len(m.Files),
 		BytesTotal: m.TotalBytes(), BytesNew: u.ctr.stored.Load(), BytesFetched: src.BytesFetched(),

@@ -50,8 +50,13 @@ func (u *upload) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	u.chunksReused = len(jobs) - len(missing)
-	u.chunksNew = len(missing)
+	var teed int
+	if t := u.cfg.Tee; t != nil { // stored while the manifest was built: new, not reused
+		teed = int(t.chunks.Load())
+		u.ctr.stored.Add(t.stored.Load())
+	}
+	u.chunksReused = len(jobs) - len(missing) - teed
+	u.chunksNew = len(missing) + teed
 	refs := make([]client.ChunkRef, len(missing))
 	for i, jb := range missing {
 		refs[i] = jb.ref
@@ -105,9 +110,10 @@ func (u *upload) missing(ctx context.Context, jobs []job) ([]job, error) {
 	return out, nil
 }
 
-// store is the fetch's sink: it puts a verified chunk into the repository.
+// store is the fetch's sink: it puts a chunk the session verified into the
+// repository (PutVerified: not hashed a third time).
 func (u *upload) store(ctx context.Context, _ client.ChunkRef, c verify.Chunk, data []byte) error {
-	n, err := u.cfg.Repo.PutChunk(ctx, c.Digest, data)
+	n, err := u.cfg.Repo.PutVerified(ctx, c.Digest, data)
 	if err != nil {
 		return err
 	}
