@@ -189,8 +189,10 @@ func (r *Repo) newConfig() ([]byte, error) {
 // nil for a plaintext one, which refuses a key.
 func (c config) unlock(k *Key) (*crypt, error) {
 	switch {
+	case c.Version == Format1 && k != nil:
+		return nil, fmt.Errorf("%w: format 1 is never encrypted", ErrNotEncrypted)
 	case c.Encryption != EncryptionAES256GCM && k != nil:
-		return nil, fmt.Errorf("%w (format %d, encryption %q)", ErrNotEncrypted, c.Version, c.Encryption)
+		return nil, fmt.Errorf("%w: encryption %q", ErrNotEncrypted, c.Encryption)
 	case c.Encryption != EncryptionAES256GCM:
 		return nil, nil
 	case k == nil:
