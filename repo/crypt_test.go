@@ -178,3 +178,36 @@ func TestReadKeyFile(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSealBlob seals a 1 MiB chunk's blob body in place, as PutChunk
+// does.
+func BenchmarkSealBlob(b *testing.B) {
+	c := testCrypt(b)
+	data := bytes.Repeat([]byte{3}, 1<<20)
+	buf := stored(encRaw, data, nonceSize, tagSize)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := c.sealBody(buf[:nonceSize+1+len(data)], verify.Digest{1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpenBlob opens a sealed 1 MiB chunk's blob body in place, as
+// GetChunk does.
+func BenchmarkOpenBlob(b *testing.B) {
+	c := testCrypt(b)
+	data := bytes.Repeat([]byte{3}, 1<<20)
+	body, err := c.sealBody(stored(encRaw, data, nonceSize, tagSize), verify.Digest{1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealed := bytes.Clone(body)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		copy(body, sealed)
+		if _, err := c.openBody(body, verify.Digest{1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
