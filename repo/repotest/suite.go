@@ -46,6 +46,7 @@ func Run(t *testing.T, h Harness) {
 	}{{"format1", repo.Format1, nil}, {"format2", repo.Format2, nil}, {"format2-encrypted", repo.Format2, key}} {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
+			h := h // each run its own: they run in parallel
 			h.Format, h.Key = v.format, v.key
 			run(t, h)
 		})
