@@ -85,10 +85,11 @@ func restore(tb testing.TB, env []string, from, dest string, args ...string) ins
 	return res
 }
 
-// listRepo returns the snapshot IDs `snapsync list --json` prints.
-func listRepo(tb testing.TB, env []string, location string) []string {
+// listRepo returns the snapshot IDs `snapsync list --json` prints; args
+// are more flags (--key-file).
+func listRepo(tb testing.TB, env []string, location string, args ...string) []string {
 	tb.Helper()
-	r := snapsyncOK(tb, env, "list", location, "--json")
+	r := snapsyncOK(tb, env, append([]string{"list", location, "--json"}, args...)...)
 	var out listOutput
 	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil || len(out.Problems) > 0 {
 		tb.Fatalf("list --json output %q: %v", r.Stdout, err)

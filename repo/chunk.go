@@ -38,18 +38,31 @@ func (r *Repo) PutVerified(ctx context.Context, d verify.Digest, data []byte) (i
 	if ok, err := r.HasChunk(ctx, d); err != nil || ok {
 		return 0, err
 	}
-	stored := r.codec.encode(data)
 	if r.format >= Format2 {
-		added, err := r.packs.add(ctx, d, stored, uint32(len(data)))
-		if err != nil || !added {
-			return 0, err
-		}
-		return int64(len(stored)), nil
+		return r.putPacked(ctx, d, data)
 	}
+	stored := r.codec.encode(data, 0, 0)
 	if err := r.putBytes(ctx, ChunkKey(d), stored); err != nil {
 		return 0, err
 	}
 	return int64(len(stored)), nil
+}
+
+// putPacked adds chunk d's blob body to the open pack: its stored form,
+// sealed in place in an encrypted repository (crypt.go).
+func (r *Repo) putPacked(ctx context.Context, d verify.Digest, data []byte) (int64, error) {
+	id := r.crypt.chunkID(d)
+	buf := r.codec.encode(data, nonceSize, tagSize)
+	enc := buf[nonceSize]
+	body, err := r.crypt.sealBody(buf, id)
+	if err != nil {
+		return 0, err
+	}
+	added, err := r.packs.add(ctx, id, body, uint32(len(data)), enc)
+	if err != nil || !added {
+		return 0, err
+	}
+	return int64(len(body)), nil
 }
 
 // Flush stores the open pack and writes the index of every pack stored
@@ -69,10 +82,11 @@ func (r *Repo) Flush(ctx context.Context) error {
 // symlink) is no chunk: PutChunk stores the chunk over it.
 func (r *Repo) HasChunk(ctx context.Context, d verify.Digest) (bool, error) {
 	if r.format >= Format2 {
-		if r.packs.has(d) {
+		id := r.crypt.chunkID(d)
+		if r.packs.has(id) {
 			return true, nil
 		}
-		_, ok, err := r.lookup(ctx, d)
+		_, ok, err := r.lookup(ctx, id)
 		return ok, err
 	}
 	_, _, err := r.b.Stat(ctx, ChunkKey(d))
@@ -119,15 +133,14 @@ func (r *Repo) GetChunk(ctx context.Context, d verify.Digest, length uint32) ([]
 // getPacked reads chunk d from its pack with one ranged read of its blob,
 // verified (readBlob).
 func (r *Repo) getPacked(ctx context.Context, d verify.Digest, length uint32) ([]byte, error) {
-	loc, ok, err := r.lookup(ctx, d)
+	loc, ok, err := r.lookup(ctx, r.crypt.chunkID(d))
 	switch {
 	case err != nil:
 		return nil, err
 	case !ok:
 		return nil, r.notIndexed(ctx, d)
 	}
-	_, data, err := r.readBlob(ctx, d, loc, length)
-	return data, err
+	return r.readBlob(ctx, d, loc, length)
 }
 
 // notIndexed returns the error for a chunk d no index names: ErrNotFound,
@@ -139,46 +152,61 @@ func (r *Repo) notIndexed(ctx context.Context, d verify.Digest) error {
 	return fmt.Errorf("repo: chunk %s: in no index: %w", d, ErrNotFound)
 }
 
-// readBlob reads the blob of chunk d at loc and returns its body and the
-// chunk's raw bytes, verified: the blob's header must repeat the index's
-// length, its encoding the index's, and its body decode to length bytes of
-// digest d. Damage is a *ChunkError; a pack that is not there ErrNotFound.
-func (r *Repo) readBlob(ctx context.Context, d verify.Digest, loc location, length uint32) (body, data []byte, err error) {
+// readBlob reads the blob of chunk d at loc and returns the chunk's raw
+// bytes, verified (checkBlob). Damage is a *ChunkError; a pack that is not
+// there ErrNotFound.
+func (r *Repo) readBlob(ctx context.Context, d verify.Digest, loc location, length uint32) ([]byte, error) {
 	if loc.raw != length {
-		return nil, nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("indexed as %d bytes, want %d", loc.raw, length)}
+		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("indexed as %d bytes, want %d", loc.raw, length)}
 	}
-	blob := make([]byte, blobHeaderSize+int(loc.stored))
-	err = r.b.ReadAt(ctx, PackKey(loc.pack), blob, int64(loc.offset))
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return nil, nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("pack %s ends before the chunk's %d bytes at %d", loc.pack, len(blob), loc.offset)}
-	case errors.Is(err, ErrNotFound):
-		return nil, nil, fmt.Errorf("repo: chunk %s: pack %s: %w", d, loc.pack, ErrNotFound)
-	case err != nil:
-		return nil, nil, fmt.Errorf("repo: chunk %s: pack %s: %w", d, loc.pack, err)
+	blob, err := r.fetchBlob(ctx, d, loc)
+	if err != nil {
+		return nil, err
 	}
 	return r.checkBlob(d, loc, blob)
 }
 
+// fetchBlob reads the blob of chunk d at loc, unverified.
+func (r *Repo) fetchBlob(ctx context.Context, d verify.Digest, loc location) ([]byte, error) {
+	blob := make([]byte, blobHeaderSize+int(loc.stored))
+	err := r.b.ReadAt(ctx, PackKey(loc.pack), blob, int64(loc.offset))
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("pack %s ends before the chunk's %d bytes at %d", loc.pack, len(blob), loc.offset)}
+	case errors.Is(err, ErrNotFound):
+		return nil, fmt.Errorf("repo: chunk %s: pack %s: %w", d, loc.pack, ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("repo: chunk %s: pack %s: %w", d, loc.pack, err)
+	}
+	return blob, nil
+}
+
 // checkBlob verifies blob, read from where loc says chunk d is: its header
-// must repeat the index's length, its encoding the index's, and its body
-// decode to loc.raw bytes of digest d. It returns the body and the chunk.
-func (r *Repo) checkBlob(d verify.Digest, loc location, blob []byte) (body, data []byte, err error) {
+// must repeat the index's length, its body open (an encrypted repository:
+// decrypted in place, authenticated with the chunk's stored ID), its
+// encoding be the index's, and its payload decode to loc.raw bytes of
+// digest d. It returns the chunk.
+func (r *Repo) checkBlob(d verify.Digest, loc location, blob []byte) ([]byte, error) {
 	if n := binary.BigEndian.Uint32(blob); n != loc.stored {
-		return nil, nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("blob of %d bytes in pack %s, indexed as %d", n, loc.pack, loc.stored)}
+		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("blob of %d bytes in pack %s, indexed as %d", n, loc.pack, loc.stored)}
 	}
-	body = blob[blobHeaderSize:]
-	if body[0] != loc.enc {
-		return nil, nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("encoding %d in pack %s, indexed as %d", body[0], loc.pack, loc.enc)}
+	body, err := r.crypt.openBody(blob[blobHeaderSize:], r.crypt.chunkID(d))
+	switch {
+	case err != nil:
+		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("blob in pack %s at %d: %v", loc.pack, loc.offset, err)}
+	case len(body) == 0:
+		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("empty blob in pack %s at %d", loc.pack, loc.offset)}
+	case body[0] != loc.enc:
+		return nil, &ChunkError{Digest: d, Reason: fmt.Sprintf("encoding %d in pack %s, indexed as %d", body[0], loc.pack, loc.enc)}
 	}
-	data, err = r.codec.decode(body, loc.raw)
+	data, err := r.codec.decode(body, loc.raw)
 	if err != nil {
-		return nil, nil, &ChunkError{Digest: d, Reason: err.Error()}
+		return nil, &ChunkError{Digest: d, Reason: err.Error()}
 	}
 	if got := verify.Sum(data); got != d {
-		return nil, nil, &ChunkError{Digest: d, Got: got}
+		return nil, &ChunkError{Digest: d, Got: got}
 	}
-	return body, data, nil
+	return data, nil
 }
 
 // Locate returns where the stored bytes of chunk d are: the key of the
@@ -190,7 +218,7 @@ func (r *Repo) Locate(ctx context.Context, d verify.Digest) (key string, off, n 
 		size, _, err := r.b.Stat(ctx, ChunkKey(d))
 		return ChunkKey(d), 0, size, err
 	}
-	loc, ok, err := r.lookup(ctx, d)
+	loc, ok, err := r.lookup(ctx, r.crypt.chunkID(d))
 	if err == nil && !ok {
 		err = fmt.Errorf("repo: chunk %s: in no index: %w", d, ErrNotFound)
 	}

@@ -30,9 +30,21 @@ func TestDecodeStrict(t *testing.T) {
 		{"config format 1", func() error { _, err := decodeConfig([]byte(`{"version":1}`)); return err }, nil},
 		{"config format 2 without encryption", func() error { _, err := decodeConfig([]byte(`{"version":2}`)); return err }, ErrVersion},
 		{"config of an unknown cipher", func() error {
-			_, err := decodeConfig([]byte(`{"version":2,"encryption":"aes-256-gcm"}`))
+			_, err := decodeConfig([]byte(`{"version":2,"encryption":"chacha20-poly1305"}`))
 			return err
 		}, ErrVersion},
+		{"config encrypted without a keyslot", func() error {
+			_, err := decodeConfig([]byte(`{"version":2,"encryption":"aes-256-gcm"}`))
+			return err
+		}, ErrCorrupt},
+		{"config of a bad keyslot", func() error {
+			_, err := decodeConfig([]byte(`{"version":2,"encryption":"aes-256-gcm","keyslot":{"kdf":"hkdf-sha256","salt":"AAAA","sealed":"AAAA"}}`))
+			return err
+		}, ErrCorrupt},
+		{"config of a keyslot, not encrypted", func() error {
+			_, err := decodeConfig([]byte(`{"version":2,"encryption":"none","keyslot":{}}`))
+			return err
+		}, ErrCorrupt},
 		{"config unknown field", func() error {
 			_, err := decodeConfig(fmt.Appendf(nil, `{"version":%d,"x":1}`, FormatVersion))
 			return err
@@ -45,9 +57,9 @@ func TestDecodeStrict(t *testing.T) {
 			_, err := decodeConfig(fmt.Appendf(nil, `{"version":%d,"cipher":"x"}`, FormatVersion+1))
 			return err
 		}, ErrVersion},
-		{"info", func() error { _, err := decodeInfo(id, info(infoVersion, "")); return err }, nil},
-		{"info unknown field", func() error { _, err := decodeInfo(id, info(infoVersion, `,"x":1`)); return err }, ErrCorrupt},
-		{"info of a later format", func() error { _, err := decodeInfo(id, info(infoVersion+1, `,"x":1`)); return err }, ErrVersion},
+		{"info", func() error { _, err := decodeInfo(nil, id, info(infoVersion, "")); return err }, nil},
+		{"info unknown field", func() error { _, err := decodeInfo(nil, id, info(infoVersion, `,"x":1`)); return err }, ErrCorrupt},
+		{"info of a later format", func() error { _, err := decodeInfo(nil, id, info(infoVersion+1, `,"x":1`)); return err }, ErrVersion},
 	}
 	for _, tc := range testCases {
 		if err := tc.decode(); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {

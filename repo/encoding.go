@@ -49,12 +49,14 @@ func newCodec() (*codec, error) {
 	return &codec{enc: enc, dec: dec}, nil
 }
 
-// encode returns the stored form of data: zstd when it saves at least an
-// eighth, raw otherwise (already-compressed SSTs are stored as they are).
-// A frame decode would refuse is stored raw too: the encoder leaves out the
-// content size of an input under 256 bytes, and may declare a window larger
-// than a small input.
-func (c *codec) encode(data []byte) []byte {
+// encode returns the stored form of data behind head bytes of room, with
+// room for tail bytes more in its capacity (for a cipher's nonce and tag,
+// so that sealing copies nothing): zstd when it saves at least an eighth,
+// raw otherwise (already-compressed SSTs are stored as they are). A frame
+// decode would refuse is stored raw too: the encoder leaves out the content
+// size of an input under 256 bytes, and may declare a window larger than a
+// small input.
+func (c *codec) encode(data []byte, head, tail int) []byte {
 	if c.sampled {
 		if at, n, ok := wire.Sample(len(data)); ok {
 			// Most chunks of a database are incompressible (blocks its
@@ -62,15 +64,23 @@ func (c *codec) encode(data []byte) []byte {
 			// does not compress spares the whole chunk's compression, as
 			// on the peer path (server/fetch.go).
 			if z := c.enc.EncodeAll(data[at:at+n], nil); len(z) > n-n/8 {
-				return append([]byte{encRaw}, data...)
+				return stored(encRaw, data, head, tail)
 			}
 		}
 	}
-	z := c.enc.EncodeAll(data, []byte{encZstd})
-	if len(z)-1 <= len(data)-len(data)/8 && checkFrame(z[1:], uint32(len(data))) == nil {
+	z := c.enc.EncodeAll(data, stored(encZstd, nil, head, len(data)+tail))
+	if len(z)-head-1 <= len(data)-len(data)/8 && checkFrame(z[head+1:], uint32(len(data))) == nil {
 		return z
 	}
-	return append([]byte{encRaw}, data...)
+	return stored(encRaw, data, head, tail)
+}
+
+// stored returns head bytes of room, the encoding byte enc and payload,
+// with room for tail bytes more.
+func stored(enc byte, payload []byte, head, tail int) []byte {
+	b := make([]byte, head+1, head+1+len(payload)+tail)
+	b[head] = enc
+	return append(b, payload...)
 }
 
 // decode returns the raw bytes of a stored chunk that must be exactly length

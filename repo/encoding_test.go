@@ -32,7 +32,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 	zstd := 0
 	for _, n := range lengths {
-		stored := c.encode(text[:n])
+		stored := c.encode(text[:n], 0, 0)
 		if stored[0] == encZstd {
 			zstd++
 		}
@@ -73,7 +73,7 @@ func TestEncodeDecidesOnSample(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.sampled = tc.sampled
-		stored := c.encode(tc.data)
+		stored := c.encode(tc.data, 0, 0)
 		if stored[0] != tc.want {
 			t.Errorf("%s: encoding %d, want %d", tc.name, stored[0], tc.want)
 		}

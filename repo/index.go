@@ -2,7 +2,6 @@ package repo
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -20,7 +19,9 @@ import (
 //	entries × (digest [32] | pack uint32 | offset uint32 | stored uint32 | raw uint32 | encoding uint8)
 //
 // Its key is index/<SHA-256 of the object>, so a reader verifies the whole
-// object before it believes one entry. One is written per backup (more for a
+// object before it believes one entry. In an encrypted repository the
+// digests are stored IDs (crypt.go), the object is sealed whole, and its
+// key is the SHA-256 of the sealed object. One is written per backup (more for a
 // backup of over maxIndexEntries chunks) after the packs it names and before
 // the snapshot object, the commit point.
 const (
@@ -51,9 +52,9 @@ type indexEntry struct {
 	location
 }
 
-// encodeIndex returns the index object of entries (at most maxIndexEntries)
-// and its key. Entries are written in pack and offset order.
-func encodeIndex(entries []indexEntry) ([]byte, string) {
+// encodeIndex returns the index object of entries (at most
+// maxIndexEntries), in pack and offset order.
+func encodeIndex(entries []indexEntry) []byte {
 	entries = slices.Clone(entries)
 	slices.SortFunc(entries, func(a, b indexEntry) int {
 		if c := bytes.Compare(a.pack[:], b.pack[:]); c != 0 {
@@ -84,16 +85,14 @@ func encodeIndex(entries []indexEntry) ([]byte, string) {
 		b = binary.BigEndian.AppendUint32(b, e.raw)
 		b = append(b, e.enc)
 	}
-	return b, IndexKey(sha256.Sum256(b))
+	return b
 }
 
-// decodeIndex parses the index object b stored at the key naming sum,
-// strictly: its SHA-256 must be sum, its length exactly what its counts
-// say, and every entry a blob a pack can hold (see checkLocation).
-func decodeIndex(sum verify.Digest, b []byte) ([]indexEntry, error) {
-	if got := verify.Digest(sha256.Sum256(b)); got != sum {
-		return nil, fmt.Errorf("index %s: %w: content hashes to %s", sum, ErrCorrupt, got)
-	}
+// decodeIndex parses the index object b (opened, in an encrypted
+// repository) stored at the key naming sum, strictly: its length must be
+// exactly what its counts say, and every entry a blob a pack can hold with
+// overhead bytes of sealing (see checkLocation). The caller checked sum.
+func decodeIndex(sum verify.Digest, b []byte, overhead int) ([]indexEntry, error) {
 	if len(b) < indexHeaderSize || string(b[:len(indexMagic)]) != indexMagic {
 		return nil, fmt.Errorf("index %s: %w: no index header", sum, ErrCorrupt)
 	}
@@ -123,23 +122,24 @@ func decodeIndex(sum verify.Digest, b []byte) ([]indexEntry, error) {
 		e.raw = binary.BigEndian.Uint32(rest[44:])
 		e.enc = rest[48]
 		rest = rest[indexEntrySize:]
-		if err := checkLocation(e.location); err != nil {
+		if err := checkLocation(e.location, overhead); err != nil {
 			return nil, fmt.Errorf("index %s: %w: chunk %s: %v", sum, ErrCorrupt, e.digest, err)
 		}
 	}
 	return out, nil
 }
 
-// checkLocation refuses a location no pack this format writes can hold.
-func checkLocation(l location) error {
+// checkLocation refuses a location no pack this format writes can hold,
+// its blob sealed with overhead bytes more.
+func checkLocation(l location, overhead int) error {
 	switch {
 	case l.raw > verify.MaxChunkSize:
 		return fmt.Errorf("length %d over the limit %d", l.raw, verify.MaxChunkSize)
-	case l.stored == 0 || l.stored > maxBlobBody:
+	case l.stored < 1+uint32(overhead) || l.stored > maxBlobBody:
 		return fmt.Errorf("stored length %d out of range", l.stored)
 	case int(l.offset) < packHeaderSize || l.end() > maxPackSize:
 		return fmt.Errorf("blob at %d of %d bytes outside a pack", l.offset, l.stored)
-	case l.enc == encRaw && l.stored != l.raw+1:
+	case l.enc == encRaw && l.stored != l.raw+1+uint32(overhead):
 		return fmt.Errorf("raw blob of %d bytes for a chunk of %d", l.stored, l.raw)
 	case l.enc != encRaw && l.enc != encZstd:
 		return fmt.Errorf("unknown encoding %d", l.enc)

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -142,9 +143,15 @@ func (r *Repo) readIndex(ctx context.Context, key string) ([]indexEntry, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: not the name of an index object (%sSHA256)", ErrBadKey, indexPrefix)
 	}
-	b, err := r.getSmall(ctx, key, int64(maxIndexSize))
+	b, err := r.getSmall(ctx, key, int64(maxIndexSize+r.crypt.overhead()))
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", key, err)
 	}
-	return decodeIndex(sum, b)
+	if got := verify.Digest(sha256.Sum256(b)); got != sum {
+		return nil, fmt.Errorf("index %s: %w: content hashes to %s", sum, ErrCorrupt, got)
+	}
+	if b, err = r.crypt.openObject(b, aadIndex); err != nil {
+		return nil, fmt.Errorf("index %s: %w", sum, err)
+	}
+	return decodeIndex(sum, b, r.crypt.overhead())
 }

@@ -95,3 +95,20 @@ func ValidKey(key string) bool {
 	}
 	return true
 }
+
+// snapshotKey returns the key of snapshot id's snapshot object: named by
+// the ID in a plaintext repository, by its keyed name in an encrypted one.
+func (r *Repo) snapshotKey(id verify.Digest) string {
+	return SnapshotKey(r.crypt.snapshotName(id))
+}
+
+// manifestKey returns the key of snapshot id's manifest, named as
+// snapshotKey names its snapshot object.
+func (r *Repo) manifestKey(id verify.Digest) string {
+	return ManifestKey(r.crypt.snapshotName(id))
+}
+
+// LocateManifest returns the key of snapshot id's manifest: ManifestKey(id)
+// in a plaintext repository, a keyed name in an encrypted one. For tests
+// and tools that damage or inspect a repository on purpose.
+func (r *Repo) LocateManifest(id verify.Digest) string { return r.manifestKey(id) }

@@ -10,7 +10,8 @@ import (
 	"github.com/snapsync/snapsync/verify"
 )
 
-// PutManifest stores m in its canonical encoding under its snapshot ID and
+// PutManifest stores m in its canonical encoding under its snapshot ID (an
+// encrypted repository: sealed in segments, under the ID's keyed name) and
 // returns the ID. Store the manifest after every chunk it names, and Commit
 // after the manifest: an interrupted backup then leaves nothing listed.
 func (r *Repo) PutManifest(ctx context.Context, m *verify.Manifest) (verify.Digest, error) {
@@ -19,7 +20,13 @@ func (r *Repo) PutManifest(ctx context.Context, m *verify.Manifest) (verify.Dige
 		return verify.Digest{}, fmt.Errorf("repo: encode manifest: %w", err)
 	}
 	id := verify.Sum(b)
-	if err := r.putBytes(ctx, ManifestKey(id), b); err != nil {
+	key := r.manifestKey(id)
+	if r.crypt != nil {
+		if b, err = r.crypt.sealStream(b, key); err != nil {
+			return verify.Digest{}, fmt.Errorf("repo: manifest %s: %w", id, err)
+		}
+	}
+	if err := r.putBytes(ctx, key, b); err != nil {
 		return verify.Digest{}, fmt.Errorf("repo: manifest %s: %w", id, err)
 	}
 	return id, nil
@@ -79,29 +86,48 @@ func (r *Repo) OpenManifest(ctx context.Context, id verify.Digest) (io.ReadClose
 }
 
 func (r *Repo) openManifest(ctx context.Context, id verify.Digest) (*manifestReader, error) {
-	size, err := r.ManifestSize(ctx, id)
+	stored, size, err := r.manifestSizes(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := r.b.Get(ctx, ManifestKey(id))
+	key := r.manifestKey(id)
+	rc, err := r.b.Get(ctx, key)
+	if err == nil && r.crypt != nil {
+		if rc, err = r.crypt.openStream(rc, stored, key); err != nil {
+			rc.Close() // read-only
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("repo: manifest %s: %w", id, err)
 	}
 	return &manifestReader{id: id, rc: rc, h: sha256.New(), size: size, left: size}, nil
 }
 
-// ManifestSize returns the size of the manifest object of snapshot id,
-// without reading it; one over verify.MaxManifestSize is an error matching
-// ErrCorrupt.
+// ManifestSize returns the size of the manifest of snapshot id (the
+// plaintext's, in an encrypted repository), without reading it; one over
+// verify.MaxManifestSize is an error matching ErrCorrupt.
 func (r *Repo) ManifestSize(ctx context.Context, id verify.Digest) (int64, error) {
-	size, _, err := r.b.Stat(ctx, ManifestKey(id))
+	_, size, err := r.manifestSizes(ctx, id)
+	return size, err
+}
+
+// manifestSizes returns the size of the manifest object of snapshot id and
+// that of the manifest it holds.
+func (r *Repo) manifestSizes(ctx context.Context, id verify.Digest) (stored, size int64, err error) {
+	stored, _, err = r.b.Stat(ctx, r.manifestKey(id))
 	if err != nil {
-		return 0, fmt.Errorf("repo: manifest %s: %w", id, err)
+		return 0, 0, fmt.Errorf("repo: manifest %s: %w", id, err)
+	}
+	size = stored
+	if r.crypt != nil {
+		if size, err = streamPlainSize(stored); err != nil {
+			return 0, 0, fmt.Errorf("repo: manifest %s: %w", id, err)
+		}
 	}
 	if size > verify.MaxManifestSize {
-		return 0, fmt.Errorf("repo: manifest %s: %w: %d bytes, over the limit %d", id, ErrCorrupt, size, int64(verify.MaxManifestSize))
+		return 0, 0, fmt.Errorf("repo: manifest %s: %w: %d bytes, over the limit %d", id, ErrCorrupt, size, int64(verify.MaxManifestSize))
 	}
-	return size, nil
+	return stored, size, nil
 }
 
 // manifestReader reads exactly size bytes of a manifest object, hashing

@@ -17,9 +17,10 @@ import (
 //	blob: body length uint32 (big-endian) | body
 //
 // With encryption "none" a body is a format-1 chunk object: one encoding
-// byte, then the raw bytes or a zstd frame. Blobs are self-delimiting, so a
-// pack can be walked without its index; a body has room for what an
-// encryption scheme adds (a nonce before, a tag after: maxBlobOverhead).
+// byte, then the raw bytes or a zstd frame; with "aes-256-gcm" that sealed:
+// a nonce before, a tag after (crypt.go). Blobs are self-delimiting, so a
+// pack can be walked without its index. Of an encrypted pack an attacker
+// learns the blobs' sizes, nothing else: the pack ID hashes keyed IDs.
 // A pack is named by the SHA-256 of its table of contents (openPack.id):
 // packs/ab/abcdef….
 const (
@@ -27,7 +28,7 @@ const (
 	packHeaderSize = len(packMagic)
 	blobHeaderSize = 4
 	// maxBlobOverhead is what a blob body may hold beyond the encoding byte
-	// and the payload: room for a future cipher's nonce and tag.
+	// and the payload: room for a cipher's nonce and tag (sealOverhead).
 	maxBlobOverhead = 64
 	maxBlobBody     = verify.MaxChunkSize + 1 + maxBlobOverhead
 	// DefaultPackSize is the size a pack is closed at. 16 MiB: a 300 MB
@@ -109,10 +110,10 @@ func (p *packer) has(d verify.Digest) bool {
 	return ok
 }
 
-// add packs body, the stored form of chunk d of raw bytes; it uploads the
-// pack it closes, if it closes one. It returns false for a chunk packed
-// already.
-func (p *packer) add(ctx context.Context, d verify.Digest, body []byte, raw uint32) (bool, error) {
+// add packs body, the stored form (encoding enc) of the chunk of stored ID
+// d and raw bytes; it uploads the pack it closes, if it closes one. It
+// returns false for a chunk packed already.
+func (p *packer) add(ctx context.Context, d verify.Digest, body []byte, raw uint32, enc byte) (bool, error) {
 	p.mu.Lock()
 	var full *openPack
 	for {
@@ -136,7 +137,7 @@ func (p *packer) add(ctx context.Context, d verify.Digest, body []byte, raw uint
 		p.cur = &openPack{buf: p.buffer(packHeaderSize + blobHeaderSize + len(body))}
 		p.cur.buf = append(p.cur.buf, packMagic...)
 	}
-	loc := location{offset: uint32(len(p.cur.buf)), stored: uint32(len(body)), raw: raw, enc: body[0]}
+	loc := location{offset: uint32(len(p.cur.buf)), stored: uint32(len(body)), raw: raw, enc: enc}
 	p.cur.buf = binary.BigEndian.AppendUint32(p.cur.buf, uint32(len(body)))
 	p.cur.buf = append(p.cur.buf, body...)
 	p.cur.entries = append(p.cur.entries, indexEntry{digest: d, location: loc})
@@ -227,7 +228,7 @@ func (p *packer) flush(ctx context.Context) error {
 func (p *packer) writeIndex(ctx context.Context, entries []indexEntry) error {
 	for len(entries) > 0 {
 		n := min(len(entries), maxIndexEntries)
-		if err := p.r.putIndex(ctx, entries[:n]); err != nil {
+		if _, err := p.r.putIndex(ctx, entries[:n]); err != nil {
 			p.requeue(entries)
 			return err
 		}
@@ -272,13 +273,17 @@ func (p *packer) requeue(entries []indexEntry) {
 	p.stored = append(p.stored, entries...)
 }
 
-// putIndex writes the index object of entries and adds them to the loaded
-// index.
-func (r *Repo) putIndex(ctx context.Context, entries []indexEntry) error {
-	b, key := encodeIndex(entries)
+// putIndex writes the index object of entries (sealed, in an encrypted
+// repository), adds them to the loaded index, and returns its key.
+func (r *Repo) putIndex(ctx context.Context, entries []indexEntry) (string, error) {
+	b, err := r.crypt.sealObject(encodeIndex(entries), aadIndex)
+	if err != nil {
+		return "", err
+	}
+	key := IndexKey(sha256.Sum256(b))
 	if err := r.putBytes(ctx, key, b); err != nil {
-		return fmt.Errorf("repo: %w", err)
+		return "", fmt.Errorf("repo: %w", err)
 	}
 	r.idx.add(entries)
-	return nil
+	return key, nil
 }

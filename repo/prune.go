@@ -81,7 +81,7 @@ func (r *Repo) Prune(ctx context.Context, keepLast int, keepWithin time.Duration
 		return nil, err
 	}
 	for _, s := range res.Dropped {
-		if err := r.delete(ctx, SnapshotKey(s.ID)); err != nil {
+		if err := r.delete(ctx, r.snapshotKey(s.ID)); err != nil {
 			return res, err
 		}
 	}
@@ -103,23 +103,25 @@ func (r *Repo) Prune(ctx context.Context, keepLast int, keepWithin time.Duration
 	return res, err
 }
 
-// referenced returns the IDs of kept and the chunks their manifests name.
-func (r *Repo) referenced(ctx context.Context, kept []SnapshotInfo) (map[verify.Digest]bool, map[verify.Digest]struct{}, error) {
-	ids := make(map[verify.Digest]bool, len(kept))
-	chunks := make(map[verify.Digest]struct{})
+// referenced returns the names of kept's objects (crypt.snapshotName) and
+// the chunks their manifests name: each chunk's digest by its stored ID
+// (crypt.chunkID; the same in a plaintext repository).
+func (r *Repo) referenced(ctx context.Context, kept []SnapshotInfo) (map[verify.Digest]bool, map[verify.Digest]verify.Digest, error) {
+	names := make(map[verify.Digest]bool, len(kept))
+	chunks := make(map[verify.Digest]verify.Digest)
 	for _, s := range kept {
 		m, err := r.Manifest(ctx, s.ID)
 		if err != nil {
 			return nil, nil, fmt.Errorf("repo: prune: kept snapshot %s: %w", s.ID, err)
 		}
-		ids[s.ID] = true
+		names[r.crypt.snapshotName(s.ID)] = true
 		for i := range m.Files {
 			for _, c := range m.Files[i].Chunks {
-				chunks[c.Digest] = struct{}{}
+				chunks[r.crypt.chunkID(c.Digest)] = c.Digest
 			}
 		}
 	}
-	return ids, chunks, nil
+	return names, chunks, nil
 }
 
 // sweep deletes every key under prefix that drop selects, checking before

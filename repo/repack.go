@@ -42,9 +42,9 @@ type packPlan struct {
 }
 
 // planPacks decides each indexed pack's fate from the chunks kept
-// snapshots use. Of a chunk indexed twice, one copy (the first in index key
-// order) counts as used.
-func planPacks(objs map[string][]indexEntry, used map[verify.Digest]struct{}) (packPlan, map[verify.Digest]*packStat) {
+// snapshots use (by stored ID: see referenced). Of a chunk indexed twice,
+// one copy (the first in index key order) counts as used.
+func planPacks(objs map[string][]indexEntry, used map[verify.Digest]verify.Digest) (packPlan, map[verify.Digest]*packStat) {
 	stats := make(map[verify.Digest]*packStat)
 	counted := make(map[verify.Digest]bool)
 	seen := make(map[blobRef]bool)
@@ -92,7 +92,7 @@ func planPacks(objs map[string][]indexEntry, used map[verify.Digest]struct{}) (p
 // (maybe twice, which is harmless) and at worst packs no index names,
 // which the next prune deletes. Packs no index names (a killed backup's)
 // are deleted too: the exclusive lock is held, so no backup is running.
-func (r *Repo) prunePacks(ctx context.Context, l *Lock, res *PruneResult, objs map[string][]indexEntry, used map[verify.Digest]struct{}) error {
+func (r *Repo) prunePacks(ctx context.Context, l *Lock, res *PruneResult, objs map[string][]indexEntry, used map[verify.Digest]verify.Digest) error {
 	plan, stats := planPacks(objs, used)
 	unindexed, err := r.unindexedPacks(ctx, res, stats)
 	if err != nil {
@@ -100,7 +100,7 @@ func (r *Repo) prunePacks(ctx context.Context, l *Lock, res *PruneResult, objs m
 	}
 	written := make(map[verify.Digest]bool)
 	if len(plan.drop) > 0 || len(plan.repack) > 0 {
-		if written, err = r.rewriteIndex(ctx, res, objs, plan, stats); err != nil {
+		if written, err = r.rewriteIndex(ctx, res, objs, plan, stats, used); err != nil {
 			return err
 		}
 		for _, key := range slices.Sorted(maps.Keys(objs)) {
@@ -153,8 +153,9 @@ func (r *Repo) unindexedPacks(ctx context.Context, res *PruneResult, stats map[v
 // still stored: the kept packs' entries and the copies. It removes the
 // index objects it wrote from objs, which are then the ones to delete, and
 // returns the packs it wrote.
-func (r *Repo) rewriteIndex(ctx context.Context, res *PruneResult, objs map[string][]indexEntry, plan packPlan, stats map[verify.Digest]*packStat) (map[verify.Digest]bool, error) {
-	entries, err := r.copyLive(ctx, res, plan, stats)
+func (r *Repo) rewriteIndex(ctx context.Context, res *PruneResult, objs map[string][]indexEntry, plan packPlan,
+	stats map[verify.Digest]*packStat, used map[verify.Digest]verify.Digest) (map[verify.Digest]bool, error) {
+	entries, err := r.copyLive(ctx, res, plan, stats, used)
 	if err != nil {
 		return nil, err
 	}
@@ -175,27 +176,37 @@ func (r *Repo) rewriteIndex(ctx context.Context, res *PruneResult, objs map[stri
 	res.Chunks = len(before) - len(after)
 	for len(entries) > 0 {
 		n := min(len(entries), maxIndexEntries)
-		if err := r.putIndex(ctx, entries[:n]); err != nil {
+		key, err := r.putIndex(ctx, entries[:n])
+		if err != nil {
 			return nil, fmt.Errorf("repo: prune: %w", err)
 		}
-		delete(objs, IndexKey(indexSum(entries[:n])))
+		delete(objs, key)
 		entries = entries[n:]
 	}
 	return written, nil
 }
 
 // copyLive copies the used chunks of the packs to repack, each read and
-// verified, into new packs, and returns their entries.
-func (r *Repo) copyLive(ctx context.Context, res *PruneResult, plan packPlan, stats map[verify.Digest]*packStat) ([]indexEntry, error) {
+// verified, into new packs, and returns their entries. A blob is copied as
+// stored (sealed with its chunk's stored ID, which does not change), so a
+// repack decrypts to verify but encrypts nothing.
+func (r *Repo) copyLive(ctx context.Context, res *PruneResult, plan packPlan, stats map[verify.Digest]*packStat,
+	used map[verify.Digest]verify.Digest) ([]indexEntry, error) {
 	p := newPacker(r, r.opts.PackSize)
 	p.indexEvery = math.MaxInt // one index, written by rewriteIndex
 	for _, id := range plan.repack {
 		for _, e := range stats[id].live {
-			body, _, err := r.readBlob(ctx, e.digest, e.location, e.raw)
+			d := used[e.digest]
+			blob, err := r.fetchBlob(ctx, d, e.location)
+			var body []byte
+			if err == nil {
+				body = slices.Clone(blob[blobHeaderSize:]) // checkBlob decrypts blob in place
+				_, err = r.checkBlob(d, e.location, blob)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("repo: prune: repack %s: %w", id.Short(), err)
 			}
-			if _, err := p.add(ctx, e.digest, body, e.raw); err != nil {
+			if _, err := p.add(ctx, e.digest, body, e.raw, e.enc); err != nil {
 				return nil, fmt.Errorf("repo: prune: %w", err)
 			}
 			res.BytesRepacked += int64(len(body))
@@ -223,11 +234,4 @@ func keptEntries(objs map[string][]indexEntry, plan packPlan) []indexEntry {
 		}
 	}
 	return out
-}
-
-// indexSum returns the SHA-256 of the index object of entries.
-func indexSum(entries []indexEntry) verify.Digest {
-	_, key := encodeIndex(entries)
-	sum, _ := parseIndexKey(key) // a key IndexKey made parses
-	return sum
 }

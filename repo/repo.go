@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,9 +25,10 @@ const (
 	FormatVersion = Format2
 )
 
-// EncryptionNone is the only encryption scheme of format 2 so far: blobs,
-// index objects and manifests stored as they are. The config object names
-// the scheme, so a cipher slots in without another format version.
+// EncryptionNone is the encryption scheme of a plaintext format-2
+// repository: blobs, index objects and manifests stored as they are. The
+// config object names the scheme; the other is EncryptionAES256GCM
+// (keyslot.go, crypt.go).
 const EncryptionNone = "none"
 
 // infoVersion is the version of snapshot objects (snapshots/ID.json), the
@@ -57,6 +59,12 @@ type Options struct {
 	// Now is the clock for the times a Repo records and for Prune's keep
 	// window. Default time.Now.
 	Now func() time.Time
+	// Key is the repository key (ReadKeyFile). A repository OpenOrCreate
+	// creates with a key is encrypted (format 2 only); an encrypted
+	// repository opens only with its key (else ErrKeyNeeded, ErrWrongKey),
+	// a plaintext one only without (else ErrNotEncrypted). Default nil:
+	// none.
+	Key *Key
 }
 
 // withDefaults returns o with every zero field set to its default.
@@ -91,13 +99,15 @@ type Repo struct {
 	format int       // Format1 or Format2
 	packs  *packer   // format 2
 	idx    *indexSet // format 2
+	crypt  *crypt    // an encrypted repository's keys; nil: plaintext
 }
 
 // config is the config object: the repository's format version and, from
-// format 2, its encryption scheme.
+// format 2, its encryption scheme and (encrypted) the keyslot.
 type config struct {
-	Version    int    `json:"version"`
-	Encryption string `json:"encryption,omitempty"`
+	Version    int      `json:"version"`
+	Encryption string   `json:"encryption,omitempty"`
+	Keyslot    *keyslot `json:"keyslot,omitempty"`
 }
 
 // Open opens the existing repository on b: one whose config object is there
@@ -130,11 +140,7 @@ func open(ctx context.Context, b Backend, opts *Options, create bool) (*Repo, er
 	case errors.Is(err, ErrNotFound) && !create:
 		return nil, &NoRepositoryError{Reason: "no config object"}
 	case errors.Is(err, ErrNotFound):
-		cfg := config{Version: Format1}
-		if r.opts.Format >= Format2 {
-			cfg = config{Version: Format2, Encryption: EncryptionNone}
-		}
-		data, err = json.Marshal(cfg)
+		data, err = r.newConfig()
 		if err == nil {
 			err = r.b.Put(ctx, configKey, bytes.NewReader(data), int64(len(data)))
 		}
@@ -146,12 +152,61 @@ func open(ctx context.Context, b Backend, opts *Options, create bool) (*Repo, er
 	if err != nil {
 		return nil, err
 	}
+	if r.crypt, err = cfg.unlock(r.opts.Key); err != nil {
+		return nil, err
+	}
 	r.format = cfg.Version
 	r.codec.sampled = r.format >= Format2
 	r.packs = newPacker(r, r.opts.PackSize)
 	r.idx = &indexSet{}
 	return r, nil
 }
+
+// newConfig returns the config object of a new repository: encrypted under
+// a new random master key if a key is given.
+func (r *Repo) newConfig() ([]byte, error) {
+	cfg := config{Version: Format1}
+	switch {
+	case r.opts.Key != nil && r.opts.Format < Format2:
+		return nil, errors.New("a format-1 repository cannot be encrypted")
+	case r.opts.Key != nil:
+		master := make([]byte, KeySize)
+		if _, err := rand.Read(master); err != nil {
+			return nil, err
+		}
+		slot, err := sealKeyslot(r.opts.Key, master)
+		if err != nil {
+			return nil, err
+		}
+		cfg = config{Version: Format2, Encryption: EncryptionAES256GCM, Keyslot: slot}
+	case r.opts.Format >= Format2:
+		cfg = config{Version: Format2, Encryption: EncryptionNone}
+	}
+	return json.Marshal(cfg)
+}
+
+// unlock returns the keys of the repository c configures opened with k:
+// nil for a plaintext one, which refuses a key.
+func (c config) unlock(k *Key) (*crypt, error) {
+	switch {
+	case c.Version == Format1 && k != nil:
+		return nil, fmt.Errorf("%w: format 1 is never encrypted", ErrNotEncrypted)
+	case c.Encryption != EncryptionAES256GCM && k != nil:
+		return nil, fmt.Errorf("%w: encryption %q", ErrNotEncrypted, c.Encryption)
+	case c.Encryption != EncryptionAES256GCM:
+		return nil, nil
+	case k == nil:
+		return nil, ErrKeyNeeded
+	}
+	master, err := c.Keyslot.open(k)
+	if err != nil {
+		return nil, err
+	}
+	return newCrypt(master)
+}
+
+// Encrypted reports whether the repository is encrypted.
+func (r *Repo) Encrypted() bool { return r.crypt != nil }
 
 // decodeConfig parses a config object and refuses an unknown version or
 // encryption scheme.
@@ -166,10 +221,18 @@ func decodeConfig(data []byte) (config, error) {
 	switch {
 	case c.Version != Format1 && c.Version != Format2:
 		return c, fmt.Errorf("%w: %d, this snapsync reads %d and %d", ErrVersion, c.Version, Format1, Format2)
-	case c.Version == Format1 && c.Encryption != "":
+	case c.Version == Format1 && (c.Encryption != "" || c.Keyslot != nil):
 		return c, fmt.Errorf("repo: config: %w: format 1 has no encryption field", ErrCorrupt)
-	case c.Version == Format2 && c.Encryption != EncryptionNone:
-		return c, fmt.Errorf("%w: encryption %.64q, this snapsync reads %q only", ErrVersion, c.Encryption, EncryptionNone)
+	case c.Version == Format2 && c.Encryption != EncryptionNone && c.Encryption != EncryptionAES256GCM:
+		return c, fmt.Errorf("%w: encryption %.64q, this snapsync reads %q and %q", ErrVersion, c.Encryption, EncryptionNone, EncryptionAES256GCM)
+	case c.Encryption == EncryptionNone && c.Keyslot != nil:
+		return c, fmt.Errorf("repo: config: %w: a keyslot in a repository that is not encrypted", ErrCorrupt)
+	case c.Encryption == EncryptionAES256GCM && c.Keyslot == nil:
+		return c, fmt.Errorf("repo: config: %w: encrypted, and no keyslot", ErrCorrupt)
+	case c.Keyslot != nil:
+		if err := c.Keyslot.check(); err != nil {
+			return c, fmt.Errorf("repo: config: %w: %v", ErrCorrupt, err)
+		}
 	}
 	return c, nil
 }

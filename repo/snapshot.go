@@ -75,10 +75,13 @@ func (r *Repo) Commit(ctx context.Context, id verify.Digest, opts ...CommitOptio
 		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
 	}
 	b, err := json.Marshal(infoJSON{Version: infoVersion, ID: id.String(), SnapshotInfo: info})
+	if err == nil {
+		b, err = r.crypt.sealObject(b, r.snapshotKey(id))
+	}
 	if err != nil {
 		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
 	}
-	if err := r.putBytes(ctx, SnapshotKey(id), b); err != nil {
+	if err := r.putBytes(ctx, r.snapshotKey(id), b); err != nil {
 		return SnapshotInfo{}, fmt.Errorf("repo: commit %s: %w", id, err)
 	}
 	return info, nil
@@ -112,7 +115,7 @@ func (r *Repo) checkPresent(ctx context.Context, want map[verify.Digest]uint32) 
 		has := r.HasChunk
 		if r.format >= Format2 {
 			has = func(ctx context.Context, d verify.Digest) (bool, error) {
-				_, ok, err := r.lookup(ctx, d)
+				_, ok, err := r.lookup(ctx, r.crypt.chunkID(d))
 				return ok, err
 			}
 		}
@@ -162,12 +165,12 @@ func (r *Repo) List(ctx context.Context) (Listing, error) {
 		if err != nil {
 			return Listing{}, fmt.Errorf("repo: list snapshots: %w", err)
 		}
-		id, err := parseKeyID(key, snapshotPrefix, snapshotSuffix)
+		name, err := parseKeyID(key, snapshotPrefix, snapshotSuffix)
 		if err != nil {
 			l.Problems = append(l.Problems, Problem{Key: key, Reason: "not the name of a snapshot object (" + snapshotPrefix + "ID" + snapshotSuffix + ")"})
 			continue
 		}
-		info, err := r.info(ctx, id)
+		info, err := r.readInfo(ctx, name)
 		var nr *NotRegularError
 		switch {
 		case errors.Is(err, ErrNotFound):
@@ -223,29 +226,41 @@ func (l Listing) Latest() (SnapshotInfo, error) {
 
 // info reads the snapshot object of snapshot id.
 func (r *Repo) info(ctx context.Context, id verify.Digest) (SnapshotInfo, error) {
-	b, err := r.getSmall(ctx, SnapshotKey(id), maxInfoSize)
-	if err != nil {
-		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w", id, err)
-	}
-	return decodeInfo(id, b)
+	return r.readInfo(ctx, r.crypt.snapshotName(id))
 }
 
-// decodeInfo parses the snapshot object of snapshot id.
-func decodeInfo(id verify.Digest, b []byte) (SnapshotInfo, error) {
+// readInfo reads the snapshot object of the snapshot whose objects are
+// named name (its ID, in a plaintext repository).
+func (r *Repo) readInfo(ctx context.Context, name verify.Digest) (SnapshotInfo, error) {
+	key := SnapshotKey(name)
+	b, err := r.getSmall(ctx, key, int64(maxInfoSize+r.crypt.overhead()))
+	if err == nil {
+		b, err = r.crypt.openObject(b, key)
+	}
+	if err != nil {
+		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w", name, err)
+	}
+	return decodeInfo(r.crypt, name, b)
+}
+
+// decodeInfo parses the snapshot object of the snapshot whose objects are
+// named name (its ID, if c is nil): the ID it holds must be that name's.
+func decodeInfo(c *crypt, name verify.Digest, b []byte) (SnapshotInfo, error) {
 	var j infoJSON
 	if err := durable.DecodeJSON(b, &j); err != nil {
 		if v, ok := versionOf(b); ok && v != infoVersion {
-			return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %d", id, ErrVersion, v)
+			return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %d", name, ErrVersion, v)
 		}
-		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %v", id, ErrCorrupt, err)
+		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %v", name, ErrCorrupt, err)
 	}
+	id, err := verify.ParseDigest(j.ID)
 	switch {
 	case j.Version != infoVersion:
-		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %d", id, ErrVersion, j.Version)
-	case j.ID != id.String():
-		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: snapshot object names %.64q", id, ErrCorrupt, j.ID)
+		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: %d", name, ErrVersion, j.Version)
+	case err != nil || c.snapshotName(id) != name:
+		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: snapshot object names %.64q", name, ErrCorrupt, j.ID)
 	case j.Bytes < 0 || j.Files < 0 || j.Chunks < 0 || len(j.Labels) > verify.MaxLabels:
-		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: counts out of range", id, ErrCorrupt)
+		return SnapshotInfo{}, fmt.Errorf("repo: snapshot %s: %w: counts out of range", name, ErrCorrupt)
 	}
 	j.SnapshotInfo.ID = id
 	return j.SnapshotInfo, nil

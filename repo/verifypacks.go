@@ -23,7 +23,7 @@ func (r *Repo) readPacked(ctx context.Context, lengths map[verify.Digest]uint32,
 	bad := make(map[verify.Digest]error)
 	byPack := make(map[verify.Digest][]indexEntry)
 	for d, n := range lengths {
-		loc, ok, err := r.lookup(ctx, d)
+		loc, ok, err := r.lookup(ctx, r.crypt.chunkID(d))
 		switch {
 		case err != nil:
 			return nil, err
@@ -74,7 +74,7 @@ func (r *Repo) readPack(ctx context.Context, id verify.Digest, entries []indexEn
 	for i, e := range entries {
 		if int64(e.offset) < pos {
 			// Blobs that overlap (an index no backup wrote): read apart.
-			_, data, err := r.readBlob(ctx, e.digest, e.location, e.raw)
+			data, err := r.readBlob(ctx, e.digest, e.location, e.raw)
 			n += record(bad, e.digest, data, err)
 			continue
 		}
@@ -92,7 +92,7 @@ func (r *Repo) readPack(ctx context.Context, id verify.Digest, entries []indexEn
 			return bad, n, fmt.Errorf("pack %s: %w", id, err)
 		}
 		pos = e.end()
-		_, data, err := r.checkBlob(e.digest, e.location, buf)
+		data, err := r.checkBlob(e.digest, e.location, buf)
 		n += record(bad, e.digest, data, err)
 	}
 	return bad, n, nil

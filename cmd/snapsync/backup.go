@@ -30,6 +30,7 @@ type backupFlags struct {
 	compressed string
 	stall      time.Duration
 	cacheDir   string
+	key        keyFlag
 	trustFlags
 }
 
@@ -65,6 +66,7 @@ REPO is ` + repoHelp + `.`,
 		"fail the backup when the source sends no progress (headers, or 32 KiB) for this long; a slow but moving transfer is never cut")
 	fl.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(),
 		"where backups of pebble: and dir: sources keep their digest cache, so files unchanged since an earlier backup are not read again; empty: none")
+	f.key.add(fl, "key-file", keyFileHelp+"; a backup that creates REPO with it makes an encrypted repository")
 	f.trustFlags.add(fl, false)
 	for _, name := range []string{"from", "to"} {
 		if err := cmd.MarkFlagRequired(name); err != nil {
@@ -96,9 +98,13 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags) error {
 		return err
 	}
 	defer stop()
-	r, err := createRepo(ctx, f.to) // after the source opened: a typo in --from creates no repository
+	r, err := createRepo(ctx, f.to, f.key) // after the source opened: a typo in --from creates no repository
 	if err != nil {
 		return err
+	}
+	if !r.Encrypted() && strings.HasPrefix(f.to, "s3://") {
+		log.Warn().Str("repository", f.to).
+			Msg("the repository is not encrypted: the DB's secrets are stored in the bucket as they are; back up into a new repository with --key-file to encrypt")
 	}
 	b := newBar(g.stderr, f.json, "backup")
 	res, err := backup.Run(ctx, backup.Config{Source: url, Repo: r, HTTPClient: hc, MinIndex: f.minIndex,

@@ -19,6 +19,7 @@ import (
 
 func newListCommand(g *globals) *cobra.Command {
 	var jsonOut bool
+	var key keyFlag
 	cmd := &cobra.Command{
 		Use:   "list REPO [--json]",
 		Short: "List the snapshots of a backup repository, oldest first",
@@ -28,10 +29,11 @@ a symlink, a FIFO, a device. --json prints {"snapshots": [...], "problems": [...
 REPO is ` + repoHelp + `.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runList(cmd.Context(), g, args[0], jsonOut)
+			return runList(cmd.Context(), g, args[0], jsonOut, key)
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object: the snapshots, and the problems of the listing")
+	key.add(cmd.Flags(), "key-file", keyFileHelp)
 	return cmd
 }
 
@@ -62,8 +64,8 @@ type problemOutput struct {
 	Problem string `json:"problem"`
 }
 
-func runList(ctx context.Context, g *globals, location string, jsonOut bool) error {
-	r, err := openRepo(ctx, location)
+func runList(ctx context.Context, g *globals, location string, jsonOut bool, key keyFlag) error {
+	r, err := openRepo(ctx, location, key)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,15 @@ func TestCommandLines(t *testing.T) {
 		{"serve allow-peer of unknown type", []string{"serve", "--source", "dir:/nonexistent", "--allow-peer", "ip:10.0.0.1"}, "", `"ip:10.0.0.1"`},
 		{"bad log level", []string{"install", "--from", "http://127.0.0.1:1", "--dest", "/nonexistent/x", "--log-level", "loud"}, "", "--log-level"},
 		{"unknown command", []string{"frobnicate"}, "", "unknown command"},
+		{"backup key file help", []string{"backup", "--help"}, "--key-file", ""},
+		{"restore key file help", []string{"restore", "--help"}, "--key-file", ""},
+		{"verify key file help", []string{"verify", "--help"}, "--key-file", ""},
+		{"list key file help", []string{"list", "--help"}, "--key-file", ""},
+		{"prune key file help", []string{"prune", "--help"}, "--key-file", ""},
+		{"serve repo key file help", []string{"serve", "--help"}, "--repo-key-file", ""},
+		{"rotate-key without keys", []string{"repo", "rotate-key", "/nonexistent/repo"}, "", `required flag(s) "key-file", "new-key-file" not set`},
+		{"key file missing", []string{"list", "/nonexistent/repo", "--key-file", "/nonexistent/key"}, "", "--key-file: repo: key file"},
+		{"repo key file without a repo source", []string{"serve", "--source", "dir:/nonexistent", "--repo-key-file", "/k"}, "", "--repo-key-file needs a repo: source"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

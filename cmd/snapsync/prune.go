@@ -13,6 +13,7 @@ import (
 func newPruneCommand(g *globals) *cobra.Command {
 	var keepLast int
 	var keepWithin time.Duration
+	var key keyFlag
 	cmd := &cobra.Command{
 		Use:   "prune REPO --keep-last N [--keep-within DURATION]",
 		Short: "Drop old snapshots of a backup repository and delete what no kept one needs",
@@ -27,19 +28,20 @@ REPO is ` + repoHelp + `.`,
 		Example: `  snapsync prune /backups/om --keep-last 7 --keep-within 720h`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPrune(cmd.Context(), g, args[0], keepLast, keepWithin)
+			return runPrune(cmd.Context(), g, args[0], keepLast, keepWithin, key)
 		},
 	}
 	cmd.Flags().IntVar(&keepLast, "keep-last", 0, "keep the N newest snapshots")
 	cmd.Flags().DurationVar(&keepWithin, "keep-within", 0, "keep every snapshot made within this long, e.g. 720h")
+	key.add(cmd.Flags(), "key-file", keyFileHelp)
 	return cmd
 }
 
-func runPrune(ctx context.Context, g *globals, location string, keepLast int, keepWithin time.Duration) error {
+func runPrune(ctx context.Context, g *globals, location string, keepLast int, keepWithin time.Duration, key keyFlag) error {
 	if keepLast <= 0 && keepWithin <= 0 {
 		return fmt.Errorf("prune: give --keep-last N (N > 0) or --keep-within DURATION: keeping nothing is refused")
 	}
-	r, err := openRepo(ctx, location)
+	r, err := openRepo(ctx, location, key)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 )
 
 // repoOnlyFlags apply to a repo: source only.
-var repoOnlyFlags = []string{"repo-snapshot"}
+var repoOnlyFlags = []string{"repo-snapshot", "repo-key-file"}
 
 // notForRepo are the serve flags that do not apply to a repo: source, with
 // why: a repository snapshot is committed already (nothing to checkpoint,
@@ -98,7 +98,7 @@ func (f *serveFlags) openRepoSource(ctx context.Context, location string, log ze
 	if err != nil {
 		return nil, err
 	}
-	r, err := openRepo(ctx, location)
+	r, err := openRepo(ctx, location, f.repoKey)
 	if err != nil {
 		return nil, err
 	}

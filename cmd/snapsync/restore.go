@@ -22,6 +22,7 @@ type restoreFlags struct {
 	keepOld  bool
 	buffered bool
 	replace  []string
+	key      keyFlag
 	fetchFlags
 }
 
@@ -51,6 +52,7 @@ While it runs, restore holds the repository's shared backup lock, so a prune wai
 	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database (or --replace entries) for snapsync rollback, until snapsync finalize deletes it")
 	fl.BoolVar(&f.buffered, "buffered-writes", false, "write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, as install's")
+	f.key.add(fl, "key-file", keyFileHelp)
 	f.fetchFlags.add(fl)
 	for _, name := range []string{"from", "dest"} {
 		if err := cmd.MarkFlagRequired(name); err != nil {
@@ -77,7 +79,7 @@ func runRestore(ctx context.Context, g *globals, f *restoreFlags) (err error) {
 	if err := f.fetchFlags.apply(&cfg); err != nil {
 		return err
 	}
-	r, err := openRepo(ctx, f.from)
+	r, err := openRepo(ctx, f.from, f.key)
 	if err != nil {
 		return err
 	}

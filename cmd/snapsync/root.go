@@ -56,7 +56,7 @@ SNAPSYNC_CMD_* is reserved for the checkpoint command's input and sets no flag.`
 	}
 	root.AddCommand(newServeCommand(g), newInstallCommand(g), newDemoCommand(g), newVersionCommand(g),
 		newBackupCommand(g), newRestoreCommand(g), newVerifyCommand(g), newListCommand(g), newPruneCommand(g),
-		newRollbackCommand(g), newFinalizeCommand(g))
+		newRollbackCommand(g), newFinalizeCommand(g), newRepoCommand(g))
 	return root
 }
 

@@ -38,8 +38,10 @@ type serveFlags struct {
 	compression string
 	frameCache  string
 	insecure    bool
-	// repoSnapshot is the snapshot a repo: source serves (reposource.go).
+	// repoSnapshot is the snapshot a repo: source serves (reposource.go),
+	// repoKey the key file of its repository if encrypted.
 	repoSnapshot string
+	repoKey      keyFlag
 	sourceFlags
 	localFlags
 	metricsFlags
@@ -84,6 +86,7 @@ Sources:
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7600", "address to serve peers on")
 	fl.StringVar(&f.source, "source", "", "what to serve: "+sourceKinds+" (required)")
 	fl.StringVar(&f.repoSnapshot, "repo-snapshot", "latest", "repo: source: the snapshot ID to serve, or latest")
+	f.repoKey.add(fl, "repo-key-file", "repo: source: "+keyFileHelp)
 	fl.StringVar(&f.workDir, "work-dir", "", "where checkpoints and lease state live (default: beside the source, DIR.snapsync)")
 	fl.StringVar(&f.addrFile, "addr-file", "", "write the bound peer address here once listening (for scripts and tests)")
 	fl.IntVar(&f.chunkSize, "chunk-size", chunker.DefaultChunkSize, "chunk size in bytes")

@@ -21,6 +21,7 @@ var errDamaged = errors.New("repository damaged")
 
 func newVerifyCommand(g *globals) *cobra.Command {
 	var snapshot string
+	var key keyFlag
 	cmd := &cobra.Command{
 		Use:   "verify REPO [--snapshot ID]",
 		Short: "Re-read and re-hash every chunk of a repository's snapshots",
@@ -32,19 +33,20 @@ a FIFO), naming each.
 REPO is ` + repoHelp + `.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runVerify(cmd.Context(), g, args[0], snapshot)
+			return runVerify(cmd.Context(), g, args[0], snapshot, key)
 		},
 	}
 	cmd.Flags().StringVar(&snapshot, "snapshot", "", "verify only this snapshot ID (default: all)")
+	key.add(cmd.Flags(), "key-file", keyFileHelp)
 	return cmd
 }
 
-func runVerify(ctx context.Context, g *globals, location, snapshot string) error {
+func runVerify(ctx context.Context, g *globals, location, snapshot string, key keyFlag) error {
 	id, err := parseSnapshot(snapshot)
 	if err != nil {
 		return err
 	}
-	r, err := openRepo(ctx, location)
+	r, err := openRepo(ctx, location, key)
 	if err != nil {
 		return err
 	}

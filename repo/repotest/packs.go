@@ -49,7 +49,7 @@ func (k *killed) Delete(ctx context.Context, key string) error {
 // chunks each, so a test's snapshot spans several.
 func openSmall(t *testing.T, h Harness, b repo.Backend, now time.Time) *repo.Repo {
 	t.Helper()
-	r, err := repo.OpenOrCreate(context.Background(), b, &repo.Options{Now: func() time.Time { return now }, Format: h.Format, PackSize: 200 << 10})
+	r, err := repo.OpenOrCreate(context.Background(), b, &repo.Options{Now: func() time.Time { return now }, Format: h.Format, Key: h.Key, PackSize: 200 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,16 @@ func testTwinPacks(t *testing.T, h Harness) {
 	}
 	r := openSmall(t, h, b, t0)
 	res, err := r.Prune(ctx, 2, 0)
-	if err != nil || res.Packs > 1 || res.Repacked != 0 {
+	// Of a chunk in two packs, the one in the first index object in key
+	// order counts as used. Encrypted index objects are named by the hash
+	// of random-nonced bytes: when the first's is first, the second's last
+	// pack holds only the WAL's two small chunks used, and is repacked
+	// (the SST's copies counted in the first's).
+	repacked := 0
+	if h.Key != nil {
+		repacked = min(res.Repacked, 1)
+	}
+	if err != nil || res.Packs > 1 || res.Repacked != repacked || res.BytesRepacked > 1<<10 {
 		t.Fatalf("Prune keeping both = %+v, %v; want no pack repacked, at most the first's last (a duplicate) deleted", res, err)
 	}
 	wantOK(t, h, b, 2)

@@ -27,45 +27,67 @@ type Harness struct {
 	// Format is the format of the repositories the suite creates; Run sets
 	// it, running the suite once for each format.
 	Format int
+	// Key, if set, makes the repositories the suite creates encrypted; Run
+	// sets it for a third run, of encrypted format-2 repositories.
+	Key *repo.Key
 }
 
 // t0 is when the suite's first checkpoint was made.
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // Run runs the suite as subtests of t, on repositories of each format
-// (format1/…, format2/…).
+// (format1/…, format2/…) and on encrypted ones (format2-encrypted/…).
 func Run(t *testing.T, h Harness) {
-	for _, f := range []int{repo.Format1, repo.Format2} {
-		t.Run(fmt.Sprintf("format%d", f), func(t *testing.T) {
+	key := NewKey(t)
+	for _, v := range []struct {
+		name   string
+		format int
+		key    *repo.Key
+	}{{"format1", repo.Format1, nil}, {"format2", repo.Format2, nil}, {"format2-encrypted", repo.Format2, key}} {
+		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			h.Format = f
+			h := h // each run its own: they run in parallel
+			h.Format, h.Key = v.format, v.key
 			run(t, h)
 		})
 	}
 }
 
+// NewKey returns a new random repository key.
+func NewKey(tb testing.TB) *repo.Key {
+	tb.Helper()
+	k, _, err := repo.GenerateKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
+
 func run(t *testing.T, h Harness) {
 	for name, test := range map[string]func(*testing.T, Harness){
-		"RoundTrip":         testRoundTrip,
-		"Dedup":             testDedup,
-		"Corrupt":           testCorrupt,
-		"KilledBackup":      testKilledBackup,
-		"ConcurrentBackups": testConcurrentBackups,
-		"PruneKeepLast":     testPruneKeepLast,
-		"PruneKeepWithin":   testPruneKeepWithin,
-		"PruneBesideBackup": testPruneBesideBackup,
-		"BackupBesidePrune": testBackupBesidePrune,
-		"StaleLockIgnored":  testStaleLock,
-		"ConfigVersion":     testConfigVersion,
-		"NoRepository":      testNoRepository,
-		"ListProblems":      testListProblems,
-		"BadKeysRefused":    testBadKeys,
-		"CommitLabels":      testCommitLabels,
-		"KilledMidway":      testKilledMidway,
-		"PruneRepack":       testPruneRepack,
-		"PruneKilled":       testPruneKilled,
-		"DamagedPacks":      testDamagedPacks,
-		"TwinPacks":         testTwinPacks,
+		"RoundTrip":          testRoundTrip,
+		"Dedup":              testDedup,
+		"Corrupt":            testCorrupt,
+		"KilledBackup":       testKilledBackup,
+		"ConcurrentBackups":  testConcurrentBackups,
+		"PruneKeepLast":      testPruneKeepLast,
+		"PruneKeepWithin":    testPruneKeepWithin,
+		"PruneBesideBackup":  testPruneBesideBackup,
+		"BackupBesidePrune":  testBackupBesidePrune,
+		"StaleLockIgnored":   testStaleLock,
+		"ConfigVersion":      testConfigVersion,
+		"NoRepository":       testNoRepository,
+		"ListProblems":       testListProblems,
+		"BadKeysRefused":     testBadKeys,
+		"CommitLabels":       testCommitLabels,
+		"KilledMidway":       testKilledMidway,
+		"PruneRepack":        testPruneRepack,
+		"PruneKilled":        testPruneKilled,
+		"DamagedPacks":       testDamagedPacks,
+		"TwinPacks":          testTwinPacks,
+		"Keys":               testKeys,
+		"NamesRevealNothing": testNamesRevealNothing,
+		"RotateKey":          testRotateKey,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -76,7 +98,7 @@ func run(t *testing.T, h Harness) {
 
 func open(t *testing.T, h Harness, b repo.Backend, now time.Time) *repo.Repo {
 	t.Helper()
-	r, err := repo.OpenOrCreate(context.Background(), b, &repo.Options{Now: func() time.Time { return now }, Format: h.Format})
+	r, err := repo.OpenOrCreate(context.Background(), b, &repo.Options{Now: func() time.Time { return now }, Format: h.Format, Key: h.Key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,8 +219,8 @@ func testCorrupt(t *testing.T, h Harness) {
 		}
 	}
 	// A manifest that does not verify damages its snapshot alone.
-	mb := read(t, b, repo.ManifestKey(a))
-	h.Overwrite(t, b, repo.ManifestKey(a), mb[:len(mb)-1])
+	mb := read(t, b, r.LocateManifest(a))
+	h.Overwrite(t, b, r.LocateManifest(a), mb[:len(mb)-1])
 	if _, err := r.Manifest(ctx, a); !errors.Is(err, repo.ErrCorrupt) {
 		t.Fatalf("Manifest of a truncated manifest = %v, want ErrCorrupt", err)
 	}
@@ -419,7 +441,7 @@ func testBackupBesidePrune(t *testing.T, h Harness) {
 func testStaleLock(t *testing.T, h Harness) {
 	ctx := context.Background()
 	b := h.New(t)
-	r, err := repo.OpenOrCreate(ctx, b, &repo.Options{StaleLock: 2 * time.Second, Format: h.Format})
+	r, err := repo.OpenOrCreate(ctx, b, &repo.Options{StaleLock: 2 * time.Second, Format: h.Format, Key: h.Key})
 	if err != nil {
 		t.Fatal(err)
 	}
