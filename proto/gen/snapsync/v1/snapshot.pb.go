@@ -1016,6 +1016,222 @@ func (x *ProbeResponse) GetEngine() string {
 	return ""
 }
 
+type HasChunksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SHA-256 digests of chunks, 32 bytes each; at most 4096.
+	Digests [][]byte `protobuf:"bytes,1,rep,name=digests,proto3" json:"digests,omitempty"`
+	// A description of the caller, for the server's logs.
+	Client        string `protobuf:"bytes,2,opt,name=client,proto3" json:"client,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HasChunksRequest) Reset() {
+	*x = HasChunksRequest{}
+	mi := &file_snapsync_v1_snapshot_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HasChunksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HasChunksRequest) ProtoMessage() {}
+
+func (x *HasChunksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_snapsync_v1_snapshot_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HasChunksRequest.ProtoReflect.Descriptor instead.
+func (*HasChunksRequest) Descriptor() ([]byte, []int) {
+	return file_snapsync_v1_snapshot_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *HasChunksRequest) GetDigests() [][]byte {
+	if x != nil {
+		return x.Digests
+	}
+	return nil
+}
+
+func (x *HasChunksRequest) GetClient() string {
+	if x != nil {
+		return x.Client
+	}
+	return ""
+}
+
+type HasChunksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A bitmap over the request's digests: bit i (byte i/8, least significant
+	// bit first) is set when digests[i] could be sent now.
+	Have          []byte `protobuf:"bytes,1,opt,name=have,proto3" json:"have,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HasChunksResponse) Reset() {
+	*x = HasChunksResponse{}
+	mi := &file_snapsync_v1_snapshot_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HasChunksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HasChunksResponse) ProtoMessage() {}
+
+func (x *HasChunksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_snapsync_v1_snapshot_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HasChunksResponse.ProtoReflect.Descriptor instead.
+func (*HasChunksResponse) Descriptor() ([]byte, []int) {
+	return file_snapsync_v1_snapshot_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *HasChunksResponse) GetHave() []byte {
+	if x != nil {
+		return x.Have
+	}
+	return nil
+}
+
+type FetchByDigestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SHA-256 digests of the chunks to send, 32 bytes each, in the order
+	// wanted; at most 4096.
+	Digests       [][]byte    `protobuf:"bytes,1,rep,name=digests,proto3" json:"digests,omitempty"`
+	Compression   Compression `protobuf:"varint,2,opt,name=compression,proto3,enum=snapsync.v1.Compression" json:"compression,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchByDigestRequest) Reset() {
+	*x = FetchByDigestRequest{}
+	mi := &file_snapsync_v1_snapshot_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchByDigestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchByDigestRequest) ProtoMessage() {}
+
+func (x *FetchByDigestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_snapsync_v1_snapshot_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchByDigestRequest.ProtoReflect.Descriptor instead.
+func (*FetchByDigestRequest) Descriptor() ([]byte, []int) {
+	return file_snapsync_v1_snapshot_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *FetchByDigestRequest) GetDigests() [][]byte {
+	if x != nil {
+		return x.Digests
+	}
+	return nil
+}
+
+func (x *FetchByDigestRequest) GetCompression() Compression {
+	if x != nil {
+		return x.Compression
+	}
+	return Compression_COMPRESSION_UNSPECIFIED
+}
+
+type FetchByDigestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The position of the chunk in the request's digests.
+	Index    uint32   `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Encoding Encoding `protobuf:"varint,2,opt,name=encoding,proto3,enum=snapsync.v1.Encoding" json:"encoding,omitempty"`
+	// The chunk's bytes: raw, or one zstd frame that decodes to them.
+	Data          []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchByDigestResponse) Reset() {
+	*x = FetchByDigestResponse{}
+	mi := &file_snapsync_v1_snapshot_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchByDigestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchByDigestResponse) ProtoMessage() {}
+
+func (x *FetchByDigestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_snapsync_v1_snapshot_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchByDigestResponse.ProtoReflect.Descriptor instead.
+func (*FetchByDigestResponse) Descriptor() ([]byte, []int) {
+	return file_snapsync_v1_snapshot_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *FetchByDigestResponse) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *FetchByDigestResponse) GetEncoding() Encoding {
+	if x != nil {
+		return x.Encoding
+	}
+	return Encoding_ENCODING_UNSPECIFIED
+}
+
+func (x *FetchByDigestResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 var File_snapsync_v1_snapshot_proto protoreflect.FileDescriptor
 
 const file_snapsync_v1_snapshot_proto_rawDesc = "" +
@@ -1096,7 +1312,19 @@ const file_snapsync_v1_snapshot_proto_rawDesc = "" +
 	"\vnewest_term\x18\x02 \x01(\x04R\n" +
 	"newestTerm\x12.\n" +
 	"\x13can_make_checkpoint\x18\x03 \x01(\bR\x11canMakeCheckpoint\x12\x16\n" +
-	"\x06engine\x18\x04 \x01(\tR\x06engine*V\n" +
+	"\x06engine\x18\x04 \x01(\tR\x06engine\"D\n" +
+	"\x10HasChunksRequest\x12\x18\n" +
+	"\adigests\x18\x01 \x03(\fR\adigests\x12\x16\n" +
+	"\x06client\x18\x02 \x01(\tR\x06client\"'\n" +
+	"\x11HasChunksResponse\x12\x12\n" +
+	"\x04have\x18\x01 \x01(\fR\x04have\"l\n" +
+	"\x14FetchByDigestRequest\x12\x18\n" +
+	"\adigests\x18\x01 \x03(\fR\adigests\x12:\n" +
+	"\vcompression\x18\x02 \x01(\x0e2\x18.snapsync.v1.CompressionR\vcompression\"t\n" +
+	"\x15FetchByDigestResponse\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x121\n" +
+	"\bencoding\x18\x02 \x01(\x0e2\x15.snapsync.v1.EncodingR\bencoding\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data*V\n" +
 	"\vCompression\x12\x1b\n" +
 	"\x17COMPRESSION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10COMPRESSION_NONE\x10\x01\x12\x14\n" +
@@ -1104,7 +1332,7 @@ const file_snapsync_v1_snapshot_proto_rawDesc = "" +
 	"\bEncoding\x12\x18\n" +
 	"\x14ENCODING_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fENCODING_RAW\x10\x01\x12\x11\n" +
-	"\rENCODING_ZSTD\x10\x022\xfd\x03\n" +
+	"\rENCODING_ZSTD\x10\x022\xa8\x05\n" +
 	"\x0fSnapshotService\x12Y\n" +
 	"\x0eCreateSnapshot\x12\".snapsync.v1.CreateSnapshotRequest\x1a#.snapsync.v1.CreateSnapshotResponse\x12R\n" +
 	"\vGetManifest\x12\x1f.snapsync.v1.GetManifestRequest\x1a .snapsync.v1.GetManifestResponse0\x01\x12R\n" +
@@ -1112,7 +1340,9 @@ const file_snapsync_v1_snapshot_proto_rawDesc = "" +
 	"\n" +
 	"RenewLease\x12\x1e.snapsync.v1.RenewLeaseRequest\x1a\x1f.snapsync.v1.RenewLeaseResponse\x12S\n" +
 	"\fReleaseLease\x12 .snapsync.v1.ReleaseLeaseRequest\x1a!.snapsync.v1.ReleaseLeaseResponse\x12C\n" +
-	"\x05Probe\x12\x19.snapsync.v1.ProbeRequest\x1a\x1a.snapsync.v1.ProbeResponse\"\x03\x90\x02\x01BR\n" +
+	"\x05Probe\x12\x19.snapsync.v1.ProbeRequest\x1a\x1a.snapsync.v1.ProbeResponse\"\x03\x90\x02\x01\x12O\n" +
+	"\tHasChunks\x12\x1d.snapsync.v1.HasChunksRequest\x1a\x1e.snapsync.v1.HasChunksResponse\"\x03\x90\x02\x01\x12X\n" +
+	"\rFetchByDigest\x12!.snapsync.v1.FetchByDigestRequest\x1a\".snapsync.v1.FetchByDigestResponse0\x01BR\n" +
 	"\x0fdev.snapsync.v1P\x01Z=github.com/snapsync/snapsync/proto/gen/snapsync/v1;snapsyncv1b\x06proto3"
 
 var (
@@ -1128,7 +1358,7 @@ func file_snapsync_v1_snapshot_proto_rawDescGZIP() []byte {
 }
 
 var file_snapsync_v1_snapshot_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_snapsync_v1_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_snapsync_v1_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_snapsync_v1_snapshot_proto_goTypes = []any{
 	(Compression)(0),               // 0: snapsync.v1.Compression
 	(Encoding)(0),                  // 1: snapsync.v1.Encoding
@@ -1147,33 +1377,43 @@ var file_snapsync_v1_snapshot_proto_goTypes = []any{
 	(*ReleaseLeaseResponse)(nil),   // 14: snapsync.v1.ReleaseLeaseResponse
 	(*ProbeRequest)(nil),           // 15: snapsync.v1.ProbeRequest
 	(*ProbeResponse)(nil),          // 16: snapsync.v1.ProbeResponse
-	nil,                            // 17: snapsync.v1.SnapshotInfo.LabelsEntry
+	(*HasChunksRequest)(nil),       // 17: snapsync.v1.HasChunksRequest
+	(*HasChunksResponse)(nil),      // 18: snapsync.v1.HasChunksResponse
+	(*FetchByDigestRequest)(nil),   // 19: snapsync.v1.FetchByDigestRequest
+	(*FetchByDigestResponse)(nil),  // 20: snapsync.v1.FetchByDigestResponse
+	nil,                            // 21: snapsync.v1.SnapshotInfo.LabelsEntry
 }
 var file_snapsync_v1_snapshot_proto_depIdxs = []int32{
-	17, // 0: snapsync.v1.SnapshotInfo.labels:type_name -> snapsync.v1.SnapshotInfo.LabelsEntry
+	21, // 0: snapsync.v1.SnapshotInfo.labels:type_name -> snapsync.v1.SnapshotInfo.LabelsEntry
 	2,  // 1: snapsync.v1.CreateSnapshotResponse.snapshot:type_name -> snapsync.v1.SnapshotInfo
 	3,  // 2: snapsync.v1.CreateSnapshotResponse.lease:type_name -> snapsync.v1.Lease
 	8,  // 3: snapsync.v1.FetchChunksRequest.ranges:type_name -> snapsync.v1.ChunkRange
 	0,  // 4: snapsync.v1.FetchChunksRequest.compression:type_name -> snapsync.v1.Compression
 	1,  // 5: snapsync.v1.FetchChunksResponse.encoding:type_name -> snapsync.v1.Encoding
 	3,  // 6: snapsync.v1.RenewLeaseResponse.lease:type_name -> snapsync.v1.Lease
-	4,  // 7: snapsync.v1.SnapshotService.CreateSnapshot:input_type -> snapsync.v1.CreateSnapshotRequest
-	6,  // 8: snapsync.v1.SnapshotService.GetManifest:input_type -> snapsync.v1.GetManifestRequest
-	9,  // 9: snapsync.v1.SnapshotService.FetchChunks:input_type -> snapsync.v1.FetchChunksRequest
-	11, // 10: snapsync.v1.SnapshotService.RenewLease:input_type -> snapsync.v1.RenewLeaseRequest
-	13, // 11: snapsync.v1.SnapshotService.ReleaseLease:input_type -> snapsync.v1.ReleaseLeaseRequest
-	15, // 12: snapsync.v1.SnapshotService.Probe:input_type -> snapsync.v1.ProbeRequest
-	5,  // 13: snapsync.v1.SnapshotService.CreateSnapshot:output_type -> snapsync.v1.CreateSnapshotResponse
-	7,  // 14: snapsync.v1.SnapshotService.GetManifest:output_type -> snapsync.v1.GetManifestResponse
-	10, // 15: snapsync.v1.SnapshotService.FetchChunks:output_type -> snapsync.v1.FetchChunksResponse
-	12, // 16: snapsync.v1.SnapshotService.RenewLease:output_type -> snapsync.v1.RenewLeaseResponse
-	14, // 17: snapsync.v1.SnapshotService.ReleaseLease:output_type -> snapsync.v1.ReleaseLeaseResponse
-	16, // 18: snapsync.v1.SnapshotService.Probe:output_type -> snapsync.v1.ProbeResponse
-	13, // [13:19] is the sub-list for method output_type
-	7,  // [7:13] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	0,  // 7: snapsync.v1.FetchByDigestRequest.compression:type_name -> snapsync.v1.Compression
+	1,  // 8: snapsync.v1.FetchByDigestResponse.encoding:type_name -> snapsync.v1.Encoding
+	4,  // 9: snapsync.v1.SnapshotService.CreateSnapshot:input_type -> snapsync.v1.CreateSnapshotRequest
+	6,  // 10: snapsync.v1.SnapshotService.GetManifest:input_type -> snapsync.v1.GetManifestRequest
+	9,  // 11: snapsync.v1.SnapshotService.FetchChunks:input_type -> snapsync.v1.FetchChunksRequest
+	11, // 12: snapsync.v1.SnapshotService.RenewLease:input_type -> snapsync.v1.RenewLeaseRequest
+	13, // 13: snapsync.v1.SnapshotService.ReleaseLease:input_type -> snapsync.v1.ReleaseLeaseRequest
+	15, // 14: snapsync.v1.SnapshotService.Probe:input_type -> snapsync.v1.ProbeRequest
+	17, // 15: snapsync.v1.SnapshotService.HasChunks:input_type -> snapsync.v1.HasChunksRequest
+	19, // 16: snapsync.v1.SnapshotService.FetchByDigest:input_type -> snapsync.v1.FetchByDigestRequest
+	5,  // 17: snapsync.v1.SnapshotService.CreateSnapshot:output_type -> snapsync.v1.CreateSnapshotResponse
+	7,  // 18: snapsync.v1.SnapshotService.GetManifest:output_type -> snapsync.v1.GetManifestResponse
+	10, // 19: snapsync.v1.SnapshotService.FetchChunks:output_type -> snapsync.v1.FetchChunksResponse
+	12, // 20: snapsync.v1.SnapshotService.RenewLease:output_type -> snapsync.v1.RenewLeaseResponse
+	14, // 21: snapsync.v1.SnapshotService.ReleaseLease:output_type -> snapsync.v1.ReleaseLeaseResponse
+	16, // 22: snapsync.v1.SnapshotService.Probe:output_type -> snapsync.v1.ProbeResponse
+	18, // 23: snapsync.v1.SnapshotService.HasChunks:output_type -> snapsync.v1.HasChunksResponse
+	20, // 24: snapsync.v1.SnapshotService.FetchByDigest:output_type -> snapsync.v1.FetchByDigestResponse
+	17, // [17:25] is the sub-list for method output_type
+	9,  // [9:17] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_snapsync_v1_snapshot_proto_init() }
@@ -1187,7 +1427,7 @@ func file_snapsync_v1_snapshot_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snapsync_v1_snapshot_proto_rawDesc), len(file_snapsync_v1_snapshot_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -50,6 +50,12 @@ const (
 	SnapshotServiceReleaseLeaseProcedure = "/snapsync.v1.SnapshotService/ReleaseLease"
 	// SnapshotServiceProbeProcedure is the fully-qualified name of the SnapshotService's Probe RPC.
 	SnapshotServiceProbeProcedure = "/snapsync.v1.SnapshotService/Probe"
+	// SnapshotServiceHasChunksProcedure is the fully-qualified name of the SnapshotService's HasChunks
+	// RPC.
+	SnapshotServiceHasChunksProcedure = "/snapsync.v1.SnapshotService/HasChunks"
+	// SnapshotServiceFetchByDigestProcedure is the fully-qualified name of the SnapshotService's
+	// FetchByDigest RPC.
+	SnapshotServiceFetchByDigestProcedure = "/snapsync.v1.SnapshotService/FetchByDigest"
 )
 
 // SnapshotServiceClient is a client for the snapsync.v1.SnapshotService service.
@@ -70,6 +76,18 @@ type SnapshotServiceClient interface {
 	// effects: it takes no lease and makes no checkpoint. A client that may
 	// fetch from several peers probes each and picks one.
 	Probe(context.Context, *connect.Request[v1.ProbeRequest]) (*connect.Response[v1.ProbeResponse], error)
+	// HasChunks tells which of a batch of chunks, named by their SHA-256, this
+	// sidecar could send with FetchByDigest now: from its checkpoints, from
+	// the database its node installed, or from an install it has in progress.
+	// It takes no lease and makes no checkpoint: one cheap round trip, a hint
+	// (a chunk it then cannot send is left out of FetchByDigest's stream).
+	HasChunks(context.Context, *connect.Request[v1.HasChunksRequest]) (*connect.Response[v1.HasChunksResponse], error)
+	// FetchByDigest streams the chunks the client names by digest, in the
+	// order asked, leaving out those it cannot send (a file changed since it
+	// was indexed is a miss: every chunk is hashed again as it is read). The
+	// client verifies every chunk as from any peer; a chunk source is never
+	// the source of truth, only of bytes.
+	FetchByDigest(context.Context, *connect.Request[v1.FetchByDigestRequest]) (*connect.ServerStreamForClient[v1.FetchByDigestResponse], error)
 }
 
 // NewSnapshotServiceClient constructs a client for the snapsync.v1.SnapshotService service. By
@@ -120,6 +138,19 @@ func NewSnapshotServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		hasChunks: connect.NewClient[v1.HasChunksRequest, v1.HasChunksResponse](
+			httpClient,
+			baseURL+SnapshotServiceHasChunksProcedure,
+			connect.WithSchema(snapshotServiceMethods.ByName("HasChunks")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		fetchByDigest: connect.NewClient[v1.FetchByDigestRequest, v1.FetchByDigestResponse](
+			httpClient,
+			baseURL+SnapshotServiceFetchByDigestProcedure,
+			connect.WithSchema(snapshotServiceMethods.ByName("FetchByDigest")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -131,6 +162,8 @@ type snapshotServiceClient struct {
 	renewLease     *connect.Client[v1.RenewLeaseRequest, v1.RenewLeaseResponse]
 	releaseLease   *connect.Client[v1.ReleaseLeaseRequest, v1.ReleaseLeaseResponse]
 	probe          *connect.Client[v1.ProbeRequest, v1.ProbeResponse]
+	hasChunks      *connect.Client[v1.HasChunksRequest, v1.HasChunksResponse]
+	fetchByDigest  *connect.Client[v1.FetchByDigestRequest, v1.FetchByDigestResponse]
 }
 
 // CreateSnapshot calls snapsync.v1.SnapshotService.CreateSnapshot.
@@ -163,6 +196,16 @@ func (c *snapshotServiceClient) Probe(ctx context.Context, req *connect.Request[
 	return c.probe.CallUnary(ctx, req)
 }
 
+// HasChunks calls snapsync.v1.SnapshotService.HasChunks.
+func (c *snapshotServiceClient) HasChunks(ctx context.Context, req *connect.Request[v1.HasChunksRequest]) (*connect.Response[v1.HasChunksResponse], error) {
+	return c.hasChunks.CallUnary(ctx, req)
+}
+
+// FetchByDigest calls snapsync.v1.SnapshotService.FetchByDigest.
+func (c *snapshotServiceClient) FetchByDigest(ctx context.Context, req *connect.Request[v1.FetchByDigestRequest]) (*connect.ServerStreamForClient[v1.FetchByDigestResponse], error) {
+	return c.fetchByDigest.CallServerStream(ctx, req)
+}
+
 // SnapshotServiceHandler is an implementation of the snapsync.v1.SnapshotService service.
 type SnapshotServiceHandler interface {
 	// CreateSnapshot makes a consistent checkpoint (or reuses a recent one that
@@ -181,6 +224,18 @@ type SnapshotServiceHandler interface {
 	// effects: it takes no lease and makes no checkpoint. A client that may
 	// fetch from several peers probes each and picks one.
 	Probe(context.Context, *connect.Request[v1.ProbeRequest]) (*connect.Response[v1.ProbeResponse], error)
+	// HasChunks tells which of a batch of chunks, named by their SHA-256, this
+	// sidecar could send with FetchByDigest now: from its checkpoints, from
+	// the database its node installed, or from an install it has in progress.
+	// It takes no lease and makes no checkpoint: one cheap round trip, a hint
+	// (a chunk it then cannot send is left out of FetchByDigest's stream).
+	HasChunks(context.Context, *connect.Request[v1.HasChunksRequest]) (*connect.Response[v1.HasChunksResponse], error)
+	// FetchByDigest streams the chunks the client names by digest, in the
+	// order asked, leaving out those it cannot send (a file changed since it
+	// was indexed is a miss: every chunk is hashed again as it is read). The
+	// client verifies every chunk as from any peer; a chunk source is never
+	// the source of truth, only of bytes.
+	FetchByDigest(context.Context, *connect.Request[v1.FetchByDigestRequest], *connect.ServerStream[v1.FetchByDigestResponse]) error
 }
 
 // NewSnapshotServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -227,6 +282,19 @@ func NewSnapshotServiceHandler(svc SnapshotServiceHandler, opts ...connect.Handl
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	snapshotServiceHasChunksHandler := connect.NewUnaryHandler(
+		SnapshotServiceHasChunksProcedure,
+		svc.HasChunks,
+		connect.WithSchema(snapshotServiceMethods.ByName("HasChunks")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	snapshotServiceFetchByDigestHandler := connect.NewServerStreamHandler(
+		SnapshotServiceFetchByDigestProcedure,
+		svc.FetchByDigest,
+		connect.WithSchema(snapshotServiceMethods.ByName("FetchByDigest")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/snapsync.v1.SnapshotService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SnapshotServiceCreateSnapshotProcedure:
@@ -241,6 +309,10 @@ func NewSnapshotServiceHandler(svc SnapshotServiceHandler, opts ...connect.Handl
 			snapshotServiceReleaseLeaseHandler.ServeHTTP(w, r)
 		case SnapshotServiceProbeProcedure:
 			snapshotServiceProbeHandler.ServeHTTP(w, r)
+		case SnapshotServiceHasChunksProcedure:
+			snapshotServiceHasChunksHandler.ServeHTTP(w, r)
+		case SnapshotServiceFetchByDigestProcedure:
+			snapshotServiceFetchByDigestHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -272,4 +344,12 @@ func (UnimplementedSnapshotServiceHandler) ReleaseLease(context.Context, *connec
 
 func (UnimplementedSnapshotServiceHandler) Probe(context.Context, *connect.Request[v1.ProbeRequest]) (*connect.Response[v1.ProbeResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("snapsync.v1.SnapshotService.Probe is not implemented"))
+}
+
+func (UnimplementedSnapshotServiceHandler) HasChunks(context.Context, *connect.Request[v1.HasChunksRequest]) (*connect.Response[v1.HasChunksResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("snapsync.v1.SnapshotService.HasChunks is not implemented"))
+}
+
+func (UnimplementedSnapshotServiceHandler) FetchByDigest(context.Context, *connect.Request[v1.FetchByDigestRequest], *connect.ServerStream[v1.FetchByDigestResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("snapsync.v1.SnapshotService.FetchByDigest is not implemented"))
 }
