@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/internal/durable"
+	"github.com/snapsync/snapsync/verify"
 	"github.com/snapsync/snapsync/internal/wire"
 	"github.com/snapsync/snapsync/metrics"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
@@ -90,6 +91,20 @@ type Config struct {
 	// only of a file whose first chunk the plan can use (docs/DESIGN.md, How
 	// an install runs). Default: false.
 	VerifyLocal bool
+	// ChunkSources are sidecars or repositories to take chunks from by
+	// digest, cheapest first: the snapshot, its lease and its manifest come
+	// from the install's source, each chunk a chunk source has from that
+	// source, and the rest, with whatever a source fails to deliver, from
+	// the install's source. Every chunk is verified as from any peer; a
+	// source that fails, stalls or sends a chunk that does not verify is
+	// dropped for the rest of the install (docs/DESIGN.md, How an install
+	// runs: Fetch). Default: none.
+	ChunkSources []ChunkSource
+	// OnChunkStaged, when set, is told of every chunk verified and written
+	// into the staging area (its digest, file and offset), from the
+	// goroutines that write them: a sidecar serves them by digest to peers
+	// installing the same snapshot. Default: none.
+	OnChunkStaged func(d verify.Digest, path string, off int64, length uint32)
 	// PlanWindow is the most chunks an install holds chunk lists and jobs
 	// for at once: a manifest of more is read back from the staged
 	// manifest file and staged a window at a time, in memory bounded by the
@@ -195,6 +210,12 @@ func (c *Config) EnsureDefaults() {
 	setDefault(&c.ChunksPerRequest, DefaultChunksPerRequest)
 	setDefault(&c.StallTimeout, DefaultStallTimeout)
 	setDefault(&c.PlanWindow, defaultPlanWindow)
+	c.ChunkSources = slices.Clone(c.ChunkSources) // named below: the caller's slice stays as it was
+	for i := range c.ChunkSources {
+		if c.ChunkSources[i].Name == "" {
+			c.ChunkSources[i].Name = c.ChunkSources[i].URL
+		}
+	}
 	if c.Immutable == nil {
 		c.Immutable = DefaultImmutable
 	}
@@ -221,6 +242,11 @@ func (c *Config) Validate() error {
 	}
 	if c.FileModeMask&^fs.ModePerm != 0 {
 		bad("FileModeMask %o has bits beyond 0777", uint32(c.FileModeMask))
+	}
+	for i, cs := range c.ChunkSources {
+		if err := checkSource(cs.URL); err != nil {
+			errs = append(errs, fmt.Errorf("chunk source %d: %w", i, err))
+		}
 	}
 	switch {
 	case c.Dest == "":

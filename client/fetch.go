@@ -26,6 +26,8 @@ type fetcher struct {
 	sink      chunkSink
 	ctr       *counters
 	chunkSize uint32
+	// sources are the chunk sources (chunksources.go); nil: none.
+	sources *sourceSet
 }
 
 // chunkSink is where a fetcher puts verified chunks: the staged files of an

@@ -53,7 +53,7 @@ func InstallFrom(ctx context.Context, sources []string, minIndex uint64, cfg Con
 		return Result{}, err
 	}
 	res, err := commitLocked(ctx, &cfg, l)
-	res.Source, res.Failovers, res.LocalBytesRead = p.Source, p.Failovers, p.LocalBytesRead
+	res.Source, res.Failovers, res.LocalBytesRead, res.SourceBytes = p.Source, p.Failovers, p.LocalBytesRead, p.SourceBytes
 	res.Duration = time.Since(start)
 	return res, noSpace(err)
 }

@@ -135,7 +135,8 @@ func prepareReporting(ctx context.Context, from string, minIndex uint64, cfg *Co
 	if err := callHook(cfg.Hook, "manifest-fetched"); err != nil {
 		return Prepared{}, err
 	}
-	return stageSnapshot(ctx, &fetcher{rpc: rpc, id: g.id, leaseID: g.leaseID, cfg: cfg, chunkSize: m.ChunkSize}, m, at, st, cfg, l, ctr)
+	return stageSnapshot(ctx, &fetcher{rpc: rpc, id: g.id, leaseID: g.leaseID, cfg: cfg, chunkSize: m.ChunkSize,
+		sources: newSourceSet(cfg)}, m, at, st, cfg, l, ctr)
 }
 
 // openSnapshot resumes the staging of the granted snapshot, or starts it
@@ -258,6 +259,7 @@ func stageSnapshot(ctx context.Context, f *fetcher, m *verify.Manifest, at []int
 	recordStaged(l, m, tbl, cfg.Logger)
 	p, err = markStaged(l, st, ctr, cfg)
 	p.LocalBytesRead = lp.idx.read
+	p.SourceBytes = f.sources.bytesBySource()
 	return p, err
 }
 
@@ -293,7 +295,7 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 	}
 	idx := sc.index(need)
 	s := &stager{root: l.stage, fs: l.fs, mask: l.mask, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64),
-		buffered: cfg.BufferedWrites}
+		buffered: cfg.BufferedWrites, onStaged: cfg.OnChunkStaged}
 	s.plan = makePlanHolding(m, done, complete, idx, cfg.Immutable, cfg.FileModeMask,
 		func(i int) string { p, _ := join(l.stage, m.Files[i].Path); return p }, sc.heads())
 	if s.plan.hold == nil { // nothing held: no candidate is worth reading on
@@ -427,7 +429,7 @@ func (s *stager) produce(ctx context.Context, f *fetcher, pool *bufPool, reuse, 
 		missed, err = s.reuse(gctx, reuse, pool, reuseWorkers)
 		return err
 	})
-	g.Go(func() error { return f.run(gctx, fetch) })
+	g.Go(func() error { return f.runSourced(gctx, fetch) })
 	if err := g.Wait(); err != nil {
 		return err
 	}

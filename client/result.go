@@ -37,6 +37,10 @@ type Result struct {
 	// Source is the URL the snapshot was fetched from (empty when an earlier
 	// call staged it).
 	Source string
+	// SourceBytes is what each chunk source (Config.ChunkSources, by Name)
+	// sent of BytesFetched in the attempt that completed the staging; the
+	// rest came from Source. Nil without chunk sources.
+	SourceBytes map[string]int64
 	// Failovers are the sources given up on before Source, in order.
 	Failovers []Failover
 	// RollbackAvailable is set by a Commit with Config.KeepOld that kept

@@ -26,6 +26,8 @@ type stager struct {
 	log   zerolog.Logger
 	// buffered is Config.BufferedWrites: no direct I/O.
 	buffered bool
+	// onStaged is Config.OnChunkStaged.
+	onStaged func(d verify.Digest, path string, off int64, length uint32)
 	// bare marks the empty files prepareFiles created whole (createEmpty):
 	// they need no fsync of their own, their directory's in finish makes
 	// them durable. Nil when there is none.
@@ -169,8 +171,12 @@ func (s *stager) put(ctx context.Context, j *job, data []byte, w *chunkWriter) e
 			w = &chunkWriter{fs: s.fs, buffered: s.buffered}
 			defer w.close()
 		}
-		if err := w.writeAt(s.path(t.file), data, verify.Offset(s.plan.m.ChunkSize, t.chunk)); err != nil {
+		p, off := s.path(t.file), verify.Offset(s.plan.m.ChunkSize, t.chunk)
+		if err := w.writeAt(p, data, off); err != nil {
 			return err
+		}
+		if s.onStaged != nil {
+			s.onStaged(*j.digest, p, off, j.length)
 		}
 		if err := callHook(s.hook, "chunk-written"); err != nil {
 			return err

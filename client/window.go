@@ -93,7 +93,7 @@ func planWindowed(ctx context.Context, m *verify.Manifest, tbl *chunkTable, cfg 
 	}
 	w.windows = splitWindows(m, p.create, cfg.window())
 	s := &stager{root: l.stage, fs: l.fs, mask: l.mask, hook: cfg.Hook, ctr: ctr, log: cfg.Logger, flush: make(chan int, 64),
-		buffered: cfg.BufferedWrites, plan: p}
+		buffered: cfg.BufferedWrites, onStaged: cfg.OnChunkStaged, plan: p}
 	if err := checkSpace(cfg, l, p); err != nil {
 		return nil, nil, nil, err
 	}

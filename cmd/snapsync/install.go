@@ -26,6 +26,7 @@ type installFlags struct {
 	replace     []string
 	minIndex    uint64
 	compressed  string
+	chunks      chunkSourceFlags
 	fetchFlags
 	trustFlags
 }
@@ -66,6 +67,7 @@ fails mid-way, goes on from the next, keeping every chunk already verified.`,
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, leaving the rest (e.g. om.db,db.snapshots in an OM metadata dir); the staging area is then DIR/.snapsync-replace")
 	fl.Uint64Var(&f.minIndex, "min-index", 0, "require a checkpoint reflecting at least this Raft index")
 	fl.StringVar(&f.compressed, "compression", "auto", "ask the server for chunk compression: auto, zstd, none")
+	f.chunks.add(fl)
 	f.fetchFlags.add(fl)
 	f.trustFlags.add(fl, false)
 	for _, name := range []string{"from", "dest"} {
@@ -101,6 +103,12 @@ func runInstall(cmd *cobra.Command, g *globals, f *installFlags) error {
 	if err := f.fetchFlags.apply(&cfg); err != nil {
 		return err
 	}
+	srcs, closeSrcs, err := f.chunks.open(cmd.Context(), &f.trustFlags, log)
+	if err != nil {
+		return err
+	}
+	defer closeSrcs()
+	cfg.ChunkSources = srcs
 	b := newBar(g.stderr, f.json, "install")
 	cfg.Progress = b.install()
 	res, err := client.InstallFrom(cmd.Context(), f.from, f.minIndex, cfg)
@@ -129,6 +137,9 @@ type installOutput struct {
 	Source         string  `json:"source"`
 	// Failovers are the sources given up on before Source, in order.
 	Failovers []string `json:"failovers,omitempty"`
+	// BytesBySource: what each --chunks-from source sent of bytes_fetched
+	// (the rest came from source).
+	BytesBySource map[string]int64 `json:"bytes_by_source,omitempty"`
 	// RollbackAvailable: --keep-old kept the replaced DB for rollback.
 	RollbackAvailable bool `json:"rollback_available,omitempty"`
 }
@@ -138,6 +149,7 @@ func newInstallOutput(r client.Result) installOutput {
 		SnapshotID: r.SnapshotID.String(), Term: r.Term, Index: r.Index, Files: r.Files,
 		BytesTotal: r.BytesTotal, BytesFetched: r.BytesFetched, BytesReused: r.BytesReused,
 		LocalBytesRead: r.LocalBytesRead, Seconds: r.Duration.Seconds(), Source: r.Source, RollbackAvailable: r.RollbackAvailable,
+		BytesBySource: r.SourceBytes,
 	}
 	for _, f := range r.Failovers {
 		out.Failovers = append(out.Failovers, f.Source)

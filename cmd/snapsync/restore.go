@@ -23,6 +23,7 @@ type restoreFlags struct {
 	buffered bool
 	replace  []string
 	key      keyFlag
+	chunks   chunkSourceFlags
 	fetchFlags
 }
 
@@ -53,6 +54,7 @@ While it runs, restore holds the repository's shared backup lock, so a prune wai
 	fl.BoolVar(&f.buffered, "buffered-writes", false, "write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, as install's")
 	f.key.add(fl, "key-file", keyFileHelp)
+	f.chunks.add(fl)
 	f.fetchFlags.add(fl)
 	for _, name := range []string{"from", "dest"} {
 		if err := cmd.MarkFlagRequired(name); err != nil {
@@ -105,6 +107,17 @@ func runRestore(ctx context.Context, g *globals, f *restoreFlags) (err error) {
 	url, hc, stop := serveInProc(ctx, st.HTTPHandler())
 	defer stop()
 	cfg.HTTPClient = hc
+	srcs, closeSrcs, err := f.chunks.open(ctx, &trustFlags{}, log)
+	if err != nil {
+		return err
+	}
+	defer closeSrcs()
+	for i := range srcs {
+		if srcs[i].HTTPClient == nil { // a sidecar's URL: not through this process's pipes
+			srcs[i].HTTPClient = client.NewHTTPClient()
+		}
+	}
+	cfg.ChunkSources = srcs
 	b := newBar(g.stderr, f.json, "restore")
 	cfg.Progress = b.install()
 	res, err := client.Install(ctx, url, 0, cfg)

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+
+	"github.com/snapsync/snapsync/client"
+	"github.com/snapsync/snapsync/repo"
+	"github.com/snapsync/snapsync/repo/serve"
+	"github.com/snapsync/snapsync/verify"
+)
+
+// chunkSourceFlags are install's and restore's --chunks-from: sidecars and
+// repositories to take chunks from by digest (client.Config.ChunkSources).
+type chunkSourceFlags struct {
+	from []string
+	key  keyFlag // of the repositories among them
+}
+
+func (f *chunkSourceFlags) add(fl *pflag.FlagSet) {
+	fl.StringArrayVar(&f.from, "chunks-from", nil, "take chunks from this sidecar URL or repository (a directory, file:// or s3://) "+
+		"where it has them, the rest from --from; repeatable, cheapest first; every chunk is verified, a source that fails is dropped")
+	f.key.add(fl, "chunks-key-file", "the key file of the encrypted repositories among --chunks-from (as --key-file)")
+}
+
+// open turns the flags into chunk sources: a URL as it is (checked as
+// --from is, reached with the install's client), a repository opened under
+// its shared lock and served inside this process (its SnapshotService over
+// in-memory pipes, as restore serves one). close releases them.
+func (f *chunkSourceFlags) open(ctx context.Context, trust *trustFlags, log zerolog.Logger) (_ []client.ChunkSource, closeAll func(), err error) {
+	var closers []func()
+	closeAll = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
+	var out []client.ChunkSource
+	for _, src := range f.from {
+		if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
+			if err := trust.checkSourceURLs(src); err != nil {
+				return nil, nil, fmt.Errorf("--chunks-from %w", err)
+			}
+			out = append(out, client.ChunkSource{Name: src, URL: src})
+			continue
+		}
+		cs, stop, err := f.openRepo(ctx, src, log)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--chunks-from %s: %w", src, err)
+		}
+		closers = append(closers, stop)
+		out = append(out, cs)
+	}
+	return out, closeAll, nil
+}
+
+// openRepo serves the repository at location in this process as a chunk
+// source, under its shared lock (a prune waits, and cannot delete a chunk
+// being read).
+func (f *chunkSourceFlags) openRepo(ctx context.Context, location string, log zerolog.Logger) (client.ChunkSource, func(), error) {
+	r, err := openRepo(ctx, location, f.key)
+	if err != nil {
+		return client.ChunkSource{}, nil, err
+	}
+	lock, err := r.Lock(ctx)
+	if err != nil {
+		return client.ChunkSource{}, nil, err
+	}
+	unlock := func() {
+		if err := lock.Unlock(context.WithoutCancel(ctx)); err != nil {
+			log.Warn().Err(err).Str("repository", location).Msg("unlock chunk source")
+		}
+	}
+	st, err := serve.New(ctx, r, verify.Digest{})
+	if errors.Is(err, repo.ErrNotFound) {
+		err = fmt.Errorf("no snapshot to serve chunks of: %w", err)
+	}
+	if err != nil {
+		unlock()
+		return client.ChunkSource{}, nil, err
+	}
+	url, hc, stop := serveInProc(ctx, st.HTTPHandler())
+	return client.ChunkSource{Name: location, URL: url, HTTPClient: hc}, func() { stop(); unlock() }, nil
+}
