@@ -14,10 +14,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/internal/durable"
-	"github.com/snapsync/snapsync/verify"
 	"github.com/snapsync/snapsync/internal/wire"
 	"github.com/snapsync/snapsync/metrics"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/verify"
 )
 
 // Config tunes an install. The zero value with Dest set is ready to use once
