@@ -27,7 +27,11 @@ func (s *InstallService) Prepare(ctx context.Context, req *connect.Request[snaps
 	if err != nil {
 		return err
 	}
-	r, joined, err := s.prepare(dest, sources, req.Msg.GetMinIndex(), req.Msg.GetReplace()...)
+	chunkSources, err := checkChunkSources(req.Msg.GetChunkSources())
+	if err != nil {
+		return err
+	}
+	r, joined, err := s.prepare(dest, sources, chunkSources, req.Msg.GetMinIndex(), req.Msg.GetReplace()...)
 	if err != nil {
 		return err
 	}
@@ -112,6 +116,26 @@ func checkSources(req *snapsyncv1.PrepareRequest) ([]string, error) {
 		}
 		if slices.Contains(out, src) {
 			return nil, fmt.Errorf("%w: source %s named twice", ErrBadRequest, src)
+		}
+		out = append(out, src)
+	}
+	return out, nil
+}
+
+// checkChunkSources checks PrepareRequest.chunk_sources as source_urls are
+// checked.
+func checkChunkSources(raw []string) ([]string, error) {
+	if len(raw) > maxSources {
+		return nil, fmt.Errorf("%w: %d chunk_sources, at most %d", ErrBadRequest, len(raw), maxSources)
+	}
+	out := make([]string, 0, len(raw))
+	for _, u := range raw {
+		src, err := checkSource(u)
+		if err != nil {
+			return nil, fmt.Errorf("chunk_sources: %w", err)
+		}
+		if slices.Contains(out, src) {
+			return nil, fmt.Errorf("%w: chunk source %s named twice", ErrBadRequest, src)
 		}
 		out = append(out, src)
 	}

@@ -17,7 +17,7 @@ import (
 // what it staged reaches minIndex, else a new one, which supersedes a running
 // Prepare from other sources or for a lower index. A Prepare with another
 // replace list (PrepareRequest.replace) is a new one too.
-func (s *InstallService) prepare(dest string, sources []string, minIndex uint64, replace ...string) (*run, bool, error) {
+func (s *InstallService) prepare(dest string, sources, chunkSources []string, minIndex uint64, replace ...string) (*run, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -39,14 +39,15 @@ func (s *InstallService) prepare(dest string, sources []string, minIndex uint64,
 			return d.run, true, nil
 		}
 	}
-	return s.start(d, sources, minIndex, replace), false, nil
+	return s.start(d, sources, chunkSources, minIndex, replace), false, nil
 }
 
 // start begins a Prepare in the background, after whatever the staging area
 // is still busy with. s.mu must be held.
-func (s *InstallService) start(d *destState, sources []string, minIndex uint64, replace []string) *run {
+func (s *InstallService) start(d *destState, sources, chunkSources []string, minIndex uint64, replace []string) *run {
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	r := newRun(sources, minIndex, cancel)
+	r.chunkSources = chunkSources
 	r.replace, r.started = replace, time.Now()
 	prev := d.tail
 	d.tail = r.done
@@ -103,6 +104,10 @@ func (s *InstallService) prepareAfter(ctx context.Context, dest string, r *run, 
 	s.saveRecord(dest, r.record(recPreparing, nil))
 	cfg := s.clientConfig(dest)
 	cfg.Progress, cfg.Replace = r.publish, r.replace
+	cfg.ChunkSources = slices.Clone(cfg.ChunkSources) // the template's (serve --install-chunks-from), then the request's
+	for _, u := range r.chunkSources {
+		cfg.ChunkSources = append(cfg.ChunkSources, client.ChunkSource{Name: u, URL: u})
+	}
 	return client.PrepareFrom(ctx, r.sources, r.minIndex, cfg)
 }
 

@@ -15,6 +15,8 @@ type run struct {
 	sources  []string
 	minIndex uint64
 	replace  []string // PrepareRequest.replace: the entries of dest a set install replaces
+	// chunkSources are PrepareRequest.chunk_sources.
+	chunkSources []string
 	started  time.Time
 	cancel   func(cause error)
 

@@ -112,7 +112,8 @@ func TestPrepareSourceURLs(t *testing.T) {
 }
 
 // TestPrepareSourceURLsRefused: a request naming sources both ways, a
-// source twice, or a bad URL among them is refused before anything runs.
+// source or chunk source twice, a bad URL among them, or too many chunk
+// sources is refused before anything runs.
 func TestPrepareSourceURLsRefused(t *testing.T) {
 	t.Parallel()
 	l := startLocal(t, InstallConfig{}, nil)
@@ -121,6 +122,9 @@ func TestPrepareSourceURLsRefused(t *testing.T) {
 		{SourceUrl: "http://a:1", SourceUrls: []string{"http://b:1"}, Dest: dest},
 		{SourceUrls: []string{"http://a:1", "http://a:1/"}, Dest: dest},
 		{SourceUrls: []string{"http://a:1", "ftp://b"}, Dest: dest},
+		{SourceUrl: "http://a:1", ChunkSources: []string{"s3://bucket"}, Dest: dest},
+		{SourceUrl: "http://a:1", ChunkSources: []string{"http://c:1", "http://c:1/"}, Dest: dest},
+		{SourceUrl: "http://a:1", ChunkSources: make([]string, maxSources+1), Dest: dest},
 	} {
 		_, err := prepareFrom(t, l.client, req)
 		wantCode(t, err, connect.CodeInvalidArgument)

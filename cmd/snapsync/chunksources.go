@@ -20,12 +20,18 @@ import (
 type chunkSourceFlags struct {
 	from []string
 	key  keyFlag // of the repositories among them
+	// unlocked: the repositories are read without their shared lock (a
+	// sidecar's, which runs for good: a prune may then delete a chunk being
+	// read, which costs a fetch from the install's source, never a wrong
+	// byte).
+	unlocked bool
 }
 
-func (f *chunkSourceFlags) add(fl *pflag.FlagSet) {
-	fl.StringArrayVar(&f.from, "chunks-from", nil, "take chunks from this sidecar URL or repository (a directory, file:// or s3://) "+
-		"where it has them, the rest from --from; repeatable, cheapest first; every chunk is verified, a source that fails is dropped")
-	f.key.add(fl, "chunks-key-file", "the key file of the encrypted repositories among --chunks-from (as --key-file)")
+// add defines --PREFIXchunks-from and --PREFIXchunks-key-file.
+func (f *chunkSourceFlags) add(fl *pflag.FlagSet, prefix, rest string) {
+	fl.StringArrayVar(&f.from, prefix+"chunks-from", nil, "take chunks from this sidecar URL or repository (a directory, file:// or s3://) "+
+		"where it has them, the rest from "+rest+"; repeatable, cheapest first; every chunk is verified, a source that fails is dropped")
+	f.key.add(fl, prefix+"chunks-key-file", "the key file of the encrypted repositories among --"+prefix+"chunks-from (as --key-file)")
 }
 
 // open turns the flags into chunk sources: a URL as it is (checked as
@@ -64,20 +70,23 @@ func (f *chunkSourceFlags) open(ctx context.Context, trust *trustFlags, log zero
 }
 
 // openRepo serves the repository at location in this process as a chunk
-// source, under its shared lock (a prune waits, and cannot delete a chunk
-// being read).
+// source, under its shared lock unless unlocked (a prune waits, and cannot
+// delete a chunk being read).
 func (f *chunkSourceFlags) openRepo(ctx context.Context, location string, log zerolog.Logger) (client.ChunkSource, func(), error) {
 	r, err := openRepo(ctx, location, f.key)
 	if err != nil {
 		return client.ChunkSource{}, nil, err
 	}
-	lock, err := r.Lock(ctx)
-	if err != nil {
-		return client.ChunkSource{}, nil, err
-	}
-	unlock := func() {
-		if err := lock.Unlock(context.WithoutCancel(ctx)); err != nil {
-			log.Warn().Err(err).Str("repository", location).Msg("unlock chunk source")
+	unlock := func() {}
+	if !f.unlocked {
+		lock, err := r.Lock(ctx)
+		if err != nil {
+			return client.ChunkSource{}, nil, err
+		}
+		unlock = func() {
+			if err := lock.Unlock(context.WithoutCancel(ctx)); err != nil {
+				log.Warn().Err(err).Str("repository", location).Msg("unlock chunk source")
+			}
 		}
 	}
 	st, err := serve.New(ctx, r, verify.Digest{})

@@ -67,7 +67,7 @@ fails mid-way, goes on from the next, keeping every chunk already verified.`,
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, leaving the rest (e.g. om.db,db.snapshots in an OM metadata dir); the staging area is then DIR/.snapsync-replace")
 	fl.Uint64Var(&f.minIndex, "min-index", 0, "require a checkpoint reflecting at least this Raft index")
 	fl.StringVar(&f.compressed, "compression", "auto", "ask the server for chunk compression: auto, zstd, none")
-	f.chunks.add(fl)
+	f.chunks.add(fl, "", "--from")
 	f.fetchFlags.add(fl)
 	f.trustFlags.add(fl, false)
 	for _, name := range []string{"from", "dest"} {

@@ -32,6 +32,7 @@ type localFlags struct {
 	bufferedWrites   bool
 	localTokenFile   string
 	localAllowUIDs   []uint
+	installChunks    chunkSourceFlags
 }
 
 func (f *localFlags) add(fl *pflag.FlagSet) {
@@ -43,6 +44,8 @@ func (f *localFlags) add(fl *pflag.FlagSet) {
 	fl.BoolVar(&f.allowNonLoopback, "local-allow-non-loopback", false,
 		"let --local-listen bind a non-loopback address (the local API then reaches the network)")
 	fl.IntVar(&f.installStreams, "install-streams", 4, "parallel chunk streams of each local install")
+	f.installChunks.add(fl, "install-", "the Prepare's source")
+	f.installChunks.unlocked = true
 	fl.BoolVar(&f.keepOld, "keep-old", false, "every local Commit keeps the replaced database for Rollback, as with keep_old, until Finalize")
 	fl.BoolVar(&f.bufferedWrites, "buffered-writes", false, "local installs write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringVar(&f.localTokenFile, "local-token-file", "",

@@ -54,7 +54,7 @@ While it runs, restore holds the repository's shared backup lock, so a prune wai
 	fl.BoolVar(&f.buffered, "buffered-writes", false, "write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, as install's")
 	f.key.add(fl, "key-file", keyFileHelp)
-	f.chunks.add(fl)
+	f.chunks.add(fl, "", "REPO")
 	f.fetchFlags.add(fl)
 	for _, name := range []string{"from", "dest"} {
 		if err := cmd.MarkFlagRequired(name); err != nil {

@@ -134,6 +134,12 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) (err error) {
 	if err != nil {
 		return err
 	}
+	chunkSrcs, closeChunkSrcs, err := f.installChunks.open(ctx, &f.trustFlags, log)
+	if err != nil {
+		return err
+	}
+	defer closeChunkSrcs()
+	installs.ChunkSources = chunkSrcs
 	var (
 		src   source.Source
 		reg   *registry.Source

@@ -182,7 +182,15 @@ type PrepareRequest struct {
 	// min_index (ties go to the earlier URL, so list the peers to spare, such
 	// as the leader, last), and if that one fails mid-way goes on from the
 	// next, keeping every chunk already verified.
-	SourceUrls    []string `protobuf:"bytes,5,rep,name=source_urls,json=sourceUrls,proto3" json:"source_urls,omitempty"`
+	SourceUrls []string `protobuf:"bytes,5,rep,name=source_urls,json=sourceUrls,proto3" json:"source_urls,omitempty"`
+	// Base URLs of peer sidecars to take chunks from by digest (HasChunks,
+	// FetchByDigest) where they have them, cheapest first, after the chunk
+	// sources the sidecar was started with (serve --install-chunks-from, e.g.
+	// a backup repository): the checkpoint, its lease and its manifest still
+	// come from the source above, and every chunk is verified; a chunk source
+	// that fails, stalls or sends a chunk that does not verify is dropped for
+	// the rest of the install. At most 16.
+	ChunkSources  []string `protobuf:"bytes,6,rep,name=chunk_sources,json=chunkSources,proto3" json:"chunk_sources,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -248,6 +256,13 @@ func (x *PrepareRequest) GetReplace() []string {
 func (x *PrepareRequest) GetSourceUrls() []string {
 	if x != nil {
 		return x.SourceUrls
+	}
+	return nil
+}
+
+func (x *PrepareRequest) GetChunkSources() []string {
+	if x != nil {
+		return x.ChunkSources
 	}
 	return nil
 }
@@ -1197,7 +1212,7 @@ var File_snapsync_v1_local_proto protoreflect.FileDescriptor
 
 const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\n" +
-	"\x17snapsync/v1/local.proto\x12\vsnapsync.v1\x1a\x1asnapsync/v1/snapshot.proto\"\x9b\x01\n" +
+	"\x17snapsync/v1/local.proto\x12\vsnapsync.v1\x1a\x1asnapsync/v1/snapshot.proto\"\xc0\x01\n" +
 	"\x0ePrepareRequest\x12\x1d\n" +
 	"\n" +
 	"source_url\x18\x01 \x01(\tR\tsourceUrl\x12\x1b\n" +
@@ -1205,7 +1220,8 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\x04dest\x18\x03 \x01(\tR\x04dest\x12\x18\n" +
 	"\areplace\x18\x04 \x03(\tR\areplace\x12\x1f\n" +
 	"\vsource_urls\x18\x05 \x03(\tR\n" +
-	"sourceUrls\"\x8e\x02\n" +
+	"sourceUrls\x12#\n" +
+	"\rchunk_sources\x18\x06 \x03(\tR\fchunkSources\"\x8e\x02\n" +
 	"\bProgress\x12/\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x19.snapsync.v1.InstallStateR\x05state\x12\x1f\n" +
 	"\vbytes_total\x18\x02 \x01(\x04R\n" +
