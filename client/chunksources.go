@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"sync/atomic"
 
@@ -23,15 +24,14 @@ import (
 // The snapshot, its lease and its manifest come from the install's source
 // (the source of truth); a chunk is content named by its SHA-256 and
 // verified on arrival, so any sidecar or repository that has it may send
-// it. Before the fetch jobs go to the source, each chunk source in turn is
-// asked which of the chunks still unassigned it has (HasChunks, 4,096 a
-// round trip), and gets those, in the order Config.ChunkSources lists the
-// sources (cheapest first). The sources and the install's source then fetch
-// at once. A chunk a source leaves out is fetched from the install's source
-// afterwards; a source whose call fails or stalls, or that sends a chunk
-// that does not verify, is dropped for the rest of the install and its
-// chunks go to the install's source too: a lying source costs a retry
-// elsewhere, never a bad byte.
+// it. The fetch jobs are taken in batches (runSourced); for each, each
+// chunk source in turn, in the order Config.ChunkSources lists them
+// (cheapest first), is asked which of the chunks still unassigned it has
+// (HasChunks) and sends those (FetchByDigest); the install's source sends
+// the rest, with whatever a source left out. A source whose call fails or
+// stalls, or that sends a chunk that does not verify, is dropped for the
+// rest of the install and its chunks go to the install's source: a lying
+// source costs a retry elsewhere, never a bad byte.
 
 // maxDigestsPerCall bounds the digests of one HasChunks or FetchByDigest
 // request, as the server does.
@@ -92,72 +92,104 @@ func (s *sourceSet) bytesBySource() map[string]int64 {
 	return out
 }
 
-// runSourced fetches jobs: from the chunk sources that have them, and the
+// sourcedBatchBytes is about the content asked of the sources at once
+// (sourcedBatchSize): small enough that followers installing one snapshot
+// at once, each starting at another place of it, find in each other what
+// they fetched (fan-out), large enough that a round trip per batch costs
+// little.
+const sourcedBatchBytes = 64 << 20
+
+// sourcedBatchSize is the chunks of a batch for chunks of chunkSize bytes:
+// sourcedBatchBytes of them, at least 64, at most maxDigestsPerCall.
+func sourcedBatchSize(chunkSize uint32) int {
+	return min(max(sourcedBatchBytes/int(chunkSize), 64), maxDigestsPerCall)
+}
+
+// runSourced fetches jobs in batches, Config.Streams at once, starting at a
+// random batch and wrapping around, so that followers installing the same
+// snapshot at once fetch different parts of it first. For each batch it
+// asks the chunk sources, in order, which of the chunks still unassigned
+// they have (HasChunks), fetches those from them (FetchByDigest), and the
 // rest, with whatever a source did not deliver, from the install's source.
+// Asking batch by batch, just before fetching, lets a source that is
+// itself installing the snapshot (a peer's staging area) supply what it has
+// fetched since the install began.
 func (f *fetcher) runSourced(ctx context.Context, jobs []*job) error {
 	if f.sources == nil || len(jobs) == 0 {
 		return f.run(ctx, jobs)
 	}
-	byJob, rest := f.sources.assign(ctx, f, jobs)
+	var batches [][]*job
+	size := sourcedBatchSize(f.chunkSize)
+	for start := 0; start < len(jobs); start += size {
+		batches = append(batches, jobs[start:min(len(jobs), start+size)])
+	}
+	first := rand.IntN(len(batches))
+	next := make(chan []*job, len(batches))
+	for k := range batches {
+		next <- batches[(first+k)%len(batches)]
+	}
+	close(next)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return f.run(gctx, rest) })
-	for i, c := range f.sources.list {
-		if len(byJob[i]) == 0 {
-			continue
-		}
+	for n := range f.cfg.Streams {
 		g.Go(func() error {
-			if err := f.fromSource(gctx, c, byJob[i]); err != nil {
-				var local *localError
-				if errors.As(err, &local) || gctx.Err() != nil { // the install's own failure, not the source's
+			for batch := range next {
+				if err := f.sourcedBatch(gctx, n, batch); err != nil {
 					return err
 				}
-				c.dropped.Store(true)
-				f.cfg.Logger.Warn().Err(err).Str("chunk_source", c.Name).Msg("chunk source dropped; its chunks come from the install's source")
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	var left []*job
-	for _, part := range byJob {
-		left = append(left, undone(part)...)
-	}
-	return f.run(ctx, left)
+	return g.Wait()
 }
 
-// assign asks each source, in order, which of the jobs not yet assigned it
-// has, and returns the jobs each one gets and those none has. A source
-// that cannot answer is dropped.
-func (s *sourceSet) assign(ctx context.Context, f *fetcher, jobs []*job) ([][]*job, []*job) {
-	byJob := make([][]*job, len(s.list))
-	rest := jobs
-	for i, c := range s.list {
+// sourcedBatch fetches one batch: from the chunk sources that have its
+// chunks, then what is left from the install's source on stream n.
+func (f *fetcher) sourcedBatch(ctx context.Context, n int, batch []*job) error {
+	rest := batch
+	for _, c := range f.sources.list {
 		if c.dropped.Load() || len(rest) == 0 {
 			continue
 		}
-		var left []*job
-		for start := 0; start < len(rest); start += maxDigestsPerCall {
-			batch := rest[start:min(len(rest), start+maxDigestsPerCall)]
-			have, err := c.has(ctx, batch)
-			if err != nil {
-				c.dropped.Store(true)
-				f.cfg.Logger.Warn().Err(err).Str("chunk_source", c.Name).Msg("chunk source dropped: it could not say what it has")
-				left = append(left, rest[start:]...)
-				break
+		have, err := c.has(ctx, rest)
+		if err != nil {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
 			}
-			for k, j := range batch {
-				if have[k] {
-					byJob[i] = append(byJob[i], j)
-				} else {
-					left = append(left, j)
+			f.sources.drop(f, c, fmt.Errorf("it could not say what it has: %w", err))
+			continue
+		}
+		var mine, left []*job
+		for k, j := range rest {
+			if have[k] {
+				mine = append(mine, j)
+			} else {
+				left = append(left, j)
+			}
+		}
+		if len(mine) > 0 {
+			if err := f.fromSource(ctx, c, mine); err != nil {
+				var local *localError
+				if errors.As(err, &local) || ctx.Err() != nil { // the install's own failure, not the source's
+					return err
 				}
+				f.sources.drop(f, c, err)
 			}
+			left = append(left, undone(mine)...)
 		}
 		rest = left
 	}
-	return byJob, rest
+	if len(rest) == 0 {
+		return nil
+	}
+	return f.stream(ctx, n, rest)
+}
+
+// drop gives up on c for the rest of the install, once.
+func (s *sourceSet) drop(f *fetcher, c *chunkSource, why error) {
+	if c.dropped.CompareAndSwap(false, true) {
+		f.cfg.Logger.Warn().Err(why).Str("chunk_source", c.Name).Msg("chunk source dropped; its chunks come from the install's source")
+	}
 }
 
 // has asks c which of batch's chunks it has.
