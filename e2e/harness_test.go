@@ -133,6 +133,9 @@ type harness struct {
 	files, filesRounds, planRounds int
 	// windowedSize is the windowed-plan scenario's tree (0: off).
 	windowedSize int64
+	// bootRepo is the repository of the older checkpoint's backup
+	// (bench_sources_test.go), made on first use.
+	bootRepo string
 	// laps are how long each part of the run took, for the report.
 	laps     []string
 	lapStart time.Time
@@ -232,7 +235,7 @@ func (h *harness) round(r int) {
 			h.remove(d)
 		},
 	}
-	lists := [][]func(){full, catchUp, h.tlsRound(), h.foreignRound()}
+	lists := [][]func(){full, catchUp, h.tlsRound(), h.foreignRound(), h.bootstrapRound()}
 	if h.rocks != "" {
 		lists = append(lists, h.rocksRound())
 	}
