@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -24,6 +25,12 @@ type InstallConfig struct {
 	// Logger. Default: the client package's defaults, with one HTTPClient
 	// shared by every install.
 	Client client.Config
+	// ChunkSources, when set, opens the chunk sources every Prepare takes
+	// chunks from before the request's own (client.Config.ChunkSources):
+	// called at the start of each Prepare, its close at the end, so a
+	// repository's newest backups count and a source that is down costs a
+	// warning, not the install. Default: none.
+	ChunkSources func(ctx context.Context) (sources []client.ChunkSource, close func())
 	// Metrics counts Prepares, Commits and Aborts by outcome and, through
 	// the installs' client.Config (when Client.Metrics is unset), the bytes
 	// they receive and reuse; NewInstallService registers on it a gauge of

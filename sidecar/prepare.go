@@ -104,7 +104,12 @@ func (s *InstallService) prepareAfter(ctx context.Context, dest string, r *run, 
 	s.saveRecord(dest, r.record(recPreparing, nil))
 	cfg := s.clientConfig(dest)
 	cfg.Progress, cfg.Replace = r.publish, r.replace
-	cfg.ChunkSources = slices.Clone(cfg.ChunkSources) // the template's (serve --install-chunks-from), then the request's
+	cfg.ChunkSources = slices.Clone(cfg.ChunkSources) // the template's, the configured ones (serve --install-chunks-from), then the request's
+	if open := s.cfg.ChunkSources; open != nil {
+		srcs, closeSrcs := open(ctx)
+		defer closeSrcs()
+		cfg.ChunkSources = append(cfg.ChunkSources, srcs...)
+	}
 	for _, u := range r.chunkSources {
 		cfg.ChunkSources = append(cfg.ChunkSources, client.ChunkSource{Name: u, URL: u})
 	}

@@ -17,8 +17,8 @@ type run struct {
 	replace  []string // PrepareRequest.replace: the entries of dest a set install replaces
 	// chunkSources are PrepareRequest.chunk_sources.
 	chunkSources []string
-	started  time.Time
-	cancel   func(cause error)
+	started      time.Time
+	cancel       func(cause error)
 
 	done chan struct{} // closed once res and err are final
 	res  client.Prepared

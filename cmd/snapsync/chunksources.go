@@ -20,11 +20,6 @@ import (
 type chunkSourceFlags struct {
 	from []string
 	key  keyFlag // of the repositories among them
-	// unlocked: the repositories are read without their shared lock (a
-	// sidecar's, which runs for good: a prune may then delete a chunk being
-	// read, which costs a fetch from the install's source, never a wrong
-	// byte).
-	unlocked bool
 }
 
 // add defines --PREFIXchunks-from and --PREFIXchunks-key-file.
@@ -52,7 +47,7 @@ func (f *chunkSourceFlags) open(ctx context.Context, trust *trustFlags, log zero
 	}()
 	var out []client.ChunkSource
 	for _, src := range f.from {
-		if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
+		if isURL(src) {
 			if err := trust.checkSourceURLs(src); err != nil {
 				return nil, nil, fmt.Errorf("--chunks-from %w", err)
 			}
@@ -70,23 +65,20 @@ func (f *chunkSourceFlags) open(ctx context.Context, trust *trustFlags, log zero
 }
 
 // openRepo serves the repository at location in this process as a chunk
-// source, under its shared lock unless unlocked (a prune waits, and cannot
-// delete a chunk being read).
+// source, under its shared lock (a prune waits, and cannot delete a chunk
+// being read).
 func (f *chunkSourceFlags) openRepo(ctx context.Context, location string, log zerolog.Logger) (client.ChunkSource, func(), error) {
 	r, err := openRepo(ctx, location, f.key)
 	if err != nil {
 		return client.ChunkSource{}, nil, err
 	}
-	unlock := func() {}
-	if !f.unlocked {
-		lock, err := r.Lock(ctx)
-		if err != nil {
-			return client.ChunkSource{}, nil, err
-		}
-		unlock = func() {
-			if err := lock.Unlock(context.WithoutCancel(ctx)); err != nil {
-				log.Warn().Err(err).Str("repository", location).Msg("unlock chunk source")
-			}
+	lock, err := r.Lock(ctx)
+	if err != nil {
+		return client.ChunkSource{}, nil, err
+	}
+	unlock := func() {
+		if err := lock.Unlock(context.WithoutCancel(ctx)); err != nil {
+			log.Warn().Err(err).Str("repository", location).Msg("unlock chunk source")
 		}
 	}
 	st, err := serve.New(ctx, r, verify.Digest{})
@@ -99,4 +91,48 @@ func (f *chunkSourceFlags) openRepo(ctx context.Context, location string, log ze
 	}
 	url, hc, stop := serveInProc(ctx, st.HTTPHandler())
 	return client.ChunkSource{Name: location, URL: url, HTTPClient: hc}, func() { stop(); unlock() }, nil
+}
+
+// opener is a sidecar's chunk sources (sidecar.InstallConfig.ChunkSources):
+// each Prepare opens them afresh, so a repository's newest backups count and
+// its lock is held only while an install runs; a source that cannot be
+// opened is left out with a warning. nil without --install-chunks-from. The
+// URLs are checked now, as --from's are.
+func (f *chunkSourceFlags) opener(trust *trustFlags, log zerolog.Logger) (func(context.Context) ([]client.ChunkSource, func()), error) {
+	if len(f.from) == 0 {
+		return nil, nil
+	}
+	for _, src := range f.from {
+		if isURL(src) {
+			if err := trust.checkSourceURLs(src); err != nil {
+				return nil, fmt.Errorf("--install-chunks-from %w", err)
+			}
+		}
+	}
+	return func(ctx context.Context) ([]client.ChunkSource, func()) {
+		var out []client.ChunkSource
+		var closers []func()
+		for _, src := range f.from {
+			if isURL(src) {
+				out = append(out, client.ChunkSource{Name: src, URL: src})
+				continue
+			}
+			cs, stop, err := f.openRepo(ctx, src, log)
+			if err != nil {
+				log.Warn().Err(err).Str("chunk_source", src).Msg("chunk source left out of this install")
+				continue
+			}
+			out, closers = append(out, cs), append(closers, stop)
+		}
+		return out, func() {
+			for i := len(closers) - 1; i >= 0; i-- {
+				closers[i]()
+			}
+		}
+	}, nil
+}
+
+// isURL tells a sidecar's URL from a repository location.
+func isURL(src string) bool {
+	return strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")
 }

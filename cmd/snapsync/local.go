@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -45,7 +46,6 @@ func (f *localFlags) add(fl *pflag.FlagSet) {
 		"let --local-listen bind a non-loopback address (the local API then reaches the network)")
 	fl.IntVar(&f.installStreams, "install-streams", 4, "parallel chunk streams of each local install")
 	f.installChunks.add(fl, "install-", "the Prepare's source")
-	f.installChunks.unlocked = true
 	fl.BoolVar(&f.keepOld, "keep-old", false, "every local Commit keeps the replaced database for Rollback, as with keep_old, until Finalize")
 	fl.BoolVar(&f.bufferedWrites, "buffered-writes", false, "local installs write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringVar(&f.localTokenFile, "local-token-file", "",
@@ -104,7 +104,9 @@ func (f *localFlags) auth(log zerolog.Logger) (*sidecar.LocalAuth, error) {
 // RegistryService when the source is a registry.
 // installs is the template of its installs' client configuration; m, when
 // not nil, counts them.
-func (f *localFlags) openLocal(reg *registry.Source, installs client.Config, m *metrics.Metrics, log zerolog.Logger) (*localAPI, error) {
+// chunkSources opens the chunk sources of each install (nil: none).
+func (f *localFlags) openLocal(reg *registry.Source, installs client.Config, chunkSources func(context.Context) ([]client.ChunkSource, func()),
+	m *metrics.Metrics, log zerolog.Logger) (*localAPI, error) {
 	api := &localAPI{}
 	if err := f.validate(); err != nil || f.localListen == "" {
 		return api, err
@@ -122,6 +124,7 @@ func (f *localFlags) openLocal(reg *registry.Source, installs client.Config, m *
 		svc, err := sidecar.NewInstallService(sidecar.InstallConfig{
 			AllowedRoots: f.allowDest,
 			Client:       installs,
+			ChunkSources: chunkSources,
 			Metrics:      m,
 			Logger:       log,
 		})

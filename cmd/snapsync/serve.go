@@ -134,12 +134,10 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) (err error) {
 	if err != nil {
 		return err
 	}
-	chunkSrcs, closeChunkSrcs, err := f.installChunks.open(ctx, &f.trustFlags, log)
+	chunkSrcs, err := f.installChunks.opener(&f.trustFlags, log)
 	if err != nil {
 		return err
 	}
-	defer closeChunkSrcs()
-	installs.ChunkSources = chunkSrcs
 	var (
 		src   source.Source
 		reg   *registry.Source
@@ -182,7 +180,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) (err error) {
 		defer srv.Close()
 		peer = srv.Handler()
 	}
-	local, err := f.openLocal(reg, installs, mx.m, log)
+	local, err := f.openLocal(reg, installs, chunkSrcs, mx.m, log)
 	if err != nil {
 		return err
 	}
