@@ -267,6 +267,7 @@ func (f *fetcher) byDigest(ctx context.Context, c *chunkSource, batch []*job, de
 			return fmt.Errorf("%w: %w", ErrVerify, err)
 		}
 		f.ctr.addFetched(int64(len(msg.GetData())))
+		f.ctr.sources.Add(int64(len(msg.GetData())))
 		c.bytes.Add(int64(len(msg.GetData())))
 		if err := out.put(ctx, j, data); err != nil {
 			return &localError{err}

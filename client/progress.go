@@ -16,6 +16,7 @@ type counters struct {
 	phase   atomic.Pointer[string]
 	done    atomic.Int64 // bytes verified and in place
 	fetched atomic.Int64 // wire bytes received
+	sources atomic.Int64 // of those, from chunk sources
 	reused  atomic.Int64 // bytes satisfied locally
 	files   atomic.Int64 // files fsynced
 	// nfiles and total are the manifest's, once known.
@@ -47,7 +48,7 @@ func (c *counters) setManifest(files int, total int64) {
 
 func (c *counters) snapshot() Progress {
 	p := Progress{Files: int(c.nfiles.Load()), BytesTotal: c.total.Load(), BytesDone: c.done.Load(),
-		BytesFetched: c.fetched.Load(), BytesReused: c.reused.Load()}
+		BytesFetched: c.fetched.Load(), BytesReused: c.reused.Load(), BytesFromSources: c.sources.Load()}
 	if ph := c.phase.Load(); ph != nil {
 		p.Phase = *ph
 	}

@@ -66,6 +66,9 @@ type Progress struct {
 	BytesDone    int64 // verified and in place: reused or fetched
 	BytesFetched int64 // on the wire
 	BytesReused  int64
+	// BytesFromSources is what the chunk sources (Config.ChunkSources) sent
+	// of BytesFetched.
+	BytesFromSources int64
 }
 
 // The phases of Progress, in order.
