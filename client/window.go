@@ -166,14 +166,14 @@ func (p *plan) planFiles(complete []bool, tbl *chunkTable, idx *localIndex, cfg 
 	return nil
 }
 
-// splitWindows cuts leaders (in manifest order) into runs of at most max
+// splitWindows cuts leaders (in manifest order) into runs of at most limit
 // chunks; a leader of more is a run of its own.
-func splitWindows(m *verify.Manifest, leaders []int, max int) [][]int {
+func splitWindows(m *verify.Manifest, leaders []int, limit int) [][]int {
 	var out [][]int
 	start, n := 0, int64(0)
 	for k, i := range leaders {
 		c := verify.ChunkCount(m.Files[i].Size, m.ChunkSize)
-		if k > start && n+c > int64(max) {
+		if k > start && n+c > int64(limit) {
 			out = append(out, leaders[start:k])
 			start, n = k, 0
 		}
