@@ -97,12 +97,12 @@ func (s *sourceSet) bytesBySource() map[string]int64 {
 // at once, each starting at another place of it, find in each other what
 // they fetched (fan-out), large enough that a round trip per batch costs
 // little.
-const sourcedBatchBytes = 64 << 20
+const sourcedBatchBytes = 8 << 20
 
 // sourcedBatchSize is the chunks of a batch for chunks of chunkSize bytes:
-// sourcedBatchBytes of them, at least 64, at most maxDigestsPerCall.
+// sourcedBatchBytes of them, at least 4, at most maxDigestsPerCall.
 func sourcedBatchSize(chunkSize uint32) int {
-	return min(max(sourcedBatchBytes/int(chunkSize), 64), maxDigestsPerCall)
+	return min(max(sourcedBatchBytes/int(chunkSize), 4), maxDigestsPerCall)
 }
 
 // runSourced fetches jobs in batches, Config.Streams at once, starting at a
