@@ -85,6 +85,8 @@ func TestBenchReport(t *testing.T) {
 		h.lap("resume")
 		h.followers(rounds)
 		h.lap("followers")
+		h.fanOut(rounds)
+		h.lap("fan-out")
 		h.manyFiles()
 		h.lap("empty files")
 		h.planOnly()

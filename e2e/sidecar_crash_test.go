@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -80,6 +81,18 @@ func TestSidecarKilledMidCommit(t *testing.T) {
 type followerSidecar struct {
 	cmd   *exec.Cmd
 	local snapsyncv1connect.InstallServiceClient
+	// peerFile holds its peer listener's address once it listens.
+	peerFile string
+}
+
+// peerURL is the base URL of its peer listener.
+func (f *followerSidecar) peerURL(tb testing.TB) string {
+	tb.Helper()
+	b, err := os.ReadFile(f.peerFile)
+	if err != nil || len(b) == 0 {
+		tb.Fatalf("the follower sidecar's peer address: %v", err)
+	}
+	return "http://" + strings.TrimSpace(string(b))
 }
 
 // startFollowerSidecar runs a sidecar that may install under nodeDir, with
@@ -121,7 +134,7 @@ func startFollowerSidecarArgs(tb testing.TB, nodeDir string, env []string, args 
 		addr, _ = os.ReadFile(localFile) // absent until it listens
 		return len(addr) > 0, "the follower sidecar did not open its local listener"
 	})
-	return &followerSidecar{cmd: cmd,
+	return &followerSidecar{cmd: cmd, peerFile: peerFile,
 		local: snapsyncv1connect.NewInstallServiceClient(client.NewHTTPClient(client.WithToken(token)),
 			"http://"+string(addr), connect.WithGRPC())}
 }
