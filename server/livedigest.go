@@ -14,7 +14,7 @@ import (
 func (l live) HasChunks(ctx context.Context, ds []verify.Digest) []bool {
 	s := l.s
 	now := s.cfg.Clock.Now()
-	inst := s.installed.current(ctx)
+	inst := s.installed.Load().current(ctx)
 	have := make([]bool, len(ds))
 	for i := range ds {
 		have[i] = s.catalog.hasChunk(s.catalog.key.of(&ds[i]), now) || inst.has(ds[i]) || s.cfg.Staged.has(ds[i])
@@ -30,7 +30,7 @@ func (l live) ReadChunk(ctx context.Context, d verify.Digest, buf []byte) ([]byt
 	if !errors.Is(err, ErrNoChunk) {
 		return data, err
 	}
-	if data, err = s.installed.current(ctx).read(d, buf); !errors.Is(err, ErrNoChunk) {
+	if data, err = s.installed.Load().current(ctx).read(d, buf); !errors.Is(err, ErrNoChunk) {
 		return data, err
 	}
 	return s.cfg.Staged.read(d, buf)

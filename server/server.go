@@ -47,10 +47,10 @@ type Server struct {
 	lock      io.Closer
 	catalog   *catalog
 	cache     *digestCache
-	installed *installed    // nil: no installed database served by digest
-	frames    *frameCache   // nil: off
-	streams   chan struct{} // semaphore of FetchChunks streams
-	limiter   *rate.Limiter // nil: unlimited
+	installed atomic.Pointer[installed] // nil: no installed database served by digest
+	frames    *frameCache               // nil: off
+	streams   chan struct{}             // semaphore of FetchChunks streams
+	limiter   *rate.Limiter             // nil: unlimited
 	bufs      bufferPools
 	counters  counters
 
@@ -117,7 +117,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.lock = lock
 	s.catalog = newCatalog(s.stateDir, s.log, s.cfg.Metrics)
 	s.frames = newFrameCache(s.cfg.FrameCacheBytes)
-	s.installed = newInstalled(s.cfg.InstalledDest, s.cfg.InstalledDigests, s.cfg.InstalledRecheck, s.cfg.Clock.Now, s.log)
+	s.ServeInstalled(s.cfg.InstalledDest)
 	cachePath := s.cfg.DigestCachePath
 	if cachePath == "" {
 		cachePath = filepath.Join(s.cfg.WorkDir, digestCacheName)
@@ -135,6 +135,19 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// ServeInstalled serves the database installed at dest by digest from now
+// on, in place of Config.InstalledDest or the last call's ("": none), by
+// the follower digest cache beside it (Config.InstalledDigests applies to
+// Config.InstalledDest only). A sidecar calls it after each local install
+// commits.
+func (s *Server) ServeInstalled(dest string) {
+	cache := ""
+	if dest == s.cfg.InstalledDest {
+		cache = s.cfg.InstalledDigests
+	}
+	s.installed.Store(newInstalled(dest, cache, s.cfg.InstalledRecheck, s.cfg.Clock.Now, s.log))
 }
 
 // Handler returns the Connect handler of SnapshotService over the server's

@@ -111,5 +111,8 @@ func (s *InstallService) clientConfig(dest string) client.Config {
 	c := s.cfg.Client
 	c.Dest, c.Within = dest, s.roots.within(dest)
 	c.Logger = s.cfg.Logger.With().Str("dest", dest).Logger()
+	// TODO(issue 21, client side): once client.Config.OnChunkStaged exists,
+	// feed the registry the peer listener serves by digest:
+	//	if s.cfg.Staged != nil { c.OnChunkStaged = s.cfg.Staged.Add }
 	return c
 }
