@@ -11,8 +11,10 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/klauspost/compress/zstd"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/snapsync/snapsync/metrics"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	dirsource "github.com/snapsync/snapsync/source/dir"
@@ -323,4 +325,76 @@ func FuzzDigestRequest(f *testing.F) {
 			t.Fatalf("%d digests from %d", len(ds), len(req.GetDigests()))
 		}
 	})
+}
+
+// TestFetchByDigestStreamSlots: a FetchByDigest stream takes one of the
+// MaxStreams slots FetchChunks streams take; with none free it is refused.
+func TestFetchByDigestStreamSlots(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Config{Source: dirSource(t, map[string]int{"a": 10}), MaxStreams: 1})
+	ts.srv.streams <- struct{}{} // a FetchChunks stream runs
+	_, err := fetchByDigest(t, ts.client, []verify.Digest{verify.Sum(nil)}, nil)
+	if connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Errorf("with no slot free: %v, want ResourceExhausted", err)
+	}
+	<-ts.srv.streams
+	if _, err := fetchByDigest(t, ts.client, []verify.Digest{verify.Sum(nil)}, nil); err != nil {
+		t.Errorf("with a slot free: %v", err)
+	}
+}
+
+// TestByDigestMetrics: HasChunks calls and answers, and the chunks and
+// bytes FetchByDigest sends, are counted.
+func TestByDigestMetrics(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, Config{Source: dirSource(t, map[string]int{"a": 100 << 10}), Metrics: m})
+	res := ts.create(t, 0, 0)
+	ds, lens := digestsOf(ts.manifest(t, res.GetSnapshot().GetSnapshotId()))
+	hasChunks(t, ts.client, append(ds, verify.Sum(nil)))
+	if _, err := fetchByDigest(t, ts.client, ds, nil, snapsyncv1.Compression_COMPRESSION_NONE); err != nil {
+		t.Fatal(err)
+	}
+	var total float64
+	for _, n := range lens {
+		total += float64(n)
+	}
+	for name, want := range map[string]float64{
+		"snapsync_server_has_chunks_calls_total":                      1,
+		`snapsync_server_has_chunks_digests_total{result="have"}`:     float64(len(ds)),
+		`snapsync_server_has_chunks_digests_total{result="missing"}`:  1,
+		`snapsync_server_by_digest_chunks_sent_total{encoding="raw"}`: float64(len(ds)),
+		"snapsync_server_by_digest_read_bytes_total":                  total,
+		"snapsync_server_by_digest_sent_bytes_total":                  total,
+	} {
+		if got := gathered(t, reg, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// gathered returns the value of the counter name (with one label as
+// name{label="value"}) on reg.
+func gathered(tb testing.TB, reg *prometheus.Registry, name string) float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	base, label, _ := strings.Cut(strings.TrimSuffix(name, "}"), "{")
+	for _, mf := range mfs {
+		if mf.GetName() != base {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			if label == "" || len(mt.GetLabel()) == 1 && fmt.Sprintf("%s=%q", mt.GetLabel()[0].GetName(), mt.GetLabel()[0].GetValue()) == label {
+				return mt.GetCounter().GetValue()
+			}
+		}
+	}
+	return -1
 }

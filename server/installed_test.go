@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/testlog"
@@ -182,4 +183,42 @@ func raw(ds []verify.Digest) [][]byte {
 		b[i] = ds[i][:]
 	}
 	return b
+}
+
+// TestByDigestInstalledReindex: when the follower digest cache changes (a
+// new install into dest), the index is rebuilt on the next call after
+// InstalledRecheck: the new database's chunks are served, the old ones not.
+func TestByDigestInstalledReindex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dest := filepath.Join(t.TempDir(), "db")
+	install := func(data []byte) {
+		t.Helper()
+		src := source(t, map[string][]byte{"000001.sst": data})
+		leader := serve(t, server.Config{Source: src})
+		if _, err := client.Install(ctx, leader, 0, client.Config{Dest: dest}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, after := pattern(3, 2*installedChunkSize), pattern(4, 2*installedChunkSize)
+	install(before)
+	clock := clockwork.NewFakeClock()
+	follower := serve(t, server.Config{Source: source(t, map[string][]byte{"x": []byte("other")}),
+		InstalledDest: dest, InstalledRecheck: time.Second, Clock: clock})
+	c := snapsyncv1connect.NewSnapshotServiceClient(http.DefaultClient, follower)
+	ds := append(chunkDigests(before), chunkDigests(after)...)
+	if got := has(t, c, ds); !got[0] || !got[1] || got[2] || got[3] {
+		t.Fatalf("before the second install: have %v", got)
+	}
+	install(after)
+	if got := has(t, c, ds); !got[0] { // within InstalledRecheck: the cache file is not looked at
+		t.Fatalf("rechecked within InstalledRecheck: have %v", got)
+	}
+	clock.Advance(time.Second)
+	if got := has(t, c, ds); got[0] || got[1] || !got[2] || !got[3] {
+		t.Fatalf("after the second install: have %v", got)
+	}
+	if got := fetch(t, c, ds); len(got) != 2 || got[0] != 2 {
+		t.Errorf("sent %v, want [2 3]", got)
+	}
 }
