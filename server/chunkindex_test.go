@@ -32,20 +32,10 @@ func BenchmarkIndexMemory(b *testing.B) {
 	}
 	for range b.N {
 		b.ReportMetric(perChunk(func() any {
-			m := make(map[uint64]chunkRef)
-			for i := range n {
-				d := digest(i)
-				m[key.of(&d)] = chunkRef{fi: uint32(i >> 8), j: uint32(i & 255)}
-			}
-			return m
+			return indexOf(n, key, digest, func(i int) chunkRef { return chunkRef{fi: uint32(i >> 8), j: uint32(i & 255)} })
 		}), "checkpoint-B/chunk")
 		b.ReportMetric(perChunk(func() any {
-			m := make(map[uint64]fileChunk)
-			for i := range n {
-				d := digest(i)
-				m[key.of(&d)] = fileChunk{file: uint32(i >> 8), j: uint32(i & 255)}
-			}
-			return m
+			return indexOf(n, key, digest, func(i int) fileChunk { return fileChunk{file: uint32(i >> 8), j: uint32(i & 255)} })
 		}), "installed-B/chunk")
 		b.ReportMetric(perChunk(func() any {
 			r := NewStagedChunks(n)
@@ -55,4 +45,15 @@ func BenchmarkIndexMemory(b *testing.B) {
 			return r
 		}), "staged-B/chunk")
 	}
+}
+
+// indexOf is an index of n chunks as the server builds one: digest i's key
+// to place(i).
+func indexOf[V any](n int, key digestKey, digest func(int) verify.Digest, place func(int) V) map[uint64]V {
+	m := make(map[uint64]V)
+	for i := range n {
+		d := digest(i)
+		m[key.of(&d)] = place(i)
+	}
+	return m
 }
