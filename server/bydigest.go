@@ -93,16 +93,16 @@ func (h *handler) FetchByDigest(ctx context.Context, req *connect.Request[snapsy
 		return fmt.Errorf("%w: %d running", ErrTooManyStreams, cap(sd.streams))
 	}
 	defer func() { <-sd.streams }()
-	ds2, err := h.newDigestStream(req.Msg.GetCompression(), stream.Send)
+	st, err := h.newDigestStream(req.Msg.GetCompression(), stream.Send)
 	if err != nil {
 		return err
 	}
-	defer ds2.close()
+	defer st.close()
 	start := time.Now()
-	err = ds2.sendAll(ctx, ds)
+	err = st.sendAll(ctx, ds)
 	h.log.Info().Err(err).Str("peer", req.Peer().Addr).Str("identity", auth.IdentityFrom(ctx)).
-		Int("asked", len(ds)).Int("chunks", ds2.chunks).Int("missed", ds2.missed).
-		Int64("bytes", ds2.read).Int64("wire_bytes", ds2.sent).Dur("duration", time.Since(start)).Msg("chunks sent by digest")
+		Int("asked", len(ds)).Int("chunks", st.chunks).Int("missed", st.missed).
+		Int64("bytes", st.read).Int64("wire_bytes", st.sent).Dur("duration", time.Since(start)).Msg("chunks sent by digest")
 	return err
 }
 

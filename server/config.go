@@ -38,7 +38,7 @@ type Config struct {
 	// than this whose index is high enough, instead of making a new one.
 	// Default 30s; negative: never reuse.
 	ReuseWithin time.Duration
-	// MaxStreams caps concurrent FetchChunks streams; one more is refused
+	// MaxStreams caps concurrent FetchChunks and FetchByDigest streams; one more is refused
 	// with ResourceExhausted. Default 16.
 	MaxStreams int
 	// MaxChunksPerRequest caps the chunks one FetchChunks request may name.

@@ -49,7 +49,7 @@ type Server struct {
 	cache     *digestCache
 	installed atomic.Pointer[installed] // nil: no installed database served by digest
 	frames    *frameCache               // nil: off
-	streams   chan struct{}             // semaphore of FetchChunks streams
+	streams   chan struct{}             // semaphore of FetchChunks and FetchByDigest streams
 	limiter   *rate.Limiter             // nil: unlimited
 	bufs      bufferPools
 	counters  counters
