@@ -19,7 +19,7 @@ type ServerState struct {
 }
 
 var (
-	activeStreamsDesc = prometheus.NewDesc("snapsync_server_active_streams", "FetchChunks streams being served.", nil, nil)
+	activeStreamsDesc = prometheus.NewDesc("snapsync_server_active_streams", "FetchChunks and FetchByDigest streams being served.", nil, nil)
 	leasesDesc        = prometheus.NewDesc("snapsync_server_leases", "Leases held on checkpoints.", nil, nil)
 	checkpointsDesc   = prometheus.NewDesc("snapsync_server_checkpoints", "Checkpoints held.", nil, nil)
 	newestAgeDesc     = prometheus.NewDesc("snapsync_server_newest_checkpoint_age_seconds",

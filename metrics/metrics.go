@@ -23,6 +23,11 @@ type Metrics struct {
 	rateLimitWaits, rateLimitSeconds     prometheus.Counter
 	leaseExpiries                        prometheus.Counter
 
+	byDigestChunks                   *prometheus.CounterVec
+	byDigestBytes, byDigestWireBytes prometheus.Counter
+	hasChunksCalls                   prometheus.Counter
+	hasChunksDigests                 *prometheus.CounterVec
+
 	receivedBytes, reusedBytes    prometheus.Counter
 	chunksVerified, chunksRefused prometheus.Counter
 
@@ -56,6 +61,11 @@ func New(reg prometheus.Registerer, withRuntime bool) (*Metrics, error) {
 	m.rateLimitWaits = counter("snapsync_server_rate_limit_waits_total", "Chunks the byte rate limit delayed.")
 	m.rateLimitSeconds = counter("snapsync_server_rate_limit_wait_seconds_total", "Time chunks spent waiting for the byte rate limit.")
 	m.leaseExpiries = counter("snapsync_server_lease_expiries_total", "Leases that expired without being released.")
+	m.byDigestChunks = vec("snapsync_server_by_digest_chunks_sent_total", "Chunks FetchByDigest sent, by encoding (raw or zstd).", "encoding")
+	m.byDigestBytes = counter("snapsync_server_by_digest_read_bytes_total", "Chunk bytes FetchByDigest read and verified.")
+	m.byDigestWireBytes = counter("snapsync_server_by_digest_sent_bytes_total", "Chunk bytes FetchByDigest sent on the wire (compressed where it compressed).")
+	m.hasChunksCalls = counter("snapsync_server_has_chunks_calls_total", "HasChunks calls answered.")
+	m.hasChunksDigests = vec("snapsync_server_has_chunks_digests_total", "Digests HasChunks was asked about, by result (have or missing).", "result")
 	m.receivedBytes = counter("snapsync_client_received_bytes_total", "Chunk bytes installs received on the wire.")
 	m.reusedBytes = counter("snapsync_client_reused_bytes_total", "Bytes installs found locally (hard-linked or copied) instead of fetching.")
 	m.chunksVerified = counter("snapsync_client_chunks_verified_total", "Fetched chunks that passed verification.")
@@ -67,6 +77,7 @@ func New(reg prometheus.Registerer, withRuntime bool) (*Metrics, error) {
 	cs := []prometheus.Collector{
 		m.sentBytes, m.readBytes, m.compressedAway, m.chunksSent, m.createSnapshot, m.checkpointSeconds,
 		m.rateLimitWaits, m.rateLimitSeconds, m.leaseExpiries,
+		m.byDigestChunks, m.byDigestBytes, m.byDigestWireBytes, m.hasChunksCalls, m.hasChunksDigests,
 		m.receivedBytes, m.reusedBytes, m.chunksVerified, m.chunksRefused,
 		m.installs, m.commits, m.aborts, m.installSeconds,
 	}
@@ -103,6 +114,32 @@ func (m *Metrics) ChunkSent(raw, wire int, zstd bool) {
 		m.compressedAway.Add(float64(raw - wire))
 	}
 	m.chunksSent.WithLabelValues(enc).Inc()
+}
+
+// ChunkSentByDigest counts a chunk FetchByDigest sent: raw bytes read and
+// verified, wire bytes sent, zstd-compressed or not.
+func (m *Metrics) ChunkSentByDigest(raw, wire int, zstd bool) {
+	if m == nil {
+		return
+	}
+	m.byDigestBytes.Add(float64(raw))
+	m.byDigestWireBytes.Add(float64(wire))
+	enc := "raw"
+	if zstd {
+		enc = "zstd"
+	}
+	m.byDigestChunks.WithLabelValues(enc).Inc()
+}
+
+// HasChunks counts a HasChunks call asking about asked digests, of which
+// the server had have.
+func (m *Metrics) HasChunks(asked, have int) {
+	if m == nil {
+		return
+	}
+	m.hasChunksCalls.Inc()
+	m.hasChunksDigests.WithLabelValues("have").Add(float64(have))
+	m.hasChunksDigests.WithLabelValues("missing").Add(float64(asked - have))
 }
 
 // CreateSnapshot counts a CreateSnapshot call by its outcome.

@@ -26,6 +26,9 @@ type built struct {
 	lay *layout
 	id  verify.Digest
 	tmp string // "" once installed or discarded
+	// chunks indexes its chunks by digest key, for FetchByDigest
+	// (chunkindex.go); nil when the index could not be read.
+	chunks map[uint64]chunkRef
 }
 
 // discard removes the encoding of a build the catalog did not take.

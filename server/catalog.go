@@ -41,6 +41,7 @@ type catalog struct {
 	stateDir string
 	log      zerolog.Logger
 	m        *metrics.Metrics // counts lease expiries; nil: off
+	key      digestKey        // of the entries' chunk indexes
 
 	mu     sync.Mutex
 	byID   map[verify.Digest]*entry
@@ -48,7 +49,7 @@ type catalog struct {
 }
 
 func newCatalog(stateDir string, log zerolog.Logger, m *metrics.Metrics) *catalog {
-	return &catalog{stateDir: stateDir, log: log, m: m, byID: make(map[verify.Digest]*entry), leases: make(map[string]*lease)}
+	return &catalog{stateDir: stateDir, log: log, m: m, key: newDigestKey(), byID: make(map[verify.Digest]*entry), leases: make(map[string]*lease)}
 }
 
 // reuse grants a lease on the newest held, unbroken checkpoint made after
@@ -121,6 +122,37 @@ func (c *catalog) acquire(id verify.Digest, now time.Time) (*entry, error) {
 	}
 	e.active++
 	return e, nil
+}
+
+// hasChunk reports whether a held, unbroken checkpoint indexes a chunk of
+// key k.
+func (c *catalog) hasChunk(k uint64, now time.Time) bool {
+	_, _, ok := c.findChunk(k, now, false)
+	return ok
+}
+
+// acquireChunk returns a held, unbroken checkpoint that indexes a chunk of
+// key k, and where, marked as read by a stream (as acquire does): it is
+// not removed before the caller calls finish.
+func (c *catalog) acquireChunk(k uint64, now time.Time) (*entry, chunkRef, bool) {
+	return c.findChunk(k, now, true)
+}
+
+func (c *catalog) findChunk(k uint64, now time.Time, hold bool) (*entry, chunkRef, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.byID {
+		if e.broken || !e.held(now) {
+			continue
+		}
+		if ref, ok := e.chunks[k]; ok {
+			if hold {
+				e.active++
+			}
+			return e, ref, true
+		}
+	}
+	return nil, chunkRef{}, false
 }
 
 // finish ends a stream on e; it returns the tree to remove if that was the

@@ -38,7 +38,7 @@ type Config struct {
 	// than this whose index is high enough, instead of making a new one.
 	// Default 30s; negative: never reuse.
 	ReuseWithin time.Duration
-	// MaxStreams caps concurrent FetchChunks streams; one more is refused
+	// MaxStreams caps concurrent FetchChunks and FetchByDigest streams; one more is refused
 	// with ResourceExhausted. Default 16.
 	MaxStreams int
 	// MaxChunksPerRequest caps the chunks one FetchChunks request may name.
@@ -77,6 +77,21 @@ type Config struct {
 	// stream, so followers fetching the same chunks compress each once.
 	// Default 64 MiB; negative: no cache.
 	FrameCacheBytes int64
+	// InstalledDest is the database the node installed (a local install's
+	// destination), served by digest as the follower digest cache beside
+	// it (InstalledDigests) maps its files to chunks; every chunk is
+	// hashed again as it is read. Default "": none.
+	InstalledDest string
+	// InstalledDigests is the follower digest cache of InstalledDest.
+	// Default: the client's, ".snapsync-NAME.digests" beside it.
+	InstalledDigests string
+	// InstalledRecheck is how often, at most, the cache file is looked at
+	// for a change that rebuilds the index of InstalledDest (on the next
+	// HasChunks or FetchByDigest). Default 5 s.
+	InstalledRecheck time.Duration
+	// Staged is the registry of chunks of the node's install in progress,
+	// served by digest; the install adds to it. Default nil: none.
+	Staged *StagedChunks
 	// Logger receives structured logs. Default: the zero Logger, which
 	// discards everything.
 	Logger zerolog.Logger
@@ -100,6 +115,7 @@ const (
 	DefaultSweepInterval       = 10 * time.Second
 	DefaultDigestCacheChunks   = 1 << 20
 	DefaultFrameCacheBytes     = 8 << 20
+	DefaultInstalledRecheck    = 5 * time.Second
 )
 
 // EnsureDefaults sets every zero field that has a default.
@@ -114,6 +130,7 @@ func (c *Config) EnsureDefaults() {
 	setDefault(&c.SweepInterval, DefaultSweepInterval)
 	setDefault(&c.DigestCacheChunks, DefaultDigestCacheChunks)
 	setDefault(&c.FrameCacheBytes, DefaultFrameCacheBytes)
+	setDefault(&c.InstalledRecheck, DefaultInstalledRecheck)
 	if c.Clock == nil {
 		c.Clock = clockwork.NewRealClock()
 	}

@@ -158,6 +158,9 @@ func (s *Server) makeCheckpoint(ctx context.Context, minIndex uint64) (*entry, e
 		}
 		return nil, fmt.Errorf("build manifest: %w", err)
 	}
+	if b.chunks, err = indexChunks(b.tmp, b.lay, s.catalog.key); err != nil {
+		s.log.Warn().Err(err).Str("snapshot", b.id.Short()).Msg("checkpoint not served by digest")
+	}
 	s.cache.trim()
 	if err := s.cache.save(); err != nil {
 		s.log.Warn().Err(err).Msg("digest cache not saved")

@@ -9,10 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/snapsync/snapsync/internal/rpccodec"
-	"github.com/snapsync/snapsync/internal/wire"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -104,14 +101,11 @@ type chunkStream struct {
 	e      *entry
 	send   func(any) error
 	direct bool // the stream's codec is rpccodec's: raw chunks go from the file into the send buffer
-	choose *chooser
-	enc    *zstd.Encoder
-	raw    *[]byte
-	out    *[]byte
-	f      *os.File // the open file, of manifest index fi
-	man    *os.File // the manifest's encoding, opened for the first digest needed
-	fi     int
-	frame  rpccodec.ChunkFrame
+	coder
+	f     *os.File // the open file, of manifest index fi
+	man   *os.File // the manifest's encoding, opened for the first digest needed
+	fi    int
+	frame rpccodec.ChunkFrame
 
 	start     time.Time
 	stopRenew func()
@@ -121,17 +115,11 @@ type chunkStream struct {
 }
 
 func (s *Server) newChunkStream(e *entry, mode Compression, send func(any) error, direct bool) (*chunkStream, error) {
-	cs := &chunkStream{s: s, e: e, send: send, direct: direct, choose: newChooser(mode), fi: -1}
-	cs.raw = s.bufs.buf(int(e.lay.chunkSize))
-	if mode != CompressionNone {
-		enc, err := s.bufs.encoder()
-		if err != nil {
-			s.bufs.putBuf(cs.raw)
-			return nil, fmt.Errorf("zstd encoder: %w", err)
-		}
-		cs.enc, cs.out = enc, s.bufs.buf(frameBound(int(e.lay.chunkSize)))
+	c, err := newCoder(&s.bufs, s.frames, mode, int(e.lay.chunkSize))
+	if err != nil {
+		return nil, err
 	}
-	return cs, nil
+	return &chunkStream{s: s, e: e, send: send, direct: direct, coder: c, fi: -1}, nil
 }
 
 func (cs *chunkStream) close() {
@@ -141,11 +129,7 @@ func (cs *chunkStream) close() {
 	if cs.man != nil {
 		cs.man.Close() // read-only: nothing to lose
 	}
-	cs.s.bufs.putBuf(cs.raw)
-	if cs.enc != nil {
-		cs.s.bufs.putBuf(cs.out)
-		cs.s.bufs.putEncoder(cs.enc)
-	}
+	cs.coder.close()
 }
 
 // Send sends chunk j of file fi, which starts at off.
@@ -208,9 +192,8 @@ func (cs *chunkStream) readError(fi, j int, err error) error {
 }
 
 // encode makes fr (chunk j of file fi) a zstd frame where the chooser
-// wants one and it pays; otherwise it stays raw, to be read from the file
-// as it is sent. A frame another stream made for the same content (by the
-// digest the manifest records) is reused from the server's frame cache.
+// wants one and it pays (coder.code); otherwise it stays raw, to be read
+// from the file as it is sent.
 func (cs *chunkStream) encode(fr *rpccodec.ChunkFrame, fi, j int) error {
 	if !cs.choose.try(cs.fi) {
 		return nil
@@ -219,45 +202,14 @@ func (cs *chunkStream) encode(fr *rpccodec.ChunkFrame, fi, j int) error {
 	if err != nil {
 		return err
 	}
-	if frame, ok := cs.s.frames.get(d); ok {
-		if frame == nil {
-			cs.choose.cached(fr.Len, fr.Len)
-			return nil
-		}
-		cs.choose.cached(fr.Len, len(frame))
-		fr.Data, fr.Encoding = frame, snapsyncv1.Encoding_ENCODING_ZSTD
-		return nil
-	}
-	start := time.Now()
-	if at, n, ok := wire.Sample(fr.Len); ok {
-		// Most chunks of a database are incompressible (blocks its engine
-		// compressed already): a sample that does not compress spares the
-		// whole chunk's compression, and its copy.
-		sample := (*cs.raw)[:n]
-		if _, err := fr.From.ReadAt(sample, fr.Offset+int64(at)); err != nil {
-			return err
-		}
-		*cs.out = cs.enc.EncodeAll(sample, (*cs.out)[:0])
-		if !pays(n, len(*cs.out)) {
-			cs.choose.compressed(n, len(*cs.out), time.Since(start))
-			cs.s.frames.put(d, nil)
-			return nil
-		}
-		start = time.Now()
-	}
-	buf := (*cs.raw)[:fr.Len]
-	if _, err := fr.From.ReadAt(buf, fr.Offset); err != nil {
+	data, zstd, err := cs.code(d, fr.From, fr.Offset, fr.Len)
+	if err != nil {
 		return err
 	}
-	*cs.out = cs.enc.EncodeAll(buf, (*cs.out)[:0])
-	cs.choose.compressed(len(buf), len(*cs.out), time.Since(start))
-	if !pays(len(buf), len(*cs.out)) {
-		cs.s.frames.put(d, nil)
-		fr.Data = buf // read already: sent from the buffer
-		return nil
+	fr.Data = data
+	if zstd {
+		fr.Encoding = snapsyncv1.Encoding_ENCODING_ZSTD
 	}
-	cs.s.frames.put(d, *cs.out)
-	fr.Data, fr.Encoding = *cs.out, snapsyncv1.Encoding_ENCODING_ZSTD
 	return nil
 }
 

@@ -30,6 +30,7 @@ type handler struct {
 	maxChunks int              // per FetchChunks request
 	log       zerolog.Logger   // the audit lines
 	metrics   *metrics.Metrics // nil: none
+	sending   *sending         // what FetchByDigest streams share
 }
 
 var _ snapsyncv1connect.SnapshotServiceHandler = (*handler)(nil)
@@ -183,15 +184,4 @@ func (h *handler) Probe(ctx context.Context, req *connect.Request[snapsyncv1.Pro
 // binary protobuf, by rpccodec.Codec, rather than JSON.
 func usesProto(contentType string) bool {
 	return !strings.Contains(strings.ToLower(contentType), "json")
-}
-
-// HasChunks is not served yet: chunk sources by digest (docs/DESIGN.md) are
-// being built on this branch.
-func (h *handler) HasChunks(context.Context, *connect.Request[snapsyncv1.HasChunksRequest]) (*connect.Response[snapsyncv1.HasChunksResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, fmt.Errorf("HasChunks: not served yet"))
-}
-
-// FetchByDigest is not served yet (HasChunks).
-func (h *handler) FetchByDigest(context.Context, *connect.Request[snapsyncv1.FetchByDigestRequest], *connect.ServerStream[snapsyncv1.FetchByDigestResponse]) error {
-	return connect.NewError(connect.CodeUnimplemented, fmt.Errorf("FetchByDigest: not served yet"))
 }

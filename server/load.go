@@ -92,6 +92,9 @@ func (s *Server) readEntry(id verify.Digest, now time.Time) (*entry, error) {
 		return nil, err
 	}
 	e.built = &built{lay: lay, id: id}
+	if e.chunks, err = indexChunks(s.catalog.manifestPath(id), lay, s.catalog.key); err != nil {
+		s.log.Warn().Err(err).Str("snapshot", id.Short()).Msg("checkpoint not served by digest")
+	}
 	return e, nil
 }
 

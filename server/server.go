@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/snapsync/snapsync/chunker"
 	"github.com/snapsync/snapsync/internal/rpccodec"
 	"github.com/snapsync/snapsync/metrics"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
@@ -39,18 +40,19 @@ const (
 // Server serves the checkpoints of one Source over the Connect
 // SnapshotService.
 type Server struct {
-	cfg      Config
-	log      zerolog.Logger
-	cpDir    string
-	stateDir string
-	lock     io.Closer
-	catalog  *catalog
-	cache    *digestCache
-	frames   *frameCache   // nil: off
-	streams  chan struct{} // semaphore of FetchChunks streams
-	limiter  *rate.Limiter // nil: unlimited
-	bufs     bufferPools
-	counters counters
+	cfg       Config
+	log       zerolog.Logger
+	cpDir     string
+	stateDir  string
+	lock      io.Closer
+	catalog   *catalog
+	cache     *digestCache
+	installed atomic.Pointer[installed] // nil: no installed database served by digest
+	frames    *frameCache               // nil: off
+	streams   chan struct{}             // semaphore of FetchChunks and FetchByDigest streams
+	limiter   *rate.Limiter             // nil: unlimited
+	bufs      bufferPools
+	counters  counters
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelCauseFunc
@@ -115,6 +117,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.lock = lock
 	s.catalog = newCatalog(s.stateDir, s.log, s.cfg.Metrics)
 	s.frames = newFrameCache(s.cfg.FrameCacheBytes)
+	s.ServeInstalled(s.cfg.InstalledDest)
 	cachePath := s.cfg.DigestCachePath
 	if cachePath == "" {
 		cachePath = filepath.Join(s.cfg.WorkDir, digestCacheName)
@@ -134,10 +137,25 @@ func (s *Server) open(ctx context.Context) error {
 	return nil
 }
 
+// ServeInstalled serves the database installed at dest by digest from now
+// on, in place of Config.InstalledDest or the last call's ("": none), by
+// the follower digest cache beside it (Config.InstalledDigests applies to
+// Config.InstalledDest only). A sidecar calls it after each local install
+// commits.
+func (s *Server) ServeInstalled(dest string) {
+	cache := ""
+	if dest == s.cfg.InstalledDest {
+		cache = s.cfg.InstalledDigests
+	}
+	s.installed.Store(newInstalled(dest, cache, s.cfg.InstalledRecheck, s.cfg.Clock.Now, s.log))
+}
+
 // Handler returns the Connect handler of SnapshotService over the server's
 // catalog of checkpoints, on its own mux.
 func (s *Server) Handler() http.Handler {
-	h := &handler{st: live{s}, maxChunks: s.cfg.MaxChunksPerRequest, log: s.log, metrics: s.cfg.Metrics}
+	h := &handler{st: live{s}, maxChunks: s.cfg.MaxChunksPerRequest, log: s.log, metrics: s.cfg.Metrics,
+		sending: &sending{bufs: &s.bufs, frames: s.frames, limiter: s.limiter, streams: s.streams, mode: s.cfg.Compression,
+			chunkSize: s.cfg.ChunkSize, metrics: s.cfg.Metrics}}
 	return serviceMux(h, admission{s})
 }
 
@@ -146,7 +164,9 @@ func (s *Server) Handler() http.Handler {
 // limits and errors, over another store (a backup repository: repo/serve).
 // CreateSnapshot's audit lines go to log.
 func StoreHandler(st Store, log zerolog.Logger) http.Handler {
-	h := &handler{st: st, maxChunks: DefaultMaxChunksPerRequest, log: log}
+	h := &handler{st: st, maxChunks: DefaultMaxChunksPerRequest, log: log,
+		sending: &sending{bufs: &bufferPools{window: windowFor(chunker.DefaultChunkSize)}, streams: make(chan struct{}, DefaultMaxStreams),
+			chunkSize: chunker.DefaultChunkSize}}
 	return serviceMux(h, admission{})
 }
 

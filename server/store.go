@@ -11,6 +11,7 @@ import (
 
 // Store holds the snapshots a SnapshotService serves (StoreHandler): the
 // live catalog of checkpoints (Server) or a backup repository (repo/serve).
+// It is also a chunk source by digest (HasChunks, FetchByDigest).
 // The service does what is alike for every store: it parses and checks
 // requests (snapshot IDs, chunk ranges), pages manifests, describes
 // snapshots (wire.SnapshotInfo) and maps errors to codes and reasons
@@ -29,6 +30,13 @@ type Store interface {
 	Renew(ctx context.Context, id string, ttl time.Duration) (Lease, error)
 	// Release gives lease id back; a lease already gone is not an error.
 	Release(ctx context.Context, id string) error
+	// HasChunks reports, for each of ds, whether ReadChunk could read it
+	// now: a hint, which takes no lease.
+	HasChunks(ctx context.Context, ds []verify.Digest) []bool
+	// ReadChunk appends the bytes of chunk d to buf and returns it, hashed
+	// again as they were read: a chunk the store does not hold, or whose
+	// bytes no longer hash to d, is ErrNoChunk, never wrong bytes.
+	ReadChunk(ctx context.Context, d verify.Digest, buf []byte) ([]byte, error)
 }
 
 // Snapshot is one snapshot of a Store, open for one call.

@@ -38,6 +38,7 @@ func (s *InstallService) abort(ctx context.Context, dest string, keep bool) (err
 	if err := client.Abort(ctx, cfg, keep); err != nil {
 		return err
 	}
+	s.cfg.Staged.Reset()
 	s.dropRecords(dest) // IDLE has none
 	return nil
 }

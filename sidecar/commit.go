@@ -100,6 +100,10 @@ func (s *InstallService) swap(d *destState, id verify.Digest, keepOld bool) (cli
 		return client.Result{}, err
 	}
 	s.dropRecords(d.path) // the install's own went with its staging area
+	s.cfg.Staged.Reset()
+	if s.cfg.OnCommitted != nil {
+		s.cfg.OnCommitted(d.path)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d.state, d.run, d.prepared, d.committed, d.err = snapsyncv1.InstallState_INSTALL_STATE_IDLE, nil, nil, &res, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/metrics"
+	"github.com/snapsync/snapsync/server"
 )
 
 // InstallConfig configures an InstallService.
@@ -39,6 +40,16 @@ type InstallConfig struct {
 	// Logger receives the service's log and every install's. Default: the
 	// zero Logger (disabled).
 	Logger zerolog.Logger
+	// Staged, when set, is where the sidecar's peer listener finds the
+	// chunks of installs in progress, to serve them by digest
+	// (server.Config.Staged); it is reset when an install commits or
+	// aborts, its staging area gone. Default: nil (none).
+	Staged *server.StagedChunks
+	// OnCommitted, when set, is called with the destination of every
+	// Commit that swapped an install in, after the swap: the sidecar then
+	// serves that database by digest (server.Server.ServeInstalled).
+	// Default: nil.
+	OnCommitted func(dest string)
 }
 
 // Validate reports every problem of the configuration at once, each wrapped

@@ -111,5 +111,8 @@ func (s *InstallService) clientConfig(dest string) client.Config {
 	c := s.cfg.Client
 	c.Dest, c.Within = dest, s.roots.within(dest)
 	c.Logger = s.cfg.Logger.With().Str("dest", dest).Logger()
+	if s.cfg.Staged != nil { // what the install verifies and stages, the peer listener serves by digest
+		c.OnChunkStaged = s.cfg.Staged.Add
+	}
 	return c
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/snapsync/snapsync/internal/connlimit"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/metrics"
+	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/sidecar"
 	"github.com/snapsync/snapsync/source/registry"
 )
@@ -99,14 +100,22 @@ func (f *localFlags) auth(log zerolog.Logger) (*sidecar.LocalAuth, error) {
 	return a, nil
 }
 
+// localChunks is what the node's installs give the peer listener to serve
+// by digest: the chunks of installs in progress, and each database committed.
+type localChunks struct {
+	staged    *server.StagedChunks
+	committed func(dest string)
+}
+
 // openLocal starts listening for the node when --local-listen is set:
 // InstallService when --allow-dest names where it may install,
 // RegistryService when the source is a registry.
-// installs is the template of its installs' client configuration; m, when
-// not nil, counts them.
-// chunkSources opens the chunk sources of each install (nil: none).
+// installs is the template of its installs' client configuration;
+// chunkSources opens the chunk sources of each install (nil: none); chunks
+// is what they give the peer listener to serve by digest; m, when not nil,
+// counts them.
 func (f *localFlags) openLocal(reg *registry.Source, installs client.Config, chunkSources func(context.Context) ([]client.ChunkSource, func()),
-	m *metrics.Metrics, log zerolog.Logger) (*localAPI, error) {
+	chunks localChunks, m *metrics.Metrics, log zerolog.Logger) (*localAPI, error) {
 	api := &localAPI{}
 	if err := f.validate(); err != nil || f.localListen == "" {
 		return api, err
@@ -127,6 +136,8 @@ func (f *localFlags) openLocal(reg *registry.Source, installs client.Config, chu
 			ChunkSources: chunkSources,
 			Metrics:      m,
 			Logger:       log,
+			Staged:       chunks.staged,
+			OnCommitted:  chunks.committed,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("install service: %w", err)

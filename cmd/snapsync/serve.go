@@ -169,18 +169,23 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) (err error) {
 	}
 	var peer http.Handler
 	var watch func(context.Context) error
+	var chunks localChunks // what the node's installs give its peers by digest
 	if isRepo {
 		peer, watch = repoS.handler, repoS.watch
 	} else {
 		cfg.Source, cfg.Logger, cfg.Metrics = src, log, mx.m
+		if f.localListen != "" && len(f.allowDest) > 0 {
+			cfg.Staged = server.NewStagedChunks(0)
+		}
 		srv, err := server.New(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		defer srv.Close()
 		peer = srv.Handler()
+		chunks = localChunks{staged: cfg.Staged, committed: srv.ServeInstalled}
 	}
-	local, err := f.openLocal(reg, installs, chunkSrcs, mx.m, log)
+	local, err := f.openLocal(reg, installs, chunkSrcs, chunks, mx.m, log)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -30,6 +31,9 @@ type Store struct {
 	// problems is what List found out of place.
 	problems []repo.Problem
 	now      func() time.Time
+
+	lengthsOnce sync.Once
+	byDigest    map[verify.Digest]uint32 // lengths
 }
 
 var (
