@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"connectrpc.com/connect"
+
+	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 )
 
 // installJSON is what these tests read of `install --json`.
@@ -43,20 +47,29 @@ func olderAndNewer(tb testing.TB) (older, newer string, newBytes int64) {
 
 // TestChunksFrom installs the newer checkpoint from a leader sidecar with a
 // chunk source that holds the older one: a backup repository (served in
-// the install's process) and a peer sidecar (serving its checkpoint by
-// digest). Each time the copy is exact and the leader sends about the new
-// data only, the source the rest.
+// the install's process) and a follower sidecar that installed it (serving
+// its installed DB by digest). Each time the copy is exact and the leader
+// sends about the new data only, the source the rest.
 func TestChunksFrom(t *testing.T) {
+	ctx := t.Context()
 	older, newer, newBytes := olderAndNewer(t)
 	leader := runServe(t, "dir:"+newer)
 	defer leader.stop()
 	repoDir := filepath.Join(t.TempDir(), "repo")
 	snapsyncOK(t, nil, "backup", "--from", "dir:"+older, "--to", repoDir, "--cache-dir", "")
-	peer := runServe(t, "dir:"+older)
-	defer peer.stop()
+	// The follower installs the older checkpoint from a sidecar of its own.
+	oldLeader := runServe(t, "dir:"+older)
+	defer oldLeader.stop()
+	node := t.TempDir()
+	follower := startFollowerSidecarArgs(t, node, nil)
+	id := prepareVia(ctx, t, follower.local, oldLeader.URL, filepath.Join(node, "db"))
+	if _, err := follower.local.Commit(ctx, connect.NewRequest(&snapsyncv1.CommitRequest{Dest: filepath.Join(node, "db"), SnapshotId: id})); err != nil {
+		t.Fatal(err)
+	}
+	peer := follower.peerURL(t)
 	for _, tc := range []struct{ name, source string }{
 		{"backup repository", repoDir},
-		{"peer sidecar", peer.URL},
+		{"follower sidecar's installed DB", peer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dest := filepath.Join(t.TempDir(), "db")

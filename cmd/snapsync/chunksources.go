@@ -33,16 +33,16 @@ func (f *chunkSourceFlags) add(fl *pflag.FlagSet, prefix, rest string) {
 // --from is, reached with the install's client), a repository opened under
 // its shared lock and served inside this process (its SnapshotService over
 // in-memory pipes, as restore serves one). close releases them.
-func (f *chunkSourceFlags) open(ctx context.Context, trust *trustFlags, log zerolog.Logger) (_ []client.ChunkSource, closeAll func(), err error) {
+func (f *chunkSourceFlags) open(ctx context.Context, trust *trustFlags, log zerolog.Logger) (_ []client.ChunkSource, _ func(), err error) {
 	var closers []func()
-	closeAll = func() {
+	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i]()
 		}
 	}
 	defer func() {
 		if err != nil {
-			closeAll()
+			closeAll() // what was opened before the failure
 		}
 	}()
 	var out []client.ChunkSource
