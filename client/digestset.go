@@ -1,26 +1,17 @@
 package client
 
 import (
-	"hash/maphash"
 	"slices"
 
+	"github.com/snapsync/snapsync/internal/digestkey"
 	"github.com/snapsync/snapsync/verify"
 )
-
-// digestKey reduces a digest to 64 bits with a per-process random seed, so a
-// peer that picks digests cannot pick collisions. Maps keyed by it cost 8
-// bytes of key per entry instead of 32.
-type digestKey struct{ seed maphash.Seed }
-
-func newDigestKey() digestKey { return digestKey{seed: maphash.MakeSeed()} }
-
-func (k digestKey) of(d *verify.Digest) uint64 { return maphash.Bytes(k.seed, d[:]) }
 
 // digestSet is a set of digests that may answer yes for a digest it does not
 // hold (a 64-bit keyed collision): its users confirm by the full digest, so
 // a false yes costs at most a local chunk indexed for nothing.
 type digestSet struct {
-	key digestKey
+	key digestkey.Key
 	set map[uint64]struct{}
 	// sorted, if not nil, is the set's keys in order, and set is unused: 8
 	// bytes a digest, for a set built once and then only asked
@@ -29,7 +20,7 @@ type digestSet struct {
 }
 
 // sortedDigestSet is the set of the keys keys (sorted, distinct) of key.
-func sortedDigestSet(key digestKey, keys []uint64) *digestSet {
+func sortedDigestSet(key digestkey.Key, keys []uint64) *digestSet {
 	if keys == nil {
 		keys = []uint64{}
 	}
@@ -37,10 +28,10 @@ func sortedDigestSet(key digestKey, keys []uint64) *digestSet {
 }
 
 func newDigestSet() *digestSet {
-	return &digestSet{key: newDigestKey(), set: make(map[uint64]struct{})}
+	return &digestSet{key: digestkey.New(), set: make(map[uint64]struct{})}
 }
 
-func (s *digestSet) add(d *verify.Digest) { s.set[s.key.of(d)] = struct{}{} }
+func (s *digestSet) add(d *verify.Digest) { s.set[s.key.Of(d)] = struct{}{} }
 
 // has reports whether d may be in the set; a nil set holds everything.
 func (s *digestSet) has(d *verify.Digest) bool {
@@ -48,10 +39,10 @@ func (s *digestSet) has(d *verify.Digest) bool {
 		return true
 	}
 	if s.sorted != nil {
-		_, ok := slices.BinarySearch(s.sorted, s.key.of(d))
+		_, ok := slices.BinarySearch(s.sorted, s.key.Of(d))
 		return ok
 	}
-	_, ok := s.set[s.key.of(d)]
+	_, ok := s.set[s.key.Of(d)]
 	return ok
 }
 
@@ -59,17 +50,17 @@ func (s *digestSet) has(d *verify.Digest) bool {
 // the job's digest, with the full digest as key for the (practically never
 // seen) digests whose keys collide.
 type jobIndex struct {
-	key     digestKey
+	key     digestkey.Key
 	byKey   map[uint64]*job
 	collide map[verify.Digest]*job
 }
 
 func newJobIndex() *jobIndex {
-	return &jobIndex{key: newDigestKey(), byKey: make(map[uint64]*job), collide: make(map[verify.Digest]*job)}
+	return &jobIndex{key: digestkey.New(), byKey: make(map[uint64]*job), collide: make(map[verify.Digest]*job)}
 }
 
 func (x *jobIndex) get(d *verify.Digest) *job {
-	j := x.byKey[x.key.of(d)]
+	j := x.byKey[x.key.Of(d)]
 	if j == nil || *j.digest == *d {
 		return j
 	}
@@ -77,7 +68,7 @@ func (x *jobIndex) get(d *verify.Digest) *job {
 }
 
 func (x *jobIndex) put(j *job) {
-	k := x.key.of(j.digest)
+	k := x.key.Of(j.digest)
 	if _, taken := x.byKey[k]; taken {
 		x.collide[*j.digest] = j
 		return

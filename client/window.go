@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"github.com/snapsync/snapsync/internal/digestkey"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -196,7 +197,7 @@ func neededKeys(m *verify.Manifest, tbl *chunkTable, done [][]bool, complete []b
 			n += verify.ChunkCount(m.Files[i].Size, m.ChunkSize)
 		}
 	}
-	key := newDigestKey()
+	key := digestkey.New()
 	keys := make([]uint64, 0, n)
 	for i := range m.Files {
 		if m.Files[i].LinkTo >= 0 || complete[i] || m.Files[i].Size == 0 {
@@ -208,7 +209,7 @@ func neededKeys(m *verify.Manifest, tbl *chunkTable, done [][]bool, complete []b
 		}
 		for j := range chunks {
 			if j == 0 || done[i] == nil || !done[i][j] {
-				keys = append(keys, key.of(&chunks[j].Digest))
+				keys = append(keys, key.Of(&chunks[j].Digest))
 			}
 		}
 	}

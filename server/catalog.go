@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/snapsync/snapsync/internal/digestkey"
 	"github.com/snapsync/snapsync/metrics"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -41,7 +42,7 @@ type catalog struct {
 	stateDir string
 	log      zerolog.Logger
 	m        *metrics.Metrics // counts lease expiries; nil: off
-	key      digestKey        // of the entries' chunk indexes
+	key      digestkey.Key    // of the entries' chunk indexes
 
 	mu     sync.Mutex
 	byID   map[verify.Digest]*entry
@@ -49,7 +50,7 @@ type catalog struct {
 }
 
 func newCatalog(stateDir string, log zerolog.Logger, m *metrics.Metrics) *catalog {
-	return &catalog{stateDir: stateDir, log: log, m: m, key: newDigestKey(), byID: make(map[verify.Digest]*entry), leases: make(map[string]*lease)}
+	return &catalog{stateDir: stateDir, log: log, m: m, key: digestkey.New(), byID: make(map[verify.Digest]*entry), leases: make(map[string]*lease)}
 }
 
 // reuse grants a lease on the newest held, unbroken checkpoint made after

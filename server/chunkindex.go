@@ -2,24 +2,13 @@ package server
 
 import (
 	"fmt"
-	"hash/maphash"
 	"io"
 	"os"
 
+	"github.com/snapsync/snapsync/internal/digestkey"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
-
-// digestKey reduces a digest to 64 bits with a per-process random seed, so
-// a peer that picks digests cannot pick collisions. The indexes of chunks
-// served by digest are keyed by it: 8 bytes of key a chunk instead of 32.
-// A key names a candidate only; every read is confirmed by hashing the
-// bytes read against the full digest (readVerified).
-type digestKey struct{ seed maphash.Seed }
-
-func newDigestKey() digestKey { return digestKey{seed: maphash.MakeSeed()} }
-
-func (k digestKey) of(d *verify.Digest) uint64 { return maphash.Bytes(k.seed, d[:]) }
 
 // chunkRef is where a checkpoint holds a chunk: chunk j of file fi of its
 // manifest. With its key, 16 bytes of map slot a chunk.
@@ -28,7 +17,7 @@ type chunkRef struct{ fi, j uint32 }
 // indexChunks reads the chunk records of the manifest encoding at path, laid
 // out as lay, into a map from each digest's key to its first place. A
 // hard-link group's chunks are read once.
-func indexChunks(path string, lay *layout, key digestKey) (map[uint64]chunkRef, error) {
+func indexChunks(path string, lay *layout, key digestkey.Key) (map[uint64]chunkRef, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("index chunks: %w", err)
@@ -49,7 +38,7 @@ func indexChunks(path string, lay *layout, key digestKey) (map[uint64]chunkRef, 
 		}
 		for j := range n {
 			c := verify.ParseChunk(buf[j*verify.ChunkRecordSize:])
-			k := key.of(&c.Digest)
+			k := key.Of(&c.Digest)
 			if _, dup := idx[k]; !dup {
 				idx[k] = chunkRef{fi: uint32(fi), j: uint32(j)}
 			}

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/snapsync/snapsync/internal/digestkey"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -14,7 +15,7 @@ import (
 // registry's (its ring included).
 func BenchmarkIndexMemory(b *testing.B) {
 	const n = 1 << 20
-	key := newDigestKey()
+	key := digestkey.New()
 	digest := func(i int) verify.Digest {
 		var d verify.Digest
 		binary.LittleEndian.PutUint64(d[:], uint64(i))
@@ -49,11 +50,11 @@ func BenchmarkIndexMemory(b *testing.B) {
 
 // indexOf is an index of n chunks as the server builds one: digest i's key
 // to place(i).
-func indexOf[V any](n int, key digestKey, digest func(int) verify.Digest, place func(int) V) map[uint64]V {
+func indexOf[V any](n int, key digestkey.Key, digest func(int) verify.Digest, place func(int) V) map[uint64]V {
 	m := make(map[uint64]V)
 	for i := range n {
 		d := digest(i)
-		m[key.of(&d)] = place(i)
+		m[key.Of(&d)] = place(i)
 	}
 	return m
 }

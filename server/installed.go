@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/snapsync/snapsync/internal/digestcache"
+	"github.com/snapsync/snapsync/internal/digestkey"
 	"github.com/snapsync/snapsync/internal/durable"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -41,7 +42,7 @@ type installed struct {
 // installedChunks is one index of the installed database's chunks.
 type installedChunks struct {
 	dest  string
-	key   digestKey
+	key   digestkey.Key
 	files []installedFile
 	byKey map[uint64]fileChunk
 }
@@ -119,7 +120,7 @@ func indexInstalled(ctx context.Context, dest, cache string) (*installedChunks, 
 		return nil, fmt.Errorf("open installed database: %w", err)
 	}
 	defer d.Close() // read-only: nothing to lose
-	ic := &installedChunks{dest: dest, key: newDigestKey(), byKey: make(map[uint64]fileChunk)}
+	ic := &installedChunks{dest: dest, key: digestkey.New(), byKey: make(map[uint64]fileChunk)}
 	err = walkInstalled(ctx, durable.Beneath(d), dest, ".", func(rel string, info durable.Info) {
 		for cs := range sizes {
 			if e, ok := entries[digestcache.KeyOf(info, cs)]; ok {
@@ -165,7 +166,7 @@ func (ic *installedChunks) add(rel string, size int64, chunkSize uint32, chunks 
 	fi := uint32(len(ic.files))
 	ic.files = append(ic.files, installedFile{rel: rel, size: size, chunkSize: chunkSize})
 	for j := range chunks {
-		k := ic.key.of(&chunks[j].Digest)
+		k := ic.key.Of(&chunks[j].Digest)
 		if _, dup := ic.byKey[k]; !dup {
 			ic.byKey[k] = fileChunk{file: fi, j: uint32(j)}
 		}
@@ -176,7 +177,7 @@ func (ic *installedChunks) has(d verify.Digest) bool {
 	if ic == nil {
 		return false
 	}
-	_, ok := ic.byKey[ic.key.of(&d)]
+	_, ok := ic.byKey[ic.key.Of(&d)]
 	return ok
 }
 
@@ -186,7 +187,7 @@ func (ic *installedChunks) read(d verify.Digest, buf []byte) ([]byte, error) {
 	if ic == nil {
 		return nil, ErrNoChunk
 	}
-	ref, ok := ic.byKey[ic.key.of(&d)]
+	ref, ok := ic.byKey[ic.key.Of(&d)]
 	if !ok {
 		return nil, ErrNoChunk
 	}

@@ -17,7 +17,7 @@ func (l live) HasChunks(ctx context.Context, ds []verify.Digest) []bool {
 	inst := s.installed.Load().current(ctx)
 	have := make([]bool, len(ds))
 	for i := range ds {
-		have[i] = s.catalog.hasChunk(s.catalog.key.of(&ds[i]), now) || inst.has(ds[i]) || s.cfg.Staged.has(ds[i])
+		have[i] = s.catalog.hasChunk(s.catalog.key.Of(&ds[i]), now) || inst.has(ds[i]) || s.cfg.Staged.has(ds[i])
 	}
 	return have
 }
@@ -39,7 +39,7 @@ func (l live) ReadChunk(ctx context.Context, d verify.Digest, buf []byte) ([]byt
 // readCheckpointChunk reads chunk d from a checkpoint that indexes it,
 // held for the read as FetchChunks holds it: it is not removed under it.
 func (s *Server) readCheckpointChunk(d verify.Digest, buf []byte) ([]byte, error) {
-	e, ref, ok := s.catalog.acquireChunk(s.catalog.key.of(&d), s.cfg.Clock.Now())
+	e, ref, ok := s.catalog.acquireChunk(s.catalog.key.Of(&d), s.cfg.Clock.Now())
 	if !ok {
 		return nil, ErrNoChunk
 	}

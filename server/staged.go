@@ -3,6 +3,7 @@ package server
 import (
 	"sync"
 
+	"github.com/snapsync/snapsync/internal/digestkey"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -20,7 +21,7 @@ const DefaultStagedChunks = 1 << 20
 // staged file rewritten or removed since is a miss. Safe for concurrent use.
 type StagedChunks struct {
 	max int
-	key digestKey
+	key digestkey.Key
 
 	mu    sync.Mutex
 	byKey map[uint64]stagedRef
@@ -43,7 +44,7 @@ func NewStagedChunks(max int) *StagedChunks {
 	if max <= 0 {
 		max = DefaultStagedChunks
 	}
-	r := &StagedChunks{max: max, key: newDigestKey()}
+	r := &StagedChunks{max: max, key: digestkey.New()}
 	r.Reset()
 	return r
 }
@@ -52,7 +53,7 @@ func NewStagedChunks(max int) *StagedChunks {
 // verified. The file must stay where it is until Reset; one rewritten since
 // is a miss on read.
 func (r *StagedChunks) Add(d verify.Digest, path string, off int64, length uint32) {
-	k := r.key.of(&d)
+	k := r.key.Of(&d)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	id, ok := r.ids[path]
@@ -97,7 +98,7 @@ func (r *StagedChunks) has(d verify.Digest) bool {
 	if r == nil {
 		return false
 	}
-	k := r.key.of(&d)
+	k := r.key.Of(&d)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_, ok := r.byKey[k]
@@ -111,7 +112,7 @@ func (r *StagedChunks) read(d verify.Digest, buf []byte) ([]byte, error) {
 	if r == nil {
 		return nil, ErrNoChunk
 	}
-	k := r.key.of(&d)
+	k := r.key.Of(&d)
 	r.mu.Lock()
 	ref, ok := r.byKey[k]
 	var path string
