@@ -268,6 +268,7 @@ func (f *fetcher) byDigest(ctx context.Context, c *chunkSource, batch []*job, de
 		}
 		f.ctr.addFetched(int64(len(msg.GetData())))
 		f.ctr.sources.Add(int64(len(msg.GetData())))
+		f.cfg.Metrics.FromSource(int64(len(msg.GetData())))
 		c.bytes.Add(int64(len(msg.GetData())))
 		if err := out.put(ctx, j, data); err != nil {
 			return &localError{err}

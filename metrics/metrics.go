@@ -29,6 +29,7 @@ type Metrics struct {
 	hasChunksDigests                 *prometheus.CounterVec
 
 	receivedBytes, reusedBytes    prometheus.Counter
+	sourceBytes                   prometheus.Counter
 	chunksVerified, chunksRefused prometheus.Counter
 
 	installs, commits, aborts *prometheus.CounterVec
@@ -67,6 +68,7 @@ func New(reg prometheus.Registerer, withRuntime bool) (*Metrics, error) {
 	m.hasChunksCalls = counter("snapsync_server_has_chunks_calls_total", "HasChunks calls answered.")
 	m.hasChunksDigests = vec("snapsync_server_has_chunks_digests_total", "Digests HasChunks was asked about, by result (have or missing).", "result")
 	m.receivedBytes = counter("snapsync_client_received_bytes_total", "Chunk bytes installs received on the wire.")
+	m.sourceBytes = counter("snapsync_client_chunk_source_bytes_total", "Of the chunk bytes installs received, those chunk sources sent (not the install's source).")
 	m.reusedBytes = counter("snapsync_client_reused_bytes_total", "Bytes installs found locally (hard-linked or copied) instead of fetching.")
 	m.chunksVerified = counter("snapsync_client_chunks_verified_total", "Fetched chunks that passed verification.")
 	m.chunksRefused = counter("snapsync_client_chunks_refused_total", "Fetched chunks refused by verification (digest, length or decoding).")
@@ -78,7 +80,7 @@ func New(reg prometheus.Registerer, withRuntime bool) (*Metrics, error) {
 		m.sentBytes, m.readBytes, m.compressedAway, m.chunksSent, m.createSnapshot, m.checkpointSeconds,
 		m.rateLimitWaits, m.rateLimitSeconds, m.leaseExpiries,
 		m.byDigestChunks, m.byDigestBytes, m.byDigestWireBytes, m.hasChunksCalls, m.hasChunksDigests,
-		m.receivedBytes, m.reusedBytes, m.chunksVerified, m.chunksRefused,
+		m.receivedBytes, m.sourceBytes, m.reusedBytes, m.chunksVerified, m.chunksRefused,
 		m.installs, m.commits, m.aborts, m.installSeconds,
 	}
 	if withRuntime {
@@ -176,6 +178,14 @@ func (m *Metrics) LeasesExpired(n int) {
 func (m *Metrics) Received(n int64) {
 	if m != nil {
 		m.receivedBytes.Add(float64(n))
+	}
+}
+
+// FromSource counts n of the chunk bytes an install received (Received) as
+// sent by a chunk source.
+func (m *Metrics) FromSource(n int64) {
+	if m != nil {
+		m.sourceBytes.Add(float64(n))
 	}
 }
 

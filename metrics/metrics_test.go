@@ -93,6 +93,9 @@ var events = []struct {
 	{"Received", func(m *Metrics) { m.Received(1000) }, map[string]float64{
 		"snapsync_client_received_bytes_total": 1000,
 	}},
+	{"FromSource", func(m *Metrics) { m.FromSource(300) }, map[string]float64{
+		"snapsync_client_chunk_source_bytes_total": 300,
+	}},
 	{"Reused", func(m *Metrics) { m.Reused(700) }, map[string]float64{
 		"snapsync_client_reused_bytes_total": 700,
 	}},
