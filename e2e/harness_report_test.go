@@ -211,6 +211,8 @@ func (h *harness) targets() string {
 		{name: "new follower with a backup from before the new data as `--chunks-from`: bytes from the leader ≤ 1.3× the new data",
 			measured: h.med(bootstrapScen, bootstrapRepo, wire) / newData, want: 1.3, unit: "×",
 			note: fmt.Sprintf(" (leader only: %.2f×)", h.med(bootstrapScen, bootstrapNone, wire)/newData)},
+		{name: "a chunk source that lies (says it has every chunk, sends zeros): bytes from the leader ≤ what it sends without that source",
+			measured: ratio(bootstrapScen, bootstrapLies, bootstrapNone, wire), want: 1, unit: "×"},
 		{name: "three followers at once, each with the other two as chunk sources: leader CPU ≤ 1.3× one follower's",
 			measured: ratio(fanOutScen, fanOutContender(3), fanOutContender(1), srv), want: 1.3, unit: "×"},
 		{name: "three followers at once, each with the other two as chunk sources: wall time ≤ 1.2× one install",
@@ -272,7 +274,8 @@ func (h *harness) peak(side string, f func(sample) int64) target {
 const sourcesNotes = "Issue 21's scenario. *New follower from a backup*: the older checkpoint is backed up once (untimed) into a directory " +
 	"repository; each round installs the newer checkpoint into an empty directory from the leader with `--chunks-from REPO` " +
 	"(the repository served inside the installing process), and from the leader alone; the wire column is what the leader sent " +
-	"(`bytes_fetched` less the repository's `bytes_by_source`). *Fan-out*: three follower sidecars (local API on loopback with a token, " +
+	"(`bytes_fetched` less the repository's `bytes_by_source`); a third contender names instead a chunk source in the test process that says it has " +
+	"every chunk and sends zeros (the install is exact in every round: it fails otherwise). *Fan-out*: three follower sidecars (local API on loopback with a token, " +
 	"peer listener on 127.0.0.1) prepare the newer checkpoint from the leader, one alone, then three at once, each naming the other two " +
 	"in `PrepareRequest.chunk_sources`; the row's time runs until every Prepare has ended (staged), its server CPU is the leader's; " +
 	"each staging is aborted before the next run.\n\n"

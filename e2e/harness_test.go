@@ -135,9 +135,10 @@ type harness struct {
 	files, filesRounds, planRounds int
 	// windowedSize is the windowed-plan scenario's tree (0: off).
 	windowedSize int64
-	// bootRepo is the repository of the older checkpoint's backup
-	// (bench_sources_test.go), made on first use.
-	bootRepo string
+	// bootRepo is the repository of the older checkpoint's backup, liar
+	// the URL of a chunk source that lies (bench_sources_test.go), made on
+	// first use.
+	bootRepo, liar string
 	// laps are how long each part of the run took, for the report.
 	laps     []string
 	lapStart time.Time
