@@ -85,13 +85,14 @@ type followerSidecar struct {
 	peerFile string
 }
 
-// peerURL is the base URL of its peer listener.
+// peerURL is the base URL of its peer listener, once it listens.
 func (f *followerSidecar) peerURL(tb testing.TB) string {
 	tb.Helper()
-	b, err := os.ReadFile(f.peerFile)
-	if err != nil || len(b) == 0 {
-		tb.Fatalf("the follower sidecar's peer address: %v", err)
-	}
+	var b []byte
+	testwait.Eventually(tb, 30*time.Second, func() (bool, string) {
+		b, _ = os.ReadFile(f.peerFile) // absent until it listens
+		return len(b) > 0, "the follower sidecar did not open its peer listener"
+	})
 	return "http://" + strings.TrimSpace(string(b))
 }
 
