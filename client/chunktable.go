@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -26,15 +27,21 @@ const defaultPlanWindow = 1 << 18
 // decodeManifest decodes the verified canonical encoding of size bytes at
 // the start of f. A manifest that cannot have more than window chunks is
 // decoded whole, and so is one that turns out to have at most that many
-// (at is nil). A larger one is decoded without its chunk lists: at holds,
-// by file, the offset of a full entry's first chunk record (-1 for a link).
+// (at is nil): its chunk lists are then read in a second pass over their
+// records only, not a second decode (a million files of few chunks would
+// otherwise be held twice). A larger one is decoded without its chunk
+// lists: at holds, by file, the offset of a full entry's first chunk record
+// (-1 for a link).
 func decodeManifest(f io.ReadSeeker, size int64, window int) (m *verify.Manifest, at []int64, err error) {
 	if size <= int64(window)*verify.ChunkRecordSize {
 		m, err = verify.DecodeReader(f, size)
 		return m, nil, err
 	}
 	var files []verify.File
-	m, err = verify.ScanAt(f, size, func(_ int, vf *verify.File, off int64) error {
+	m, err = verify.ScanAt(f, size, func(i, n int, vf *verify.File, off int64) error {
+		if i == 0 {
+			files, at = make([]verify.File, 0, n), make([]int64, 0, n)
+		}
 		files, at = append(files, *vf), append(at, off)
 		return nil
 	})
@@ -51,11 +58,46 @@ func decodeManifest(f io.ReadSeeker, size int64, window int) (m *verify.Manifest
 	if chunks > int64(window) {
 		return m, at, nil
 	}
+	return m, nil, readChunkLists(f, m, at)
+}
+
+// readChunkLists fills in the chunk lists of m's full entries from their
+// records at at, in one forward pass over f (a link shares its group's
+// list, as Decode makes it), checking each length as the decode did.
+func readChunkLists(f io.ReadSeeker, m *verify.Manifest, at []int64) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, nil, fmt.Errorf("rewind manifest: %w", err)
+		return fmt.Errorf("rewind manifest: %w", err)
 	}
-	m, err = verify.DecodeReader(f, size)
-	return m, nil, err
+	r := bufio.NewReaderSize(f, 64<<10)
+	var pos int64
+	var rec [verify.ChunkRecordSize]byte
+	for i := range m.Files {
+		file := &m.Files[i]
+		if file.LinkTo >= 0 {
+			file.Chunks = m.Files[file.LinkTo].Chunks
+			continue
+		}
+		n := verify.ChunkCount(file.Size, m.ChunkSize)
+		if n == 0 {
+			continue
+		}
+		if _, err := r.Discard(int(at[i] - pos)); err != nil {
+			return fmt.Errorf("%w: read the chunks of %s back from the manifest: %w", ErrStaging, file.Path, err)
+		}
+		file.Chunks = make([]verify.Chunk, n)
+		for j := range file.Chunks {
+			if _, err := io.ReadFull(r, rec[:]); err != nil {
+				return fmt.Errorf("%w: read the chunks of %s back from the manifest: %w", ErrStaging, file.Path, err)
+			}
+			c := verify.ParseChunk(rec[:])
+			if c.Length != verify.ChunkLength(file.Size, m.ChunkSize, j) {
+				return fmt.Errorf("%w: manifest file changed: chunk %d of %s is %d bytes", ErrStaging, j, file.Path, c.Length)
+			}
+			file.Chunks[j] = c
+		}
+		pos = at[i] + n*verify.ChunkRecordSize
+	}
+	return nil
 }
 
 // chunkTable reads chunk lists back from the staged manifest file. A nil

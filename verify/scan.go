@@ -17,15 +17,15 @@ import (
 // which it must not keep; a link's Size and Mode are its group's. An error
 // from visit ends the scan. The caller checks the encoding's digest.
 func Scan(r io.Reader, size int64, visit func(i int, f *File) error) (*Manifest, error) {
-	return ScanAt(r, size, func(i int, f *File, _ int64) error { return visit(i, f) })
+	return ScanAt(r, size, func(i, _ int, f *File, _ int64) error { return visit(i, f) })
 }
 
-// ScanAt is Scan, handing visit also the offset in the encoding of a full
-// entry's first chunk record (its chunk j's record is ChunkRecordSize*j
-// bytes further; a link's offset is -1): a reader that keeps the encoding
-// can read a file's chunk list back from it on demand (ParseChunk) instead
-// of holding every list.
-func ScanAt(r io.Reader, size int64, visit func(i int, f *File, chunksAt int64) error) (*Manifest, error) {
+// ScanAt is Scan, handing visit also the number of files n and the offset
+// in the encoding of a full entry's first chunk record (its chunk j's
+// record is ChunkRecordSize*j bytes further; a link's offset is -1): a
+// reader that keeps the encoding can read a file's chunk list back from it
+// on demand (ParseChunk) instead of holding every list.
+func ScanAt(r io.Reader, size int64, visit func(i, n int, f *File, chunksAt int64) error) (*Manifest, error) {
 	d, m, err := readHead(r, size)
 	if err != nil {
 		return nil, err
@@ -47,7 +47,7 @@ func ScanAt(r io.Reader, size int64, visit func(i int, f *File, chunksAt int64) 
 		if err != nil {
 			return nil, err
 		}
-		if err := visit(i, f, s.at); err != nil {
+		if err := visit(i, n, f, s.at); err != nil {
 			return nil, err
 		}
 	}

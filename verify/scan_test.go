@@ -52,7 +52,10 @@ func sameScan(t *testing.T, b []byte) {
 // records in b, and that a link's offset is -1.
 func sameChunksAt(t *testing.T, b []byte, want *Manifest) {
 	t.Helper()
-	_, err := ScanAt(bytes.NewReader(b), int64(len(b)), func(i int, f *File, at int64) error {
+	_, err := ScanAt(bytes.NewReader(b), int64(len(b)), func(i, n int, f *File, at int64) error {
+		if n != len(want.Files) {
+			t.Fatalf("ScanAt says %d files, want %d", n, len(want.Files))
+		}
 		w := &want.Files[i]
 		if w.LinkTo >= 0 {
 			if at != -1 {
