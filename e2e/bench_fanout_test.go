@@ -49,7 +49,7 @@ func (h *harness) fanOut(rounds int) {
 		for _, n := range []int{1, 3} {
 			ctx := context.Background()
 			resetHWM(pid)
-			cpu0 := procCPU(pid)
+			cpu0, sides0 := procCPU(pid), sidesCPU(sides)
 			start := time.Now()
 			var wg sync.WaitGroup
 			errs := make([]error, n)
@@ -61,7 +61,7 @@ func (h *harness) fanOut(rounds int) {
 				})
 			}
 			wg.Wait()
-			s := sample{wall: time.Since(start), srvCPU: procCPU(pid) - cpu0, srvRSS: procHWM(pid)}
+			s := sample{wall: time.Since(start), cpu: sidesCPU(sides) - sides0, srvCPU: procCPU(pid) - cpu0, srvRSS: procHWM(pid)}
 			for i := range n {
 				if errs[i] != nil {
 					h.t.Fatalf("follower %d: %v", i, errs[i])
@@ -73,6 +73,16 @@ func (h *harness) fanOut(rounds int) {
 			h.add(fanOutScen, fanOutContender(n), h.newSize*int64(n), s)
 		}
 	}
+}
+
+// sidesCPU is the CPU time the follower sidecars have used so far, those
+// installing and those serving them as chunk sources.
+func sidesCPU(sides []*followerSidecar) time.Duration {
+	var sum time.Duration
+	for _, s := range sides {
+		sum += procCPU(s.cmd.Process.Pid)
+	}
+	return sum
 }
 
 // prepareWith runs a Prepare to its end through f's local API.
