@@ -97,9 +97,11 @@ func (s *sourceSet) bytesBySource() map[string]int64 {
 // at once, each starting at another place of it, find in each other what
 // they fetched (fan-out), large enough that a round trip per batch costs
 // little. Measured with three follower sidecars on one host (e2e fan-out
-// bench): at 8 MiB the leader's CPU was 1.26× one install's, at 32 MiB
-// 0.90–1.08×, each peer's batch served in fewer, longer streams.
-const sourcedBatchBytes = 32 << 20
+// bench, the leader's CPU for three installs over one's): 1.1–1.3× at
+// 8 MiB, 1.4× at 4 MiB, 1.1–1.6× at 16 MiB. Larger batches leave peers
+// less to find: a follower's first Streams batches are fetched from the
+// leader before any peer has any of it.
+const sourcedBatchBytes = 8 << 20
 
 // sourcedBatchSize is the chunks of a batch for chunks of chunkSize bytes:
 // sourcedBatchBytes of them, at least 4, at most maxDigestsPerCall.

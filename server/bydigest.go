@@ -31,6 +31,7 @@ var ErrNoChunk = errors.New("server: no such chunk")
 type sending struct {
 	bufs      *bufferPools
 	frames    *frameCache   // nil: none
+	peers     *peerMemory   // nil: none
 	limiter   *rate.Limiter // nil: unlimited
 	streams   chan struct{} // one slot a stream
 	mode      Compression   // for COMPRESSION_UNSPECIFIED
@@ -93,7 +94,7 @@ func (h *handler) FetchByDigest(ctx context.Context, req *connect.Request[snapsy
 		return fmt.Errorf("%w: %d running", ErrTooManyStreams, cap(sd.streams))
 	}
 	defer func() { <-sd.streams }()
-	st, err := h.newDigestStream(req.Msg.GetCompression(), stream.Send)
+	st, err := h.newDigestStream(req.Msg.GetCompression(), req.Peer().Addr, stream.Send)
 	if err != nil {
 		return err
 	}
@@ -111,6 +112,7 @@ func (h *handler) FetchByDigest(ctx context.Context, req *connect.Request[snapsy
 type digestStream struct {
 	coder
 	h    *handler
+	peer string // the client's address, for the peer memory
 	send func(*snapsyncv1.FetchByDigestResponse) error
 	data *[]byte // the chunk as read
 	msg  snapsyncv1.FetchByDigestResponse
@@ -119,7 +121,7 @@ type digestStream struct {
 	read, sent     int64
 }
 
-func (h *handler) newDigestStream(c snapsyncv1.Compression, send func(*snapsyncv1.FetchByDigestResponse) error) (*digestStream, error) {
+func (h *handler) newDigestStream(c snapsyncv1.Compression, peer string, send func(*snapsyncv1.FetchByDigestResponse) error) (*digestStream, error) {
 	sd := h.sending
 	mode := sd.mode
 	if c != snapsyncv1.Compression_COMPRESSION_UNSPECIFIED {
@@ -129,10 +131,12 @@ func (h *handler) newDigestStream(c snapsyncv1.Compression, send func(*snapsyncv
 	if err != nil {
 		return nil, err
 	}
-	return &digestStream{coder: cd, h: h, send: send, data: sd.bufs.buf(sd.chunkSize)}, nil
+	sd.peers.seed(peer, cd.choose)
+	return &digestStream{coder: cd, h: h, peer: peer, send: send, data: sd.bufs.buf(sd.chunkSize)}, nil
 }
 
 func (s *digestStream) close() {
+	s.h.sending.peers.keep(s.peer, s.choose)
 	s.coder.close()
 	s.h.sending.bufs.putBuf(s.data)
 }

@@ -19,7 +19,7 @@ import (
 // renewed while it runs, and reads each chunk from the server's own copy of
 // a file the manifest lists (docs/DESIGN.md invariant 3), sent raw or as
 // one zstd frame.
-func (ls *liveSnapshot) Chunks(ctx context.Context, req *snapsyncv1.FetchChunksRequest, send func(any) error, direct bool) (ChunkSender, error) {
+func (ls *liveSnapshot) Chunks(ctx context.Context, req *snapsyncv1.FetchChunksRequest, peer string, send func(any) error, direct bool) (ChunkSender, error) {
 	s, start := ls.s, time.Now()
 	select {
 	case s.streams <- struct{}{}:
@@ -34,7 +34,7 @@ func (ls *liveSnapshot) Chunks(ctx context.Context, req *snapsyncv1.FetchChunksR
 			return nil, err
 		}
 	}
-	cs, err := s.newChunkStream(ls.e, s.compressionFor(req.GetCompression()), send, direct)
+	cs, err := s.newChunkStream(ls.e, s.compressionFor(req.GetCompression()), peer, send, direct)
 	if err != nil {
 		stopRenew()
 		<-s.streams
@@ -46,6 +46,7 @@ func (ls *liveSnapshot) Chunks(ctx context.Context, req *snapsyncv1.FetchChunksR
 
 // Done logs what the stream sent and gives back what it held.
 func (cs *chunkStream) Done(err error) {
+	cs.s.peers.keep(cs.peer, cs.choose)
 	cs.close()
 	cs.stopRenew()
 	<-cs.s.streams
@@ -99,6 +100,7 @@ var _ ChunkSender = (*chunkStream)(nil)
 type chunkStream struct {
 	s      *Server
 	e      *entry
+	peer   string // the client's address, for the peer memory
 	send   func(any) error
 	direct bool // the stream's codec is rpccodec's: raw chunks go from the file into the send buffer
 	coder
@@ -114,12 +116,13 @@ type chunkStream struct {
 	read, sent      int64
 }
 
-func (s *Server) newChunkStream(e *entry, mode Compression, send func(any) error, direct bool) (*chunkStream, error) {
+func (s *Server) newChunkStream(e *entry, mode Compression, peer string, send func(any) error, direct bool) (*chunkStream, error) {
 	c, err := newCoder(&s.bufs, s.frames, mode, int(e.lay.chunkSize))
 	if err != nil {
 		return nil, err
 	}
-	return &chunkStream{s: s, e: e, send: send, direct: direct, coder: c, fi: -1}, nil
+	s.peers.seed(peer, c.choose)
+	return &chunkStream{s: s, e: e, peer: peer, send: send, direct: direct, coder: c, fi: -1}, nil
 }
 
 func (cs *chunkStream) close() {

@@ -116,7 +116,7 @@ func (h *handler) FetchChunks(ctx context.Context, req *connect.Request[snapsync
 	if _, err := checkRanges(m, req.Msg.GetRanges(), h.maxChunks); err != nil {
 		return err
 	}
-	cs, err := snap.Chunks(ctx, req.Msg, stream.Conn().Send, usesProto(req.Header().Get("Content-Type")))
+	cs, err := snap.Chunks(ctx, req.Msg, req.Peer().Addr, stream.Conn().Send, usesProto(req.Header().Get("Content-Type")))
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,7 @@ type Server struct {
 	cache     *digestCache
 	installed atomic.Pointer[installed] // nil: no installed database served by digest
 	frames    *frameCache               // nil: off
+	peers     *peerMemory               // what each peer's last stream learnt of its link
 	streams   chan struct{}             // semaphore of FetchChunks and FetchByDigest streams
 	limiter   *rate.Limiter             // nil: unlimited
 	bufs      bufferPools
@@ -117,6 +118,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.lock = lock
 	s.catalog = newCatalog(s.stateDir, s.log, s.cfg.Metrics)
 	s.frames = newFrameCache(s.cfg.FrameCacheBytes)
+	s.peers = newPeerMemory()
 	s.ServeInstalled(s.cfg.InstalledDest)
 	cachePath := s.cfg.DigestCachePath
 	if cachePath == "" {
@@ -154,7 +156,7 @@ func (s *Server) ServeInstalled(dest string) {
 // catalog of checkpoints, on its own mux.
 func (s *Server) Handler() http.Handler {
 	h := &handler{st: live{s}, maxChunks: s.cfg.MaxChunksPerRequest, log: s.log, metrics: s.cfg.Metrics,
-		sending: &sending{bufs: &s.bufs, frames: s.frames, limiter: s.limiter, streams: s.streams, mode: s.cfg.Compression,
+		sending: &sending{bufs: &s.bufs, frames: s.frames, peers: s.peers, limiter: s.limiter, streams: s.streams, mode: s.cfg.Compression,
 			chunkSize: s.cfg.ChunkSize, metrics: s.cfg.Metrics}}
 	return serviceMux(h, admission{s})
 }
@@ -165,7 +167,7 @@ func (s *Server) Handler() http.Handler {
 // CreateSnapshot's audit lines go to log.
 func StoreHandler(st Store, log zerolog.Logger) http.Handler {
 	h := &handler{st: st, maxChunks: DefaultMaxChunksPerRequest, log: log,
-		sending: &sending{bufs: &bufferPools{window: windowFor(chunker.DefaultChunkSize)}, streams: make(chan struct{}, DefaultMaxStreams),
+		sending: &sending{bufs: &bufferPools{window: windowFor(chunker.DefaultChunkSize)}, peers: newPeerMemory(), streams: make(chan struct{}, DefaultMaxStreams),
 			chunkSize: chunker.DefaultChunkSize}}
 	return serviceMux(h, admission{})
 }

@@ -51,8 +51,9 @@ type Snapshot interface {
 	// Chunks starts sending the chunks of one FetchChunks request, whose
 	// ranges are checked already, through send: a *FetchChunksResponse, or
 	// an *rpccodec.ChunkFrame when direct (the stream's codec is
-	// rpccodec.Codec).
-	Chunks(ctx context.Context, req *snapsyncv1.FetchChunksRequest, send func(any) error, direct bool) (ChunkSender, error)
+	// rpccodec.Codec). peer is the client's address ("host:port"; "" when
+	// unknown).
+	Chunks(ctx context.Context, req *snapsyncv1.FetchChunksRequest, peer string, send func(any) error, direct bool) (ChunkSender, error)
 	// Close ends the call's hold on the snapshot.
 	Close()
 }

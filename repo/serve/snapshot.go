@@ -58,7 +58,7 @@ func (m manifestReader) Read(p []byte) (int, error) {
 // Chunks sends each chunk read and verified through repo.GetChunk, raw: the
 // client is on the same host, where compressing would only cost. A chunk at
 // most verify.MaxChunkSize (3 MiB) keeps every message under 4 MiB.
-func (sn snapshot) Chunks(_ context.Context, _ *snapsyncv1.FetchChunksRequest, send func(any) error, _ bool) (server.ChunkSender, error) {
+func (sn snapshot) Chunks(_ context.Context, _ *snapsyncv1.FetchChunksRequest, _ string, send func(any) error, _ bool) (server.ChunkSender, error) {
 	return &chunks{s: sn.s, send: send}, nil
 }
 
