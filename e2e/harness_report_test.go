@@ -290,7 +290,7 @@ func (h *harness) fanOutFloor() string {
 const sourcesNotes = "Issue 21's scenario. *New follower from a backup*: the older checkpoint is backed up once (untimed) into a directory " +
 	"repository; each round installs the newer checkpoint into an empty directory from the leader with `--chunks-from REPO` " +
 	"(the repository served inside the installing process), and from the leader alone; the wire column is what the leader sent " +
-	"(`bytes_fetched` less the repository's `bytes_by_source`); a third contender names instead a chunk source in the test process that says it has " +
+	"(`bytes_fetched` less the repository's `bytes_by_source`; every contender asks for `--compression none`, so that it counts chunks, not the compression choices of the leader's streams); a third contender names instead a chunk source in the test process that says it has " +
 	"every chunk and sends zeros (the install is exact in every round: it fails otherwise). *Fan-out*: three follower sidecars (local API on loopback with a token, " +
 	"peer listener on 127.0.0.1) prepare the newer checkpoint from the leader, one alone, then three at once, each naming the other two " +
 	"in `PrepareRequest.chunk_sources`; the row's time runs until every Prepare has ended (staged), its server CPU is the leader's, its client CPU the three follower sidecars' together; " +
