@@ -136,8 +136,13 @@ func (f *fetcher) runSourced(ctx context.Context, jobs []*job) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for n := range f.cfg.Streams {
 		g.Go(func() error {
+			cio, err := f.newChunkIO() // one for all the worker's batches
+			if err != nil {
+				return err
+			}
+			defer cio.close()
 			for batch := range next {
-				if err := f.sourcedBatch(gctx, n, batch); err != nil {
+				if err := f.sourcedBatch(gctx, n, batch, cio); err != nil {
 					return err
 				}
 			}
@@ -148,8 +153,9 @@ func (f *fetcher) runSourced(ctx context.Context, jobs []*job) error {
 }
 
 // sourcedBatch fetches one batch: from the chunk sources that have its
-// chunks, then what is left from the install's source on stream n.
-func (f *fetcher) sourcedBatch(ctx context.Context, n int, batch []*job) error {
+// chunks, then what is left from the install's source on stream n, both
+// through cio.
+func (f *fetcher) sourcedBatch(ctx context.Context, n int, batch []*job, cio *chunkIO) error {
 	rest := batch
 	for _, c := range f.sources.list {
 		if c.dropped.Load() || len(rest) == 0 {
@@ -172,7 +178,7 @@ func (f *fetcher) sourcedBatch(ctx context.Context, n int, batch []*job) error {
 			}
 		}
 		if len(mine) > 0 {
-			if err := f.fromSource(ctx, c, mine); err != nil {
+			if err := f.fromSource(ctx, c, mine, cio); err != nil {
 				var local *localError
 				if errors.As(err, &local) || ctx.Err() != nil { // the install's own failure, not the source's
 					return err
@@ -186,7 +192,7 @@ func (f *fetcher) sourcedBatch(ctx context.Context, n int, batch []*job) error {
 	if len(rest) == 0 {
 		return nil
 	}
-	return f.stream(ctx, n, rest)
+	return f.streamWith(ctx, n, rest, cio)
 }
 
 // drop gives up on c for the rest of the install, once.
@@ -227,18 +233,10 @@ func digestsOf(jobs []*job) [][]byte {
 // maxDigestsPerCall chunks, placing each one that verifies. A chunk c leaves
 // out stays pending; a call that fails, or a chunk that does not verify,
 // ends it with an error (the caller drops c).
-func (f *fetcher) fromSource(ctx context.Context, c *chunkSource, jobs []*job) error {
-	dec, err := newDecoder(f.chunkSize)
-	if err != nil {
-		return err
-	}
-	defer dec.Close()
-	buf := alignedBuf(int(f.chunkSize))
-	out := f.sink.open()
-	defer out.close()
+func (f *fetcher) fromSource(ctx context.Context, c *chunkSource, jobs []*job, cio *chunkIO) error {
 	for start := 0; start < len(jobs); start += maxDigestsPerCall {
 		batch := jobs[start:min(len(jobs), start+maxDigestsPerCall)]
-		if err := f.byDigest(ctx, c, batch, dec, buf, out); err != nil {
+		if err := f.byDigest(ctx, c, batch, cio.dec, cio.buf, cio.out); err != nil {
 			return err
 		}
 	}

@@ -85,22 +85,39 @@ func splitJobs(jobs []*job, n int) [][]*job {
 // retries; memory is two messages and one decoded chunk: one message is
 // received while the one before it is verified and written (call).
 func (f *fetcher) stream(ctx context.Context, n int, pending []*job) error {
-	dec, err := newDecoder(f.chunkSize)
+	cio, err := f.newChunkIO()
 	if err != nil {
 		return err
 	}
-	defer dec.Close()
-	// Aligned buffers, so that whole chunks can be written with direct I/O:
-	// buf for decoded chunks, and each message's Data, which raw chunks are
-	// received into (room for a zstd frame of a chunk, so it never grows).
-	buf := alignedBuf(int(f.chunkSize))
+	defer cio.close()
+	return f.streamWith(ctx, n, pending, cio)
+}
+
+// newChunkIO makes what a stream receives chunks with: a decoder and
+// aligned buffers, so that whole chunks can be written with direct I/O (buf
+// for decoded chunks, and each message's Data, which raw chunks are received
+// into: room for a zstd frame of a chunk, so it never grows), and an open
+// sink. close gives back what it holds.
+func (f *fetcher) newChunkIO() (*chunkIO, error) {
+	dec, err := newDecoder(f.chunkSize)
+	if err != nil {
+		return nil, err
+	}
 	var msgs [2]*snapsyncv1.FetchChunksResponse
 	for i := range msgs {
 		msgs[i] = &snapsyncv1.FetchChunksResponse{Data: alignedBuf(int(f.chunkSize) + int(f.chunkSize)/128 + 1024)[:0]}
 	}
-	out := f.sink.open()
-	defer out.close()
-	cio := &chunkIO{dec: dec, buf: buf, msgs: msgs, out: out}
+	return &chunkIO{dec: dec, buf: alignedBuf(int(f.chunkSize)), msgs: msgs, out: f.sink.open()}, nil
+}
+
+func (cio *chunkIO) close() {
+	cio.out.close()
+	cio.dec.Close()
+}
+
+// streamWith is stream on cio, which outlives it (a sourced fetch's worker
+// keeps one for all its batches).
+func (f *fetcher) streamWith(ctx context.Context, n int, pending []*job, cio *chunkIO) error {
 	what := fmt.Sprintf("fetch stream %d", n)
 	return newRetrier(f.cfg).do(ctx, what, func(ctx context.Context) (bool, error) {
 		progress := false
