@@ -34,6 +34,7 @@ const (
 
 	foreignScen     = "install onto a follower holding a foreign DB"
 	ontoForeign     = "snapsync onto the foreign DB"
+	ontoForeignKept = "snapsync onto the foreign DB, --keep-old (the OM's Commit; finalize, untimed, deletes it after)"
 	ontoEmpty       = "snapsync onto an empty dest"
 	filesSnapsync   = "snapsync"
 	filesTar        = "tar -cf - | tar -xf - + sync"
@@ -87,17 +88,27 @@ func foreignCheckpoint(tb testing.TB, size int64) string {
 }
 
 // foreignRound installs the newer checkpoint onto a copy of the foreign DB
-// (cp -a and synced before the clock starts: no digest cache knows it) and
-// onto an empty destination.
+// (cp -a and synced before the clock starts: no digest cache knows it),
+// once deleting the old DB inside the clock (the command's default) and once
+// keeping it as the OM's Commit does (keep_old: its Finalize deletes the old
+// DB after the OM reopened the new one, here untimed), and onto an empty
+// destination.
 func (h *harness) foreignRound() []func() {
-	return []func(){
-		func() {
+	onto := func(contender string, args ...string) func() {
+		return func() {
 			d := h.dest()
 			h.run(exec.Command("cp", "-a", h.foreign, d))
 			h.run(exec.Command("sync", "-f", d))
-			h.add(foreignScen, ontoForeign, h.newSize, h.snapsync(h.srvNew, d))
+			h.add(foreignScen, contender, h.newSize, h.snapsyncURL(h.srvNew, h.srvNew.URL, d, args...))
+			if len(args) > 0 {
+				h.run(exec.Command(binary, "finalize", "--dest", d))
+			}
 			h.remove(d)
-		},
+		}
+	}
+	return []func(){
+		onto(ontoForeign),
+		onto(ontoForeignKept, "--keep-old"),
 		func() {
 			d := h.dest()
 			h.add(foreignScen, ontoEmpty, h.newSize, h.snapsync(h.srvNew, d))
