@@ -67,6 +67,7 @@ type localIndex struct {
 	bytes     int64 // of the distinct inodes indexed
 	hashed    int64 // inodes read and hashed (if only their first chunk): each once
 	cached    int64 // inodes whose chunks the follower cache held
+	skipped   int64 // inodes the prefilter left unread by their size
 	read      int64 // bytes read and hashed
 }
 
@@ -77,11 +78,11 @@ type localTree struct {
 }
 
 // indexTrees finds the local content the plan can use: scanLocal, then
-// hashRest, then index (see them). want, if not nil, is the prefilter: a file
-// whose first chunk it refuses is not read further. need is what the plan
-// needs (nil: everything).
-func indexTrees(ctx context.Context, trees []localTree, chunkSize int, want, need *digestSet, cache *localCache, log zerolog.Logger) (*localIndex, error) {
-	sc, err := scanLocal(ctx, trees, chunkSize, want, cache, log)
+// hashRest, then index (see them). pf, if not nil, is the prefilter: a file
+// it skips is not read, and one whose first chunk it refuses is not read
+// further. need is what the plan needs (nil: everything).
+func indexTrees(ctx context.Context, trees []localTree, chunkSize int, pf *prefilter, need *digestSet, cache *localCache, log zerolog.Logger) (*localIndex, error) {
+	sc, err := scanLocal(ctx, trees, chunkSize, pf, cache, log)
 	if err != nil {
 		return nil, err
 	}

@@ -38,13 +38,18 @@ func BenchmarkIndexTrees(b *testing.B) {
 	for _, tc := range []struct {
 		name  string
 		cache *localCache
-		want  *digestSet
-	}{{"hashed", nil, nil}, {"cached", cache, nil}, {"foreign", nil, newDigestSet()}} {
+		pf    *prefilter
+	}{
+		{"hashed", nil, nil},
+		{"cached", cache, nil},
+		{"foreign", nil, &prefilter{want: newDigestSet()}}, // first chunks read
+		{"foreign, of no manifest size", nil, &prefilter{want: newDigestSet(), immutable: DefaultImmutable}}, // nothing read
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(files * size)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := indexTrees(context.Background(), []localTree{{root: root, fromDest: true}}, testChunkSize, tc.want, nil, tc.cache, zerolog.Nop()); err != nil {
+				if _, err := indexTrees(context.Background(), []localTree{{root: root, fromDest: true}}, testChunkSize, tc.pf, nil, tc.cache, zerolog.Nop()); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -74,9 +74,11 @@ func TestPrefilter(t *testing.T) {
 	for _, b := range leader {
 		total += int64(len(b))
 	}
-	foreign := map[string][]byte{}
+	foreign := map[string][]byte{}      // of the leader's sizes
+	foreignOther := map[string][]byte{} // of other sizes
 	for i, name := range names {
 		foreign[name] = randBytes(uint64(100+i), len(leader[name]))
+		foreignOther[name] = randBytes(uint64(200+i), len(leader[name])+1000)
 	}
 	testCases := []struct {
 		name   string
@@ -91,6 +93,18 @@ func TestPrefilter(t *testing.T) {
 			name:  "foreign DB: one chunk a file",
 			local: foreign,
 			read:  func(int64) int64 { return 4 * cs },
+		},
+		{
+			name:  "foreign DB of other sizes: its SSTs unread, its log one chunk",
+			local: foreignOther,
+			read:  func(int64) int64 { return cs },
+		},
+		{
+			name: "an SST of no manifest size, even a prefix of one: unread, fetched",
+			local: map[string][]byte{
+				"000001.sst": leader["000001.sst"][:3*cs],
+			},
+			read: func(int64) int64 { return 0 },
 		},
 		{
 			name:   "foreign DB, verify-local: every byte",
@@ -134,7 +148,8 @@ func TestPrefilter(t *testing.T) {
 			if tc.verify {
 				want = nil
 			}
-			idx, err := indexTrees(context.Background(), []localTree{{root: root, fromDest: true}}, cs, want, need, nil, zerolog.Nop())
+			pf := newPrefilter(m, want, DefaultImmutable)
+			idx, err := indexTrees(context.Background(), []localTree{{root: root, fromDest: true}}, cs, pf, need, nil, zerolog.Nop())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -290,7 +305,7 @@ func TestHeldPlan(t *testing.T) {
 	m := manifestOf(t, leader, names)
 	done, complete := make([][]bool, len(m.Files)), make([]bool, len(m.Files))
 	need := neededDigests(m, done, complete)
-	sc, err := scanLocal(context.Background(), []localTree{{root: root, fromDest: true}}, cs, need, nil, zerolog.Nop())
+	sc, err := scanLocal(context.Background(), []localTree{{root: root, fromDest: true}}, cs, &prefilter{want: need}, nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -283,7 +283,7 @@ func planStage(ctx context.Context, m *verify.Manifest, cfg *Config, l layout, c
 	} else {
 		want = nil // exhaustive: every local byte is hashed
 	}
-	sc, err := scanLocal(ctx, localTrees(l), int(m.ChunkSize), want, cache, cfg.Logger)
+	sc, err := scanLocal(ctx, localTrees(l), int(m.ChunkSize), newPrefilter(m, want, cfg.Immutable), cache, cfg.Logger)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -346,7 +346,7 @@ func logPlan(cfg *Config, p *plan, idx *localIndex, reuse, fetch int64) {
 		Int64("staged", p.stagedBytes).Int64("placed", p.placedBytes).
 		Int64("reuse", reuse).Int64("fetch", fetch).
 		Int("local_files", idx.files).Int64("local_hashed", idx.hashed).
-		Int64("local_cached", idx.cached).Int64("local_bytes_read", idx.read).Msg("plan")
+		Int64("local_cached", idx.cached).Int64("local_skipped", idx.skipped).Int64("local_bytes_read", idx.read).Msg("plan")
 }
 
 // run places whole files, then copies, fetches and flushes at once. With

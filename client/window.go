@@ -104,7 +104,7 @@ func planWindowed(ctx context.Context, m *verify.Manifest, tbl *chunkTable, cfg 
 		Int64("staged", p.stagedBytes).Int64("placed", p.placedBytes).Int64("write", w.write).
 		Int("windows", len(w.windows)).Int("window_chunks", cfg.window()).
 		Int("local_files", idx.files).Int64("local_hashed", idx.hashed).
-		Int64("local_cached", idx.cached).Int64("local_bytes_read", idx.read).Msg("plan")
+		Int64("local_cached", idx.cached).Int64("local_skipped", idx.skipped).Int64("local_bytes_read", idx.read).Msg("plan")
 	return s, pool, &localPlan{need: need, idx: idx}, nil
 }
 
@@ -118,7 +118,7 @@ func indexLocal(ctx context.Context, cfg *Config, l layout, m *verify.Manifest, 
 	} else {
 		want = nil
 	}
-	sc, err := scanLocal(ctx, localTrees(l), int(m.ChunkSize), want, cache, cfg.Logger)
+	sc, err := scanLocal(ctx, localTrees(l), int(m.ChunkSize), newPrefilter(m, want, cfg.Immutable), cache, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

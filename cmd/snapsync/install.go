@@ -61,7 +61,7 @@ fails mid-way, goes on from the next, keeping every chunk already verified.`,
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	fl.IntVar(&f.streams, "streams", 4, "parallel chunk streams")
 	fl.BoolVar(&f.keepOld, "keep-old", false, "keep the replaced database (or --replace entries) for snapsync rollback, until snapsync finalize deletes it")
-	fl.BoolVar(&f.verifyLocal, "verify-local", false, "hash every byte of every local file, ignoring the digest cache beside DIR and the first-chunk prefilter")
+	fl.BoolVar(&f.verifyLocal, "verify-local", false, "hash every byte of every local file, ignoring the digest cache beside DIR and the prefilter (an SST of no manifest file's size unread, others by their first chunk)")
 	fl.IntVar(&f.planWindow, "plan-window", 0, "most chunks planned at once: a larger manifest is staged a window at a time, in memory bounded by the window (0: 262144)")
 	fl.BoolVar(&f.buffered, "buffered-writes", false, "write every chunk through the page cache (default: whole chunks bypass it with direct I/O where the filesystem allows)")
 	fl.StringSliceVar(&f.replace, "replace", nil, "replace only these top-level entries of --dest, as one unit, leaving the rest (e.g. om.db,db.snapshots in an OM metadata dir); the staging area is then DIR/.snapsync-replace")
