@@ -231,3 +231,34 @@ func TestChunkSourceConfig(t *testing.T) {
 		t.Fatalf("Validate with a chunk source of s3://: %v, want ErrConfig", err)
 	}
 }
+
+// TestStartBatch: followers that lease a snapshot one after another start
+// fetching it far apart, whatever their ordinals and the batch count; one
+// without an ordinal starts anywhere.
+func TestStartBatch(t *testing.T) {
+	t.Parallel()
+	ids := []verify.Digest{verify.Sum([]byte("a")), verify.Sum([]byte("b")), {}}
+	for _, n := range []int{3, 8, 36, 1000} {
+		minApart := int(0.236*float64(n)) - 1 // the golden ratio's spread, less a batch lost to rounding
+		for _, id := range ids {
+			for k := uint32(1); k <= 40; k++ {
+				starts := []int{startBatch(id, k, n), startBatch(id, k+1, n), startBatch(id, k+2, n)}
+				for i, a := range starts {
+					if a < 0 || a >= n {
+						t.Fatalf("n=%d ordinal %d: start %d outside [0, %d)", n, k+uint32(i), a, n)
+					}
+					for _, b := range starts[i+1:] {
+						if d := min((a-b+n)%n, (b-a+n)%n); d < minApart {
+							t.Errorf("n=%d ordinals %d..%d: starts %v only %d batches apart, want at least %d", n, k, k+2, starts, d, minApart)
+						}
+					}
+				}
+			}
+		}
+		for range 100 {
+			if s := startBatch(ids[0], 0, n); s < 0 || s >= n {
+				t.Fatalf("n=%d without an ordinal: start %d outside [0, %d)", n, s, n)
+			}
+		}
+	}
+}

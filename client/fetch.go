@@ -22,6 +22,7 @@ type fetcher struct {
 	rpc       snapsyncv1connect.SnapshotServiceClient
 	id        verify.Digest
 	leaseID   string
+	ordinal   uint32 // the lease's (grant.ordinal)
 	cfg       *Config
 	sink      chunkSink
 	ctr       *counters

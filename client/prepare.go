@@ -135,7 +135,7 @@ func prepareReporting(ctx context.Context, from string, minIndex uint64, cfg *Co
 	if err := callHook(cfg.Hook, "manifest-fetched"); err != nil {
 		return Prepared{}, err
 	}
-	return stageSnapshot(ctx, &fetcher{rpc: rpc, id: g.id, leaseID: g.leaseID, cfg: cfg, chunkSize: m.ChunkSize,
+	return stageSnapshot(ctx, &fetcher{rpc: rpc, id: g.id, leaseID: g.leaseID, ordinal: g.ordinal, cfg: cfg, chunkSize: m.ChunkSize,
 		sources: newSourceSet(cfg)}, m, at, st, cfg, l, ctr)
 }
 

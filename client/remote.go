@@ -22,6 +22,9 @@ type grant struct {
 	info    *snapsyncv1.SnapshotInfo
 	leaseID string
 	ttl     time.Duration // as granted; 0 when unknown
+	// ordinal is the lease's place among those the server granted on the
+	// snapshot, from 1 (0: the server does not say); see startBatch.
+	ordinal uint32
 }
 
 // createSnapshot asks for a checkpoint reflecting at least minIndex and checks
@@ -55,7 +58,7 @@ func checkGrant(resp *snapsyncv1.CreateSnapshotResponse, minIndex uint64) (grant
 	case info.GetIndex() < minIndex:
 		return grant{}, fmt.Errorf("%w: snapshot at index %d, asked for at least %d", ErrServer, info.GetIndex(), minIndex)
 	}
-	g := grant{id: id, info: info, leaseID: resp.GetLease().GetLeaseId()}
+	g := grant{id: id, info: info, leaseID: resp.GetLease().GetLeaseId(), ordinal: resp.GetLeaseOrdinal()}
 	if exp := resp.GetLease().GetExpiresUnixNano(); exp > 0 {
 		g.ttl = max(time.Until(time.Unix(0, exp)), 0)
 	}

@@ -18,8 +18,10 @@ type entry struct {
 	dir    string
 	owned  bool
 	leases map[string]*lease
-	active int  // streams reading it; it is not removed while > 0
-	broken bool // a file changed under it: never reused
+	// granted counts the leases granted on it since the process started.
+	granted uint32
+	active  int  // streams reading it; it is not removed while > 0
+	broken  bool // a file changed under it: never reused
 }
 
 func (e *entry) created() time.Time { return time.Unix(0, e.lay.meta.CreatedUnixNano) }

@@ -43,7 +43,7 @@ func (h *handler) CreateSnapshot(ctx context.Context, req *connect.Request[snaps
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&snapsyncv1.CreateSnapshotResponse{Snapshot: snapshotInfo(d), Lease: leaseMsg(l)}), nil
+	return connect.NewResponse(&snapsyncv1.CreateSnapshotResponse{Snapshot: snapshotInfo(d), Lease: leaseMsg(l), LeaseOrdinal: l.Ordinal}), nil
 }
 
 // snapshotInfo describes d as every store does.

@@ -16,6 +16,7 @@ type lease struct {
 	ent     *entry
 	ttl     time.Duration
 	expires time.Time
+	ordinal uint32 // 1 + the leases granted on ent before it (Lease.Ordinal)
 }
 
 func newLeaseID() string {
@@ -26,7 +27,8 @@ func newLeaseID() string {
 
 // grantLocked adds a new lease on e and persists e's state.
 func (c *catalog) grantLocked(e *entry, ttl time.Duration, now time.Time) (*lease, error) {
-	l := &lease{id: newLeaseID(), ent: e, ttl: ttl, expires: now.Add(ttl)}
+	e.granted++
+	l := &lease{id: newLeaseID(), ent: e, ttl: ttl, expires: now.Add(ttl), ordinal: e.granted}
 	e.leases[l.id] = l
 	c.leases[l.id] = l
 	if err := c.writeState(e); err != nil {

@@ -169,3 +169,30 @@ func TestWorkDirLocked(t *testing.T) {
 		t.Fatalf("second server on the same work dir: %v, want ErrWorkDirLocked", err)
 	}
 }
+
+// TestLeaseOrdinal: each lease granted on a snapshot is told its place among
+// them, from 1, whether the snapshot was made for it or reused; a new
+// snapshot counts afresh.
+func TestLeaseOrdinal(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Config{Source: openPebble(t, 1<<20), ReuseWithin: time.Hour})
+	var first []byte
+	for want := uint32(1); want <= 3; want++ {
+		res := ts.create(t, 0, 0)
+		if got := res.GetLeaseOrdinal(); got != want {
+			t.Fatalf("lease %d: ordinal %d, want %d", want, got, want)
+		}
+		id := res.GetSnapshot().GetSnapshotId()
+		if first == nil {
+			first = id
+		} else if string(id) != string(first) {
+			t.Fatalf("lease %d: snapshot %x, want the reused %x", want, id, first)
+		}
+	}
+	fresh := startServer(t, Config{Source: openPebble(t, 1<<20), ReuseWithin: -1})
+	for range 2 { // a snapshot made for each lease: each the first of its own
+		if got := fresh.create(t, 0, 0).GetLeaseOrdinal(); got != 1 {
+			t.Fatalf("the only lease of a new snapshot: ordinal %d, want 1", got)
+		}
+	}
+}

@@ -27,7 +27,7 @@ func (l live) Create(ctx context.Context, minIndex uint64, ttl time.Duration) (D
 	if err != nil {
 		return Desc{}, Lease{}, err
 	}
-	return e.desc(), Lease{ID: ls.id, Expires: ls.expires, Reused: reused}, nil
+	return e.desc(), Lease{ID: ls.id, Expires: ls.expires, Reused: reused, Ordinal: ls.ordinal}, nil
 }
 
 // leaseTTL turns a requested TTL into the one granted: the configured

@@ -116,4 +116,8 @@ type Lease struct {
 	Expires time.Time
 	// Reused: the snapshot was held already, not made for this lease.
 	Reused bool
+	// Ordinal is the lease's place among those granted on the snapshot
+	// since the server started, from 1 (0: not counted). Clients installing
+	// the snapshot at once spread where they start fetching by it.
+	Ordinal uint32
 }

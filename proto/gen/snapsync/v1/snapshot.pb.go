@@ -361,9 +361,15 @@ func (x *CreateSnapshotRequest) GetClient() string {
 }
 
 type CreateSnapshotResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Snapshot      *SnapshotInfo          `protobuf:"bytes,1,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
-	Lease         *Lease                 `protobuf:"bytes,2,opt,name=lease,proto3" json:"lease,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Snapshot *SnapshotInfo          `protobuf:"bytes,1,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Lease    *Lease                 `protobuf:"bytes,2,opt,name=lease,proto3" json:"lease,omitempty"`
+	// This lease's place among the leases the server granted on the snapshot:
+	// 1 for the first, 2 for the next (0: the server does not say). Followers
+	// installing the same snapshot at once start fetching at places spread by
+	// it, so that each finds in the others' staging areas what they fetched
+	// (docs/DESIGN.md, How an install runs: Fetch).
+	LeaseOrdinal  uint32 `protobuf:"varint,3,opt,name=lease_ordinal,json=leaseOrdinal,proto3" json:"lease_ordinal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -410,6 +416,13 @@ func (x *CreateSnapshotResponse) GetLease() *Lease {
 		return x.Lease
 	}
 	return nil
+}
+
+func (x *CreateSnapshotResponse) GetLeaseOrdinal() uint32 {
+	if x != nil {
+		return x.LeaseOrdinal
+	}
+	return 0
 }
 
 type GetManifestRequest struct {
@@ -1263,10 +1276,11 @@ const file_snapsync_v1_snapshot_proto_rawDesc = "" +
 	"\tmin_index\x18\x01 \x01(\x04R\bminIndex\x12 \n" +
 	"\flease_ttl_ms\x18\x02 \x01(\rR\n" +
 	"leaseTtlMs\x12\x16\n" +
-	"\x06client\x18\x03 \x01(\tR\x06client\"y\n" +
+	"\x06client\x18\x03 \x01(\tR\x06client\"\x9e\x01\n" +
 	"\x16CreateSnapshotResponse\x125\n" +
 	"\bsnapshot\x18\x01 \x01(\v2\x19.snapsync.v1.SnapshotInfoR\bsnapshot\x12(\n" +
-	"\x05lease\x18\x02 \x01(\v2\x12.snapsync.v1.LeaseR\x05lease\"5\n" +
+	"\x05lease\x18\x02 \x01(\v2\x12.snapsync.v1.LeaseR\x05lease\x12#\n" +
+	"\rlease_ordinal\x18\x03 \x01(\rR\fleaseOrdinal\"5\n" +
 	"\x12GetManifestRequest\x12\x1f\n" +
 	"\vsnapshot_id\x18\x01 \x01(\fR\n" +
 	"snapshotId\"`\n" +
