@@ -11,7 +11,7 @@ func progressMsg(st snapsyncv1.InstallState, p client.Progress) *snapsyncv1.Prog
 	return &snapsyncv1.Progress{
 		State: st, BytesTotal: u64(p.BytesTotal), BytesDone: u64(p.BytesDone),
 		BytesFetched: u64(p.BytesFetched), BytesReused: u64(p.BytesReused), FilesTotal: u64(int64(p.Files)),
-		Phase: phaseMsg(p.Phase),
+		BytesFromSources: u64(p.BytesFromSources), Phase: phaseMsg(p.Phase),
 	}
 }
 
@@ -41,8 +41,17 @@ func resultProgress(st snapsyncv1.InstallState, r client.Result) *snapsyncv1.Pro
 	return &snapsyncv1.Progress{
 		State: st, BytesTotal: u64(r.BytesTotal), BytesDone: u64(r.BytesTotal),
 		BytesFetched: u64(r.BytesFetched), BytesReused: u64(r.BytesReused), FilesTotal: u64(int64(r.Files)),
-		Phase: snapsyncv1.Phase_PHASE_STAGED,
+		BytesFromSources: u64(sum(r.SourceBytes)), Phase: snapsyncv1.Phase_PHASE_STAGED,
 	}
+}
+
+// sum adds up a Result's bytes by chunk source.
+func sum(bySource map[string]int64) int64 {
+	var n int64
+	for _, b := range bySource {
+		n += b
+	}
+	return n
 }
 
 // infoMsg describes a staged or installed snapshot on the wire.

@@ -10,8 +10,10 @@ import (
 	"connectrpc.com/connect"
 	pebbledb "github.com/cockroachdb/pebble/v2"
 
+	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/internal/testdb"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
+	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	"github.com/snapsync/snapsync/server"
 	dirsource "github.com/snapsync/snapsync/source/dir"
 	"github.com/snapsync/snapsync/verify"
@@ -129,4 +131,46 @@ func TestPrepareSourceURLsRefused(t *testing.T) {
 		_, err := prepareFrom(t, l.client, req)
 		wantCode(t, err, connect.CodeInvalidArgument)
 	}
+}
+
+// TestPrepareChunkSources: a Prepare naming a chunk source that holds the
+// checkpoint takes its chunks from it, and its progress says how many bytes
+// the chunk sources sent.
+func TestPrepareChunkSources(t *testing.T) {
+	t.Parallel()
+	leader := openLeader(t, 8<<20)
+	cp := checkpointOf(t, leader.DB())
+	truth, source := servePeer(t, cp, 100), servePeer(t, cp, 100)
+	// A sidecar serves by digest the chunks of the checkpoints it holds.
+	if _, err := snapsyncv1connect.NewSnapshotServiceClient(client.NewHTTPClient(), source.url).
+		CreateSnapshot(context.Background(), connect.NewRequest(&snapsyncv1.CreateSnapshotRequest{})); err != nil {
+		t.Fatal(err)
+	}
+	l := startLocal(t, InstallConfig{}, nil)
+	dest := filepath.Join(l.root, "db")
+	s, err := l.client.Prepare(context.Background(), connect.NewRequest(&snapsyncv1.PrepareRequest{
+		SourceUrl: truth.url, ChunkSources: []string{source.url}, Dest: dest}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var last *snapsyncv1.PrepareResponse
+	for s.Receive() {
+		last = s.Msg()
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	p := last.GetProgress()
+	if last.GetPrepared() == nil || p.GetBytesFetched() == 0 {
+		t.Fatalf("last message %v: want a prepared snapshot, fetched", last)
+	}
+	if p.GetBytesFromSources() != p.GetBytesFetched() {
+		t.Errorf("bytes_from_sources %d of %d fetched, want all: the chunk source holds every chunk", p.GetBytesFromSources(), p.GetBytesFetched())
+	}
+	if sent := truth.srv.Stats().BytesSent; sent != 0 {
+		t.Errorf("the source of truth sent %d chunk bytes, want none", sent)
+	}
+	commit(t, l.client, dest, last.GetPrepared().GetSnapshotId())
+	testdb.CheckSameDB(t, leader.DB(), dest)
 }

@@ -276,6 +276,9 @@ type Progress struct {
 	BytesFetched uint64 `protobuf:"varint,4,opt,name=bytes_fetched,json=bytesFetched,proto3" json:"bytes_fetched,omitempty"`
 	BytesReused  uint64 `protobuf:"varint,5,opt,name=bytes_reused,json=bytesReused,proto3" json:"bytes_reused,omitempty"`
 	FilesTotal   uint64 `protobuf:"varint,6,opt,name=files_total,json=filesTotal,proto3" json:"files_total,omitempty"`
+	// Of bytes_fetched, those the chunk sources (PrepareRequest.chunk_sources)
+	// sent; the rest came from source_url.
+	BytesFromSources uint64 `protobuf:"varint,7,opt,name=bytes_from_sources,json=bytesFromSources,proto3" json:"bytes_from_sources,omitempty"`
 	// What the Prepare is doing (17: numbers 7 to 16 are left for others).
 	Phase         Phase `protobuf:"varint,17,opt,name=phase,proto3,enum=snapsync.v1.Phase" json:"phase,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -350,6 +353,13 @@ func (x *Progress) GetBytesReused() uint64 {
 func (x *Progress) GetFilesTotal() uint64 {
 	if x != nil {
 		return x.FilesTotal
+	}
+	return 0
+}
+
+func (x *Progress) GetBytesFromSources() uint64 {
+	if x != nil {
+		return x.BytesFromSources
 	}
 	return 0
 }
@@ -1221,7 +1231,7 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\areplace\x18\x04 \x03(\tR\areplace\x12\x1f\n" +
 	"\vsource_urls\x18\x05 \x03(\tR\n" +
 	"sourceUrls\x12#\n" +
-	"\rchunk_sources\x18\x06 \x03(\tR\fchunkSources\"\x8e\x02\n" +
+	"\rchunk_sources\x18\x06 \x03(\tR\fchunkSources\"\xbc\x02\n" +
 	"\bProgress\x12/\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x19.snapsync.v1.InstallStateR\x05state\x12\x1f\n" +
 	"\vbytes_total\x18\x02 \x01(\x04R\n" +
@@ -1231,7 +1241,8 @@ const file_snapsync_v1_local_proto_rawDesc = "" +
 	"\rbytes_fetched\x18\x04 \x01(\x04R\fbytesFetched\x12!\n" +
 	"\fbytes_reused\x18\x05 \x01(\x04R\vbytesReused\x12\x1f\n" +
 	"\vfiles_total\x18\x06 \x01(\x04R\n" +
-	"filesTotal\x12(\n" +
+	"filesTotal\x12,\n" +
+	"\x12bytes_from_sources\x18\a \x01(\x04R\x10bytesFromSources\x12(\n" +
 	"\x05phase\x18\x11 \x01(\x0e2\x12.snapsync.v1.PhaseR\x05phase\"{\n" +
 	"\x0fPrepareResponse\x121\n" +
 	"\bprogress\x18\x01 \x01(\v2\x15.snapsync.v1.ProgressR\bprogress\x125\n" +
