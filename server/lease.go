@@ -17,6 +17,8 @@ type lease struct {
 	ttl     time.Duration
 	expires time.Time
 	ordinal uint32 // 1 + the leases granted on ent before it (Lease.Ordinal)
+	// persisted is the expiry ent's state file holds for it (renew).
+	persisted time.Time
 }
 
 func newLeaseID() string {
@@ -40,7 +42,14 @@ func (c *catalog) grantLocked(e *entry, ttl time.Duration, now time.Time) (*leas
 }
 
 // renew extends the unexpired lease id by ttl (0: its own TTL) from now. If
-// want is not nil the lease must hold it.
+// want is not nil the lease must hold it. The new expiry is written to the
+// state file only when the one written there would keep the lease for less
+// than half its TTL from now (or the TTL changes): every FetchChunks call
+// renews its lease, and a follower taking chunks from its peers makes a
+// call every 8 MiB, so writing (and fsyncing, under the catalog's lock) each
+// renewal cost the leader more CPU than the calls' other work. After a
+// restart a lease can so end up to half its TTL sooner than its last renewal
+// said, and still outlives the client's next renewal (at a third of it).
 func (c *catalog) renew(id string, want *entry, ttl time.Duration, now time.Time) (lease, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -51,12 +60,15 @@ func (c *catalog) renew(id string, want *entry, ttl time.Duration, now time.Time
 	if want != nil && l.ent != want {
 		return lease{}, fmt.Errorf("%w: lease %.12s holds snapshot %s, not %s", ErrBadRequest, id, l.ent.id.Short(), want.id.Short())
 	}
+	changed := ttl > 0 && ttl != l.ttl
 	if ttl > 0 {
 		l.ttl = ttl
 	}
 	l.expires = now.Add(l.ttl)
-	if err := c.writeState(l.ent); err != nil {
-		return lease{}, err
+	if changed || l.persisted.Before(now.Add(l.ttl/2)) {
+		if err := c.writeState(l.ent); err != nil {
+			return lease{}, err
+		}
 	}
 	return *l, nil
 }

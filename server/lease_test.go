@@ -196,3 +196,53 @@ func TestLeaseOrdinal(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaseRenewalPersisted: a renewal is written to the state file only
+// once the expiry written there would keep the lease for less than half its
+// TTL; what a restart then finds still outlives the client's next renewal.
+func TestLeaseRenewalPersisted(t *testing.T) {
+	t.Parallel()
+	const ttl = time.Minute
+	clock := clockwork.NewFakeClockAt(time.Now())
+	ts := startServer(t, Config{Source: openPebble(t, 1<<20), ReuseWithin: -1, SweepInterval: time.Hour, Clock: clock})
+	res := ts.create(t, 0, uint32(ttl.Milliseconds()))
+	id, lid := verify.Digest(res.GetSnapshot().GetSnapshotId()), res.GetLease().GetLeaseId()
+	created := clock.Now()
+	onDisk := func(t *testing.T) time.Time {
+		t.Helper()
+		b, err := os.ReadFile(ts.srv.catalog.statePath(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := decodeState(b, id, filepath.Join(ts.cfg.WorkDir, "checkpoints"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Leases) != 1 {
+			t.Fatalf("%d leases on disk, want 1", len(st.Leases))
+		}
+		return time.Unix(0, st.Leases[0].ExpiresUnixNano)
+	}
+	renew := func(t *testing.T) {
+		t.Helper()
+		if _, err := ts.client.RenewLease(context.Background(), connect.NewRequest(&snapsyncv1.RenewLeaseRequest{LeaseId: lid})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testCases := []struct {
+		name    string
+		advance time.Duration // before the renewal
+		want    time.Time     // the expiry on disk after it
+	}{
+		{"a third in: the grant's expiry still holds it past half a TTL", ttl / 3, created.Add(ttl)},
+		{"two thirds in: written", ttl / 3, created.Add(2*ttl/3 + ttl)},
+		{"at once again: not written", 0, created.Add(2*ttl/3 + ttl)},
+	}
+	for _, tc := range testCases { // in turn: each builds on the one before
+		ts.advance(t, tc.advance)
+		renew(t)
+		if got := onDisk(t); !got.Equal(tc.want) {
+			t.Fatalf("%s: expiry on disk %v after the grant, want %v", tc.name, got.Sub(created), tc.want.Sub(created))
+		}
+	}
+}

@@ -73,7 +73,13 @@ func (c *catalog) writeState(e *entry) error {
 	if err != nil {
 		return fmt.Errorf("encode state of %s: %w", e.id.Short(), err)
 	}
-	return writeFileAtomic(c.statePath(e.id), b)
+	if err := writeFileAtomic(c.statePath(e.id), b); err != nil {
+		return err
+	}
+	for _, l := range e.leases {
+		l.persisted = l.expires
+	}
+	return nil
 }
 
 // writeStateLogged persists e's state where a failure only costs a lease
