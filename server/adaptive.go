@@ -26,19 +26,25 @@ const (
 // r: compressed/raw). Compression pays only when the link is slower than
 // compression: on loopback it ends up raw, on a slow link it ends up zstd.
 type chooser struct {
-	mode        Compression
+	mode Compression
+	linkEstimate
+	sinceProbe int
+	file       int
+	poorRun    int
+}
+
+// linkEstimate is what a chooser has learnt of its stream's link: what a
+// peer's next stream starts from (peerMemory).
+type linkEstimate struct {
 	on          bool // auto: compressing now
 	send, comp  ewma // ns per wire byte; ns per raw byte
 	ratio       ewma // compressed / raw
 	probeEvery  int
-	sinceProbe  int
-	file        int
-	poorRun     int
 	sentSamples int
 }
 
 func newChooser(mode Compression) *chooser {
-	return &chooser{mode: mode, on: true, probeEvery: minProbe, file: -1}
+	return &chooser{mode: mode, linkEstimate: linkEstimate{on: true, probeEvery: minProbe}, file: -1}
 }
 
 // try reports whether to compress the next chunk, of file.

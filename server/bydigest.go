@@ -112,7 +112,6 @@ func (h *handler) FetchByDigest(ctx context.Context, req *connect.Request[snapsy
 type digestStream struct {
 	coder
 	h    *handler
-	peer string // the client's address, for the peer memory
 	send func(*snapsyncv1.FetchByDigestResponse) error
 	data *[]byte // the chunk as read
 	msg  snapsyncv1.FetchByDigestResponse
@@ -127,16 +126,14 @@ func (h *handler) newDigestStream(c snapsyncv1.Compression, peer string, send fu
 	if c != snapsyncv1.Compression_COMPRESSION_UNSPECIFIED {
 		mode = c
 	}
-	cd, err := newCoder(sd.bufs, sd.frames, mode, sd.chunkSize)
+	cd, err := newCoder(sd.bufs, sd.frames, sd.peers, peer, mode, sd.chunkSize)
 	if err != nil {
 		return nil, err
 	}
-	sd.peers.seed(peer, cd.choose)
-	return &digestStream{coder: cd, h: h, peer: peer, send: send, data: sd.bufs.buf(sd.chunkSize)}, nil
+	return &digestStream{coder: cd, h: h, send: send, data: sd.bufs.buf(sd.chunkSize)}, nil
 }
 
 func (s *digestStream) close() {
-	s.h.sending.peers.keep(s.peer, s.choose)
 	s.coder.close()
 	s.h.sending.bufs.putBuf(s.data)
 }

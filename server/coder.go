@@ -16,6 +16,8 @@ import (
 // stream of the server, an encoder and its buffers from the server's pools.
 type coder struct {
 	choose *chooser
+	peers  *peerMemory // nil: none
+	peer   string      // the client's address, for peers
 	frames *frameCache // nil: none
 	bufs   *bufferPools
 	enc    *zstd.Encoder // nil when mode is CompressionNone
@@ -25,9 +27,10 @@ type coder struct {
 
 // newCoder takes a chunk buffer of chunkSize bytes (and, unless mode is
 // CompressionNone, an encoder and a frame buffer) from bufs; close gives
-// them back.
-func newCoder(bufs *bufferPools, frames *frameCache, mode Compression, chunkSize int) (coder, error) {
-	c := coder{choose: newChooser(mode), frames: frames, bufs: bufs, raw: bufs.buf(chunkSize)}
+// them back. Its chooser starts from what peers remembers of peer's host,
+// and close leaves there what it learnt.
+func newCoder(bufs *bufferPools, frames *frameCache, peers *peerMemory, peer string, mode Compression, chunkSize int) (coder, error) {
+	c := coder{choose: newChooser(mode), peers: peers, peer: peer, frames: frames, bufs: bufs, raw: bufs.buf(chunkSize)}
 	if mode != CompressionNone {
 		enc, err := bufs.encoder()
 		if err != nil {
@@ -36,10 +39,12 @@ func newCoder(bufs *bufferPools, frames *frameCache, mode Compression, chunkSize
 		}
 		c.enc, c.out = enc, bufs.buf(frameBound(chunkSize))
 	}
+	peers.seed(peer, c.choose)
 	return c, nil
 }
 
 func (c *coder) close() {
+	c.peers.keep(c.peer, c.choose)
 	c.bufs.putBuf(c.raw)
 	if c.enc != nil {
 		c.bufs.putBuf(c.out)

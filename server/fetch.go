@@ -46,7 +46,6 @@ func (ls *liveSnapshot) Chunks(ctx context.Context, req *snapsyncv1.FetchChunksR
 
 // Done logs what the stream sent and gives back what it held.
 func (cs *chunkStream) Done(err error) {
-	cs.s.peers.keep(cs.peer, cs.choose)
 	cs.close()
 	cs.stopRenew()
 	<-cs.s.streams
@@ -100,7 +99,6 @@ var _ ChunkSender = (*chunkStream)(nil)
 type chunkStream struct {
 	s      *Server
 	e      *entry
-	peer   string // the client's address, for the peer memory
 	send   func(any) error
 	direct bool // the stream's codec is rpccodec's: raw chunks go from the file into the send buffer
 	coder
@@ -117,12 +115,11 @@ type chunkStream struct {
 }
 
 func (s *Server) newChunkStream(e *entry, mode Compression, peer string, send func(any) error, direct bool) (*chunkStream, error) {
-	c, err := newCoder(&s.bufs, s.frames, mode, int(e.lay.chunkSize))
+	c, err := newCoder(&s.bufs, s.frames, s.peers, peer, mode, int(e.lay.chunkSize))
 	if err != nil {
 		return nil, err
 	}
-	s.peers.seed(peer, c.choose)
-	return &chunkStream{s: s, e: e, peer: peer, send: send, direct: direct, coder: c, fi: -1}, nil
+	return &chunkStream{s: s, e: e, send: send, direct: direct, coder: c, fi: -1}, nil
 }
 
 func (cs *chunkStream) close() {

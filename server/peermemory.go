@@ -21,18 +21,10 @@ const maxPeers = 1024
 // keeps measuring. A nil *peerMemory remembers nothing.
 type peerMemory struct {
 	mu     sync.Mutex
-	byHost map[string]chooserState
+	byHost map[string]linkEstimate
 }
 
-// chooserState is what a chooser carries from one stream to the next.
-type chooserState struct {
-	on                bool
-	send, comp, ratio ewma
-	probeEvery        int
-	sentSamples       int
-}
-
-func newPeerMemory() *peerMemory { return &peerMemory{byHost: make(map[string]chooserState)} }
+func newPeerMemory() *peerMemory { return &peerMemory{byHost: make(map[string]linkEstimate)} }
 
 // hostOf is the host of a peer address ("10.0.0.7:41234" → "10.0.0.7"),
 // the address itself when it has no port.
@@ -55,8 +47,7 @@ func (l *peerMemory) seed(peer string, c *chooser) {
 	if !ok {
 		return
 	}
-	c.on, c.send, c.comp, c.ratio = st.on, st.send, st.comp, st.ratio
-	c.probeEvery, c.sentSamples = st.probeEvery, st.sentSamples
+	c.linkEstimate = st
 }
 
 // keep remembers what c learnt of peer's link, once its stream ends.
@@ -73,6 +64,5 @@ func (l *peerMemory) keep(peer string, c *chooser) {
 			break
 		}
 	}
-	l.byHost[host] = chooserState{on: c.on, send: c.send, comp: c.comp, ratio: c.ratio,
-		probeEvery: c.probeEvery, sentSamples: c.sentSamples}
+	l.byHost[host] = c.linkEstimate
 }

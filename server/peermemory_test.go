@@ -28,7 +28,7 @@ func TestPeerMemory(t *testing.T) {
 		seeded     bool
 	}{
 		{"same host, another port", "10.0.0.7:50000", CompressionAuto, true},
-		{"same host, IPv6 form", "[::1]:1", CompressionAuto, false},
+		{"another host, in IPv6 form", "[::1]:1", CompressionAuto, false},
 		{"another host", "10.0.0.8:41234", CompressionAuto, false},
 		{"no address", "", CompressionAuto, false},
 		{"zstd asked for", "10.0.0.7:50000", CompressionZstd, false},
