@@ -26,9 +26,9 @@ import (
 // is read in two steps. scanLocal hashes its first chunk only; unless the
 // prefilter wants that digest (a chunk the plan needs, or the first chunk
 // of a manifest file, so that a whole-file match is never lost), the file
-// is not read on and contributes nothing. hashRest then hashes the rest of the files that
-// passed, cut into ranges of chunks spread over every core, so one large
-// file is not hashed by one core. Between the two, the plan already knows
+// is not read on and contributes nothing. hashRest then hashes the rest of
+// the files that passed, cut into ranges of chunks spread over every core,
+// so one large file is not hashed by one core. Between the two, the plan already knows
 // which manifest files a candidate may supply (by first chunk) and fetches
 // everything else (deferred.go).
 
@@ -100,10 +100,10 @@ type localScan struct {
 // stagings (an OM's SST linked into every snapshot), unless pf skips it by
 // its size. A file of one chunk is then hashed whole; a longer one is a
 // candidate, left pending for hashRest, if pf (nil: exhaustive) wants its
-// first chunk's digest, and is otherwise refused: not indexed at all. The files of an earlier staging
-// (prev/) are hashed whole at once: they were written chunk by chunk in any
-// order, so a file's head may be missing while later chunks are in place,
-// and its first chunk says nothing of the rest. A file that cannot be read is
+// first chunk's digest, and is otherwise refused: not indexed at all. The
+// files of an earlier staging (prev/) are hashed whole at once: they were
+// written chunk by chunk in any order, so a file's head may be missing while
+// later chunks are in place, and its first chunk says nothing of the rest. A file that cannot be read is
 // skipped: reuse is opportunistic, and every reused byte is checked again
 // when it is copied.
 func scanLocal(ctx context.Context, trees []localTree, chunkSize int, pf *prefilter, cache *localCache, log zerolog.Logger) (*localScan, error) {

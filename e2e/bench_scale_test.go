@@ -94,21 +94,23 @@ func foreignCheckpoint(tb testing.TB, size int64) string {
 // DB after the OM reopened the new one, here untimed), and onto an empty
 // destination.
 func (h *harness) foreignRound() []func() {
-	onto := func(contender string, args ...string) func() {
+	onto := func(contender string, keepOld bool) func() {
 		return func() {
 			d := h.dest()
 			h.run(exec.Command("cp", "-a", h.foreign, d))
 			h.run(exec.Command("sync", "-f", d))
-			h.add(foreignScen, contender, h.newSize, h.snapsyncURL(h.srvNew, h.srvNew.URL, d, args...))
-			if len(args) > 0 {
-				h.run(exec.Command(binary, "finalize", "--dest", d))
+			if !keepOld {
+				h.add(foreignScen, contender, h.newSize, h.snapsync(h.srvNew, d))
+			} else {
+				h.add(foreignScen, contender, h.newSize, h.snapsyncURL(h.srvNew, h.srvNew.URL, d, "--keep-old"))
+				h.run(exec.Command(binary, "finalize", "--dest", d)) // the OM's Finalize, untimed
 			}
 			h.remove(d)
 		}
 	}
 	return []func(){
-		onto(ontoForeign),
-		onto(ontoForeignKept, "--keep-old"),
+		onto(ontoForeign, false),
+		onto(ontoForeignKept, true),
 		func() {
 			d := h.dest()
 			h.add(foreignScen, ontoEmpty, h.newSize, h.snapsync(h.srvNew, d))
