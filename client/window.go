@@ -118,14 +118,7 @@ func indexLocal(ctx context.Context, cfg *Config, l layout, m *verify.Manifest, 
 	} else {
 		want = nil
 	}
-	sc, err := scanLocal(ctx, localTrees(l), int(m.ChunkSize), newPrefilter(m, want, cfg.Immutable), cache, cfg.Logger)
-	if err != nil {
-		return nil, err
-	}
-	if err := sc.hashRest(ctx); err != nil {
-		return nil, err
-	}
-	return sc.index(need), nil
+	return indexTrees(ctx, localTrees(l), int(m.ChunkSize), newPrefilter(m, want, cfg.Immutable), need, cache, cfg.Logger)
 }
 
 // planFiles decides, file by file, what is complete, what is placed whole
