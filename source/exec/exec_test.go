@@ -11,14 +11,19 @@ import (
 	"github.com/snapsync/snapsync/source/registry"
 )
 
-// script writes an executable shell script and returns its path.
-func script(tb testing.TB, body string) string {
+// script writes a shell script and returns the command that runs it:
+// /bin/sh reading the file, not an exec of the file itself. Subtests run in
+// parallel, and a file just written can be held open for writing by a child
+// another subtest is forking (its fds close only at its exec); an exec of
+// the file in that window fails with ETXTBSY (golang/go#22315). Reading it
+// is never refused.
+func script(tb testing.TB, body string) []string {
 	tb.Helper()
 	p := filepath.Join(tb.TempDir(), "make-checkpoint")
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	return p
+	return []string{"/bin/sh", p}
 }
 
 // makeCkpt is shell that makes a small checkpoint named $1 under the root.
@@ -49,7 +54,7 @@ func TestSource(t *testing.T) {
 	for _, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := New(Config{Command: Command{Args: []string{script(t, tc.body)}}, Root: filepath.Join(t.TempDir(), "incoming")})
+			s, err := New(Config{Command: Command{Args: script(t, tc.body)}, Root: filepath.Join(t.TempDir(), "incoming")})
 			if err != nil {
 				t.Fatal(err)
 			}
