@@ -10,6 +10,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/snapsync/snapsync/internal/rpccodec"
 	"github.com/snapsync/snapsync/internal/wire"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
@@ -179,7 +180,8 @@ func (f *fetcher) call(ctx context.Context, batch []*job, cio *chunkIO) (int, er
 	})
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stream, err := f.rpc.FetchChunks(ctx, req)
+	direct := new(rpccodec.Direct)
+	stream, err := f.rpc.FetchChunks(rpccodec.WithDirect(ctx, direct), req)
 	if err != nil {
 		return 0, err
 	}
@@ -195,7 +197,7 @@ func (f *fetcher) call(ctx context.Context, batch []*job, cio *chunkIO) (int, er
 	work := make(chan received)
 	placedc := make(chan placeResult, 1)
 	go func() { placedc <- f.place(ctx, work, free, cio, cancel) }()
-	err = f.receive(ctx, conn, want, work, free)
+	err = f.receive(ctx, conn, direct, want, work, free)
 	close(work)
 	pr := <-placedc
 	if pr.err != nil { // the first failure: the receive error, if any, is its consequence
@@ -218,9 +220,11 @@ type placeResult struct {
 
 // receive reads the call's messages into free buffers and hands each, with
 // its job, to work, until the stream ends. It returns when the stream ends,
-// fails or ctx (cancelled by place on failure) is done.
-func (f *fetcher) receive(ctx context.Context, conn connect.StreamingClientConn, want map[target]*job,
-	work chan<- received, free <-chan *snapsyncv1.FetchChunksResponse) error {
+// fails or ctx (cancelled by place on failure) is done. A message's chunk
+// bytes are read straight into its Data buffer by direct where they can be
+// (rpccodec.Direct), else copied there by the codec.
+func (f *fetcher) receive(ctx context.Context, conn connect.StreamingClientConn, direct *rpccodec.Direct,
+	want map[target]*job, work chan<- received, free <-chan *snapsyncv1.FetchChunksResponse) error {
 	for {
 		var msg *snapsyncv1.FetchChunksResponse
 		select {
@@ -231,7 +235,13 @@ func (f *fetcher) receive(ctx context.Context, conn connect.StreamingClientConn,
 		// Its Data is reused (rpccodec). Reset first: Connect leaves the
 		// message as it is for an empty one.
 		msg.FileIndex, msg.ChunkIndex, msg.Encoding, msg.Data = 0, 0, 0, msg.Data[:0]
-		if err := conn.Receive(msg); err != nil {
+		buf := msg.Data
+		direct.Aim(buf)
+		err := conn.Receive(msg)
+		if n, ok := direct.Take(); ok && err == nil {
+			msg.Data = buf[:n] // the codec saw the message without its Data
+		}
+		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}

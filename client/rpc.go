@@ -150,9 +150,16 @@ func withStall(hc *http.Client, limit time.Duration, clock clockwork.Clock) *htt
 
 // newRPC returns the Connect client for the sidecar at base. Connect's gzip is
 // refused (chunks are compressed by the server where it pays) and every
-// message is bounded.
+// message is bounded. A FetchChunks call whose context carries an
+// rpccodec.Direct receives its chunks through it (fetcher.call).
 func newRPC(hc *http.Client, base string) snapsyncv1connect.SnapshotServiceClient {
-	return snapsyncv1connect.NewSnapshotServiceClient(hc, base,
+	rt := hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	c := *hc
+	c.Transport = rpccodec.DirectTransport{Base: rt}
+	return snapsyncv1connect.NewSnapshotServiceClient(&c, base,
 		connect.WithAcceptCompression("gzip", nil, nil),
 		connect.WithReadMaxBytes(maxMessage),
 		connect.WithCodec(rpccodec.Codec{}), // chunks decode into a reused buffer

@@ -3,7 +3,8 @@
 // ChunkFrame, whose chunk is read from its file straight into the send
 // buffer, and the client decodes into the message's own Data buffer, reused
 // across the messages of a stream, instead of into a new allocation per
-// chunk.
+// chunk. A Direct (direct.go) goes one step further on the client: it reads
+// a chunk's bytes from the connection straight into that buffer.
 package rpccodec
 
 import (
