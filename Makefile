@@ -100,7 +100,7 @@ FUZZTIME ?= 15s
 FUZZ_TARGETS := ./verify:FuzzDecode ./verify:FuzzValidatePath ./client:FuzzDecodeState ./client:FuzzDecodeChunk \
 	./swap:FuzzDecodeRecord ./swap:FuzzDecodeSealedBody ./internal/digestcache:FuzzDecodeDigestCache ./server:FuzzDecodeState \
 	./sidecar:FuzzResolveDest ./sidecar:FuzzDecodeRecord ./repo:FuzzDecodeChunk ./repo:FuzzDecodeInfo \
-	./repo:FuzzDecodeConfig ./repo:FuzzOpenKeyslot ./repo:FuzzOpenStream ./repo:FuzzOpenBlob ./internal/rpccodec:FuzzUnmarshal examples/raftkv:FuzzDecodeCommand examples/raftkv:FuzzDecodeLog \
+	./repo:FuzzDecodeConfig ./repo:FuzzOpenKeyslot ./repo:FuzzOpenStream ./repo:FuzzOpenBlob ./internal/rpccodec:FuzzUnmarshal ./internal/rpccodec:FuzzDirect examples/raftkv:FuzzDecodeCommand examples/raftkv:FuzzDecodeLog \
 	examples/raftkv:FuzzDecodePointer
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 15s)
