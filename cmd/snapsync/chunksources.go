@@ -11,7 +11,6 @@ import (
 
 	"github.com/snapsync/snapsync/client"
 	"github.com/snapsync/snapsync/repo"
-	"github.com/snapsync/snapsync/repo/serve"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -68,29 +67,20 @@ func (f *chunkSourceFlags) open(ctx context.Context, trust *trustFlags, log zero
 // source, under its shared lock (a prune waits, and cannot delete a chunk
 // being read).
 func (f *chunkSourceFlags) openRepo(ctx context.Context, location string, log zerolog.Logger) (client.ChunkSource, func(), error) {
-	r, err := openRepo(ctx, location, f.key)
-	if err != nil {
-		return client.ChunkSource{}, nil, err
-	}
-	lock, err := r.Lock(ctx)
-	if err != nil {
-		return client.ChunkSource{}, nil, err
-	}
-	unlock := func() {
-		if err := lock.Unlock(context.WithoutCancel(ctx)); err != nil {
-			log.Warn().Err(err).Str("repository", location).Msg("unlock chunk source")
-		}
-	}
-	st, err := serve.New(ctx, r, verify.Digest{})
+	sr, err := openServedRepo(ctx, location, f.key, verify.Digest{}, log)
 	if errors.Is(err, repo.ErrNotFound) {
 		err = fmt.Errorf("no snapshot to serve chunks of: %w", err)
 	}
 	if err != nil {
-		unlock()
 		return client.ChunkSource{}, nil, err
 	}
-	url, hc, stop := serveInProc(ctx, st.HTTPHandler())
-	return client.ChunkSource{Name: location, URL: url, HTTPClient: hc}, func() { stop(); unlock() }, nil
+	url, hc, stop := serveInProc(ctx, sr.store.HTTPHandler())
+	return client.ChunkSource{Name: location, URL: url, HTTPClient: hc}, func() {
+		stop()
+		if err := sr.unlock(ctx); err != nil {
+			log.Warn().Err(err).Str("repository", location).Msg("unlock chunk source")
+		}
+	}, nil
 }
 
 // opener is a sidecar's chunk sources (sidecar.InstallConfig.ChunkSources):

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
 	"github.com/snapsync/snapsync/repo"
 	"github.com/snapsync/snapsync/repo/backend"
+	"github.com/snapsync/snapsync/repo/serve"
 	"github.com/snapsync/snapsync/verify"
 )
 
@@ -75,6 +77,42 @@ func openRepo(ctx context.Context, location string, k keyFlag) (*repo.Repo, erro
 		return nil, fmt.Errorf("no repository at %s: %s", location, nr.Reason)
 	}
 	return nil, k.explain(location, err)
+}
+
+// servedRepo is a snapshot of a repository opened to be served (restore,
+// a repository among chunk sources, serve --source repo:): the store, and
+// the repository's shared lock, held so that a prune waits and cannot
+// delete a chunk being read.
+type servedRepo struct {
+	store *serve.Store
+	lock  *repo.Lock
+}
+
+// openServedRepo opens the existing repository at location, takes its
+// shared lock and opens snapshot id (zero: the newest), logging what in the
+// repository is no snapshot. On error nothing is left locked.
+func openServedRepo(ctx context.Context, location string, k keyFlag, id verify.Digest, log zerolog.Logger) (*servedRepo, error) {
+	r, err := openRepo(ctx, location, k)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := r.Lock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: %w", location, err)
+	}
+	st, err := serve.New(ctx, r, id)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("repository %s: %w", location, err), lock.Unlock(context.WithoutCancel(ctx)))
+	}
+	for _, p := range st.Problems() {
+		log.Warn().Str("key", p.Key).Str("problem", p.Reason).Msg("repository entry that is no snapshot")
+	}
+	return &servedRepo{store: st, lock: lock}, nil
+}
+
+// unlock releases the repository's lock, even once ctx is done.
+func (s *servedRepo) unlock(ctx context.Context) error {
+	return s.lock.Unlock(context.WithoutCancel(ctx))
 }
 
 // createRepo opens the repository at location, creating it (the directory

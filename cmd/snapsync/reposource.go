@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/snapsync/snapsync/repo"
-	"github.com/snapsync/snapsync/repo/serve"
 	"github.com/snapsync/snapsync/server"
 	"github.com/snapsync/snapsync/verify"
 )
@@ -93,35 +91,19 @@ type repoSource struct {
 // openRepoSource opens the existing repository at location (creating
 // nothing), takes its shared lock, so that a prune waits until the serve
 // ends, and opens the snapshot --repo-snapshot names.
-func (f *serveFlags) openRepoSource(ctx context.Context, location string, log zerolog.Logger) (_ *repoSource, err error) {
+func (f *serveFlags) openRepoSource(ctx context.Context, location string, log zerolog.Logger) (*repoSource, error) {
 	id, err := parseRepoSnapshot(f.repoSnapshot)
 	if err != nil {
 		return nil, err
 	}
-	r, err := openRepo(ctx, location, f.repoKey)
+	sr, err := openServedRepo(ctx, location, f.repoKey, id, log)
 	if err != nil {
 		return nil, err
 	}
-	lock, err := r.Lock(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("repository %s: %w", location, err)
-	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, lock.Unlock(context.WithoutCancel(ctx)))
-		}
-	}()
-	st, err := serve.New(ctx, r, id)
-	if err != nil {
-		return nil, fmt.Errorf("repository %s: %w", location, err)
-	}
-	for _, p := range st.Problems() {
-		log.Warn().Str("key", p.Key).Str("problem", p.Reason).Msg("repository entry that is no snapshot")
-	}
-	info := st.Info()
+	info := sr.store.Info()
 	log.Info().Str("repository", location).Str("snapshot", info.ID.String()).
 		Uint64("term", info.Term).Uint64("index", info.Index).Msg("serving a repository snapshot")
-	return &repoSource{handler: server.StoreHandler(st, log), lock: lock, log: log}, nil
+	return &repoSource{handler: server.StoreHandler(sr.store, log), lock: sr.lock, log: log}, nil
 }
 
 // watch ends the serve when the repository lock is lost (it could not be

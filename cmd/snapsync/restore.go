@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/snapsync/snapsync/client"
-	"github.com/snapsync/snapsync/repo/serve"
 )
 
 // restoreFlags are install's, with a repository for the source. The fetch
@@ -81,30 +80,19 @@ func runRestore(ctx context.Context, g *globals, f *restoreFlags) (err error) {
 	if err := f.fetchFlags.apply(&cfg); err != nil {
 		return err
 	}
-	r, err := openRepo(ctx, f.from, f.key)
-	if err != nil {
-		return err
-	}
-	lock, err := r.Lock(ctx)
+	// The repository's snapshot, served to the install by the sidecar's own
+	// SnapshotService (server.StoreHandler, its audit lines unlogged), over
+	// in-memory pipes.
+	sr, err := openServedRepo(ctx, f.from, f.key, id, log)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if uerr := lock.Unlock(context.WithoutCancel(ctx)); uerr != nil && err == nil {
+		if uerr := sr.unlock(ctx); uerr != nil && err == nil {
 			err = uerr
 		}
 	}()
-	// The repository's snapshot, served to the install by the sidecar's own
-	// SnapshotService (server.StoreHandler, its audit lines unlogged), over
-	// in-memory pipes.
-	st, err := serve.New(ctx, r, id)
-	if err != nil {
-		return err
-	}
-	for _, p := range st.Problems() {
-		log.Warn().Str("key", p.Key).Str("problem", p.Reason).Msg("repository entry that is no snapshot")
-	}
-	url, hc, stop := serveInProc(ctx, st.HTTPHandler())
+	url, hc, stop := serveInProc(ctx, sr.store.HTTPHandler())
 	defer stop()
 	cfg.HTTPClient = hc
 	srcs, closeSrcs, err := f.chunks.open(ctx, &trustFlags{}, log)
