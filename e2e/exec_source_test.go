@@ -1,7 +1,7 @@
 package e2e
 
 import (
-	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,11 +61,17 @@ printf '{"dir": "%s", "term": 3, "index": %d}\n' "$d" $((SNAPSYNC_CMD_MIN_INDEX 
 }
 
 // writeScript writes an executable sh script with body and returns its path.
+// A child writes it, not this process: the tests fork servers in parallel,
+// and a file this process had open for writing could still be open in a
+// child between its fork and its exec when a sidecar execs the script,
+// which fails with ETXTBSY (golang/go#22315).
 func writeScript(tb testing.TB, body string) string {
 	tb.Helper()
 	p := filepath.Join(tb.TempDir(), "make-checkpoint")
-	if err := os.WriteFile(p, []byte("#!/bin/sh\nset -e\n"+body+"\n"), 0o755); err != nil {
-		tb.Fatal(err)
+	cmd := exec.Command("/bin/sh", "-c", `cat > "$1" && chmod 755 "$1"`, "sh", p)
+	cmd.Stdin = strings.NewReader("#!/bin/sh\nset -e\n" + body + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("write %s: %v: %s", p, err, out)
 	}
 	return p
 }
