@@ -112,7 +112,7 @@ func checkEquivalent(t *testing.T, stream []byte, aim int) (diverted int) {
 		if err := c.Unmarshal(g.payload, gm); err != nil {
 			t.Fatalf("envelope %d: the rest does not decode: %v", i, err)
 		}
-		if gm.Data != nil && len(gm.Data) > 0 {
+		if len(gm.Data) > 0 {
 			t.Fatalf("envelope %d: Data left in what Connect sees", i)
 		}
 		gm.Data = bufs[i][:g.diverted]
