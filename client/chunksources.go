@@ -164,7 +164,7 @@ const goldenRatio = 0.6180339887498949
 // has the given ordinal starts at: the place the snapshot's ID gives, moved
 // on by ordinal times the golden ratio. Followers that lease the snapshot
 // one after another from the same server (ordinals k, k+1, k+2) start at
-// least a fifth of it apart, so that none fetches from the leader what
+// least 0.236 of it apart, so that none fetches from the leader what
 // another is fetching at the same time, each finding in the others' staging
 // areas what they fetched (a random start put two of three followers
 // within a few batches of each other, and them in step, about one run in

@@ -28,9 +28,9 @@ import (
 // of a manifest file, so that a whole-file match is never lost), the file
 // is not read on and contributes nothing. hashRest then hashes the rest of
 // the files that passed, cut into ranges of chunks spread over every core,
-// so one large file is not hashed by one core. Between the two, the plan already knows
-// which manifest files a candidate may supply (by first chunk) and fetches
-// everything else (deferred.go).
+// so one large file is not hashed by one core. Between the two, the plan
+// already knows which manifest files a candidate may supply (by first
+// chunk) and fetches everything else (deferred.go).
 
 // hashRange is the bytes of a file one hashing task reads: large enough that
 // an open per task costs nothing, small enough to spread a large file over
@@ -103,9 +103,9 @@ type localScan struct {
 // first chunk's digest, and is otherwise refused: not indexed at all. The
 // files of an earlier staging (prev/) are hashed whole at once: they were
 // written chunk by chunk in any order, so a file's head may be missing while
-// later chunks are in place, and its first chunk says nothing of the rest. A file that cannot be read is
-// skipped: reuse is opportunistic, and every reused byte is checked again
-// when it is copied.
+// later chunks are in place, and its first chunk says nothing of the rest. A
+// file that cannot be read is skipped: reuse is opportunistic, and every
+// reused byte is checked again when it is copied.
 func scanLocal(ctx context.Context, trees []localTree, chunkSize int, pf *prefilter, cache *localCache, log zerolog.Logger) (*localScan, error) {
 	sc := &localScan{chunkSize: chunkSize, pool: newBufPool(chunkSize), log: log}
 	for _, t := range trees {
