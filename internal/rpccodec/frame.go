@@ -3,6 +3,7 @@ package rpccodec
 import (
 	"fmt"
 	"io"
+	"os"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -26,7 +27,26 @@ type ChunkFrame struct {
 	// ReadErr is set when reading From failed the marshalling: the sender
 	// reports it rather than the marshal error Connect makes of it.
 	ReadErr error
+	// Splice, when set and From is an *os.File, sends the chunk's tail
+	// from the file itself: see Splicer.
+	Splice Splicer
 }
+
+// A Splicer sends a chunk's tail from its file to the connection itself
+// (sendfile), so the bytes never pass through the process. The codec reads
+// the chunk's first SpliceHead bytes as usual and leaves the rest of the
+// buffer it marshals into unread; Defer names that region, which the
+// Splicer must see written to the connection in place, as one write that
+// ends where the region ends. It is the sender's to check, once the message
+// is sent, that it was.
+type Splicer interface {
+	Defer(region []byte, f *os.File, off int64)
+}
+
+// SpliceHead is what the codec reads of a spliced chunk: more than the
+// HTTP/1.1 server copies through its buffers (2 KiB + 4 KiB) before it
+// writes a large body in place. Chunks under twice as long are read whole.
+const SpliceHead = 32 << 10
 
 // Message returns f as a FetchChunksResponse, reading its data into buf
 // (grown as needed), for codecs other than this one (JSON).
@@ -49,8 +69,11 @@ func (f *ChunkFrame) size() int {
 }
 
 // read fills dst from f.From at f.Offset, or fails and sets f.ReadErr.
-func (f *ChunkFrame) read(dst []byte) error {
-	n, err := f.From.ReadAt(dst, f.Offset)
+func (f *ChunkFrame) read(dst []byte) error { return f.readN(dst, f.Offset) }
+
+// readN fills dst from f.From at off, or fails and sets f.ReadErr.
+func (f *ChunkFrame) readN(dst []byte, off int64) error {
+	n, err := f.From.ReadAt(dst, off)
 	if n == len(dst) {
 		return nil // io.ReaderAt may report io.EOF with a full read at the end
 	}
@@ -87,6 +110,13 @@ func appendFrame(b []byte, f *ChunkFrame) ([]byte, error) {
 	}
 	at := len(b)
 	b = slices.Grow(b, n)[:at+n]
+	if file, ok := f.From.(*os.File); ok && f.Splice != nil && n >= 2*SpliceHead {
+		if err := f.readN(b[at:at+SpliceHead], f.Offset); err != nil {
+			return nil, err
+		}
+		f.Splice.Defer(b[at+SpliceHead:], file, f.Offset+SpliceHead)
+		return b, nil
+	}
 	if err := f.read(b[at:]); err != nil {
 		return nil, err
 	}
