@@ -17,6 +17,7 @@ type Metrics struct {
 	reg prometheus.Registerer
 
 	sentBytes, readBytes, compressedAway prometheus.Counter
+	splicedBytes                         prometheus.Counter
 	chunksSent                           *prometheus.CounterVec
 	createSnapshot                       *prometheus.CounterVec
 	checkpointSeconds                    prometheus.Histogram
@@ -56,6 +57,7 @@ func New(reg prometheus.Registerer, withRuntime bool) (*Metrics, error) {
 	m.sentBytes = counter("snapsync_server_sent_bytes_total", "Chunk bytes the server sent on the wire (compressed where it compressed).")
 	m.readBytes = counter("snapsync_server_read_bytes_total", "Chunk bytes the server read from checkpoint files.")
 	m.compressedAway = counter("snapsync_server_compressed_away_bytes_total", "Bytes zstd saved on the wire: raw minus compressed size of the chunks sent compressed.")
+	m.splicedBytes = counter("snapsync_server_spliced_bytes_total", "Of the chunk bytes the server sent, those it sent from the checkpoint file by sendfile (plaintext HTTP/1.1 streams).")
 	m.chunksSent = vec("snapsync_server_chunks_sent_total", "Chunks the server sent, by encoding (raw or zstd).", "encoding")
 	m.createSnapshot = vec("snapsync_server_create_snapshot_total", "CreateSnapshot calls, by outcome (ok or the reason).", "outcome")
 	m.checkpointSeconds = hist("snapsync_server_checkpoint_duration_seconds", "Time to make a checkpoint and build its manifest.")
@@ -77,7 +79,7 @@ func New(reg prometheus.Registerer, withRuntime bool) (*Metrics, error) {
 	m.aborts = vec("snapsync_aborts_total", "Aborts of the local install API, by outcome (ok or the reason).", "outcome")
 	m.installSeconds = hist("snapsync_install_duration_seconds", "Duration of the Prepares that succeeded (fetch, verify, stage).")
 	cs := []prometheus.Collector{
-		m.sentBytes, m.readBytes, m.compressedAway, m.chunksSent, m.createSnapshot, m.checkpointSeconds,
+		m.sentBytes, m.readBytes, m.compressedAway, m.splicedBytes, m.chunksSent, m.createSnapshot, m.checkpointSeconds,
 		m.rateLimitWaits, m.rateLimitSeconds, m.leaseExpiries,
 		m.byDigestChunks, m.byDigestBytes, m.byDigestWireBytes, m.hasChunksCalls, m.hasChunksDigests,
 		m.receivedBytes, m.sourceBytes, m.reusedBytes, m.chunksVerified, m.chunksRefused,
@@ -116,6 +118,14 @@ func (m *Metrics) ChunkSent(raw, wire int, zstd bool) {
 		m.compressedAway.Add(float64(raw - wire))
 	}
 	m.chunksSent.WithLabelValues(enc).Inc()
+}
+
+// Spliced counts chunk bytes sent from their file by sendfile.
+func (m *Metrics) Spliced(n int) {
+	if m == nil || n == 0 {
+		return
+	}
+	m.splicedBytes.Add(float64(n))
 }
 
 // ChunkSentByDigest counts a chunk FetchByDigest sent: raw bytes read and

@@ -73,6 +73,10 @@ var events = []struct {
 		"snapsync_server_read_bytes_total": 100, "snapsync_server_sent_bytes_total": 100,
 		`snapsync_server_chunks_sent_total{encoding="raw"}`: 1,
 	}},
+	{"Spliced", func(m *Metrics) { m.Spliced(300) }, map[string]float64{
+		"snapsync_server_spliced_bytes_total": 300,
+	}},
+	{"Spliced none", func(m *Metrics) { m.Spliced(0) }, map[string]float64{}},
 	{"CreateSnapshot ok", func(m *Metrics) { m.CreateSnapshot(OutcomeOK) }, map[string]float64{
 		`snapsync_server_create_snapshot_total{outcome="ok"}`: 1,
 	}},

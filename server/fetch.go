@@ -41,6 +41,9 @@ func (ls *liveSnapshot) Chunks(ctx context.Context, req *snapsyncv1.FetchChunksR
 		return nil, err
 	}
 	cs.start, cs.stopRenew = start, stopRenew
+	if direct && !s.noSplice.Load() {
+		cs.splice = spliceFor(ctx)
+	}
 	return cs, nil
 }
 
@@ -51,7 +54,7 @@ func (cs *chunkStream) Done(err error) {
 	<-cs.s.streams
 	cs.s.log.Info().Err(err).Str("snapshot", cs.e.id.Short()).
 		Stringer("compression", cs.choose.mode).Int("chunks", cs.chunks).Int("zstd_chunks", cs.zchunks).
-		Int64("bytes", cs.read).Int64("wire_bytes", cs.sent).Dur("duration", time.Since(cs.start)).Msg("chunks sent")
+		Int64("bytes", cs.read).Int64("wire_bytes", cs.sent).Int64("spliced_bytes", cs.spliced).Dur("duration", time.Since(cs.start)).Msg("chunks sent")
 }
 
 // compressionFor resolves what the client asked for.
@@ -100,7 +103,8 @@ type chunkStream struct {
 	s      *Server
 	e      *entry
 	send   func(any) error
-	direct bool // the stream's codec is rpccodec's: raw chunks go from the file into the send buffer
+	direct bool        // the stream's codec is rpccodec's: raw chunks go from the file into the send buffer
+	splice *spliceConn // set when direct over plaintext HTTP/1.1: raw chunks' tails go by sendfile (splice.go)
 	coder
 	f     *os.File // the open file, of manifest index fi
 	man   *os.File // the manifest's encoding, opened for the first digest needed
@@ -110,8 +114,8 @@ type chunkStream struct {
 	start     time.Time
 	stopRenew func()
 
-	chunks, zchunks int
-	read, sent      int64
+	chunks, zchunks     int
+	read, sent, spliced int64
 }
 
 func (s *Server) newChunkStream(e *entry, mode Compression, peer string, send func(any) error, direct bool) (*chunkStream, error) {
@@ -172,7 +176,28 @@ func (cs *chunkStream) Send(ctx context.Context, fi, j int, off int64) error {
 // whose data is read into the stream's buffer first.
 func (cs *chunkStream) sendFrame() error {
 	if cs.direct {
-		return cs.send(&cs.frame)
+		if cs.splice == nil {
+			return cs.send(&cs.frame)
+		}
+		cs.frame.Splice = cs.splice
+		err := cs.send(&cs.frame)
+		n, serr := cs.splice.settle(err)
+		cs.spliced += int64(n)
+		cs.s.counters.bytesSpliced.Add(int64(n))
+		cs.s.cfg.Metrics.Spliced(n)
+		switch {
+		case serr == nil:
+		case errors.Is(serr, errSpliceMisfire):
+			if !cs.s.noSplice.Swap(true) {
+				cs.s.log.Error().Err(serr).Msg("chunks are no longer sent by sendfile")
+			}
+		case shrank(serr):
+			cs.frame.ReadErr = serr // a file that shrank: Send reports ErrChanged
+		}
+		if err == nil {
+			err = serr
+		}
+		return err
 	}
 	msg, err := cs.frame.Message(*cs.raw)
 	if err != nil {

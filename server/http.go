@@ -141,10 +141,11 @@ func newServer(ln net.Listener, h http.Handler, opts []ServeOption) (*http.Serve
 		}
 		c.limit = l
 	}
-	srv := NewHTTPServer(h)
-	ln = c.limit.Listen(deadPeerListener{ln}, c.name)
+	srv := NewHTTPServer(splicing(h))
+	ln = c.limit.Listen(spliceListener{deadPeerListener{ln}}, c.name)
 	srv.ConnContext = func(ctx context.Context, nc net.Conn) context.Context {
 		ctx = connlimit.ConnContext(ctx, nc)
+		ctx = connSplice(ctx, nc)
 		if c.connContext != nil {
 			ctx = c.connContext(ctx, connlimit.Unwrap(nc))
 		}

@@ -54,6 +54,7 @@ type Server struct {
 	limiter   *rate.Limiter             // nil: unlimited
 	bufs      bufferPools
 	counters  counters
+	noSplice  atomic.Bool // set by a misfire: chunks are read, not sent by sendfile (splice.go)
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelCauseFunc
@@ -66,7 +67,7 @@ type Server struct {
 
 // counters are cumulative figures for Stats.
 type counters struct {
-	chunksRaw, chunksZstd, bytesRead, bytesSent atomic.Int64
+	chunksRaw, chunksZstd, bytesRead, bytesSent, bytesSpliced atomic.Int64
 }
 
 // New opens the work dir (locking it against a second server), restores the
@@ -226,6 +227,7 @@ type Stats struct {
 	ChunksZstd   int64 // chunks sent zstd-compressed
 	BytesRead    int64 // chunk bytes read from checkpoint files
 	BytesSent    int64 // chunk bytes on the wire
+	BytesSpliced int64 // of those, bytes sent from their file by sendfile (plaintext HTTP/1.1)
 }
 
 // Stats returns the server's figures so far.
@@ -233,6 +235,7 @@ func (s *Server) Stats() Stats {
 	st := Stats{
 		ChunksRaw: s.counters.chunksRaw.Load(), ChunksZstd: s.counters.chunksZstd.Load(),
 		BytesRead: s.counters.bytesRead.Load(), BytesSent: s.counters.bytesSent.Load(),
+		BytesSpliced: s.counters.bytesSpliced.Load(),
 	}
 	st.Checkpoints, st.Leases = s.catalog.counts()
 	st.DigestHits, st.DigestMisses = s.cache.counts()
