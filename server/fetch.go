@@ -172,8 +172,9 @@ func (cs *chunkStream) Send(ctx context.Context, fi, j int, off int64) error {
 	return nil
 }
 
-// sendFrame sends cs.frame: as it is with rpccodec, else as a message
-// whose data is read into the stream's buffer first.
+// sendFrame sends cs.frame: as it is with rpccodec (its tail by sendfile
+// when the stream splices: splice.go), else as a message whose data is read
+// into the stream's buffer first.
 func (cs *chunkStream) sendFrame() error {
 	if cs.direct {
 		if cs.splice == nil {
