@@ -75,7 +75,7 @@ func (h *harness) notes() string {
 		"Timed snapsync installs connect straight to the server; only the resume scenario goes through a counting TCP proxy (splicing, kernel to kernel), " +
 		"since a killed install reports nothing, and its reference clean install goes through the same proxy. " +
 		fmt.Sprintf("Client CPU and peak RSS come from a wrapper process (wait4 rusage); the child inherits the wrapper's peak at exec, so %.0f MB (what it reports for `true`) is the floor. ", float64(h.floorRSS.rss)/1e6) +
-		"Server CPU comes from /proc (10 ms ticks; rsync's daemon's reaped children included, waited for). " +
+		"Server CPU comes from /proc: a process's threads' time on a CPU in nanoseconds (schedstat), and its reaped children's in 10 ms ticks (rsync's daemon's, waited for; sshd's). " +
 		"Server peak RSS is snapsync's serving process's VmHWM, reset before each run (clear_refs); rsync's daemon forks per client, its RSS is not shown. " +
 		"Total CPU is client + server. Wire bytes: " + wire + "; rsync's from --stats.\n\n" + h.scaleNotes() + sourcesNotes
 }
