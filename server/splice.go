@@ -92,11 +92,12 @@ func (c *spliceConn) Write(p []byte) (int, error) {
 	}
 	region, f, off := c.region, c.f, c.off
 	c.region, c.f = nil, nil
-	head := int(rs - ps)
-	n, err := c.TCPConn.Write(p[:head])
-	if err != nil {
-		c.err = err
-		return n, err
+	n := int(rs - ps) // the message's bytes before the region
+	if n > 0 {
+		if m, err := c.TCPConn.Write(p[:n]); err != nil {
+			c.err = err
+			return m, err
+		}
 	}
 	m, err := sendFile(c.TCPConn, f, off, len(region))
 	if err != nil {
