@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -16,7 +15,6 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/snapsync/snapsync/internal/rpccodec"
-	"github.com/snapsync/snapsync/internal/testpki"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	dirsource "github.com/snapsync/snapsync/source/dir"
@@ -191,14 +189,7 @@ func TestSpliceInTheClearOverHTTP1Only(t *testing.T) {
 		}
 	}
 
-	ca := testpki.NewCA(t, "test CA")
-	certPEM, keyPEM := ca.Issue(t, x509.ExtKeyUsageServerAuth, "127.0.0.1")
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca.PEM())
+	cert, roots := loopbackCert(t)
 	tlsURL := serveTLS(t, ts.srv, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}})
 
 	h1 := func(tc *tls.Config) *http.Client {
