@@ -18,13 +18,14 @@ import (
 // rpccodec.SpliceHead go from the checkpoint file to the socket by
 // sendfile(2), so the leader neither reads them into memory nor copies them
 // into the socket: two copies of every byte it serves (docs/DESIGN.md, "How
-// an install runs", step 4, "Serving a chunk"). The codec leaves that tail of the message buffer
-// unread and names it (rpccodec.Splicer); the connection under net/http
-// (spliceConn) sends the region from the file when the buffer is written to
-// it in place, which net/http does with a body larger than its buffers.
-// Anything else is a misfire: the connection is closed, since what it sent
-// is not the chunk, and the server splices no more (Server.noSplice); the
-// client's digest check would refuse such a chunk in any case.
+// an install runs", step 4, "Serving a chunk"). The codec leaves that tail
+// of the message buffer unread and names it (rpccodec.Splicer); the
+// connection under net/http (spliceConn) sends the region from the file
+// when the buffer is written to it in place, which net/http does with a
+// body larger than its buffers. Anything else is a misfire: the connection
+// is closed, since what it sent is not the chunk, and the server splices no
+// more (Server.noSplice); the client's digest check would refuse such a
+// chunk in any case.
 
 // errSpliceMisfire: a chunk's unread region was not written to the
 // connection in place.
