@@ -50,24 +50,12 @@ func serveGated(tb testing.TB, lim *connlimit.Limiter, cfg *tls.Config) string {
 	}
 	guard := &auth.Guard{Token: tok}
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
 	opts := []ServeOption{WithConnLimit(lim, "peer")}
 	if cfg != nil {
 		opts = append(opts, WithTLS(cfg))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ln, connlimit.Gate(guard.Wrap, nil, ok), opts...) }()
-	tb.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Error(err)
-		}
-	})
-	return ln.Addr().String()
+	addr, _ := serveLoopback(tb, connlimit.Gate(guard.Wrap, nil, ok), opts...)
+	return addr
 }
 
 // TestServeGatedConnections: over HTTP/1.1 and HTTP/2, in the clear and over

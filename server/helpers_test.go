@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,14 +72,8 @@ func startServer(tb testing.TB, cfg Config) *testServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ln, srv.Handler()) }()
-	ts := &testServer{srv: srv, cfg: cfg, url: "http://" + ln.Addr().String()}
+	addr, stopServe := serveLoopback(tb, srv.Handler())
+	ts := &testServer{srv: srv, cfg: cfg, url: "http://" + addr}
 	ts.client = newTestClient(ts.url)
 	stopped := false
 	ts.stop = func() {
@@ -86,16 +81,38 @@ func startServer(tb testing.TB, cfg Config) *testServer {
 			return
 		}
 		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("serve: %v", err)
-		}
+		stopServe()
 		if err := srv.Close(); err != nil {
 			tb.Errorf("close: %v", err)
 		}
 	}
 	tb.Cleanup(ts.stop)
 	return ts
+}
+
+// serveLoopback serves h (Serve, with opts) on a new listener on 127.0.0.1
+// and returns its address and a stop that shuts it down and reports Serve's
+// error; stop runs at cleanup too (a second call does nothing).
+func serveLoopback(tb testing.TB, h http.Handler, opts ...ServeOption) (string, func()) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, h, opts...) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				tb.Errorf("serve: %v", err)
+			}
+		})
+	}
+	tb.Cleanup(stop)
+	return ln.Addr().String(), stop
 }
 
 // newTestClient speaks h2c with large windows and refuses gzip, as the
