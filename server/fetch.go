@@ -192,7 +192,7 @@ func (cs *chunkStream) sendFrame() error {
 			if !cs.s.noSplice.Swap(true) {
 				cs.s.log.Error().Err(serr).Msg("chunks are no longer sent by sendfile")
 			}
-		case shrank(serr):
+		case errors.Is(serr, io.ErrUnexpectedEOF): // sendFile: the file ended early
 			cs.frame.ReadErr = serr // a file that shrank: Send reports ErrChanged
 		}
 		if err == nil {

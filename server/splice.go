@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -156,7 +155,3 @@ func spliceFor(ctx context.Context) *spliceConn {
 	c, _ := ctx.Value(spliceKey{}).(*spliceConn)
 	return c
 }
-
-// shrank reports whether err is a splice that found its file shorter than
-// the manifest says.
-func shrank(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) }
