@@ -33,11 +33,7 @@ const authToken = "bydigest-test-token-0123456789abcdef"
 func TestByDigestAuth(t *testing.T) {
 	t.Parallel()
 	ca := testpki.NewCA(t, "test CA")
-	certPEM, keyPEM := ca.Issue(t, x509.ExtKeyUsageServerAuth, "127.0.0.1")
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := ca.TLSCert(t, x509.ExtKeyUsageServerAuth, "127.0.0.1")
 	staged := server.NewStagedChunks(0)
 	chunk := pattern(7, 1000)
 	path := filepath.Join(t.TempDir(), "staged")
@@ -79,9 +75,7 @@ func TestByDigestAuth(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca.PEM())
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, ForceAttemptHTTP2: true}}
 	c := snapsyncv1connect.NewSnapshotServiceClient(hc, "https://"+ln.Addr().String())
 	testCases := []struct {
 		name     string

@@ -21,21 +21,6 @@ import (
 
 const testToken = "connlimit-test-token-0123456789"
 
-// loopbackCert returns a server certificate for 127.0.0.1 from a new test
-// CA, and a pool of that CA.
-func loopbackCert(tb testing.TB) (tls.Certificate, *x509.CertPool) {
-	tb.Helper()
-	ca := testpki.NewCA(tb, "test CA")
-	certPEM, keyPEM := ca.Issue(tb, x509.ExtKeyUsageServerAuth, "127.0.0.1")
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca.PEM())
-	return cert, roots
-}
-
 // serveGated serves an "ok" handler behind a token guard and connlimit.Gate
 // on loopback, counting connections against lim, over TLS when cfg is set.
 func serveGated(tb testing.TB, lim *connlimit.Limiter, cfg *tls.Config) string {
@@ -63,7 +48,8 @@ func serveGated(tb testing.TB, lim *connlimit.Limiter, cfg *tls.Config) string {
 // makes its connection authenticated and keeps it for the next call.
 func TestServeGatedConnections(t *testing.T) {
 	t.Parallel()
-	cert, roots := loopbackCert(t)
+	ca := testpki.NewCA(t, "test CA")
+	cert, roots := ca.TLSCert(t, x509.ExtKeyUsageServerAuth, "127.0.0.1"), ca.Pool()
 	testCases := []struct {
 		name     string
 		tls, h2  bool

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/snapsync/snapsync/internal/rpccodec"
+	"github.com/snapsync/snapsync/internal/testpki"
 	snapsyncv1 "github.com/snapsync/snapsync/proto/gen/snapsync/v1"
 	"github.com/snapsync/snapsync/proto/gen/snapsync/v1/snapsyncv1connect"
 	dirsource "github.com/snapsync/snapsync/source/dir"
@@ -189,7 +191,8 @@ func TestSpliceInTheClearOverHTTP1Only(t *testing.T) {
 		}
 	}
 
-	cert, roots := loopbackCert(t)
+	ca := testpki.NewCA(t, "test CA")
+	cert, roots := ca.TLSCert(t, x509.ExtKeyUsageServerAuth, "127.0.0.1"), ca.Pool()
 	tlsAddr, _ := serveLoopback(t, ts.srv.Handler(), WithTLS(&tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}))
 	tlsURL := "https://" + tlsAddr
 

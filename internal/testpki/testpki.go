@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -98,6 +99,26 @@ func (ca *CA) Issue(tb testing.TB, usage x509.ExtKeyUsage, names ...string) (cer
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
+
+// TLSCert is Issue's leaf as a tls.Certificate, for an in-process server
+// or client.
+func (ca *CA) TLSCert(tb testing.TB, usage x509.ExtKeyUsage, names ...string) tls.Certificate {
+	tb.Helper()
+	certPEM, keyPEM := ca.Issue(tb, usage, names...)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cert
+}
+
+// Pool returns a certificate pool holding the CA alone: a client's RootCAs,
+// a server's ClientCAs.
+func (ca *CA) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.cert)
+	return p
 }
 
 // Both is a usage for a certificate that serves and calls peers: server
